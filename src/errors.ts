@@ -1,0 +1,52 @@
+/**
+ * Every error the gateway reports, in one place: a stable code a user can search for,
+ * the HTTP status it answers with, and a short title. Messages add the specifics.
+ */
+export const errorCodes = {
+  B24GW_BODY_TOO_LARGE: { status: 413, title: 'Request body is larger than the limit' },
+  B24GW_EMPTY_BODY: { status: 400, title: 'Request body is empty' },
+  B24GW_TOO_MANY_PARAMS: { status: 400, title: 'Body has more parameters than the limit' },
+  B24GW_TOO_DEEP: { status: 400, title: 'Body nests deeper than the limit' },
+  B24GW_INDEX_TOO_LARGE: { status: 400, title: 'A list index is larger than the limit' },
+  B24GW_INVALID_UTF8: { status: 400, title: 'Body is not valid UTF-8' },
+  B24GW_MALFORMED_JSON: { status: 400, title: 'Body is not valid JSON' },
+  B24GW_NOT_AN_OBJECT: { status: 400, title: 'Body is not an object of parameters' },
+  B24GW_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported Content-Type' },
+  B24GW_MISSING_EVENT: { status: 400, title: 'Body has no event code' },
+  B24GW_INVALID_EVENT: { status: 400, title: 'Event does not match its documented shape' },
+  B24GW_AUTH_MISSING: { status: 401, title: 'Event carries no auth[member_id] or auth[application_token]' },
+  B24GW_UNKNOWN_PORTAL: { status: 401, title: 'No application token is known for this portal' },
+  B24GW_TOKEN_MISMATCH: { status: 401, title: 'application_token does not match the one known for this portal' },
+  B24GW_INSTALL_NOT_VERIFIED: { status: 401, title: 'Install could not be confirmed with the portal' },
+  B24GW_DOMAIN_NOT_ALLOWED: { status: 401, title: 'Portal domain is not on the allow-list' },
+  B24GW_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  B24GW_NOT_FOUND: { status: 404, title: 'Not found' },
+  B24GW_BODY_TIMEOUT: { status: 408, title: 'Request body was not received in time' },
+  B24GW_STORE_FAILED: { status: 503, title: 'Event could not be stored' },
+  B24GW_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down' },
+  B24GW_BAD_CONFIG: { status: 500, title: 'Invalid configuration' },
+  B24GW_BAD_INPUT: { status: 400, title: 'Invalid input' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Where in the body the problem is, in PHP bracket form (`data[MESSAGES][0][im][chat_id]`). */
+  readonly path: string | undefined;
+
+  constructor(code: ErrorCode, message?: string, options?: { path?: string; cause?: unknown }) {
+    super(message ?? errorCodes[code].title, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = errorCodes[code].status;
+    this.path = options?.path;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; path?: string } } {
+    return { error: { code: this.code, message: this.message, ...(this.path === undefined ? {} : { path: this.path }) } };
+  }
+}
+
+export const isGatewayError = (e: unknown): e is GatewayError => e instanceof GatewayError;

@@ -1,0 +1,65 @@
+import type { z } from 'zod';
+import { GatewayError } from '../errors.js';
+import type { WireObject } from '../wire/types.js';
+import { appInstall, appTest, appUninstall } from './app.js';
+import { botMessageUpdate } from './bot.js';
+import { connectorDialogStart, connectorMessageDelete, connectorMessageUpdate } from './connector.js';
+import { unknownEventSchema } from './envelope.js';
+import { openLineMessageUpdate } from './openlines.js';
+import { bracketPath } from './scalars.js';
+
+/** One schema per event code the gateway knows. */
+export const eventSchemas = {
+  ONIMCONNECTORMESSAGEUPDATE: connectorMessageUpdate,
+  ONIMCONNECTORMESSAGEDELETE: connectorMessageDelete,
+  ONIMCONNECTORDIALOGSTART: connectorDialogStart,
+  ONOPENLINEMESSAGEUPDATE: openLineMessageUpdate,
+  ONIMBOTMESSAGEUPDATE: botMessageUpdate,
+  ONAPPINSTALL: appInstall,
+  ONAPPUNINSTALL: appUninstall,
+  ONAPPTEST: appTest,
+} as const;
+
+export type EventCode = keyof typeof eventSchemas;
+/** Each known event, typed by its code. */
+export type EventMap = { [C in EventCode]: z.output<(typeof eventSchemas)[C]> };
+export type KnownEvent = EventMap[EventCode];
+export type UnknownEvent = z.output<typeof unknownEventSchema>;
+
+export type ParsedEvent =
+  | { known: true; code: EventCode; event: KnownEvent }
+  | { known: false; code: string; event: UnknownEvent };
+
+/** Bitrix24 sends codes in upper case; its docs write them in camel case (`OnImConnectorMessageUpdate`). */
+export const normalizeCode = (code: string): string => code.trim().toUpperCase();
+
+export const isEventCode = (code: string): code is EventCode => Object.hasOwn(eventSchemas, code);
+
+/** Validates a decoded body against its event's schema. An unknown code is kept, not refused. */
+export function parseEvent(wire: WireObject): ParsedEvent {
+  const raw = wire.event;
+  if (typeof raw !== 'string' || raw.trim() === '') {
+    throw new GatewayError('B24GW_MISSING_EVENT', 'Body has no event code in "event"', { path: 'event' });
+  }
+  const code = normalizeCode(raw);
+  const input = { ...wire, event: code };
+  if (isEventCode(code)) {
+    const result = eventSchemas[code].safeParse(input, { reportInput: true });
+    if (!result.success) throw invalid(code, result.error);
+    return { known: true, code, event: result.data as KnownEvent };
+  }
+  const result = unknownEventSchema.safeParse(input, { reportInput: true });
+  if (!result.success) throw invalid(code, result.error);
+  return { known: false, code, event: result.data };
+}
+
+function invalid(code: string, error: z.ZodError): GatewayError {
+  const issues = error.issues.slice(0, 5).map((i) => {
+    const where = bracketPath(i.path);
+    return `${where || 'body'}: ${i.input === undefined ? 'required, but missing' : i.message}`;
+  });
+  const more = error.issues.length > 5 ? ` (and ${error.issues.length - 5} more)` : '';
+  return new GatewayError('B24GW_INVALID_EVENT', `${code} is invalid: ${issues.join('; ')}${more}`, {
+    path: bracketPath(error.issues[0]?.path ?? []),
+  });
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+/** Bracket form of a path, as the key appears on the wire: `data[MESSAGES][0][im][chat_id]`. */
+export const bracketPath = (path: readonly PropertyKey[]): string =>
+  path.map((p, i) => (i === 0 ? String(p) : `[${String(p)}]`)).join('');
+
+const intText = /^-?[0-9]{1,16}$/;
+
+/**
+ * A documented integer. Form bodies carry every scalar as a string, so a decimal string
+ * becomes a number; anything else is an error, never a silent 0 or NaN.
+ */
+export const int = () =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = typeof v === 'number' ? v : intText.test(v) ? Number(v) : NaN;
+    if (Number.isSafeInteger(n)) return n;
+    ctx.issues.push({ code: 'custom', message: `expected an integer, got ${JSON.stringify(v)}`, input: v });
+    return z.NEVER;
+  });
+
+/** A documented string. Kept exactly as sent ("00123" stays "00123"); a JSON number is written out. */
+export const str = () => z.union([z.string(), z.number().transform(String)]);
+
+/** One or many ids, always a list: Bitrix24 documents both a list and a single string. */
+export const idList = () => z.union([z.array(str()), str().transform((s) => [s])]);
+
+/** A part the docs say "may be absent or empty": PHP sends an empty array, or nothing at all. */
+export const absentIfEmpty = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (isEmptyContainer(v) || v === '' ? undefined : v), schema.optional());
+
+const isEmptyContainer = (v: unknown): boolean =>
+  (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);

@@ -1,0 +1,44 @@
+import { isUtf8 } from 'node:buffer';
+import { GatewayError } from '../errors.js';
+import { decodeForm } from './form.js';
+import { decodeJson } from './json.js';
+import { defaultLimits, type DecodeLimits } from './limits.js';
+import type { WireObject } from './types.js';
+
+export type BodyFormat = 'form' | 'json';
+
+/**
+ * The format named by a Content-Type header. Bitrix24 always sends a form body,
+ * so a request without the header is read as one.
+ */
+export function formatOf(contentType: string | null | undefined): BodyFormat {
+  if (!contentType) return 'form';
+  const [type = '', ...params] = contentType.toLowerCase().split(';');
+  const mime = type.trim();
+  const charset = params.map((p) => p.trim()).find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new GatewayError('B24GW_UNSUPPORTED_MEDIA_TYPE', `Charset "${charset}" is not supported; send UTF-8`);
+  }
+  if (mime === 'application/x-www-form-urlencoded') return 'form';
+  if (mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'))) return 'json';
+  throw new GatewayError(
+    'B24GW_UNSUPPORTED_MEDIA_TYPE',
+    `Content-Type "${mime}" is not supported; send application/x-www-form-urlencoded or application/json`,
+  );
+}
+
+/** Decodes a whole body under the limits: bytes, UTF-8, then the format's own rules. */
+export function decodeBody(body: Uint8Array | string, format: BodyFormat, limits: DecodeLimits = defaultLimits): WireObject {
+  const bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  if (bytes > limits.maxBodyBytes) {
+    throw new GatewayError('B24GW_BODY_TOO_LARGE', `Body is ${bytes} bytes, over the limit of ${limits.maxBodyBytes}`);
+  }
+  if (bytes === 0) throw new GatewayError('B24GW_EMPTY_BODY');
+  let text: string;
+  if (typeof body === 'string') text = body;
+  else {
+    if (!isUtf8(body)) throw new GatewayError('B24GW_INVALID_UTF8', 'Body contains bytes that are not valid UTF-8');
+    text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  }
+  return format === 'json' ? decodeJson(text, limits) : decodeForm(text, limits);
+}
