@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerEventsCommand } from './commands/events.js';
+import { registerParseCommand } from './commands/parse.js';
+import { registerServeCommand } from './commands/serve.js';
+import { version } from './version.js';
+
+const program = new Command('b24-im-gateway')
+  .description('Receive Bitrix24 messenger events (Open Lines connectors, chat bots), verify, store and process them')
+  .version(version)
+  .showHelpAfterError('(run with --help for usage)');
+
+registerServeCommand(program);
+registerParseCommand(program);
+registerEventsCommand(program);
+
+await program.parseAsync();

@@ -1,0 +1,247 @@
+import { Writable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { formFixture, jsonFixture } from '../../test/fixtures.js';
+import { fakePortal, tempDir } from '../../test/helpers.js';
+import { Gateway } from '../gateway.js';
+import { createLogger } from '../log.js';
+import { startHttpServer, type RunningServer } from '../server/http.js';
+
+const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
+const TOKEN = '831c76b092f9f135d9b6b36c3a720757';
+const OTHER_MEMBER = 'a223c6b3710f85df22e9377d6c4f7553';
+const OTHER_TOKEN = '51856fefc120afa4b628cc82d3935cce';
+const FORM = 'application/x-www-form-urlencoded';
+
+let tmp: ReturnType<typeof tempDir>;
+let running: RunningServer;
+let gateway: Gateway;
+let logLines: string[];
+
+const start = async (options: ConstructorParameters<typeof Gateway>[0] = {}) => {
+  logLines = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logLines.push(chunk.toString());
+      cb();
+    },
+  });
+  gateway = new Gateway({
+    db: `${tmp.dir}/events.db`,
+    appTokens: new Map([[MEMBER, TOKEN], [OTHER_MEMBER, OTHER_TOKEN]]),
+    logger: createLogger({ level: 'debug', destination }),
+    ...options,
+  });
+  running = await startHttpServer(gateway, { port: 0 });
+};
+
+const post = async (body: string | Buffer, contentType: string | null = FORM, path = '/events') => {
+  const res = await fetch(`${running.url}${path}`, {
+    method: 'POST',
+    headers: contentType ? { 'content-type': contentType } : {},
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as { ok?: boolean; id?: number; duplicate?: boolean; error?: { code: string; message: string; path?: string } } };
+};
+
+beforeEach(() => {
+  tmp = tempDir();
+});
+afterEach(async () => {
+  await running?.close();
+  tmp.cleanup();
+});
+
+const seeds = [
+  'imconnector-message-update',
+  'imconnector-message-delete',
+  'imconnector-dialog-start',
+  'openline-message-update',
+  'imbot-message-update-personal',
+  'imbot-message-update-group',
+];
+
+describe('every seed event is stored before the answer', () => {
+  beforeEach(() => start());
+  for (const name of seeds) {
+    for (const kind of ['form', 'json'] as const) {
+      it(`${name} (${kind})`, async () => {
+        const body = kind === 'form' ? formFixture(name) : jsonFixture(name);
+        const r = await post(body, kind === 'form' ? FORM : 'application/json');
+        expect(r.status).toBe(200);
+        expect(r.body).toMatchObject({ ok: true, duplicate: false });
+        const stored = await gateway.store.getEvent(r.body.id!);
+        expect(stored?.status).toBe('pending');
+        expect(stored?.contentType).toBe(kind);
+        // Secrets never reach the raw copy; the typed copy keeps no application_token.
+        expect(stored?.rawBody).not.toContain(TOKEN);
+        expect(stored?.rawBody).not.toContain(OTHER_TOKEN);
+        expect(JSON.stringify(stored?.event)).not.toContain(TOKEN);
+        expect(JSON.stringify(stored?.event)).not.toContain(OTHER_TOKEN);
+      });
+    }
+  }
+
+  it('keeps an unknown event code as an unknown event', async () => {
+    const r = await post(formFixture('unknown-event-crm-deal-update'));
+    expect(r.status).toBe(200);
+    const stored = await gateway.store.getEvent(r.body.id!);
+    expect(stored).toMatchObject({ code: 'ONCRMDEALUPDATE', known: false, status: 'pending' });
+  });
+
+  it('stores a duplicate delivery once and answers 200 to both', async () => {
+    const body = formFixture('imconnector-message-update');
+    const answers = await Promise.all(Array.from({ length: 20 }, () => post(body)));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
+    expect(answers.filter((a) => a.body.duplicate === false)).toHaveLength(1);
+    // The JSON rendering of the same delivery is the same event.
+    expect((await post(jsonFixture('imconnector-message-update'), 'application/json')).body).toMatchObject({ duplicate: true, id: answers[0]!.body.id });
+    const all = await gateway.store.listEvents();
+    expect(all).toHaveLength(1);
+    expect(all[0]!.duplicates).toBe(20);
+  });
+
+  it('keeps a genuine but invalid event, as invalid, and answers 400 with where', async () => {
+    const r = await post(formFixture('imconnector-message-update').replace('data%5BLINE%5D=107', 'data%5BLINE%5D=seven'));
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code: 'B24GW_INVALID_EVENT', path: 'data[LINE]' });
+    const [kept] = await gateway.store.listEvents({ status: 'invalid' });
+    expect(kept?.lastError).toContain('data[LINE]');
+  });
+
+  it('writes no token to any log line', async () => {
+    for (const name of seeds) await post(formFixture(name));
+    await post(formFixture('imconnector-message-update').replace(TOKEN, 'wrong-token-value-123'));
+    const text = logLines.join('');
+    expect(logLines.length).toBeGreaterThan(seeds.length);
+    for (const secret of [TOKEN, OTHER_TOKEN, 'wrong-token-value-123', '2e7cb0071b04400007eb2a255d2a542d6d0ca03ceb']) {
+      expect(text).not.toContain(secret);
+    }
+  });
+});
+
+describe('errors answer with a status, a code and a clear message', () => {
+  beforeEach(() => start({ limits: { maxBodyBytes: 64 * 1024, maxParams: 200, maxDepth: 8, maxIndex: 1000 } }));
+
+  const cases: [string, () => Promise<{ status: number; body: { error?: { code: string } } }>, number, string][] = [
+    ['unsupported content type', () => post('x', 'text/plain'), 415, 'B24GW_UNSUPPORTED_MEDIA_TYPE'],
+    ['multipart', () => post('x', 'multipart/form-data; boundary=x'), 415, 'B24GW_UNSUPPORTED_MEDIA_TYPE'],
+    ['non-UTF-8 charset', () => post('a=1', `${FORM}; charset=windows-1251`), 415, 'B24GW_UNSUPPORTED_MEDIA_TYPE'],
+    ['empty body', () => post(''), 400, 'B24GW_EMPTY_BODY'],
+    ['malformed JSON', () => post('{"event":', 'application/json'), 400, 'B24GW_MALFORMED_JSON'],
+    ['JSON that is not an object', () => post('[1,2]', 'application/json'), 400, 'B24GW_NOT_AN_OBJECT'],
+    ['body over the byte limit', () => post(`a=${'x'.repeat(70 * 1024)}`), 413, 'B24GW_BODY_TOO_LARGE'],
+    ['too many parameters', () => post(Array.from({ length: 201 }, (_, i) => `p${i}=1`).join('&')), 400, 'B24GW_TOO_MANY_PARAMS'],
+    ['too deep', () => post(`a${'[x]'.repeat(9)}=1`), 400, 'B24GW_TOO_DEEP'],
+    ['too deep (JSON)', () => post(`{"a":${'{"x":'.repeat(9)}1${'}'.repeat(9)}}`, 'application/json'), 400, 'B24GW_TOO_DEEP'],
+    ['index over the limit', () => post('a[1001]=1'), 400, 'B24GW_INDEX_TOO_LARGE'],
+    ['appends past the index limit', () => post('a[1000]=1&a[]=2'), 400, 'B24GW_INDEX_TOO_LARGE'],
+    ['invalid UTF-8', () => post('event=%ff'), 400, 'B24GW_INVALID_UTF8'],
+    ['raw invalid UTF-8 bytes', () => post(Buffer.from([0x61, 0x3d, 0xc3, 0x28])), 400, 'B24GW_INVALID_UTF8'],
+    ['no event code', () => post('data[x]=1'), 400, 'B24GW_MISSING_EVENT'],
+    ['missing auth', () => post('event=ONIMCONNECTORMESSAGEUPDATE&ts=1'), 400, 'B24GW_INVALID_EVENT'],
+    ['wrong token', () => post(formFixture('imconnector-message-update').replace(TOKEN, 'x'.repeat(32))), 401, 'B24GW_TOKEN_MISMATCH'],
+    ['token of another portal', () => post(formFixture('imconnector-message-update').replace(TOKEN, OTHER_TOKEN)), 401, 'B24GW_TOKEN_MISMATCH'],
+    ['unknown portal', () => post(formFixture('imconnector-message-update').replaceAll(MEMBER, 'f'.repeat(32))), 401, 'B24GW_UNKNOWN_PORTAL'],
+    ['GET on /events', async () => {
+      const res = await fetch(`${running.url}/events`);
+      return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
+    }, 405, 'B24GW_METHOD_NOT_ALLOWED'],
+    ['unknown path', () => post('a=1', FORM, '/nope'), 404, 'B24GW_NOT_FOUND'],
+  ];
+  for (const [name, send, status, code] of cases) {
+    it(name, async () => {
+      const r = await send();
+      expect(r.status).toBe(status);
+      expect(r.body.error?.code).toBe(code);
+      expect(typeof (r.body.error as { message?: unknown }).message).toBe('string');
+      // Nothing refused is processed.
+      expect((await gateway.store.countEvents()).pending).toBe(0);
+    });
+  }
+
+  it('refuses a body over the limit before reading it when its length is declared', async () => {
+    const r = await post(`a=${'x'.repeat(200 * 1024)}`);
+    expect(r.status).toBe(413);
+  });
+
+  it('pollutes nothing with __proto__, constructor and prototype keys', async () => {
+    const body = `${formFixture('imconnector-message-update')}&__proto__[polluted]=1&data[constructor][prototype][polluted]=1&data[__proto__][polluted]=1`;
+    const r = await post(body);
+    expect(r.status).toBe(200);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('polluted');
+    const stored = (await gateway.store.getEvent(r.body.id!))?.event as { data: Record<string, unknown> };
+    expect(Object.getPrototypeOf(stored.data)).toBe(Object.prototype);
+    expect(stored.data.constructor).toEqual({ prototype: { polluted: '1' } });
+  });
+});
+
+describe('installs are confirmed with the portal', () => {
+  let portal: Awaited<ReturnType<typeof fakePortal>>;
+  const installBody = (domain: string, access = 's6p6eclrvim6da22ft9ch94ekreb52lv', member = OTHER_MEMBER, appToken = 'new-app-token-0001') =>
+    formFixture('app-install')
+      .replace('some-domain.bitrix24.com', domain)
+      .replaceAll('s6p6eclrvim6da22ft9ch94ekreb52lv', access)
+      .replace(OTHER_MEMBER, member)
+      .replace(OTHER_TOKEN, appToken);
+  const eventFor = (member: string, token: string) =>
+    formFixture('imconnector-message-update').replaceAll(MEMBER, member).replace(TOKEN, token);
+
+  beforeEach(async () => {
+    portal = await fakePortal(new Set(['s6p6eclrvim6da22ft9ch94ekreb52lv']));
+    await start({ appTokens: new Map(), allowDomains: ['127.0.0.1:*'] });
+  });
+  afterEach(() => portal.close());
+
+  it('trusts an install that app.info confirms, then its events; uninstall erases the secrets', async () => {
+    const member = 'c'.repeat(32);
+    expect((await post(eventFor(member, 'new-app-token-0001'))).status).toBe(401);
+    const r = await post(installBody(portal.domain, undefined, member));
+    expect(r.status).toBe(200);
+    expect(portal.calls).toHaveLength(1);
+    expect(portal.calls[0]?.path).toBe('/rest/app.info');
+    const saved = await gateway.store.getPortal(member);
+    expect(saved).toMatchObject({ domain: portal.domain, applicationToken: 'new-app-token-0001', refreshToken: '4s386p3q0tr8dy89xvmt96234v3dljg8' });
+    expect((await post(eventFor(member, 'new-app-token-0001'))).status).toBe(200);
+    expect((await post(eventFor(member, 'a-guess'))).status).toBe(401);
+
+    const uninstall = formFixture('app-uninstall').replace(OTHER_MEMBER, member).replace(OTHER_TOKEN, 'new-app-token-0001');
+    expect((await post(uninstall)).status).toBe(200);
+    expect(await gateway.store.getPortal(member)).toMatchObject({ applicationToken: null, accessToken: null, refreshToken: null });
+    expect((await post(eventFor(member, 'new-app-token-0001'))).body.error?.code).toBe('B24GW_UNKNOWN_PORTAL');
+  });
+
+  it('refuses a forged install: the portal does not know the access token', async () => {
+    const r = await post(installBody(portal.domain, 'forged-access-token'));
+    expect(r.status).toBe(401);
+    expect(r.body.error?.code).toBe('B24GW_INSTALL_NOT_VERIFIED');
+    expect(await gateway.store.getPortal(OTHER_MEMBER)).toBeUndefined();
+    expect(await gateway.store.listEvents()).toHaveLength(0);
+  });
+
+  it('refuses an install from a domain off the allow-list without calling it', async () => {
+    const r = await post(installBody('evil.example.com'));
+    expect(r.body.error?.code).toBe('B24GW_DOMAIN_NOT_ALLOWED');
+    expect(portal.calls).toHaveLength(0);
+  });
+
+  it('refuses an install that would move a known portal to another domain', async () => {
+    expect((await post(installBody(portal.domain))).status).toBe(200);
+    const other = await fakePortal(new Set(['s6p6eclrvim6da22ft9ch94ekreb52lv']));
+    try {
+      const r = await post(installBody(other.domain, undefined, OTHER_MEMBER, 'attacker-token'));
+      expect(r.status).toBe(401);
+      expect((await gateway.store.getPortal(OTHER_MEMBER))?.applicationToken).toBe('new-app-token-0001');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('refuses an uninstall with the wrong token and keeps the secrets', async () => {
+    await post(installBody(portal.domain));
+    const r = await post(formFixture('app-uninstall').replace(OTHER_TOKEN, 'not-the-token'));
+    expect(r.status).toBe(401);
+    expect((await gateway.store.getPortal(OTHER_MEMBER))?.refreshToken).not.toBeNull();
+  });
+});

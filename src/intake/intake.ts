@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { EventAuth } from '../events/auth.js';
+import { orderKeyOf } from '../events/keys.js';
+import { parseEvent, type ParsedEvent } from '../events/registry.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { NewEvent, PortalChange, Store } from '../store/types.js';
+import { secretsEqual } from '../verify/compare.js';
+import { defaultAllowedDomains } from '../verify/domains.js';
+import { confirmInstall } from '../verify/install.js';
+import { TokenBook } from '../verify/tokens.js';
+import { decodeBody, formatOf, type BodyFormat } from '../wire/decode.js';
+import { resolveLimits, type DecodeLimits } from '../wire/limits.js';
+import { redactedJson, redactForm } from '../wire/redact.js';
+import type { WireObject } from '../wire/types.js';
+
+export interface IntakeOptions {
+  store: Store;
+  /** Tokens known without an install (outgoing webhooks, tests): member_id → application_token. */
+  appTokens?: ReadonlyMap<string, string>;
+  /** Domains an install may come from. Default: Bitrix24 cloud (`*.bitrix24.*`). */
+  allowDomains?: readonly string[];
+  /** When set, an install's app.info must report this application code. */
+  appCode?: string;
+  limits?: Partial<DecodeLimits>;
+  logger?: Logger;
+  /** Used to call a portal back when it installs. */
+  fetch?: typeof fetch;
+  /** Called after an event is committed, e.g. to wake a worker. */
+  onStored?: (id: number, code: string) => void;
+}
+
+export type IntakeResult =
+  | { status: 200; id: number; duplicate: boolean; code: string; memberId: string }
+  | { status: number; error: GatewayError };
+
+/** What an answer carries on the wire. */
+export const answerBody = (r: IntakeResult): object =>
+  'error' in r ? r.error.toJSON() : { ok: true, id: r.id, duplicate: r.duplicate };
+
+const appSecret = new Set(['application_token']);
+
+/**
+ * The gateway's front door, without any server: decode → validate → verify → store.
+ * A 200 is returned only once the event is committed.
+ */
+export class Intake {
+  readonly limits: DecodeLimits;
+  readonly tokens: TokenBook;
+  private readonly log: Logger;
+
+  constructor(private readonly options: IntakeOptions) {
+    this.limits = resolveLimits(options.limits);
+    this.tokens = new TokenBook(options.store, options.appTokens ?? new Map());
+    this.log = options.logger ?? silentLogger;
+  }
+
+  async receive(body: Uint8Array | string, contentType: string | null | undefined): Promise<IntakeResult> {
+    try {
+      return await this.accept(body, contentType);
+    } catch (e) {
+      const error = isGatewayError(e) ? e : new GatewayError('B24GW_STORE_FAILED', 'Event could not be stored; it was not accepted', { cause: e });
+      if (error.status >= 500) this.log.error({ err: e, code: error.code }, 'intake failed');
+      else this.log.warn({ code: error.code, path: error.path }, error.message);
+      return { status: error.status, error };
+    }
+  }
+
+  private async accept(body: Uint8Array | string, contentType: string | null | undefined): Promise<IntakeResult> {
+    const format = formatOf(contentType);
+    const wire = decodeBody(body, format, this.limits);
+    let parsed: ParsedEvent;
+    try {
+      parsed = parseEvent(wire);
+    } catch (e) {
+      await this.keepInvalid(wire, body, format, e);
+      throw e;
+    }
+    const auth = parsed.event.auth;
+    let change: PortalChange | undefined;
+    if (parsed.code === 'ONAPPINSTALL') change = await this.verifyInstall(auth);
+    else {
+      await this.verifyToken(auth.member_id, auth.application_token);
+      if (parsed.code === 'ONAPPUNINSTALL') change = { kind: 'uninstall', memberId: auth.member_id, at: Date.now() };
+    }
+    const record = this.record(parsed, body, format);
+    const stored = await this.options.store.append(record, change);
+    if (change) this.tokens.forget(auth.member_id);
+    if (!stored.duplicate) this.options.onStored?.(stored.id, parsed.code);
+    this.log.debug({ id: stored.id, event: parsed.code, member: auth.member_id, duplicate: stored.duplicate }, 'event stored');
+    return { status: 200, id: stored.id, duplicate: stored.duplicate, code: parsed.code, memberId: auth.member_id };
+  }
+
+  private async verifyToken(memberId: string, token: string): Promise<void> {
+    const expected = await this.tokens.expected(memberId);
+    if (!expected) {
+      throw new GatewayError('B24GW_UNKNOWN_PORTAL', `No application token is known for portal ${memberId}: install the application first, or configure --app-token`);
+    }
+    if (!secretsEqual(token, expected.token)) {
+      throw new GatewayError('B24GW_TOKEN_MISMATCH', `application_token does not match the one known for portal ${memberId}`);
+    }
+  }
+
+  private async verifyInstall(auth: EventAuth): Promise<PortalChange> {
+    await confirmInstall(auth, this.options.store, {
+      allowDomains: this.options.allowDomains ?? defaultAllowedDomains,
+      appCode: this.options.appCode,
+      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+    });
+    const now = Date.now();
+    const expiresAt = auth.expires !== undefined ? auth.expires * 1000 : auth.expires_in !== undefined ? now + auth.expires_in * 1000 : null;
+    this.log.info({ member: auth.member_id, domain: auth.domain }, 'install confirmed with the portal');
+    return {
+      kind: 'install',
+      portal: {
+        memberId: auth.member_id,
+        domain: auth.domain,
+        applicationToken: auth.application_token,
+        accessToken: auth.access_token ?? null,
+        refreshToken: auth.refresh_token ?? null,
+        expiresAt,
+        clientEndpoint: auth.client_endpoint ?? null,
+        serverEndpoint: auth.server_endpoint ?? null,
+        scope: auth.scope ?? null,
+        status: auth.status ?? null,
+        installedAt: now,
+        uninstalledAt: null,
+        updatedAt: now,
+      },
+    };
+  }
+
+  /** A genuine event that fails its schema is kept (status `invalid`) before the 400, so it is not lost. */
+  private async keepInvalid(wire: WireObject, body: Uint8Array | string, format: BodyFormat, error: unknown): Promise<void> {
+    const auth = wire.auth as Record<string, unknown> | undefined;
+    const memberId = auth?.member_id;
+    const token = auth?.application_token;
+    if (!isGatewayError(error) || typeof memberId !== 'string' || typeof token !== 'string' || typeof wire.event !== 'string') return;
+    try {
+      await this.verifyToken(memberId, token);
+    } catch {
+      return;
+    }
+    const code = wire.event.trim().toUpperCase();
+    await this.options.store.append({
+      ...this.baseRecord(memberId, code, wire, body, format),
+      known: false,
+      status: 'invalid',
+      handlerId: null,
+      ts: null,
+      orderKey: null,
+      error: error.message,
+    });
+  }
+
+  private record(parsed: ParsedEvent, body: Uint8Array | string, format: BodyFormat): NewEvent {
+    const e = parsed.event;
+    return {
+      ...this.baseRecord(e.auth.member_id, parsed.code, e, body, format),
+      known: parsed.known,
+      status: 'pending',
+      handlerId: e.event_handler_id ?? e.eventId ?? null,
+      ts: e.ts ?? null,
+      orderKey: orderKeyOf(parsed),
+      error: null,
+    };
+  }
+
+  private baseRecord(memberId: string, code: string, e: { event_handler_id?: unknown; eventId?: unknown; ts?: unknown; data?: unknown }, body: Uint8Array | string, format: BodyFormat) {
+    const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+    const dedup = JSON.stringify([memberId, code, e.event_handler_id ?? e.eventId ?? null, e.ts ?? null, e.data ?? null]);
+    return {
+      dedupKey: createHash('sha256').update(dedup).digest('base64url'),
+      memberId,
+      code,
+      receivedAt: Date.now(),
+      event: redactedJson(e, appSecret),
+      rawBody: format === 'form' ? redactForm(text) : redactedJson(JSON.parse(text)),
+      contentType: format,
+    };
+  }
+}

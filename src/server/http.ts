@@ -1,0 +1,68 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GatewayError } from '../errors.js';
+import type { Gateway } from '../gateway.js';
+import { sendResult } from '../intake/node.js';
+
+export interface HttpServerOptions {
+  host?: string;
+  port?: number;
+  /** Path that takes events. Default `/events`. */
+  path?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  server: Server;
+  /** Stops taking connections, lets requests in flight finish, then closes the store. */
+  close(): Promise<void>;
+}
+
+const sendJson = (res: import('node:http').ServerResponse, status: number, body: object) => {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+};
+
+/** The built-in server: POST /events, GET /healthz, GET /readyz. */
+export async function startHttpServer(gateway: Gateway, options: HttpServerOptions = {}): Promise<RunningServer> {
+  const events = gateway.nodeHandler({ path: options.path ?? '/events' });
+  let closing = false;
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      void gateway.store.ping().then(
+        (ok) => sendJson(res, ok && !closing ? 200 : 503, { status: ok && !closing ? 'ready' : 'not ready' }),
+        () => sendJson(res, 503, { status: 'not ready' }),
+      );
+      return;
+    }
+    if (closing) {
+      res.setHeader('connection', 'close');
+      const error = new GatewayError('B24GW_SHUTTING_DOWN');
+      return sendResult(res, { status: error.status, error });
+    }
+    void events(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return {
+    url: `http://${host}:${port}`,
+    server,
+    async close() {
+      closing = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await gateway.close();
+    },
+  };
+}

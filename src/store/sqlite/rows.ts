@@ -1,0 +1,76 @@
+import type { EventStatus, PortalRecord, StoredEvent } from '../types.js';
+
+export interface EventRow {
+  id: number;
+  member_id: string;
+  code: string;
+  known: number;
+  status: EventStatus;
+  handler_id: number | null;
+  ts: number | null;
+  order_key: string | null;
+  received_at: number;
+  event: string;
+  raw_body: string;
+  content_type: 'form' | 'json';
+  attempts: number;
+  next_attempt_at: number | null;
+  last_error: string | null;
+  duplicates: number;
+  processed_at: number | null;
+}
+
+export const eventFromRow = (r: EventRow): StoredEvent => ({
+  id: r.id,
+  memberId: r.member_id,
+  code: r.code,
+  known: r.known === 1,
+  status: r.status,
+  handlerId: r.handler_id,
+  ts: r.ts,
+  orderKey: r.order_key,
+  receivedAt: r.received_at,
+  event: JSON.parse(r.event) as unknown,
+  rawBody: r.raw_body,
+  contentType: r.content_type,
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  lastError: r.last_error,
+  duplicates: r.duplicates,
+  processedAt: r.processed_at,
+});
+
+export interface PortalRow {
+  member_id: string;
+  domain: string;
+  application_token: string | null;
+  access_token: string | null;
+  refresh_token: string | null;
+  expires_at: number | null;
+  client_endpoint: string | null;
+  server_endpoint: string | null;
+  scope: string | null;
+  status: string | null;
+  installed_at: number | null;
+  uninstalled_at: number | null;
+  updated_at: number;
+}
+
+export const portalFromRow = (r: PortalRow): PortalRecord => ({
+  memberId: r.member_id,
+  domain: r.domain,
+  applicationToken: r.application_token,
+  accessToken: r.access_token,
+  refreshToken: r.refresh_token,
+  expiresAt: r.expires_at,
+  clientEndpoint: r.client_endpoint,
+  serverEndpoint: r.server_endpoint,
+  scope: r.scope,
+  status: r.status,
+  installedAt: r.installed_at,
+  uninstalledAt: r.uninstalled_at,
+  updatedAt: r.updated_at,
+});
+
+/** Named parameters for the portal upsert; better-sqlite3 wants every name present. */
+export const portalParams = (p: PortalRecord): Record<string, string | number | null> => ({ ...p });
