@@ -14,7 +14,6 @@ export const errorCodes = {
   B24GW_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported Content-Type' },
   B24GW_MISSING_EVENT: { status: 400, title: 'Body has no event code' },
   B24GW_INVALID_EVENT: { status: 400, title: 'Event does not match its documented shape' },
-  B24GW_AUTH_MISSING: { status: 401, title: 'Event carries no auth[member_id] or auth[application_token]' },
   B24GW_UNKNOWN_PORTAL: { status: 401, title: 'No application token is known for this portal' },
   B24GW_TOKEN_MISMATCH: { status: 401, title: 'application_token does not match the one known for this portal' },
   B24GW_INSTALL_NOT_VERIFIED: { status: 401, title: 'Install could not be confirmed with the portal' },

@@ -1,0 +1,25 @@
+export { Gateway, defaultDbFile, type GatewayOptions } from './gateway.js';
+export { Intake, answerBody, type IntakeOptions, type IntakeResult } from './intake/intake.js';
+export { createNodeHandler, type NodeHandlerOptions } from './intake/node.js';
+export { handleFetch } from './intake/fetch.js';
+export { startHttpServer, type HttpServerOptions, type RunningServer } from './server/http.js';
+export { GatewayError, errorCodes, isGatewayError, type ErrorCode } from './errors.js';
+export { decodeBody, formatOf, type BodyFormat } from './wire/decode.js';
+export { decodeForm } from './wire/form.js';
+export { defaultLimits, type DecodeLimits } from './wire/limits.js';
+export type { WireObject, WireValue } from './wire/types.js';
+export {
+  eventSchemas,
+  isEventCode,
+  normalizeCode,
+  parseEvent,
+  type EventCode,
+  type EventMap,
+  type KnownEvent,
+  type ParsedEvent,
+  type UnknownEvent,
+} from './events/registry.js';
+export type { EventAuth } from './events/auth.js';
+export { SqliteStore } from './store/sqlite/store.js';
+export type { Store, StoredEvent, EventStatus, PortalRecord, NewEvent } from './store/types.js';
+export { createLogger, type Logger } from './log.js';

@@ -1,0 +1,73 @@
+import { spawnSync } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { formFixture } from '../fixtures.js';
+import { tempDir } from '../helpers.js';
+import { cli, startGatewayProcess } from '../process.js';
+
+const run = (args: string[], input?: string) => {
+  const r = spawnSync(process.execPath, [cli, ...args], { input, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+describe('b24-im-gateway parse', () => {
+  it('prints the typed event of a form body from a file', () => {
+    const r = run(['parse', new URL('../../fixtures/events/imconnector-message-delete.form', import.meta.url).pathname]);
+    expect(r.code).toBe(0);
+    const e = JSON.parse(r.stdout) as { data: { LINE: number; MESSAGES: { message: { id: string } }[] } };
+    expect(e.data.LINE).toBe(107);
+    expect(e.data.MESSAGES[0]?.message.id).toBe('ext-msg-005');
+  });
+
+  it('reads stdin, JSON included', () => {
+    const r = run(['parse', '--content-type', 'json'], '{"event":"ONAPPTEST","ts":"1","auth":{"domain":"a.bitrix24.com","member_id":"m","application_token":"t"}}');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ event: 'ONAPPTEST', ts: 1 });
+  });
+
+  it('gives a one-line reason and a non-zero exit on bad input, with no stack trace', () => {
+    const bad = formFixture('imconnector-message-update').replace('data%5BLINE%5D=107', 'data%5BLINE%5D=x');
+    const r = run(['parse', '--content-type', 'form'], bad);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('B24GW_INVALID_EVENT');
+    expect(r.stderr).toContain('data[LINE]');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(run(['parse', '/no/such/file']).stderr).toMatch(/^error B24GW_BAD_INPUT: Cannot read \/no\/such\/file: ENOENT\n$/);
+    expect(run(['parse', '--content-type', 'form'], 'a[b][c][d][e][f][g][h][i][j][k][l][m][n][o][p][q][r][s][t][u][v][w][x][y][z][a][b][c][d][e][f][g][h]=1').stderr).toContain('B24GW_TOO_DEEP');
+  });
+
+  it('has --help on every command', () => {
+    for (const cmd of ['serve', 'parse', 'events']) {
+      const r = run([cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Usage: b24-im-gateway ${cmd}`);
+    }
+  });
+});
+
+describe('b24-im-gateway events', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('lists stored events as JSON while the server runs', async () => {
+    const db = `${tmp.dir}/e.db`;
+    const gw = await startGatewayProcess(['--db', db, '--app-token', 'bac1cd5c8940947a75e0d71b1a84e348=831c76b092f9f135d9b6b36c3a720757', '--log-level', 'error']);
+    try {
+      for (const name of ['imconnector-message-update', 'imconnector-message-delete']) {
+        const res = await fetch(`${gw.url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: formFixture(name) });
+        expect(res.status).toBe(200);
+      }
+      const r = run(['events', '--db', db, '--json']);
+      expect(r.code).toBe(0);
+      const rows = JSON.parse(r.stdout) as { id: number; event: string; memberId: string; status: string }[];
+      expect(rows.map((x) => x.event)).toEqual(['ONIMCONNECTORMESSAGEUPDATE', 'ONIMCONNECTORMESSAGEDELETE']);
+      expect(rows[0]).toMatchObject({ memberId: 'bac1cd5c8940947a75e0d71b1a84e348', status: 'pending' });
+    } finally {
+      await gw.kill();
+    }
+    expect(run(['events', '--db', `${tmp.dir}/missing.db`]).stderr).toContain('No database at');
+  });
+});
