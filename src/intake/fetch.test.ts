@@ -14,7 +14,7 @@ afterEach(async () => {
   tmp.cleanup();
 });
 
-const request = (body: BodyInit | null, init: RequestInit = {}) =>
+const request = (body: string | ReadableStream<Uint8Array>, init: RequestInit = {}) =>
   new Request('http://gateway.test/api/bitrix', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, ...init });
 
 it('stores an event through the Fetch API adapter', async () => {

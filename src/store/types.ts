@@ -68,6 +68,28 @@ export interface StoredEvent {
   processedAt: number | null;
 }
 
+/** One run of an event's handlers, kept for `events` and for people deciding about dead letters. */
+export interface Attempt {
+  eventId: number;
+  attempt: number;
+  owner: string;
+  startedAt: number;
+  finishedAt: number | null;
+  ok: boolean | null;
+  error: string | null;
+}
+
+/** How a claimed event's run ended: done, to be retried at a time, or dead (retryAt null). */
+export type Outcome = { ok: true } | { ok: false; error: string; retryAt: number | null };
+
+export interface PortalTokens {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: number;
+  clientEndpoint?: string | null;
+  serverEndpoint?: string | null;
+}
+
 export interface EventQuery {
   status?: EventStatus;
   memberId?: string;
@@ -91,6 +113,21 @@ export interface Store {
   countEvents(): Promise<Record<EventStatus, number>>;
   getPortal(memberId: string): Promise<PortalRecord | undefined>;
   listPortals(): Promise<PortalRecord[]>;
+  /** Keeps a refreshed OAuth pair; called before the new access token is used. */
+  savePortalTokens(memberId: string, tokens: PortalTokens): Promise<void>;
+
+  /**
+   * Leases up to `limit` runnable events to `owner` until `now + leaseMs`: pending ones, retries
+   * that are due, and ones whose lease ran out (a crashed worker). An event waits while an
+   * earlier one with its order key is unfinished, so one chat runs in order.
+   */
+  claim(owner: string, now: number, leaseMs: number, limit: number): Promise<StoredEvent[]>;
+  /** Ends a claimed run. False when the lease was lost to another worker: the outcome is dropped. */
+  finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean>;
+  attempts(id: number): Promise<Attempt[]>;
+  /** Puts events back to pending with a fresh retry budget (replay). Returns how many. */
+  requeue(ids: readonly number[]): Promise<number>;
+
   /** True when the store can take writes. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

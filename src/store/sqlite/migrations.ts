@@ -1,7 +1,12 @@
 import type Database from 'better-sqlite3';
 
 /** Versioned schema steps, applied in order, each once. Never edit a released step: add one. */
-export const migrations: readonly { version: number; sql: string }[] = [
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
   {
     version: 1,
     sql: `
@@ -47,18 +52,36 @@ export const migrations: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE event_attempts (
+        event_id INTEGER NOT NULL REFERENCES events (id),
+        attempt INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        ok INTEGER,
+        error TEXT,
+        PRIMARY KEY (event_id, attempt)
+      );
+    `,
+  },
 ];
 
-/** Applies what is missing under a write lock, so processes starting together do it once. */
-export function migrate(db: Database.Database): number {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+/**
+ * Applies what is missing under a write lock, so processes starting together do it once.
+ * Each part of the schema (the inbox, the connector state) keeps its own version table.
+ */
+export function migrate(db: Database.Database, steps: readonly Migration[] = migrations, table = 'schema_migrations'): number {
+  db.exec(`CREATE TABLE IF NOT EXISTS ${table} (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
   const run = db.transaction(() => {
-    const done = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+    const done = new Set(db.prepare(`SELECT version FROM ${table}`).pluck().all() as number[]);
     let applied = 0;
-    for (const m of migrations) {
+    for (const m of steps) {
       if (done.has(m.version)) continue;
       db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
+      db.prepare(`INSERT INTO ${table} (version, applied_at) VALUES (?, ?)`).run(m.version, Date.now());
       applied++;
     }
     return applied;

@@ -1,4 +1,4 @@
-import type { EventStatus, PortalRecord, StoredEvent } from '../types.js';
+import type { Attempt, EventStatus, PortalRecord, StoredEvent } from '../types.js';
 
 export interface EventRow {
   id: number;
@@ -74,3 +74,23 @@ export const portalFromRow = (r: PortalRow): PortalRecord => ({
 
 /** Named parameters for the portal upsert; better-sqlite3 wants every name present. */
 export const portalParams = (p: PortalRecord): Record<string, string | number | null> => ({ ...p });
+
+export interface AttemptRow {
+  event_id: number;
+  attempt: number;
+  owner: string;
+  started_at: number;
+  finished_at: number | null;
+  ok: number | null;
+  error: string | null;
+}
+
+export const attemptFromRow = (r: AttemptRow): Attempt => ({
+  eventId: r.event_id,
+  attempt: r.attempt,
+  owner: r.owner,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  ok: r.ok === null ? null : r.ok === 1,
+  error: r.error,
+});

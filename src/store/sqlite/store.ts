@@ -3,6 +3,9 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
   AppendResult,
+  Attempt,
+  Outcome,
+  PortalTokens,
   EventQuery,
   EventStatus,
   NewEvent,
@@ -12,7 +15,7 @@ import type {
   StoredEvent,
 } from '../types.js';
 import { migrate } from './migrations.js';
-import { eventFromRow, portalFromRow, portalParams, type EventRow, type PortalRow } from './rows.js';
+import { attemptFromRow, eventFromRow, portalFromRow, portalParams, type AttemptRow, type EventRow, type PortalRow } from './rows.js';
 
 interface Pending {
   event: NewEvent;
@@ -65,6 +68,31 @@ export class SqliteStore implements Store {
       listPortals: this.db.prepare('SELECT * FROM portals ORDER BY member_id'),
       getEvent: this.db.prepare('SELECT * FROM events WHERE id = ?'),
       counts: this.db.prepare('SELECT status, COUNT(*) AS n FROM events GROUP BY status'),
+      saveTokens: this.db.prepare(`
+        UPDATE portals SET access_token = @accessToken, refresh_token = @refreshToken, expires_at = @expiresAt,
+          client_endpoint = COALESCE(@clientEndpoint, client_endpoint), server_endpoint = COALESCE(@serverEndpoint, server_endpoint),
+          updated_at = @now WHERE member_id = @memberId`),
+      runnable: this.db.prepare(`
+        SELECT e.* FROM events e
+        WHERE e.status IN ('pending', 'retry', 'processing')
+          AND (e.status <> 'processing' OR e.lease_until <= @now)
+          AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= @now)
+          AND (e.order_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM events p WHERE p.order_key = e.order_key AND p.id < e.id AND p.status IN ('pending', 'retry', 'processing')))
+        ORDER BY e.id LIMIT @limit`),
+      lease: this.db.prepare(`
+        UPDATE events SET status = 'processing', lease_owner = @owner, lease_until = @until, attempts = attempts + 1
+        WHERE id = @id RETURNING attempts`),
+      startAttempt: this.db.prepare('INSERT OR REPLACE INTO event_attempts (event_id, attempt, owner, started_at) VALUES (?, ?, ?, ?)'),
+      finish: this.db.prepare(`
+        UPDATE events SET status = @status, next_attempt_at = @retryAt, last_error = @error, lease_owner = NULL, lease_until = NULL,
+          processed_at = CASE WHEN @status = 'done' THEN @now ELSE processed_at END
+        WHERE id = @id AND lease_owner = @owner AND status = 'processing' RETURNING attempts`),
+      endAttempt: this.db.prepare('UPDATE event_attempts SET finished_at = ?, ok = ?, error = ? WHERE event_id = ? AND attempt = ?'),
+      attempts: this.db.prepare('SELECT * FROM event_attempts WHERE event_id = ? ORDER BY attempt'),
+      requeue: this.db.prepare(`
+        UPDATE events SET status = 'pending', attempts = 0, next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL
+        WHERE id = ? AND status IN ('dead', 'retry', 'done', 'pending')`),
     };
   }
 
@@ -104,6 +132,45 @@ export class SqliteStore implements Store {
     if (change?.kind === 'install') this.stmts.upsertPortal.run(portalParams(change.portal));
     if (change?.kind === 'uninstall') this.stmts.erasePortal.run(change.at, change.at, change.memberId);
     return { id: Number(info.lastInsertRowid), duplicate: false };
+  }
+
+  async savePortalTokens(memberId: string, t: PortalTokens): Promise<void> {
+    this.stmts.saveTokens.run({ clientEndpoint: null, serverEndpoint: null, ...t, memberId, now: Date.now() });
+  }
+
+  async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<StoredEvent[]> {
+    return this.db
+      .transaction(() => {
+        const rows = this.stmts.runnable.all({ now, limit }) as EventRow[];
+        return rows.map((row) => {
+          const attempts = this.stmts.lease.pluck().get({ id: row.id, owner, until: now + leaseMs }) as number;
+          this.stmts.startAttempt.run(row.id, attempts, owner, now);
+          return eventFromRow({ ...row, status: 'processing', attempts });
+        });
+      })
+      .immediate();
+  }
+
+  async finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        const status = outcome.ok ? 'done' : outcome.retryAt === null ? 'dead' : 'retry';
+        const error = outcome.ok ? null : outcome.error;
+        const retryAt = outcome.ok ? null : outcome.retryAt;
+        const attempt = this.stmts.finish.pluck().get({ id, owner, status, retryAt, error, now }) as number | undefined;
+        if (attempt === undefined) return false;
+        this.stmts.endAttempt.run(now, outcome.ok ? 1 : 0, error, id, attempt);
+        return true;
+      })
+      .immediate();
+  }
+
+  async attempts(id: number): Promise<Attempt[]> {
+    return (this.stmts.attempts.all(id) as AttemptRow[]).map(attemptFromRow);
+  }
+
+  async requeue(ids: readonly number[]): Promise<number> {
+    return this.db.transaction(() => ids.reduce((n, id) => n + this.stmts.requeue.run(id).changes, 0)).immediate();
   }
 
   async getEvent(id: number): Promise<StoredEvent | undefined> {
