@@ -1,4 +1,6 @@
 import { Intake, type IntakeOptions } from './intake/intake.js';
+import { HandlerRegistry, type ErrorHandler, type EventFor, type Handler } from './worker/handlers.js';
+import { Worker, type WorkerOptions } from './worker/worker.js';
 import { createNodeHandler, type NodeHandlerOptions } from './intake/node.js';
 import { handleFetch } from './intake/fetch.js';
 import { silentLogger, type Logger } from './log.js';
@@ -9,20 +11,59 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
   /** A SQLite file path, or a ready Store. Default `./b24-im-gateway.db`. */
   db?: string | Store;
   logger?: Logger;
+  /** How the worker runs handlers: concurrency, lease, retry schedule. */
+  worker?: Omit<WorkerOptions, 'store' | 'handlers' | 'logger'>;
 }
 
 export const defaultDbFile = 'b24-im-gateway.db';
 
-/** The library's entry point: one store, one intake, and the adapters that mount it. */
+/**
+ * The library's entry point: one store, the intake that fills it, the adapters that mount
+ * the intake, and the worker that runs handlers on what was stored.
+ */
 export class Gateway {
   readonly store: Store;
   readonly intake: Intake;
   readonly logger: Logger;
+  readonly handlers = new HandlerRegistry();
+  readonly worker: Worker;
 
   constructor(options: GatewayOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.store = typeof options.db === 'object' ? options.db : openStore(options.db ?? defaultDbFile);
-    this.intake = new Intake({ ...options, store: this.store, logger: this.logger });
+    this.worker = new Worker({ ...options.worker, store: this.store, handlers: this.handlers, logger: this.logger });
+    this.intake = new Intake({
+      ...options,
+      store: this.store,
+      logger: this.logger,
+      onStored: (id, code) => {
+        options.onStored?.(id, code);
+        this.worker.wake();
+      },
+    });
+  }
+
+  /** Runs `handler` for every stored event with this code (any case: `OnImConnectorMessageUpdate` too). */
+  on<C extends string>(code: C, handler: Handler<EventFor<C>>): this {
+    this.handlers.on(code, handler);
+    return this;
+  }
+
+  onAny(handler: Handler): this {
+    this.handlers.onAny(handler);
+    return this;
+  }
+
+  /** Sees every failed run (all of one event's handler errors together) before it is retried. */
+  onError(handler: ErrorHandler): this {
+    this.handlers.onError(handler);
+    return this;
+  }
+
+  /** Starts processing stored events. Intake works without it. */
+  start(): this {
+    this.worker.start();
+    return this;
   }
 
   /** For `http.createServer`, Express or Connect. */
@@ -38,7 +79,9 @@ export class Gateway {
     return this.intake.receive(body, contentType);
   }
 
+  /** Finishes the events in flight, then closes the store. */
   async close(): Promise<void> {
+    await this.worker.stop();
     await this.store.close();
   }
 }

@@ -1,0 +1,36 @@
+import type { Logger } from '../log.js';
+import type { PortalRecord } from '../store/types.js';
+
+/** A bot's own credentials from `data.BOT[id]`: what a bot handler answers with. */
+export interface BotAuth {
+  id: number;
+  code: string;
+  auth: Record<string, unknown>;
+}
+
+/** What a handler gets beside the event. */
+export interface HandlerContext {
+  eventId: number;
+  /** 1 on the first run, more on retries. */
+  attempt: number;
+  memberId: string;
+  /** The installed portal, when the gateway has it. */
+  portal: PortalRecord | undefined;
+  /** A REST client for this portal: tokens refreshed, limits respected. */
+  rest: RestClient;
+  /** For bot events: each addressed bot's own auth (`data.BOT[id].AUTH`); `bot` is the first. */
+  bots: BotAuth[];
+  bot: BotAuth | undefined;
+  log: Logger;
+}
+
+export interface RestClient {
+  call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
+}
+
+/** Picks the addressed bots out of a bot event. */
+export function botsOf(event: { data?: unknown }): BotAuth[] {
+  const bots = (event.data as { BOT?: Record<string, { BOT_ID?: number; BOT_CODE?: string; AUTH?: Record<string, unknown> }> } | undefined)?.BOT;
+  if (!bots || typeof bots !== 'object') return [];
+  return Object.entries(bots).map(([id, b]) => ({ id: b.BOT_ID ?? Number(id), code: b.BOT_CODE ?? '', auth: b.AUTH ?? {} }));
+}

@@ -1,0 +1,72 @@
+import type { EventCode, EventMap, KnownEvent, UnknownEvent } from '../events/registry.js';
+import { normalizeCode } from '../events/registry.js';
+import type { HandlerContext } from './context.js';
+
+export type AnyEvent = KnownEvent | UnknownEvent;
+/** The event a handler registered under `code` receives: typed when the code is known, in any case. */
+export type EventFor<C extends string> = Uppercase<C> extends EventCode ? EventMap[Uppercase<C>] : AnyEvent;
+export type Handler<E = AnyEvent> = (event: E, ctx: HandlerContext) => unknown;
+export type ErrorHandler = (error: HandlerError, event: AnyEvent, ctx: HandlerContext) => unknown;
+
+/** All failures of one event's handlers, reported together. */
+export class HandlerError extends AggregateError {
+  /** A lower bound for the next attempt, from the slowest failure that asked for one. */
+  readonly retryAfterMs: number;
+  constructor(errors: unknown[], code: string) {
+    const messages = errors.map((e) => (e instanceof Error ? e.message : String(e)));
+    super(errors, `${errors.length} handler${errors.length > 1 ? 's' : ''} of ${code} failed: ${messages.join('; ')}`);
+    this.name = 'HandlerError';
+    this.retryAfterMs = Math.max(0, ...errors.map((e) => Number((e as { retryAfterMs?: unknown })?.retryAfterMs) || 0));
+  }
+}
+
+/** Handlers by event code. Codes match case-insensitively (`OnImConnectorMessageUpdate` too). */
+export class HandlerRegistry {
+  private readonly byCode = new Map<string, Handler[]>();
+  private readonly any: Handler[] = [];
+  private readonly onErrors: ErrorHandler[] = [];
+
+  on<C extends string>(code: C, handler: Handler<EventFor<C>>): void {
+    const key = normalizeCode(code);
+    const list = this.byCode.get(key) ?? [];
+    list.push(handler as Handler);
+    this.byCode.set(key, list);
+  }
+
+  onAny(handler: Handler): void {
+    this.any.push(handler);
+  }
+
+  onError(handler: ErrorHandler): void {
+    this.onErrors.push(handler);
+  }
+
+  has(code: string): boolean {
+    return (this.byCode.get(code)?.length ?? 0) > 0 || this.any.length > 0;
+  }
+
+  /**
+   * Runs every handler of the event in registration order; one failing does not stop the
+   * others, and the failures are thrown together so the event is retried.
+   */
+  async run(event: AnyEvent, ctx: HandlerContext): Promise<void> {
+    const errors: unknown[] = [];
+    for (const handler of [...(this.byCode.get(normalizeCode(event.event)) ?? []), ...this.any]) {
+      try {
+        await handler(event, ctx);
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    if (errors.length === 0) return;
+    const error = new HandlerError(errors, event.event);
+    for (const h of this.onErrors) {
+      try {
+        await h(error, event, ctx);
+      } catch {
+        // An error reporter that fails must not change the event's outcome.
+      }
+    }
+    throw error;
+  }
+}
