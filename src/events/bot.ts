@@ -57,3 +57,43 @@ export const botMessageUpdate = envelope(
   'ONIMBOTMESSAGEUPDATE',
   z.looseObject({ BOT: botMap, PARAMS: botParams, USER: absentIfEmpty(botUser) }),
 );
+
+/** Y/N switches: documented strings, all optional. */
+const switches = <K extends string>(names: readonly K[]) =>
+  Object.fromEntries(names.map((n) => [n, str().optional()])) as Record<K, z.ZodOptional<ReturnType<typeof str>>>;
+
+/** In a personal dialog the add event has no CHAT_ID; TO_CHAT_ID names the chat. It has no ID either: MESSAGE_ID is the message. */
+const botAddParams = botParams.omit({ ID: true }).extend({
+  CHAT_ID: int().optional(),
+  TO_CHAT_ID: int().optional(),
+  MESSAGE_ID: int(),
+  TEMPLATE_ID: str().optional(),
+  SYSTEM: str().optional(),
+  CHAT_TITLE: str().optional(),
+  CHAT_AVATAR: str().optional(),
+  CHAT_COLOR: str().optional(),
+  CHAT_EXTRANET: str().optional(),
+  CHAT_PREV_MESSAGE_ID: int().optional(),
+  CHAT_CAN_POST: str().optional(),
+  RID: int().optional(),
+  IS_MANAGER: str().optional(),
+  FAKE_RELATION: int().optional(),
+  COMMAND_CONTEXT: str().optional(),
+  ...switches(['PUSH', 'PUSH_IMPORTANT', 'RECENT_SKIP_AUTHOR', 'CONVERT', 'SKIP_COMMAND', 'SKIP_COUNTER_INCREMENTS']),
+  ...switches(['SILENT_CONNECTOR', 'SKIP_CONNECTOR', 'IMPORTANT_CONNECTOR', 'NO_SESSION_OL', 'SKIP_URL_INDEX']),
+});
+
+export const botMessageAdd = envelope(
+  'ONIMBOTMESSAGEADD',
+  z.looseObject({ BOT: botMap, PARAMS: botAddParams, USER: absentIfEmpty(botUser) }),
+);
+
+export const botMessageDelete = envelope(
+  'ONIMBOTMESSAGEDELETE',
+  z.looseObject({
+    BOT: botMap,
+    // The page says CHAT_ID may be absent in a personal dialog, though its personal example has it: optional.
+    PARAMS: botParams.extend({ CHAT_ID: int().optional() }),
+    USER: absentIfEmpty(botUser),
+  }),
+);

@@ -1,8 +1,15 @@
+import { itemsOf } from './lists.js';
 import type { ParsedEvent } from './registry.js';
 
 interface ChatItem {
-  chat?: { id?: string };
+  chat: { id: string };
 }
+
+const chatOf = (data: { MESSAGES?: readonly ChatItem[]; DATA?: readonly ChatItem[] }): string => itemsOf(data)[0]?.chat.id ?? '';
+
+/** A bot chat by its Bitrix24 id; a personal dialog sent without one is keyed by its dialog id instead. */
+const botChat = (p: { CHAT_ID?: number; TO_CHAT_ID?: number; DIALOG_ID: string }): string =>
+  String(p.CHAT_ID ?? p.TO_CHAT_ID ?? `dialog:${p.DIALOG_ID}`);
 
 /**
  * The ordering key of an event: events with one key run one after another, so an edit
@@ -14,16 +21,31 @@ export function orderKeyOf(parsed: ParsedEvent): string | null {
   if (!parsed.known) return null;
   const e = parsed.event;
   switch (e.event) {
+    case 'ONIMCONNECTORMESSAGEADD':
     case 'ONIMCONNECTORMESSAGEUPDATE':
     case 'ONIMCONNECTORMESSAGEDELETE':
     case 'ONIMCONNECTORDIALOGSTART':
-    case 'ONOPENLINEMESSAGEUPDATE': {
-      const items = (e.data.MESSAGES ?? e.data.DATA ?? []) as ChatItem[];
-      const prefix = e.event === 'ONOPENLINEMESSAGEUPDATE' ? 'ol' : 'im';
-      return `${member}|${prefix}|${e.data.LINE}|${items[0]?.chat?.id ?? ''}`;
+    case 'ONIMCONNECTORDIALOGFINISH':
+      return `${member}|im|${e.data.LINE}|${chatOf(e.data)}`;
+    // Line-wide events take the line's key with an empty chat: a status and a line delete of one line share it, and no external chat id is empty.
+    case 'ONIMCONNECTORSTATUSDELETE':
+      return `${member}|im|${e.data.line}|`;
+    case 'ONIMCONNECTORLINEDELETE':
+      return `${member}|im|${e.data}|`;
+    case 'ONOPENLINEMESSAGEUPDATE':
+    case 'ONOPENLINEMESSAGEDELETE':
+      return `${member}|ol|${e.data.LINE}|${chatOf(e.data)}`;
+    // These pages show no LINE beside DATA; the item's connector names the line.
+    case 'ONOPENLINEMESSAGEADD':
+    case 'ONSESSIONSTART':
+    case 'ONSESSIONFINISH': {
+      const first = itemsOf<{ connector: { line_id: number }; chat: { id: string } }>(e.data)[0];
+      return `${member}|ol|${e.data.LINE ?? first?.connector.line_id ?? ''}|${first?.chat.id ?? ''}`;
     }
+    case 'ONIMBOTMESSAGEADD':
     case 'ONIMBOTMESSAGEUPDATE':
-      return `${member}|bot|${e.data.PARAMS.CHAT_ID}`;
+    case 'ONIMBOTMESSAGEDELETE':
+      return `${member}|bot|${botChat(e.data.PARAMS)}`;
     case 'ONAPPINSTALL':
     case 'ONAPPUNINSTALL':
     case 'ONAPPTEST':

@@ -1,20 +1,55 @@
 import { z } from 'zod';
+import { dialogItem } from './connector.js';
 import { envelope } from './envelope.js';
-import { int, idList, str } from './scalars.js';
+import { withItems } from './lists.js';
+import { absentIfEmpty, int, idList, str } from './scalars.js';
 
-const item = z.looseObject({
-  im: z.looseObject({ chat_id: int(), message_id: int() }),
-  // The page gives no types for these; strings keep every value exactly, and the id is a list as in every update.
-  message: z.looseObject({ id: idList() }),
-  chat: z.looseObject({ id: str() }),
-});
+/*
+ * The open line pages type chat and message ids as integers, but with a custom connector they are
+ * the external channel's ids, so they stay strings as in the connector events. Bitrix24's own
+ * integers (im ids, line ids, message.user_id) become numbers.
+ */
+const im = z.looseObject({ chat_id: int(), message_id: int() });
+const chat = z.looseObject({ id: str() });
+/** The update and delete pages have CONNECTOR and LINE; the add and session pages do not show them. */
+const lineHead = { CONNECTOR: str(), LINE: int() };
+const maybeLineHead = { CONNECTOR: str().optional(), LINE: int().optional() };
+
+export const openLineMessageAdd = envelope(
+  'ONOPENLINEMESSAGEADD',
+  withItems(
+    maybeLineHead,
+    z.looseObject({
+      connector: z.looseObject({ connector_id: str(), line_id: int(), chat_id: str(), user_id: str() }),
+      chat,
+      message: z.looseObject({
+        id: str(),
+        date: str(),
+        text: str(),
+        // files, ref and extra are documented as required, but an empty array or object vanishes from a form body.
+        files: absentIfEmpty(z.array(z.unknown())),
+        attach: str(),
+        system: str(),
+        user_id: int(),
+      }),
+      ref: absentIfEmpty(z.array(z.unknown())),
+      extra: absentIfEmpty(z.looseObject({ EXTRA_URL: str() })),
+    }),
+    'DATA',
+  ),
+);
 
 export const openLineMessageUpdate = envelope(
   'ONOPENLINEMESSAGEUPDATE',
-  z
-    .looseObject({ CONNECTOR: str(), LINE: int(), DATA: z.array(item).optional(), MESSAGES: z.array(item).optional() })
-    .refine((d) => d.DATA !== undefined || d.MESSAGES !== undefined, {
-      message: 'expected a list under data[DATA] (or data[MESSAGES])',
-      path: ['DATA'],
-    }),
+  // The id is a list, as in every update.
+  withItems(lineHead, z.looseObject({ im, message: z.looseObject({ id: idList() }), chat }), 'DATA'),
 );
+
+export const openLineMessageDelete = envelope(
+  'ONOPENLINEMESSAGEDELETE',
+  // One id, as in the connector delete; a list is accepted too and kept as sent.
+  withItems(lineHead, z.looseObject({ im, message: z.looseObject({ id: z.union([str(), z.array(str())]) }), chat }), 'DATA'),
+);
+
+export const sessionStart = envelope('ONSESSIONSTART', withItems(maybeLineHead, dialogItem, 'DATA'));
+export const sessionFinish = envelope('ONSESSIONFINISH', withItems(maybeLineHead, dialogItem, 'DATA'));

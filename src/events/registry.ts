@@ -2,19 +2,37 @@ import type { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import type { WireObject } from '../wire/types.js';
 import { appInstall, appTest, appUninstall } from './app.js';
-import { botMessageUpdate } from './bot.js';
-import { connectorDialogStart, connectorMessageDelete, connectorMessageUpdate } from './connector.js';
+import { botMessageAdd, botMessageDelete, botMessageUpdate } from './bot.js';
+import {
+  connectorDialogFinish,
+  connectorDialogStart,
+  connectorLineDelete,
+  connectorMessageAdd,
+  connectorMessageDelete,
+  connectorMessageUpdate,
+  connectorStatusDelete,
+} from './connector.js';
 import { unknownEventSchema } from './envelope.js';
-import { openLineMessageUpdate } from './openlines.js';
+import { openLineMessageAdd, openLineMessageDelete, openLineMessageUpdate, sessionFinish, sessionStart } from './openlines.js';
 import { bracketPath } from './scalars.js';
 
 /** One schema per event code the gateway knows. */
 export const eventSchemas = {
+  ONIMCONNECTORMESSAGEADD: connectorMessageAdd,
   ONIMCONNECTORMESSAGEUPDATE: connectorMessageUpdate,
   ONIMCONNECTORMESSAGEDELETE: connectorMessageDelete,
   ONIMCONNECTORDIALOGSTART: connectorDialogStart,
+  ONIMCONNECTORDIALOGFINISH: connectorDialogFinish,
+  ONIMCONNECTORSTATUSDELETE: connectorStatusDelete,
+  ONIMCONNECTORLINEDELETE: connectorLineDelete,
+  ONOPENLINEMESSAGEADD: openLineMessageAdd,
   ONOPENLINEMESSAGEUPDATE: openLineMessageUpdate,
+  ONOPENLINEMESSAGEDELETE: openLineMessageDelete,
+  ONSESSIONSTART: sessionStart,
+  ONSESSIONFINISH: sessionFinish,
+  ONIMBOTMESSAGEADD: botMessageAdd,
   ONIMBOTMESSAGEUPDATE: botMessageUpdate,
+  ONIMBOTMESSAGEDELETE: botMessageDelete,
   ONAPPINSTALL: appInstall,
   ONAPPUNINSTALL: appUninstall,
   ONAPPTEST: appTest,
