@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerEventsCommand } from './commands/events.js';
 import { registerParseCommand } from './commands/parse.js';
+import { registerReplayCommand } from './commands/replay.js';
 import { registerServeCommand } from './commands/serve.js';
 import { version } from './version.js';
 
@@ -13,5 +14,6 @@ const program = new Command('b24-im-gateway')
 registerServeCommand(program);
 registerParseCommand(program);
 registerEventsCommand(program);
+registerReplayCommand(program);
 
 await program.parseAsync();

@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { GatewayError } from '../../errors.js';
 import { defaultDbFile } from '../../gateway.js';
-import { SqliteStore } from '../../store/sqlite/store.js';
 import type { EventStatus } from '../../store/types.js';
 import { action } from '../fail.js';
+import { openExistingDb } from '../open-db.js';
 import { positiveInt } from '../options.js';
 
 const statuses: EventStatus[] = ['pending', 'invalid', 'processing', 'retry', 'done', 'dead'];
@@ -20,11 +19,10 @@ export function registerEventsCommand(program: Command): void {
     .option('--limit <n>', 'at most this many events', positiveInt('--limit'))
     .action(
       action(async (o: { db: string; json?: boolean; status?: string; member?: string; limit?: number }) => {
-        if (!existsSync(o.db)) throw new GatewayError('B24GW_BAD_INPUT', `No database at ${o.db} (set --db or B24GW_DB)`);
         if (o.status !== undefined && !statuses.includes(o.status as EventStatus)) {
           throw new GatewayError('B24GW_BAD_INPUT', `--status must be one of ${statuses.join(', ')}, got "${o.status}"`);
         }
-        const store = new SqliteStore(o.db);
+        const store = openExistingDb(o.db);
         try {
           const events = await store.listEvents({
             ...(o.status ? { status: o.status as EventStatus } : {}),

@@ -51,6 +51,7 @@ export function registerServeCommand(program: Command): void {
           limits: { maxBodyBytes: o.maxBodyBytes, maxParams: o.maxParams, maxDepth: o.maxDepth, maxIndex: o.maxIndex },
         });
         const running = await startHttpServer(gateway, { host: o.host, port: o.port });
+        gateway.start();
         logger.info({ url: running.url, db: o.db }, `listening on ${running.url}, events go to POST ${running.url}/events`);
         let stopping = false;
         const stop = (signal: string) => {
