@@ -4,6 +4,7 @@ import { Worker, type WorkerOptions } from './worker/worker.js';
 import { createNodeHandler, type NodeHandlerOptions } from './intake/node.js';
 import { handleFetch } from './intake/fetch.js';
 import { silentLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 
@@ -11,6 +12,8 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
   /** A SQLite file path, or a ready Store. Default `./b24-im-gateway.db`. */
   db?: string | Store;
   logger?: Logger;
+  /** Node's process metrics beside the gateway's in /metrics. Default true. */
+  defaultMetrics?: boolean;
   /** How the worker runs handlers: concurrency, lease, retry schedule. */
   worker?: Omit<WorkerOptions, 'store' | 'handlers' | 'logger'>;
 }
@@ -27,18 +30,36 @@ export class Gateway {
   readonly logger: Logger;
   readonly handlers = new HandlerRegistry();
   readonly worker: Worker;
+  readonly metrics: Metrics;
 
   constructor(options: GatewayOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.store = typeof options.db === 'object' ? options.db : openStore(options.db ?? defaultDbFile);
-    this.worker = new Worker({ ...options.worker, store: this.store, handlers: this.handlers, logger: this.logger });
+    const metrics = (this.metrics = new Metrics(this.store, { defaultMetrics: options.defaultMetrics }));
+    this.worker = new Worker({
+      ...options.worker,
+      store: this.store,
+      handlers: this.handlers,
+      logger: this.logger,
+      onFinished: (event, outcome, ms) => {
+        options.worker?.onFinished?.(event, outcome, ms);
+        metrics.processed.inc({ event: event.code, outcome });
+        metrics.processing.observe({ event: event.code }, ms / 1000);
+        if (outcome === 'done') metrics.endToEnd.observe({ event: event.code }, (Date.now() - event.receivedAt) / 1000);
+      },
+    });
     this.intake = new Intake({
       ...options,
       store: this.store,
       logger: this.logger,
-      onStored: (id, code) => {
-        options.onStored?.(id, code);
-        this.worker.wake();
+      onStored: (id, code, duplicate) => {
+        options.onStored?.(id, code, duplicate);
+        metrics.received.inc({ event: code, duplicate: String(duplicate) });
+        if (!duplicate) this.worker.wake();
+      },
+      onRejected: (code) => {
+        options.onRejected?.(code);
+        metrics.rejected.inc({ reason: code });
       },
     });
   }

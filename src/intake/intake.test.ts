@@ -109,6 +109,17 @@ describe('every seed event is stored before the answer', () => {
     expect(kept?.lastError).toContain('data[LINE]');
   });
 
+  it('counts received, rejected and queued events at /metrics', async () => {
+    await post(formFixture('imconnector-message-update'));
+    await post(formFixture('imconnector-message-update'));
+    await post('a=1', 'text/plain');
+    const text = await (await fetch(`${running.url}/metrics`)).text();
+    expect(text).toContain('b24gw_events_received_total{event="ONIMCONNECTORMESSAGEUPDATE",duplicate="false"} 1');
+    expect(text).toContain('b24gw_events_received_total{event="ONIMCONNECTORMESSAGEUPDATE",duplicate="true"} 1');
+    expect(text).toContain('b24gw_events_rejected_total{reason="B24GW_UNSUPPORTED_MEDIA_TYPE"} 1');
+    expect(text).toContain('b24gw_queue_depth{status="pending"} 1');
+  });
+
   it('writes no token to any log line', async () => {
     for (const name of seeds) await post(formFixture(name));
     await post(formFixture('imconnector-message-update').replace(TOKEN, 'wrong-token-value-123'));

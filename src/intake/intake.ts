@@ -27,7 +27,9 @@ export interface IntakeOptions {
   /** Used to call a portal back when it installs. */
   fetch?: typeof fetch;
   /** Called after an event is committed, e.g. to wake a worker. */
-  onStored?: (id: number, code: string) => void;
+  onStored?: (id: number, code: string, duplicate: boolean) => void;
+  /** Called when a delivery is refused, with the error code. */
+  onRejected?: (code: string) => void;
 }
 
 export type IntakeResult =
@@ -60,6 +62,7 @@ export class Intake {
       return await this.accept(body, contentType);
     } catch (e) {
       const error = isGatewayError(e) ? e : new GatewayError('B24GW_STORE_FAILED', 'Event could not be stored; it was not accepted', { cause: e });
+      this.options.onRejected?.(error.code);
       if (error.status >= 500) this.log.error({ err: e, code: error.code }, 'intake failed');
       else this.log.warn({ code: error.code, path: error.path }, error.message);
       return { status: error.status, error };
@@ -86,7 +89,7 @@ export class Intake {
     const record = this.record(parsed, body, format);
     const stored = await this.options.store.append(record, change);
     if (change) this.tokens.forget(auth.member_id);
-    if (!stored.duplicate) this.options.onStored?.(stored.id, parsed.code);
+    this.options.onStored?.(stored.id, parsed.code, stored.duplicate);
     this.log.debug({ id: stored.id, event: parsed.code, member: auth.member_id, duplicate: stored.duplicate }, 'event stored');
     return { status: 200, id: stored.id, duplicate: stored.duplicate, code: parsed.code, memberId: auth.member_id };
   }

@@ -23,13 +23,20 @@ const sendJson = (res: import('node:http').ServerResponse, status: number, body:
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 };
 
-/** The built-in server: POST /events, GET /healthz, GET /readyz. */
+/** The built-in server: POST /events, GET /healthz, GET /readyz, GET /metrics. */
 export async function startHttpServer(gateway: Gateway, options: HttpServerOptions = {}): Promise<RunningServer> {
   const events = gateway.nodeHandler({ path: options.path ?? '/events' });
   let closing = false;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/metrics') {
+      void gateway.metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': gateway.metrics.registry.contentType }).end(text),
+        (e: unknown) => sendJson(res, 500, { error: { code: 'B24GW_STORE_FAILED', message: `metrics unavailable: ${(e as Error).message}` } }),
+      );
+      return;
+    }
     if (path === '/readyz') {
       void gateway.store.ping().then(
         (ok) => sendJson(res, ok && !closing ? 200 : 503, { status: ok && !closing ? 'ready' : 'not ready' }),

@@ -15,7 +15,7 @@ const updateIn = (chat: string, n: number) =>
 let tmp: ReturnType<typeof tempDir>;
 let clock: number;
 let gateway: Gateway;
-const make = (worker: ConstructorParameters<typeof Gateway>[0]['worker'] = {}) => {
+const make = (worker: NonNullable<ConstructorParameters<typeof Gateway>[0]>['worker'] = {}) => {
   gateway = new Gateway({ db: `${tmp.dir}/w.db`, appTokens: new Map([[MEMBER, TOKEN]]), worker: { now: () => clock, pollMs: 10, ...worker } });
   return gateway;
 };
