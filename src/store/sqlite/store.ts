@@ -15,7 +15,7 @@ import type {
   StoredEvent,
 } from '../types.js';
 import { migrate } from './migrations.js';
-import { attemptFromRow, eventFromRow, portalFromRow, portalParams, type AttemptRow, type EventRow, type PortalRow } from './rows.js';
+import { attemptFromRow, eventFromRow, portalFromRow, portalParams, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
 
 interface Pending {
   event: NewEvent;

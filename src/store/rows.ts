@@ -1,4 +1,4 @@
-import type { Attempt, EventStatus, PortalRecord, StoredEvent } from '../types.js';
+import type { Attempt, EventStatus, PortalRecord, StoredEvent } from './types.js';
 
 export interface EventRow {
   id: number;

@@ -1,0 +1,80 @@
+import { itemsOf } from '../../events/lists.js';
+import type { EventMap } from '../../events/registry.js';
+import type { Tx } from '../sql.js';
+import { touchChat, touchLine } from './lines.js';
+
+type AddData = EventMap['ONIMCONNECTORMESSAGEADD']['data'];
+type UpdateData = EventMap['ONIMCONNECTORMESSAGEUPDATE']['data'];
+type DeleteData = EventMap['ONIMCONNECTORMESSAGEDELETE']['data'];
+
+interface Item {
+  im: { chat_id: number; message_id: number };
+  chat: { id: string };
+}
+
+/**
+ * The message row for one item, created if unseen (an update or delete may be the first we hear of it).
+ * A message is one Bitrix24 message on one line; the chat ids follow the latest event.
+ */
+function upsertMessage(tx: Tx, line: number, connector: string, item: Item): number {
+  const { memberId, receivedAt: at } = tx.meta;
+  touchChat(tx, line, connector, item.chat.id, item.im.chat_id);
+  // Operator messages are activity: they push back when close_term closes the open dialog.
+  tx.sql.run(
+    `UPDATE state_dialogs SET last_activity_at = MAX(COALESCE(last_activity_at, 0), ?)
+     WHERE member_id = ? AND line = ? AND external_chat_id = ? AND closed = 0`,
+    at, memberId, line, item.chat.id,
+  );
+  const row = tx.sql.get<{ id: number }>(
+    `INSERT INTO state_messages (member_id, line, connector, im_chat_id, im_message_id, external_chat_id, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (member_id, line, im_message_id) DO UPDATE SET connector = excluded.connector,
+       im_chat_id = excluded.im_chat_id, external_chat_id = excluded.external_chat_id, updated_at = excluded.updated_at
+     RETURNING id`,
+    memberId, line, connector, item.im.chat_id, item.im.message_id, item.chat.id, at, at,
+  );
+  if (!row) throw new Error('state: message upsert returned no row');
+  return row.id;
+}
+
+function addExternalIds(tx: Tx, messageId: number, ids: string | readonly string[]): void {
+  for (const id of typeof ids === 'string' ? [ids] : ids) {
+    tx.sql.run('INSERT OR IGNORE INTO state_message_ids (message_id, external_id) VALUES (?, ?)', messageId, id);
+  }
+}
+
+export function applyMessageAdd(tx: Tx, data: AddData): void {
+  touchLine(tx, data.LINE, data.CONNECTOR);
+  for (const item of itemsOf(data)) {
+    const id = upsertMessage(tx, data.LINE, data.CONNECTOR, item);
+    // COALESCE: if an update got here first, its text is newer than the add's.
+    tx.sql.run(
+      `UPDATE state_messages SET user_id = COALESCE(?, user_id), original_text = COALESCE(original_text, ?), text = COALESCE(text, ?)
+       WHERE id = ?`,
+      item.message.user_id ?? null, item.message.text, item.message.text, id,
+    );
+  }
+}
+
+export function applyMessageUpdate(tx: Tx, data: UpdateData): void {
+  touchLine(tx, data.LINE, data.CONNECTOR);
+  for (const item of itemsOf(data)) {
+    const id = upsertMessage(tx, data.LINE, data.CONNECTOR, item);
+    addExternalIds(tx, id, item.message.id);
+    const text = item.message.text;
+    // The schema allows an update without text: it still maps ids, but there is no edit to record.
+    if (text === undefined) continue;
+    tx.sql.run('INSERT INTO state_message_history (message_id, event_id, text, at) VALUES (?, ?, ?, ?)', id, tx.meta.eventId, text, tx.meta.receivedAt);
+    tx.sql.run('UPDATE state_messages SET text = ? WHERE id = ?', text, id);
+  }
+}
+
+/** A tombstone: the row, its text and history stay readable. */
+export function applyMessageDelete(tx: Tx, data: DeleteData): void {
+  touchLine(tx, data.LINE, data.CONNECTOR);
+  for (const item of itemsOf(data)) {
+    const id = upsertMessage(tx, data.LINE, data.CONNECTOR, item);
+    addExternalIds(tx, id, item.message.id);
+    tx.sql.run('UPDATE state_messages SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?', tx.meta.receivedAt, id);
+  }
+}
