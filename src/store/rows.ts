@@ -4,7 +4,7 @@ export interface EventRow {
   id: number;
   member_id: string;
   code: string;
-  known: number;
+  known: number | boolean;
   status: EventStatus;
   handler_id: number | null;
   ts: number | null;
@@ -24,7 +24,7 @@ export const eventFromRow = (r: EventRow): StoredEvent => ({
   id: r.id,
   memberId: r.member_id,
   code: r.code,
-  known: r.known === 1,
+  known: Boolean(r.known),
   status: r.status,
   handlerId: r.handler_id,
   ts: r.ts,
@@ -81,7 +81,7 @@ export interface AttemptRow {
   owner: string;
   started_at: number;
   finished_at: number | null;
-  ok: number | null;
+  ok: number | boolean | null;
   error: string | null;
 }
 
@@ -91,6 +91,6 @@ export const attemptFromRow = (r: AttemptRow): Attempt => ({
   owner: r.owner,
   startedAt: r.started_at,
   finishedAt: r.finished_at,
-  ok: r.ok === null ? null : r.ok === 1,
+  ok: r.ok === null ? null : Boolean(r.ok),
   error: r.error,
 });

@@ -128,6 +128,9 @@ export interface Store {
   /** Puts events back to pending with a fresh retry budget (replay). Returns how many. */
   requeue(ids: readonly number[]): Promise<number>;
 
+  /** Calls `wake` when any process stores or requeues events; stores without such news leave it out. */
+  onNewEvents?(wake: () => void): Promise<() => void>;
+
   /** True when the store can take writes. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

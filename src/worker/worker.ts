@@ -40,6 +40,7 @@ export class Worker {
   private looping = false;
   private again = false;
   private stopped = true;
+  private unsubscribe: (() => void) | undefined;
   private readonly o: Required<Omit<WorkerOptions, 'onFinished'>> & Pick<WorkerOptions, 'onFinished'>;
 
   constructor(options: WorkerOptions) {
@@ -61,6 +62,11 @@ export class Worker {
     if (!this.stopped) return;
     this.stopped = false;
     this.wake();
+    // Another instance's intake wakes this worker through the store, where it can.
+    void this.o.store.onNewEvents?.(() => this.wake()).then(
+      (off) => (this.stopped ? off() : (this.unsubscribe = off)),
+      (e: unknown) => this.o.logger.warn({ err: e }, 'no new-event notifications; polling only'),
+    );
   }
 
   /** Looks for work now, e.g. right after intake stored an event. */
@@ -76,6 +82,7 @@ export class Worker {
   /** Stops claiming, and waits for the events in flight to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe?.();
     clearTimeout(this.timer);
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }

@@ -1,0 +1,320 @@
+import pg from 'pg';
+import type {
+  AppendResult,
+  Attempt,
+  EventQuery,
+  EventStatus,
+  NewEvent,
+  Outcome,
+  PortalChange,
+  PortalRecord,
+  PortalTokens,
+  Store,
+  StoredEvent,
+} from '../types.js';
+import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
+import { migratePg } from './migrations.js';
+
+interface Pending {
+  event: NewEvent;
+  change: PortalChange | undefined;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** BIGINT columns hold Unix milliseconds and ids, all well inside a double's exact range. */
+const types = {
+  getTypeParser: (oid: number, format?: string) =>
+    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
+};
+
+const CHANNEL = 'b24gw_events';
+
+export interface PgStoreOptions {
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+}
+
+/**
+ * The store on PostgreSQL, for several gateway instances on one database. Appends are
+ * group-committed; claims use FOR UPDATE SKIP LOCKED; new events are announced with NOTIFY.
+ */
+export class PgStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly pool: pg.Pool;
+  readonly ready: Promise<void>;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private closed = false;
+  private listener: pg.Client | undefined;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(readonly url: string, options: PgStoreOptions = {}) {
+    this.pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types });
+    this.pool.on('error', () => {
+      // An idle client lost its connection; the pool replaces it on next use.
+    });
+    this.ready = this.pool.connect().then(async (client) => {
+      try {
+        await migratePg(client);
+      } finally {
+        client.release();
+      }
+    });
+  }
+
+  private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    await this.ready;
+    return (await this.pool.query<R>(sql, params)).rows;
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    await this.ready;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, change, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  /** While one commit is in flight the queue grows; the next commit takes all of it. */
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        const results = await this.tx((c) => this.write(c, batch));
+        batch.forEach((p, i) => p.resolve(results[i]!));
+      } catch (e) {
+        for (const p of batch) p.reject(e);
+      }
+    }
+    this.flushing = false;
+  }
+
+  private async write(c: pg.PoolClient, batch: Pending[]): Promise<AppendResult[]> {
+    const cols = ['dedup_key', 'member_id', 'code', 'known', 'status', 'handler_id', 'ts', 'order_key', 'received_at', 'event', 'raw_body', 'content_type', 'last_error'];
+    const casts = ['text', 'text', 'text', 'bool', 'text', 'int8', 'int8', 'text', 'int8', 'text', 'text', 'text', 'text'];
+    const e = batch.map((p) => p.event);
+    const arrays = [
+      e.map((x) => x.dedupKey), e.map((x) => x.memberId), e.map((x) => x.code), e.map((x) => x.known), e.map((x) => x.status),
+      e.map((x) => x.handlerId), e.map((x) => x.ts), e.map((x) => x.orderKey), e.map((x) => x.receivedAt), e.map((x) => x.event),
+      e.map((x) => x.rawBody), e.map((x) => x.contentType), e.map((x) => x.error),
+    ];
+    const inserted = await c.query<{ id: number; dedup_key: string }>(
+      `INSERT INTO events (${cols.join(', ')})
+       SELECT ${cols.join(', ')} FROM unnest(${casts.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) WITH ORDINALITY AS u(${cols.join(', ')}, n)
+       ORDER BY n
+       ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key`,
+      arrays,
+    );
+    const fresh = new Map(inserted.rows.map((r) => [r.dedup_key, r.id]));
+    const results: AppendResult[] = [];
+    const claimed = new Set<string>();
+    const dupes = new Map<string, number>();
+    for (const p of batch) {
+      const key = p.event.dedupKey;
+      const id = fresh.get(key);
+      if (id !== undefined && !claimed.has(key)) {
+        claimed.add(key);
+        results.push({ id, duplicate: false });
+        await this.applyChange(c, p.change);
+      } else {
+        dupes.set(key, (dupes.get(key) ?? 0) + 1);
+        results.push({ id: -1, duplicate: true });
+      }
+    }
+    if (dupes.size > 0) {
+      const rows = await c.query<{ id: number; dedup_key: string }>(
+        `UPDATE events SET duplicates = duplicates + d.n FROM unnest($1::text[], $2::int[]) AS d(k, n)
+         WHERE events.dedup_key = d.k RETURNING events.id, events.dedup_key`,
+        [[...dupes.keys()], [...dupes.values()]],
+      );
+      const ids = new Map(rows.rows.map((r) => [r.dedup_key, r.id]));
+      batch.forEach((p, i) => {
+        if (results[i]!.id === -1) results[i] = { id: ids.get(p.event.dedupKey)!, duplicate: true };
+      });
+    }
+    if (fresh.size > 0) await c.query(`NOTIFY ${CHANNEL}`);
+    return results;
+  }
+
+  private async applyChange(c: pg.PoolClient, change: PortalChange | undefined): Promise<void> {
+    if (change?.kind === 'install') {
+      const p = change.portal;
+      await c.query(
+        `INSERT INTO portals (member_id, domain, application_token, access_token, refresh_token, expires_at, client_endpoint, server_endpoint, scope, status, installed_at, uninstalled_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)
+         ON CONFLICT (member_id) DO UPDATE SET domain = excluded.domain, application_token = excluded.application_token,
+           access_token = excluded.access_token, refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
+           client_endpoint = excluded.client_endpoint, server_endpoint = excluded.server_endpoint, scope = excluded.scope,
+           status = excluded.status, installed_at = excluded.installed_at, uninstalled_at = NULL, updated_at = excluded.updated_at`,
+        [p.memberId, p.domain, p.applicationToken, p.accessToken, p.refreshToken, p.expiresAt, p.clientEndpoint, p.serverEndpoint, p.scope, p.status, p.installedAt, p.updatedAt],
+      );
+    } else if (change?.kind === 'uninstall') {
+      await c.query(
+        `UPDATE portals SET application_token = NULL, access_token = NULL, refresh_token = NULL, expires_at = NULL,
+           uninstalled_at = $1, updated_at = $1 WHERE member_id = $2`,
+        [change.at, change.memberId],
+      );
+    }
+  }
+
+  async savePortalTokens(memberId: string, t: PortalTokens): Promise<void> {
+    await this.q(
+      `UPDATE portals SET access_token = $2, refresh_token = $3, expires_at = $4,
+         client_endpoint = COALESCE($5, client_endpoint), server_endpoint = COALESCE($6, server_endpoint), updated_at = $7
+       WHERE member_id = $1`,
+      [memberId, t.accessToken, t.refreshToken, t.expiresAt, t.clientEndpoint ?? null, t.serverEndpoint ?? null, Date.now()],
+    );
+  }
+
+  async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<StoredEvent[]> {
+    return this.tx(async (c) => {
+      const rows = await c.query<EventRow>(
+        `WITH runnable AS (
+           SELECT e.id FROM events e
+           WHERE e.status IN ('pending', 'retry', 'processing')
+             AND (e.status <> 'processing' OR e.lease_until <= $1)
+             AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= $1)
+             AND (e.order_key IS NULL OR NOT EXISTS (
+               SELECT 1 FROM events p WHERE p.order_key = e.order_key AND p.id < e.id AND p.status IN ('pending', 'retry', 'processing')))
+           ORDER BY e.id LIMIT $2 FOR UPDATE SKIP LOCKED)
+         UPDATE events SET status = 'processing', lease_owner = $3, lease_until = $4, attempts = events.attempts + 1
+         FROM runnable WHERE events.id = runnable.id RETURNING events.*`,
+        [now, limit, owner, now + leaseMs],
+      );
+      if (rows.rows.length > 0) {
+        await c.query(
+          `INSERT INTO event_attempts (event_id, attempt, owner, started_at) SELECT * FROM unnest($1::int8[], $2::int[], $3::text[], $4::int8[])
+           ON CONFLICT (event_id, attempt) DO UPDATE SET owner = excluded.owner, started_at = excluded.started_at, finished_at = NULL, ok = NULL, error = NULL`,
+          [rows.rows.map((r) => r.id), rows.rows.map((r) => r.attempts), rows.rows.map(() => owner), rows.rows.map(() => now)],
+        );
+      }
+      return rows.rows.sort((a, b) => a.id - b.id).map(eventFromRow);
+    });
+  }
+
+  async finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
+    const status = outcome.ok ? 'done' : outcome.retryAt === null ? 'dead' : 'retry';
+    const error = outcome.ok ? null : outcome.error;
+    const retryAt = outcome.ok ? null : outcome.retryAt;
+    return this.tx(async (c) => {
+      const r = await c.query<{ attempts: number }>(
+        `UPDATE events SET status = $3, next_attempt_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL,
+           processed_at = CASE WHEN $3 = 'done' THEN $6 ELSE processed_at END
+         WHERE id = $1 AND lease_owner = $2 AND status = 'processing' RETURNING attempts`,
+        [id, owner, status, retryAt, error, now],
+      );
+      const attempt = r.rows[0]?.attempts;
+      if (attempt === undefined) return false;
+      await c.query('UPDATE event_attempts SET finished_at = $1, ok = $2, error = $3 WHERE event_id = $4 AND attempt = $5', [now, outcome.ok, error, id, attempt]);
+      return true;
+    });
+  }
+
+  async attempts(id: number): Promise<Attempt[]> {
+    return (await this.q<AttemptRow>('SELECT * FROM event_attempts WHERE event_id = $1 ORDER BY attempt', [id])).map(attemptFromRow);
+  }
+
+  async requeue(ids: readonly number[]): Promise<number> {
+    const rows = await this.q(
+      `UPDATE events SET status = 'pending', attempts = 0, next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL
+       WHERE id = ANY($1::int8[]) AND status IN ('dead', 'retry', 'done', 'pending') RETURNING id`,
+      [ids],
+    );
+    if (rows.length > 0) await this.q(`NOTIFY ${CHANNEL}`);
+    return rows.length;
+  }
+
+  async getEvent(id: number): Promise<StoredEvent | undefined> {
+    const [row] = await this.q<EventRow>('SELECT * FROM events WHERE id = $1', [id]);
+    return row && eventFromRow(row);
+  }
+
+  async listEvents(q: EventQuery = {}): Promise<StoredEvent[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, v: string | number | undefined) => {
+      if (v === undefined) return;
+      params.push(v);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    add('status = ?', q.status);
+    add('member_id = ?', q.memberId);
+    add('code = ?', q.code);
+    add('id > ?', q.afterId);
+    add('received_at >= ?', q.since);
+    add('received_at < ?', q.until);
+    params.push(q.limit ?? null);
+    const rows = await this.q<EventRow>(`SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT $${params.length}`, params);
+    return rows.map(eventFromRow);
+  }
+
+  async countEvents(): Promise<Record<EventStatus, number>> {
+    const counts: Record<EventStatus, number> = { pending: 0, invalid: 0, processing: 0, retry: 0, done: 0, dead: 0 };
+    for (const r of await this.q<{ status: EventStatus; n: number }>('SELECT status, COUNT(*)::int8 AS n FROM events GROUP BY status')) counts[r.status] = r.n;
+    return counts;
+  }
+
+  async getPortal(memberId: string): Promise<PortalRecord | undefined> {
+    const [row] = await this.q<PortalRow>('SELECT * FROM portals WHERE member_id = $1', [memberId]);
+    return row && portalFromRow(row);
+  }
+
+  async listPortals(): Promise<PortalRecord[]> {
+    return (await this.q<PortalRow>('SELECT * FROM portals ORDER BY member_id')).map(portalFromRow);
+  }
+
+  /** Calls `wake` whenever any instance stores or requeues events (LISTEN/NOTIFY). */
+  async onNewEvents(wake: () => void): Promise<() => void> {
+    await this.ready;
+    this.listeners.add(wake);
+    if (!this.listener) {
+      this.listener = new pg.Client({ connectionString: this.url });
+      this.listener.on('notification', () => this.listeners.forEach((l) => l()));
+      this.listener.on('error', () => {
+        // Polling still finds the work; the next subscribe reconnects.
+        this.listener = undefined;
+      });
+      await this.listener.connect();
+      await this.listener.query(`LISTEN ${CHANNEL}`);
+    }
+    return () => this.listeners.delete(wake);
+  }
+
+  async ping(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await this.q('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+    this.closed = true;
+    await this.listener?.end().catch(() => undefined);
+    await this.ready.catch(() => undefined);
+    await this.pool.end();
+  }
+}

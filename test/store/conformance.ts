@@ -1,0 +1,179 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { NewEvent, PortalRecord, Store } from '../../src/store/types.js';
+
+export interface StoreFactory {
+  /** A new empty store, and a second handle on the same data (another instance). */
+  open(): Promise<{ store: Store; other: () => Store; cleanup: () => Promise<void> }>;
+}
+
+let seq = 0;
+export const newEvent = (over: Partial<NewEvent> = {}): NewEvent => ({
+  dedupKey: `k${++seq}-${Math.random()}`,
+  memberId: 'm1',
+  code: 'ONIMCONNECTORMESSAGEUPDATE',
+  known: true,
+  status: 'pending',
+  handlerId: 1,
+  ts: 1,
+  orderKey: null,
+  receivedAt: 1_000,
+  event: '{"event":"ONIMCONNECTORMESSAGEUPDATE"}',
+  rawBody: 'event=ONIMCONNECTORMESSAGEUPDATE',
+  contentType: 'form',
+  error: null,
+  ...over,
+});
+
+const portal = (over: Partial<PortalRecord> = {}): PortalRecord => ({
+  memberId: 'm1',
+  domain: 'a.bitrix24.com',
+  applicationToken: 'app',
+  accessToken: 'acc',
+  refreshToken: 'ref',
+  expiresAt: 5_000,
+  clientEndpoint: 'https://a.bitrix24.com/rest/',
+  serverEndpoint: 'https://oauth.bitrix.info/rest/',
+  scope: 'imconnector',
+  status: 'L',
+  installedAt: 1,
+  uninstalledAt: null,
+  updatedAt: 1,
+  ...over,
+});
+
+/** One contract, run against every Store implementation. */
+export function storeConformance(name: string, factory: StoreFactory, enabled = true): void {
+  describe.skipIf(!enabled)(`Store conformance: ${name}`, () => {
+    let store: Store;
+    let other: () => Store;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ store, other, cleanup } = await factory.open());
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    it('keeps what it appends, with every field', async () => {
+      const e = newEvent({ orderKey: 'm1|im|1|c', handlerId: 557, ts: 1773760030, error: null });
+      const r = await store.append(e);
+      expect(r.duplicate).toBe(false);
+      const got = await store.getEvent(r.id);
+      expect(got).toMatchObject({ id: r.id, memberId: 'm1', code: e.code, known: true, status: 'pending', handlerId: 557, ts: 1773760030, orderKey: 'm1|im|1|c', receivedAt: 1_000, rawBody: e.rawBody, contentType: 'form', attempts: 0, duplicates: 0 });
+      expect(got?.event).toEqual({ event: 'ONIMCONNECTORMESSAGEUPDATE' });
+    });
+
+    it('stores a duplicate once, even when the copies arrive together', async () => {
+      const e = newEvent();
+      const results = await Promise.all(Array.from({ length: 30 }, () => store.append({ ...e })));
+      expect(new Set(results.map((r) => r.id)).size).toBe(1);
+      expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+      expect((await store.getEvent(results[0]!.id))?.duplicates).toBe(29);
+    });
+
+    it('commits a burst of appends, each with its own id', async () => {
+      const results = await Promise.all(Array.from({ length: 300 }, () => store.append(newEvent())));
+      expect(new Set(results.map((r) => r.id)).size).toBe(300);
+      expect((await store.countEvents()).pending).toBe(300);
+    });
+
+    it('commits a portal change with its event, and erases secrets on uninstall', async () => {
+      await store.append(newEvent({ code: 'ONAPPINSTALL' }), { kind: 'install', portal: portal() });
+      expect(await store.getPortal('m1')).toMatchObject({ domain: 'a.bitrix24.com', applicationToken: 'app', refreshToken: 'ref' });
+      await store.savePortalTokens('m1', { accessToken: 'acc2', refreshToken: 'ref2', expiresAt: 9_000 });
+      expect(await store.getPortal('m1')).toMatchObject({ accessToken: 'acc2', refreshToken: 'ref2', expiresAt: 9_000, clientEndpoint: 'https://a.bitrix24.com/rest/' });
+      await store.append(newEvent({ code: 'ONAPPUNINSTALL' }), { kind: 'uninstall', memberId: 'm1', at: 7 });
+      expect(await store.getPortal('m1')).toMatchObject({ applicationToken: null, accessToken: null, refreshToken: null, uninstalledAt: 7 });
+      expect((await store.listPortals()).map((p) => p.memberId)).toEqual(['m1']);
+    });
+
+    it('claims in order per key, and frees the next one when the first is done', async () => {
+      const a1 = await store.append(newEvent({ orderKey: 'A' }));
+      const a2 = await store.append(newEvent({ orderKey: 'A' }));
+      const b1 = await store.append(newEvent({ orderKey: 'B' }));
+      const free = await store.append(newEvent({ orderKey: null }));
+      const first = await store.claim('w1', 10, 1_000, 10);
+      expect(first.map((e) => e.id)).toEqual([a1.id, b1.id, free.id]);
+      expect(first.every((e) => e.status === 'processing' && e.attempts === 1)).toBe(true);
+      expect(await store.claim('w1', 10, 1_000, 10)).toEqual([]);
+      expect(await store.finish(a1.id, 'w1', { ok: true }, 20)).toBe(true);
+      expect((await store.claim('w1', 20, 1_000, 10)).map((e) => e.id)).toEqual([a2.id]);
+      expect((await store.getEvent(a1.id))?.status).toBe('done');
+    });
+
+    it('holds a key behind a retry that is not due, and lets a dead letter pass', async () => {
+      const a1 = await store.append(newEvent({ orderKey: 'A' }));
+      const a2 = await store.append(newEvent({ orderKey: 'A' }));
+      await store.claim('w1', 10, 1_000, 1);
+      await store.finish(a1.id, 'w1', { ok: false, error: 'boom', retryAt: 500 }, 20);
+      expect(await store.claim('w1', 100, 1_000, 10)).toEqual([]);
+      const again = await store.claim('w1', 500, 1_000, 10);
+      expect(again.map((e) => [e.id, e.attempts])).toEqual([[a1.id, 2]]);
+      await store.finish(a1.id, 'w1', { ok: false, error: 'boom twice', retryAt: null }, 600);
+      expect(await store.getEvent(a1.id)).toMatchObject({ status: 'dead', lastError: 'boom twice' });
+      expect((await store.claim('w1', 600, 1_000, 10)).map((e) => e.id)).toEqual([a2.id]);
+      const attempts = await store.attempts(a1.id);
+      expect(attempts.map((a) => [a.attempt, a.ok, a.error])).toEqual([[1, false, 'boom'], [2, false, 'boom twice']]);
+      expect(await store.requeue([a1.id])).toBe(1);
+      expect(await store.getEvent(a1.id)).toMatchObject({ status: 'pending', attempts: 0 });
+    });
+
+    it('gives a lapsed lease to another worker, and drops the late outcome of the first', async () => {
+      const e = await store.append(newEvent());
+      await store.claim('crashed', 10, 100, 10);
+      expect(await store.claim('w2', 50, 100, 10)).toEqual([]);
+      expect((await store.claim('w2', 111, 100, 10)).map((x) => x.id)).toEqual([e.id]);
+      expect(await store.finish(e.id, 'crashed', { ok: true }, 120)).toBe(false);
+      expect(await store.finish(e.id, 'w2', { ok: true }, 120)).toBe(true);
+    });
+
+    it('never gives one event, or two events of one key, to two instances at once', async () => {
+      for (let i = 0; i < 60; i++) await store.append(newEvent({ orderKey: `K${i % 6}` }));
+      const second = other();
+      const claimed: { owner: string; id: number; key: string | null }[] = [];
+      const running = new Set<string>();
+      let overlap = 0;
+      const work = async (s: Store, owner: string) => {
+        for (;;) {
+          const batch = await s.claim(owner, 10, 60_000, 3);
+          if (batch.length === 0) {
+            if ((await s.countEvents()).done === 60) return;
+            await new Promise((r) => setTimeout(r, 2));
+            continue;
+          }
+          for (const e of batch) {
+            if (running.has(e.orderKey!)) overlap++;
+            running.add(e.orderKey!);
+            claimed.push({ owner, id: e.id, key: e.orderKey });
+          }
+          await new Promise((r) => setTimeout(r, 1));
+          for (const e of batch) {
+            running.delete(e.orderKey!);
+            await s.finish(e.id, owner, { ok: true }, 20);
+          }
+        }
+      };
+      await Promise.all([work(store, 'a'), work(second, 'b')]);
+      expect(overlap).toBe(0);
+      expect(new Set(claimed.map((c) => c.id)).size).toBe(60);
+      expect(claimed).toHaveLength(60);
+      for (let k = 0; k < 6; k++) {
+        const ids = claimed.filter((c) => c.key === `K${k}`).map((c) => c.id);
+        expect(ids).toEqual([...ids].sort((x, y) => x - y));
+      }
+    });
+
+    it('lists and counts by status, portal, code and time', async () => {
+      await store.append(newEvent({ memberId: 'm1', receivedAt: 100 }));
+      await store.append(newEvent({ memberId: 'm2', receivedAt: 200, code: 'ONAPPTEST' }));
+      await store.append(newEvent({ memberId: 'm2', receivedAt: 300, status: 'invalid', error: 'bad' }));
+      expect((await store.listEvents({ memberId: 'm2' })).map((e) => e.receivedAt)).toEqual([200, 300]);
+      expect((await store.listEvents({ since: 150, until: 300 })).map((e) => e.receivedAt)).toEqual([200]);
+      expect((await store.listEvents({ code: 'ONAPPTEST' }))).toHaveLength(1);
+      expect((await store.listEvents({ status: 'invalid' }))[0]?.lastError).toBe('bad');
+      expect(await store.listEvents({ limit: 1 })).toHaveLength(1);
+      expect(await store.countEvents()).toMatchObject({ pending: 2, invalid: 1, done: 0 });
+      expect(await store.ping()).toBe(true);
+    });
+  });
+}
