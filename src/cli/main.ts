@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerEventsCommand } from './commands/events.js';
+import { registerMigrateCommand } from './commands/migrate.js';
 import { registerParseCommand } from './commands/parse.js';
 import { registerReplayCommand } from './commands/replay.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -15,5 +16,6 @@ registerServeCommand(program);
 registerParseCommand(program);
 registerEventsCommand(program);
 registerReplayCommand(program);
+registerMigrateCommand(program);
 
 await program.parseAsync();

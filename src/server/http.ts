@@ -9,6 +9,8 @@ export interface HttpServerOptions {
   port?: number;
   /** Path that takes events. Default `/events`. */
   path?: string;
+  /** False for a worker-only instance: health and metrics, no intake. Default true. */
+  intake?: boolean;
 }
 
 export interface RunningServer {
@@ -47,6 +49,10 @@ export async function startHttpServer(gateway: Gateway, options: HttpServerOptio
     if (closing) {
       res.setHeader('connection', 'close');
       const error = new GatewayError('B24GW_SHUTTING_DOWN');
+      return sendResult(res, { status: error.status, error });
+    }
+    if (options.intake === false) {
+      const error = new GatewayError('B24GW_NOT_FOUND', 'This instance runs with --role worker and takes no events');
       return sendResult(res, { status: error.status, error });
     }
     void events(req, res);

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { GatewayError } from '../../errors.js';
-import { defaultDbFile } from '../../gateway.js';
 import type { EventStatus } from '../../store/types.js';
 import { action } from '../fail.js';
-import { openExistingDb } from '../open-db.js';
+import { dbHelp, defaultDb, openExistingDb } from '../open-db.js';
 import { positiveInt } from '../options.js';
 
 const statuses: EventStatus[] = ['pending', 'invalid', 'processing', 'retry', 'done', 'dead'];
@@ -12,7 +11,7 @@ export function registerEventsCommand(program: Command): void {
   program
     .command('events')
     .description('List stored events with their status, attempts and last error (works while the server runs)')
-    .option('--db <file>', 'SQLite file (env B24GW_DB)', process.env.B24GW_DB ?? defaultDbFile)
+    .option('--db <location>', dbHelp, defaultDb())
     .option('--json', 'print a JSON array instead of a table')
     .option('--status <status>', `only events in this status: ${statuses.join(', ')}`)
     .option('--member <id>', 'only events of this portal (member_id)')

@@ -1,10 +1,9 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { GatewayError } from '../../errors.js';
-import { defaultDbFile } from '../../gateway.js';
 import type { EventQuery } from '../../store/types.js';
 import { action } from '../fail.js';
-import { openExistingDb, parseTime } from '../open-db.js';
+import { dbHelp, defaultDb, openExistingDb, parseTime } from '../open-db.js';
 import { positiveInt } from '../options.js';
 
 interface ReplayOptions {
@@ -22,7 +21,7 @@ export function registerReplayCommand(program: Command): void {
   program
     .command('replay')
     .description('Run stored events again with a fresh retry budget: by id, by time range, or every dead letter')
-    .option('--db <file>', 'SQLite file (env B24GW_DB)', process.env.B24GW_DB ?? defaultDbFile)
+    .option('--db <location>', dbHelp, defaultDb())
     .option('--id <n>', 'an event id, repeatable', (v: string, prev: number[]) => [...prev, positiveInt('--id')(v)], [] as number[])
     .option('--since <time>', 'events received at or after this time (ISO 8601 or Unix ms)')
     .option('--until <time>', 'events received before this time')
