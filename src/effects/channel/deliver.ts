@@ -1,0 +1,159 @@
+import { sign } from './sign.js';
+import type { ChannelPayload } from './types.js';
+
+export interface ChannelTarget {
+  url: string;
+  /** `whsec_...`, shared with the channel. */
+  secret: string;
+  /** Whole attempt, answer included. Default 10 s. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+  userAgent?: string;
+}
+
+export interface Delivered {
+  status: number;
+  ms: number;
+}
+
+export type DeliveryFailure = 'http' | 'redirect' | 'timeout' | 'network' | 'config';
+
+/** Statuses that say "try again later" rather than "this request is wrong". */
+const TRANSIENT = new Set([408, 409, 425, 429]);
+const SNIPPET_CHARS = 200;
+
+/**
+ * A delivery that did not get a 2xx. The worker retries every failure (the product rule:
+ * "2xx means delivered, anything else is retried"); `retryable` only says whether a retry
+ * is likely to help, for logs and alerting.
+ */
+export class ChannelDeliveryError extends Error {
+  readonly kind: DeliveryFailure;
+  /** The channel's HTTP status, when it answered. */
+  readonly status: number | undefined;
+  readonly retryable: boolean;
+  /** From a Retry-After header: the worker waits at least this long. */
+  readonly retryAfterMs: number | undefined;
+  /** The start of the answer's body, whitespace collapsed. */
+  readonly body: string | undefined;
+  readonly deliveryId: string;
+
+  constructor(
+    message: string,
+    o: { kind: DeliveryFailure; deliveryId: string; retryable: boolean; status?: number; retryAfterMs?: number; body?: string; cause?: unknown },
+  ) {
+    super(message, o.cause === undefined ? undefined : { cause: o.cause });
+    this.name = 'ChannelDeliveryError';
+    this.kind = o.kind;
+    this.deliveryId = o.deliveryId;
+    this.retryable = o.retryable;
+    this.status = o.status;
+    this.retryAfterMs = o.retryAfterMs;
+    this.body = o.body;
+  }
+}
+
+/** POSTs one signed payload. Resolves on a 2xx; anything else throws a ChannelDeliveryError. */
+export async function deliverToChannel(options: ChannelTarget, payload: ChannelPayload): Promise<Delivered> {
+  const started = performance.now();
+  const deliveryId = payload.id;
+  const fail = (message: string, o: Omit<ConstructorParameters<typeof ChannelDeliveryError>[1], 'deliveryId'>) =>
+    new ChannelDeliveryError(`Delivery ${deliveryId} failed: ${message}`, { ...o, deliveryId });
+
+  let url: URL;
+  let signature: string;
+  const body = JSON.stringify(payload);
+  // A new timestamp per attempt (the spec's replay guard); the id stays the same.
+  const timestamp = Math.floor(Date.now() / 1000);
+  try {
+    url = new URL(options.url);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`unsupported protocol ${url.protocol}`);
+    signature = sign(options.secret, deliveryId, timestamp, body);
+  } catch (e) {
+    throw fail(`channel is misconfigured: ${(e as Error).message}`, { kind: 'config', retryable: false, cause: e });
+  }
+  // Only the origin goes into messages: a path or query may hold a token.
+  const where = url.origin;
+
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const signal = AbortSignal.timeout(timeoutMs);
+  let res: Response;
+  try {
+    res = await (options.fetch ?? fetch)(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': options.userAgent ?? 'b24-im-gateway',
+        'webhook-id': deliveryId,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signature,
+      },
+      body,
+      // The spec: a redirect is a failure; the URL should be updated instead.
+      redirect: 'manual',
+      signal,
+    });
+  } catch (e) {
+    if (signal.aborted) throw fail(`${where} did not answer within ${timeoutMs} ms`, { kind: 'timeout', retryable: true, cause: e });
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    const reason = cause?.message ?? (e as Error).message;
+    throw fail(`${where} could not be reached: ${reason}`, { kind: 'network', retryable: true, cause: e });
+  }
+
+  if (res.status >= 200 && res.status < 300) {
+    await res.body?.cancel().catch(() => undefined);
+    return { status: res.status, ms: Math.round(performance.now() - started) };
+  }
+
+  const snippet = await readSnippet(res);
+  const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+  const status = res.status;
+  const answered = `${where} answered ${status}${res.statusText ? ` ${res.statusText}` : ''}`;
+  if (status >= 300 && status < 400) {
+    const location = res.headers.get('location');
+    throw fail(`${answered}, a redirect${location ? ` to ${location}` : ''}; redirects are not followed, update the channel URL`, {
+      kind: 'redirect',
+      retryable: false,
+      status,
+      retryAfterMs,
+      body: snippet,
+    });
+  }
+  throw fail(`${answered}${snippet ? `: ${snippet}` : ''}`, {
+    kind: 'http',
+    retryable: status >= 500 || TRANSIENT.has(status),
+    status,
+    retryAfterMs,
+    body: snippet,
+  });
+}
+
+/** Retry-After as delta-seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (/^[0-9]{1,10}$/.test(v)) return Number(v) * 1000;
+  // HTTP dates start with the day's name; Date.parse alone would also take "-5" as a year.
+  const at = /^[A-Za-z]/.test(v) ? Date.parse(v) : NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The first characters of an answer, reading no more than needed: an error page can be large. */
+async function readSnippet(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    while (text.length < SNIPPET_CHARS * 4) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    // A body cut short (timeout, reset) still leaves the status to report.
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return text.replace(/\s+/g, ' ').trim().slice(0, SNIPPET_CHARS);
+}
