@@ -1,4 +1,9 @@
+import { BitrixClients, type BitrixOptions } from './effects/bitrix/client.js';
+import { DeliveryStatusBatcher } from './effects/bitrix/status-batcher.js';
+import { builtinHandler, connectorCodes, type ChannelOptions } from './effects/builtin.js';
 import { Intake, type IntakeOptions } from './intake/intake.js';
+import { ConnectorState } from './state/state.js';
+import { SqliteStore } from './store/sqlite/store.js';
 import { HandlerRegistry, type ErrorHandler, type EventFor, type Handler } from './worker/handlers.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { createNodeHandler, type NodeHandlerOptions } from './intake/node.js';
@@ -15,7 +20,13 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
   /** Node's process metrics beside the gateway's in /metrics. Default true. */
   defaultMetrics?: boolean;
   /** How the worker runs handlers: concurrency, lease, retry schedule. */
-  worker?: Omit<WorkerOptions, 'store' | 'handlers' | 'logger'>;
+  worker?: Omit<WorkerOptions, 'store' | 'handlers' | 'logger' | 'rest'>;
+  /** Where connector events are delivered (signed JSON), or a function that delivers them. */
+  channel?: ChannelOptions;
+  /** Keep the connector state (ids, texts and history, dialogs). Default true on SQLite. */
+  state?: boolean;
+  /** The application's OAuth client and the portals' REST limits. */
+  bitrix?: Omit<BitrixOptions, 'store' | 'logger'>;
 }
 
 export const defaultDbFile = 'b24-im-gateway.db';
@@ -31,16 +42,28 @@ export class Gateway {
   readonly handlers = new HandlerRegistry();
   readonly worker: Worker;
   readonly metrics: Metrics;
+  readonly bitrix: BitrixClients;
+  /** The connector state, when kept. */
+  readonly state: ConnectorState | undefined;
+  private readonly statuses: DeliveryStatusBatcher | undefined;
 
   constructor(options: GatewayOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.store = typeof options.db === 'object' ? options.db : openStore(options.db ?? defaultDbFile);
     const metrics = (this.metrics = new Metrics(this.store, { defaultMetrics: options.defaultMetrics }));
+    this.bitrix = new BitrixClients({ ...options.bitrix, store: this.store, logger: this.logger });
+    this.state = options.state !== false && this.store instanceof SqliteStore ? new ConnectorState(this.store.db) : undefined;
+    this.statuses = options.channel ? new DeliveryStatusBatcher(this.bitrix) : undefined;
+    if (this.state || options.channel) {
+      const builtin = builtinHandler({ state: this.state, channel: options.channel, statuses: this.statuses });
+      for (const code of connectorCodes) this.handlers.on(code, builtin);
+    }
     this.worker = new Worker({
       ...options.worker,
       store: this.store,
       handlers: this.handlers,
       logger: this.logger,
+      rest: (memberId) => this.bitrix.forPortal(memberId),
       onFinished: (event, outcome, ms) => {
         options.worker?.onFinished?.(event, outcome, ms);
         metrics.processed.inc({ event: event.code, outcome });
@@ -103,6 +126,7 @@ export class Gateway {
   /** Finishes the events in flight, then closes the store. */
   async close(): Promise<void> {
     await this.worker.stop();
+    this.bitrix.close();
     await this.store.close();
   }
 }

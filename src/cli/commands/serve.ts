@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
+import type { TextFormat } from '../../effects/channel/bbcode.js';
 import { GatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { createLogger } from '../../log.js';
 import { startHttpServer } from '../../server/http.js';
 import { defaultAllowedDomains } from '../../verify/domains.js';
 import { parseTokenPairs } from '../../verify/tokens.js';
+import { parseDuration, parseSchedule } from '../../worker/schedule.js';
 import { defaultLimits } from '../../wire/limits.js';
 import { action } from '../fail.js';
 import { dbHelp, defaultDb } from '../open-db.js';
@@ -23,7 +25,20 @@ interface ServeOptions {
   maxIndex: number;
   logLevel: string;
   role: string;
+  channelUrl?: string;
+  channelSecret?: string;
+  channelFormat: string;
+  clientId?: string;
+  clientSecret?: string;
+  oauthServer?: string;
+  plan: string;
+  concurrency: number;
+  retrySchedule?: string;
+  lease: string;
 }
+
+const formats = ['text', 'html', 'markdown'];
+const plans = ['standard', 'enterprise'];
 
 const roles = ['all', 'intake', 'worker'];
 
@@ -42,11 +57,32 @@ export function registerServeCommand(program: Command): void {
     .option('--max-params <n>', 'most parameters in a body', positiveInt('--max-params'), defaultLimits.maxParams)
     .option('--max-depth <n>', 'deepest nesting in a body', positiveInt('--max-depth'), defaultLimits.maxDepth)
     .option('--max-index <n>', 'largest numeric key in a body', positiveInt('--max-index'), defaultLimits.maxIndex)
+    .option('--channel-url <url>', 'deliver connector events here as signed JSON (env B24GW_CHANNEL_URL)', process.env.B24GW_CHANNEL_URL)
+    .option('--channel-secret <secret>', 'Standard Webhooks signing secret, whsec_ followed by base64 (env B24GW_CHANNEL_SECRET)', process.env.B24GW_CHANNEL_SECRET)
+    .option('--channel-format <format>', 'message text for the channel: text, html or markdown (env B24GW_CHANNEL_FORMAT)', process.env.B24GW_CHANNEL_FORMAT ?? 'text')
+    .option('--client-id <id>', "the application's OAuth client_id, to refresh portal tokens (env B24GW_CLIENT_ID)", process.env.B24GW_CLIENT_ID)
+    .option('--client-secret <secret>', 'its client_secret (env B24GW_CLIENT_SECRET)', process.env.B24GW_CLIENT_SECRET)
+    .option('--oauth-server <url>', 'OAuth server for token refresh (env B24GW_OAUTH_SERVER; default https://oauth.bitrix.info)', process.env.B24GW_OAUTH_SERVER)
+    .option('--plan <plan>', 'REST limits per portal: standard (50 burst, 2/s) or enterprise (250, 5/s) (env B24GW_PLAN)', process.env.B24GW_PLAN ?? 'standard')
+    .option('--concurrency <n>', 'events processed at once (env B24GW_CONCURRENCY)', positiveInt('--concurrency'), Number(process.env.B24GW_CONCURRENCY ?? 8))
+    .option('--retry-schedule <list>', 'delays before each retry, e.g. 5s,5m,30m,2h,5h,10h,10h (env B24GW_RETRY_SCHEDULE)', process.env.B24GW_RETRY_SCHEDULE)
+    .option('--lease <duration>', 'how long a claimed event is held before another worker may take it (env B24GW_LEASE)', process.env.B24GW_LEASE ?? '5m')
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
     .addHelpText('after', '\nExample:\n  b24-im-gateway serve --port 3000 --db ./events.db --app-token a223c6b3...=51856fef...\n')
     .action(
       action(async (o: ServeOptions) => {
         if (!roles.includes(o.role)) throw new GatewayError('B24GW_BAD_CONFIG', `--role must be one of ${roles.join(', ')}, got "${o.role}"`);
+        if (!formats.includes(o.channelFormat)) throw new GatewayError('B24GW_BAD_CONFIG', `--channel-format must be one of ${formats.join(', ')}, got "${o.channelFormat}"`);
+        if (!plans.includes(o.plan)) throw new GatewayError('B24GW_BAD_CONFIG', `--plan must be one of ${plans.join(', ')}, got "${o.plan}"`);
+        if (o.channelUrl && !o.channelSecret) throw new GatewayError('B24GW_BAD_CONFIG', '--channel-url needs --channel-secret (a whsec_ secret) to sign deliveries');
+        let schedule: number[] | undefined;
+        let leaseMs: number;
+        try {
+          schedule = o.retrySchedule ? parseSchedule(o.retrySchedule) : undefined;
+          leaseMs = parseDuration(o.lease);
+        } catch (e) {
+          throw new GatewayError('B24GW_BAD_CONFIG', (e as Error).message);
+        }
         const logger = createLogger({ level: o.logLevel });
         const allowDomains = [...o.allowDomain, ...envList('B24GW_ALLOW_DOMAINS')];
         const gateway = new Gateway({
@@ -56,6 +92,14 @@ export function registerServeCommand(program: Command): void {
           allowDomains: allowDomains.length > 0 ? allowDomains : defaultAllowedDomains,
           ...(o.appCode ? { appCode: o.appCode } : {}),
           limits: { maxBodyBytes: o.maxBodyBytes, maxParams: o.maxParams, maxDepth: o.maxDepth, maxIndex: o.maxIndex },
+          worker: { concurrency: o.concurrency, leaseMs, ...(schedule ? { schedule } : {}) },
+          bitrix: {
+            plan: o.plan as 'standard' | 'enterprise',
+            ...(o.clientId ? { clientId: o.clientId } : {}),
+            ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}),
+            ...(o.oauthServer ? { oauthServer: o.oauthServer } : {}),
+          },
+          ...(o.channelUrl && o.channelSecret ? { channel: { url: o.channelUrl, secret: o.channelSecret, format: o.channelFormat as TextFormat } } : {}),
         });
         const running = await startHttpServer(gateway, { host: o.host, port: o.port, intake: o.role !== 'worker' });
         if (o.role !== 'intake') gateway.start();

@@ -14,6 +14,11 @@ export interface ChannelTarget {
 export interface Delivered {
   status: number;
   ms: number;
+  /**
+   * The channel's own ids for the message, when its 2xx answer says
+   * `{"externalMessageIds": [...]}` (or `"externalMessageId"`): needed to confirm a new message.
+   */
+  externalIds?: string[];
 }
 
 export type DeliveryFailure = 'http' | 'redirect' | 'timeout' | 'network' | 'config';
@@ -101,8 +106,8 @@ export async function deliverToChannel(options: ChannelTarget, payload: ChannelP
   }
 
   if (res.status >= 200 && res.status < 300) {
-    await res.body?.cancel().catch(() => undefined);
-    return { status: res.status, ms: Math.round(performance.now() - started) };
+    const externalIds = idsFromAnswer(await readSnippet(res, 64 * 1024));
+    return { status: res.status, ms: Math.round(performance.now() - started), ...(externalIds ? { externalIds } : {}) };
   }
 
   const snippet = await readSnippet(res);
@@ -139,13 +144,24 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 }
 
 /** The first characters of an answer, reading no more than needed: an error page can be large. */
-async function readSnippet(res: Response): Promise<string> {
+function idsFromAnswer(text: string): string[] | undefined {
+  let answer: { externalMessageIds?: unknown; externalMessageId?: unknown };
+  try {
+    answer = JSON.parse(text) as typeof answer;
+  } catch {
+    return undefined;
+  }
+  const ids = answer?.externalMessageIds ?? (answer?.externalMessageId === undefined ? undefined : [answer.externalMessageId]);
+  return Array.isArray(ids) && ids.length > 0 && ids.every((i) => typeof i === 'string' || typeof i === 'number') ? ids.map(String) : undefined;
+}
+
+async function readSnippet(res: Response, limit = SNIPPET_CHARS * 4): Promise<string> {
   if (!res.body) return '';
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let text = '';
   try {
-    while (text.length < SNIPPET_CHARS * 4) {
+    while (text.length < limit) {
       const { done, value } = await reader.read();
       if (done) break;
       text += decoder.decode(value, { stream: true });

@@ -1,0 +1,195 @@
+import type { Logger } from 'pino';
+import { silentLogger } from '../../log.js';
+import type { Store } from '../../store/types.js';
+import { portalRestBase } from '../../verify/domains.js';
+import { MAX_BATCH_COMMANDS, sendBatch, type BatchCall, type BatchItem, type BatchResult } from './batch.js';
+import { BitrixApiError, LIMIT_CODES, toApiError } from './errors.js';
+import { LeakyBucket, planLimits, realSleep, type Plan, type Sleep } from './limiter.js';
+import { oauthServerFor, PortalAuth } from './oauth.js';
+import { callContext, createSdkPortal, type SdkPortal } from './sdk.js';
+
+export interface RetryOptions {
+  /** Tries per call, the first included, for QUERY_LIMIT_EXCEEDED and OPERATION_TIME_LIMIT. Default 4. */
+  attempts?: number;
+  /** First backoff after QUERY_LIMIT_EXCEEDED, doubled each time. Default 1000. */
+  baseDelayMs?: number;
+  /** Longest wait done inside the client; a longer one is thrown with retryAfterMs for the worker. Default 15000. */
+  maxWaitMs?: number;
+}
+
+export interface BitrixOptions {
+  store: Store;
+  clientId?: string;
+  clientSecret?: string;
+  /** Default https://oauth.bitrix.info. An event's server_endpoint is never used, except loopback for loopback test portals. */
+  oauthServer?: string;
+  plan?: Plan;
+  logger?: Logger;
+  fetch?: typeof fetch;
+  now?: () => number;
+  /** How waits happen; tests pass one that advances a fake clock. */
+  sleep?: Sleep;
+  retry?: RetryOptions;
+}
+
+export interface PortalClient {
+  call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
+  /** Any number of calls; sent 50 per `batch` request. With halt, stops at the first failed command. */
+  batch(calls: BatchCall[], halt?: boolean): Promise<BatchResult>;
+}
+
+interface Session {
+  auth: PortalAuth;
+  bucket: LeakyBucket;
+  sdk: SdkPortal;
+  /** operating_reset_at (ms) last seen per method: the first retry after OPERATION_TIME_LIMIT waits for it. */
+  resetAt: Map<string, number>;
+}
+
+/** REST clients for every portal, one per member_id, created on first use. */
+export class BitrixClients {
+  readonly #portals = new Map<string, PortalClientImpl>();
+  #closed = false;
+
+  constructor(private readonly o: BitrixOptions) {
+    planLimits(o.plan); // fail fast on a bad plan
+  }
+
+  forPortal(memberId: string): PortalClient {
+    if (this.#closed) throw new Error('BitrixClients is closed');
+    let c = this.#portals.get(memberId);
+    if (!c) this.#portals.set(memberId, (c = new PortalClientImpl(memberId, this.o)));
+    return c;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#portals.clear();
+  }
+}
+
+class PortalClientImpl implements PortalClient {
+  #session: Promise<Session> | undefined;
+  readonly #now: () => number;
+  readonly #sleep: Sleep;
+  readonly #log: Logger;
+  readonly #retry: Required<RetryOptions>;
+
+  constructor(
+    readonly memberId: string,
+    private readonly o: BitrixOptions,
+  ) {
+    this.#now = o.now ?? Date.now;
+    this.#sleep = o.sleep ?? realSleep;
+    this.#log = o.logger ?? silentLogger;
+    this.#retry = { attempts: 4, baseDelayMs: 1000, maxWaitMs: 15_000, ...o.retry };
+  }
+
+  call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    return this.#run(method, async (s) => {
+      const res = await s.sdk.http.call<T>(method, params);
+      if (!res.isSuccess) throw res.getErrors().next().value;
+      const data = res.getData();
+      this.#noteTime(s, method, data?.time);
+      return data?.result as T;
+    });
+  }
+
+  async batch(calls: BatchCall[], halt = false): Promise<BatchResult> {
+    const items: BatchItem[] = [];
+    let requests = 0;
+    for (let i = 0; i < calls.length; i += MAX_BATCH_COMMANDS) {
+      const chunk = calls.slice(i, i + MAX_BATCH_COMMANDS);
+      if (halt && items.some((it) => !it.ok)) {
+        for (const c of chunk) items.push({ ok: false, error: new BitrixApiError({ method: c.method, code: 'BATCH_HALTED', status: 0, description: 'not run: an earlier command failed (halt)' }) });
+        continue;
+      }
+      requests += 1;
+      items.push(
+        ...(await this.#run('batch', (s) =>
+          sendBatch(s.sdk.http, chunk, halt, {
+            toError: (e, method) => this.#error(e, s, method, 0),
+            onTime: (method, time) => this.#noteTime(s, method, time),
+          }),
+        )),
+      );
+    }
+    return { items, requests };
+  }
+
+  /** One call with the token kept fresh and the limit errors answered with bounded backoff. */
+  async #run<R>(method: string, send: (s: Session) => Promise<R>): Promise<R> {
+    const s = await this.#ready();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await callContext.run({}, async () => {
+          if (s.auth.expired()) await s.sdk.b24.auth.refreshAuth();
+          return await send(s);
+        });
+      } catch (e) {
+        const err = this.#error(e, s, method);
+        if (!LIMIT_CODES.has(err.code)) throw err;
+        if (err.code === 'QUERY_LIMIT_EXCEEDED') s.bucket.fill();
+        const wait =
+          err.code === 'QUERY_LIMIT_EXCEEDED' ? Math.round(this.#retry.baseDelayMs * 2 ** (attempt - 1) * (1 + Math.random() * 0.2)) : (err.retryAfterMs ?? 60_000);
+        if (attempt >= this.#retry.attempts || wait > this.#retry.maxWaitMs) {
+          throw new BitrixApiError({ method, memberId: this.memberId, code: err.code, status: err.status, description: `${err.description} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'})`, retryAfterMs: wait });
+        }
+        this.#log.warn({ memberId: this.memberId, method, code: err.code, attempt, waitMs: wait }, 'bitrix24 limit reached; backing off');
+        await this.#sleep(wait);
+      }
+    }
+  }
+
+  #error(e: unknown, s: Session, method: string, status?: number): BitrixApiError {
+    const err = toApiError(e, { method, memberId: this.memberId, secrets: s.auth.secrets(), now: this.#now, status });
+    if (err.code !== 'OPERATION_TIME_LIMIT' || err.retryAfterMs !== undefined) return err;
+    // No reset time in the answer: limits.md says to use the last successful answer's.
+    const reset = s.resetAt.get(method);
+    const retryAfterMs = reset !== undefined && reset > this.#now() ? reset - this.#now() + 1000 : 60_000;
+    return new BitrixApiError({ method, memberId: this.memberId, code: err.code, status: err.status, description: err.description, retryAfterMs });
+  }
+
+  #noteTime(s: Session, method: string, time: unknown): void {
+    const reset = Number((time as { operating_reset_at?: unknown } | undefined)?.operating_reset_at);
+    if (reset > 0) s.resetAt.set(method, reset * 1000);
+  }
+
+  #ready(): Promise<Session> {
+    if (!this.#session) {
+      this.#session = this.#open();
+      // A failed open (portal not installed yet) is retried by the next call.
+      this.#session.catch(() => (this.#session = undefined));
+    }
+    return this.#session;
+  }
+
+  async #open(): Promise<Session> {
+    const fail = (code: string, description: string) => new BitrixApiError({ method: 'portal', memberId: this.memberId, code, status: 0, description });
+    const p = await this.o.store.getPortal(this.memberId);
+    if (!p || p.uninstalledAt !== null) throw fail('PORTAL_NOT_INSTALLED', 'the application is not installed on this portal');
+    if (!p.accessToken || !p.refreshToken) throw fail('NO_TOKENS', 'the install saved no OAuth tokens for this portal');
+    let restBase: string;
+    try {
+      restBase = portalRestBase(p.domain).replace(/\/+$/, '');
+    } catch {
+      throw fail('BAD_PORTAL_DOMAIN', `"${p.domain}" is not a host name`);
+    }
+    const auth = new PortalAuth(
+      {
+        memberId: this.memberId,
+        store: this.o.store,
+        oauthServer: oauthServerFor(p, this.o.oauthServer),
+        clientId: this.o.clientId,
+        clientSecret: this.o.clientSecret,
+        fetch: this.o.fetch ?? globalThis.fetch,
+        now: this.#now,
+        logger: this.#log,
+      },
+      { accessToken: p.accessToken, refreshToken: p.refreshToken, expiresAt: p.expiresAt },
+    );
+    const bucket = new LeakyBucket(planLimits(this.o.plan), this.#now, this.#sleep);
+    const sdk = await createSdkPortal({ memberId: this.memberId, domain: p.domain, restBase, auth, bucket, fetch: this.o.fetch });
+    return { auth, bucket, sdk, resetAt: new Map() };
+  }
+}
