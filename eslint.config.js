@@ -11,5 +11,5 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['error'] }],
     },
   },
-  { files: ['src/cli/**', 'bench/**', 'test/**', 'src/sandbox/**'], rules: { 'no-console': 'off' } },
+  { files: ['src/cli/**', 'bench/**', 'test/**', 'src/sandbox/**', '**/*.test.ts'], rules: { 'no-console': 'off' } },
 );

@@ -1,5 +1,6 @@
 import { BitrixClients, type BitrixOptions } from './effects/bitrix/client.js';
 import { DeliveryStatusBatcher } from './effects/bitrix/status-batcher.js';
+import { StatusSender } from './effects/bitrix/status-sender.js';
 import { builtinHandler, connectorCodes, type ChannelOptions } from './effects/builtin.js';
 import { Intake, type IntakeOptions } from './intake/intake.js';
 import { ConnectorState } from './state/state.js';
@@ -11,7 +12,7 @@ import { handleFetch } from './intake/fetch.js';
 import { silentLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { openStore } from './store/open.js';
-import type { Store } from './store/types.js';
+import type { NewStatus, Store } from './store/types.js';
 
 export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> {
   /** A SQLite file path, or a ready Store. Default `./b24-im-gateway.db`. */
@@ -45,19 +46,15 @@ export class Gateway {
   readonly bitrix: BitrixClients;
   /** The connector state, when kept. */
   readonly state: ConnectorState | undefined;
-  private readonly statuses: DeliveryStatusBatcher | undefined;
+  /** Sends the status outbox to Bitrix24, when a channel is configured. */
+  readonly statuses: StatusSender | undefined;
 
   constructor(options: GatewayOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.store = typeof options.db === 'object' ? options.db : openStore(options.db ?? defaultDbFile);
     const metrics = (this.metrics = new Metrics(this.store, { defaultMetrics: options.defaultMetrics }));
     this.bitrix = new BitrixClients({ ...options.bitrix, store: this.store, logger: this.logger });
-    this.state = options.state !== false && this.store instanceof SqliteStore ? new ConnectorState(this.store.db) : undefined;
-    this.statuses = options.channel ? new DeliveryStatusBatcher(this.bitrix) : undefined;
-    if (this.state || options.channel) {
-      const builtin = builtinHandler({ state: this.state, channel: options.channel, statuses: this.statuses });
-      for (const code of connectorCodes) this.handlers.on(code, builtin);
-    }
+    this.state = options.state !== false && this.store instanceof SqliteStore ? new ConnectorState(this.store.workDb) : undefined;
     this.worker = new Worker({
       ...options.worker,
       store: this.store,
@@ -71,6 +68,15 @@ export class Gateway {
         if (outcome === 'done') metrics.endToEnd.observe({ event: event.code }, (Date.now() - event.receivedAt) / 1000);
       },
     });
+    const sender = options.channel
+      ? new StatusSender({ store: this.store, batcher: new DeliveryStatusBatcher(this.bitrix), owner: this.worker.owner, logger: this.logger, ...(options.worker?.schedule ? { schedule: options.worker.schedule } : {}), ...(options.worker?.now ? { now: options.worker.now } : {}) })
+      : undefined;
+    this.statuses = sender;
+    if (this.state || options.channel) {
+      const statuses = sender && ((list: NewStatus[]) => this.store.enqueueStatuses(list).then(() => sender.wake()));
+      const builtin = builtinHandler({ state: this.state, channel: options.channel, statuses });
+      for (const code of connectorCodes) this.handlers.on(code, builtin);
+    }
     this.intake = new Intake({
       ...options,
       store: this.store,
@@ -107,7 +113,14 @@ export class Gateway {
   /** Starts processing stored events. Intake works without it. */
   start(): this {
     this.worker.start();
+    this.statuses?.start();
     return this;
+  }
+
+  /** Runs everything runnable now: events, then the delivery statuses they left. For tests and scripts. */
+  async drain(): Promise<void> {
+    await this.worker.drain();
+    await this.statuses?.drain();
   }
 
   /** For `http.createServer`, Express or Connect. */
@@ -126,6 +139,7 @@ export class Gateway {
   /** Finishes the events in flight, then closes the store. */
   async close(): Promise<void> {
     await this.worker.stop();
+    await this.statuses?.stop();
     this.bitrix.close();
     await this.store.close();
   }

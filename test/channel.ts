@@ -8,7 +8,7 @@ export interface ChannelDelivery {
 }
 
 /** A fake external channel: records every signed delivery; can be told to fail. */
-export async function fakeChannel() {
+export async function fakeChannel(answer: (p: ChannelDelivery['payload']) => object = () => ({})) {
   const deliveries: ChannelDelivery[] = [];
   let failing = false;
   const server = createServer((req: IncomingMessage, res) => {
@@ -16,8 +16,9 @@ export async function fakeChannel() {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       if (failing) return res.writeHead(503).end('down');
-      deliveries.push({ webhookId: String(req.headers['webhook-id']), payload: JSON.parse(body) as ChannelDelivery['payload'] });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      const payload = JSON.parse(body) as ChannelDelivery['payload'];
+      deliveries.push({ webhookId: String(req.headers['webhook-id']), payload });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer(payload)));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

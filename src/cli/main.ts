@@ -4,6 +4,7 @@ import { registerEventsCommand } from './commands/events.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerParseCommand } from './commands/parse.js';
 import { registerReplayCommand } from './commands/replay.js';
+import { registerSandboxCommand } from './commands/sandbox.js';
 import { registerServeCommand } from './commands/serve.js';
 import { version } from './version.js';
 
@@ -17,5 +18,6 @@ registerParseCommand(program);
 registerEventsCommand(program);
 registerReplayCommand(program);
 registerMigrateCommand(program);
+registerSandboxCommand(program);
 
 await program.parseAsync();

@@ -1,7 +1,7 @@
 import type { ConnectorState } from '../state/state.js';
 import type { HandlerContext } from '../worker/context.js';
 import type { AnyEvent } from '../worker/handlers.js';
-import type { DeliveryStatusBatcher } from './bitrix/status-batcher.js';
+import type { NewStatus } from '../store/types.js';
 import type { TextFormat } from './channel/bbcode.js';
 import { deliverToChannel, type ChannelTarget } from './channel/deliver.js';
 import { channelPayloads } from './channel/payload.js';
@@ -15,7 +15,8 @@ export type ChannelOptions = (ChannelTarget | { deliver: Deliver }) & { format?:
 export interface BuiltinEffects {
   state?: ConnectorState | undefined;
   channel?: ChannelOptions | undefined;
-  statuses?: DeliveryStatusBatcher | undefined;
+  /** Keeps delivery statuses for Bitrix24 (the status outbox); sent apart from the event, in batches. */
+  statuses?: ((statuses: NewStatus[]) => Promise<void>) | undefined;
 }
 
 /** The connector events the built-in effects act on. */
@@ -54,7 +55,7 @@ export function builtinHandler(effects: BuiltinEffects) {
     const items = data?.MESSAGES ?? data?.DATA ?? [];
     // A portal known only by a configured token (an outgoing webhook) has no OAuth pair to call back with.
     const statuses = ctx.portal?.accessToken || ctx.portal?.refreshToken ? effects.statuses : undefined;
-    const confirmations: Promise<void>[] = [];
+    const confirmations: NewStatus[] = [];
     for (const [i, payload] of payloads.entries()) {
       const answer = await send(payload);
       const item = items[i];
@@ -62,8 +63,9 @@ export function builtinHandler(effects: BuiltinEffects) {
       // A new message has no external id until the channel names one; its delivery id stands in.
       const fromEvent = 'message' in payload && 'externalIds' in payload.message ? payload.message.externalIds : undefined;
       const ids = answer?.externalIds ?? (fromEvent && fromEvent.length > 0 ? fromEvent : [payload.id]);
-      confirmations.push(statuses.enqueue(ctx.memberId, data.CONNECTOR, data.LINE, { im: item.im, message: { id: ids }, chat: { id: item.chat.id } }));
+      const status = { im: item.im, message: { id: ids }, chat: { id: item.chat.id } };
+      confirmations.push({ memberId: ctx.memberId, connector: data.CONNECTOR, line: data.LINE, item: JSON.stringify(status), eventId: ctx.eventId });
     }
-    await Promise.all(confirmations);
+    if (statuses && confirmations.length > 0) await statuses(confirmations);
   };
 }

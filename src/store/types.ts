@@ -90,6 +90,21 @@ export interface PortalTokens {
   serverEndpoint?: string | null;
 }
 
+/** A delivery status waiting to be reported to Bitrix24 (imconnector.send.status.delivery). */
+export interface NewStatus {
+  memberId: string;
+  connector: string;
+  line: number;
+  /** The MESSAGES item as JSON: im, message.id (a list), chat. */
+  item: string;
+  eventId: number;
+}
+
+export interface PendingStatus extends NewStatus {
+  id: number;
+  attempts: number;
+}
+
 export interface EventQuery {
   status?: EventStatus;
   memberId?: string;
@@ -127,6 +142,16 @@ export interface Store {
   attempts(id: number): Promise<Attempt[]>;
   /** Puts events back to pending with a fresh retry budget (replay). Returns how many. */
   requeue(ids: readonly number[]): Promise<number>;
+
+  /**
+   * The status outbox: statuses are kept durably when an event is handled, and sent apart from
+   * it, so statuses of many events (one chat's included) share REST calls.
+   */
+  enqueueStatuses(statuses: readonly NewStatus[]): Promise<void>;
+  claimStatuses(owner: string, now: number, leaseMs: number, limit: number): Promise<PendingStatus[]>;
+  /** Marks claimed statuses sent, or failed: retried at `retryAt`, dead when it is null. */
+  finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void>;
+  countStatuses(): Promise<{ pending: number; sent: number; dead: number }>;
 
   /** Calls `wake` when any process stores or requeues events; stores without such news leave it out. */
   onNewEvents?(wake: () => void): Promise<() => void>;

@@ -58,6 +58,26 @@ export const pgMigrations: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE status_outbox (
+        id BIGSERIAL PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        connector TEXT NOT NULL,
+        line BIGINT NOT NULL,
+        item TEXT NOT NULL,
+        event_id BIGINT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        last_error TEXT
+      );
+      CREATE INDEX status_outbox_due ON status_outbox (id) WHERE status IN ('pending', 'sending');
+    `,
+  },
 ];
 
 /** Any number constant to name the lock; instances starting together migrate one at a time. */

@@ -2,6 +2,8 @@ import pg from 'pg';
 import type {
   AppendResult,
   Attempt,
+  NewStatus,
+  PendingStatus,
   EventQuery,
   EventStatus,
   NewEvent,
@@ -241,6 +243,47 @@ export class PgStore implements Store {
     );
     if (rows.length > 0) await this.q(`NOTIFY ${CHANNEL}`);
     return rows.length;
+  }
+
+  async enqueueStatuses(statuses: readonly NewStatus[]): Promise<void> {
+    if (statuses.length === 0) return;
+    await this.q(
+      `INSERT INTO status_outbox (member_id, connector, line, item, event_id)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::int8[])`,
+      [statuses.map((s) => s.memberId), statuses.map((s) => s.connector), statuses.map((s) => s.line), statuses.map((s) => s.item), statuses.map((s) => s.eventId)],
+    );
+  }
+
+  async claimStatuses(owner: string, now: number, leaseMs: number, limit: number): Promise<PendingStatus[]> {
+    return this.tx(async (c) =>
+      (
+        await c.query<PendingStatus>(
+          `WITH due AS (
+             SELECT id FROM status_outbox
+             WHERE (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $1)) OR (status = 'sending' AND lease_until <= $1)
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
+           UPDATE status_outbox s SET status = 'sending', lease_owner = $3, lease_until = $4, attempts = s.attempts + 1
+           FROM due WHERE s.id = due.id
+           RETURNING s.id, s.member_id AS "memberId", s.connector, s.line, s.item, s.event_id AS "eventId", s.attempts`,
+          [now, limit, owner, now + leaseMs],
+        )
+      ).rows.sort((a, b) => a.id - b.id),
+    );
+  }
+
+  async finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, _now: number): Promise<void> {
+    const status = outcome.ok ? 'sent' : outcome.retryAt === null ? 'dead' : 'pending';
+    await this.q(
+      `UPDATE status_outbox SET status = $3, next_attempt_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL
+       WHERE id = ANY($1::int8[]) AND lease_owner = $2 AND status = 'sending'`,
+      [ids, owner, status, outcome.ok ? null : outcome.retryAt, outcome.ok ? null : outcome.error],
+    );
+  }
+
+  async countStatuses(): Promise<{ pending: number; sent: number; dead: number }> {
+    const counts = { pending: 0, sent: 0, dead: 0 };
+    for (const r of await this.q<{ status: keyof typeof counts; n: number }>("SELECT status, COUNT(*)::int8 AS n FROM status_outbox WHERE status <> 'sending' GROUP BY status")) counts[r.status] = r.n;
+    return counts;
   }
 
   async getEvent(id: number): Promise<StoredEvent | undefined> {

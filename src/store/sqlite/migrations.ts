@@ -67,6 +67,35 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    sql: `
+      CREATE TABLE status_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        member_id TEXT NOT NULL,
+        connector TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        item TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        last_error TEXT
+      );
+      CREATE INDEX status_outbox_due ON status_outbox (status, next_attempt_at);
+    `,
+  },
+  {
+    // Claims look only at unfinished events; indexes over done ones made each claim scan a chat's whole history.
+    version: 4,
+    sql: `
+      CREATE INDEX events_open ON events (id) WHERE status IN ('pending', 'retry', 'processing');
+      CREATE INDEX events_open_order ON events (order_key, id) WHERE status IN ('pending', 'retry', 'processing');
+      DROP INDEX events_order;
+    `,
+  },
 ];
 
 /**

@@ -4,6 +4,8 @@ import Database from 'better-sqlite3';
 import type {
   AppendResult,
   Attempt,
+  NewStatus,
+  PendingStatus,
   Outcome,
   PortalTokens,
   EventQuery,
@@ -35,7 +37,14 @@ export interface SqliteStoreOptions {
  */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
+  /** The intake's connection: every commit synced (FULL), since a 200 promises the event is on disk. */
   readonly db: Database.Database;
+  /**
+   * The worker's connection (synchronous NORMAL): its commits survive a crash of the process,
+   * and a power cut can only undo the last few, which then run again (at-least-once).
+   * Tokens and replays stay on the synced connection.
+   */
+  readonly workDb: Database.Database;
   private queue: Pending[] = [];
   private scheduled = false;
   private closed = false;
@@ -48,6 +57,9 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
+    this.workDb = new Database(file);
+    this.workDb.pragma('synchronous = NORMAL');
+    this.workDb.pragma('busy_timeout = 5000');
     this.stmts = {
       insert: this.db.prepare(`
         INSERT INTO events (dedup_key, member_id, code, known, status, handler_id, ts, order_key, received_at, event, raw_body, content_type, last_error)
@@ -72,7 +84,7 @@ export class SqliteStore implements Store {
         UPDATE portals SET access_token = @accessToken, refresh_token = @refreshToken, expires_at = @expiresAt,
           client_endpoint = COALESCE(@clientEndpoint, client_endpoint), server_endpoint = COALESCE(@serverEndpoint, server_endpoint),
           updated_at = @now WHERE member_id = @memberId`),
-      runnable: this.db.prepare(`
+      runnable: this.workDb.prepare(`
         SELECT e.* FROM events e
         WHERE e.status IN ('pending', 'retry', 'processing')
           AND (e.status <> 'processing' OR e.lease_until <= @now)
@@ -80,16 +92,28 @@ export class SqliteStore implements Store {
           AND (e.order_key IS NULL OR NOT EXISTS (
             SELECT 1 FROM events p WHERE p.order_key = e.order_key AND p.id < e.id AND p.status IN ('pending', 'retry', 'processing')))
         ORDER BY e.id LIMIT @limit`),
-      lease: this.db.prepare(`
+      lease: this.workDb.prepare(`
         UPDATE events SET status = 'processing', lease_owner = @owner, lease_until = @until, attempts = attempts + 1
         WHERE id = @id RETURNING attempts`),
-      startAttempt: this.db.prepare('INSERT OR REPLACE INTO event_attempts (event_id, attempt, owner, started_at) VALUES (?, ?, ?, ?)'),
-      finish: this.db.prepare(`
+      startAttempt: this.workDb.prepare('INSERT OR REPLACE INTO event_attempts (event_id, attempt, owner, started_at) VALUES (?, ?, ?, ?)'),
+      finish: this.workDb.prepare(`
         UPDATE events SET status = @status, next_attempt_at = @retryAt, last_error = @error, lease_owner = NULL, lease_until = NULL,
           processed_at = CASE WHEN @status = 'done' THEN @now ELSE processed_at END
         WHERE id = @id AND lease_owner = @owner AND status = 'processing' RETURNING attempts`),
-      endAttempt: this.db.prepare('UPDATE event_attempts SET finished_at = ?, ok = ?, error = ? WHERE event_id = ? AND attempt = ?'),
-      attempts: this.db.prepare('SELECT * FROM event_attempts WHERE event_id = ? ORDER BY attempt'),
+      endAttempt: this.workDb.prepare('UPDATE event_attempts SET finished_at = ?, ok = ?, error = ? WHERE event_id = ? AND attempt = ?'),
+      attempts: this.workDb.prepare('SELECT * FROM event_attempts WHERE event_id = ? ORDER BY attempt'),
+      enqueueStatus: this.workDb.prepare('INSERT INTO status_outbox (member_id, connector, line, item, event_id) VALUES (@memberId, @connector, @line, @item, @eventId)'),
+      dueStatuses: this.workDb.prepare(`
+        SELECT id FROM status_outbox
+        WHERE (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= @now)) OR (status = 'sending' AND lease_until <= @now)
+        ORDER BY id LIMIT @limit`),
+      leaseStatus: this.workDb.prepare(`
+        UPDATE status_outbox SET status = 'sending', lease_owner = @owner, lease_until = @until, attempts = attempts + 1 WHERE id = @id
+        RETURNING id, member_id AS memberId, connector, line, item, event_id AS eventId, attempts`),
+      finishStatus: this.workDb.prepare(`
+        UPDATE status_outbox SET status = @status, next_attempt_at = @retryAt, last_error = @error, lease_owner = NULL, lease_until = NULL
+        WHERE id = @id AND lease_owner = @owner AND status = 'sending'`),
+      statusCounts: this.workDb.prepare("SELECT status, COUNT(*) AS n FROM status_outbox WHERE status <> 'sending' GROUP BY status"),
       requeue: this.db.prepare(`
         UPDATE events SET status = 'pending', attempts = 0, next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL
         WHERE id = ? AND status IN ('dead', 'retry', 'done', 'pending')`),
@@ -139,7 +163,7 @@ export class SqliteStore implements Store {
   }
 
   async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<StoredEvent[]> {
-    return this.db
+    return this.workDb
       .transaction(() => {
         const rows = this.stmts.runnable.all({ now, limit }) as EventRow[];
         return rows.map((row) => {
@@ -152,7 +176,7 @@ export class SqliteStore implements Store {
   }
 
   async finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
-    return this.db
+    return this.workDb
       .transaction(() => {
         const status = outcome.ok ? 'done' : outcome.retryAt === null ? 'dead' : 'retry';
         const error = outcome.ok ? null : outcome.error;
@@ -171,6 +195,32 @@ export class SqliteStore implements Store {
 
   async requeue(ids: readonly number[]): Promise<number> {
     return this.db.transaction(() => ids.reduce((n, id) => n + this.stmts.requeue.run(id).changes, 0)).immediate();
+  }
+
+  async enqueueStatuses(statuses: readonly NewStatus[]): Promise<void> {
+    this.workDb.transaction(() => statuses.forEach((s) => this.stmts.enqueueStatus.run(s)))();
+  }
+
+  async claimStatuses(owner: string, now: number, leaseMs: number, limit: number): Promise<PendingStatus[]> {
+    return this.workDb
+      .transaction(() =>
+        (this.stmts.dueStatuses.pluck().all({ now, limit }) as number[]).map(
+          (id) => this.stmts.leaseStatus.get({ id, owner, until: now + leaseMs }) as PendingStatus,
+        ),
+      )
+      .immediate();
+  }
+
+  async finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, _now: number): Promise<void> {
+    const status = outcome.ok ? 'sent' : outcome.retryAt === null ? 'dead' : 'pending';
+    const params = { owner, status, retryAt: outcome.ok ? null : outcome.retryAt, error: outcome.ok ? null : outcome.error };
+    this.workDb.transaction(() => ids.forEach((id) => this.stmts.finishStatus.run({ ...params, id })))();
+  }
+
+  async countStatuses(): Promise<{ pending: number; sent: number; dead: number }> {
+    const counts = { pending: 0, sent: 0, dead: 0 };
+    for (const r of this.stmts.statusCounts.all() as { status: keyof typeof counts; n: number }[]) counts[r.status] = r.n;
+    return counts;
   }
 
   async getEvent(id: number): Promise<StoredEvent | undefined> {
@@ -220,6 +270,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.workDb.close();
     this.db.close();
   }
 }

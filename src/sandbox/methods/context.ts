@@ -1,0 +1,16 @@
+import type { SandboxCore } from '../core.js';
+import type { Portal } from '../portal.js';
+import type { Params } from '../rest/params.js';
+
+/** What a REST method sees of the call. */
+export interface MethodContext {
+  core: SandboxCore;
+  portal: Portal;
+  userId: number;
+  /** Parameters with top-level keys upper-cased, as Bitrix24 reads them. */
+  params: Params;
+  /** Parameters as sent (without `auth`). */
+  raw: Params;
+}
+
+export type MethodHandler = (ctx: MethodContext) => unknown;
