@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { EventAuth } from '../events/auth.js';
 import { orderKeyOf } from '../events/keys.js';
+import { withoutAppTokens } from '../events/redact.js';
 import { parseEvent, type ParsedEvent } from '../events/registry.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { NewEvent, PortalChange, Store } from '../store/types.js';
@@ -9,9 +10,9 @@ import { secretsEqual } from '../verify/compare.js';
 import { defaultAllowedDomains } from '../verify/domains.js';
 import { confirmInstall } from '../verify/install.js';
 import { TokenBook } from '../verify/tokens.js';
-import { decodeBody, formatOf, type BodyFormat } from '../wire/decode.js';
+import { bodyText, decodeBody, formatOf, type BodyFormat } from '../wire/decode.js';
 import { resolveLimits, type DecodeLimits } from '../wire/limits.js';
-import { redactedJson, redactForm } from '../wire/redact.js';
+import { redactedJson, redactRanges } from '../wire/redact.js';
 import type { WireObject } from '../wire/types.js';
 
 export interface IntakeOptions {
@@ -39,8 +40,6 @@ export type IntakeResult =
 /** What an answer carries on the wire. */
 export const answerBody = (r: IntakeResult): object =>
   'error' in r ? r.error.toJSON() : { ok: true, id: r.id, duplicate: r.duplicate };
-
-const appSecret = new Set(['application_token']);
 
 /**
  * The gateway's front door, without any server: decode → validate → verify → store.
@@ -71,12 +70,16 @@ export class Intake {
 
   private async accept(body: Uint8Array | string, contentType: string | null | undefined): Promise<IntakeResult> {
     const format = formatOf(contentType);
-    const wire = decodeBody(body, format, this.limits);
+    const text = bodyText(body, this.limits);
+    const secrets: number[] = [];
+    const wire = decodeBody(text, format, this.limits, secrets);
+    // The raw body as kept: secrets replaced in place (form), or the parsed JSON without them.
+    const rawBody = format === 'form' ? redactRanges(text, secrets) : redactedJson(wire);
     let parsed: ParsedEvent;
     try {
       parsed = parseEvent(wire);
     } catch (e) {
-      await this.keepInvalid(wire, body, format, e);
+      await this.keepInvalid(wire, rawBody, format, e);
       throw e;
     }
     const auth = parsed.event.auth;
@@ -86,7 +89,7 @@ export class Intake {
       await this.verifyToken(auth.member_id, auth.application_token);
       if (parsed.code === 'ONAPPUNINSTALL') change = { kind: 'uninstall', memberId: auth.member_id, at: Date.now() };
     }
-    const record = this.record(parsed, body, format);
+    const record = this.record(parsed, rawBody, format);
     const stored = await this.options.store.append(record, change);
     if (change) this.tokens.forget(auth.member_id);
     this.options.onStored?.(stored.id, parsed.code, stored.duplicate);
@@ -134,7 +137,7 @@ export class Intake {
   }
 
   /** A genuine event that fails its schema is kept (status `invalid`) before the 400, so it is not lost. */
-  private async keepInvalid(wire: WireObject, body: Uint8Array | string, format: BodyFormat, error: unknown): Promise<void> {
+  private async keepInvalid(wire: WireObject, rawBody: string, format: BodyFormat, error: unknown): Promise<void> {
     const auth = wire.auth as Record<string, unknown> | undefined;
     const memberId = auth?.member_id;
     const token = auth?.application_token;
@@ -146,7 +149,7 @@ export class Intake {
     }
     const code = wire.event.trim().toUpperCase();
     await this.options.store.append({
-      ...this.baseRecord(memberId, code, wire, body, format),
+      ...this.baseRecord(memberId, code, wire, rawBody, format),
       known: false,
       status: 'invalid',
       handlerId: null,
@@ -156,10 +159,10 @@ export class Intake {
     });
   }
 
-  private record(parsed: ParsedEvent, body: Uint8Array | string, format: BodyFormat): NewEvent {
+  private record(parsed: ParsedEvent, rawBody: string, format: BodyFormat): NewEvent {
     const e = parsed.event;
     return {
-      ...this.baseRecord(e.auth.member_id, parsed.code, e, body, format),
+      ...this.baseRecord(e.auth.member_id, parsed.code, e, rawBody, format),
       known: parsed.known,
       status: 'pending',
       handlerId: e.event_handler_id ?? e.eventId ?? null,
@@ -169,16 +172,15 @@ export class Intake {
     };
   }
 
-  private baseRecord(memberId: string, code: string, e: { event_handler_id?: unknown; eventId?: unknown; ts?: unknown; data?: unknown }, body: Uint8Array | string, format: BodyFormat) {
-    const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  private baseRecord(memberId: string, code: string, e: { event_handler_id?: unknown; eventId?: unknown; ts?: unknown; data?: unknown; auth?: unknown }, rawBody: string, format: BodyFormat) {
     const dedup = JSON.stringify([memberId, code, e.event_handler_id ?? e.eventId ?? null, e.ts ?? null, e.data ?? null]);
     return {
       dedupKey: createHash('sha256').update(dedup).digest('base64url'),
       memberId,
       code,
       receivedAt: Date.now(),
-      event: redactedJson(e, appSecret),
-      rawBody: format === 'form' ? redactForm(text) : redactedJson(JSON.parse(text)),
+      event: JSON.stringify(withoutAppTokens(e)),
+      rawBody,
       contentType: format,
     };
   }

@@ -27,18 +27,23 @@ export function formatOf(contentType: string | null | undefined): BodyFormat {
   );
 }
 
-/** Decodes a whole body under the limits: bytes, UTF-8, then the format's own rules. */
-export function decodeBody(body: Uint8Array | string, format: BodyFormat, limits: DecodeLimits = defaultLimits): WireObject {
+/** A body's text, once its size and UTF-8 are checked. */
+export function bodyText(body: Uint8Array | string, limits: DecodeLimits = defaultLimits): string {
   const bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
   if (bytes > limits.maxBodyBytes) {
     throw new GatewayError('B24GW_BODY_TOO_LARGE', `Body is ${bytes} bytes, over the limit of ${limits.maxBodyBytes}`);
   }
   if (bytes === 0) throw new GatewayError('B24GW_EMPTY_BODY');
-  let text: string;
-  if (typeof body === 'string') text = body;
-  else {
-    if (!isUtf8(body)) throw new GatewayError('B24GW_INVALID_UTF8', 'Body contains bytes that are not valid UTF-8');
-    text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-  }
-  return format === 'json' ? decodeJson(text, limits) : decodeForm(text, limits);
+  if (typeof body === 'string') return body;
+  if (!isUtf8(body)) throw new GatewayError('B24GW_INVALID_UTF8', 'Body contains bytes that are not valid UTF-8');
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+}
+
+/**
+ * Decodes a whole body under the limits: bytes, UTF-8, then the format's own rules.
+ * For a form body, `secrets` collects the ranges of secret values (see decodeForm).
+ */
+export function decodeBody(body: Uint8Array | string, format: BodyFormat, limits: DecodeLimits = defaultLimits, secrets?: number[]): WireObject {
+  const text = bodyText(body, limits);
+  return format === 'json' ? decodeJson(text, limits) : decodeForm(text, limits, secrets);
 }

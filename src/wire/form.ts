@@ -2,6 +2,7 @@ import { GatewayError } from '../errors.js';
 import { defaultLimits, type DecodeLimits } from './limits.js';
 import { percentDecode } from './percent.js';
 import { toPlain, type PhpKey, PhpTable, type PhpValue } from './php-table.js';
+import { secretNames } from './redact.js';
 import type { WireObject } from './types.js';
 
 /**
@@ -12,7 +13,7 @@ import type { WireObject } from './types.js';
  * Unlike PHP it refuses what it cannot hold instead of dropping it: too many pairs,
  * too deep, an index past the limit, invalid UTF-8.
  */
-export function decodeForm(body: string, limits: DecodeLimits = defaultLimits): WireObject {
+export function decodeForm(body: string, limits: DecodeLimits = defaultLimits, secrets?: number[]): WireObject {
   const root = new PhpTable();
   let pairs = 0;
   let start = 0;
@@ -23,14 +24,19 @@ export function decodeForm(body: string, limits: DecodeLimits = defaultLimits): 
       if (++pairs > limits.maxParams) {
         throw new GatewayError('B24GW_TOO_MANY_PARAMS', `Body has more than ${limits.maxParams} parameters`);
       }
-      addPair(root, body, start, end, limits);
+      addPair(root, body, start, end, limits, secrets);
     }
     start = end + 1;
   }
   return toPlain(root, true) as WireObject;
 }
 
-function addPair(root: PhpTable, body: string, start: number, end: number, limits: DecodeLimits): void {
+/**
+ * `secrets`, when given, collects the [start, end) of every value stored under a secret name
+ * (`auth[access_token]`, `data[BOT][571][AUTH][refresh_token]`), so the raw body can be
+ * redacted without a second pass.
+ */
+function addPair(root: PhpTable, body: string, start: number, end: number, limits: DecodeLimits, secrets?: number[]): void {
   const eq = body.indexOf('=', start);
   const hasValue = eq >= 0 && eq < end;
   let name = percentDecode(body.slice(start, hasValue ? eq : end), 'name');
@@ -39,7 +45,12 @@ function addPair(root: PhpTable, body: string, start: number, end: number, limit
   const nul = name.indexOf('\0');
   if (nul >= 0) name = name.slice(0, nul);
   const target = parseName(name, limits.maxDepth);
-  if (target) assign(root, target, value, name, limits.maxIndex);
+  if (!target) return;
+  assign(root, target, value, name, limits.maxIndex);
+  if (secrets && hasValue) {
+    const key = target.path.length > 0 ? target.path[target.path.length - 1] : target.base;
+    if (key && secretNames.has(key)) secrets.push(eq + 1, end);
+  }
 }
 
 interface Target {

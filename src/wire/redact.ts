@@ -3,27 +3,16 @@ export const secretNames: ReadonlySet<string> = new Set(['access_token', 'refres
 
 export const REDACTED = 'REDACTED';
 
-const lastName = (encodedName: string): string => {
-  let name: string;
-  try {
-    name = decodeURIComponent(encodedName.replaceAll('+', ' '));
-  } catch {
-    name = encodedName;
+/** The body with the value ranges the form decoder reported as secrets replaced; everything else byte for byte. */
+export function redactRanges(body: string, ranges: readonly number[]): string {
+  if (ranges.length === 0) return body;
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < ranges.length; i += 2) {
+    out += body.slice(from, ranges[i]) + REDACTED;
+    from = ranges[i + 1]!;
   }
-  const open = name.lastIndexOf('[');
-  return open >= 0 ? name.slice(open + 1).replace(/\]$/, '') : name;
-};
-
-/** The form body with every secret's value replaced; everything else byte for byte. */
-export function redactForm(body: string): string {
-  return body
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      if (eq < 0 || !secretNames.has(lastName(pair.slice(0, eq)))) return pair;
-      return `${pair.slice(0, eq + 1)}${REDACTED}`;
-    })
-    .join('&');
+  return out + body.slice(from);
 }
 
 /** JSON text of a value with the named keys' values replaced. */
