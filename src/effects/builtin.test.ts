@@ -127,4 +127,26 @@ describe('the built-in effects, end to end over sockets', () => {
     expect(channel.deliveries).toHaveLength(1);
     expect(fake.commands.filter((c) => c.method === 'imconnector.send.status.delivery')).toHaveLength(1);
   });
+
+  it('a custom deliver function replaces the HTTP delivery, and its ids are confirmed to Bitrix24', async () => {
+    await gateway.close();
+    const seen: string[] = [];
+    gateway = new Gateway({
+      db: `${tmp.dir}/p.db`,
+      allowDomains: ['127.0.0.1:*'],
+      bitrix: { clientId: 'local.app.1', clientSecret: 'secret-1', oauthServer: fake.origin },
+      channel: {
+        format: 'html',
+        deliver: async (payload) => {
+          seen.push(`${payload.type}:${'message' in payload ? payload.message.text : ''}`);
+          if (payload.type === 'message.created') return { externalIds: ['my-42'] };
+        },
+      },
+    });
+    await send(asPortal('imconnector-message-add'));
+    await gateway.drain();
+    expect(seen).toEqual(['message.created:<b>Klaus Weber:</b> <br>Guten Tag!']);
+    const status = fake.commands.find((c) => c.method === 'imconnector.send.status.delivery');
+    expect(Object.values(status?.params.MESSAGES as object).map((m: { message: { id: object } }) => Object.values(m.message.id))).toEqual([['my-42']]);
+  });
 });
