@@ -72,9 +72,6 @@ export const portalFromRow = (r: PortalRow): PortalRecord => ({
   updatedAt: r.updated_at,
 });
 
-/** Named parameters for the portal upsert; better-sqlite3 wants every name present. */
-export const portalParams = (p: PortalRecord): Record<string, string | number | null> => ({ ...p });
-
 export interface AttemptRow {
   event_id: number;
   attempt: number;

@@ -16,15 +16,9 @@ import type {
   Store,
   StoredEvent,
 } from '../types.js';
+import { Appender } from './appender.js';
 import { migrate } from './migrations.js';
-import { attemptFromRow, eventFromRow, portalFromRow, portalParams, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
-
-interface Pending {
-  event: NewEvent;
-  change: PortalChange | undefined;
-  resolve: (r: AppendResult) => void;
-  reject: (e: unknown) => void;
-}
+import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
 
 export interface SqliteStoreOptions {
   /** `FULL` (default) syncs every commit to disk: an answered event survives a power cut, not only a crash. */
@@ -32,8 +26,9 @@ export interface SqliteStoreOptions {
 }
 
 /**
- * The embedded store: one SQLite file in WAL mode. Appends that arrive while a commit
- * is being prepared share it (group commit), so a burst costs one sync, not one per event.
+ * The embedded store: one SQLite file in WAL mode. Appends go to a writer thread, and those
+ * that arrive while a commit is under way share the next one (group commit), so a burst
+ * costs one sync, not one per event.
  */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -45,8 +40,7 @@ export class SqliteStore implements Store {
    * Tokens and replays stay on the synced connection.
    */
   readonly workDb: Database.Database;
-  private queue: Pending[] = [];
-  private scheduled = false;
+  private readonly appender: Appender;
   private closed = false;
   private readonly stmts;
 
@@ -57,25 +51,11 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
+    this.appender = new Appender(file, options.synchronous ?? 'FULL');
     this.workDb = new Database(file);
     this.workDb.pragma('synchronous = NORMAL');
     this.workDb.pragma('busy_timeout = 5000');
     this.stmts = {
-      insert: this.db.prepare(`
-        INSERT INTO events (dedup_key, member_id, code, known, status, handler_id, ts, order_key, received_at, event, raw_body, content_type, last_error)
-        VALUES (@dedupKey, @memberId, @code, @known, @status, @handlerId, @ts, @orderKey, @receivedAt, @event, @rawBody, @contentType, @error)
-        ON CONFLICT (dedup_key) DO NOTHING`),
-      duplicate: this.db.prepare('UPDATE events SET duplicates = duplicates + 1 WHERE dedup_key = ? RETURNING id'),
-      upsertPortal: this.db.prepare(`
-        INSERT INTO portals (member_id, domain, application_token, access_token, refresh_token, expires_at, client_endpoint, server_endpoint, scope, status, installed_at, uninstalled_at, updated_at)
-        VALUES (@memberId, @domain, @applicationToken, @accessToken, @refreshToken, @expiresAt, @clientEndpoint, @serverEndpoint, @scope, @status, @installedAt, @uninstalledAt, @updatedAt)
-        ON CONFLICT (member_id) DO UPDATE SET domain = excluded.domain, application_token = excluded.application_token,
-          access_token = excluded.access_token, refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
-          client_endpoint = excluded.client_endpoint, server_endpoint = excluded.server_endpoint, scope = excluded.scope,
-          status = excluded.status, installed_at = excluded.installed_at, uninstalled_at = NULL, updated_at = excluded.updated_at`),
-      erasePortal: this.db.prepare(`
-        UPDATE portals SET application_token = NULL, access_token = NULL, refresh_token = NULL, expires_at = NULL,
-          uninstalled_at = ?, updated_at = ? WHERE member_id = ?`),
       getPortal: this.db.prepare('SELECT * FROM portals WHERE member_id = ?'),
       listPortals: this.db.prepare('SELECT * FROM portals ORDER BY member_id'),
       getEvent: this.db.prepare('SELECT * FROM events WHERE id = ?'),
@@ -122,40 +102,7 @@ export class SqliteStore implements Store {
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ event, change, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  /** Commits everything queued in one transaction: one sync for the whole batch. */
-  private flush(): void {
-    const batch = this.queue;
-    this.queue = [];
-    this.scheduled = false;
-    if (batch.length === 0) return;
-    let results: AppendResult[];
-    try {
-      results = this.db.transaction(() => batch.map((p) => this.write(p)))();
-    } catch (e) {
-      for (const p of batch) p.reject(e);
-      return;
-    }
-    batch.forEach((p, i) => p.resolve(results[i]!));
-  }
-
-  private write({ event, change }: Pending): AppendResult {
-    const info = this.stmts.insert.run({ ...event, known: event.known ? 1 : 0 });
-    if (info.changes === 0) {
-      const id = this.stmts.duplicate.pluck().get(event.dedupKey) as number;
-      return { id, duplicate: true };
-    }
-    if (change?.kind === 'install') this.stmts.upsertPortal.run(portalParams(change.portal));
-    if (change?.kind === 'uninstall') this.stmts.erasePortal.run(change.at, change.at, change.memberId);
-    return { id: Number(info.lastInsertRowid), duplicate: false };
+    return this.appender.append(event, change);
   }
 
   async savePortalTokens(memberId: string, t: PortalTokens): Promise<void> {
@@ -268,8 +215,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
     this.closed = true;
+    await this.appender.close();
     this.workDb.close();
     this.db.close();
   }
