@@ -3,7 +3,10 @@ import { DeliveryStatusBatcher } from './effects/bitrix/status-batcher.js';
 import { StatusSender } from './effects/bitrix/status-sender.js';
 import { builtinHandler, connectorCodes, type ChannelOptions } from './effects/builtin.js';
 import { Intake, type IntakeOptions } from './intake/intake.js';
-import { ConnectorState } from './state/state.js';
+import { PgConnectorState } from './state/postgres/state.js';
+import { SqliteConnectorState } from './state/sqlite/state.js';
+import type { ConnectorStateStore } from './state/types.js';
+import { PgStore } from './store/postgres/store.js';
 import { SqliteStore } from './store/sqlite/store.js';
 import { HandlerRegistry, type ErrorHandler, type EventFor, type Handler } from './worker/handlers.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
@@ -24,7 +27,7 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
   worker?: Omit<WorkerOptions, 'store' | 'handlers' | 'logger' | 'rest'>;
   /** Where connector events are delivered (signed JSON), or a function that delivers them. */
   channel?: ChannelOptions;
-  /** Keep the connector state (ids, texts and history, dialogs). Default true on SQLite. */
+  /** Keep the connector state (ids, texts and history, dialogs), in the store's database. Default true. */
   state?: boolean;
   /** The application's OAuth client and the portals' REST limits. */
   bitrix?: Omit<BitrixOptions, 'store' | 'logger'>;
@@ -45,7 +48,7 @@ export class Gateway {
   readonly metrics: Metrics;
   readonly bitrix: BitrixClients;
   /** The connector state, when kept. */
-  readonly state: ConnectorState | undefined;
+  readonly state: ConnectorStateStore | undefined;
   /** Sends the status outbox to Bitrix24, when a channel is configured. */
   readonly statuses: StatusSender | undefined;
 
@@ -54,7 +57,11 @@ export class Gateway {
     this.store = typeof options.db === 'object' ? options.db : openStore(options.db ?? defaultDbFile);
     const metrics = (this.metrics = new Metrics(this.store, { defaultMetrics: options.defaultMetrics }));
     this.bitrix = new BitrixClients({ ...options.bitrix, store: this.store, logger: this.logger });
-    this.state = options.state !== false && this.store instanceof SqliteStore ? new ConnectorState(this.store.workDb) : undefined;
+    this.state =
+      options.state === false ? undefined
+      : this.store instanceof SqliteStore ? new SqliteConnectorState(this.store.workDb)
+      : this.store instanceof PgStore ? new PgConnectorState(this.store.pool)
+      : undefined;
     this.worker = new Worker({
       ...options.worker,
       store: this.store,

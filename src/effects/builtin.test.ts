@@ -75,10 +75,10 @@ describe('the built-in effects, end to end over sockets', () => {
 
     expect(await gateway.store.countEvents()).toMatchObject({ done: 7, retry: 0, dead: 0 });
     expect(botSeen).toBe(84537);
-    const message = gateway.state!.message(fake.memberId, { line: 107, imMessageId: 86501 });
+    const message = await gateway.state!.message(fake.memberId, { line: 107, imMessageId: 86501 });
     expect(message).toMatchObject({ externalIds: ['ext-msg-005'], text: '[b]Samantha Johnson:[/b][br] Which questions do you have?', deleted: true });
     expect(message?.history).toHaveLength(2);
-    expect(gateway.state!.dialogs(fake.memberId)).toMatchObject([{ sessionId: 3282, open: true, closeTerm: 10 }]);
+    expect(await gateway.state!.dialogs(fake.memberId)).toMatchObject([{ sessionId: 3282, open: true, closeTerm: 10 }]);
 
     // One chat's deliveries keep their order; the dialog is another chat and may come at any point.
     const inChat = channel.deliveries.filter((d) => d.payload.chat?.externalId === 'channel-123').map((d) => d.payload.type);
@@ -138,7 +138,7 @@ describe('the built-in effects, end to end over sockets', () => {
       channel: {
         format: 'html',
         deliver: async (payload) => {
-          seen.push(`${payload.type}:${'message' in payload ? payload.message.text : ''}`);
+          seen.push(`${payload.type}:${'message' in payload && 'text' in payload.message ? payload.message.text : ''}`);
           if (payload.type === 'message.created') return { externalIds: ['my-42'] };
         },
       },

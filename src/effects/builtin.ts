@@ -1,4 +1,4 @@
-import type { ConnectorState } from '../state/state.js';
+import type { ConnectorStateStore } from '../state/types.js';
 import type { HandlerContext } from '../worker/context.js';
 import type { AnyEvent } from '../worker/handlers.js';
 import type { NewStatus } from '../store/types.js';
@@ -13,7 +13,7 @@ export type Deliver = (payload: ChannelPayload) => Promise<{ externalIds?: strin
 export type ChannelOptions = (ChannelTarget | { deliver: Deliver }) & { format?: TextFormat };
 
 export interface BuiltinEffects {
-  state?: ConnectorState | undefined;
+  state?: ConnectorStateStore | undefined;
   channel?: ChannelOptions | undefined;
   /** Keeps delivery statuses for Bitrix24 (the status outbox); sent apart from the event, in batches. */
   statuses?: ((statuses: NewStatus[]) => Promise<void>) | undefined;
@@ -48,7 +48,7 @@ export function builtinHandler(effects: BuiltinEffects) {
   const channel = effects.channel;
   const send: Deliver | undefined = channel && ('deliver' in channel ? channel.deliver : (p) => deliverToChannel(channel, p));
   return async (event: AnyEvent, ctx: HandlerContext): Promise<void> => {
-    effects.state?.apply(event, { eventId: ctx.eventId, memberId: ctx.memberId, receivedAt: Date.now() });
+    await effects.state?.apply(event, { eventId: ctx.eventId, memberId: ctx.memberId, receivedAt: Date.now() });
     if (!send) return;
     const payloads = channelPayloads(event, { eventId: ctx.eventId, memberId: ctx.memberId, domain: ctx.portal?.domain ?? event.auth.domain }, channel?.format ?? 'text');
     const data = (event as { data?: { CONNECTOR?: string; LINE?: number; MESSAGES?: Item[]; DATA?: Item[] } }).data;

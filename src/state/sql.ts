@@ -1,46 +1,36 @@
-import type Database from 'better-sqlite3';
+/*
+ * The state's SQL is written once for SQLite and PostgreSQL: `?` placeholders (the PostgreSQL side
+ * numbers them), upserts with ON CONFLICT, the existing row named by its table in DO UPDATE (PostgreSQL
+ * finds a bare column ambiguous beside `excluded`), and no function only one of them has (greatest()).
+ *
+ * A piece of state work (one apply, one read) is a generator that yields its queries and gets each
+ * answer back, so the logic is written once and each database drives it its own way: SQLite
+ * synchronously inside one transaction, PostgreSQL query by query on one connection.
+ */
 
-/** Prepares each statement once: apply() runs per event, and preparing is most of a small write's cost. */
-export class Sql {
-  private readonly cache = new Map<string, Database.Statement>();
-
-  constructor(readonly db: Database.Database) {}
-
-  stmt(sql: string): Database.Statement {
-    let s = this.cache.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.cache.set(sql, s);
-    }
-    return s;
-  }
-
-  run(sql: string, ...params: unknown[]): Database.RunResult {
-    return this.stmt(sql).run(...params);
-  }
-
-  get<T>(sql: string, ...params: unknown[]): T | undefined {
-    return this.stmt(sql).get(...params) as T | undefined;
-  }
-
-  all<T>(sql: string, ...params: unknown[]): T[] {
-    return this.stmt(sql).all(...params) as T[];
-  }
+export interface Query {
+  /** run: answered with the number of rows changed; get: the first row or undefined; all: the rows. */
+  kind: 'run' | 'get' | 'all';
+  sql: string;
+  params: unknown[];
 }
 
-export interface EventMeta {
-  /** The inbox event id: the idempotency key. */
-  eventId: number;
-  memberId: string;
-  /** Unix ms, gateway clock: every time in the state is this clock's. */
-  receivedAt: number;
+export type Work<T> = Generator<Query, T, unknown>;
+
+export function* run(sql: string, ...params: unknown[]): Work<number> {
+  return (yield { kind: 'run', sql, params }) as number;
 }
 
-/** What an applier gets: the statements and the event it applies. */
-export interface Tx {
-  sql: Sql;
-  meta: EventMeta;
+export function* get<T>(sql: string, ...params: unknown[]): Work<T | undefined> {
+  return (yield { kind: 'get', sql, params }) as T | undefined;
 }
+
+export function* all<T>(sql: string, ...params: unknown[]): Work<T[]> {
+  return (yield { kind: 'all', sql, params }) as T[];
+}
+
+/** The larger of two non-null expressions: SQLite spells it MAX(a, b), PostgreSQL GREATEST(a, b). */
+export const greatest = (a: string, b: string): string => `CASE WHEN ${a} >= ${b} THEN ${a} ELSE ${b} END`;
 
 /** `member_id = ?` and each condition whose value is given, for the optional filters of the reads. */
 export function whereOf(memberId: string, conditions: readonly (readonly [string, unknown])[]): { where: string; params: unknown[] } {

@@ -77,3 +77,57 @@ export interface LineView {
   firstSeenAt: number;
   lastSeenAt: number;
 }
+
+export interface EventMeta {
+  /** The inbox event id: the idempotency key. */
+  eventId: number;
+  memberId: string;
+  /** Unix ms, gateway clock: every time in the state is this clock's. */
+  receivedAt: number;
+}
+
+/** What apply() reads of an event: its code and data, as stored by the inbox or as received. */
+export interface StateEvent {
+  event: string;
+  data?: unknown;
+  [k: string]: unknown;
+}
+
+export interface MessageFilter {
+  line?: number;
+  externalChatId?: string;
+}
+
+export interface DialogFilter {
+  line?: number;
+  open?: boolean;
+}
+
+/**
+ * What the connector events say about a portal's lines, chats, messages and dialogs, kept in
+ * `state_*` tables beside the inbox, on SQLite or PostgreSQL alike. The worker applies each event
+ * once; reads serve the effects. Several instances may share one database.
+ */
+export interface ConnectorStateStore {
+  /**
+   * Applies one event's effect on the state, in one transaction. Idempotent by meta.eventId: the worker
+   * retries, and another instance may apply the same event at the same time. Resolves true if this call
+   * changed the state; false for an event already applied or one that does not concern the state.
+   * Rejects (and changes nothing) if the data does not match its schema.
+   */
+  apply(event: StateEvent, meta: EventMeta): Promise<boolean>;
+  /** Whether an event id has been applied. */
+  applied(eventId: number): Promise<boolean>;
+  /** One message by its Bitrix24 id and/or an external id; if several lines match, the latest updated. */
+  message(memberId: string, ref: MessageRef): Promise<MessageView | undefined>;
+  /** Messages in the order first seen, deleted ones included. */
+  messages(memberId: string, filter?: MessageFilter): Promise<MessageView[]>;
+  /** The Bitrix24 chat behind an external chat on a line. */
+  chat(memberId: string, line: number, externalChatId: string): Promise<ChatView | undefined>;
+  /** The external chat behind a Bitrix24 chat (the other direction of chat()); the latest seen if several. */
+  chatByImId(memberId: string, imChatId: number): Promise<ChatView | undefined>;
+  /** Dialogs (sessions) by session id. */
+  dialogs(memberId: string, filter?: DialogFilter): Promise<DialogView[]>;
+  /** Every line a connector event mentioned, with its delete marks. */
+  lines(memberId: string): Promise<LineView[]>;
+}

@@ -1,5 +1,6 @@
-import type { Sql } from './sql.js';
-import type { ChatView, DialogView, LineView, MessageEdit, MessageView } from './types.js';
+import type { ChatView, DialogView, LineConnectorView, LineView, MessageEdit, MessageView } from './types.js';
+
+/** Rows as both databases return them (PostgreSQL's BIGINT read as numbers), and the views made of them. */
 
 export interface MessageRow {
   id: number;
@@ -16,27 +17,22 @@ export interface MessageRow {
   deleted_at: number | null;
 }
 
-export function messageView(sql: Sql, r: MessageRow): MessageView {
-  return {
-    line: r.line,
-    connector: r.connector,
-    imChatId: r.im_chat_id,
-    imMessageId: r.im_message_id,
-    externalChatId: r.external_chat_id,
-    externalIds: sql
-      .all<{ external_id: string }>('SELECT external_id FROM state_message_ids WHERE message_id = ? ORDER BY rowid', r.id)
-      .map((x) => x.external_id),
-    userId: r.user_id,
-    text: r.text,
-    originalText: r.original_text,
-    history: sql.all<MessageEdit>('SELECT text, at, event_id AS eventId FROM state_message_history WHERE message_id = ? ORDER BY id', r.id),
-    deleted: r.deleted_at !== null,
-    deletedAt: r.deleted_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
+export const messageView = (r: MessageRow, externalIds: string[], history: MessageEdit[]): MessageView => ({
+  line: r.line,
+  connector: r.connector,
+  imChatId: r.im_chat_id,
+  imMessageId: r.im_message_id,
+  externalChatId: r.external_chat_id,
+  externalIds,
+  userId: r.user_id,
+  text: r.text,
+  originalText: r.original_text,
+  history,
+  deleted: r.deleted_at !== null,
+  deletedAt: r.deleted_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
 
 export interface ChatRow {
   line: number;
@@ -71,20 +67,7 @@ export interface DialogRow {
   closed_at: number | null;
 }
 
-/** Follows parent_id through the sessions we know; a cycle or a missing session ends the chain. */
-function parentsOf(sql: Sql, r: DialogRow): number[] {
-  const chain: number[] = [];
-  const seen = new Set([r.session_id]);
-  let next = r.parent_id;
-  while (next !== null && !seen.has(next)) {
-    chain.push(next);
-    seen.add(next);
-    next = sql.get<{ parent_id: number | null }>('SELECT parent_id FROM state_dialogs WHERE member_id = ? AND session_id = ?', r.member_id, next)?.parent_id ?? null;
-  }
-  return chain;
-}
-
-export function dialogView(sql: Sql, r: DialogRow): DialogView {
+export function dialogView(r: DialogRow, parents: number[]): DialogView {
   const open = r.closed === 0;
   const base = Math.max(r.started_at ?? -Infinity, r.last_activity_at ?? -Infinity);
   return {
@@ -94,7 +77,7 @@ export function dialogView(sql: Sql, r: DialogRow): DialogView {
     externalChatId: r.external_chat_id,
     externalUserId: r.external_user_id,
     parentId: r.parent_id,
-    parents: parentsOf(sql, r),
+    parents,
     open,
     closeTerm: r.close_term,
     startedAt: r.started_at,
@@ -111,17 +94,16 @@ export interface LineRow {
   last_seen_at: number;
 }
 
-export function lineView(sql: Sql, memberId: string, r: LineRow): LineView {
-  const connectors = sql.all<{ connector: string; status_deleted_at: number | null }>(
-    'SELECT connector, status_deleted_at FROM state_line_connectors WHERE member_id = ? AND line = ? ORDER BY connector',
-    memberId, r.line,
-  );
-  return {
-    line: r.line,
-    deleted: r.deleted_at !== null,
-    deletedAt: r.deleted_at,
-    connectors: connectors.map((c) => ({ connector: c.connector, statusDeleted: c.status_deleted_at !== null, statusDeletedAt: c.status_deleted_at })),
-    firstSeenAt: r.first_seen_at,
-    lastSeenAt: r.last_seen_at,
-  };
+export interface LineConnectorRow {
+  connector: string;
+  status_deleted_at: number | null;
 }
+
+export const lineView = (r: LineRow, connectors: LineConnectorRow[]): LineView => ({
+  line: r.line,
+  deleted: r.deleted_at !== null,
+  deletedAt: r.deleted_at,
+  connectors: connectors.map((c): LineConnectorView => ({ connector: c.connector, statusDeleted: c.status_deleted_at !== null, statusDeletedAt: c.status_deleted_at })),
+  firstSeenAt: r.first_seen_at,
+  lastSeenAt: r.last_seen_at,
+});

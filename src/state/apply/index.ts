@@ -1,7 +1,8 @@
 import { GatewayError } from '../../errors.js';
-import { eventSchemas, type EventMap } from '../../events/registry.js';
+import { eventSchemas, normalizeCode, type EventMap } from '../../events/registry.js';
 import { bracketPath } from '../../events/scalars.js';
-import type { Tx } from '../sql.js';
+import { run, type Work } from '../sql.js';
+import type { EventMeta, StateEvent } from '../types.js';
 import { applyDialogFinish, applyDialogStart } from './dialogs.js';
 import { applyLineDelete, applyStatusDelete } from './lines.js';
 import { applyMessageAdd, applyMessageDelete, applyMessageUpdate } from './messages.js';
@@ -13,7 +14,7 @@ import { applyMessageAdd, applyMessageDelete, applyMessageUpdate } from './messa
  * - ONSESSIONSTART/FINISH describe the same sessions as the connector dialog events, from the open line side;
  * - bot and app events are not about a connector.
  */
-const appliers: { [C in keyof EventMap]?: (tx: Tx, data: EventMap[C]['data']) => void } = {
+const appliers: { [C in keyof EventMap]?: (meta: EventMeta, data: EventMap[C]['data']) => Work<void> } = {
   ONIMCONNECTORMESSAGEADD: applyMessageAdd,
   ONIMCONNECTORMESSAGEUPDATE: applyMessageUpdate,
   ONIMCONNECTORMESSAGEDELETE: applyMessageDelete,
@@ -27,11 +28,17 @@ export type StateCode = keyof typeof appliers;
 
 export const isStateCode = (code: string): code is StateCode => Object.hasOwn(appliers, code);
 
+/** The event's code if it concerns the state. Codes are compared as Bitrix24 sends them: upper case. */
+export function stateCodeOf(event: StateEvent): StateCode | undefined {
+  const code = typeof event.event === 'string' ? normalizeCode(event.event) : '';
+  return isStateCode(code) ? code : undefined;
+}
+
 /**
  * Applies one event's data. It is parsed again with the event's own schema: the worker hands over
  * stored JSON, and re-parsing a typed event gives the same value, while a raw one gets its ints converted.
  */
-export function applyData(tx: Tx, code: StateCode, data: unknown): void {
+export function* applyData(meta: EventMeta, code: StateCode, data: unknown): Work<void> {
   const result = eventSchemas[code].shape.data.safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -41,5 +48,20 @@ export function applyData(tx: Tx, code: StateCode, data: unknown): void {
     });
   }
   // The mapped type pairs each code with its data; TypeScript cannot follow that through a variable code.
-  (appliers[code] as (tx: Tx, data: unknown) => void)(tx, result.data);
+  yield* (appliers[code] as (meta: EventMeta, data: unknown) => Work<void>)(meta, result.data);
+}
+
+/**
+ * One event applied, to run in one transaction: the applied mark first, and nothing more if it was
+ * already there. On PostgreSQL the insert waits for another instance applying the same event, and
+ * then finds its mark: the event is applied once. Throws (the caller rolls back) on invalid data.
+ */
+export function* applyEvent(code: StateCode, data: unknown, meta: EventMeta): Work<boolean> {
+  const fresh = yield* run(
+    'INSERT INTO state_applied (event_id, member_id, code, applied_at) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
+    meta.eventId, meta.memberId, code, Date.now(),
+  );
+  if (fresh === 0) return false;
+  yield* applyData(meta, code, data);
+  return true;
 }

@@ -1,6 +1,7 @@
 import { itemsOf } from '../../events/lists.js';
 import type { EventMap } from '../../events/registry.js';
-import type { Tx } from '../sql.js';
+import { get, run, type Work } from '../sql.js';
+import type { EventMeta } from '../types.js';
 import { touchChat, touchLine } from './lines.js';
 
 type AddData = EventMap['ONIMCONNECTORMESSAGEADD']['data'];
@@ -16,16 +17,16 @@ interface Item {
  * The message row for one item, created if unseen (an update or delete may be the first we hear of it).
  * A message is one Bitrix24 message on one line; the chat ids follow the latest event.
  */
-function upsertMessage(tx: Tx, line: number, connector: string, item: Item): number {
-  const { memberId, receivedAt: at } = tx.meta;
-  touchChat(tx, line, connector, item.chat.id, item.im.chat_id);
+function* upsertMessage(meta: EventMeta, line: number, connector: string, item: Item): Work<number> {
+  const { memberId, receivedAt: at } = meta;
+  yield* touchChat(meta, line, connector, item.chat.id, item.im.chat_id);
   // Operator messages are activity: they push back when close_term closes the open dialog.
-  tx.sql.run(
-    `UPDATE state_dialogs SET last_activity_at = MAX(COALESCE(last_activity_at, 0), ?)
-     WHERE member_id = ? AND line = ? AND external_chat_id = ? AND closed = 0`,
-    at, memberId, line, item.chat.id,
+  yield* run(
+    `UPDATE state_dialogs SET last_activity_at = ?
+     WHERE member_id = ? AND line = ? AND external_chat_id = ? AND closed = 0 AND (last_activity_at IS NULL OR last_activity_at < ?)`,
+    at, memberId, line, item.chat.id, at,
   );
-  const row = tx.sql.get<{ id: number }>(
+  const row = yield* get<{ id: number }>(
     `INSERT INTO state_messages (member_id, line, connector, im_chat_id, im_message_id, external_chat_id, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (member_id, line, im_message_id) DO UPDATE SET connector = excluded.connector,
@@ -37,18 +38,18 @@ function upsertMessage(tx: Tx, line: number, connector: string, item: Item): num
   return row.id;
 }
 
-function addExternalIds(tx: Tx, messageId: number, ids: string | readonly string[]): void {
+function* addExternalIds(messageId: number, ids: string | readonly string[]): Work<void> {
   for (const id of typeof ids === 'string' ? [ids] : ids) {
-    tx.sql.run('INSERT OR IGNORE INTO state_message_ids (message_id, external_id) VALUES (?, ?)', messageId, id);
+    yield* run('INSERT INTO state_message_ids (message_id, external_id) VALUES (?, ?) ON CONFLICT DO NOTHING', messageId, id);
   }
 }
 
-export function applyMessageAdd(tx: Tx, data: AddData): void {
-  touchLine(tx, data.LINE, data.CONNECTOR);
+export function* applyMessageAdd(meta: EventMeta, data: AddData): Work<void> {
+  yield* touchLine(meta, data.LINE, data.CONNECTOR);
   for (const item of itemsOf(data)) {
-    const id = upsertMessage(tx, data.LINE, data.CONNECTOR, item);
+    const id = yield* upsertMessage(meta, data.LINE, data.CONNECTOR, item);
     // COALESCE: if an update got here first, its text is newer than the add's.
-    tx.sql.run(
+    yield* run(
       `UPDATE state_messages SET user_id = COALESCE(?, user_id), original_text = COALESCE(original_text, ?), text = COALESCE(text, ?)
        WHERE id = ?`,
       item.message.user_id ?? null, item.message.text, item.message.text, id,
@@ -56,25 +57,25 @@ export function applyMessageAdd(tx: Tx, data: AddData): void {
   }
 }
 
-export function applyMessageUpdate(tx: Tx, data: UpdateData): void {
-  touchLine(tx, data.LINE, data.CONNECTOR);
+export function* applyMessageUpdate(meta: EventMeta, data: UpdateData): Work<void> {
+  yield* touchLine(meta, data.LINE, data.CONNECTOR);
   for (const item of itemsOf(data)) {
-    const id = upsertMessage(tx, data.LINE, data.CONNECTOR, item);
-    addExternalIds(tx, id, item.message.id);
+    const id = yield* upsertMessage(meta, data.LINE, data.CONNECTOR, item);
+    yield* addExternalIds(id, item.message.id);
     const text = item.message.text;
     // The schema allows an update without text: it still maps ids, but there is no edit to record.
     if (text === undefined) continue;
-    tx.sql.run('INSERT INTO state_message_history (message_id, event_id, text, at) VALUES (?, ?, ?, ?)', id, tx.meta.eventId, text, tx.meta.receivedAt);
-    tx.sql.run('UPDATE state_messages SET text = ? WHERE id = ?', text, id);
+    yield* run('INSERT INTO state_message_history (message_id, event_id, text, at) VALUES (?, ?, ?, ?)', id, meta.eventId, text, meta.receivedAt);
+    yield* run('UPDATE state_messages SET text = ? WHERE id = ?', text, id);
   }
 }
 
 /** A tombstone: the row, its text and history stay readable. */
-export function applyMessageDelete(tx: Tx, data: DeleteData): void {
-  touchLine(tx, data.LINE, data.CONNECTOR);
+export function* applyMessageDelete(meta: EventMeta, data: DeleteData): Work<void> {
+  yield* touchLine(meta, data.LINE, data.CONNECTOR);
   for (const item of itemsOf(data)) {
-    const id = upsertMessage(tx, data.LINE, data.CONNECTOR, item);
-    addExternalIds(tx, id, item.message.id);
-    tx.sql.run('UPDATE state_messages SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?', tx.meta.receivedAt, id);
+    const id = yield* upsertMessage(meta, data.LINE, data.CONNECTOR, item);
+    yield* addExternalIds(id, item.message.id);
+    yield* run('UPDATE state_messages SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?', meta.receivedAt, id);
   }
 }

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { migrate, type Migration } from '../store/sqlite/migrations.js';
+import { migrate, type Migration } from '../../store/sqlite/migrations.js';
 
 /** The connector state's own schema steps, versioned apart from the inbox's. Never edit a released step: add one. */
 export const stateMigrations: readonly Migration[] = [
