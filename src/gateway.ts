@@ -56,7 +56,15 @@ export class Gateway {
     this.logger = options.logger ?? silentLogger;
     this.store = typeof options.db === 'object' ? options.db : openStore(options.db ?? defaultDbFile);
     const metrics = (this.metrics = new Metrics(this.store, { defaultMetrics: options.defaultMetrics }));
-    this.bitrix = new BitrixClients({ ...options.bitrix, store: this.store, logger: this.logger });
+    this.bitrix = new BitrixClients({
+      ...options.bitrix,
+      store: this.store,
+      logger: this.logger,
+      onCall: (method, result) => {
+        options.bitrix?.onCall?.(method, result);
+        metrics.restCalls.inc({ method, result });
+      },
+    });
     this.state =
       options.state === false ? undefined
       : this.store instanceof SqliteStore ? new SqliteConnectorState(this.store.workDb)

@@ -153,6 +153,15 @@ export interface Store {
   finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void>;
   countStatuses(): Promise<{ pending: number; sent: number; dead: number }>;
 
+  /**
+   * Stores shared by several processes (PostgreSQL) keep each portal's REST leaky bucket and
+   * token refresh in common: `rateSlot` reserves the next request slot and says how long to wait
+   * for it ('fill' records a QUERY_LIMIT_EXCEEDED); `withPortalLock` runs `fn` while no other
+   * process holds the portal's lock. A store used by one process leaves both out.
+   */
+  rateSlot?(memberId: string, limits: { burst: number; perSecond: number }, now: number, mode: 'take' | 'fill'): Promise<number>;
+  withPortalLock?<T>(memberId: string, fn: () => Promise<T>): Promise<T>;
+
   /** Calls `wake` when any process stores or requeues events; stores without such news leave it out. */
   onNewEvents?(wake: () => void): Promise<() => void>;
 

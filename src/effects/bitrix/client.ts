@@ -30,6 +30,8 @@ export interface BitrixOptions {
   /** How waits happen; tests pass one that advances a fake clock. */
   sleep?: Sleep;
   retry?: RetryOptions;
+  /** Called after every REST request with its method and `ok` or the error code, for metrics. */
+  onCall?: (method: string, result: string) => void;
 }
 
 export interface PortalClient {
@@ -122,12 +124,15 @@ class PortalClientImpl implements PortalClient {
     const s = await this.#ready();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await callContext.run({}, async () => {
+        const result = await callContext.run({}, async () => {
           if (s.auth.expired()) await s.sdk.b24.auth.refreshAuth();
           return await send(s);
         });
+        this.o.onCall?.(method, 'ok');
+        return result;
       } catch (e) {
         const err = this.#error(e, s, method);
+        this.o.onCall?.(method, err.code);
         if (!LIMIT_CODES.has(err.code)) throw err;
         if (err.code === 'QUERY_LIMIT_EXCEEDED') s.bucket.fill();
         const wait =
@@ -188,7 +193,11 @@ class PortalClientImpl implements PortalClient {
       },
       { accessToken: p.accessToken, refreshToken: p.refreshToken, expiresAt: p.expiresAt },
     );
-    const bucket = new LeakyBucket(planLimits(this.o.plan), this.#now, this.#sleep);
+    const limits = planLimits(this.o.plan);
+    const store = this.o.store;
+    // Instances sharing a database share the portal's bucket too; the portal counts them all.
+    const shared = store.rateSlot && ((mode: 'take' | 'fill') => store.rateSlot!(this.memberId, limits, this.#now(), mode));
+    const bucket = new LeakyBucket(limits, this.#now, this.#sleep, shared || undefined);
     const sdk = await createSdkPortal({ memberId: this.memberId, domain: p.domain, restBase, auth, bucket, fetch: this.o.fetch });
     return { auth, bucket, sdk, resetAt: new Map() };
   }

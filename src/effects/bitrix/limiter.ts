@@ -22,6 +22,9 @@ export const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * continuously; the level may run past `burst` as reservations, so each waiter gets its own
  * start time (FIFO) instead of all waking together and racing for one slot.
  */
+/** A bucket kept where several processes share it (the store): reserves a slot, returns the wait. */
+export type SharedBucket = (mode: 'take' | 'fill') => Promise<number>;
+
 export class LeakyBucket {
   #level = 0;
   #at: number;
@@ -30,12 +33,18 @@ export class LeakyBucket {
     private readonly limits: BucketLimits,
     private readonly now: () => number,
     private readonly sleep: Sleep = realSleep,
+    private readonly shared?: SharedBucket,
   ) {
     this.#at = now();
   }
 
   /** Resolves when this request may be sent. */
   async take(): Promise<void> {
+    if (this.shared) {
+      const wait = await this.shared('take');
+      if (wait > 0) await this.sleep(wait);
+      return;
+    }
     this.#drain();
     this.#level += 1;
     const over = this.#level - this.limits.burst;
@@ -44,6 +53,10 @@ export class LeakyBucket {
 
   /** The portal said QUERY_LIMIT_EXCEEDED: something else shares its counter, so treat ours as full. */
   fill(): void {
+    if (this.shared) {
+      void this.shared('fill').catch(() => undefined);
+      return;
+    }
     this.#drain();
     this.#level = Math.max(this.#level, this.limits.burst);
   }

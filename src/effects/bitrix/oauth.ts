@@ -97,7 +97,13 @@ export class PortalAuth {
     return p;
   }
 
-  async #refresh(failed: string): Promise<Tokens> {
+  /** Under the portal's lock where the store has one, so two instances never spend one refresh token twice. */
+  #refresh(failed: string): Promise<Tokens> {
+    const lock = this.o.store.withPortalLock?.bind(this.o.store);
+    return lock ? lock(this.o.memberId, () => this.#refreshLocked(failed)) : this.#refreshLocked(failed);
+  }
+
+  async #refreshLocked(failed: string): Promise<Tokens> {
     if (this.#unsaved) return this.#save(this.#unsaved);
     // Another gateway instance (same store) may have refreshed already, or the app was reinstalled.
     const stored = await this.o.store.getPortal(this.o.memberId);

@@ -78,6 +78,16 @@ export const pgMigrations: readonly { version: number; sql: string }[] = [
       CREATE INDEX status_outbox_due ON status_outbox (id) WHERE status IN ('pending', 'sending');
     `,
   },
+  {
+    version: 3,
+    sql: `
+      CREATE TABLE rate_buckets (
+        member_id TEXT PRIMARY KEY,
+        level DOUBLE PRECISION NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Any number constant to name the lock; instances starting together migrate one at a time. */

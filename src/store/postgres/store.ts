@@ -286,6 +286,42 @@ export class PgStore implements Store {
     return counts;
   }
 
+  /**
+   * One leaky bucket per portal for every instance: the level drains at `perSecond`, each request
+   * adds one, and a level past `burst` is a reservation whose wait is returned (FIFO across instances).
+   */
+  async rateSlot(memberId: string, limits: { burst: number; perSecond: number }, now: number, mode: 'take' | 'fill'): Promise<number> {
+    const [row] = await this.q<{ level: number }>(
+      `INSERT INTO rate_buckets AS b (member_id, level, updated_at) VALUES ($1, CASE WHEN $4 = 'fill' THEN $2::float8 ELSE 1 END, $5)
+       ON CONFLICT (member_id) DO UPDATE SET
+         level = CASE WHEN $4 = 'fill'
+           THEN GREATEST(GREATEST(b.level - GREATEST($5 - b.updated_at, 0) * $3::float8 / 1000, 0), $2::float8)
+           ELSE GREATEST(b.level - GREATEST($5 - b.updated_at, 0) * $3::float8 / 1000, 0) + 1 END,
+         updated_at = GREATEST(b.updated_at, $5)
+       RETURNING level`,
+      [memberId, limits.burst, limits.perSecond, mode, now],
+    );
+    const over = (row?.level ?? 0) - limits.burst;
+    return mode === 'take' && over > 0 ? Math.ceil((over / limits.perSecond) * 1000) : 0;
+  }
+
+  /** A session-level advisory lock per portal, held on one connection while `fn` runs. */
+  async withPortalLock<T>(memberId: string, fn: () => Promise<T>): Promise<T> {
+    await this.ready;
+    const client = await this.pool.connect();
+    const key = `b24gw:portal:${memberId}`;
+    try {
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+      try {
+        return await fn();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
   async getEvent(id: number): Promise<StoredEvent | undefined> {
     const [row] = await this.q<EventRow>('SELECT * FROM events WHERE id = $1', [id]);
     return row && eventFromRow(row);
