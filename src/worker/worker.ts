@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { setImmediate as yieldToIo } from 'node:timers/promises';
 import { silentLogger, type Logger } from '../log.js';
 import type { Store, StoredEvent } from '../store/types.js';
 import { botsOf, type HandlerContext, type RestClient } from './context.js';
@@ -102,7 +103,9 @@ export class Worker {
     try {
       do {
         this.again = false;
-        while (!this.stopped && (await this.claimAndRun()) > 0);
+        // Yield between rounds: with fast handlers the loop would otherwise run on microtasks
+        // alone and keep the intake's requests waiting.
+        while (!this.stopped && (await this.claimAndRun()) > 0) await yieldToIo();
       } while (this.again && !this.stopped);
     } catch (e) {
       this.o.logger.error({ err: e }, 'worker could not claim events');
