@@ -1,6 +1,8 @@
 // Writes docs/reference/cli.md from the built CLI's own --help, so the reference cannot drift.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import process from 'node:process';
+import { URL } from 'node:url';
 
 const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const help = (...args) => execFileSync(process.execPath, [cli, ...args, '--help'], { encoding: 'utf8' }).trimEnd();
