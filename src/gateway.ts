@@ -2,6 +2,7 @@ import { BitrixClients, type BitrixOptions } from './effects/bitrix/client.js';
 import { DeliveryStatusBatcher } from './effects/bitrix/status-batcher.js';
 import { StatusSender } from './effects/bitrix/status-sender.js';
 import { builtinHandler, connectorCodes, type ChannelOptions } from './effects/builtin.js';
+import { isEventCode } from './events/registry.js';
 import { Intake, type IntakeOptions } from './intake/intake.js';
 import { PgConnectorState } from './state/postgres/state.js';
 import { SqliteConnectorState } from './state/sqlite/state.js';
@@ -34,6 +35,9 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
 }
 
 export const defaultDbFile = 'b24-im-gateway.db';
+
+/** Metric labels name known codes only: a sender inventing codes must not grow /metrics without end. */
+const metricCode = (code: string): string => (isEventCode(code) ? code : 'unknown');
 
 /**
  * The library's entry point: one store, the intake that fills it, the adapters that mount
@@ -78,9 +82,10 @@ export class Gateway {
       rest: (memberId) => this.bitrix.forPortal(memberId),
       onFinished: (event, outcome, ms) => {
         options.worker?.onFinished?.(event, outcome, ms);
-        metrics.processed.inc({ event: event.code, outcome });
-        metrics.processing.observe({ event: event.code }, ms / 1000);
-        if (outcome === 'done') metrics.endToEnd.observe({ event: event.code }, (Date.now() - event.receivedAt) / 1000);
+        const code = metricCode(event.code);
+        metrics.processed.inc({ event: code, outcome });
+        metrics.processing.observe({ event: code }, ms / 1000);
+        if (outcome === 'done') metrics.endToEnd.observe({ event: code }, (Date.now() - event.receivedAt) / 1000);
       },
     });
     const sender = options.channel
@@ -92,13 +97,15 @@ export class Gateway {
       const builtin = builtinHandler({ state: this.state, channel: options.channel, statuses });
       for (const code of connectorCodes) this.handlers.on(code, builtin);
     }
+    const { clientId, clientSecret, oauthServer } = options.bitrix ?? {};
     this.intake = new Intake({
+      ...(clientId && clientSecret ? { oauth: { clientId, clientSecret, server: oauthServer } } : {}),
       ...options,
       store: this.store,
       logger: this.logger,
       onStored: (id, code, duplicate) => {
         options.onStored?.(id, code, duplicate);
-        metrics.received.inc({ event: code, duplicate: String(duplicate) });
+        metrics.received.inc({ event: metricCode(code), duplicate: String(duplicate) });
         if (!duplicate) this.worker.wake();
       },
       onRejected: (code) => {

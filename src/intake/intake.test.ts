@@ -256,6 +256,15 @@ describe('installs are confirmed with the portal', () => {
     }
   });
 
+  it('without an OAuth client, an install for a portal known by --app-token must carry that token', async () => {
+    await running.close();
+    await start({ appTokens: new Map([[OTHER_MEMBER, OTHER_TOKEN]]), allowDomains: ['127.0.0.1:*'] });
+    const forged = await post(installBody(portal.domain, undefined, OTHER_MEMBER, 'attacker-token'));
+    expect(forged.body.error?.code).toBe('B24GW_INSTALL_NOT_VERIFIED');
+    expect(await gateway.store.getPortal(OTHER_MEMBER)).toBeUndefined();
+    expect((await post(installBody(portal.domain, undefined, OTHER_MEMBER, OTHER_TOKEN))).status).toBe(200);
+  });
+
   it('refuses an uninstall with the wrong token and keeps the secrets', async () => {
     await post(installBody(portal.domain));
     const r = await post(formFixture('app-uninstall').replace(OTHER_TOKEN, 'not-the-token'));

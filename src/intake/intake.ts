@@ -23,6 +23,8 @@ export interface IntakeOptions {
   allowDomains?: readonly string[];
   /** When set, an install's app.info must report this application code. */
   appCode?: string;
+  /** The application's OAuth client: binds each install to its member_id (see confirmInstall). */
+  oauth?: { clientId: string; clientSecret: string; server?: string | undefined };
   limits?: Partial<DecodeLimits>;
   logger?: Logger;
   /** Used to call a portal back when it installs. */
@@ -108,13 +110,15 @@ export class Intake {
   }
 
   private async verifyInstall(auth: EventAuth): Promise<PortalChange> {
-    await confirmInstall(auth, this.options.store, {
+    const { tokens } = await confirmInstall(auth, this.options.store, {
       allowDomains: this.options.allowDomains ?? defaultAllowedDomains,
       appCode: this.options.appCode,
+      oauth: this.options.oauth,
+      configuredToken: this.options.appTokens?.get(auth.member_id),
       ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
     });
     const now = Date.now();
-    const expiresAt = auth.expires !== undefined ? auth.expires * 1000 : auth.expires_in !== undefined ? now + auth.expires_in * 1000 : null;
+    const expiresAt = tokens ? tokens.expiresAt : auth.expires !== undefined ? auth.expires * 1000 : auth.expires_in !== undefined ? now + auth.expires_in * 1000 : null;
     this.log.info({ member: auth.member_id, domain: auth.domain }, 'install confirmed with the portal');
     return {
       kind: 'install',
@@ -122,11 +126,12 @@ export class Intake {
         memberId: auth.member_id,
         domain: auth.domain,
         applicationToken: auth.application_token,
-        accessToken: auth.access_token ?? null,
-        refreshToken: auth.refresh_token ?? null,
+        // The check may have spent the install's refresh token: then the pair it got is the live one.
+        accessToken: tokens?.accessToken ?? auth.access_token ?? null,
+        refreshToken: tokens?.refreshToken ?? auth.refresh_token ?? null,
         expiresAt,
-        clientEndpoint: auth.client_endpoint ?? null,
-        serverEndpoint: auth.server_endpoint ?? null,
+        clientEndpoint: tokens?.clientEndpoint ?? auth.client_endpoint ?? null,
+        serverEndpoint: tokens?.serverEndpoint ?? auth.server_endpoint ?? null,
         scope: auth.scope ?? null,
         status: auth.status ?? null,
         installedAt: now,

@@ -1,34 +1,12 @@
 import type { Logger } from 'pino';
-import type { PortalRecord, Store } from '../../store/types.js';
+import type { Store } from '../../store/types.js';
+import { exchangeRefreshToken, OAuthError, type ExchangedTokens } from '../../verify/oauth.js';
 import { BitrixApiError, scrub } from './errors.js';
 
-export const DEFAULT_OAUTH_SERVER = 'https://oauth.bitrix.info';
 /** Refresh a little before the stored expiry so a call does not leave with a token that dies on the way. */
 export const EXPIRY_SKEW_MS = 60_000;
 
-const LOOPBACK_DOMAIN = /^(?:127(?:\.\d{1,3}){3}|localhost)(?::\d+)?$/i;
-const LOOPBACK_HTTP = /^http:\/\/127(?:\.\d{1,3}){3}(?::\d+)?$/;
-
-/**
- * The authorization server a portal's refresh goes to. The client_secret travels there, so
- * it is the configured server (oauth.bitrix.info by default), never the server_endpoint an
- * event claimed — except that a loopback test portal may name a loopback server.
- */
-export function oauthServerFor(portal: Pick<PortalRecord, 'domain' | 'serverEndpoint'>, configured?: string): string {
-  if (configured) return new URL(configured).origin;
-  const claimed = originOf(portal.serverEndpoint);
-  if (claimed && LOOPBACK_HTTP.test(claimed) && LOOPBACK_DOMAIN.test(portal.domain)) return claimed;
-  return DEFAULT_OAUTH_SERVER;
-}
-
-function originOf(url: string | null): string | undefined {
-  if (!url) return undefined;
-  try {
-    return new URL(url).origin;
-  } catch {
-    return undefined;
-  }
-}
+export { DEFAULT_OAUTH_SERVER, oauthServerFor } from '../../verify/oauth.js';
 
 export interface Tokens {
   accessToken: string;
@@ -119,40 +97,22 @@ export class PortalAuth {
     return this.#save(await this.#exchange());
   }
 
-  async #exchange(): Promise<Tokens & { clientEndpoint: string | null; serverEndpoint: string | null }> {
+  async #exchange(): Promise<ExchangedTokens> {
     const { clientId, clientSecret, memberId } = this.o;
     if (!clientId || !clientSecret) {
       throw this.#error('NO_CLIENT_CREDENTIALS', 0, 'clientId and clientSecret are needed to refresh the OAuth token');
     }
-    const form = new URLSearchParams({ grant_type: 'refresh_token', client_id: clientId, client_secret: clientSecret, refresh_token: this.#tokens.refreshToken });
-    let res: Response;
+    let pair: ExchangedTokens;
     try {
-      res = await this.o.fetch(`${this.o.oauthServer}/oauth/token/`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: form.toString(),
-        signal: AbortSignal.timeout(30_000),
-      });
+      pair = await exchangeRefreshToken({ server: this.o.oauthServer, clientId, clientSecret, fetch: this.o.fetch, now: this.o.now }, this.#tokens.refreshToken);
     } catch (e) {
-      throw this.#error('NETWORK_ERROR', 0, `authorization server unreachable (${(e as Error).message})`);
+      if (e instanceof OAuthError) throw this.#error(e.code, e.status, e.description);
+      throw e;
     }
-    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!res.ok || typeof body.error === 'string') {
-      const code = typeof body.error === 'string' ? body.error : `HTTP_${res.status}`;
-      throw this.#error(code, res.status, typeof body.error_description === 'string' ? body.error_description : 'token refresh refused');
+    if (pair.memberId !== null && pair.memberId !== memberId) {
+      throw this.#error('MEMBER_ID_MISMATCH', 200, `token answer is for another portal (${pair.memberId})`);
     }
-    const { access_token, refresh_token, expires_in, expires, member_id } = body;
-    if (typeof access_token !== 'string' || typeof refresh_token !== 'string' || !access_token || !refresh_token) {
-      throw this.#error('ERROR_UNEXPECTED_ANSWER', res.status, 'token answer has no access_token/refresh_token');
-    }
-    if (typeof member_id === 'string' && member_id !== memberId) {
-      throw this.#error('MEMBER_ID_MISMATCH', res.status, `token answer is for another portal (${member_id})`);
-    }
-    // expires_in is relative, so a skewed local clock does not matter; `expires` is the fallback.
-    const ttl = Number(expires_in);
-    const expiresAt = Number.isFinite(ttl) && ttl > 0 ? this.o.now() + ttl * 1000 : Number.isFinite(Number(expires)) ? Number(expires) * 1000 : null;
-    const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
-    return { accessToken: access_token, refreshToken: refresh_token, expiresAt, clientEndpoint: str(body.client_endpoint), serverEndpoint: str(body.server_endpoint) };
+    return pair;
   }
 
   /** Stores the pair, and only then lets calls use it. */
