@@ -37,8 +37,10 @@ export function decodeForm(body: string, limits: DecodeLimits = defaultLimits, s
  * redacted without a second pass.
  */
 function addPair(root: PhpTable, body: string, start: number, end: number, limits: DecodeLimits, secrets?: number[]): void {
-  const eq = body.indexOf('=', start);
-  const hasValue = eq >= 0 && eq < end;
+  // Look for `=` within this pair only: a body of `a&a&…` must not rescan the rest each time.
+  let eq = start;
+  while (eq < end && body.charCodeAt(eq) !== 61) eq++;
+  const hasValue = eq < end;
   let name = percentDecode(body.slice(start, hasValue ? eq : end), 'name');
   const value = hasValue ? percentDecode(body.slice(eq + 1, end), name) : '';
   // PHP reads names as C strings: a decoded NUL ends the name.

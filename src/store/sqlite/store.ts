@@ -16,6 +16,7 @@ import type {
   Store,
   StoredEvent,
 } from '../types.js';
+import { GatewayError } from '../../errors.js';
 import { Appender } from './appender.js';
 import { migrate } from './migrations.js';
 import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
@@ -45,7 +46,9 @@ export class SqliteStore implements Store {
   private readonly stmts;
 
   constructor(readonly file: string, options: SqliteStoreOptions = {}) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    // Three connections (intake writer thread, intake reads, worker) must see one database.
+    if (file === ':memory:' || file === '') throw new GatewayError('B24GW_BAD_CONFIG', 'The SQLite store needs a file path, not an in-memory database');
+    mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
