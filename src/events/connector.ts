@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { envelope } from './envelope.js';
 import { withItems } from './lists.js';
-import { int, idList, str } from './scalars.js';
+import { int, maybeEmptyIdList, str } from './scalars.js';
 
 /** Ids of a message in Bitrix24. */
 const im = z.looseObject({ chat_id: int(), message_id: int() });
@@ -18,7 +18,7 @@ export const connectorMessageAdd = envelope(
 
 export const connectorMessageUpdate = envelope(
   'ONIMCONNECTORMESSAGEUPDATE',
-  connectorData(z.looseObject({ im, message: z.looseObject({ id: idList(), text: str().optional() }), chat: externalChat })),
+  connectorData(z.looseObject({ im, message: z.looseObject({ id: maybeEmptyIdList(), text: str().optional() }), chat: externalChat })),
 );
 
 export const connectorMessageDelete = envelope(

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { dialogItem } from './connector.js';
 import { envelope } from './envelope.js';
 import { withItems } from './lists.js';
-import { absentIfEmpty, int, idList, str } from './scalars.js';
+import { absentIfEmpty, int, maybeEmptyIdList, str } from './scalars.js';
 
 /*
  * The open line pages type chat and message ids as integers, but with a custom connector they are
@@ -42,7 +42,7 @@ export const openLineMessageAdd = envelope(
 export const openLineMessageUpdate = envelope(
   'ONOPENLINEMESSAGEUPDATE',
   // The id is a list, as in every update.
-  withItems(lineHead, z.looseObject({ im, message: z.looseObject({ id: idList() }), chat }), 'DATA'),
+  withItems(lineHead, z.looseObject({ im, message: z.looseObject({ id: maybeEmptyIdList() }), chat }), 'DATA'),
 );
 
 export const openLineMessageDelete = envelope(

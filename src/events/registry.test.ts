@@ -103,6 +103,12 @@ describe('documented variants and edge cases', () => {
     expect(e.data.MESSAGES?.[0]?.message.id).toEqual(['ext-msg-005']);
   });
 
+  it('an update whose message.id list was empty (left out of the body by PHP) has an empty list', () => {
+    const body = formFixture('imconnector-message-update').replace('&data%5BMESSAGES%5D%5B0%5D%5Bmessage%5D%5Bid%5D%5B0%5D=ext-msg-005', '');
+    const e = parseEvent(decodeForm(body)).event as EventMap['ONIMCONNECTORMESSAGEUPDATE'];
+    expect(e.data.MESSAGES?.[0]?.message.id).toEqual([]);
+  });
+
   it('a numeric-looking string keeps its leading zeros', () => {
     const e = both('imconnector-message-update-chat-id-leading-zeros').event as EventMap['ONIMCONNECTORMESSAGEUPDATE'];
     expect(e.data.MESSAGES?.[0]?.chat.id).toBe('00123');

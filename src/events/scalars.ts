@@ -24,6 +24,12 @@ export const str = () => z.union([z.string(), z.number().transform(String)]);
 /** One or many ids, always a list: Bitrix24 documents both a list and a single string. */
 export const idList = () => z.union([z.array(str()), str().transform((s) => [s])]);
 
+/**
+ * A list that may be empty: http_build_query leaves an empty array out of the body entirely,
+ * so an absent key is an empty list (a message Bitrix24 holds no external id for yet).
+ */
+export const maybeEmptyIdList = () => idList().optional().transform((v) => v ?? []);
+
 /** A part the docs say "may be absent or empty": PHP sends an empty array, or nothing at all. */
 export const absentIfEmpty = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (isEmptyContainer(v) || v === '' ? undefined : v), schema.optional());
