@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerEventsCommand } from './commands/events.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerParseCommand } from './commands/parse.js';
@@ -19,5 +20,6 @@ registerEventsCommand(program);
 registerReplayCommand(program);
 registerMigrateCommand(program);
 registerSandboxCommand(program);
+registerDemoCommand(program);
 
 await program.parseAsync();
