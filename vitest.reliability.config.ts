@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * `npm run test:reliability`: crash, outage, duplicate, hostile-input and forged-traffic
+ * scenarios against the built gateway (run `npm run build` first). Files run one at a time
+ * in one forked process, so the gateway processes they start have the machine's cores.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/reliability/**/*.test.ts'],
+    pool: 'forks',
+    poolOptions: { forks: { singleFork: true } },
+    fileParallelism: false,
+    sequence: { concurrent: false },
+    testTimeout: 600_000,
+    hookTimeout: 60_000,
+    teardownTimeout: 30_000,
+  },
+});
