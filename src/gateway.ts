@@ -1,8 +1,8 @@
 import { BitrixClients, type BitrixOptions } from './effects/bitrix/client.js';
 import { DeliveryStatusBatcher } from './effects/bitrix/status-batcher.js';
 import { StatusSender } from './effects/bitrix/status-sender.js';
-import { builtinHandler, connectorCodes, type ChannelOptions } from './effects/builtin.js';
-import { isEventCode } from './events/registry.js';
+import { builtinHandler, type ChannelOptions } from './effects/builtin.js';
+import { connectorCodes, isEventCode } from './events/registry.js';
 import { Intake, type IntakeOptions } from './intake/intake.js';
 import { PgConnectorState } from './state/postgres/state.js';
 import { SqliteConnectorState } from './state/sqlite/state.js';

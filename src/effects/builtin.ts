@@ -19,17 +19,6 @@ export interface BuiltinEffects {
   statuses?: ((statuses: NewStatus[]) => Promise<void>) | undefined;
 }
 
-/** The connector events the built-in effects act on. */
-export const connectorCodes = [
-  'ONIMCONNECTORMESSAGEADD',
-  'ONIMCONNECTORMESSAGEUPDATE',
-  'ONIMCONNECTORMESSAGEDELETE',
-  'ONIMCONNECTORDIALOGSTART',
-  'ONIMCONNECTORDIALOGFINISH',
-  'ONIMCONNECTORSTATUSDELETE',
-  'ONIMCONNECTORLINEDELETE',
-] as const;
-
 /** Events whose delivery Bitrix24 wants confirmed with imconnector.send.status.delivery. */
 const confirmed = new Set(['message.created', 'message.updated']);
 

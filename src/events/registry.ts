@@ -39,6 +39,17 @@ export const eventSchemas = {
 } as const;
 
 export type EventCode = keyof typeof eventSchemas;
+
+/** The Open Lines connector events: what the built-in effects act on. */
+export const connectorCodes = [
+  'ONIMCONNECTORMESSAGEADD',
+  'ONIMCONNECTORMESSAGEUPDATE',
+  'ONIMCONNECTORMESSAGEDELETE',
+  'ONIMCONNECTORDIALOGSTART',
+  'ONIMCONNECTORDIALOGFINISH',
+  'ONIMCONNECTORSTATUSDELETE',
+  'ONIMCONNECTORLINEDELETE',
+] as const satisfies readonly EventCode[];
 /** Each known event, typed by its code. */
 export type EventMap = { [C in EventCode]: z.output<(typeof eventSchemas)[C]> };
 export type KnownEvent = EventMap[EventCode];

@@ -1,24 +1,8 @@
 import pg from 'pg';
+import { pgTypes as types, toPg } from '../../store/postgres/sql.js';
 import type { Query, Work } from '../sql.js';
 import { SqlConnectorState } from '../state.js';
 import { migrateStatePg } from './migrations.js';
-
-/** BIGINT columns hold Unix ms and ids, well inside a double's exact range: read them as numbers, whatever the pool does. */
-const types = {
-  getTypeParser: (oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')),
-};
-
-/** `?` placeholders numbered as PostgreSQL wants them ($1, $2, ...); the state's SQL has no `?` in a literal. */
-const numbered = new Map<string, string>();
-function toPg(sql: string): string {
-  let text = numbered.get(sql);
-  if (text === undefined) {
-    let n = 0;
-    text = sql.replace(/\?/g, () => `$${++n}`);
-    numbered.set(sql, text);
-  }
-  return text;
-}
 
 async function answer(client: pg.PoolClient, q: Query): Promise<unknown> {
   const result = await client.query({ text: toPg(q.sql), values: q.params, types });

@@ -15,7 +15,9 @@ import type {
   StoredEvent,
 } from '../types.js';
 import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
+import { eventFilter } from '../query.js';
 import { migratePg } from './migrations.js';
+import { pgTypes, toPg } from './sql.js';
 
 interface Pending {
   event: NewEvent;
@@ -23,12 +25,6 @@ interface Pending {
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
-
-/** BIGINT columns hold Unix milliseconds and ids, all well inside a double's exact range. */
-const types = {
-  getTypeParser: (oid: number, format?: string) =>
-    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
-};
 
 const CHANNEL = 'b24gw_events';
 
@@ -52,7 +48,7 @@ export class PgStore implements Store {
   private readonly listeners = new Set<() => void>();
 
   constructor(readonly url: string, options: PgStoreOptions = {}) {
-    this.pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types });
+    this.pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types: pgTypes });
     this.pool.on('error', () => {
       // An idle client lost its connection; the pool replaces it on next use.
     });
@@ -328,21 +324,8 @@ export class PgStore implements Store {
   }
 
   async listEvents(q: EventQuery = {}): Promise<StoredEvent[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: string, v: string | number | undefined) => {
-      if (v === undefined) return;
-      params.push(v);
-      where.push(sql.replace('?', `$${params.length}`));
-    };
-    add('status = ?', q.status);
-    add('member_id = ?', q.memberId);
-    add('code = ?', q.code);
-    add('id > ?', q.afterId);
-    add('received_at >= ?', q.since);
-    add('received_at < ?', q.until);
-    params.push(q.limit ?? null);
-    const rows = await this.q<EventRow>(`SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT $${params.length}`, params);
+    const { where, params } = eventFilter(q);
+    const rows = await this.q<EventRow>(toPg(`SELECT * FROM events ${where} ORDER BY id LIMIT ?`), [...params, q.limit ?? null]);
     return rows.map(eventFromRow);
   }
 

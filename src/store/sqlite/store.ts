@@ -17,6 +17,7 @@ import type {
   StoredEvent,
 } from '../types.js';
 import { GatewayError } from '../../errors.js';
+import { eventFilter } from '../query.js';
 import { Appender } from './appender.js';
 import { migrate } from './migrations.js';
 import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
@@ -179,21 +180,8 @@ export class SqliteStore implements Store {
   }
 
   async listEvents(q: EventQuery = {}): Promise<StoredEvent[]> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    const add = (sql: string, v: string | number | undefined) => {
-      if (v === undefined) return;
-      where.push(sql);
-      params.push(v);
-    };
-    add('status = ?', q.status);
-    add('member_id = ?', q.memberId);
-    add('code = ?', q.code);
-    add('id > ?', q.afterId);
-    add('received_at >= ?', q.since);
-    add('received_at < ?', q.until);
-    const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...params, q.limit ?? -1) as EventRow[];
+    const { where, params } = eventFilter(q);
+    const rows = this.db.prepare(`SELECT * FROM events ${where} ORDER BY id LIMIT ?`).all(...params, q.limit ?? -1) as EventRow[];
     return rows.map(eventFromRow);
   }
 
