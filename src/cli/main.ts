@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { registerDemoCommand } from './commands/demo.js';
+import { registerDemoCommand } from './commands/demo/index.js';
 import { registerEventsCommand } from './commands/events.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerParseCommand } from './commands/parse.js';

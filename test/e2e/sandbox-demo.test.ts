@@ -7,7 +7,7 @@ import { cli } from '../process.js';
 // `b24-im-gateway demo` as a user runs it: sandbox, gateway process and channel started, the
 // conversation played and checked, then everything stopped and the temporary folder removed.
 
-const demoModule = new URL('../../dist/cli/commands/demo.js', import.meta.url).href;
+const demoModule = new URL('../../dist/cli/commands/demo/index.js', import.meta.url).href;
 
 /** The built CLI's `demo`; until main.ts registers it, the same command mounted on a bare program. */
 function demoArgs(args: string[]): string[] {
