@@ -75,6 +75,7 @@ export interface LineView {
   deletedAt: number | null;
   connectors: LineConnectorView[];
   firstSeenAt: number;
+  /** Exact to the minute: moving it on every event would serialize a line's events on PostgreSQL. */
   lastSeenAt: number;
 }
 

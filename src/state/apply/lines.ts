@@ -3,21 +3,31 @@ import { greatest, run, type Work } from '../sql.js';
 import type { EventMeta } from '../types.js';
 
 /** Records that a line (and the connector on it) was seen, so lines() lists every line events mention. */
+/**
+ * Every event of a line touches its row, and on PostgreSQL a row updated in every transaction
+ * makes all of them wait for each other. So an existing row is left alone (DO NOTHING takes no
+ * lock), and last_seen_at moves only when it is a minute old: it is exact to the minute.
+ */
 export function* touchLine(meta: EventMeta, line: number, connector?: string): Work<void> {
   const { memberId, receivedAt: at } = meta;
   yield* run(
-    `INSERT INTO state_lines (member_id, line, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
-     ON CONFLICT (member_id, line) DO UPDATE SET last_seen_at = ${greatest('state_lines.last_seen_at', 'excluded.last_seen_at')}`,
+    'INSERT INTO state_lines (member_id, line, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (member_id, line) DO NOTHING',
     memberId, line, at, at,
   );
+  yield* run('UPDATE state_lines SET last_seen_at = ? WHERE member_id = ? AND line = ? AND last_seen_at < ?', at, memberId, line, at - SEEN_RESOLUTION_MS);
   if (connector === undefined) return;
   yield* run(
     `INSERT INTO state_line_connectors (member_id, line, connector, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (member_id, line, connector) DO UPDATE SET
-       last_seen_at = ${greatest('state_line_connectors.last_seen_at', 'excluded.last_seen_at')}`,
+     ON CONFLICT (member_id, line, connector) DO NOTHING`,
     memberId, line, connector, at, at,
   );
+  yield* run(
+    'UPDATE state_line_connectors SET last_seen_at = ? WHERE member_id = ? AND line = ? AND connector = ? AND last_seen_at < ?',
+    at, memberId, line, connector, at - SEEN_RESOLUTION_MS,
+  );
 }
+
+const SEEN_RESOLUTION_MS = 60_000;
 
 /** The Bitrix24 chat behind an external chat. Dialog events carry no Bitrix24 chat id, so a null keeps the known one. */
 export function* touchChat(meta: EventMeta, line: number, connector: string, externalChatId: string, imChatId: number | null): Work<void> {

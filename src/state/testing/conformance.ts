@@ -270,7 +270,8 @@ export function stateConformance(name: string, factory: StateFactory, skipped?: 
             deletedAt: T0 + 2,
             connectors: [{ connector: 'myconnector', statusDeleted: true, statusDeletedAt: T0 + 1 }],
             firstSeenAt: T0,
-            lastSeenAt: T0 + 2,
+            // Exact to the minute: T0 + 2 is within a minute of T0.
+            lastSeenAt: T0,
           },
           {
             line: 108,
@@ -283,6 +284,8 @@ export function stateConformance(name: string, factory: StateFactory, skipped?: 
         ]);
         // Messages on a deleted line stay readable.
         expect((await state.message(M, { line: 107, imMessageId: 1 }))?.text).toBe('hi');
+        await state.apply(connectorEvent('ONIMCONNECTORMESSAGEADD', [add(3, 'later')], 'MESSAGES', 108), meta(T0 + 60_001));
+        expect((await state.lines(M)).find((l) => l.line === 108)?.lastSeenAt).toBe(T0 + 60_001);
       });
 
       it('lists a line\'s connectors in code point order, whatever the database\'s collation', async () => {
