@@ -130,14 +130,14 @@ export function bodySource(fixtures, chats = 0) {
  */
 
 /**
- * @param {string} url
+ * @param {string[]} urls  one, or a target list (autocannon takes an array; its types say string)
  * @param {number} connections
  * @param {number} seconds
  * @param {() => string} nextBody
  */
-function fire(url, connections, seconds, nextBody) {
+function fire(urls, connections, seconds, nextBody) {
   return autocannon({
-    url,
+    url: urls.length === 1 ? /** @type {string} */ (urls[0]) : /** @type {string} */ (/** @type {unknown} */ (urls)),
     connections,
     pipelining: 1,
     duration: seconds,
@@ -154,14 +154,17 @@ function fire(url, connections, seconds, nextBody) {
 }
 
 /**
- * Warm-up, then the measured run, at one concurrency.
- * @param {{ url: string, concurrency: number, seconds: number, warmupSeconds: number, nextBody: () => string }} o
+ * Warm-up, then the measured run, at one concurrency. Several URLs (instances of one target)
+ * make one autocannon with a target list: connection i goes to URL i mod n, so the connections
+ * are split evenly, and answers and latencies are counted together.
+ * @param {{ url?: string, urls?: string[], concurrency: number, seconds: number, warmupSeconds: number, nextBody: () => string }} o
  * @returns {Promise<CellResult>}
  */
-export async function runCell({ url, concurrency, seconds, warmupSeconds, nextBody }) {
-  const warm = await fire(url, concurrency, warmupSeconds, nextBody);
+export async function runCell({ url, urls = url ? [url] : [], concurrency, seconds, warmupSeconds, nextBody }) {
+  if (urls.length === 0) throw new Error('runCell needs a url');
+  const warm = await fire(urls, concurrency, warmupSeconds, nextBody);
   await sleep(300);
-  const r = await fire(url, concurrency, seconds, nextBody);
+  const r = await fire(urls, concurrency, seconds, nextBody);
   /** @type {Record<string, number>} */
   const statusCodes = {};
   for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = s.count ?? 0;

@@ -63,3 +63,19 @@ export function sampleMemory(pid, intervalMs) {
     },
   };
 }
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; null when it is gone.
+ * Clock ticks are taken as 100 per second (USER_HZ on Linux).
+ * @param {number} pid
+ */
+export function procCpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}

@@ -2,19 +2,26 @@
 /** Turns one run's results into the Markdown report, the stdout tables and the verdict. */
 
 /**
- * @typedef {import('./load.js').CellResult & { target: string, rssMbAfter: number | null }} IntakeCell
- * @typedef {{ id: string, short: string, label: string, durability: string, color: string }} TargetInfo
+ * @typedef {import('./load.js').CellResult & { target: string, instances: number, rssMbAfter: number | null, rssMbAfterEach: (number | null)[] }} IntakeCell
+ *   rssMbAfter: all instances together; rssMbAfterEach: per instance
+ * @typedef {{ id: string, short: string, label: string, durability: string, color: string, instances: number }} TargetInfo
  * @typedef {object} Results
  * @property {'quick' | 'full'} mode
- * @property {{ concurrency: number[], seconds: number, warmupSeconds: number, decodeRounds: number, decodeRoundMs: number, chats: number }} settings
- * @property {ReturnType<typeof import('./machine.js').describeMachine>} machine
+ * @property {{ concurrency: number[], seconds: number, warmupSeconds: number, decodeRounds: number, decodeRoundMs: number, chats: number, e2e: import('./e2e.js').EndToEndLoad }} settings
+ * @property {ReturnType<typeof import('./machine.js').describeMachine> & { loadavg1AtStart: number | null, postgres: { url: string, version: string, settings: Record<string, string> } | null }} machine
  * @property {TargetInfo[]} targets
  * @property {IntakeCell[]} intake
  * @property {{ concurrency: number, gatewayVsBare: number | null, gatewayVsNaiveFull: number | null, gatewayVsNaiveNormal: number | null, intakeOnlyVsBare: number | null }[]} ratios
- * @property {Record<string, import('./memory.js').MemoryResult>} memory
+ * @property {Record<string, import('./memory.js').MemoryResult>} memory  per server process (`<target>` or `<target> #n`)
  * @property {Record<string, { answered: number, stored: number | null, unprocessed: number | null, lost: boolean }>} integrity
  * @property {import('./decode.js').DecodeRow[]} decode
+ * @property {import('./e2e.js').EndToEndResult[]} e2e
+ * @property {{ id: string, error: string }[]} e2eErrors  end-to-end runs that could not run (install failed, a process did not start…)
+ * @property {Record<string, import('./noise.js').NoiseResult | null>} noise  per phase (intake target or end-to-end run), and `before` (1 s before the run)
+ * @property {string[]} skipped  cells not run, and why
+ * @property {number} runSeconds  the whole `node bench/run.js`, build excluded
  * @property {string[]} flags
+ * @property {string[]} notes   worth knowing, not failures (limits hit and retried, memory growth, a busy machine)
  * @property {string} verdict
  */
 
@@ -25,7 +32,12 @@ export const fmt = {
   us: (/** @type {number} */ n) => (n < 100 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US')),
   ratio: (/** @type {number | null} */ r) => (r === null || !Number.isFinite(r) ? '—' : `${r.toFixed(2)}×`),
   pct: (/** @type {number | null} */ p) => (p === null ? '—' : `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`),
+  /** latency we measured ourselves (sub-millisecond precision) */
+  msExact: (/** @type {number | null | undefined} */ n) => (n === null || n === undefined ? '—' : n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US')),
 };
+
+/** Within ±15% first third vs last third: what the end-to-end memory check calls flat. */
+export const E2E_FLAT_PCT = 15;
 
 /**
  * @param {string[]} head
@@ -93,21 +105,137 @@ export function decodeTable(r) {
 
 /** @param {Results} r */
 export function memoryTable(r) {
-  const rows = r.targets
-    .filter((t) => r.memory[t.id])
-    .map((t) => {
-      const m = /** @type {import('./memory.js').MemoryResult} */ (r.memory[t.id]);
-      const perCell = r.intake.filter((c) => c.target === t.id).map((c) => `c=${c.concurrency}: ${c.rssMbAfter ?? '—'}`);
-      const flat = m.growthPct === null ? '—' : Math.abs(m.growthPct) <= 10 ? 'flat' : m.growthPct > 0 ? 'grows' : 'shrinks';
-      return [t.id === 'gateway' ? `**${t.id}**` : t.id, m.peakMb ?? '—', m.firstThirdMb ?? '—', m.lastThirdMb ?? '—', `${fmt.pct(m.growthPct)} (${flat})`, perCell.join(', '), m.rssMb.length];
-    });
-  return table(['target', 'peak RSS MB (VmHWM)', 'RSS MB, first third', 'RSS MB, last third', 'change', 'RSS MB after each cell', 'samples'], rows, 'lrrrllr');
+  const rows = Object.entries(r.memory).map(([name, m]) => {
+    const [, id = name, nth] = /^(.*?)(?: #(\d+))?$/.exec(name) ?? [];
+    const perCell = r.intake
+      .filter((c) => c.target === id)
+      .map((c) => `c=${c.concurrency}: ${(nth ? c.rssMbAfterEach?.[Number(nth) - 1] : c.rssMbAfter) ?? '—'}`);
+    const flat = m.growthPct === null ? '—' : Math.abs(m.growthPct) <= 10 ? 'flat' : m.growthPct > 0 ? 'grows' : 'shrinks';
+    return [id === 'gateway' ? `**${name}**` : name, m.peakMb ?? '—', m.firstThirdMb ?? '—', m.lastThirdMb ?? '—', `${fmt.pct(m.growthPct)} (${flat})`, perCell.join(', '), m.rssMb.length];
+  });
+  return table(['process', 'peak RSS MB (VmHWM)', 'RSS MB, first third', 'RSS MB, last third', 'change', 'RSS MB after each cell', 'samples'], rows, 'lrrrllr');
 }
+
+/**
+ * The gateway on PostgreSQL beside the gateway on SQLite, per concurrency (the same cells).
+ * @param {Results} r
+ */
+export function postgresTable(r) {
+  const cell = (/** @type {string} */ id, /** @type {number} */ c) => r.intake.find((x) => x.target === id && x.concurrency === c);
+  if (!r.intake.some((x) => x.target === 'gateway-pg' || x.target === 'gateway-pg2')) return '';
+  const show = (/** @type {IntakeCell | undefined} */ x) => (x ? `${fmt.int(x.eventsPerSec)} (p99 ${fmt.ms(x.p99)} ms)${cellProblems(x) ? ' **FLAGGED**' : ''}` : '—');
+  const div = (/** @type {IntakeCell | undefined} */ a, /** @type {IntakeCell | undefined} */ b) => (a && b && b.eventsPerSec ? a.eventsPerSec / b.eventsPerSec : null);
+  return table(
+    ['conc. (total)', 'SQLite, 1 instance: events/s', 'PostgreSQL, 1 instance', 'PostgreSQL, 2 instances (sum)', 'PG 1 ÷ SQLite', 'PG 2 ÷ PG 1'],
+    r.settings.concurrency.map((c) => [
+      c,
+      show(cell('gateway', c)),
+      show(cell('gateway-pg', c)),
+      show(cell('gateway-pg2', c)),
+      fmt.ratio(div(cell('gateway-pg', c), cell('gateway', c))),
+      fmt.ratio(div(cell('gateway-pg2', c), cell('gateway-pg', c))),
+    ]),
+    'rrrrrr',
+  );
+}
+
+const e2eName = (/** @type {import('./e2e.js').EndToEndResult} */ x) => `${x.id === 'e2e-sqlite' ? `**${x.id}**` : x.id}`;
+const gatewaysOf = (/** @type {import('./e2e.js').EndToEndResult} */ x) =>
+  `${x.db === 'postgres' ? 'PostgreSQL' : 'SQLite'}, ${x.instances === 1 ? '1 × `serve`' : `${x.instances} × \`serve --role all\`, one database`}`;
+
+/**
+ * End to end: what was sent, answered, delivered, confirmed, and how fast.
+ * @param {Results} r
+ */
+export function e2eTable(r) {
+  if (!r.e2e?.length) return '';
+  return table(
+    ['run', 'gateway', 'offered events/s', 'sent (achieved/s)', '2xx answers', 'delivered to channel', 'statuses at sandbox', 'missing', '**end-to-end events/s**', 'first send → last status, s', 'check'],
+    r.e2e.map((x) => [
+      e2eName(x),
+      gatewaysOf(x),
+      fmt.int(x.load.rate),
+      `${fmt.int(x.sent)} (${fmt.int(x.sendRate)})`,
+      fmt.int(x.acknowledged),
+      x.channel ? fmt.int(x.channel.unique) : '—',
+      fmt.int(x.confirmed),
+      `${fmt.int(x.missing)}${x.lost ? ` (**${fmt.int(x.lost)} lost**)` : ''}`,
+      `**${fmt.int(x.eventsPerSec)}**`,
+      x.e2eSeconds.toFixed(1),
+      x.problems.length ? `**FLAGGED** ${x.problems.join('; ')}` : x.missing ? 'backlog left at the end of the wait, nothing lost (see Notes)' : 'ok',
+    ]),
+    'llrrrrrrrrl',
+  );
+}
+
+/**
+ * End to end: latencies, REST calls back to Bitrix24, what was left in the database.
+ * @param {Results} r
+ */
+export function e2eLatencyTable(r) {
+  if (!r.e2e?.length) return '';
+  return table(
+    ['run', 'send → status p50 ms', 'p99 ms', 'max ms', 'gateway answer p50 ms', 'p99 ms', 'REST requests', '**REST per 1,000 events**', 'commands (batched)', '503 QUERY_LIMIT', 'left in database'],
+    r.e2e.map((x) => {
+      const limited = x.rest.errorsByCode['503 QUERY_LIMIT_EXCEEDED'] ?? 0;
+      const left = x.stored ? `${fmt.int(x.stored.unprocessed ?? 0)} events unfinished, ${fmt.int(x.stored.outbox?.unsent ?? 0)} statuses unsent` : '—';
+      return [
+        e2eName(x),
+        fmt.msExact(x.latencyMs?.p50),
+        fmt.msExact(x.latencyMs?.p99),
+        fmt.msExact(x.latencyMs?.max),
+        fmt.msExact(x.intakeMs?.p50),
+        fmt.msExact(x.intakeMs?.p99),
+        fmt.int(x.rest.requests),
+        `**${x.rest.per1000 ?? '—'}**`,
+        fmt.int(x.rest.commands),
+        limited,
+        left,
+      ];
+    }),
+    'lrrrrrrrrrl',
+  );
+}
+
+/**
+ * End to end: each gateway process's RSS, one sample a second from the first send to the end of the wait.
+ * @param {Results} r
+ */
+export function e2eMemoryTable(r) {
+  if (!r.e2e?.length) return '';
+  const rows = r.e2e.flatMap((x) =>
+    Object.entries(x.memory).map(([name, m]) => {
+      const verdict = m.growthPct === null ? '—' : Math.abs(m.growthPct) <= E2E_FLAT_PCT ? 'flat' : m.growthPct > 0 ? '**grows**' : 'shrinks';
+      return [name, m.rssMb.length, m.peakMb ?? '—', m.firstThirdMb ?? '—', m.lastThirdMb ?? '—', fmt.pct(m.growthPct), verdict, x.cpuSeconds[name] ?? '—'];
+    }),
+  );
+  return table(['gateway process', 'samples (1/s)', 'peak RSS MB (VmHWM)', 'RSS MB, first third', 'RSS MB, last third', 'change', `flat (±${E2E_FLAT_PCT}%)?`, 'CPU s used'], rows, 'lrrrrrlr');
+}
+
+/**
+ * How busy the machine was in each phase, and with what.
+ * @param {Results} r
+ */
+export function noiseTable(r) {
+  const entries = Object.entries(r.noise ?? {}).filter(([, n]) => n);
+  if (!entries.length) return '';
+  return table(
+    ['phase', 'wall s', 'machine busy (cores)', 'bench + its servers + their PG backends', 'other processes', 'quiet?'],
+    entries.map(([phase, n]) => {
+      const x = /** @type {import('./noise.js').NoiseResult} */ (n);
+      return [phase === 'before' ? '1 s before the run' : phase, x.seconds, `${x.machineBusy.toFixed(2)} of ${x.cores}`, x.ours.toFixed(2), x.others.toFixed(2), x.others <= NOISY_CORES ? 'yes' : '**no**'];
+    }),
+    'lrrrrl',
+  );
+}
+
+/** Other processes using more than this many cores on average make a phase "not quiet". */
+export const NOISY_CORES = 0.25;
 
 /** @param {Results} r */
 export function integrityTable(r) {
   return table(
-    ['target', '200 answers (warm-up included)', 'rows in its SQLite table', 'not yet processed at stop', 'check'],
+    ['target', '200 answers (warm-up included)', 'rows in its database', 'not yet processed at stop', 'check'],
     Object.entries(r.integrity).map(([id, x]) => [
       id,
       fmt.int(x.answered),
@@ -120,9 +248,9 @@ export function integrityTable(r) {
 }
 
 /**
- * Ratios per concurrency, the problems found, and the one-line verdict.
- * @param {Omit<Results, 'ratios' | 'flags' | 'verdict'>} r
- * @returns {Pick<Results, 'ratios' | 'flags' | 'verdict'>}
+ * Ratios per concurrency, the problems found, notes, and the verdict.
+ * @param {Omit<Results, 'ratios' | 'flags' | 'notes' | 'verdict'>} r
+ * @returns {Pick<Results, 'ratios' | 'flags' | 'notes' | 'verdict'>}
  */
 export function summarize(r) {
   const eps = (/** @type {string} */ id, /** @type {number} */ c) => r.intake.find((x) => x.target === id && x.concurrency === c)?.eventsPerSec;
@@ -138,6 +266,20 @@ export function summarize(r) {
   for (const c of r.intake) if (cellProblems(c) > 0) flags.push(`${c.target} c=${c.concurrency}: ${statusNote(c).replace('**FLAGGED** ', '')}`);
   for (const [id, x] of Object.entries(r.integrity)) if (x.lost) flags.push(`${id}: ${x.stored} rows stored for ${x.answered} answers of 200`);
   for (const d of r.decode) if (!d.equal) flags.push(`decode ${d.name}: decodeForm and qs.parse differ`);
+  for (const x of r.e2e ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
+  for (const x of r.e2eErrors ?? []) flags.push(`${x.id}: could not run: ${x.error.slice(0, 500)}`);
+  /** @type {string[]} */
+  const notes = [];
+  for (const x of r.e2e ?? []) {
+    for (const n of x.notes) notes.push(`${x.id}: ${n}`);
+    for (const [name, m] of Object.entries(x.memory)) {
+      if (m.growthPct !== null && Math.abs(m.growthPct) > E2E_FLAT_PCT) notes.push(`${name}: RSS ${m.growthPct > 0 ? 'grew' : 'shrank'} ${fmt.pct(m.growthPct)} from the first to the last third of the end-to-end run (${m.firstThirdMb} → ${m.lastThirdMb} MB, ${m.rssMb.length} samples)`);
+    }
+    if (x.sendRate < x.load.rate * 0.9) notes.push(`${x.id}: the sandbox sent ${fmt.int(x.sendRate)} events/s of the ${fmt.int(x.load.rate)} offered: ${x.load.maxInFlight} POSTs were open at once, waiting for the gateway's answers`);
+  }
+  const noisy = Object.entries(r.noise ?? {}).filter(([, n]) => n && n.others > NOISY_CORES);
+  if (noisy.length) notes.push(`other processes used the machine during ${noisy.map(([p, n]) => `${p === 'before' ? 'the check before the run' : p} (${n?.others.toFixed(2)} cores)`).join(', ')}: those numbers are lower than on a quiet machine`);
+  for (const s of r.skipped ?? []) notes.push(s);
   /**
    * One sentence comparing a gateway target with the bare ceiling at every concurrency.
    * @param {string} id
@@ -151,30 +293,86 @@ export function summarize(r) {
     const slow = cells.some((c) => share(c) < 0.5);
     return `${name} is ${slow ? 'SLOWER THAN HALF' : 'at least half'} the bare ceiling: ${parts.join('; ')}.`;
   };
+  const e2e = (r.e2e ?? [])
+    .map((x) => `${x.label}: ${fmt.int(x.eventsPerSec)} events/s (send → status p50 ${fmt.msExact(x.latencyMs?.p50)} ms, p99 ${fmt.msExact(x.latencyMs?.p99)} ms, ${x.rest.per1000 ?? '—'} REST requests per 1,000 events)${x.problems.length ? ' FLAGGED' : ''}`)
+    .join('; ');
   const verdict =
-    [versusBare('gateway', 'The gateway (`serve`)'), versusBare('gateway-intake', '`serve --role intake` (no worker)')].filter(Boolean).join(' ') ||
-    'gateway or bare target not run: no verdict';
-  return { ratios, flags, verdict };
+    [
+      versusBare('gateway', 'The gateway (`serve`)'),
+      versusBare('gateway-intake', '`serve --role intake` (no worker)'),
+      e2e ? `End to end, from the sandbox's send to the delivery status back at it: ${e2e}.` : '',
+    ]
+      .filter(Boolean)
+      .join(' ') || 'gateway or bare target not run: no verdict';
+  return { ratios, flags, notes, verdict };
 }
 
 /** @param {Results} r */
 export function markdown(r) {
   const m = r.machine;
+  const e = r.settings.e2e;
+  const pg = m.postgres;
+  const pgLine = pg
+    ? `\n· PostgreSQL ${pg.version} at ${pg.url} (${Object.entries(pg.settings)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}), a fresh database per target, dropped after it`
+    : '';
+  const skippedBlock = r.skipped?.length ? `\n${r.skipped.map((s) => `- ${s}`).join('\n')}\n` : '';
+  const pgTable = postgresTable(r);
+  const e2eBlock = r.e2e?.length
+    ? `## End to end: sandbox → gateway → channel → delivery status back at the sandbox
+
+The sandbox (a fake Bitrix24, in the bench's process) installs the application on the gateway (ONAPPINSTALL,
+confirmed by the gateway's app.info call, so it holds real OAuth tokens) and the application binds the connector's
+events (one REST batch: imconnector.register, imconnector.activate, event.bind ×7). Then operators write new messages
+(ONIMCONNECTORMESSAGEADD) in ${fmt.int(e.chats)} Open Lines chats, round-robin, and every ${e.updateEvery}th event is an edit
+(ONIMCONNECTORMESSAGEUPDATE) of a message whose delivery was already confirmed: ${fmt.int(e.rate)} events/s offered, first for
+${e.warmupSeconds} s as a warm-up (its statuses awaited, nothing of it counted), then for ${e.seconds} s measured,
+each POSTed form-encoded as Bitrix24 does (the sandbox's encoder, fresh tokens, a new connection each, never re-sent),
+at most ${e.maxInFlight} open at once. The gateway (\`serve --role all\`, channel and OAuth options pointed at the fake channel
+and the sandbox, worker concurrency 8, the default) delivers each to a fake channel that answers 200 at once, then reports
+it with imconnector.send.status.delivery, which the sandbox's recorder sees. With two instances the sandbox sends event *i*
+to instance *i* mod 2 (as a round-robin load balancer would) and both run intake and worker on one PostgreSQL database.
+The wait for statuses after the last send ends when all have come, after ${e.drainSeconds} s, or after ${e.stallSeconds} s without one.
+
+- **end-to-end events/s** — statuses confirmed ÷ time from the first send to the last status. When the sandbox could not
+  send at the offered rate (*achieved/s* below *offered*), the gateway was the limit and this is its capacity end to end.
+- **send → status** — per event, from the sandbox starting its POST to the sandbox recording the delivery status of that
+  message (each message has at most one event in flight, so statuses match events exactly). Includes queueing.
+- **gateway answer** — the sandbox's POST time: connect, send, the gateway's 200.
+- **REST per 1,000 events** — HTTP requests the gateway made to the sandbox's REST API during the load and the wait
+  (a \`batch\` is one request; *commands* counts the calls inside), ÷ events sent × 1,000. Setup calls excluded.
+- **missing** — acknowledged events whose status had not come when the wait ended. If the wait ended because the
+  longest wait passed while statuses were still coming, that is a backlog (a note); if no status came for ${e.stallSeconds} s,
+  or an event has neither a status nor anything left for it in the database after the stop (**lost**), it is flagged.
+- **left in database** — events not finished and statuses not sent when the gateway stopped.
+
+${e2eTable(r)}
+
+${e2eLatencyTable(r)}
+
+### Memory of the gateway during the end-to-end run
+
+${e2eMemoryTable(r)}
+
+`
+    : '';
   return `# b24-im-gateway benchmark (${r.mode})
 
 ${m.date} · ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GiB · Node ${m.node} · Linux ${m.kernel}
-· SQLite files on ${m.dbFilesystem} · autocannon ${m.versions.autocannon}, express ${m.versions.express}, qs ${m.versions.qs}, better-sqlite3 ${m.versions['better-sqlite3']}
+· SQLite files on ${m.dbFilesystem} · autocannon ${m.versions.autocannon}, express ${m.versions.express}, qs ${m.versions.qs}, better-sqlite3 ${m.versions['better-sqlite3']}${pgLine}
+· run took ${r.runSeconds} s (\`npm run build\` not included) · load average at start ${m.loadavg1AtStart ?? '—'}
 
-Each cell: ${r.settings.warmupSeconds} s warm-up, then ${r.settings.seconds} s measured, keep-alive connections = concurrency, one request in flight per connection.
+Each intake cell: ${r.settings.warmupSeconds} s warm-up, then ${r.settings.seconds} s measured, keep-alive connections = concurrency, one request in flight per connection.
 Bodies: 5 seed events (form-encoded, 0.8–3.4 kB), round-robin, every request with its own \`ts\` and message id; ${r.settings.chats > 0 ? `chat ids spread over ${r.settings.chats} chats` : "each fixture's chat id kept, so all events fall in 5 chats (5 ordering keys)"}.
 The load generator and every server run as separate processes on the same ${m.cores} cores.
-
+${skippedBlock}
 ## Intake
 
 ${intakeTable(r)}
 
 ${ratioTable(r)}
-
+${pgTable ? `\n### PostgreSQL beside SQLite\n\nThe same cells. Two instances: two \`serve\` processes (both intake + worker) on one database; one autocannon with both URLs\nin its target list, so the connections are split evenly between them and the answers summed.\n\n${pgTable}\n` : ''}
 **Verdict:** ${r.verdict}
 
 ## Nothing answered is lost
@@ -185,6 +383,13 @@ ${integrityTable(r)}
 
 ${memoryTable(r)}
 
+${e2eBlock}## Machine load during each phase
+
+Other processes on the same cores (tests, builds) lower every number. *machine busy* is from /proc/stat; *bench* is this
+process (load generator, sandbox), the servers it started and the PostgreSQL backends of its databases; *other* is the rest.
+
+${noiseTable(r)}
+
 ## Decoding (µs per event, median of ${r.settings.decodeRounds} rounds of ${r.settings.decodeRoundMs} ms)
 
 qs.parse runs with the options \`express.urlencoded({ extended: true })\` gives it (body-parser 2: depth 32, arrayLimit max(100, params), allowPrototypes, strictDepth).
@@ -192,8 +397,12 @@ Results compared as JSON (after a JSON round trip).
 
 ${decodeTable(r)}
 
+## Notes
+
+${r.notes?.length ? r.notes.map((f) => `- ${f}`).join('\n') : 'None.'}
+
 ## Flags
 
-${r.flags.length ? r.flags.map((f) => `- ${f}`).join('\n') : 'None: every answer was 200, every answered event was stored, both decoders agreed.'}
+${r.flags.length ? r.flags.map((f) => `- ${f}`).join('\n') : 'None: every answer was 200, every answered event was stored, both decoders agreed, and end to end every event was delivered and confirmed.'}
 `;
 }

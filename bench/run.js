@@ -1,59 +1,141 @@
 // @ts-check
 /**
- * `npm run bench` (quick, about 2 minutes) and `npm run bench -- --full`.
- * Decoding first (no server running), then each target as its own process under autocannon.
+ * `npm run bench` (quick, about 2½ minutes) and `npm run bench -- --full`.
+ * Decoding first (no server running), then each intake target as its own process under
+ * autocannon (SQLite and PostgreSQL), then the end-to-end runs (sandbox → gateway → channel →
+ * delivery status back at the sandbox) on SQLite and PostgreSQL.
  * Writes bench/results/latest.{json,md,svg} and a dated copy of each.
- * Options: --full, --only bare,naive-full,naive-normal,gateway,gateway-intake,
- * --seconds N (measured seconds per cell), --chats N (spread events over N chats; default: the fixtures' own)
+ * Options: --full, --only <ids> (intake targets and end-to-end runs, comma-separated),
+ * --seconds N (measured seconds per intake cell), --chats N (spread intake events over N chats;
+ * default: the fixtures' own), --e2e-rate N, --e2e-seconds N, --e2e-chats N.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { chartSvg } from './chart.js';
 import { benchDecode } from './decode.js';
+import { endToEndSetups, runEndToEnd } from './e2e.js';
 import { bodySource, loadFixtures, portalTokens, runCell } from './load.js';
 import { describeMachine } from './machine.js';
 import { procStatusKb } from './memory.js';
-import { decodeTable, fmt, integrityTable, intakeTable, markdown, memoryTable, ratioTable, summarize } from './report.js';
-import { startTarget, targets } from './targets.js';
+import { machineLoadNow, startNoiseMeter } from './noise.js';
+import { dropAllDatabases, pgAdminUrl, pgSettings, pgUnreachable, pgVersion } from './pg.js';
+import {
+  decodeTable,
+  e2eLatencyTable,
+  e2eMemoryTable,
+  e2eTable,
+  fmt,
+  integrityTable,
+  intakeTable,
+  markdown,
+  memoryTable,
+  noiseTable,
+  postgresTable,
+  ratioTable,
+  summarize,
+} from './report.js';
+import { instancesOf, startTarget, targets } from './targets.js';
 import process from 'node:process';
 import { URL } from 'node:url';
 
-const { values } = parseArgs({ options: { full: { type: 'boolean', default: false }, only: { type: 'string' }, seconds: { type: 'string' }, chats: { type: 'string', default: '0' } } });
+const { values } = parseArgs({
+  options: {
+    full: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    seconds: { type: 'string' },
+    chats: { type: 'string', default: '0' },
+    'e2e-rate': { type: 'string' },
+    'e2e-seconds': { type: 'string' },
+    'e2e-chats': { type: 'string' },
+  },
+});
 const mode = /** @type {'quick' | 'full'} */ (values.full ? 'full' : 'quick');
 const settings = values.full
   ? { concurrency: [1, 10, 100, 256], seconds: 20, warmupSeconds: 3, decodeRounds: 15, decodeRoundMs: 150 }
-  : { concurrency: [10, 100], seconds: 8, warmupSeconds: 2, decodeRounds: 7, decodeRoundMs: 80 };
+  : { concurrency: [10, 100], seconds: 5, warmupSeconds: 1.5, decodeRounds: 7, decodeRoundMs: 80 };
 if (values.seconds) settings.seconds = Number(values.seconds);
+/** @type {import('./e2e.js').EndToEndLoad} */
+const e2eLoad = values.full
+  ? { rate: 300, warmupSeconds: 3, seconds: 45, chats: 200, updateEvery: 4, maxInFlight: 256, drainSeconds: 240, stallSeconds: 30 }
+  : { rate: 300, warmupSeconds: 1, seconds: 5, chats: 200, updateEvery: 4, maxInFlight: 256, drainSeconds: 60, stallSeconds: 20 };
+if (values['e2e-rate']) e2eLoad.rate = Number(values['e2e-rate']);
+if (values['e2e-seconds']) e2eLoad.seconds = Number(values['e2e-seconds']);
+if (values['e2e-chats']) e2eLoad.chats = Number(values['e2e-chats']);
 const chats = Number(values.chats);
 const only = values.only?.split(',').map((s) => s.trim());
+const allIds = [...targets.map((t) => t.id), ...endToEndSetups.map((s) => s.id)];
+if (only && !only.every((id) => allIds.includes(id))) throw new Error(`--only takes ${allIds.join(',')}`);
 const chosen = only ? targets.filter((t) => only.includes(t.id)) : targets;
-if (only && chosen.length !== only.length) throw new Error(`--only takes ${targets.map((t) => t.id).join(',')}`);
+const chosenE2e = only ? endToEndSetups.filter((s) => only.includes(s.id)) : endToEndSetups;
 
 const root = new URL('..', import.meta.url).pathname;
 if (!existsSync(join(root, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
 
+const runStarted = performance.now();
 const fixtures = loadFixtures();
 const tokens = [...portalTokens(fixtures)].map(([member, token]) => `${member}=${token}`);
 const dir = mkdtempSync(join(tmpdir(), 'b24gw-bench-'));
 const machine = describeMachine(dir);
 const log = (/** @type {string} */ line) => process.stdout.write(`${line}\n`);
 
-const cellCount = chosen.length * settings.concurrency.length;
-const estimate = Math.round(cellCount * (settings.warmupSeconds + settings.seconds + 0.5) + settings.decodeRounds * settings.decodeRoundMs * 10 / 1000);
-log(`b24-im-gateway bench (${mode}): ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; SQLite files in ${dir} on ${machine.dbFilesystem}`);
-log(`${cellCount} intake cells × (${settings.warmupSeconds} s warm-up + ${settings.seconds} s) plus decoding: about ${estimate} s\n`);
-
 /** @type {(() => void)[]} */
 const killers = [];
+let aborting = false;
 const abort = () => {
+  if (aborting) return;
+  aborting = true;
   for (const k of killers) k();
-  rmSync(dir, { recursive: true, force: true });
-  process.exit(130);
+  void dropAllDatabases().finally(() => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
 };
 process.on('SIGINT', abort);
 process.on('SIGTERM', abort);
+
+const pgNeeded = chosen.some((t) => t.db === 'postgres') || chosenE2e.some((s) => s.db === 'postgres');
+const pgDown = pgNeeded ? await pgUnreachable() : null;
+const redactedPgUrl = (() => {
+  const u = new URL(pgAdminUrl);
+  if (u.password) u.password = '***';
+  return u.toString();
+})();
+const postgres = pgNeeded && !pgDown ? { url: redactedPgUrl, version: await pgVersion(), settings: await pgSettings() } : null;
+/** @type {string[]} */
+const skipped = [];
+const intakeTargets = chosen.filter((t) => {
+  if (t.db !== 'postgres' || !pgDown) return true;
+  skipped.push(`${t.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`);
+  return false;
+});
+const e2eSetups = chosenE2e.filter((s) => {
+  if (s.db !== 'postgres' || !pgDown) return true;
+  skipped.push(`${s.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`);
+  return false;
+});
+
+const cellCount = intakeTargets.length * settings.concurrency.length;
+const e2eEstimate = e2eSetups.reduce((a, s) => a + (e2eLoad.warmupSeconds + e2eLoad.seconds) * (s.db === 'postgres' ? 2.2 : 1.2) + 3, 0);
+const estimate = Math.round(cellCount * (settings.warmupSeconds + settings.seconds + 0.5) + intakeTargets.length + settings.decodeRounds * settings.decodeRoundMs * 10 / 1000 + e2eEstimate);
+log(`b24-im-gateway bench (${mode}): ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; SQLite files in ${dir} on ${machine.dbFilesystem}`);
+if (postgres) log(`PostgreSQL ${postgres.version} at ${postgres.url} (a fresh database per target, dropped after it)`);
+log(
+  `${cellCount} intake cells × (${settings.warmupSeconds} s warm-up + ${settings.seconds} s), decoding, ${e2eSetups.length} end-to-end runs (${e2eLoad.rate} events/s offered for ${e2eLoad.seconds} s each, then the wait for statuses): about ${estimate} s`,
+);
+for (const s of skipped) log(`  ${s}`);
+
+// Is anything else busy on this machine? Other people's tests make every number here lower.
+const quiet = startNoiseMeter(() => []);
+await sleep(1000);
+const before = quiet.stop();
+const load = machineLoadNow();
+if (before) log(`machine before the run: ${before.others.toFixed(2)} of ${before.cores} cores busy with other processes, load average ${load.loadavg1 ?? '?'}`);
+if (before && before.others > 0.3) log('  WARNING: the machine is not quiet; numbers will be lower than on an idle machine (see "Machine load" in the report)');
+log('');
 
 try {
   log('decoding: decodeForm vs qs.parse');
@@ -62,7 +144,7 @@ try {
     log(`  ${d.name.padEnd(28)} decodeForm ${fmt.us(d.usPerEvent.decodeForm ?? NaN).padStart(6)} µs   qs.parse ${fmt.us(d.usPerEvent['qs.parse'] ?? NaN).padStart(6)} µs   ${d.equal ? 'same result' : `DIFFERENT: ${d.differences.join('; ')}`}`);
   }
 
-  log('\nintake');
+  if (intakeTargets.length) log('\nintake');
   const nextBody = bodySource(fixtures, chats);
   /** @type {import('./report.js').IntakeCell[]} */
   const intake = [];
@@ -70,18 +152,23 @@ try {
   const memory = {};
   /** @type {import('./report.js').Results['integrity']} */
   const integrity = {};
+  /** @type {import('./report.js').Results['noise']} */
+  const noise = { before };
   let done = 0;
-  for (const target of chosen) {
+  for (const target of intakeTargets) {
     const server = await startTarget(target, { dir, tokens });
     killers.push(() => server.kill());
+    const meter = startNoiseMeter(() => server.pids, () => server.databases);
     let answered = 0;
     try {
       for (const concurrency of settings.concurrency) {
         const head = `  [${String(++done).padStart(String(cellCount).length)}/${cellCount}] ${target.id.padEnd(14)} c=${String(concurrency).padEnd(3)}`;
         if (process.stdout.isTTY) process.stdout.write(`${head} running ${settings.warmupSeconds} + ${settings.seconds} s…`);
-        const cell = await runCell({ url: server.url, concurrency, seconds: settings.seconds, warmupSeconds: settings.warmupSeconds, nextBody });
-        const rss = procStatusKb(server.pid, 'VmRSS');
-        intake.push({ target: target.id, ...cell, rssMbAfter: rss === null ? null : Math.round(rss / 102.4) / 10 });
+        const cell = await runCell({ urls: server.urls, concurrency, seconds: settings.seconds, warmupSeconds: settings.warmupSeconds, nextBody });
+        const rss = server.pids.map((pid) => procStatusKb(pid, 'VmRSS'));
+        const mb = (/** @type {number | null} */ kb) => (kb === null ? null : Math.round(kb / 102.4) / 10);
+        const total = rss.every((x) => x !== null) ? mb(rss.reduce((a, b) => (a ?? 0) + (b ?? 0), 0)) : null;
+        intake.push({ target: target.id, instances: instancesOf(target), ...cell, rssMbAfter: total, rssMbAfterEach: rss.map(mb) });
         answered += cell.ok + cell.warmupOk;
         const bad = cell.non2xx + cell.errors + cell.timeouts + cell.warmupBad;
         process.stdout.write(
@@ -89,16 +176,64 @@ try {
         );
       }
     } finally {
+      noise[target.id] = meter.stop();
+      const said = server.output();
       const stopped = await server.stop();
-      memory[target.id] = stopped.memory;
+      Object.assign(memory, stopped.memory);
       const stored = stopped.stored?.rows ?? null;
       integrity[target.id] = { answered, stored, unprocessed: stopped.stored?.unprocessed ?? null, lost: stored !== null && stored < answered };
-      const said = server.output().trim();
       if (said) log(`  ${target.id} printed (last lines):\n${said.split('\n').slice(-5).join('\n')}`);
     }
   }
 
-  const base = { mode, settings: { ...settings, chats }, machine, targets: chosen.map(({ id, short, label, durability, color }) => ({ id, short, label, durability, color })), intake, memory, integrity, decode };
+  /** @type {import('./e2e.js').EndToEndResult[]} */
+  const e2e = [];
+  if (e2eSetups.length) {
+    log(`\nend to end: sandbox (Bitrix24) → gateway → channel → imconnector.send.status.delivery back at the sandbox`);
+    log(`  ${e2eLoad.rate} events/s offered for ${e2eLoad.warmupSeconds} s (warm-up, not counted) then ${e2eLoad.seconds} s over ${e2eLoad.chats} chats, every ${e2eLoad.updateEvery}th an edit of a delivered message; at most ${e2eLoad.maxInFlight} POSTs open`);
+  }
+  /** @type {{ id: string, error: string }[]} */
+  const e2eErrors = [];
+  for (const [i, setup] of e2eSetups.entries()) {
+    const head = `  [${i + 1}/${e2eSetups.length}] ${setup.id.padEnd(11)}`;
+    let r;
+    try {
+      r = await runEndToEnd(setup, e2eLoad, {
+        dir,
+        progress: (line) => log(`${head} … ${line}`),
+        onKill: (k) => killers.push(k),
+      });
+    } catch (e) {
+      const error = /** @type {Error} */ (e).message || String(e);
+      e2eErrors.push({ id: setup.id, error });
+      log(`${head} FLAGGED: could not run: ${error.slice(0, 2000)}`);
+      continue;
+    }
+    e2e.push(r);
+    noise[setup.id] = r.noise;
+    log(
+      `${head} ${fmt.int(r.eventsPerSec).padStart(5)} events/s end to end  sent ${r.sent} (${r.sendRate}/s), 2xx ${r.acknowledged}, channel ${r.channel?.unique ?? '?'}, statuses ${r.confirmed}  send→status p50 ${fmt.ms(r.latencyMs?.p50 ?? 0)} ms p99 ${fmt.ms(r.latencyMs?.p99 ?? 0)} ms  REST ${r.rest.per1000 ?? '—'}/1,000 events  ${r.problems.length ? `FLAGGED: ${r.problems.join('; ')}` : 'ok'}`,
+    );
+    for (const n of r.notes) log(`${' '.repeat(head.length)} note: ${n}`);
+    if (r.problems.length && r.output) log(`  ${setup.id} gateway printed (last lines):\n${r.output.split('\n').slice(-6).join('\n')}`);
+  }
+
+  const runSeconds = Math.round((performance.now() - runStarted) / 100) / 10;
+  const base = {
+    mode,
+    settings: { ...settings, chats, e2e: e2eLoad },
+    machine: { ...machine, loadavg1AtStart: load.loadavg1, postgres },
+    targets: intakeTargets.map((t) => ({ id: t.id, short: t.short, label: t.label, durability: t.durability, color: t.color, instances: instancesOf(t) })),
+    intake,
+    memory,
+    integrity,
+    decode,
+    e2e,
+    e2eErrors,
+    noise,
+    skipped,
+    runSeconds,
+  };
   /** @type {import('./report.js').Results} */
   const results = /** @type {import('./report.js').Results} */ ({ ...base, ...summarize(base) });
 
@@ -111,12 +246,16 @@ try {
     writeFileSync(join(out, `${stamp}.${ext}`), text);
   }
 
-  log(`\n${intakeTable(results)}\n\n${ratioTable(results)}\n\n${integrityTable(results)}\n\n${memoryTable(results)}\n\n${decodeTable(results)}\n`);
+  const tables = [intakeTable(results), ratioTable(results), postgresTable(results), integrityTable(results), memoryTable(results), e2eTable(results), e2eLatencyTable(results), e2eMemoryTable(results), noiseTable(results), decodeTable(results)];
+  log(`\n${tables.filter(Boolean).join('\n\n')}\n`);
+  for (const s of skipped) log(s);
   log(`Verdict: ${results.verdict}`);
+  if (results.notes.length) log(`\nNotes:\n${results.notes.map((f) => `  - ${f}`).join('\n')}`);
   if (results.flags.length) log(`\nFLAGGED:\n${results.flags.map((f) => `  - ${f}`).join('\n')}`);
-  log(`\nWrote bench/results/latest.{json,md,svg} and bench/results/${stamp}.{json,md,svg}`);
+  log(`\nWrote bench/results/latest.{json,md,svg} and bench/results/${stamp}.{json,md,svg} (run took ${runSeconds} s)`);
   process.exitCode = results.flags.length ? 1 : 0;
 } finally {
   for (const k of killers) k();
+  await dropAllDatabases();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * The servers under load, each started as its own process on 127.0.0.1: the bare ceiling,
- * the naive Express handler (synchronous=FULL and NORMAL), the gateway's own `serve`, and
- * `serve --role intake` (the same intake without the worker, to tell their costs apart).
+ * the naive Express handler (synchronous=FULL and NORMAL), the gateway's own `serve`,
+ * `serve --role intake` (the same intake without the worker, to tell their costs apart), and
+ * `serve` on PostgreSQL with one and with two instances on one database.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { URL } from 'node:url';
 import Database from 'better-sqlite3';
 import { sampleMemory } from './memory.js';
+import { countPgRows, freshDatabase } from './pg.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -25,8 +27,16 @@ const root = new URL('..', import.meta.url).pathname;
  * @property {string} label       what it is, for tables
  * @property {string} durability  what a 200 promises
  * @property {string} color       for the chart
- * @property {boolean} stores     keeps events in a SQLite table `events`
+ * @property {boolean} stores     keeps events in a table `events`
+ * @property {'sqlite' | 'postgres'} [db]  where (default sqlite: a file in the run's folder)
+ * @property {number} [instances]  processes on the one database (default 1); load is split evenly over them
  * @property {(o: { port: number, db: string, tokens: string[] }) => string[]} argv  after `node`
+ */
+
+/**
+ * What a target left in its database: rows of `events`, how many no worker has finished
+ * (null without a status column), rows per status, and the status outbox (null without one).
+ * @typedef {{ rows: number, unprocessed: number | null, byStatus: Record<string, number>, outbox: { rows: number, unsent: number, dead: number } | null }} StoredRows
  */
 
 /** @param {string[]} tokens */
@@ -79,6 +89,27 @@ export const targets = [
     stores: true,
     argv: ({ port, db, tokens }) => [join(root, 'dist/cli/main.js'), 'serve', '--role', 'intake', '--port', String(port), '--db', db, ...tokenArgs(tokens), '--log-level', 'warn'],
   },
+  {
+    id: 'gateway-pg',
+    short: 'gateway serve, PostgreSQL, 1 instance',
+    label: 'b24-im-gateway serve --db postgres://… (intake + worker)',
+    durability: 'verified + validated, PostgreSQL commit (server defaults)',
+    color: '#188038',
+    stores: true,
+    db: 'postgres',
+    argv: ({ port, db, tokens }) => [join(root, 'dist/cli/main.js'), 'serve', '--port', String(port), '--db', db, ...tokenArgs(tokens), '--log-level', 'warn'],
+  },
+  {
+    id: 'gateway-pg2',
+    short: 'gateway serve, PostgreSQL, 2 instances',
+    label: 'two b24-im-gateway serve --db postgres://… (both intake + worker), one database',
+    durability: 'same as gateway-pg; load split over both, summed',
+    color: '#81c995',
+    stores: true,
+    db: 'postgres',
+    instances: 2,
+    argv: ({ port, db, tokens }) => [join(root, 'dist/cli/main.js'), 'serve', '--port', String(port), '--db', db, ...tokenArgs(tokens), '--log-level', 'warn'],
+  },
 ];
 
 /**
@@ -95,7 +126,7 @@ const answers200 = (url) =>
   });
 
 /** @returns {Promise<number>} */
-async function freePort() {
+export async function freePort() {
   const server = createServer();
   await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
   const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
@@ -104,68 +135,155 @@ async function freePort() {
 }
 
 /**
- * Starts a target's process and waits until GET /healthz answers.
- * @param {Target} target
- * @param {{ dir: string, tokens: string[] }} o
+ * Loaded into every server before its own code: when the bench dies, whatever the reason (even
+ * SIGKILL), the pipe to the child's stdin closes and the child ends itself too.
  */
-export async function startTarget(target, { dir, tokens }) {
+const WATCHDOG = `data:text/javascript,${encodeURIComponent(
+  "process.stdin.on('end',()=>process.kill(process.pid,'SIGTERM'));process.stdin.on('error',()=>{});process.stdin.resume();",
+)}`;
+
+/**
+ * @typedef {object} ServerProcess
+ * @property {string} url    http://127.0.0.1:PORT
+ * @property {number} pid
+ * @property {() => string} output  the last 20 kB it printed
+ * @property {() => Promise<void>} stop  SIGTERM, then SIGKILL after 10 s
+ * @property {() => void} kill  SIGKILL at once (on failure)
+ */
+
+/**
+ * Starts `node <argv>` on a free loopback port and waits (at most 15 s) until GET /healthz answers 200.
+ * @param {string} id   for error messages
+ * @param {(port: number) => string[]} argv
+ * @returns {Promise<ServerProcess>}
+ */
+export async function startServer(id, argv) {
   const port = await freePort();
-  const db = join(dir, `${target.id}.db`);
   let out = '';
-  const child = spawn(process.execPath, target.argv({ port, db, tokens }), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', WATCHDOG, ...argv(port)], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   const keep = (/** @type {Buffer} */ c) => (out = (out + c.toString()).slice(-20_000));
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
+  child.stdin.on('error', () => undefined);
   const url = `http://127.0.0.1:${port}`;
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const kill = () => {
+    if (alive()) child.kill('SIGKILL');
+  };
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${target.id} exited with ${child.exitCode}: ${out}`);
+    if (!alive()) throw new Error(`${id} exited with ${child.exitCode ?? child.signalCode}: ${out}`);
     if (await answers200(`${url}/healthz`)) break;
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${target.id} did not start: ${out}`);
+      kill();
+      throw new Error(`${id} did not start: ${out}`);
     }
     await sleep(50);
   }
-  const pid = /** @type {number} */ (child.pid);
-  const memory = sampleMemory(pid, 1000);
   return {
     url,
-    pid,
+    pid: /** @type {number} */ (child.pid),
     output: () => out,
-    /** Stops sampling, reads peak RSS, stops the process (SIGTERM, then SIGKILL after 10 s), counts stored rows. */
     async stop() {
-      const mem = memory.stop();
-      if (child.exitCode === null && child.signalCode === null) {
+      if (alive()) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        const timer = setTimeout(kill, 10_000);
         await exited;
         clearTimeout(timer);
       }
-      return { memory: mem, stored: target.stores ? countRows(db) : null };
+      child.stdin.destroy();
     },
-    /** Ends the process at once (on failure). */
-    kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
+    kill,
   };
 }
 
 /**
- * Rows in the target's `events` table, and how many of them no worker has finished yet
- * (null where the table has no status column).
- * @param {string} file
- * @returns {{ rows: number, unprocessed: number | null }}
+ * Starts a target's process (or processes, on one database) and waits until each answers
+ * GET /healthz. A PostgreSQL target gets a fresh database, dropped by stop().
+ * @param {Target} target
+ * @param {{ dir: string, tokens: string[] }} o
  */
-function countRows(file) {
-  if (!existsSync(file)) return { rows: 0, unprocessed: null };
+export async function startTarget(target, { dir, tokens }) {
+  const pgDb = target.db === 'postgres' ? await freshDatabase() : null;
+  const db = pgDb ? pgDb.url : join(dir, `${target.id}.db`);
+  const count = instancesOf(target);
+  /** @type {ServerProcess[]} */
+  const servers = [];
+  const killAll = () => {
+    for (const s of servers) s.kill();
+  };
+  try {
+    // One after another: the first one migrates the database.
+    for (let i = 0; i < count; i++) servers.push(await startServer(target.id, (port) => target.argv({ port, db, tokens })));
+  } catch (e) {
+    killAll();
+    await pgDb?.drop().catch(() => undefined);
+    throw e;
+  }
+  const names = servers.map((_, i) => (count > 1 ? `${target.id} #${i + 1}` : target.id));
+  const samplers = servers.map((s) => sampleMemory(s.pid, 1000));
+  return {
+    /** One URL per instance. */
+    urls: servers.map((s) => s.url),
+    pids: servers.map((s) => s.pid),
+    names,
+    /** The PostgreSQL database's name, if any (to find its backends' CPU). */
+    databases: pgDb ? [pgDb.name] : [],
+    output: () =>
+      servers
+        .map((s, i) => (count > 1 && s.output().trim() ? `[${names[i]}] ${s.output()}` : s.output()))
+        .join('\n')
+        .trim(),
+    /**
+     * Stops sampling, reads peak RSS, stops the processes (SIGTERM, then SIGKILL after 10 s),
+     * counts stored rows, drops a PostgreSQL database.
+     * @returns {Promise<{ memory: Record<string, import('./memory.js').MemoryResult>, stored: StoredRows | null }>}
+     */
+    async stop() {
+      const memory = Object.fromEntries(samplers.map((m, i) => [names[i], m.stop()]));
+      await Promise.all(servers.map((s) => s.stop()));
+      /** @type {StoredRows | null} */
+      let stored = null;
+      try {
+        if (target.stores) stored = pgDb ? await countPgRows(pgDb.url) : countRows(db);
+      } finally {
+        await pgDb?.drop().catch(() => undefined);
+      }
+      return { memory, stored };
+    },
+    /** Ends the processes at once (on failure); the database is dropped by the run's cleanup. */
+    kill: killAll,
+    /** Drops the PostgreSQL database, if any (after kill). */
+    drop: async () => pgDb?.drop().catch(() => undefined),
+  };
+}
+
+/** @param {Target} t */
+export const instancesOf = (t) => Math.max(1, t.instances ?? 1);
+
+/**
+ * What a SQLite target left: see StoredRows.
+ * @param {string} file
+ * @returns {StoredRows}
+ */
+export function countRows(file) {
+  if (!existsSync(file)) return { rows: 0, unprocessed: null, byStatus: {}, outbox: null };
   const db = new Database(file, { readonly: true });
   try {
     const rows = /** @type {number} */ (db.prepare('SELECT COUNT(*) FROM events').pluck().get());
     const hasStatus = db.prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'status'").get() !== undefined;
-    const unprocessed = hasStatus ? /** @type {number} */ (db.prepare("SELECT COUNT(*) FROM events WHERE status IN ('pending', 'retry', 'processing')").pluck().get()) : null;
-    return { rows, unprocessed };
+    if (!hasStatus) return { rows, unprocessed: null, byStatus: {}, outbox: null };
+    const grouped = /** @type {{ status: string, n: number }[]} */ (db.prepare('SELECT status, COUNT(*) AS n FROM events GROUP BY status').all());
+    const byStatus = Object.fromEntries(grouped.map((x) => [x.status, x.n]));
+    const unprocessed = (byStatus.pending ?? 0) + (byStatus.retry ?? 0) + (byStatus.processing ?? 0);
+    const hasOutbox = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'status_outbox'").get() !== undefined;
+    const o = hasOutbox
+      ? /** @type {{ rows: number, unsent: number, dead: number }} */ (
+          db.prepare("SELECT COUNT(*) AS rows, COALESCE(SUM(status IN ('pending', 'sending')), 0) AS unsent, COALESCE(SUM(status = 'dead'), 0) AS dead FROM status_outbox").get()
+        )
+      : null;
+    return { rows, unprocessed, byStatus, outbox: o };
   } finally {
     db.close();
   }
