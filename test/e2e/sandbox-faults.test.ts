@@ -1,79 +1,23 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startSandbox, type DeliveryResult, type Portal, type Sandbox, type StatusRecord } from '../../src/sandbox/index.js';
-import { SqliteStore } from '../../src/store/sqlite/store.js';
-import { fakeChannel } from '../channel.js';
-import { tempDir } from '../helpers.js';
-import { startGatewayProcess, type GatewayProcess } from '../process.js';
+import { expect, it } from 'vitest';
+import type { Portal, StatusRecord } from '../../src/sandbox/index.js';
+import { CONNECTOR, useSandboxRig } from './sandbox-rig.js';
 
 // The gateway process against the sandbox when Bitrix24 misbehaves: tokens expiring mid-run,
 // the REST rate limit under a burst, an outage of REST and OAuth while events keep coming.
 
-const CONNECTOR = 'e2e_connector';
 const LINE = 1;
 
-let tmp: ReturnType<typeof tempDir>;
-let sb: Sandbox;
-let channel: Awaited<ReturnType<typeof fakeChannel>>;
-let gw: GatewayProcess | undefined;
-let store: SqliteStore | undefined;
-let db: string;
+const rig = useSandboxRig({ timeoutMs: 60_000 });
 
-beforeEach(async () => {
-  tmp = tempDir();
-  db = `${tmp.dir}/gateway.db`;
-  sb = await startSandbox();
-  channel = await fakeChannel((p) => (p.type === 'message.created' ? { externalMessageIds: [`ext-${p.id}`] } : {}));
-});
-
-afterEach(async () => {
-  await gw?.kill('SIGKILL');
-  gw = undefined;
-  await store?.close();
-  store = undefined;
-  await channel.close();
-  await sb.stop();
-  tmp.cleanup();
-});
-
-async function startGateway(extra: string[] = []): Promise<void> {
-  gw = await startGatewayProcess([
-    '--db', db,
-    '--allow-domain', new URL(sb.url).host,
-    '--client-id', sb.clientId, '--client-secret', sb.clientSecret, '--oauth-server', sb.url,
-    '--channel-url', channel.url, '--channel-secret', channel.secret,
-    '--retry-schedule', '200ms,500ms,1s,2s,5s',
-    '--log-level', 'warn',
-    ...extra,
-  ]);
-  store = new SqliteStore(db);
-}
-
-const eventsUrl = () => `${gw!.url}/events`;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(probe: () => T | undefined | Promise<T | undefined>, what: () => string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}\n--- gateway output ---\n${gw?.output().slice(-3000) ?? ''}`);
-    await sleep(50);
-  }
-}
-
-function storedId(result: DeliveryResult): number {
-  const d = result.deliveries[0]!;
-  expect(d.status, `${d.code}: ${d.responseBody ?? d.error}`).toBe(200);
-  return (JSON.parse(d.responseBody!) as { id: number }).id;
-}
-
 /** Installs (verified by the gateway) and sets the connector up as the application would. */
 async function installed(portal: Portal): Promise<string> {
-  const install = await sb.install(portal, eventsUrl());
-  storedId(install);
+  const install = await rig.sb.install(portal, rig.eventsUrl());
+  rig.storedId(install);
   portal.ensureConnector(CONNECTOR, LINE);
-  portal.bind('ONIMCONNECTORMESSAGEADD', eventsUrl());
+  portal.bind('ONIMCONNECTORMESSAGEADD', rig.eventsUrl());
   return install.tokens.access_token;
 }
 
@@ -85,14 +29,14 @@ interface Sent {
 }
 
 async function write(portal: Portal, n: number, chats = 4): Promise<Sent> {
-  const m = await sb.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: `chat-${n % chats}`, text: `Message ${n}` });
-  return { memberId: portal.memberId, eventId: storedId(m.delivery), chatId: m.chat.id, messageId: m.message.id };
+  const m = await rig.sb.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: `chat-${n % chats}`, text: `Message ${n}` });
+  return { memberId: portal.memberId, eventId: rig.storedId(m.delivery), chatId: m.chat.id, messageId: m.message.id };
 }
 
 /** Waits for one delivery status per message, each naming the channel's id for it; returns them. */
 async function statusesFor(sent: Sent[], timeoutMs?: number): Promise<StatusRecord[]> {
-  const find = (s: Sent) => sb.recorder.statuses().find((r) => r.memberId === s.memberId && r.messageId === s.messageId);
-  const found = await until(
+  const find = (s: Sent) => rig.sb.recorder.statuses().find((r) => r.memberId === s.memberId && r.messageId === s.messageId);
+  const found = await rig.until(
     () => (sent.every(find) ? sent.map((s) => find(s)!) : undefined),
     () => `${sent.length} delivery statuses (have ${sent.filter(find).length})`,
     timeoutMs,
@@ -103,53 +47,43 @@ async function statusesFor(sent: Sent[], timeoutMs?: number): Promise<StatusReco
   return found;
 }
 
-async function allDone(count: number): Promise<void> {
-  await until(
-    async () => {
-      const events = await store!.listEvents();
-      return events.length === count && events.every((e) => e.status === 'done') ? true : undefined;
-    },
-    () => `${count} events done`,
-  );
-}
-
 /** REST requests the gateway made over the wire (a batch is one request; the commands inside are not). */
-const requests = () => sb.recorder.calls().filter((c) => c.batchSeq === undefined && c.method !== 'app.info');
+const requests = () => rig.sb.recorder.calls().filter((c) => c.batchSeq === undefined && c.method !== 'app.info');
 
 it('token expiry mid-run: the gateway refreshes once per portal with its client id/secret, and statuses keep arriving', async () => {
-  await startGateway();
-  const portals = [sb.portal, sb.addPortal()];
+  await rig.startGateway();
+  const portals = [rig.sb.portal, rig.sb.addPortal()];
   const installTokens = await Promise.all(portals.map(installed));
 
   const before = await Promise.all(portals.flatMap((p) => range(5).map((n) => write(p, n))));
   await statusesFor(before);
   // Each install spent its refresh token once to bind the portal; nothing else so far.
-  const atInstall = sb.recorder.tokenRequests();
+  const atInstall = rig.sb.recorder.tokenRequests();
   expect(atInstall).toHaveLength(portals.length);
 
-  sb.faults.expireTokens();
+  rig.sb.faults.expireTokens();
   const after = await Promise.all(portals.flatMap((p) => range(20).map((n) => write(p, 100 + n))));
   await statusesFor(after);
 
-  const refreshes = sb.recorder.tokenRequests().slice(atInstall.length);
+  const refreshes = rig.sb.recorder.tokenRequests().slice(atInstall.length);
   for (const p of portals) {
-    expect(refreshes.filter((t) => t.memberId === p.memberId)).toEqual([expect.objectContaining({ grantType: 'refresh_token', clientId: sb.clientId, ok: true })]);
-    const expired = sb.recorder.calls().filter((c) => c.error === 'expired_token');
+    expect(refreshes.filter((t) => t.memberId === p.memberId)).toEqual([expect.objectContaining({ grantType: 'refresh_token', clientId: rig.sb.clientId, ok: true })]);
+    const expired = rig.sb.recorder.calls().filter((c) => c.error === 'expired_token');
     expect(expired.length).toBeGreaterThan(0);
   }
   expect(refreshes).toHaveLength(portals.length);
   // The new pair was kept, so a restart would not need another refresh.
   for (const [i, p] of portals.entries()) {
-    const stored = await store!.getPortal(p.memberId);
+    const stored = await rig.store!.getPortal(p.memberId);
     expect(stored?.accessToken).not.toBe(installTokens[i]);
   }
-  await allDone(portals.length * 26);
-  expect(await store!.countStatuses()).toEqual({ pending: 0, sent: 50, dead: 0 });
+  await rig.allDone(portals.length * 26);
+  expect(await rig.store!.countStatuses()).toEqual({ pending: 0, sent: 50, dead: 0 });
 });
 
 it('a burst of hundreds of events: every status arrives, within the rate limit, in far fewer REST requests than events', async () => {
-  await startGateway();
-  const portal = sb.portal;
+  await rig.startGateway();
+  const portal = rig.sb.portal;
   await installed(portal);
   const total = 400;
   const sent: Sent[] = [];
@@ -162,7 +96,7 @@ it('a burst of hundreds of events: every status arrives, within the rate limit, 
   );
   await statusesFor(sent, 90_000);
   const seconds = (Date.now() - started) / 1000;
-  await allDone(total + 1);
+  await rig.allDone(total + 1);
 
   const all = requests();
   const limited = all.filter((c) => c.error === 'QUERY_LIMIT_EXCEEDED');
@@ -173,21 +107,21 @@ it('a burst of hundreds of events: every status arrives, within the rate limit, 
   // The standard bucket: 50 at once, then 2 per second.
   expect(all.length - limited.length).toBeLessThanOrEqual(50 + 2 * seconds);
   expect(all.length).toBeLessThan(total / 4);
-  expect(sb.recorder.statuses()).toHaveLength(total);
-  expect(await store!.countStatuses()).toEqual({ pending: 0, sent: total, dead: 0 });
+  expect(rig.sb.recorder.statuses()).toHaveLength(total);
+  expect(await rig.store!.countStatuses()).toEqual({ pending: 0, sent: total, dead: 0 });
 }, 120_000);
 
 it('an outage of REST and OAuth while events keep coming: events are accepted and stored, and everything is delivered after it ends', async () => {
   // Long enough a schedule that a status keeps trying through the outage (the last try comes 15 s or more after the first).
-  await startGateway(['--retry-schedule', '200ms,500ms,1s,2s,5s,10s']);
-  const portal = sb.portal;
+  await rig.startGateway(['--retry-schedule', '200ms,500ms,1s,2s,5s,10s']);
+  const portal = rig.sb.portal;
   await installed(portal);
   const before = await Promise.all(range(5).map((n) => write(portal, n)));
   await statusesFor(before);
 
   // Down: first with 503 pages, then with dropped connections; the tokens expire meanwhile, so OAuth is needed too.
-  sb.faults.set({ outage: 'http503' });
-  sb.faults.expireTokens();
+  rig.sb.faults.set({ outage: 'http503' });
+  rig.sb.faults.expireTokens();
   const during: Sent[] = [];
   const keepWriting = async (ms: number) => {
     const end = Date.now() + ms;
@@ -197,24 +131,24 @@ it('an outage of REST and OAuth while events keep coming: events are accepted an
     }
   };
   await keepWriting(1500);
-  sb.faults.set({ outage: 'reset' });
+  rig.sb.faults.set({ outage: 'reset' });
   await keepWriting(1500);
   expect(during.length).toBeGreaterThan(10);
   // Every event was answered 200 and stored (write() checks the answer); the statuses wait in the outbox.
-  expect(await store!.listEvents()).toHaveLength(1 + before.length + during.length);
-  const waiting = await store!.countStatuses();
+  expect(await rig.store!.listEvents()).toHaveLength(1 + before.length + during.length);
+  const waiting = await rig.store!.countStatuses();
   expect(waiting.pending).toBeGreaterThan(0);
   expect(waiting.dead).toBe(0);
-  expect(sb.recorder.statuses()).toHaveLength(before.length);
+  expect(rig.sb.recorder.statuses()).toHaveLength(before.length);
 
-  sb.faults.set({ outage: false });
+  rig.sb.faults.set({ outage: false });
   await statusesFor(during);
-  await allDone(1 + before.length + during.length);
-  expect(await store!.countStatuses()).toEqual({ pending: 0, sent: before.length + during.length, dead: 0 });
+  await rig.allDone(1 + before.length + during.length);
+  expect(await rig.store!.countStatuses()).toEqual({ pending: 0, sent: before.length + during.length, dead: 0 });
   // The install's exchange, then one refresh after the outage, none lost to it (a refresh token works once).
-  expect(sb.recorder.tokenRequests()).toEqual([
+  expect(rig.sb.recorder.tokenRequests()).toEqual([
     expect.objectContaining({ grantType: 'refresh_token', memberId: portal.memberId, ok: true }),
     expect.objectContaining({ grantType: 'refresh_token', memberId: portal.memberId, ok: true }),
   ]);
-  expect(sb.recorder.statuses()).toHaveLength(before.length + during.length);
+  expect(rig.sb.recorder.statuses()).toHaveLength(before.length + during.length);
 });

@@ -1,93 +1,29 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { callRest, httpBuildQuery, payloads, startSandbox, type DeliveryResult, type Portal, type Sandbox } from '../../src/sandbox/index.js';
-import { SqliteStore } from '../../src/store/sqlite/store.js';
-import type { StoredEvent } from '../../src/store/types.js';
-import { fakeChannel } from '../channel.js';
+import { describe, expect, it } from 'vitest';
+import { connectorCodes } from '../../src/events/registry.js';
+import { callRest, httpBuildQuery, payloads, type DeliveryResult, type Portal } from '../../src/sandbox/index.js';
 import { jsonFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
-import { cli, startGatewayProcess, type GatewayProcess } from '../process.js';
+import { cli } from '../process.js';
+import { CONNECTOR, useSandboxRig } from './sandbox-rig.js';
 
 // The gateway as its own process (the built CLI) against the sandbox, a fake Bitrix24 on
 // loopback, over real sockets: install, every seed and sibling event, delivery statuses,
 // forged installs. Faults, load and restarts are in sandbox-faults.test.ts and sandbox-restart.test.ts.
 
-const CONNECTOR = 'e2e_connector';
 const LINE = 3;
 
-let tmp: ReturnType<typeof tempDir>;
-let sb: Sandbox;
-let channel: Awaited<ReturnType<typeof fakeChannel>>;
-let gw: GatewayProcess | undefined;
-let store: SqliteStore | undefined;
-let db: string;
-
-beforeEach(async () => {
-  tmp = tempDir();
-  db = `${tmp.dir}/gateway.db`;
-  sb = await startSandbox();
-  // A channel names every new message; its ids are then what Bitrix24 must get back.
-  channel = await fakeChannel((p) => (p.type === 'message.created' ? { externalMessageIds: [`ext-${p.id}`] } : {}));
-});
-
-afterEach(async () => {
-  await gw?.kill('SIGKILL');
-  gw = undefined;
-  await store?.close();
-  store = undefined;
-  await channel.close();
-  await sb.stop();
-  tmp.cleanup();
-});
-
-async function startGateway(extra: string[] = []): Promise<GatewayProcess> {
-  gw = await startGatewayProcess([
-    '--db', db,
-    '--allow-domain', new URL(sb.url).host,
-    '--client-id', sb.clientId, '--client-secret', sb.clientSecret, '--oauth-server', sb.url,
-    '--channel-url', channel.url, '--channel-secret', channel.secret,
-    '--retry-schedule', '200ms,500ms,1s,2s,5s',
-    '--log-level', 'warn',
-    ...extra,
-  ]);
-  store ??= new SqliteStore(db);
-  return gw;
-}
-
-const eventsUrl = () => `${gw!.url}/events`;
-
-async function until<T>(probe: () => T | undefined | Promise<T | undefined>, what: () => string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}\n--- gateway output ---\n${gw?.output().slice(-3000) ?? ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const rig = useSandboxRig({ timeoutMs: 30_000 });
 
 /** The gateway's id of the event a delivery stored. */
 function storedId(result: DeliveryResult): number {
   expect(result.deliveries).toHaveLength(1);
-  const d = result.deliveries[0]!;
-  expect(d.status, `${d.code}: ${d.responseBody ?? d.error}`).toBe(200);
-  return (JSON.parse(d.responseBody!) as { id: number }).id;
-}
-
-async function allDone(count: number): Promise<StoredEvent[]> {
-  return until(
-    async () => {
-      const events = await store!.listEvents();
-      return events.length === count && events.every((e) => e.status === 'done') ? events : undefined;
-    },
-    () => `${count} events done`,
-  );
+  return rig.storedId(result);
 }
 
 /** `b24-im-gateway events --db ... --json`, as an operator would read the store. */
 async function eventsCli(): Promise<{ id: number; event: string; memberId: string; status: string; attempts: number }[]> {
-  const { stdout } = await promisify(execFile)(process.execPath, [cli, 'events', '--db', db, '--json']);
+  const { stdout } = await promisify(execFile)(process.execPath, [cli, 'events', '--db', rig.db, '--json']);
   return JSON.parse(stdout) as { id: number; event: string; memberId: string; status: string; attempts: number }[];
 }
 
@@ -95,53 +31,53 @@ async function eventsCli(): Promise<{ id: number; event: string; memberId: strin
 async function setUp(portal: Portal, token: string, events: string[]): Promise<number> {
   const icon = { DATA_IMAGE: 'data:image/svg+xml;base64,PHN2Zy8+' };
   const cmd: Record<string, string> = {
-    register: `imconnector.register?${httpBuildQuery({ ID: CONNECTOR, NAME: 'E2E', ICON: icon, PLACEMENT_HANDLER: `${gw!.url}/placement` })}`,
+    register: `imconnector.register?${httpBuildQuery({ ID: CONNECTOR, NAME: 'E2E', ICON: icon, PLACEMENT_HANDLER: `${rig.gw!.url}/placement` })}`,
     activate: `imconnector.activate?${httpBuildQuery({ CONNECTOR, LINE, ACTIVE: 1 })}`,
-    ...Object.fromEntries(events.map((e, i) => [`bind${i}`, `event.bind?${httpBuildQuery({ event: e, handler: eventsUrl() })}`])),
-    bot: `imbot.register?${httpBuildQuery({ CODE: 'e2e_bot', TYPE: 'B', OPENLINE: 'Y', EVENT_HANDLER: eventsUrl(), PROPERTIES: { NAME: 'E2E Bot' } })}`,
+    ...Object.fromEntries(events.map((e, i) => [`bind${i}`, `event.bind?${httpBuildQuery({ event: e, handler: rig.eventsUrl() })}`])),
+    bot: `imbot.register?${httpBuildQuery({ CODE: 'e2e_bot', TYPE: 'B', OPENLINE: 'Y', EVENT_HANDLER: rig.eventsUrl(), PROPERTIES: { NAME: 'E2E Bot' } })}`,
   };
-  const reply = await callRest(sb.restUrl, 'batch', { auth: token, halt: 1, cmd });
+  const reply = await callRest(rig.sb.restUrl, 'batch', { auth: token, halt: 1, cmd });
   expect(reply.status).toBe(200);
   expect(reply.body.result.result_error).toEqual([]);
-  expect(portal.handlersFor('ONIMCONNECTORMESSAGEADD').map((h) => h.handler)).toEqual([eventsUrl()]);
+  expect(portal.handlersFor('ONIMCONNECTORMESSAGEADD').map((h) => h.handler)).toEqual([rig.eventsUrl()]);
   return reply.body.result.result.bot as number;
 }
 
 describe('install', () => {
   it('is confirmed by an app.info call-back with the install token on the portal domain, then stored', async () => {
-    await startGateway();
-    const portal = sb.portal;
+    await rig.startGateway();
+    const portal = rig.sb.portal;
     portal.installed = true;
     // The install's tokens are issued for user 77, so the call-back that used them can be told apart.
-    const install = await sb.sendEvent(portal, 'ONAPPINSTALL', payloads.appInstall({ version: 1, languageId: 'en' }), { handlerUrl: eventsUrl(), userId: 77 });
+    const install = await rig.sb.sendEvent(portal, 'ONAPPINSTALL', payloads.appInstall({ version: 1, languageId: 'en' }), { handlerUrl: rig.eventsUrl(), userId: 77 });
     const auth = install.deliveries[0]!.payload.auth as Record<string, string>;
     const id = storedId(install);
 
-    const appInfo = sb.recorder.calls({ method: 'app.info' });
+    const appInfo = rig.sb.recorder.calls({ method: 'app.info' });
     expect(appInfo).toHaveLength(1);
     expect(appInfo[0]).toMatchObject({ memberId: portal.memberId, userId: 77, httpStatus: 200 });
     // Made while the install was being answered: before the sandbox logged the delivery.
     expect(appInfo[0]!.seq).toBeLessThan(install.deliveries[0]!.seq);
     // The install's refresh token was exchanged once, also before the answer: the answer names
     // the member_id the tokens belong to, and the new pair is the one kept.
-    const exchanges = sb.recorder.tokenRequests();
-    expect(exchanges).toEqual([expect.objectContaining({ grantType: 'refresh_token', clientId: sb.clientId, memberId: portal.memberId, ok: true })]);
+    const exchanges = rig.sb.recorder.tokenRequests();
+    expect(exchanges).toEqual([expect.objectContaining({ grantType: 'refresh_token', clientId: rig.sb.clientId, memberId: portal.memberId, ok: true })]);
     expect(exchanges[0]!.seq).toBeLessThan(install.deliveries[0]!.seq);
 
-    const stored = await store!.getPortal(portal.memberId);
+    const stored = await rig.store!.getPortal(portal.memberId);
     expect(stored).toMatchObject({ domain: portal.domain, applicationToken: portal.applicationToken });
     expect(stored?.accessToken).toBeTruthy();
     expect(stored?.accessToken).not.toBe(auth.access_token);
     expect(stored?.refreshToken).not.toBe(auth.refresh_token);
-    await allDone(1);
+    await rig.allDone(1);
     expect(await eventsCli()).toEqual([expect.objectContaining({ id, event: 'ONAPPINSTALL', memberId: portal.memberId, status: 'done' })]);
   });
 
   it('refuses forged installs with 401 and stores nothing: a token the sandbox never issued, another portal’s member_id', async () => {
-    await startGateway(['--allow-domain', `localhost:${new URL(sb.url).port}`]);
-    const attacker = sb.portal; // shares 127.0.0.1:PORT; the attacker has the application installed there
-    const victim = sb.addPortal({ domain: `localhost:${new URL(sb.url).port}` }); // a portal with its own domain
-    const attackerTokens = sb.issueTokens(attacker);
+    await rig.startGateway(['--allow-domain', `localhost:${new URL(rig.sb.url).port}`]);
+    const attacker = rig.sb.portal; // shares 127.0.0.1:PORT; the attacker has the application installed there
+    const victim = rig.sb.addPortal({ domain: `localhost:${new URL(rig.sb.url).port}` }); // a portal with its own domain
+    const attackerTokens = rig.sb.issueTokens(attacker);
     const forgedInstall = (memberId: string, domain: string, accessToken: string) => ({
       event: 'ONAPPINSTALL',
       data: payloads.appInstall({ version: 1, languageId: 'en' }),
@@ -152,7 +88,7 @@ describe('install', () => {
         access_token: accessToken,
         refresh_token: 'f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0',
         expires_in: 3600,
-        server_endpoint: sb.restUrl,
+        server_endpoint: rig.sb.restUrl,
         status: 'L',
         client_endpoint: `http://${domain}/rest/`,
         member_id: memberId,
@@ -160,37 +96,37 @@ describe('install', () => {
       },
     });
     const refused = async (payload: Record<string, unknown>, code: string) => {
-      const d = await sb.deliverPayload(victim, eventsUrl(), payload);
+      const d = await rig.sb.deliverPayload(victim, rig.eventsUrl(), payload);
       expect(d.status).toBe(401);
       expect(JSON.parse(d.responseBody!)).toMatchObject({ error: { code } });
     };
 
     // 1. An access token the sandbox never issued: the portal refuses it.
     await refused(forgedInstall(victim.memberId, victim.domain, 'deadbeefdeadbeefdeadbeefdeadbeef'), 'B24GW_INSTALL_NOT_VERIFIED');
-    expect(sb.recorder.calls({ method: 'app.info' }).at(-1)).toMatchObject({ httpStatus: 401, error: 'invalid_token' });
-    expect(sb.recorder.calls({ method: 'app.info' }).at(-1)!.memberId).toBeUndefined();
+    expect(rig.sb.recorder.calls({ method: 'app.info' }).at(-1)).toMatchObject({ httpStatus: 401, error: 'invalid_token' });
+    expect(rig.sb.recorder.calls({ method: 'app.info' }).at(-1)!.memberId).toBeUndefined();
 
     // 2. The victim's member_id and domain with a real token of another portal: the victim's domain refuses it.
     await refused(forgedInstall(victim.memberId, victim.domain, attackerTokens.access_token), 'B24GW_INSTALL_NOT_VERIFIED');
-    expect(sb.recorder.calls({ method: 'app.info' }).at(-1)).toMatchObject({ httpStatus: 401, error: 'invalid_token' });
-    expect(await store!.listEvents()).toEqual([]);
-    expect(await store!.getPortal(victim.memberId)).toBeUndefined();
+    expect(rig.sb.recorder.calls({ method: 'app.info' }).at(-1)).toMatchObject({ httpStatus: 401, error: 'invalid_token' });
+    expect(await rig.store!.listEvents()).toEqual([]);
+    expect(await rig.store!.getPortal(victim.memberId)).toBeUndefined();
 
     // The victim installs for real; then neither forgery can take the portal over.
-    expect(storedId(await sb.install(victim, eventsUrl()))).toBeGreaterThan(0);
-    const appInfoCalls = sb.recorder.calls({ method: 'app.info' }).length;
+    expect(storedId(await rig.sb.install(victim, rig.eventsUrl()))).toBeGreaterThan(0);
+    const appInfoCalls = rig.sb.recorder.calls({ method: 'app.info' }).length;
     await refused(forgedInstall(victim.memberId, victim.domain, attackerTokens.access_token), 'B24GW_INSTALL_NOT_VERIFIED');
     // 3. The victim's member_id on the attacker's domain, where the attacker's token works: a known portal keeps its domain.
     await refused(forgedInstall(victim.memberId, attacker.domain, attackerTokens.access_token), 'B24GW_INSTALL_NOT_VERIFIED');
-    expect(sb.recorder.calls({ method: 'app.info' })).toHaveLength(appInfoCalls + 1); // case 3 never reaches the portal
+    expect(rig.sb.recorder.calls({ method: 'app.info' })).toHaveLength(appInfoCalls + 1); // case 3 never reaches the portal
 
     // Nothing of the forgeries was kept: one event, the victim's own application_token.
-    const events = await allDone(1);
+    const events = await rig.allDone(1);
     expect(events.map((e) => e.code)).toEqual(['ONAPPINSTALL']);
-    expect(await store!.getPortal(victim.memberId)).toMatchObject({ domain: victim.domain, applicationToken: victim.applicationToken });
+    expect(await rig.store!.getPortal(victim.memberId)).toMatchObject({ domain: victim.domain, applicationToken: victim.applicationToken });
     // And an event signed with the forger's application_token is refused too.
     victim.ensureConnector(CONNECTOR, LINE);
-    const spoofed = await sb.deliverPayload(victim, eventsUrl(), {
+    const spoofed = await rig.sb.deliverPayload(victim, rig.eventsUrl(), {
       event: 'ONIMCONNECTORSTATUSDELETE',
       event_handler_id: 9,
       data: payloads.imconnectorStatusDelete({ connector: CONNECTOR, line: LINE }),
@@ -198,30 +134,18 @@ describe('install', () => {
       auth: { domain: victim.domain, member_id: victim.memberId, application_token: 'a77ac4e2a77ac4e2a77ac4e2a77ac4e2' },
     });
     expect(spoofed.status).toBe(401);
-    expect(await store!.listEvents()).toHaveLength(1);
+    expect(await rig.store!.listEvents()).toHaveLength(1);
   });
 });
 
 describe('a conversation through every seed and sibling event', () => {
-  const bound = [
-    'ONIMCONNECTORMESSAGEADD',
-    'ONIMCONNECTORMESSAGEUPDATE',
-    'ONIMCONNECTORMESSAGEDELETE',
-    'ONIMCONNECTORDIALOGSTART',
-    'ONIMCONNECTORDIALOGFINISH',
-    'ONIMCONNECTORSTATUSDELETE',
-    'ONIMCONNECTORLINEDELETE',
-    'ONOPENLINEMESSAGEADD',
-    'ONOPENLINEMESSAGEUPDATE',
-    'ONOPENLINEMESSAGEDELETE',
-    'ONSESSIONSTART',
-    'ONSESSIONFINISH',
-  ];
+  // The connector events and the Open Lines ones beside them; the bot's come through imbot.register.
+  const bound = [...connectorCodes, 'ONOPENLINEMESSAGEADD', 'ONOPENLINEMESSAGEUPDATE', 'ONOPENLINEMESSAGEDELETE', 'ONSESSIONSTART', 'ONSESSIONFINISH'];
 
   it('processes each event to done, delivers the channel payloads and reports delivery statuses with message.id lists', async () => {
-    await startGateway();
-    const portal = sb.portal;
-    const installed = await sb.install(portal, eventsUrl());
+    await rig.startGateway();
+    const portal = rig.sb.portal;
+    const installed = await rig.sb.install(portal, rig.eventsUrl());
     const installId = storedId(installed);
     const botId = await setUp(portal, installed.tokens.access_token, bound);
     const bots = [{ id: botId, code: 'e2e_bot', name: 'E2E Bot' }];
@@ -229,30 +153,30 @@ describe('a conversation through every seed and sibling event', () => {
 
     const chat = portal.chatFor(CONNECTOR, LINE, 'ext-chat-7', 'ext-user-7');
     const ids: Record<string, number> = {};
-    ids.dialogStart = storedId(await sb.act.dialog(portal, chat.id, 'start'));
-    const m1 = await sb.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: 'ext-chat-7', text: 'Hello [b]there[/b]' });
+    ids.dialogStart = storedId(await rig.sb.act.dialog(portal, chat.id, 'start'));
+    const m1 = await rig.sb.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: 'ext-chat-7', text: 'Hello [b]there[/b]' });
     ids.add1 = storedId(m1.delivery);
-    const m2 = await sb.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: 'ext-chat-7', text: 'Wrong chat, sorry' });
+    const m2 = await rig.sb.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: 'ext-chat-7', text: 'Wrong chat, sorry' });
     ids.add2 = storedId(m2.delivery);
     // An edit carries the ids the channel named, which Bitrix24 learns from the delivery status.
-    const first = await sb.recorder.waitFor('status', (s) => s.messageId === m1.message.id, 20_000);
-    await sb.recorder.waitFor('status', (s) => s.messageId === m2.message.id, 20_000);
-    ids.update = storedId(await sb.act.operatorEdits(portal, m1.message.id, 'Hello [b]there[/b], edited'));
-    ids.olUpdate = storedId(await sb.sendEvent(portal, 'ONOPENLINEMESSAGEUPDATE', payloads.openlineMessageUpdate({ connector: CONNECTOR, line: LINE, chatId: chat.id, messageId: m1.message.id })));
-    ids.delete = storedId(await sb.act.operatorDeletes(portal, m2.message.id));
-    ids.olAdd = storedId(await sb.sendEvent(portal, 'ONOPENLINEMESSAGEADD', fixtureData('openline-message-add')));
-    ids.olDelete = storedId(await sb.sendEvent(portal, 'ONOPENLINEMESSAGEDELETE', fixtureData('openline-message-delete')));
-    ids.sessionStart = storedId(await sb.sendEvent(portal, 'ONSESSIONSTART', fixtureData('session-start')));
-    ids.sessionFinish = storedId(await sb.sendEvent(portal, 'ONSESSIONFINISH', fixtureData('session-finish')));
+    const first = await rig.sb.recorder.waitFor('status', (s) => s.messageId === m1.message.id, 20_000);
+    await rig.sb.recorder.waitFor('status', (s) => s.messageId === m2.message.id, 20_000);
+    ids.update = storedId(await rig.sb.act.operatorEdits(portal, m1.message.id, 'Hello [b]there[/b], edited'));
+    ids.olUpdate = storedId(await rig.sb.sendEvent(portal, 'ONOPENLINEMESSAGEUPDATE', payloads.openlineMessageUpdate({ connector: CONNECTOR, line: LINE, chatId: chat.id, messageId: m1.message.id })));
+    ids.delete = storedId(await rig.sb.act.operatorDeletes(portal, m2.message.id));
+    ids.olAdd = storedId(await rig.sb.sendEvent(portal, 'ONOPENLINEMESSAGEADD', fixtureData('openline-message-add')));
+    ids.olDelete = storedId(await rig.sb.sendEvent(portal, 'ONOPENLINEMESSAGEDELETE', fixtureData('openline-message-delete')));
+    ids.sessionStart = storedId(await rig.sb.sendEvent(portal, 'ONSESSIONSTART', fixtureData('session-start')));
+    ids.sessionFinish = storedId(await rig.sb.sendEvent(portal, 'ONSESSIONFINISH', fixtureData('session-finish')));
     const group = { bots, chatType: 'C' as const, chatId: 1157, messageId: 84351, text: ', how do I set up the left menu?' };
-    ids.botAdd = storedId(await sb.act.bot(portal, 'add', group));
-    ids.botUpdate = storedId(await sb.act.bot(portal, 'update', { ...group, text: ', how do I set up the left menu, please?' }));
-    ids.botDelete = storedId(await sb.act.bot(portal, 'delete', { ...group, text: 'Message has been deleted' }));
-    ids.dialogFinish = storedId(await sb.act.dialog(portal, chat.id, 'finish'));
-    ids.statusDelete = storedId(await sb.sendEvent(portal, 'ONIMCONNECTORSTATUSDELETE', payloads.imconnectorStatusDelete({ connector: CONNECTOR, line: LINE })));
-    ids.lineDelete = storedId(await sb.sendEvent(portal, 'ONIMCONNECTORLINEDELETE', payloads.imconnectorLineDelete(LINE)));
+    ids.botAdd = storedId(await rig.sb.act.bot(portal, 'add', group));
+    ids.botUpdate = storedId(await rig.sb.act.bot(portal, 'update', { ...group, text: ', how do I set up the left menu, please?' }));
+    ids.botDelete = storedId(await rig.sb.act.bot(portal, 'delete', { ...group, text: 'Message has been deleted' }));
+    ids.dialogFinish = storedId(await rig.sb.act.dialog(portal, chat.id, 'finish'));
+    ids.statusDelete = storedId(await rig.sb.sendEvent(portal, 'ONIMCONNECTORSTATUSDELETE', payloads.imconnectorStatusDelete({ connector: CONNECTOR, line: LINE })));
+    ids.lineDelete = storedId(await rig.sb.sendEvent(portal, 'ONIMCONNECTORLINEDELETE', payloads.imconnectorLineDelete(LINE)));
 
-    const events = await allDone(1 + Object.keys(ids).length);
+    const events = await rig.allDone(1 + Object.keys(ids).length);
     expect(new Set(events.map((e) => e.code))).toEqual(
       new Set(['ONAPPINSTALL', ...bound, 'ONIMBOTMESSAGEADD', 'ONIMBOTMESSAGEUPDATE', 'ONIMBOTMESSAGEDELETE']),
     );
@@ -262,7 +186,7 @@ describe('a conversation through every seed and sibling event', () => {
     expect(listed.map((e) => e.id).sort((a, b) => a - b)).toEqual([installId, ...Object.values(ids)].sort((a, b) => a - b));
 
     // The channel: one payload per connector event, of the right type, in order.
-    const byEvent = (id: number) => channel.deliveries.filter((d) => d.payload.source.eventId === id).map((d) => d.payload);
+    const byEvent = (id: number) => rig.channel.deliveries.filter((d) => d.payload.source.eventId === id).map((d) => d.payload);
     expect(byEvent(ids.dialogStart!).map((p) => p.type)).toEqual(['dialog.started']);
     expect(byEvent(ids.add1!)).toEqual([expect.objectContaining({ type: 'message.created', chat: expect.objectContaining({ externalId: 'ext-chat-7', bitrixChatId: chat.id }) })]);
     expect(byEvent(ids.update!)).toEqual([expect.objectContaining({ type: 'message.updated', message: expect.objectContaining({ externalIds: [`ext-evt_${ids.add1}_0`], bitrixMessageId: m1.message.id }) })]);
@@ -271,11 +195,11 @@ describe('a conversation through every seed and sibling event', () => {
     expect(byEvent(ids.statusDelete!).map((p) => p.type)).toEqual(['connector.deleted']);
     expect(byEvent(ids.lineDelete!).map((p) => p.type)).toEqual(['line.deleted']);
     for (const key of ['olUpdate', 'olAdd', 'olDelete', 'sessionStart', 'sessionFinish', 'botAdd', 'botUpdate', 'botDelete']) expect(byEvent(ids[key]!), key).toEqual([]);
-    expect(channel.deliveries).toHaveLength(8);
+    expect(rig.channel.deliveries).toHaveLength(8);
 
     // Bitrix24 got a delivery status for each new message and for the edit: the right im ids, message.id as a list.
-    await until(() => (sb.recorder.statuses().length >= 3 ? true : undefined), () => 'the edit’s delivery status');
-    const statuses = sb.recorder.statuses();
+    await rig.until(() => (rig.sb.recorder.statuses().length >= 3 ? true : undefined), () => 'the edit’s delivery status');
+    const statuses = rig.sb.recorder.statuses();
     expect(statuses.map((s) => ({ kind: s.kind, connector: s.connector, line: s.line, chatId: s.chatId, messageId: s.messageId, externalIds: s.externalIds, externalChatId: s.externalChatId, known: s.known }))).toEqual([
       { kind: 'delivery', connector: CONNECTOR, line: LINE, chatId: chat.id, messageId: m1.message.id, externalIds: [`ext-evt_${ids.add1}_0`], externalChatId: 'ext-chat-7', known: true },
       { kind: 'delivery', connector: CONNECTOR, line: LINE, chatId: chat.id, messageId: m2.message.id, externalIds: [`ext-evt_${ids.add2}_0`], externalChatId: 'ext-chat-7', known: true },
@@ -283,13 +207,13 @@ describe('a conversation through every seed and sibling event', () => {
     ]);
     expect(first.externalIds).toEqual([`ext-evt_${ids.add1}_0`]);
     // The sandbox took them from a list: message.id went out as MESSAGES[n][message][id][0].
-    for (const call of sb.recorder.calls({ method: 'imconnector.send.status.delivery' })) {
+    for (const call of rig.sb.recorder.calls({ method: 'imconnector.send.status.delivery' })) {
       expect(call.httpStatus).toBe(200);
       for (const m of (call.params.MESSAGES ?? call.params.messages) as { message: { id: unknown } }[]) expect(Array.isArray(m.message.id)).toBe(true);
     }
     // No refresh was needed past the install's own exchange, and nothing failed.
-    expect(sb.recorder.tokenRequests()).toHaveLength(1);
-    expect(sb.recorder.calls().filter((c) => c.httpStatus !== 200)).toEqual([]);
-    expect(await store!.countStatuses()).toEqual({ pending: 0, sent: 3, dead: 0 });
+    expect(rig.sb.recorder.tokenRequests()).toHaveLength(1);
+    expect(rig.sb.recorder.calls().filter((c) => c.httpStatus !== 200)).toEqual([]);
+    expect(await rig.store!.countStatuses()).toEqual({ pending: 0, sent: 3, dead: 0 });
   });
 });

@@ -1,10 +1,9 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
-import { fakeChannel } from '../channel.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
-import { startGatewayProcess, type GatewayProcess } from '../process.js';
+import { startGatewayProcess } from '../process.js';
 import { figures, PORTAL_B, post, prng, seedFromEnv, sleep, waitUntil } from './lib.js';
+import { useRig } from './rig.js';
 
 /**
  * Scenario 1: SIGKILL of the gateway during sustained load, restarted on the same database,
@@ -20,26 +19,15 @@ const KILLS = 4;
 const ACKS_PER_ROUND = 250;
 const SENDERS = 16;
 
-let tmp: ReturnType<typeof tempDir>;
-let channel: Awaited<ReturnType<typeof fakeChannel>>;
-let gw: GatewayProcess | undefined;
-beforeEach(async () => {
-  tmp = tempDir();
-  channel = await fakeChannel();
-});
-afterEach(async () => {
-  await gw?.kill('SIGKILL');
-  await channel.close();
-  tmp.cleanup();
-});
+const rig = useRig();
 
 it(`crash: ${KILLS} SIGKILLs under sustained load lose no acknowledged event, and each is delivered under one webhook-id`, async () => {
   const rng = prng(seedFromEnv());
-  const db = `${tmp.dir}/crash.db`;
-  const args = ['--db', db, '--app-token', `${PORTAL_B.member}=${PORTAL_B.token}`, '--channel-url', channel.url, '--channel-secret', channel.secret];
+  const db = `${rig.tmp.dir}/crash.db`;
+  const args = ['--db', db, '--app-token', `${PORTAL_B.member}=${PORTAL_B.token}`, '--channel-url', rig.channel.url, '--channel-secret', rig.channel.secret];
   const run = [...args, '--lease', '2s', '--concurrency', '8', '--log-level', 'error'];
   const started = Date.now();
-  gw = await startGatewayProcess(run);
+  rig.gw = await startGatewayProcess(run);
 
   const acked = new Map<number, number>(); // event id → n
   let next = 0;
@@ -50,7 +38,7 @@ it(`crash: ${KILLS} SIGKILLs under sustained load lose no acknowledged event, an
   const sender = async () => {
     while (!stop) {
       const n = next++;
-      const res = await post(`${gw!.url}/events`, bodyFor(n));
+      const res = await post(`${rig.gw!.url}/events`, bodyFor(n));
       if (res.status === 200) acked.set((res.json as { id: number }).id, n);
       else if (res.error === 'ECONNREFUSED') {
         // Nothing listening (killed, not restarted yet): the request never left.
@@ -70,10 +58,10 @@ it(`crash: ${KILLS} SIGKILLs under sustained load lose no acknowledged event, an
     expect(await waitUntil(() => acked.size >= target, 30_000, 5)).toBe(true);
     await sleep(rng.int(150));
     const before = acked.size;
-    await gw.kill('SIGKILL');
+    await rig.gw.kill('SIGKILL');
     kills.push(`${before}`);
     await sleep(100 + rng.int(300)); // the senders keep going against a dead port
-    gw = await startGatewayProcess(run);
+    rig.gw = await startGatewayProcess(run);
   }
   // A last stretch of load on the final process, then the senders stop.
   const target = acked.size + ACKS_PER_ROUND;
@@ -96,7 +84,7 @@ it(`crash: ${KILLS} SIGKILLs under sustained load lose no acknowledged event, an
     let notDone = 0;
     let noEffect = 0;
     const effects = new Map<string, string[]>(); // webhook-id → the payload bodies seen under it
-    for (const d of channel.deliveries) {
+    for (const d of rig.channel.deliveries) {
       const list = effects.get(d.webhookId) ?? [];
       list.push(JSON.stringify({ ...d.payload, occurredAt: undefined }));
       effects.set(d.webhookId, list);
@@ -109,7 +97,7 @@ it(`crash: ${KILLS} SIGKILLs under sustained load lose no acknowledged event, an
     }
     const lost = new Set([...acked.keys()].filter((id) => byId.get(id)?.status !== 'done' || !effects.has(`evt_${id}_0`))).size;
     const inconsistent = [...effects.values()].filter((bodies) => new Set(bodies).size > 1).length;
-    const redeliveries = channel.deliveries.length - effects.size;
+    const redeliveries = rig.channel.deliveries.length - effects.size;
     figures('crash', {
       kills: KILLS,
       sent: next - notConnected,

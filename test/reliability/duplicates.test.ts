@@ -1,10 +1,9 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
-import { fakeChannel } from '../channel.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
-import { startGatewayProcess, type GatewayProcess } from '../process.js';
+import { startGatewayProcess } from '../process.js';
 import { figures, PORTAL_B, post, prng, seedFromEnv, shuffle, waitUntil } from './lib.js';
+import { useRig } from './rig.js';
 
 /**
  * Scenario 3: the same deliveries many times at once. 200 distinct events × 10 copies,
@@ -25,22 +24,11 @@ const bodyFor = (n: number, copy: number) => {
   return body.replace(/auth%5Baccess_token%5D=[^&]*/, `auth%5Baccess_token%5D=${fresh}`).replace(/auth%5Bexpires%5D=\d+/, `auth%5Bexpires%5D=${1773763630 + copy}`);
 };
 
-let tmp: ReturnType<typeof tempDir>;
-let channel: Awaited<ReturnType<typeof fakeChannel>>;
-let gw: GatewayProcess | undefined;
-beforeEach(async () => {
-  tmp = tempDir();
-  channel = await fakeChannel();
-});
-afterEach(async () => {
-  await gw?.kill('SIGKILL');
-  await channel.close();
-  tmp.cleanup();
-});
+const rig = useRig();
 
 it(`duplicates: ${DISTINCT} events × ${COPIES} concurrent copies are stored once each, with one channel effect each`, async () => {
-  const db = `${tmp.dir}/dup.db`;
-  gw = await startGatewayProcess(['--db', db, '--app-token', `${PORTAL_B.member}=${PORTAL_B.token}`, '--channel-url', channel.url, '--channel-secret', channel.secret, '--log-level', 'error']);
+  const db = `${rig.tmp.dir}/dup.db`;
+  rig.gw = await startGatewayProcess(['--db', db, '--app-token', `${PORTAL_B.member}=${PORTAL_B.token}`, '--channel-url', rig.channel.url, '--channel-secret', rig.channel.secret, '--log-level', 'error']);
   const started = Date.now();
   const work = shuffle(
     Array.from({ length: DISTINCT * COPIES }, (_, i) => ({ n: i % DISTINCT, copy: Math.floor(i / DISTINCT) })),
@@ -52,7 +40,7 @@ it(`duplicates: ${DISTINCT} events × ${COPIES} concurrent copies are stored onc
   const sender = async () => {
     while (cursor < work.length) {
       const { n, copy } = work[cursor++]!;
-      const res = await post(`${gw!.url}/events`, bodyFor(n, copy));
+      const res = await post(`${rig.gw!.url}/events`, bodyFor(n, copy));
       if (res.status !== 200) {
         failures.push(`${n}/${copy}: ${res.status} ${JSON.stringify(res.json)}`);
         continue;
@@ -67,7 +55,7 @@ it(`duplicates: ${DISTINCT} events × ${COPIES} concurrent copies are stored onc
 
   const store = new SqliteStore(db);
   try {
-    const settled = await waitUntil(async () => (await store.countEvents()).done >= DISTINCT && channel.deliveries.length >= DISTINCT, 60_000, 100);
+    const settled = await waitUntil(async () => (await store.countEvents()).done >= DISTINCT && rig.channel.deliveries.length >= DISTINCT, 60_000, 100);
     await new Promise((r) => setTimeout(r, 500)); // room for any (wrong) extra effect to show up
     const stored = await store.listEvents();
     const counts = await store.countEvents();
@@ -76,7 +64,7 @@ it(`duplicates: ${DISTINCT} events × ${COPIES} concurrent copies are stored onc
     const duplicatesCounted = stored.reduce((s, e) => s + e.duplicates, 0);
     const idsPerEvent = [...answers.values()].map((l) => new Set(l.map((a) => a.id)).size);
     const firstsPerEvent = [...answers.values()].map((l) => l.filter((a) => !a.duplicate).length);
-    const webhookIds = new Set(channel.deliveries.map((d) => d.webhookId));
+    const webhookIds = new Set(rig.channel.deliveries.map((d) => d.webhookId));
     const lost = [...answers.values()].filter((l) => !stored.some((e) => e.id === l[0]!.id && e.status === 'done')).length;
     figures('duplicates', {
       sent: work.length,
@@ -86,7 +74,7 @@ it(`duplicates: ${DISTINCT} events × ${COPIES} concurrent copies are stored onc
       lost,
       'duplicates-answered': duplicatesAnswered,
       'duplicates-counted': duplicatesCounted,
-      'channel-deliveries': channel.deliveries.length,
+      'channel-deliveries': rig.channel.deliveries.length,
       'channel-effects': webhookIds.size,
       'send-ms': sendMs,
     });
@@ -103,7 +91,7 @@ it(`duplicates: ${DISTINCT} events × ${COPIES} concurrent copies are stored onc
     expect(duplicatesCounted).toBe(DISTINCT * (COPIES - 1));
     // One effect each, under one webhook-id each, nothing delivered twice.
     expect(webhookIds.size).toBe(DISTINCT);
-    expect(channel.deliveries.length).toBe(DISTINCT);
+    expect(rig.channel.deliveries.length).toBe(DISTINCT);
   } finally {
     await store.close();
   }

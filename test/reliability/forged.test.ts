@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { httpBuildQuery, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { expect, it } from 'vitest';
+import { httpBuildQuery, startSandbox } from '../../src/sandbox/index.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
-import { fakeChannel } from '../channel.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
-import { startGatewayProcess, type GatewayProcess } from '../process.js';
+import { startGatewayProcess } from '../process.js';
 import { figures, PORTAL_A, PORTAL_B, post, waitUntil } from './lib.js';
+import { useRig } from './rig.js';
 
 /**
  * Scenario 5: forged traffic. Two portals installed through the sandbox and two configured
@@ -14,22 +13,7 @@ import { figures, PORTAL_A, PORTAL_B, post, waitUntil } from './lib.js';
  * installs must all be refused, and none of them may be stored or reach the channel.
  */
 
-let tmp: ReturnType<typeof tempDir>;
-let channel: Awaited<ReturnType<typeof fakeChannel>>;
-let sb: Sandbox | undefined;
-let gw: GatewayProcess | undefined;
-beforeEach(async () => {
-  tmp = tempDir();
-  channel = await fakeChannel();
-});
-afterEach(async () => {
-  await gw?.kill('SIGKILL');
-  gw = undefined;
-  await sb?.stop();
-  sb = undefined;
-  await channel.close();
-  tmp.cleanup();
-});
+const rig = useRig();
 
 const hex = () => randomBytes(16).toString('hex');
 type Payload = Record<string, unknown> & { auth: Record<string, unknown>; data: Record<string, unknown> };
@@ -44,25 +28,25 @@ interface Case {
 
 /** A sandbox with two installed portals, a gateway that also knows two portals by --app-token, and forgery makers. */
 async function world() {
-  sb = await startSandbox({ plan: 'enterprise' });
-  const db = `${tmp.dir}/forged.db`;
-  gw = await startGatewayProcess([
+  rig.sb = await startSandbox({ plan: 'enterprise' });
+  const db = `${rig.tmp.dir}/forged.db`;
+  rig.gw = await startGatewayProcess([
     '--db', db,
     '--allow-domain', '127.0.0.1:*',
     '--app-token', `${PORTAL_A.member}=${PORTAL_A.token}`,
     '--app-token', `${PORTAL_B.member}=${PORTAL_B.token}`,
-    '--client-id', sb.clientId,
-    '--client-secret', sb.clientSecret,
-    '--oauth-server', sb.url,
-    '--channel-url', channel.url,
-    '--channel-secret', channel.secret,
+    '--client-id', rig.sb.clientId,
+    '--client-secret', rig.sb.clientSecret,
+    '--oauth-server', rig.sb.url,
+    '--channel-url', rig.channel.url,
+    '--channel-secret', rig.channel.secret,
     '--log-level', 'error',
   ]);
-  const events = `${gw.url}/events`;
-  const p1 = sb.portal;
-  const p2 = sb.addPortal();
+  const events = `${rig.gw.url}/events`;
+  const p1 = rig.sb.portal;
+  const p2 = rig.sb.addPortal();
   for (const p of [p1, p2]) {
-    expect((await sb.install(p, events)).ok).toBe(true);
+    expect((await rig.sb.install(p, events)).ok).toBe(true);
     p.ensureConnector('forged_test', 1);
     p.bind('ONIMCONNECTORMESSAGEADD', events);
   }
@@ -73,7 +57,7 @@ async function world() {
   const genuine = async () => {
     round++;
     for (const p of [p1, p2]) {
-      const m = await sb!.act.operatorWrites(p, { connector: 'forged_test', line: 1, externalChatId: `genuine-${round}`, text: `genuine ${round}` });
+      const m = await rig.sb!.act.operatorWrites(p, { connector: 'forged_test', line: 1, externalChatId: `genuine-${round}`, text: `genuine ${round}` });
       expect(m.delivery.ok).toBe(true);
       const id = (JSON.parse(m.delivery.deliveries[0]!.responseBody!) as { id: number }).id;
       legit.add(id);
@@ -93,8 +77,8 @@ async function world() {
   };
   // Templates taken from what the sandbox really sent.
   await genuine();
-  const sentAdd = clone(sb.recorder.deliveries({ code: 'ONIMCONNECTORMESSAGEADD', memberId: p1.memberId })[0]!.payload);
-  const sentInstall = clone(sb.recorder.deliveries({ code: 'ONAPPINSTALL', memberId: p2.memberId })[0]!.payload);
+  const sentAdd = clone(rig.sb.recorder.deliveries({ code: 'ONIMCONNECTORMESSAGEADD', memberId: p1.memberId })[0]!.payload);
+  const sentInstall = clone(rig.sb.recorder.deliveries({ code: 'ONAPPINSTALL', memberId: p2.memberId })[0]!.payload);
   let k = 0;
   const forgedEvent = (auth: (a: Record<string, unknown>) => void): string => {
     const p = clone(sentAdd);
@@ -122,13 +106,13 @@ async function world() {
     const after = await genuine();
     const store = new SqliteStore(db);
     try {
-      await waitUntil(async () => (await store.countEvents()).pending === 0 && channel.deliveries.length >= toChannel.size, 10_000, 100);
+      await waitUntil(async () => (await store.countEvents()).pending === 0 && rig.channel.deliveries.length >= toChannel.size, 10_000, 100);
       const stored = await store.listEvents();
       const forgedStored = stored.filter(
         (e) => e.rawBody.includes('FORGED') || forgedMembers.includes(e.memberId) || (e.code === 'ONAPPINSTALL' ? ![p1.memberId, p2.memberId].includes(e.memberId) : !legit.has(e.id)),
       );
       const portals = await store.listPortals();
-      const forgedDelivered = channel.deliveries.filter((d) => JSON.stringify(d.payload).includes('FORGED') || !legit.has(d.payload.source.eventId));
+      const forgedDelivered = rig.channel.deliveries.filter((d) => JSON.stringify(d.payload).includes('FORGED') || !legit.has(d.payload.source.eventId));
       figures(scenario, {
         forgeries: cases.length,
         refused: results.filter((r) => r.refused).length,
@@ -137,7 +121,7 @@ async function world() {
         'forged-delivered': forgedDelivered.length,
         'genuine-acknowledged': legit.size,
         'genuine-stored': stored.filter((e) => legit.has(e.id)).length,
-        'genuine-delivered': new Set(channel.deliveries.map((d) => d.webhookId)).size,
+        'genuine-delivered': new Set(rig.channel.deliveries.map((d) => d.webhookId)).size,
         'genuine-refused-after': Object.values(after).filter((s) => s !== 200).length,
         portals: portals.length,
       });
@@ -148,7 +132,7 @@ async function world() {
         after,
         portalTokens: Object.fromEntries(portals.map((p) => [p.memberId, p.applicationToken])),
         genuineTokens: { [p1.memberId]: p1.applicationToken, [p2.memberId]: p2.applicationToken },
-        delivered: new Set(channel.deliveries.map((d) => d.payload.source.eventId)),
+        delivered: new Set(rig.channel.deliveries.map((d) => d.payload.source.eventId)),
         toChannel,
       };
     } finally {

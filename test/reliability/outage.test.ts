@@ -1,11 +1,10 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { expect, it } from 'vitest';
+import { startSandbox } from '../../src/sandbox/index.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
-import { fakeChannel } from '../channel.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
-import { startGatewayProcess, type GatewayProcess } from '../process.js';
+import { startGatewayProcess } from '../process.js';
 import { figures, PORTAL_B, post, runCli, sleep, waitUntil } from './lib.js';
+import { useRig } from './rig.js';
 
 /**
  * Scenario 2: Bitrix24's REST API (the sandbox's `outage` switch) and the external channel
@@ -14,45 +13,30 @@ import { figures, PORTAL_B, post, runCli, sleep, waitUntil } from './lib.js';
  * budget events go dead only once it is spent, and `replay --dead` brings them back.
  */
 
-let tmp: ReturnType<typeof tempDir>;
-let channel: Awaited<ReturnType<typeof fakeChannel>>;
-let sb: Sandbox | undefined;
-let gw: GatewayProcess | undefined;
-beforeEach(async () => {
-  tmp = tempDir();
-  channel = await fakeChannel();
-});
-afterEach(async () => {
-  await gw?.kill('SIGKILL');
-  gw = undefined;
-  await sb?.stop();
-  sb = undefined;
-  await channel.close();
-  tmp.cleanup();
-});
+const rig = useRig();
 
 const CONNECTOR = 'reliability_connector';
 const LINE = 7;
 
 it('outage: REST API and channel down under load; after recovery every event is delivered and every status arrives', async () => {
-  sb = await startSandbox({ plan: 'enterprise' });
-  const db = `${tmp.dir}/outage.db`;
-  gw = await startGatewayProcess([
+  rig.sb = await startSandbox({ plan: 'enterprise' });
+  const db = `${rig.tmp.dir}/outage.db`;
+  rig.gw = await startGatewayProcess([
     '--db', db,
     '--allow-domain', '127.0.0.1:*',
-    '--client-id', sb.clientId,
-    '--client-secret', sb.clientSecret,
-    '--oauth-server', sb.url,
+    '--client-id', rig.sb.clientId,
+    '--client-secret', rig.sb.clientSecret,
+    '--oauth-server', rig.sb.url,
     '--plan', 'enterprise',
-    '--channel-url', channel.url,
-    '--channel-secret', channel.secret,
+    '--channel-url', rig.channel.url,
+    '--channel-secret', rig.channel.secret,
     '--retry-schedule', '200ms,500ms,1s,2s,5s',
     '--lease', '2s',
     '--log-level', 'error',
   ]);
-  const handler = `${gw.url}/events`;
-  const portal = sb.portal;
-  const install = await sb.install(portal, handler);
+  const handler = `${rig.gw.url}/events`;
+  const portal = rig.sb.portal;
+  const install = await rig.sb.install(portal, handler);
   expect(install.ok).toBe(true);
   portal.ensureConnector(CONNECTOR, LINE);
   portal.bind('ONIMCONNECTORMESSAGEADD', handler);
@@ -67,7 +51,7 @@ it('outage: REST API and channel down under load; after recovery every event is 
   const operator = async (k: number) => {
     for (let i = 0; !stop; i++) {
       sent++;
-      const m = await sb!.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: `ext-chat-${k}-${i % 4}`, text: `message ${k}/${i}` });
+      const m = await rig.sb!.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: `ext-chat-${k}-${i % 4}`, text: `message ${k}/${i}` });
       const d = m.delivery.deliveries[0];
       if (m.delivery.ok && d) acked.set(m.message.id, (JSON.parse(d.responseBody ?? '{}') as { id: number }).id);
       else refused++;
@@ -77,13 +61,13 @@ it('outage: REST API and channel down under load; after recovery every event is 
   const load = Promise.all(Array.from({ length: 8 }, (_, k) => operator(k)));
   const at = (ms: number) => sleep(Math.max(0, t0 + ms - Date.now()));
   await at(1_000);
-  sb.faults.set({ outage: 'http503' });
+  rig.sb.faults.set({ outage: 'http503' });
   await at(2_000);
-  channel.fail(true);
+  rig.channel.fail(true);
   await at(4_000);
-  sb.faults.set({ outage: false });
+  rig.sb.faults.set({ outage: false });
   await at(4_500);
-  channel.fail(false);
+  rig.channel.fail(false);
   const recovered = Date.now();
   await at(6_000);
   stop = true;
@@ -91,7 +75,7 @@ it('outage: REST API and channel down under load; after recovery every event is 
 
   const store = new SqliteStore(db);
   try {
-    const statusedIds = () => new Set(sb!.recorder.statuses({ kind: 'delivery' }).map((s) => s.messageId));
+    const statusedIds = () => new Set(rig.sb!.recorder.statuses({ kind: 'delivery' }).map((s) => s.messageId));
     const settled = await waitUntil(async () => {
       const c = await store.countEvents();
       if (c.pending + c.retry + c.processing > 0) return false;
@@ -105,8 +89,8 @@ it('outage: REST API and channel down under load; after recovery every event is 
     const statusCounts = await store.countStatuses();
     const events = (await store.listEvents()).filter((e) => e.code === 'ONIMCONNECTORMESSAGEADD');
     const byId = new Map(events.map((e) => [e.id, e]));
-    const effects = new Set(channel.deliveries.map((d) => d.webhookId));
-    const statuses = sb.recorder.statuses({ kind: 'delivery' });
+    const effects = new Set(rig.channel.deliveries.map((d) => d.webhookId));
+    const statuses = rig.sb.recorder.statuses({ kind: 'delivery' });
     const got = statusedIds();
     const lost = [...acked].filter(([messageId, id]) => byId.get(id)?.status !== 'done' || !effects.has(`evt_${id}_0`) || !got.has(messageId)).length;
     const retried = events.filter((e) => e.attempts > 1).length;
@@ -148,13 +132,13 @@ it('outage: REST API and channel down under load; after recovery every event is 
 }, 120_000);
 
 it('outage with a tiny budget: events go dead only after budget+1 attempts, and replay --dead brings them to done', async () => {
-  const db = `${tmp.dir}/budget.db`;
+  const db = `${rig.tmp.dir}/budget.db`;
   const schedule = [100, 100];
-  gw = await startGatewayProcess([
+  rig.gw = await startGatewayProcess([
     '--db', db,
     '--app-token', `${PORTAL_B.member}=${PORTAL_B.token}`,
-    '--channel-url', channel.url,
-    '--channel-secret', channel.secret,
+    '--channel-url', rig.channel.url,
+    '--channel-secret', rig.channel.secret,
     '--retry-schedule', '100ms,100ms',
     '--lease', '2s',
     '--log-level', 'error',
@@ -169,7 +153,7 @@ it('outage with a tiny budget: events go dead only after budget+1 attempts, and 
       Array.from({ length: 8 }, async () => {
         for (let i = 0; i < count / 8; i++) {
           const k = n++;
-          const res = await post(`${gw!.url}/events`, bodyFor(k));
+          const res = await post(`${rig.gw!.url}/events`, bodyFor(k));
           if (res.status === 200) acked.set((res.json as { id: number }).id, k);
           else refused++;
         }
@@ -180,10 +164,10 @@ it('outage with a tiny budget: events go dead only after budget+1 attempts, and 
   try {
     await send(80); // before the outage
     const outageStart = Date.now();
-    channel.fail(true);
+    rig.channel.fail(true);
     await send(160); // during it: the channel stays down 3 s, far past the 0.2 s budget
     await sleep(Math.max(0, outageStart + 3_000 - Date.now()));
-    channel.fail(false);
+    rig.channel.fail(false);
     await send(80); // after it
     const settled = await waitUntil(async () => {
       const c = await store.countEvents();
@@ -192,7 +176,7 @@ it('outage with a tiny budget: events go dead only after budget+1 attempts, and 
     const before = await store.listEvents();
     const dead = before.filter((e) => e.status === 'dead');
     const deadAttempts = await Promise.all(dead.map((e) => store.attempts(e.id)));
-    const effectsBefore = new Set(channel.deliveries.map((d) => d.webhookId));
+    const effectsBefore = new Set(rig.channel.deliveries.map((d) => d.webhookId));
     // Every dead event ran exactly budget+1 times, each run failed, and no retry came early.
     const minGap = Math.min(...deadAttempts.flatMap((a) => a.slice(1).map((x, i) => x.startedAt - (a[i]!.finishedAt ?? Infinity))));
     const badDead = dead.filter((e, i) => e.attempts !== schedule.length + 1 || deadAttempts[i]!.length !== schedule.length + 1 || deadAttempts[i]!.some((a) => a.ok !== false));
@@ -205,7 +189,7 @@ it('outage with a tiny budget: events go dead only after budget+1 attempts, and 
       return c.done === before.length;
     }, 30_000, 100);
     const after = await store.listEvents();
-    const effects = new Set(channel.deliveries.map((d) => d.webhookId));
+    const effects = new Set(rig.channel.deliveries.map((d) => d.webhookId));
     const lost = [...acked.keys()].filter((id) => after.find((e) => e.id === id)?.status !== 'done' || !effects.has(`evt_${id}_0`)).length;
     figures('outage-budget', {
       sent: n,

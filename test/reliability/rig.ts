@@ -1,0 +1,31 @@
+import { afterEach, beforeEach } from 'vitest';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import { fakeChannel } from '../channel.js';
+import { tempDir } from '../helpers.js';
+import type { GatewayProcess } from '../process.js';
+
+/** What a scenario runs against: a fresh folder and fake channel for each test; the gateway and a sandbox when it starts them. */
+export interface Rig {
+  tmp: ReturnType<typeof tempDir>;
+  channel: Awaited<ReturnType<typeof fakeChannel>>;
+  gw: GatewayProcess | undefined;
+  sb: Sandbox | undefined;
+}
+
+/** Sets a rig up before each test of the file; after each, kills the gateway and stops the sandbox the test started. */
+export function useRig(): Rig {
+  const rig = { gw: undefined, sb: undefined } as Rig;
+  beforeEach(async () => {
+    rig.tmp = tempDir();
+    rig.channel = await fakeChannel();
+  });
+  afterEach(async () => {
+    await rig.gw?.kill('SIGKILL');
+    rig.gw = undefined;
+    await rig.sb?.stop();
+    rig.sb = undefined;
+    await rig.channel.close();
+    rig.tmp.cleanup();
+  });
+  return rig;
+}
