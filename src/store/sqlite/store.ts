@@ -68,14 +68,25 @@ export class SqliteStore implements Store {
         UPDATE portals SET access_token = @accessToken, refresh_token = @refreshToken, expires_at = @expiresAt,
           client_endpoint = COALESCE(@clientEndpoint, client_endpoint), server_endpoint = COALESCE(@serverEndpoint, server_endpoint),
           updated_at = @now WHERE member_id = @memberId`),
-      runnable: this.workDb.prepare(`
-        SELECT e.* FROM events e
-        WHERE e.status IN ('pending', 'retry', 'processing')
-          AND (e.status <> 'processing' OR e.lease_until <= @now)
-          AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= @now)
-          AND (e.order_key IS NULL OR NOT EXISTS (
-            SELECT 1 FROM events p WHERE p.order_key = e.order_key AND p.id < e.id AND p.status IN ('pending', 'retry', 'processing')))
+      // Only the head of each chat can run. The heads are found by skipping from key to key through
+      // the partial index (a seek per chat), never by stepping over the events queued behind them.
+      runnableHeads: this.workDb.prepare(`
+        WITH RECURSIVE keys(k) AS (
+          SELECT MIN(order_key) FROM events INDEXED BY events_open_order WHERE status IN ('pending', 'retry', 'processing') AND order_key IS NOT NULL
+          UNION ALL
+          SELECT (SELECT MIN(order_key) FROM events INDEXED BY events_open_order
+                  WHERE status IN ('pending', 'retry', 'processing') AND order_key > keys.k)
+          FROM keys WHERE keys.k IS NOT NULL)
+        SELECT e.* FROM keys JOIN events e ON e.id = (
+          SELECT id FROM events INDEXED BY events_open_order
+          WHERE order_key = keys.k AND status IN ('pending', 'retry', 'processing') ORDER BY id LIMIT 1)
+        WHERE (e.status <> 'processing' OR e.lease_until <= @now) AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= @now)
         ORDER BY e.id LIMIT @limit`),
+      runnableFree: this.workDb.prepare(`
+        SELECT * FROM events INDEXED BY events_open
+        WHERE order_key IS NULL AND status IN ('pending', 'retry', 'processing')
+          AND (status <> 'processing' OR lease_until <= @now) AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
+        ORDER BY id LIMIT @limit`),
       lease: this.workDb.prepare(`
         UPDATE events SET status = 'processing', lease_owner = @owner, lease_until = @until, attempts = attempts + 1
         WHERE id = @id RETURNING attempts`),
@@ -116,7 +127,9 @@ export class SqliteStore implements Store {
   async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<StoredEvent[]> {
     return this.workDb
       .transaction(() => {
-        const rows = this.stmts.runnable.all({ now, limit }) as EventRow[];
+        const rows = [...(this.stmts.runnableHeads.all({ now, limit }) as EventRow[]), ...(this.stmts.runnableFree.all({ now, limit }) as EventRow[])]
+          .sort((a, b) => a.id - b.id)
+          .slice(0, limit);
         return rows.map((row) => {
           const attempts = this.stmts.lease.pluck().get({ id: row.id, owner, until: now + leaseMs }) as number;
           this.stmts.startAttempt.run(row.id, attempts, owner, now);
