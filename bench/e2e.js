@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { URL } from 'node:url';
 import process from 'node:process';
+import { connectorCodes } from '../dist/events/registry.js';
 import { callRest, httpBuildQuery, startSandbox } from '../dist/sandbox/index.js';
 import { procCpuSeconds, sampleMemory } from './memory.js';
 import { startNoiseMeter } from './noise.js';
@@ -33,15 +34,7 @@ const nodeArgs = (process.env.B24GW_BENCH_NODE_ARGS ?? '').split(' ').filter(Boo
 const CONNECTOR = 'bench_channel';
 const LINE = 1;
 /** What an Open Lines connector application binds (as `b24-im-gateway demo` does). */
-const BOUND_EVENTS = [
-  'ONIMCONNECTORMESSAGEADD',
-  'ONIMCONNECTORMESSAGEUPDATE',
-  'ONIMCONNECTORMESSAGEDELETE',
-  'ONIMCONNECTORDIALOGSTART',
-  'ONIMCONNECTORDIALOGFINISH',
-  'ONIMCONNECTORSTATUSDELETE',
-  'ONIMCONNECTORLINEDELETE',
-];
+const BOUND_EVENTS = [...connectorCodes];
 
 /**
  * @typedef {object} EndToEndSetup

@@ -1,26 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { formFixture, jsonFixture } from '../../test/fixtures.js';
-import { GatewayError } from '../errors.js';
-import { decodeBody } from '../wire/decode.js';
+import { formFixture } from '../../test/fixtures.js';
 import { decodeForm } from '../wire/form.js';
+import { both, errorOf } from './testing/parse.js';
 import { parseEvent, type EventMap } from './registry.js';
-
-const both = (name: string) => {
-  const form = parseEvent(decodeBody(formFixture(name), 'form'));
-  const json = parseEvent(decodeBody(jsonFixture(name), 'json'));
-  // A form body and a JSON body of one payload give one typed event.
-  expect(form).toEqual(json);
-  return form;
-};
-
-const errorOf = (body: string): GatewayError => {
-  try {
-    parseEvent(decodeForm(body));
-  } catch (e) {
-    if (e instanceof GatewayError) return e;
-  }
-  throw new Error('expected a GatewayError');
-};
 
 describe('seed events, form and JSON', () => {
   it('ONIMCONNECTORMESSAGEUPDATE: integers typed, message.id a list, chat.id a string', () => {

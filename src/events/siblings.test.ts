@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { formFixture, jsonFixture } from '../../test/fixtures.js';
-import { GatewayError } from '../errors.js';
-import { decodeBody } from '../wire/decode.js';
+import { formFixture } from '../../test/fixtures.js';
 import { decodeForm } from '../wire/form.js';
 import { orderKeyOf } from './keys.js';
-import { parseEvent, type EventCode, type EventMap, type ParsedEvent } from './registry.js';
-
-const both = (name: string): ParsedEvent => {
-  const form = parseEvent(decodeBody(formFixture(name), 'form'));
-  const json = parseEvent(decodeBody(jsonFixture(name), 'json'));
-  // A form body and a JSON body of one payload give one typed event.
-  expect(form).toEqual(json);
-  return form;
-};
+import { both, errorOf } from './testing/parse.js';
+import { parseEvent, type EventCode, type EventMap } from './registry.js';
 
 const eventOf = <C extends EventCode>(name: string, code: C): EventMap[C] => {
   const p = both(name);
@@ -28,15 +19,6 @@ const wire = (key: string) => key.replace(/\[/g, '%5B').replace(/\]/g, '%5D');
 const drop = (body: string, key: string) => body.replace(new RegExp(`&${wire(key).replace(/[%[\]]/g, '\\$&')}=[^&]*`), '');
 const set = (body: string, key: string, value: string) =>
   body.replace(new RegExp(`(&${wire(key).replace(/[%[\]]/g, '\\$&')}=)[^&]*`), `$1${value}`);
-
-const errorOf = (body: string): GatewayError => {
-  try {
-    parseEvent(decodeForm(body));
-  } catch (e) {
-    if (e instanceof GatewayError) return e;
-  }
-  throw new Error('expected a GatewayError');
-};
 
 const CONNECTOR_MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
 const OPENLINE_MEMBER = 'a223c6b3710f85df22e9377d6c4f7553';

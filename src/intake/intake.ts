@@ -76,7 +76,8 @@ export class Intake {
     const secrets: number[] = [];
     const wire = decodeBody(text, format, this.limits, secrets);
     // The raw body as kept: secrets replaced in place (form), or the parsed JSON without them.
-    const rawBody = format === 'form' ? redactRanges(text, secrets) : redactedJson(wire);
+    // Built only for what is kept, never for a refused request.
+    const rawBody = () => (format === 'form' ? redactRanges(text, secrets) : redactedJson(wire));
     let parsed: ParsedEvent;
     try {
       parsed = parseEvent(wire);
@@ -91,7 +92,7 @@ export class Intake {
       await this.verifyToken(auth.member_id, auth.application_token);
       if (parsed.code === 'ONAPPUNINSTALL') change = { kind: 'uninstall', memberId: auth.member_id, at: Date.now() };
     }
-    const record = this.record(parsed, rawBody, format);
+    const record = this.record(parsed, rawBody(), format);
     const stored = await this.options.store.append(record, change);
     if (change) this.tokens.forget(auth.member_id);
     this.options.onStored?.(stored.id, parsed.code, stored.duplicate);
@@ -142,7 +143,7 @@ export class Intake {
   }
 
   /** A genuine event that fails its schema is kept (status `invalid`) before the 400, so it is not lost. */
-  private async keepInvalid(wire: WireObject, rawBody: string, format: BodyFormat, error: unknown): Promise<void> {
+  private async keepInvalid(wire: WireObject, rawBody: () => string, format: BodyFormat, error: unknown): Promise<void> {
     const auth = wire.auth as Record<string, unknown> | undefined;
     const memberId = auth?.member_id;
     const token = auth?.application_token;
@@ -154,7 +155,7 @@ export class Intake {
     }
     const code = wire.event.trim().toUpperCase();
     await this.options.store.append({
-      ...this.baseRecord(memberId, code, wire, rawBody, format),
+      ...this.baseRecord(memberId, code, wire, rawBody(), format),
       known: false,
       status: 'invalid',
       handlerId: null,

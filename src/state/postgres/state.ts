@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { pgTypes as types, toPg } from '../../store/postgres/sql.js';
+import { openPool, pgTypes as types, toPg } from '../../store/postgres/sql.js';
 import type { Query, Work } from '../sql.js';
 import { SqlConnectorState } from '../state.js';
 import { migrateStatePg } from './migrations.js';
@@ -23,12 +23,7 @@ export class PgConnectorState extends SqlConnectorState {
   constructor(db: pg.Pool | string) {
     super();
     this.ownPool = typeof db === 'string';
-    this.pool = typeof db === 'string' ? new pg.Pool({ connectionString: db, types }) : db;
-    if (this.ownPool) {
-      this.pool.on('error', () => {
-        // An idle client lost its connection; the pool replaces it on next use.
-      });
-    }
+    this.pool = typeof db === 'string' ? openPool(db) : db;
     this.ready = this.pool.connect().then(async (client) => {
       try {
         await migrateStatePg(client);

@@ -19,3 +19,11 @@ export function toPg(sql: string): string {
   }
   return text;
 }
+
+/** A pool that reads BIGINT as numbers and survives an idle connection dropped by the server. */
+export function openPool(url: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
+  // An idle client lost its connection; the pool replaces it on next use.
+  pool.on('error', () => undefined);
+  return pool;
+}

@@ -17,7 +17,7 @@ import type {
 import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
 import { eventFilter } from '../query.js';
 import { migratePg } from './migrations.js';
-import { pgTypes, toPg } from './sql.js';
+import { openPool, toPg } from './sql.js';
 
 interface Pending {
   event: NewEvent;
@@ -48,10 +48,7 @@ export class PgStore implements Store {
   private readonly listeners = new Set<() => void>();
 
   constructor(readonly url: string, options: PgStoreOptions = {}) {
-    this.pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types: pgTypes });
-    this.pool.on('error', () => {
-      // An idle client lost its connection; the pool replaces it on next use.
-    });
+    this.pool = openPool(url, options.poolSize);
     this.ready = this.pool.connect().then(async (client) => {
       try {
         await migratePg(client);

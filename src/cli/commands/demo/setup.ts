@@ -1,3 +1,4 @@
+import { connectorCodes } from '../../../events/registry.js';
 import { callRest, httpBuildQuery } from '../../../sandbox/index.js';
 import type { Env } from './environment.js';
 import { short } from './format.js';
@@ -11,16 +12,7 @@ export const CONNECTOR = 'demo_channel';
 export const LINE = 1;
 
 /** The events the demo application binds to the gateway, as its install handler would. */
-const BOUND_EVENTS = [
-  'ONIMCONNECTORMESSAGEADD',
-  'ONIMCONNECTORMESSAGEUPDATE',
-  'ONIMCONNECTORMESSAGEDELETE',
-  'ONIMCONNECTORDIALOGSTART',
-  'ONIMCONNECTORDIALOGFINISH',
-  'ONIMCONNECTORSTATUSDELETE',
-  'ONIMCONNECTORLINEDELETE',
-  'ONOPENLINEMESSAGEUPDATE',
-];
+const BOUND_EVENTS = [...connectorCodes, 'ONOPENLINEMESSAGEUPDATE'];
 
 /** Installs the application and binds its handlers; returns the access token the application then uses. */
 export async function setUp(env: Env, result: DemoResult): Promise<string> {
