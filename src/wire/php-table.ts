@@ -8,23 +8,25 @@ const INT64_MAX = '9223372036854775807';
 const INT64_MIN_ABS = '9223372036854775808';
 const canonicalInt = /^(?:0|-?[1-9][0-9]*)$/;
 
+/** PHP turns canonical decimal strings within int64 into integer keys. */
+export function phpKey(raw: string, maxIndex: number, name: string): PhpKey {
+  const first = raw.charCodeAt(0);
+  // Most keys are names (`data`, `MESSAGES`): no regex for them.
+  if (!(first === 45 || (first >= 48 && first <= 57)) || raw.length > 20 || !canonicalInt.test(raw)) return raw;
+  const negative = first === 45;
+  const digits = negative ? raw.slice(1) : raw;
+  if (digits.length === 19 && digits > (negative ? INT64_MIN_ABS : INT64_MAX)) return raw;
+  if (digits.length > 19) return raw;
+  const n = Number(raw);
+  if (Math.abs(n) > maxIndex) throw indexTooLarge(name, raw, maxIndex);
+  return n;
+}
+
 /** An ordered PHP array: integer and string keys, and the next position for `[]`. */
 export class PhpTable {
   readonly entries = new Map<PhpKey, PhpValue>();
   /** PHP's nNextFreeElement: unset until the first integer key, then one past the largest, even a negative one. */
   private next: number | undefined;
-
-  /** PHP turns canonical decimal strings within int64 into integer keys. */
-  key(raw: string, maxIndex: number, name: string): PhpKey {
-    if (raw.length > 20 || !canonicalInt.test(raw)) return raw;
-    const negative = raw.charCodeAt(0) === 45;
-    const digits = negative ? raw.slice(1) : raw;
-    if (digits.length === 19 && digits > (negative ? INT64_MIN_ABS : INT64_MAX)) return raw;
-    if (digits.length > 19) return raw;
-    const n = Number(raw);
-    if (Math.abs(n) > maxIndex) throw indexTooLarge(name, raw, maxIndex);
-    return n;
-  }
 
   /** The table stored at `key`, created (or replacing a scalar, as PHP does) when missing. */
   descend(key: PhpKey | null, maxIndex: number, name: string): PhpTable {
