@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { EventAuth } from '../events/auth.js';
 import { orderKeyOf } from '../events/keys.js';
@@ -10,7 +10,7 @@ import { secretsEqual } from '../verify/compare.js';
 import { defaultAllowedDomains } from '../verify/domains.js';
 import { confirmInstall } from '../verify/install.js';
 import { TokenBook } from '../verify/tokens.js';
-import { bodyText, decodeBody, formatOf, type BodyFormat } from '../wire/decode.js';
+import { bodyText, decodeText, formatOf, type BodyFormat } from '../wire/decode.js';
 import { resolveLimits, type DecodeLimits } from '../wire/limits.js';
 import { redactedJson, redactRanges } from '../wire/redact.js';
 import type { WireObject } from '../wire/types.js';
@@ -74,7 +74,7 @@ export class Intake {
     const format = formatOf(contentType);
     const text = bodyText(body, this.limits);
     const secrets: number[] = [];
-    const wire = decodeBody(text, format, this.limits, secrets);
+    const wire = decodeText(text, format, this.limits, secrets);
     // The raw body as kept: secrets replaced in place (form), or the parsed JSON without them.
     // Built only for what is kept, never for a refused request.
     const rawBody = () => (format === 'form' ? redactRanges(text, secrets) : redactedJson(wire));
@@ -101,11 +101,11 @@ export class Intake {
   }
 
   private async verifyToken(memberId: string, token: string): Promise<void> {
-    const expected = await this.tokens.expected(memberId);
+    const expected = (this.tokens.peek(memberId) ?? { value: await this.tokens.expected(memberId) }).value;
     if (!expected) {
       throw new GatewayError('B24GW_UNKNOWN_PORTAL', `No application token is known for portal ${memberId}: install the application first, or configure --app-token`);
     }
-    if (!secretsEqual(token, expected.token)) {
+    if (!secretsEqual(token, expected.digest)) {
       throw new GatewayError('B24GW_TOKEN_MISMATCH', `application_token does not match the one known for portal ${memberId}`);
     }
   }
@@ -179,15 +179,12 @@ export class Intake {
   }
 
   private baseRecord(memberId: string, code: string, e: { event_handler_id?: unknown; eventId?: unknown; ts?: unknown; data?: unknown; auth?: unknown }, rawBody: string, format: BodyFormat) {
-    const dedup = JSON.stringify([memberId, code, e.event_handler_id ?? e.eventId ?? null, e.ts ?? null, e.data ?? null]);
-    return {
-      dedupKey: createHash('sha256').update(dedup).digest('base64url'),
-      memberId,
-      code,
-      receivedAt: Date.now(),
-      event: JSON.stringify(withoutAppTokens(e)),
-      rawBody,
-      contentType: format,
-    };
+    const { data, ...rest } = withoutAppTokens(e);
+    // `data` is most of an event: written out once, for the duplicate key and for the kept event alike.
+    const dataJson = data === undefined ? undefined : JSON.stringify(data);
+    const head = JSON.stringify(rest);
+    const event = dataJson === undefined ? head : head === '{}' ? `{"data":${dataJson}}` : `${head.slice(0, -1)},"data":${dataJson}}`;
+    const dedup = JSON.stringify([memberId, code, e.event_handler_id ?? e.eventId ?? null, e.ts ?? null]) + (dataJson ?? 'null');
+    return { dedupKey: hash('sha256', dedup, 'base64url'), memberId, code, receivedAt: Date.now(), event, rawBody, contentType: format };
   }
 }

@@ -15,8 +15,9 @@ type Next = (err?: unknown) => void;
 /** Writes an intake answer as JSON. */
 export function sendResult(res: ServerResponse, result: IntakeResult | { status: number; error: GatewayError }): void {
   const payload = JSON.stringify(answerBody(result));
-  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
-  if (result.status === 405) headers.allow = 'POST';
+  // Headers as a flat list: Node skips building and checking a headers object.
+  const headers = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(payload))];
+  if (result.status === 405) headers.push('allow', 'POST');
   res.writeHead(result.status, headers).end(payload);
 }
 

@@ -1,9 +1,17 @@
 import { GatewayError } from '../errors.js';
 import type { Store } from '../store/types.js';
+import { secretDigest } from './compare.js';
 
 export interface ExpectedToken {
   token: string;
+  /** The token's digest, made once per cache fill rather than once per event. */
+  digest: Buffer;
   source: 'install' | 'config';
+}
+
+interface Cached {
+  value: ExpectedToken | undefined;
+  until: number;
 }
 
 /**
@@ -11,7 +19,7 @@ export interface ExpectedToken {
  * from static configuration. Store answers are cached briefly, since every event needs one.
  */
 export class TokenBook {
-  private readonly cache = new Map<string, { value: ExpectedToken | undefined; until: number }>();
+  private readonly cache = new Map<string, Cached>();
 
   constructor(
     private readonly store: Store,
@@ -19,16 +27,22 @@ export class TokenBook {
     private readonly ttlMs = 5_000,
   ) {}
 
-  async expected(memberId: string): Promise<ExpectedToken | undefined> {
-    const now = Date.now();
+  /** What is cached for a portal, without a trip to the store: the hot path needs no promise. */
+  peek(memberId: string): Cached | undefined {
     const hit = this.cache.get(memberId);
-    if (hit && hit.until > now) return hit.value;
+    return hit && hit.until > Date.now() ? hit : undefined;
+  }
+
+  async expected(memberId: string): Promise<ExpectedToken | undefined> {
+    const hit = this.peek(memberId);
+    if (hit) return hit.value;
+    const now = Date.now();
     const portal = await this.store.getPortal(memberId);
     const fromConfig = this.configured.get(memberId);
     const value: ExpectedToken | undefined = portal?.applicationToken
-      ? { token: portal.applicationToken, source: 'install' }
+      ? { token: portal.applicationToken, digest: secretDigest(portal.applicationToken), source: 'install' }
       : fromConfig !== undefined
-        ? { token: fromConfig, source: 'config' }
+        ? { token: fromConfig, digest: secretDigest(fromConfig), source: 'config' }
         : undefined;
     if (this.cache.size > 100_000) this.cache.clear();
     this.cache.set(memberId, { value, until: now + this.ttlMs });

@@ -13,6 +13,8 @@ export type BodyFormat = 'form' | 'json';
  */
 export function formatOf(contentType: string | null | undefined): BodyFormat {
   if (!contentType) return 'form';
+  // Every Bitrix24 delivery carries the same header: no parsing for it.
+  if (contentType === 'application/x-www-form-urlencoded') return 'form';
   const [type = '', ...params] = contentType.toLowerCase().split(';');
   const mime = type.trim();
   const charset = params.map((p) => p.trim()).find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
@@ -44,6 +46,9 @@ export function bodyText(body: Uint8Array | string, limits: DecodeLimits = defau
  * For a form body, `secrets` collects the ranges of secret values (see decodeForm).
  */
 export function decodeBody(body: Uint8Array | string, format: BodyFormat, limits: DecodeLimits = defaultLimits, secrets?: number[]): WireObject {
-  const text = bodyText(body, limits);
-  return format === 'json' ? decodeJson(text, limits) : decodeForm(text, limits, secrets);
+  return decodeText(bodyText(body, limits), format, limits, secrets);
 }
+
+/** Decodes a body's text, once bodyText has checked it. */
+export const decodeText = (text: string, format: BodyFormat, limits: DecodeLimits, secrets?: number[]): WireObject =>
+  format === 'json' ? decodeJson(text, limits) : decodeForm(text, limits, secrets);

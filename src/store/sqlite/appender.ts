@@ -5,7 +5,7 @@ import type { AppendResult, NewEvent, PortalChange } from '../types.js';
 const sql = {
   insert: `
     INSERT INTO events (dedup_key, member_id, code, known, status, handler_id, ts, order_key, received_at, event, raw_body, content_type, last_error)
-    VALUES (@dedupKey, @memberId, @code, @known, @status, @handlerId, @ts, @orderKey, @receivedAt, @event, @rawBody, @contentType, @error)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (dedup_key) DO NOTHING`,
   duplicate: 'UPDATE events SET duplicates = duplicates + 1 WHERE dedup_key = ? RETURNING id',
   upsertPortal: `
@@ -22,10 +22,11 @@ const sql = {
 
 /**
  * The writer thread, as plain JavaScript so it runs the same from the build and from tests.
- * Each message is one batch: one transaction, one sync.
+ * It takes every batch already waiting on its port into one transaction: one sync for all,
+ * and the longer a commit takes, the more the next one carries.
  */
 const writerSource = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('journal_mode = WAL');
@@ -34,18 +35,26 @@ db.pragma('busy_timeout = 5000');
 const s = {};
 for (const [name, text] of Object.entries(workerData.sql)) s[name] = db.prepare(text);
 s.duplicate.pluck();
-const write = (p) => {
-  const info = s.insert.run(Object.assign({}, p.event, { known: p.event.known ? 1 : 0 }));
-  if (info.changes === 0) return { id: s.duplicate.get(p.event.dedupKey), duplicate: true };
-  if (p.change && p.change.kind === 'install') s.upsertPortal.run(p.change.portal);
-  if (p.change && p.change.kind === 'uninstall') s.erasePortal.run(p.change.at, p.change.at, p.change.memberId);
-  return { id: Number(info.lastInsertRowid), duplicate: false };
+const write = (row, change) => {
+  const info = s.insert.run(row);
+  if (info.changes === 0) return -s.duplicate.get(row[0]);
+  if (change && change.kind === 'install') s.upsertPortal.run(change.portal);
+  if (change && change.kind === 'uninstall') s.erasePortal.run(change.at, change.at, change.memberId);
+  return Number(info.lastInsertRowid);
 };
-const commit = db.transaction((batch) => batch.map(write));
-parentPort.on('message', (m) => {
-  if (m === 'close') { db.close(); parentPort.close(); return; }
-  try { parentPort.postMessage({ results: commit(m) }); }
-  catch (e) { parentPort.postMessage({ error: String(e && e.message || e) }); }
+const commit = db.transaction((batches) => batches.map((b) => ({ seq: b.seq, ids: b.rows.map((row, i) => write(row, b.changes && b.changes[i])) })));
+const close = () => { db.close(); parentPort.close(); };
+parentPort.on('message', (first) => {
+  if (first === 'close') return close();
+  const batches = [first];
+  let closing = false;
+  for (let m = receiveMessageOnPort(parentPort); m; m = receiveMessageOnPort(parentPort)) {
+    if (m.message === 'close') closing = true;
+    else batches.push(m.message);
+  }
+  try { parentPort.postMessage({ done: commit(batches) }); }
+  catch (e) { parentPort.postMessage({ failed: batches.map((b) => b.seq), error: String(e && e.message || e) }); }
+  if (closing) close();
 });
 `;
 
@@ -56,14 +65,25 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** Each committed event's id, negated for a duplicate (the id of the event it repeats). */
+type Reply = { done: { seq: number; ids: number[] }[] } | { failed: number[]; error: string };
+
+/** A row as the insert binds it: plain values in a list clone and bind faster than an object's properties. */
+const rowOf = (e: NewEvent) => [
+  e.dedupKey, e.memberId, e.code, e.known ? 1 : 0, e.status, e.handlerId, e.ts, e.orderKey, e.receivedAt, e.event, e.rawBody, e.contentType, e.error,
+];
+
 /**
  * Commits appends on a thread of its own, so the sync and the index updates never stop the
- * event loop. While one batch commits, the next gathers: group commit with no timer.
+ * event loop. What one turn of the event loop appends goes as one batch, without waiting
+ * for the batch before it: the thread commits while this thread reads the next requests.
  */
 export class Appender {
   private readonly worker: Worker;
   private queue: Pending[] = [];
-  private inFlight: Pending[] | undefined;
+  private readonly inFlight = new Map<number, Pending[]>();
+  private seq = 0;
+  private scheduled = false;
   private broken: Error | undefined;
   private drained: (() => void) | undefined;
 
@@ -71,7 +91,7 @@ export class Appender {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(writerSource, { eval: true, workerData: { file, synchronous, driver, sql } });
     this.worker.unref();
-    this.worker.on('message', (m: { results?: AppendResult[]; error?: string }) => this.done(m));
+    this.worker.on('message', (m: Reply) => this.done(m));
     this.worker.on('error', (e) => this.fail(e));
     this.worker.on('exit', () => this.fail(new Error('the SQLite writer thread stopped')));
   }
@@ -80,43 +100,58 @@ export class Appender {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
       this.queue.push({ event, change, resolve, reject });
-      if (!this.inFlight) this.send();
+      if (this.queue.length >= Number(process.env.FLUSHN ?? 16)) this.send();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.send();
+        });
+      }
     });
   }
 
-  /** The thread keeps the process alive only while it has work: an idle store must not. */
   private send(): void {
-    if (this.queue.length === 0) {
-      this.worker.unref();
-      this.drained?.();
-      return;
-    }
+    if (this.queue.length === 0 || this.broken) return;
+    // The thread keeps the process alive only while it has work: an idle store must not.
     this.worker.ref();
-    this.inFlight = this.queue;
+    const seq = ++this.seq;
+    this.inFlight.set(seq, this.queue);
+    const changes = this.queue.some((p) => p.change) ? this.queue.map((p) => p.change) : undefined;
+    this.worker.postMessage({ seq, rows: this.queue.map((p) => rowOf(p.event)), changes });
     this.queue = [];
-    this.worker.postMessage(this.inFlight.map(({ event, change }) => ({ event, change })));
   }
 
-  private done(m: { results?: AppendResult[]; error?: string }): void {
-    const batch = this.inFlight ?? [];
-    this.inFlight = undefined;
-    if (m.results) batch.forEach((p, i) => p.resolve(m.results![i]!));
-    else for (const p of batch) p.reject(new Error(m.error));
-    this.send();
+  private done(m: Reply): void {
+    if ('done' in m) {
+      for (const { seq, ids } of m.done) this.take(seq)?.forEach((p, i) => p.resolve({ id: Math.abs(ids[i]!), duplicate: ids[i]! < 0 }));
+    } else {
+      for (const seq of m.failed) for (const p of this.take(seq) ?? []) p.reject(new Error(m.error));
+    }
+    if (this.inFlight.size === 0 && !this.scheduled) {
+      this.worker.unref();
+      this.drained?.();
+    }
+  }
+
+  private take(seq: number): Pending[] | undefined {
+    const batch = this.inFlight.get(seq);
+    this.inFlight.delete(seq);
+    return batch;
   }
 
   private fail(e: Error): void {
     if (this.broken) return;
     this.broken = e;
-    for (const p of [...(this.inFlight ?? []), ...this.queue]) p.reject(e);
-    this.inFlight = undefined;
+    for (const p of [...[...this.inFlight.values()].flat(), ...this.queue]) p.reject(e);
+    this.inFlight.clear();
     this.queue = [];
     this.drained?.();
   }
 
   /** Waits for what was appended, then stops the thread. */
   async close(): Promise<void> {
-    if (this.inFlight || this.queue.length > 0) await new Promise<void>((r) => (this.drained = r));
+    if (this.inFlight.size > 0 || this.queue.length > 0) await new Promise<void>((r) => (this.drained = r));
     if (this.broken) return;
     const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
     this.worker.ref();
