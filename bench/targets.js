@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { URL } from 'node:url';
 import Database from 'better-sqlite3';
 import { sampleMemory } from './memory.js';
+import { WATCHDOG } from '../dist/cli/commands/demo/gateway.js';
 import { countPgRows, freshDatabase } from './pg.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -134,13 +135,7 @@ export async function freePort() {
   return port;
 }
 
-/**
- * Loaded into every server before its own code: when the bench dies, whatever the reason (even
- * SIGKILL), the pipe to the child's stdin closes and the child ends itself too.
- */
-const WATCHDOG = `data:text/javascript,${encodeURIComponent(
-  "process.stdin.on('end',()=>process.kill(process.pid,'SIGTERM'));process.stdin.on('error',()=>{});process.stdin.resume();",
-)}`;
+/** Every server the bench starts ends itself when the bench goes away: see WATCHDOG. */
 
 /**
  * @typedef {object} ServerProcess

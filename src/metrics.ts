@@ -17,6 +17,8 @@ export class Metrics {
       help: 'Stored events by status',
       labelNames: ['status'],
       registers: [this.registry],
+      // Each thread that reports it counts the same table: merged, it is one count, not a sum.
+      aggregator: 'max',
       async collect() {
         const counts = await store.countEvents();
         for (const [status, n] of Object.entries(counts)) this.set({ status }, n);

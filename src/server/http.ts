@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AggregatorRegistry } from 'prom-client';
+import type { MetricsJson } from './worker-thread.js';
 import { GatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { sendResult } from '../intake/node.js';
@@ -11,6 +13,14 @@ export interface HttpServerOptions {
   path?: string;
   /** False for a worker-only instance: health and metrics, no intake. Default true. */
   intake?: boolean;
+  /** Metrics kept elsewhere (a worker thread), served with the gateway's own. */
+  moreMetrics?: () => Promise<MetricsJson>;
+}
+
+/** The gateway's metrics, merged with those kept elsewhere: counters add up, gauges say how they merge. */
+async function metricsText(gateway: Gateway, more?: () => Promise<MetricsJson>): Promise<string> {
+  if (!more) return gateway.metrics.registry.metrics();
+  return AggregatorRegistry.aggregate([await gateway.metrics.registry.getMetricsAsJSON(), await more()]).metrics();
 }
 
 export interface RunningServer {
@@ -33,7 +43,7 @@ export async function startHttpServer(gateway: Gateway, options: HttpServerOptio
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/metrics') {
-      void gateway.metrics.registry.metrics().then(
+      void metricsText(gateway, options.moreMetrics).then(
         (text) => res.writeHead(200, { 'content-type': gateway.metrics.registry.contentType }).end(text),
         (e: unknown) => sendJson(res, 500, { error: { code: 'B24GW_STORE_FAILED', message: `metrics unavailable: ${(e as Error).message}` } }),
       );

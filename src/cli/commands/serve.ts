@@ -4,6 +4,7 @@ import { GatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { createLogger } from '../../log.js';
 import { startHttpServer } from '../../server/http.js';
+import { WorkerThread } from '../../server/worker-thread.js';
 import { defaultAllowedDomains } from '../../verify/domains.js';
 import { parseTokenPairs } from '../../verify/tokens.js';
 import { parseDuration, parseSchedule } from '../../worker/schedule.js';
@@ -85,9 +86,8 @@ export function registerServeCommand(program: Command): void {
         }
         const logger = createLogger({ level: o.logLevel });
         const allowDomains = [...o.allowDomain, ...envList('B24GW_ALLOW_DOMAINS')];
-        const gateway = new Gateway({
+        const options = {
           db: o.db,
-          logger,
           appTokens: parseTokenPairs([...o.appToken, ...envList('B24GW_APP_TOKENS')]),
           allowDomains: allowDomains.length > 0 ? allowDomains : defaultAllowedDomains,
           ...(o.appCode ? { appCode: o.appCode } : {}),
@@ -100,9 +100,18 @@ export function registerServeCommand(program: Command): void {
             ...(o.oauthServer ? { oauthServer: o.oauthServer } : {}),
           },
           ...(o.channelUrl && o.channelSecret ? { channel: { url: o.channelUrl, secret: o.channelSecret, format: o.channelFormat as TextFormat } } : {}),
-        });
-        const running = await startHttpServer(gateway, { host: o.host, port: o.port, intake: o.role !== 'worker' });
-        if (o.role !== 'intake') gateway.start();
+        };
+        // With both roles, the worker runs on a thread of its own: the intake's event loop does nothing but answer.
+        const thread =
+          o.role === 'all'
+            ? new WorkerThread({ gateway: options, logLevel: o.logLevel }, logger, (code) => {
+                logger.fatal({ code }, 'the worker thread stopped; exiting so that a supervisor restarts the gateway');
+                process.exit(code);
+              })
+            : undefined;
+        const gateway = new Gateway({ ...options, logger, ...(thread ? { onStored: (_id, _code, duplicate) => duplicate || thread.wake() } : {}) });
+        const running = await startHttpServer(gateway, { host: o.host, port: o.port, intake: o.role !== 'worker', ...(thread ? { moreMetrics: () => thread.metrics() } : {}) });
+        if (o.role === 'worker') gateway.start();
         const where = o.role === 'worker' ? 'processing only' : `events go to POST ${running.url}/events`;
         logger.info({ url: running.url, role: o.role }, `listening on ${running.url} (${o.role}): ${where}`);
         let stopping = false;
@@ -110,7 +119,8 @@ export function registerServeCommand(program: Command): void {
           if (stopping) return;
           stopping = true;
           logger.info({ signal }, 'shutting down');
-          void running.close().then(() => process.exit(0));
+          // Intake first, so nothing new arrives; then the worker finishes what it holds.
+          void running.close().then(() => thread?.stop()).then(() => process.exit(0));
         };
         process.on('SIGINT', () => stop('SIGINT'));
         process.on('SIGTERM', () => stop('SIGTERM'));

@@ -42,7 +42,9 @@ export class SqliteStore implements Store {
    * Tokens and replays stay on the synced connection.
    */
   readonly workDb: Database.Database;
-  private readonly appender: Appender;
+  /** Started on the first append: a store that only processes (a worker) needs no writer thread. */
+  private appender: Appender | undefined;
+  private readonly synchronous: 'FULL' | 'NORMAL';
   private closed = false;
   private readonly stmts;
 
@@ -55,7 +57,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
-    this.appender = new Appender(file, options.synchronous ?? 'FULL');
+    this.synchronous = options.synchronous ?? 'FULL';
     this.workDb = new Database(file);
     this.workDb.pragma('synchronous = NORMAL');
     this.workDb.pragma('busy_timeout = 5000');
@@ -117,6 +119,7 @@ export class SqliteStore implements Store {
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
+    this.appender ??= new Appender(this.file, this.synchronous);
     return this.appender.append(event, change);
   }
 
@@ -220,7 +223,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.appender.close();
+    await this.appender?.close();
     this.workDb.close();
     this.db.close();
   }

@@ -26,11 +26,12 @@ function cliPath(): string {
 }
 
 /**
- * Loaded into the gateway's process before the CLI: when this process dies, whatever the
- * reason (even SIGKILL), the pipe to the child's stdin closes and the gateway stops too.
+ * Loaded (`--import`) into a child before its own code: when its parent dies, whatever the
+ * reason (even SIGKILL), the pipe to the child's stdin closes and the child stops too. Node
+ * preloads it into worker threads as well, whose stdin ends at once: only the main thread watches.
  */
-const WATCHDOG = `data:text/javascript,${encodeURIComponent(
-  "process.stdin.on('end',()=>process.kill(process.pid,'SIGTERM'));process.stdin.on('error',()=>{});process.stdin.resume();",
+export const WATCHDOG = `data:text/javascript,${encodeURIComponent(
+  "import{isMainThread}from'node:worker_threads';if(isMainThread){process.stdin.on('end',()=>process.kill(process.pid,'SIGTERM'));process.stdin.on('error',()=>{});process.stdin.resume();}",
 )}`;
 
 /** Starts `serve` with these arguments, copies its output to logFile, resolves once it listens. */
