@@ -53,6 +53,10 @@ it('the README connector example works as written', async () => {
   const post = (body: string) => fetch(`${server!.url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
   expect((await post(formFixture('imconnector-message-add'))).status).toBe(200);
   expect((await post(formFixture('imconnector-message-update'))).status).toBe(200);
+  // The dialog fixture comes from another portal: sent as the configured one.
+  const dialog = formFixture('imconnector-dialog-start').replace('a223c6b3710f85df22e9377d6c4f7553', 'bac1cd5c8940947a75e0d71b1a84e348').replace('51856fefc120afa4b628cc82d3935cce', '831c76b092f9f135d9b6b36c3a720757');
+  expect((await post(dialog)).status).toBe(200);
   await gateway.drain();
+  expect(sessions).toEqual([3282]);
   expect(sent).toEqual(['send channel-123 <b>Klaus Weber:</b> <br>Guten Tag!', 'edit ext-msg-005 <b>Samantha Johnson:</b><br> What questions do you have?']);
 });

@@ -266,9 +266,11 @@ describe('installs are confirmed with the portal', () => {
   });
 
   it('refuses an uninstall with the wrong token and keeps the secrets', async () => {
-    await post(installBody(portal.domain));
+    expect((await post(installBody(portal.domain))).status).toBe(200);
+    const installed = await gateway.store.getPortal(OTHER_MEMBER);
+    expect(installed?.refreshToken).toBeTruthy();
     const r = await post(formFixture('app-uninstall').replace(OTHER_TOKEN, 'not-the-token'));
     expect(r.status).toBe(401);
-    expect((await gateway.store.getPortal(OTHER_MEMBER))?.refreshToken).not.toBeNull();
+    expect(await gateway.store.getPortal(OTHER_MEMBER)).toEqual(installed);
   });
 });

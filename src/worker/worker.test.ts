@@ -107,10 +107,12 @@ describe('retries and dead letters', () => {
       // Not due yet: nothing runs.
       clock += 1_000;
       await gateway.worker.drain();
+      expect(runs).toBe(i + 1);
       clock = (e?.nextAttemptAt ?? clock) + 1;
     }
     expect(runs).toBe(4);
     const delays = [5_000, 300_000, 1_800_000];
+    expect(retryTimes).toHaveLength(delays.length);
     retryTimes.forEach((d, i) => {
       expect(d).toBeGreaterThanOrEqual(delays[i]! * 0.8);
       expect(d).toBeLessThanOrEqual(delays[i]! * 1.2);

@@ -207,7 +207,9 @@ describe('a conversation through every seed and sibling event', () => {
     ]);
     expect(first.externalIds).toEqual([`ext-evt_${ids.add1}_0`]);
     // The sandbox took them from a list: message.id went out as MESSAGES[n][message][id][0].
-    for (const call of rig.sb.recorder.calls({ method: 'imconnector.send.status.delivery' })) {
+    const statusCalls = rig.sb.recorder.calls({ method: 'imconnector.send.status.delivery' });
+    expect(statusCalls.length).toBeGreaterThan(0);
+    for (const call of statusCalls) {
       expect(call.httpStatus).toBe(200);
       for (const m of (call.params.MESSAGES ?? call.params.messages) as { message: { id: unknown } }[]) expect(Array.isArray(m.message.id)).toBe(true);
     }

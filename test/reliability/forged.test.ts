@@ -106,7 +106,7 @@ async function world() {
     const after = await genuine();
     const store = new SqliteStore(db);
     try {
-      await waitUntil(async () => (await store.countEvents()).pending === 0 && rig.channel.deliveries.length >= toChannel.size, 10_000, 100);
+      expect(await waitUntil(async () => (await store.countEvents()).pending === 0 && rig.channel.deliveries.length >= toChannel.size, 10_000, 100)).toBe(true);
       const stored = await store.listEvents();
       const forgedStored = stored.filter(
         (e) => e.rawBody.includes('FORGED') || forgedMembers.includes(e.memberId) || (e.code === 'ONAPPINSTALL' ? ![p1.memberId, p2.memberId].includes(e.memberId) : !legit.has(e.id)),

@@ -29,6 +29,7 @@ const USER_AUTH_KEYS = ['access_token', 'expires', 'expires_in', 'scope', 'domai
 
 describe('what a handler receives', () => {
   it('for every PHP fixture payload, a form POST byte-identical to PHP http_build_query', async () => {
+    expect(fixtures.length).toBeGreaterThan(20);
     for (const name of fixtures) {
       const payload = JSON.parse(readFileSync(join(eventsDir, `${name}.json`), 'utf8')) as Record<string, unknown>;
       const record = await sb.deliverPayload(sb.portal, `${cap.url}/${name}`, payload);
