@@ -19,6 +19,23 @@ function tickStep(/** @type {number} */ max) {
 }
 
 /**
+ * A panel's title and y axis: grid lines and labels at round steps up to a bit above `max`.
+ * @param {{ title: string, top: number, left: number, plotW: number, plotH: number, y0: number, max: number }} o
+ * @returns {{ yMax: number, out: string[] }} the axis' top value, and the SVG so far
+ */
+function axes({ title, top, left, plotW, plotH, y0, max }) {
+  const step = tickStep(max * 1.1);
+  const ticks = Math.max(1, Math.ceil((max * 1.1) / step));
+  const out = [`<text x="${left}" y="${top + 16}" class="title">${esc(title)}</text>`];
+  for (let i = 0; i <= ticks; i++) {
+    const y = y0 - (plotH * i) / ticks;
+    out.push(`<line x1="${left}" y1="${y}" x2="${left + plotW}" y2="${y}" class="grid"/>`);
+    out.push(`<text x="${left - 6}" y="${y + 4}" class="axis" text-anchor="end">${(step * i).toLocaleString('en-US')}</text>`);
+  }
+  return { yMax: step * ticks, out };
+}
+
+/**
  * One panel of grouped bars; `line` draws a dashed horizontal reference (e.g. the offered rate).
  * @param {{ title: string, top: number, width: number, height: number, groups: { key: string | number, label: string }[], series: { id: string, color: string }[],
  *   value: (series: string, group: string | number) => { v: number, bad: boolean } | undefined, label: (v: number) => string, line?: { v: number, label: string } }} o
@@ -31,15 +48,7 @@ function panel({ title, top, width, height, groups, series, value, label, line }
   let max = 0;
   for (const g of groups) for (const s of series) max = Math.max(max, value(s.id, g.key)?.v ?? 0);
   if (line) max = Math.max(max, line.v);
-  const step = tickStep(max * 1.1);
-  const ticks = Math.max(1, Math.ceil((max * 1.1) / step));
-  const yMax = step * ticks;
-  const out = [`<text x="${left}" y="${top + 16}" class="title">${esc(title)}</text>`];
-  for (let i = 0; i <= ticks; i++) {
-    const y = y0 - (plotH * i) / ticks;
-    out.push(`<line x1="${left}" y1="${y}" x2="${left + plotW}" y2="${y}" class="grid"/>`);
-    out.push(`<text x="${left - 6}" y="${y + 4}" class="axis" text-anchor="end">${(step * i).toLocaleString('en-US')}</text>`);
-  }
+  const { yMax, out } = axes({ title, top, left, plotW, plotH, y0, max });
   const groupW = plotW / groups.length;
   const barW = Math.min(60, (groupW * 0.8) / series.length);
   groups.forEach((g, gi) => {
@@ -75,15 +84,7 @@ function linePanel({ title, top, width, height, lines, unit }) {
   const y0 = top + 30 + legendH + plotH;
   const maxY = Math.max(1, ...lines.flatMap((l) => l.ys));
   const maxX = Math.max(1, ...lines.map((l) => l.ys.length - 1));
-  const step = tickStep(maxY * 1.1);
-  const ticks = Math.max(1, Math.ceil((maxY * 1.1) / step));
-  const yMax = step * ticks;
-  const out = [`<text x="${left}" y="${top + 16}" class="title">${esc(title)}</text>`];
-  for (let i = 0; i <= ticks; i++) {
-    const y = y0 - (plotH * i) / ticks;
-    out.push(`<line x1="${left}" y1="${y}" x2="${left + plotW}" y2="${y}" class="grid"/>`);
-    out.push(`<text x="${left - 6}" y="${y + 4}" class="axis" text-anchor="end">${(step * i).toLocaleString('en-US')}</text>`);
-  }
+  const { yMax, out } = axes({ title, top, left, plotW, plotH, y0, max: maxY });
   const xStep = tickStep(maxX / 2);
   for (let x = 0; x <= maxX; x += xStep) out.push(`<text x="${left + (plotW * x) / maxX}" y="${y0 + 18}" class="axis" text-anchor="middle">${x} s</text>`);
   lines.forEach((l, i) => {

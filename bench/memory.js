@@ -26,7 +26,8 @@ export function procStatusKb(pid, field) {
  * @property {number | null} growthPct     last third vs first third
  */
 
-const mb = (/** @type {number} */ kb) => Math.round((kb / 1024) * 10) / 10;
+/** kB to MB, one decimal. */
+export const mb = (/** @type {number} */ kb) => Math.round((kb / 1024) * 10) / 10;
 /** @param {number[]} xs */
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
 

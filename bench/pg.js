@@ -13,49 +13,41 @@ import pg from 'pg';
 export const pgAdminUrl = process.env.B24GW_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /**
+ * One query on a short-lived admin connection; `fallback` (given the error) when the server does not answer.
+ * @template T
+ * @param {string} sql
+ * @param {(rows: Record<string, unknown>[]) => T} read
+ * @param {(e: unknown) => T} fallback
+ * @returns {Promise<T>}
+ */
+async function adminQuery(sql, read, fallback) {
+  const client = new pg.Client({ connectionString: pgAdminUrl, connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    return read((await client.query(sql)).rows);
+  } catch (e) {
+    return fallback(e);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
  * null when the server answers, else why not (for the skip line).
  * @returns {Promise<string | null>}
  */
-export async function pgUnreachable() {
-  const client = new pg.Client({ connectionString: pgAdminUrl, connectionTimeoutMillis: 2_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (e) {
-    return /** @type {Error} */ (e).message || String(e);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+export const pgUnreachable = () => adminQuery('SELECT 1', () => null, (e) => /** @type {Error} */ (e).message || String(e));
 
 /** The server's version string, for the machine description. */
-export async function pgVersion() {
-  const client = new pg.Client({ connectionString: pgAdminUrl, connectionTimeoutMillis: 2_000 });
-  try {
-    await client.connect();
-    const r = await client.query('SHOW server_version');
-    return String(r.rows[0]?.server_version ?? 'unknown');
-  } catch {
-    return 'unreachable';
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+export const pgVersion = () => adminQuery('SHOW server_version', (rows) => String(rows[0]?.server_version ?? 'unknown'), () => 'unreachable');
 
 /** The server's durability settings that decide what a commit costs. */
-export async function pgSettings() {
-  const client = new pg.Client({ connectionString: pgAdminUrl, connectionTimeoutMillis: 2_000 });
-  try {
-    await client.connect();
-    const r = await client.query("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'max_connections', 'shared_buffers')");
-    return Object.fromEntries(r.rows.map((x) => [String(x.name), String(x.setting)]));
-  } catch {
-    return {};
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+export const pgSettings = () =>
+  adminQuery(
+    "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'max_connections', 'shared_buffers')",
+    (rows) => /** @type {Record<string, string>} */ (Object.fromEntries(rows.map((x) => [String(x.name), String(x.setting)]))),
+    () => /** @type {Record<string, string>} */ ({}),
+  );
 
 /** Drops of the databases made and not yet dropped, for an interrupted run. */
 const live = new Map();

@@ -49,7 +49,7 @@ export function table(head, rows, align = '') {
   return [head, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
-/** @param {IntakeCell} c */
+/** Answers other than 2xx, socket errors and timeouts, warm-up included. @param {Pick<IntakeCell, 'non2xx' | 'errors' | 'timeouts' | 'warmupBad'>} c */
 export const cellProblems = (c) => c.non2xx + c.errors + c.timeouts + c.warmupBad;
 
 /** @param {IntakeCell} c */

@@ -20,10 +20,11 @@ import { benchDecode } from './decode.js';
 import { endToEndSetups, runEndToEnd } from './e2e.js';
 import { bodySource, loadFixtures, portalTokens, runCell } from './load.js';
 import { describeMachine } from './machine.js';
-import { procStatusKb } from './memory.js';
+import { mb, procStatusKb } from './memory.js';
 import { machineLoadNow, startNoiseMeter } from './noise.js';
 import { dropAllDatabases, pgAdminUrl, pgSettings, pgUnreachable, pgVersion } from './pg.js';
 import {
+  cellProblems,
   decodeTable,
   e2eLatencyTable,
   e2eMemoryTable,
@@ -166,11 +167,11 @@ try {
         if (process.stdout.isTTY) process.stdout.write(`${head} running ${settings.warmupSeconds} + ${settings.seconds} s…`);
         const cell = await runCell({ urls: server.urls, concurrency, seconds: settings.seconds, warmupSeconds: settings.warmupSeconds, nextBody });
         const rss = server.pids.map((pid) => procStatusKb(pid, 'VmRSS'));
-        const mb = (/** @type {number | null} */ kb) => (kb === null ? null : Math.round(kb / 102.4) / 10);
-        const total = rss.every((x) => x !== null) ? mb(rss.reduce((a, b) => (a ?? 0) + (b ?? 0), 0)) : null;
-        intake.push({ target: target.id, instances: instancesOf(target), ...cell, rssMbAfter: total, rssMbAfterEach: rss.map(mb) });
+        const mbOf = (/** @type {number | null} */ kb) => (kb === null ? null : mb(kb));
+        const total = rss.every((x) => x !== null) ? mbOf(rss.reduce((a, b) => (a ?? 0) + (b ?? 0), 0)) : null;
+        intake.push({ target: target.id, instances: instancesOf(target), ...cell, rssMbAfter: total, rssMbAfterEach: rss.map(mbOf) });
         answered += cell.ok + cell.warmupOk;
-        const bad = cell.non2xx + cell.errors + cell.timeouts + cell.warmupBad;
+        const bad = cellProblems(cell);
         process.stdout.write(
           `${process.stdout.isTTY ? '\r\x1b[K' : ''}${head} ${fmt.int(cell.eventsPerSec).padStart(7)} events/s  p50 ${fmt.ms(cell.p50).padStart(6)} ms  p99 ${fmt.ms(cell.p99).padStart(6)} ms  max ${fmt.ms(cell.max).padStart(6)} ms  ${bad ? `FLAGGED: ${cell.non2xx} non-2xx ${JSON.stringify(cell.statusCodes)}, ${cell.errors} errors, ${cell.timeouts} timeouts, ${cell.warmupBad} bad in warm-up` : 'all 200'}\n`,
         );

@@ -43,6 +43,15 @@ const root = new URL('..', import.meta.url).pathname;
 /** @param {string[]} tokens */
 const tokenArgs = (tokens) => tokens.flatMap((t) => ['--app-token', t]);
 
+/**
+ * The built CLI's `serve` on a port and database, with the fixtures' tokens, logging warnings only.
+ * @param {string[]} extra  more options, e.g. a role
+ * @returns {(o: { port: number, db: string, tokens: string[] }) => string[]}
+ */
+const serveArgv =
+  (extra = []) =>
+  ({ port, db, tokens }) => [join(root, 'dist/cli/main.js'), 'serve', ...extra, '--port', String(port), '--db', db, ...tokenArgs(tokens), '--log-level', 'warn'];
+
 /** @type {Target[]} */
 export const targets = [
   {
@@ -79,7 +88,7 @@ export const targets = [
     durability: 'verified + validated, WAL, synchronous=FULL, group commit',
     color: '#1a73e8',
     stores: true,
-    argv: ({ port, db, tokens }) => [join(root, 'dist/cli/main.js'), 'serve', '--port', String(port), '--db', db, ...tokenArgs(tokens), '--log-level', 'warn'],
+    argv: serveArgv(),
   },
   {
     id: 'gateway-intake',
@@ -88,7 +97,7 @@ export const targets = [
     durability: 'same as gateway; worker not running in this process',
     color: '#8ab4f8',
     stores: true,
-    argv: ({ port, db, tokens }) => [join(root, 'dist/cli/main.js'), 'serve', '--role', 'intake', '--port', String(port), '--db', db, ...tokenArgs(tokens), '--log-level', 'warn'],
+    argv: serveArgv(['--role', 'intake']),
   },
   {
     id: 'gateway-pg',
@@ -98,7 +107,7 @@ export const targets = [
     color: '#188038',
     stores: true,
     db: 'postgres',
-    argv: ({ port, db, tokens }) => [join(root, 'dist/cli/main.js'), 'serve', '--port', String(port), '--db', db, ...tokenArgs(tokens), '--log-level', 'warn'],
+    argv: serveArgv(),
   },
   {
     id: 'gateway-pg2',
@@ -109,7 +118,7 @@ export const targets = [
     stores: true,
     db: 'postgres',
     instances: 2,
-    argv: ({ port, db, tokens }) => [join(root, 'dist/cli/main.js'), 'serve', '--port', String(port), '--db', db, ...tokenArgs(tokens), '--log-level', 'warn'],
+    argv: serveArgv(),
   },
 ];
 
@@ -135,8 +144,6 @@ export async function freePort() {
   return port;
 }
 
-/** Every server the bench starts ends itself when the bench goes away: see WATCHDOG. */
-
 /**
  * @typedef {object} ServerProcess
  * @property {string} url    http://127.0.0.1:PORT
@@ -148,6 +155,7 @@ export async function freePort() {
 
 /**
  * Starts `node <argv>` on a free loopback port and waits (at most 15 s) until GET /healthz answers 200.
+ * With WATCHDOG loaded, the server ends itself when the bench goes away.
  * @param {string} id   for error messages
  * @param {(port: number) => string[]} argv
  * @returns {Promise<ServerProcess>}

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { REDACTED, secretNames } from './wire/redact.js';
 
 export type { Logger };
 
@@ -7,17 +8,7 @@ export type { Logger };
  * the gateway's own log lines never carry tokens in the first place.
  */
 export const redactPaths = [
-  'access_token',
-  'refresh_token',
-  'application_token',
-  'client_secret',
-  '*.access_token',
-  '*.refresh_token',
-  '*.application_token',
-  '*.client_secret',
-  '*.*.access_token',
-  '*.*.refresh_token',
-  '*.*.application_token',
+  ...[...secretNames].flatMap((name) => [name, `*.${name}`, `*.*.${name}`]),
   'auth',
   '*.auth',
   'AUTH',
@@ -26,7 +17,7 @@ export const redactPaths = [
 
 export function createLogger(options: { level?: string; destination?: pino.DestinationStream } = {}): Logger {
   return pino(
-    { level: options.level ?? process.env.LOG_LEVEL ?? 'info', redact: { paths: redactPaths, censor: 'REDACTED' }, base: { name: 'b24-im-gateway' } },
+    { level: options.level ?? process.env.LOG_LEVEL ?? 'info', redact: { paths: redactPaths, censor: REDACTED }, base: { name: 'b24-im-gateway' } },
     options.destination,
   );
 }

@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store } from './store/types.js';
 
+/** One registry's metrics, as getMetricsAsJSON gives them: what a worker thread sends to be served with the others. */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
 /** The gateway's Prometheus metrics, in a registry of its own so several gateways can share a process. */
 export class Metrics {
   readonly registry = new Registry();

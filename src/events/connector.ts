@@ -4,11 +4,15 @@ import { withItems } from './lists.js';
 import { int, maybeEmptyIdList, str } from './scalars.js';
 
 /** Ids of a message in Bitrix24. */
-const im = z.looseObject({ chat_id: int(), message_id: int() });
+export const im = z.looseObject({ chat_id: int(), message_id: int() });
 /** The chat in the external channel. */
-const externalChat = z.looseObject({ id: str() });
+export const externalChat = z.looseObject({ id: str() });
+/** The connector and line an event's items belong to. */
+export const lineHead = { CONNECTOR: str(), LINE: int() };
+/** A deleted message's id: documented as one string; a list is accepted too and kept as sent. */
+export const deletedId = () => z.union([str(), z.array(str())]);
 
-const connectorData = <T extends z.ZodType>(item: T) => withItems({ CONNECTOR: str(), LINE: int() }, item, 'MESSAGES');
+const connectorData = <T extends z.ZodType>(item: T) => withItems(lineHead, item, 'MESSAGES');
 
 /** An operator's message to deliver: it has no external id yet, so `message` carries none. */
 export const connectorMessageAdd = envelope(
@@ -23,8 +27,7 @@ export const connectorMessageUpdate = envelope(
 
 export const connectorMessageDelete = envelope(
   'ONIMCONNECTORMESSAGEDELETE',
-  // Documented as one string; a list is accepted too and kept as sent.
-  connectorData(z.looseObject({ im, message: z.looseObject({ id: z.union([str(), z.array(str())]) }), chat: externalChat })),
+  connectorData(z.looseObject({ im, message: z.looseObject({ id: deletedId() }), chat: externalChat })),
 );
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dialogItem } from './connector.js';
+import { deletedId, dialogItem, externalChat as chat, im, lineHead } from './connector.js';
 import { envelope } from './envelope.js';
 import { withItems } from './lists.js';
 import { absentIfEmpty, int, maybeEmptyIdList, str } from './scalars.js';
@@ -9,10 +9,7 @@ import { absentIfEmpty, int, maybeEmptyIdList, str } from './scalars.js';
  * the external channel's ids, so they stay strings as in the connector events. Bitrix24's own
  * integers (im ids, line ids, message.user_id) become numbers.
  */
-const im = z.looseObject({ chat_id: int(), message_id: int() });
-const chat = z.looseObject({ id: str() });
-/** The update and delete pages have CONNECTOR and LINE; the add and session pages do not show them. */
-const lineHead = { CONNECTOR: str(), LINE: int() };
+/** The update and delete pages have CONNECTOR and LINE (lineHead); the add and session pages do not show them. */
 const maybeLineHead = { CONNECTOR: str().optional(), LINE: int().optional() };
 
 export const openLineMessageAdd = envelope(
@@ -47,8 +44,8 @@ export const openLineMessageUpdate = envelope(
 
 export const openLineMessageDelete = envelope(
   'ONOPENLINEMESSAGEDELETE',
-  // One id, as in the connector delete; a list is accepted too and kept as sent.
-  withItems(lineHead, z.looseObject({ im, message: z.looseObject({ id: z.union([str(), z.array(str())]) }), chat }), 'DATA'),
+  // One id, as in the connector delete.
+  withItems(lineHead, z.looseObject({ im, message: z.looseObject({ id: deletedId() }), chat }), 'DATA'),
 );
 
 export const sessionStart = envelope('ONSESSIONSTART', withItems(maybeLineHead, dialogItem, 'DATA'));

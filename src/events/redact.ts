@@ -1,7 +1,7 @@
 import { REDACTED } from '../wire/redact.js';
+import { isWireObject as isObj } from '../wire/types.js';
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const withoutToken = (o: Obj): Obj => ('application_token' in o ? { ...o, application_token: REDACTED } : o);
 
 /**

@@ -3,7 +3,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import type { EventAuth } from '../events/auth.js';
 import { orderKeyOf } from '../events/keys.js';
 import { withoutAppTokens } from '../events/redact.js';
-import { parseEvent, type ParsedEvent } from '../events/registry.js';
+import { normalizeCode, parseEvent, type ParsedEvent } from '../events/registry.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { NewEvent, PortalChange, Store } from '../store/types.js';
 import { secretsEqual } from '../verify/compare.js';
@@ -13,7 +13,7 @@ import { TokenBook } from '../verify/tokens.js';
 import { bodyText, decodeText, formatOf, type BodyFormat } from '../wire/decode.js';
 import { resolveLimits, type DecodeLimits } from '../wire/limits.js';
 import { redactedJson, redactRanges } from '../wire/redact.js';
-import type { WireObject } from '../wire/types.js';
+import { isWireObject, type WireObject } from '../wire/types.js';
 
 export interface IntakeOptions {
   store: Store;
@@ -101,11 +101,12 @@ export class Intake {
   }
 
   private async verifyToken(memberId: string, token: string): Promise<void> {
-    const expected = (this.tokens.peek(memberId) ?? { value: await this.tokens.expected(memberId) }).value;
+    const hit = this.tokens.cached(memberId);
+    const expected = hit !== undefined ? hit : await this.tokens.load(memberId);
     if (!expected) {
       throw new GatewayError('B24GW_UNKNOWN_PORTAL', `No application token is known for portal ${memberId}: install the application first, or configure --app-token`);
     }
-    if (!secretsEqual(token, expected.digest)) {
+    if (!secretsEqual(token, expected)) {
       throw new GatewayError('B24GW_TOKEN_MISMATCH', `application_token does not match the one known for portal ${memberId}`);
     }
   }
@@ -144,7 +145,7 @@ export class Intake {
 
   /** A genuine event that fails its schema is kept (status `invalid`) before the 400, so it is not lost. */
   private async keepInvalid(wire: WireObject, rawBody: () => string, format: BodyFormat, error: unknown): Promise<void> {
-    const auth = wire.auth as Record<string, unknown> | undefined;
+    const auth = isWireObject(wire.auth) ? wire.auth : undefined;
     const memberId = auth?.member_id;
     const token = auth?.application_token;
     if (!isGatewayError(error) || typeof memberId !== 'string' || typeof token !== 'string' || typeof wire.event !== 'string') return;
@@ -153,7 +154,7 @@ export class Intake {
     } catch {
       return;
     }
-    const code = wire.event.trim().toUpperCase();
+    const code = normalizeCode(wire.event);
     await this.options.store.append({
       ...this.baseRecord(memberId, code, wire, rawBody(), format),
       known: false,

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody as readLimited } from '../intake/read-body.js';
 import { decodeBody } from '../wire/decode.js';
 import type { Params } from './rest/params.js';
 
-export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export class BodyError extends Error {
   constructor(
@@ -13,23 +14,8 @@ export class BodyError extends Error {
   }
 }
 
-export function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.byteLength;
-      if (size > MAX_BODY_BYTES) {
-        reject(new BodyError(413, `Body is larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
+/** A request's body, refused (413) past 4 MiB or when it takes over 30 s. */
+export const readBody = (req: IncomingMessage): Promise<Buffer> => readLimited(req, MAX_BODY_BYTES, 30_000);
 
 export type Transport = 'json' | 'form' | 'query';
 

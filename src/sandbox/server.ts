@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { handleControl } from './control.js';
+import { isGatewayError } from '../errors.js';
 import { SandboxError } from './errors.js';
 import { BodyError, readBody, requestParams, sendJson } from './http.js';
 import { tokenEndpoint } from './oauth.js';
@@ -15,7 +16,7 @@ export function createSandboxServer(sb: Sandbox): Server {
   return createServer((req, res) => {
     route(sb, req, res).catch((e: unknown) => {
       if (res.headersSent) res.destroy();
-      else if (e instanceof BodyError) sendJson(res, e.status, { error: 'INVALID_REQUEST', error_description: e.message });
+      else if (e instanceof BodyError || isGatewayError(e)) sendJson(res, e.status, { error: 'INVALID_REQUEST', error_description: e.message });
       else if (e instanceof SandboxError) sendJson(res, e.status, { error: 'SANDBOX_ERROR', error_description: e.message });
       else if (e instanceof z.ZodError) sendJson(res, 400, { error: 'INVALID_REQUEST', error_description: z.prettifyError(e) });
       else sendJson(res, 500, { error: 'INTERNAL_SERVER_ERROR', error_description: e instanceof Error ? e.message : String(e) });

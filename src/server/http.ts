@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
-import type { MetricsJson } from './worker-thread.js';
 import { GatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { sendResult } from '../intake/node.js';
+import type { MetricsJson } from '../metrics.js';
 
 export interface HttpServerOptions {
   host?: string;
@@ -45,7 +45,7 @@ export async function startHttpServer(gateway: Gateway, options: HttpServerOptio
     if (path === '/metrics') {
       void metricsText(gateway, options.moreMetrics).then(
         (text) => res.writeHead(200, { 'content-type': gateway.metrics.registry.contentType }).end(text),
-        (e: unknown) => sendJson(res, 500, { error: { code: 'B24GW_STORE_FAILED', message: `metrics unavailable: ${(e as Error).message}` } }),
+        (e: unknown) => sendJson(res, 500, new GatewayError('B24GW_STORE_FAILED', `metrics unavailable: ${(e as Error).message}`).toJSON()),
       );
       return;
     }

@@ -1,10 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { Registry } from 'prom-client';
-
-/** One registry's metrics, as getMetricsAsJSON gives them. */
-export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 import type { GatewayOptions } from '../gateway.js';
 import type { Logger } from '../log.js';
+import type { MetricsJson } from '../metrics.js';
 
 /** What a worker thread is started with: the gateway's options that cross a thread, and its log level. */
 export interface WorkerThreadOptions {

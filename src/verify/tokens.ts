@@ -2,15 +2,9 @@ import { GatewayError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import { secretDigest } from './compare.js';
 
-export interface ExpectedToken {
-  token: string;
-  /** The token's digest, made once per cache fill rather than once per event. */
-  digest: Buffer;
-  source: 'install' | 'config';
-}
-
 interface Cached {
-  value: ExpectedToken | undefined;
+  /** The SHA-256 of the portal's application_token (compared, never the token), or null when none is known. */
+  digest: Buffer | null;
   until: number;
 }
 
@@ -27,26 +21,20 @@ export class TokenBook {
     private readonly ttlMs = 5_000,
   ) {}
 
-  /** What is cached for a portal, without a trip to the store: the hot path needs no promise. */
-  peek(memberId: string): Cached | undefined {
+  /** The cached digest (null: no token known), or undefined when `load` must ask the store: the hot path needs no promise. */
+  cached(memberId: string): Buffer | null | undefined {
     const hit = this.cache.get(memberId);
-    return hit && hit.until > Date.now() ? hit : undefined;
+    return hit && hit.until > Date.now() ? hit.digest : undefined;
   }
 
-  async expected(memberId: string): Promise<ExpectedToken | undefined> {
-    const hit = this.peek(memberId);
-    if (hit) return hit.value;
+  async load(memberId: string): Promise<Buffer | null> {
     const now = Date.now();
     const portal = await this.store.getPortal(memberId);
-    const fromConfig = this.configured.get(memberId);
-    const value: ExpectedToken | undefined = portal?.applicationToken
-      ? { token: portal.applicationToken, digest: secretDigest(portal.applicationToken), source: 'install' }
-      : fromConfig !== undefined
-        ? { token: fromConfig, digest: secretDigest(fromConfig), source: 'config' }
-        : undefined;
+    const token = portal?.applicationToken || this.configured.get(memberId);
+    const digest = token === undefined ? null : secretDigest(token);
     if (this.cache.size > 100_000) this.cache.clear();
-    this.cache.set(memberId, { value, until: now + this.ttlMs });
-    return value;
+    this.cache.set(memberId, { digest, until: now + this.ttlMs });
+    return digest;
   }
 
   /** Drops what this process cached for a portal after its install or uninstall is committed. */

@@ -7,9 +7,8 @@ import { GatewayError } from '../errors.js';
  * would change data silently.
  */
 export function percentDecode(s: string, where: string): string {
-  const hasPercent = s.includes('%');
-  if (!hasPercent) return s.includes('+') ? s.replaceAll('+', ' ') : s;
   const spaced = s.includes('+') ? s.replaceAll('+', ' ') : s;
+  if (!s.includes('%')) return spaced;
   try {
     return decodeURIComponent(spaced);
   } catch {

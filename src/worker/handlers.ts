@@ -41,10 +41,6 @@ export class HandlerRegistry {
     this.onErrors.push(handler);
   }
 
-  has(code: string): boolean {
-    return (this.byCode.get(code)?.length ?? 0) > 0 || this.any.length > 0;
-  }
-
   /**
    * Runs every handler of the event in registration order; one failing does not stop the
    * others, and the failures are thrown together so the event is retried.

@@ -109,7 +109,10 @@ export function registerServeCommand(program: Command): void {
                 process.exit(code);
               })
             : undefined;
-        const gateway = new Gateway({ ...options, logger, ...(thread ? { onStored: (_id, _code, duplicate) => duplicate || thread.wake() } : {}) });
+        // What only takes events keeps no connector state and delivers nothing: that is the worker's.
+        const { channel: _channel, ...intakeOnly } = options;
+        const own = o.role === 'worker' ? options : { ...intakeOnly, state: false };
+        const gateway = new Gateway({ ...own, logger, ...(thread ? { onStored: (_id, _code, duplicate) => duplicate || thread.wake() } : {}) });
         const running = await startHttpServer(gateway, { host: o.host, port: o.port, intake: o.role !== 'worker', ...(thread ? { moreMetrics: () => thread.metrics() } : {}) });
         if (o.role === 'worker') gateway.start();
         const where = o.role === 'worker' ? 'processing only' : `events go to POST ${running.url}/events`;

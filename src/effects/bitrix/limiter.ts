@@ -17,14 +17,14 @@ export function planLimits(plan: Plan = 'standard'): BucketLimits {
 export type Sleep = (ms: number) => Promise<void>;
 export const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** A bucket kept where several processes share it (the store): reserves a slot, returns the wait. */
+export type SharedBucket = (mode: 'take' | 'fill') => Promise<number>;
+
 /**
  * The portal's leaky bucket mirrored client-side. A request adds 1 to the level, which drains
  * continuously; the level may run past `burst` as reservations, so each waiter gets its own
  * start time (FIFO) instead of all waking together and racing for one slot.
  */
-/** A bucket kept where several processes share it (the store): reserves a slot, returns the wait. */
-export type SharedBucket = (mode: 'take' | 'fill') => Promise<number>;
-
 export class LeakyBucket {
   #level = 0;
   #at: number;
@@ -59,12 +59,6 @@ export class LeakyBucket {
     }
     this.#drain();
     this.#level = Math.max(this.#level, this.limits.burst);
-  }
-
-  /** Current level including reservations (for tests and metrics). */
-  level(): number {
-    this.#drain();
-    return this.#level;
   }
 
   #drain(): void {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { openPool, pgTypes as types, toPg } from '../../store/postgres/sql.js';
+import { inTransaction, migrateOnce, openPool, pgTypes as types, toPg } from '../../store/postgres/sql.js';
 import type { Query, Work } from '../sql.js';
 import { SqlConnectorState } from '../state.js';
 import { migrateStatePg } from './migrations.js';
@@ -24,15 +24,7 @@ export class PgConnectorState extends SqlConnectorState {
     super();
     this.ownPool = typeof db === 'string';
     this.pool = typeof db === 'string' ? openPool(db) : db;
-    this.ready = this.pool.connect().then(async (client) => {
-      try {
-        await migrateStatePg(client);
-      } finally {
-        client.release();
-      }
-    });
-    // A failed migration is reported by the first call, not as an unhandled rejection.
-    this.ready.catch(() => undefined);
+    this.ready = migrateOnce(this.pool, migrateStatePg);
   }
 
   protected write<T>(work: Work<T>): Promise<T> {
@@ -45,23 +37,11 @@ export class PgConnectorState extends SqlConnectorState {
 
   private async run<T>(begin: string, work: Work<T>): Promise<T> {
     await this.ready;
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query(begin);
+    return inTransaction(this.pool, begin, async (client) => {
       let step = work.next();
       while (!step.done) step = work.next(await answer(client, step.value));
-      await client.query('COMMIT');
       return step.value;
-    } catch (e) {
-      await client.query('ROLLBACK').catch((err: Error) => {
-        broken = err;
-      });
-      throw e;
-    } finally {
-      // A connection that cannot even roll back is dropped, not handed to the next caller.
-      client.release(broken);
-    }
+    });
   }
 
   /** Ends the pool if this state opened it; a shared pool is its owner's to end. */

@@ -27,3 +27,38 @@ export function openPool(url: string, max = 10): pg.Pool {
   pool.on('error', () => undefined);
   return pool;
 }
+
+/**
+ * Runs `fn` in a transaction on a pooled connection. A connection that cannot even roll back
+ * is dropped, not handed to the next caller.
+ */
+export async function inTransaction<T>(pool: pg.Pool, begin: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query(begin);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (e) {
+    await client.query('ROLLBACK').catch((err: Error) => {
+      broken = err;
+    });
+    throw e;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** Runs a schema's migrations once on a pooled connection. A failure is reported by whoever awaits it, never as an unhandled rejection. */
+export function migrateOnce(pool: pg.Pool, migrate: (c: pg.PoolClient) => Promise<unknown>): Promise<void> {
+  const ready = pool.connect().then(async (client) => {
+    try {
+      await migrate(client);
+    } finally {
+      client.release();
+    }
+  });
+  ready.catch(() => undefined);
+  return ready;
+}

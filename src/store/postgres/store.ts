@@ -17,7 +17,7 @@ import type {
 import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
 import { eventFilter } from '../query.js';
 import { migratePg } from './migrations.js';
-import { openPool, toPg } from './sql.js';
+import { inTransaction, migrateOnce, openPool, toPg } from './sql.js';
 
 interface Pending {
   event: NewEvent;
@@ -49,13 +49,7 @@ export class PgStore implements Store {
 
   constructor(readonly url: string, options: PgStoreOptions = {}) {
     this.pool = openPool(url, options.poolSize);
-    this.ready = this.pool.connect().then(async (client) => {
-      try {
-        await migratePg(client);
-      } finally {
-        client.release();
-      }
-    });
+    this.ready = migrateOnce(this.pool, migratePg);
   }
 
   private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
@@ -65,18 +59,7 @@ export class PgStore implements Store {
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.ready;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+    return inTransaction(this.pool, 'BEGIN', fn);
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {

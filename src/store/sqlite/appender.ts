@@ -86,10 +86,13 @@ const rowOf = (e: NewEvent) => [
   e.dedupKey, e.memberId, e.code, e.known ? 1 : 0, e.status, e.handlerId, e.ts, e.orderKey, e.receivedAt, e.event, e.rawBody, e.contentType, e.error,
 ];
 
+/** A batch goes at once when it holds this many, so the thread starts committing while the event loop still reads requests. */
+const SEND_AT = 16;
+
 /**
  * Commits appends on a thread of its own, so the sync and the index updates never stop the
- * event loop. What one turn of the event loop appends goes as one batch, without waiting
- * for the batch before it: the thread commits while this thread reads the next requests.
+ * event loop. What one turn of the event loop appends (up to SEND_AT) goes as one batch,
+ * without waiting for the batch before it; the thread takes all waiting batches into one commit.
  */
 export class Appender {
   private readonly worker: Worker;
@@ -113,7 +116,7 @@ export class Appender {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
       this.queue.push({ event, change, resolve, reject });
-      if (this.queue.length >= Number(process.env.FLUSHN ?? 16)) this.send();
+      if (this.queue.length >= SEND_AT) this.send();
       else if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => {

@@ -34,7 +34,7 @@ export interface SqliteStoreOptions {
  */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
-  /** The intake's connection: every commit synced (FULL), since a 200 promises the event is on disk. */
+  /** Reads, tokens and replays, every commit synced (FULL). Appends go through the writer thread's own connection. */
   readonly db: Database.Database;
   /**
    * The worker's connection (synchronous NORMAL): its commits survive a crash of the process,
@@ -54,10 +54,10 @@ export class SqliteStore implements Store {
     mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    this.synchronous = options.synchronous ?? 'FULL';
+    this.db.pragma(`synchronous = ${this.synchronous}`);
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
-    this.synchronous = options.synchronous ?? 'FULL';
     this.workDb = new Database(file);
     this.workDb.pragma('synchronous = NORMAL');
     this.workDb.pragma('busy_timeout = 5000');
@@ -115,6 +115,8 @@ export class SqliteStore implements Store {
         UPDATE events SET status = 'pending', attempts = 0, next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL
         WHERE id = ? AND status IN ('dead', 'retry', 'done', 'pending')`),
     };
+    // These return one column: plucked once here, not on every call.
+    for (const one of [this.stmts.lease, this.stmts.finish, this.stmts.dueStatuses]) one.pluck();
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
@@ -134,7 +136,7 @@ export class SqliteStore implements Store {
           .sort((a, b) => a.id - b.id)
           .slice(0, limit);
         return rows.map((row) => {
-          const attempts = this.stmts.lease.pluck().get({ id: row.id, owner, until: now + leaseMs }) as number;
+          const attempts = this.stmts.lease.get({ id: row.id, owner, until: now + leaseMs }) as number;
           this.stmts.startAttempt.run(row.id, attempts, owner, now);
           return eventFromRow({ ...row, status: 'processing', attempts });
         });
@@ -148,7 +150,7 @@ export class SqliteStore implements Store {
         const status = outcome.ok ? 'done' : outcome.retryAt === null ? 'dead' : 'retry';
         const error = outcome.ok ? null : outcome.error;
         const retryAt = outcome.ok ? null : outcome.retryAt;
-        const attempt = this.stmts.finish.pluck().get({ id, owner, status, retryAt, error, now }) as number | undefined;
+        const attempt = this.stmts.finish.get({ id, owner, status, retryAt, error, now }) as number | undefined;
         if (attempt === undefined) return false;
         this.stmts.endAttempt.run(now, outcome.ok ? 1 : 0, error, id, attempt);
         return true;
@@ -171,7 +173,7 @@ export class SqliteStore implements Store {
   async claimStatuses(owner: string, now: number, leaseMs: number, limit: number): Promise<PendingStatus[]> {
     return this.workDb
       .transaction(() =>
-        (this.stmts.dueStatuses.pluck().all({ now, limit }) as number[]).map(
+        (this.stmts.dueStatuses.all({ now, limit }) as number[]).map(
           (id) => this.stmts.leaseStatus.get({ id, owner, until: now + leaseMs }) as PendingStatus,
         ),
       )
