@@ -5,6 +5,7 @@ import { fakePortal, tempDir } from '../../test/helpers.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
 import { startHttpServer, type RunningServer } from '../server/http.js';
+import type { SqliteStore } from '../store/sqlite/store.js';
 
 const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
 const TOKEN = '831c76b092f9f135d9b6b36c3a720757';
@@ -106,6 +107,19 @@ describe('every seed event is stored before the answer', () => {
     const all = await gateway.store.listEvents();
     expect(all).toHaveLength(1);
     expect(all[0]!.duplicates).toBe(20);
+  });
+
+  it('keys duplicates by the event time first, so that events arriving together share index pages', async () => {
+    const body = formFixture('imconnector-message-update');
+    const ts = /(?:^|&)ts=(\d+)/.exec(body)![1]!;
+    const later = body.replace(`ts=${ts}`, `ts=${Number(ts) + 1}`);
+    const invalid = body.replace('data%5BLINE%5D=107', 'data%5BLINE%5D=seven').replace(`ts=${ts}`, `ts=${Number(ts) + 2}`);
+    expect((await post(later)).status).toBe(200);
+    expect((await post(body)).status).toBe(200);
+    expect((await post(invalid)).status).toBe(400);
+    const keys = (gateway.store as SqliteStore).db.prepare('SELECT dedup_key FROM events ORDER BY id').pluck().all() as string[];
+    expect(keys.map((k) => k.split(':')[0])).toEqual([String(Number(ts) + 1), ts, String(Number(ts) + 2)]);
+    expect([...keys].sort()).toEqual([keys[1], keys[0], keys[2]]);
   });
 
   it('keeps a genuine but invalid event, as invalid, and answers 400 with where', async () => {

@@ -39,6 +39,13 @@ export type IntakeResult =
   | { status: 200; id: number; duplicate: boolean; code: string; memberId: string }
   | { status: number; error: GatewayError };
 
+/**
+ * The event's own time first, then the digest: keys of events that arrive together sit side by
+ * side in the unique index, so a commit touches a few index pages at its end. Digests alone
+ * scatter every insert over the whole index; that doubled the bytes each commit synced.
+ */
+const dedupKeyOf = (ts: unknown, digest: string): string => `${typeof ts === 'string' || typeof ts === 'number' ? ts : ''}:${digest}`;
+
 /** What an answer carries on the wire. */
 export const answerBody = (r: IntakeResult): object =>
   'error' in r ? r.error.toJSON() : { ok: true, id: r.id, duplicate: r.duplicate };
@@ -185,7 +192,8 @@ export class Intake {
     const dataJson = data === undefined ? undefined : JSON.stringify(data);
     const head = JSON.stringify(rest);
     const event = dataJson === undefined ? head : head === '{}' ? `{"data":${dataJson}}` : `${head.slice(0, -1)},"data":${dataJson}}`;
-    const dedup = JSON.stringify([memberId, code, e.event_handler_id ?? e.eventId ?? null, e.ts ?? null]) + (dataJson ?? 'null');
-    return { dedupKey: hash('sha256', dedup, 'base64url'), memberId, code, receivedAt: Date.now(), event, rawBody, contentType: format };
+    const ts = e.ts ?? null;
+    const dedup = JSON.stringify([memberId, code, e.event_handler_id ?? e.eventId ?? null, ts]) + (dataJson ?? 'null');
+    return { dedupKey: dedupKeyOf(ts, hash('sha256', dedup, 'base64url')), memberId, code, receivedAt: Date.now(), event, rawBody, contentType: format };
   }
 }
