@@ -46,6 +46,9 @@ export type IntakeResult =
  */
 const dedupKeyOf = (ts: unknown, digest: string): string => `${typeof ts === 'string' || typeof ts === 'number' ? ts : ''}:${digest}`;
 
+/** What takes a body and answers it: the Intake itself, or one on another thread. */
+export type Receiver = Pick<Intake, 'limits' | 'receive'>;
+
 /** What an answer carries on the wire. */
 export const answerBody = (r: IntakeResult): object =>
   'error' in r ? r.error.toJSON() : { ok: true, id: r.id, duplicate: r.duplicate };

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, isGatewayError } from '../errors.js';
-import { answerBody, type Intake, type IntakeResult } from './intake.js';
+import { answerBody, type IntakeResult, type Receiver } from './intake.js';
 import { readBody } from './read-body.js';
 
 export interface NodeHandlerOptions {
@@ -31,7 +31,7 @@ const failure = (e: unknown) => {
  * Mount it before any body parser: verification needs the raw body. If a parser already
  * kept the body as a Buffer or string, that is used.
  */
-export function createNodeHandler(intake: Intake, options: NodeHandlerOptions = {}) {
+export function createNodeHandler(intake: Receiver, options: NodeHandlerOptions = {}) {
   const path = options.path ?? '/events';
   const timeout = options.bodyTimeoutMs ?? 10_000;
   return async (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next?: Next): Promise<void> => {

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import { GatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
-import { sendResult } from '../intake/node.js';
+import type { Receiver } from '../intake/intake.js';
+import { createNodeHandler, sendResult } from '../intake/node.js';
 import type { MetricsJson } from '../metrics.js';
 
 export interface HttpServerOptions {
@@ -13,14 +14,16 @@ export interface HttpServerOptions {
   path?: string;
   /** False for a worker-only instance: health and metrics, no intake. Default true. */
   intake?: boolean;
-  /** Metrics kept elsewhere (a worker thread), served with the gateway's own. */
-  moreMetrics?: () => Promise<MetricsJson>;
+  /** Takes the events instead of the gateway's own intake: an IntakeThread. */
+  receiver?: Receiver;
+  /** Metrics kept elsewhere (the gateway's threads), served with the gateway's own. */
+  moreMetrics?: () => Promise<MetricsJson[]>;
 }
 
 /** The gateway's metrics, merged with those kept elsewhere: counters add up, gauges say how they merge. */
-async function metricsText(gateway: Gateway, more?: () => Promise<MetricsJson>): Promise<string> {
+async function metricsText(gateway: Gateway, more?: () => Promise<MetricsJson[]>): Promise<string> {
   if (!more) return gateway.metrics.registry.metrics();
-  return AggregatorRegistry.aggregate([await gateway.metrics.registry.getMetricsAsJSON(), await more()]).metrics();
+  return AggregatorRegistry.aggregate([await gateway.metrics.registry.getMetricsAsJSON(), ...(await more())]).metrics();
 }
 
 export interface RunningServer {
@@ -37,7 +40,7 @@ const sendJson = (res: import('node:http').ServerResponse, status: number, body:
 
 /** The built-in server: POST /events, GET /healthz, GET /readyz, GET /metrics. */
 export async function startHttpServer(gateway: Gateway, options: HttpServerOptions = {}): Promise<RunningServer> {
-  const events = gateway.nodeHandler({ path: options.path ?? '/events' });
+  const events = createNodeHandler(options.receiver ?? gateway.intake, { path: options.path ?? '/events' });
   let closing = false;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

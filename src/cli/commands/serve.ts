@@ -4,6 +4,7 @@ import { GatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { createLogger } from '../../log.js';
 import { startHttpServer } from '../../server/http.js';
+import { IntakeThread } from '../../server/intake-thread.js';
 import { WorkerThread } from '../../server/worker-thread.js';
 import { defaultAllowedDomains } from '../../verify/domains.js';
 import { parseTokenPairs } from '../../verify/tokens.js';
@@ -101,19 +102,29 @@ export function registerServeCommand(program: Command): void {
           },
           ...(o.channelUrl && o.channelSecret ? { channel: { url: o.channelUrl, secret: o.channelSecret, format: o.channelFormat as TextFormat } } : {}),
         };
-        // With both roles, the worker runs on a thread of its own: the intake's event loop does nothing but answer.
-        const thread =
-          o.role === 'all'
-            ? new WorkerThread({ gateway: options, logLevel: o.logLevel }, logger, (code) => {
-                logger.fatal({ code }, 'the worker thread stopped; exiting so that a supervisor restarts the gateway');
-                process.exit(code);
-              })
-            : undefined;
+        // The intake and the worker each run on a thread of their own: this event loop only reads
+        // bodies and writes answers, and never waits for a handler, a decode or a database.
+        const exitWith = (role: string) => (code: number) => {
+          logger.fatal({ code }, `the ${role} thread stopped; exiting so that a supervisor restarts the gateway`);
+          process.exit(code);
+        };
+        const workerThread = o.role === 'all' ? new WorkerThread({ gateway: options, logLevel: o.logLevel }, logger, exitWith('worker')) : undefined;
         // What only takes events keeps no connector state and delivers nothing: that is the worker's.
         const { channel: _channel, ...intakeOnly } = options;
-        const own = o.role === 'worker' ? options : { ...intakeOnly, state: false };
-        const gateway = new Gateway({ ...own, logger, ...(thread ? { onStored: (_id, _code, duplicate) => duplicate || thread.wake() } : {}) });
-        const running = await startHttpServer(gateway, { host: o.host, port: o.port, intake: o.role !== 'worker', ...(thread ? { moreMetrics: () => thread.metrics() } : {}) });
+        const intakeThread =
+          o.role === 'worker'
+            ? undefined
+            : new IntakeThread({ gateway: { ...intakeOnly, state: false }, logLevel: o.logLevel }, logger, exitWith('intake'), (_id, _code, duplicate) => duplicate || workerThread?.wake());
+        // This thread's gateway serves health and metrics; with --role worker it is the worker.
+        const gateway = new Gateway({ ...(o.role === 'worker' ? options : { ...intakeOnly, state: false }), logger });
+        const threads = [intakeThread, workerThread].filter((t) => t !== undefined);
+        const running = await startHttpServer(gateway, {
+          host: o.host,
+          port: o.port,
+          intake: o.role !== 'worker',
+          ...(intakeThread ? { receiver: intakeThread } : {}),
+          ...(threads.length > 0 ? { moreMetrics: () => Promise.all(threads.map((t) => t.metrics())) } : {}),
+        });
         if (o.role === 'worker') gateway.start();
         const where = o.role === 'worker' ? 'processing only' : `events go to POST ${running.url}/events`;
         logger.info({ url: running.url, role: o.role }, `listening on ${running.url} (${o.role}): ${where}`);
@@ -123,7 +134,11 @@ export function registerServeCommand(program: Command): void {
           stopping = true;
           logger.info({ signal }, 'shutting down');
           // Intake first, so nothing new arrives; then the worker finishes what it holds.
-          void running.close().then(() => thread?.stop()).then(() => process.exit(0));
+          void running
+            .close()
+            .then(() => intakeThread?.stop())
+            .then(() => workerThread?.stop())
+            .then(() => process.exit(0));
         };
         process.on('SIGINT', () => stop('SIGINT'));
         process.on('SIGTERM', () => stop('SIGTERM'));

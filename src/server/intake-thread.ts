@@ -1,0 +1,65 @@
+import { GatewayError, type ErrorCode } from '../errors.js';
+import type { IntakeResult, Receiver } from '../intake/intake.js';
+import type { Logger } from '../log.js';
+import { resolveLimits, type DecodeLimits } from '../wire/limits.js';
+import { GatewayThread, type ThreadOptions } from './gateway-thread.js';
+
+/** Requests as they cross to the thread: the body and its content type. */
+export type IntakeBatch = { seq: number; items: [body: Uint8Array, contentType: string | undefined][] };
+/** An answer as it crosses back: a GatewayError becomes its JSON. */
+export type WireResult = Exclude<IntakeResult, { error: GatewayError }> | { status: number; error: ReturnType<GatewayError['toJSON']>['error'] };
+export type IntakeReplies = { seq: number; results: WireResult[] };
+
+/** A batch goes at once when it holds this many, so the thread starts while this one still reads requests. */
+const SEND_AT = 16;
+
+const fromWire = (r: WireResult): IntakeResult =>
+  'error' in r ? { status: r.status, error: new GatewayError(r.error.code as ErrorCode, r.error.message, r.error.path === undefined ? {} : { path: r.error.path }) } : r;
+
+/**
+ * The intake (decode, validate, verify, store) on a thread of its own, for `serve`: the thread
+ * that owns the sockets only reads bodies and writes answers. What one turn of its event loop
+ * reads goes over as one message; answers come back the same way.
+ */
+export class IntakeThread extends GatewayThread<IntakeBatch, IntakeReplies> implements Receiver {
+  readonly limits: DecodeLimits;
+  private queue: { body: Uint8Array; contentType: string | undefined; resolve: (r: IntakeResult) => void }[] = [];
+  private readonly inFlight = new Map<number, ((r: IntakeResult) => void)[]>();
+  private seq = 0;
+  private scheduled = false;
+
+  /** `onStored` sees each event the thread committed, as the intake's own option does. */
+  constructor(options: ThreadOptions, logger: Logger, onExit: (code: number) => void, onStored?: (id: number, code: string, duplicate: boolean) => void) {
+    super('intake', options, logger, onExit, ({ seq, results }) => {
+      const waiting = this.inFlight.get(seq) ?? [];
+      this.inFlight.delete(seq);
+      results.forEach((r, i) => {
+        if (r.status === 200 && 'id' in r) onStored?.(r.id, r.code, r.duplicate);
+        waiting[i]?.(fromWire(r));
+      });
+    });
+    this.limits = resolveLimits(options.gateway.limits);
+  }
+
+  receive(body: Uint8Array | string, contentType: string | null | undefined): Promise<IntakeResult> {
+    return new Promise((resolve) => {
+      this.queue.push({ body: typeof body === 'string' ? Buffer.from(body) : body, contentType: contentType ?? undefined, resolve });
+      if (this.queue.length >= SEND_AT) this.send();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.send();
+        });
+      }
+    });
+  }
+
+  private send(): void {
+    if (this.queue.length === 0) return;
+    const seq = ++this.seq;
+    this.inFlight.set(seq, this.queue.map((q) => q.resolve));
+    this.post({ seq, items: this.queue.map((q) => [q.body, q.contentType]) });
+    this.queue = [];
+  }
+}

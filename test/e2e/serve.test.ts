@@ -1,0 +1,61 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { formFixture } from '../fixtures.js';
+import { tempDir } from '../helpers.js';
+import { startGatewayProcess } from '../process.js';
+
+const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
+const TOKEN = '831c76b092f9f135d9b6b36c3a720757';
+
+/** `serve` reads bodies on its main thread and decodes, verifies and stores them on its intake thread. */
+describe.each(['intake', 'all'])('b24-im-gateway serve --role %s', (role) => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('answers what the intake thread decided, with codes and paths intact, and stores before a clean exit', async () => {
+    const db = `${tmp.dir}/e.db`;
+    const gw = await startGatewayProcess(['--role', role, '--db', db, '--app-token', `${MEMBER}=${TOKEN}`, '--log-level', 'error']);
+    const post = async (body: string) => {
+      const res = await fetch(`${gw.url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      return { status: res.status, body: (await res.json()) as { id?: number; duplicate?: boolean; error?: { code: string; path?: string } } };
+    };
+    const good = formFixture('imconnector-message-update');
+    let answers;
+    try {
+      // Sent together, so they cross to the thread in shared batches and must come back to the right requests.
+      answers = await Promise.all([
+        ...Array.from({ length: 40 }, (_, i) => post(good.replace(/&ts=\d+/, `&ts=${1773760030 + i}`))),
+        post(good),
+        post(good.replace('data%5BLINE%5D=107', 'data%5BLINE%5D=seven')),
+        post(good.replace(TOKEN, 'f'.repeat(32))),
+        post('a[b'),
+      ]);
+      const metrics = await fetch(`${gw.url}/metrics`).then((r) => r.text());
+      expect(metrics).toMatch(/b24gw_events_rejected_total\{reason="B24GW_TOKEN_MISMATCH"\} 1/);
+    } finally {
+      await gw.kill('SIGTERM');
+    }
+    expect(gw.child.exitCode).toBe(0);
+    const fresh = answers.slice(0, 40);
+    expect(fresh.every((a) => a.status === 200 && a.body.duplicate === false)).toBe(true);
+    expect(new Set(fresh.map((a) => a.body.id)).size).toBe(40);
+    const [dup, invalid, forged, garbled] = answers.slice(40);
+    expect(dup).toEqual({ status: 200, body: { ok: true, id: fresh[0]!.body.id, duplicate: true } });
+    expect(invalid).toMatchObject({ status: 400, body: { error: { code: 'B24GW_INVALID_EVENT', path: 'data[LINE]' } } });
+    expect(forged).toMatchObject({ status: 401, body: { error: { code: 'B24GW_TOKEN_MISMATCH' } } });
+    expect(garbled?.status).toBe(400);
+    const store = new SqliteStore(db);
+    try {
+      const stored = await store.listEvents({ limit: 100 });
+      // Each id answered is the row that holds that event's ts; the invalid one is kept as invalid.
+      for (const [i, a] of fresh.entries()) expect(stored.find((e) => e.id === a.body.id)?.ts).toBe(1773760030 + i);
+      expect(stored.filter((e) => e.status === 'invalid')).toHaveLength(1);
+      expect(stored).toHaveLength(41);
+    } finally {
+      await store.close();
+    }
+  });
+});
