@@ -43,17 +43,45 @@ import { instancesOf, startTarget, targets } from './targets.js';
 import process from 'node:process';
 import { URL } from 'node:url';
 
-const { values } = parseArgs({
-  options: {
-    full: { type: 'boolean', default: false },
+const usage = `Usage: npm run bench [-- options]
+
+Intake throughput and latency (bare node:http, naive Express, the gateway), decoding, end to end
+and memory, in one run. Writes bench/results/latest.{json,md,svg} and a dated copy of each.
+
+Options:
+  --full              longer cells, more concurrency levels (1, 10, 100, 256), 45 s end to end
+  --only <ids>        run only these targets and end-to-end runs, comma-separated
+  --seconds <n>       measured seconds per intake cell (quick 5, full 20)
+  --chats <n>         spread intake events over n chats (default: the fixtures' own 5)
+  --e2e-rate <n>      events per second the sandbox offers end to end (300)
+  --e2e-seconds <n>   seconds of end-to-end load (quick 5, full 45)
+  --e2e-chats <n>     chats the end-to-end load spreads over (200)
+  -h, --help          this text
+`;
+/** @type {ReturnType<typeof parseArgs>['values']} */
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      help: { type: 'boolean', short: 'h', default: false },
+      full: { type: 'boolean', default: false },
     only: { type: 'string' },
     seconds: { type: 'string' },
     chats: { type: 'string', default: '0' },
     'e2e-rate': { type: 'string' },
     'e2e-seconds': { type: 'string' },
-    'e2e-chats': { type: 'string' },
-  },
-});
+      'e2e-chats': { type: 'string' },
+    },
+  }).values;
+} catch (e) {
+  process.stderr.write(`B24GW_BAD_CONFIG: ${/** @type {Error} */ (e).message}\n\n${usage}`);
+  process.exit(2);
+}
+if (parsed.help) {
+  process.stdout.write(usage);
+  process.exit(0);
+}
+const values = /** @type {{ full: boolean, only?: string, seconds?: string, chats: string, 'e2e-rate'?: string, 'e2e-seconds'?: string, 'e2e-chats'?: string }} */ (parsed);
 const mode = /** @type {'quick' | 'full'} */ (values.full ? 'full' : 'quick');
 const settings = values.full
   ? { concurrency: [1, 10, 100, 256], seconds: 20, warmupSeconds: 3, decodeRounds: 15, decodeRoundMs: 150 }
@@ -69,7 +97,10 @@ if (values['e2e-chats']) e2eLoad.chats = Number(values['e2e-chats']);
 const chats = Number(values.chats);
 const only = values.only?.split(',').map((s) => s.trim());
 const allIds = [...targets.map((t) => t.id), ...endToEndSetups.map((s) => s.id)];
-if (only && !only.every((id) => allIds.includes(id))) throw new Error(`--only takes ${allIds.join(',')}`);
+if (only && !only.every((id) => allIds.includes(id))) {
+  process.stderr.write(`B24GW_BAD_CONFIG: --only takes ${allIds.join(',')}; got ${values.only}\n`);
+  process.exit(2);
+}
 const chosen = only ? targets.filter((t) => only.includes(t.id)) : targets;
 const chosenE2e = only ? endToEndSetups.filter((s) => only.includes(s.id)) : endToEndSetups;
 

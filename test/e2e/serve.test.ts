@@ -7,7 +7,7 @@ import { startGatewayProcess } from '../process.js';
 const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
 const TOKEN = '831c76b092f9f135d9b6b36c3a720757';
 
-/** `serve` reads bodies on its main thread and decodes, verifies and stores them on its intake thread. */
+/** `serve` takes events on its main thread alone (--role intake), or hands them to its intake thread (all). */
 describe.each(['intake', 'all'])('b24-im-gateway serve --role %s', (role) => {
   let tmp: ReturnType<typeof tempDir>;
   beforeEach(() => {
@@ -15,7 +15,7 @@ describe.each(['intake', 'all'])('b24-im-gateway serve --role %s', (role) => {
   });
   afterEach(() => tmp.cleanup());
 
-  it('answers what the intake thread decided, with codes and paths intact, and stores before a clean exit', async () => {
+  it('answers each request with its own outcome, codes and paths intact, and stores before a clean exit', async () => {
     const db = `${tmp.dir}/e.db`;
     const gw = await startGatewayProcess(['--role', role, '--db', db, '--app-token', `${MEMBER}=${TOKEN}`, '--log-level', 'error']);
     const post = async (body: string) => {

@@ -102,8 +102,9 @@ export function registerServeCommand(program: Command): void {
           },
           ...(o.channelUrl && o.channelSecret ? { channel: { url: o.channelUrl, secret: o.channelSecret, format: o.channelFormat as TextFormat } } : {}),
         };
-        // The intake and the worker each run on a thread of their own: this event loop only reads
-        // bodies and writes answers, and never waits for a handler, a decode or a database.
+        // With both roles, the intake and the worker each run on a thread of their own: this event
+        // loop only reads bodies and writes answers. Measured: +10 % events/s and a third off p99 at
+        // 100 connections. Alone, the intake stays here: the hop cost 10 % at 10 connections and won nothing at 100.
         const exitWith = (role: string) => (code: number) => {
           logger.fatal({ code }, `the ${role} thread stopped; exiting so that a supervisor restarts the gateway`);
           process.exit(code);
@@ -112,10 +113,10 @@ export function registerServeCommand(program: Command): void {
         // What only takes events keeps no connector state and delivers nothing: that is the worker's.
         const { channel: _channel, ...intakeOnly } = options;
         const intakeThread =
-          o.role === 'worker'
-            ? undefined
-            : new IntakeThread({ gateway: { ...intakeOnly, state: false }, logLevel: o.logLevel }, logger, exitWith('intake'), (_id, _code, duplicate) => duplicate || workerThread?.wake());
-        // This thread's gateway serves health and metrics; with --role worker it is the worker.
+          o.role === 'all'
+            ? new IntakeThread({ gateway: { ...intakeOnly, state: false }, logLevel: o.logLevel }, logger, exitWith('intake'), (_id, _code, duplicate) => duplicate || workerThread?.wake())
+            : undefined;
+        // This thread's gateway serves health and metrics; with one role, it is that role.
         const gateway = new Gateway({ ...(o.role === 'worker' ? options : { ...intakeOnly, state: false }), logger });
         const threads = [intakeThread, workerThread].filter((t) => t !== undefined);
         const running = await startHttpServer(gateway, {
