@@ -4,10 +4,7 @@
  * Decoding first (no server running), then each intake target as its own process under
  * autocannon (SQLite and PostgreSQL), then the end-to-end runs (sandbox → gateway → channel →
  * delivery status back at the sandbox) on SQLite and PostgreSQL.
- * Writes bench/results/latest.{json,md,svg} and a dated copy of each.
- * Options: --full, --only <ids> (intake targets and end-to-end runs, comma-separated),
- * --seconds N (measured seconds per intake cell), --chats N (spread intake events over N chats;
- * default: the fixtures' own), --e2e-rate N, --e2e-seconds N, --e2e-chats N.
+ * Writes bench/results/latest.{json,md,svg} and a dated copy of each. Options: see `usage`.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,30 +55,31 @@ Options:
   --e2e-chats <n>     chats the end-to-end load spreads over (200)
   -h, --help          this text
 `;
-/** @type {ReturnType<typeof parseArgs>['values']} */
-let parsed;
-try {
-  parsed = parseArgs({
+const parse = () =>
+  parseArgs({
     options: {
       help: { type: 'boolean', short: 'h', default: false },
       full: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    seconds: { type: 'string' },
-    chats: { type: 'string', default: '0' },
-    'e2e-rate': { type: 'string' },
-    'e2e-seconds': { type: 'string' },
+      only: { type: 'string' },
+      seconds: { type: 'string' },
+      chats: { type: 'string', default: '0' },
+      'e2e-rate': { type: 'string' },
+      'e2e-seconds': { type: 'string' },
       'e2e-chats': { type: 'string' },
     },
   }).values;
+/** @type {ReturnType<typeof parse>} */
+let values;
+try {
+  values = parse();
 } catch (e) {
   process.stderr.write(`B24GW_BAD_CONFIG: ${/** @type {Error} */ (e).message}\n\n${usage}`);
   process.exit(2);
 }
-if (parsed.help) {
+if (values.help) {
   process.stdout.write(usage);
   process.exit(0);
 }
-const values = /** @type {{ full: boolean, only?: string, seconds?: string, chats: string, 'e2e-rate'?: string, 'e2e-seconds'?: string, 'e2e-chats'?: string }} */ (parsed);
 const mode = /** @type {'quick' | 'full'} */ (values.full ? 'full' : 'quick');
 const settings = values.full
   ? { concurrency: [1, 10, 100, 256], seconds: 20, warmupSeconds: 3, decodeRounds: 15, decodeRoundMs: 150 }

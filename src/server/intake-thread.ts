@@ -1,6 +1,7 @@
 import { GatewayError, type ErrorCode } from '../errors.js';
 import type { IntakeResult, Receiver } from '../intake/intake.js';
 import type { Logger } from '../log.js';
+import { TickBatch } from '../tick-batch.js';
 import { resolveLimits, type DecodeLimits } from '../wire/limits.js';
 import { GatewayThread, type ThreadOptions } from './gateway-thread.js';
 
@@ -23,10 +24,13 @@ const fromWire = (r: WireResult): IntakeResult =>
  */
 export class IntakeThread extends GatewayThread<IntakeBatch, IntakeReplies> implements Receiver {
   readonly limits: DecodeLimits;
-  private queue: { body: Uint8Array; contentType: string | undefined; resolve: (r: IntakeResult) => void }[] = [];
+  private readonly batch = new TickBatch<{ body: Uint8Array; contentType: string | undefined; resolve: (r: IntakeResult) => void }>(SEND_AT, (list) => {
+    const seq = ++this.seq;
+    this.inFlight.set(seq, list.map((q) => q.resolve));
+    this.post({ seq, items: list.map((q) => [q.body, q.contentType]) });
+  });
   private readonly inFlight = new Map<number, ((r: IntakeResult) => void)[]>();
   private seq = 0;
-  private scheduled = false;
 
   /** `onStored` sees each event the thread committed, as the intake's own option does. */
   constructor(options: ThreadOptions, logger: Logger, onExit: (code: number) => void, onStored?: (id: number, code: string, duplicate: boolean) => void) {
@@ -42,24 +46,6 @@ export class IntakeThread extends GatewayThread<IntakeBatch, IntakeReplies> impl
   }
 
   receive(body: Uint8Array | string, contentType: string | null | undefined): Promise<IntakeResult> {
-    return new Promise((resolve) => {
-      this.queue.push({ body: typeof body === 'string' ? Buffer.from(body) : body, contentType: contentType ?? undefined, resolve });
-      if (this.queue.length >= SEND_AT) this.send();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          this.send();
-        });
-      }
-    });
-  }
-
-  private send(): void {
-    if (this.queue.length === 0) return;
-    const seq = ++this.seq;
-    this.inFlight.set(seq, this.queue.map((q) => q.resolve));
-    this.post({ seq, items: this.queue.map((q) => [q.body, q.contentType]) });
-    this.queue = [];
+    return new Promise((resolve) => this.batch.push({ body: typeof body === 'string' ? Buffer.from(body) : body, contentType: contentType ?? undefined, resolve }));
   }
 }

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { GatewayError } from '../errors.js';
 import { Gateway } from '../gateway.js';
+import type { IntakeResult } from '../intake/intake.js';
 import { createLogger } from '../log.js';
 import type { ThreadOptions, ToThread } from './gateway-thread.js';
 import type { IntakeBatch, IntakeReplies, WireResult } from './intake-thread.js';
@@ -16,7 +17,9 @@ const gateway = new Gateway({ ...options.gateway, logger, defaultMetrics: false 
 if (options.role === 'worker') gateway.start();
 const port = parentPort!;
 
-const toWire = (r: Awaited<ReturnType<Gateway['receive']>>): WireResult => ('error' in r ? { status: r.status, error: r.error.toJSON().error } : r);
+const toWire = (r: IntakeResult): WireResult => ('error' in r ? { status: r.status, error: r.error.toJSON().error } : r);
+// receive() answers every failure itself; this only keeps a batch from waiting forever if that ever broke.
+const unexpected = (): WireResult => ({ status: 500, error: new GatewayError('B24GW_STORE_FAILED').toJSON().error });
 
 port.on('message', (m: ToThread | 'wake' | IntakeBatch) => {
   if (m === 'wake') return gateway.worker.wake();
@@ -25,8 +28,6 @@ port.on('message', (m: ToThread | 'wake' | IntakeBatch) => {
     return;
   }
   if ('items' in m) {
-    // receive() answers every failure itself; this only keeps a batch from waiting forever if that ever broke.
-    const unexpected = (): WireResult => ({ status: 500, error: new GatewayError('B24GW_STORE_FAILED').toJSON().error });
     void Promise.all(m.items.map(([body, contentType]) => gateway.receive(body, contentType).then(toWire, unexpected))).then((results) =>
       port.postMessage({ seq: m.seq, results } satisfies IntakeReplies),
     );

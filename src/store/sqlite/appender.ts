@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { TickBatch } from '../../tick-batch.js';
 import type { AppendResult, NewEvent, PortalChange } from '../types.js';
 
 const sql = {
@@ -96,10 +97,9 @@ const SEND_AT = 16;
  */
 export class Appender {
   private readonly worker: Worker;
-  private queue: Pending[] = [];
+  private readonly batch = new TickBatch<Pending>(SEND_AT, (list) => this.send(list));
   private readonly inFlight = new Map<number, Pending[]>();
   private seq = 0;
-  private scheduled = false;
   private broken: Error | undefined;
   private drained: (() => void) | undefined;
 
@@ -115,27 +115,18 @@ export class Appender {
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
-      this.queue.push({ event, change, resolve, reject });
-      if (this.queue.length >= SEND_AT) this.send();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          this.send();
-        });
-      }
+      this.batch.push({ event, change, resolve, reject });
     });
   }
 
-  private send(): void {
-    if (this.queue.length === 0 || this.broken) return;
+  private send(list: Pending[]): void {
+    if (this.broken) return list.forEach((p) => p.reject(this.broken));
     // The thread keeps the process alive only while it has work: an idle store must not.
     this.worker.ref();
     const seq = ++this.seq;
-    this.inFlight.set(seq, this.queue);
-    const changes = this.queue.some((p) => p.change) ? this.queue.map((p) => p.change) : undefined;
-    this.worker.postMessage({ seq, rows: this.queue.map((p) => rowOf(p.event)), changes });
-    this.queue = [];
+    this.inFlight.set(seq, list);
+    const changes = list.some((p) => p.change) ? list.map((p) => p.change) : undefined;
+    this.worker.postMessage({ seq, rows: list.map((p) => rowOf(p.event)), changes });
   }
 
   private done(m: Reply): void {
@@ -144,7 +135,7 @@ export class Appender {
     } else {
       for (const seq of m.failed) for (const p of this.take(seq) ?? []) p.reject(new Error(m.error));
     }
-    if (this.inFlight.size === 0 && !this.scheduled) {
+    if (this.inFlight.size === 0 && this.batch.size === 0) {
       this.worker.unref();
       this.drained?.();
     }
@@ -159,15 +150,14 @@ export class Appender {
   private fail(e: Error): void {
     if (this.broken) return;
     this.broken = e;
-    for (const p of [...[...this.inFlight.values()].flat(), ...this.queue]) p.reject(e);
+    for (const p of [...[...this.inFlight.values()].flat(), ...this.batch.drop()]) p.reject(e);
     this.inFlight.clear();
-    this.queue = [];
     this.drained?.();
   }
 
   /** Waits for what was appended, then stops the thread. */
   async close(): Promise<void> {
-    if (this.inFlight.size > 0 || this.queue.length > 0) await new Promise<void>((r) => (this.drained = r));
+    if (this.inFlight.size > 0 || this.batch.size > 0) await new Promise<void>((r) => (this.drained = r));
     if (this.broken) return;
     const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
     this.worker.ref();
