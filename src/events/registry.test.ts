@@ -134,6 +134,12 @@ describe('invalid events say what is wrong and where', () => {
     expect(e.message).toContain('data[LINE]: expected an integer, got "abc"');
   });
 
+  it('a list or an object where a string is documented, shown short', () => {
+    const e = errorOf(seed.replace('data%5BCONNECTOR%5D=', 'data%5BCONNECTOR%5D%5Bx%5D=').replace(/data%5BLINE%5D=107/, 'data%5BLINE%5D=' + '9'.repeat(60)));
+    expect(e.message).toContain('data[CONNECTOR]: expected a string, got an object');
+    expect(e.message).toContain(`data[LINE]: expected an integer, got "${'9'.repeat(39)}…`);
+  });
+
   it('a missing required part', () => {
     const e = errorOf(seed.replace(/data%5BMESSAGES%5D%5B0%5D%5Bim%5D%5Bchat_id%5D=1807&?/, ''));
     expect(e.path).toBe('data[MESSAGES][0][im][chat_id]');
