@@ -11,7 +11,7 @@
  * @property {ReturnType<typeof import('./machine.js').describeMachine> & { loadavg1AtStart: number | null, postgres: { url: string, version: string, settings: Record<string, string> } | null }} machine
  * @property {TargetInfo[]} targets
  * @property {IntakeCell[]} intake
- * @property {{ concurrency: number, gatewayVsBare: number | null, gatewayVsNaiveFull: number | null, gatewayVsNaiveNormal: number | null, intakeOnlyVsBare: number | null }[]} ratios
+ * @property {{ concurrency: number, gatewayVsBare: number | null, gatewayVsNaiveFull: number | null, gatewayVsNaiveNormal: number | null, intakeOnlyVsBare: number | null, noStoreVsBare: number | null }[]} ratios
  * @property {Record<string, import('./memory.js').MemoryResult>} memory  per server process (`<target>` or `<target> #n`)
  * @property {Record<string, { answered: number, stored: number | null, unprocessed: number | null, lost: boolean }>} integrity
  * @property {import('./decode.js').DecodeRow[]} decode
@@ -85,8 +85,8 @@ export function intakeTable(r) {
 /** @param {Results} r */
 export function ratioTable(r) {
   return table(
-    ['conc.', 'gateway ÷ bare (events/s)', 'gateway ÷ naive FULL', 'gateway ÷ naive NORMAL', 'gateway --role intake ÷ bare'],
-    r.ratios.map((x) => [x.concurrency, fmt.ratio(x.gatewayVsBare), fmt.ratio(x.gatewayVsNaiveFull), fmt.ratio(x.gatewayVsNaiveNormal), fmt.ratio(x.intakeOnlyVsBare)]),
+    ['conc.', 'gateway ÷ bare (events/s)', 'gateway ÷ naive FULL', 'gateway ÷ naive NORMAL', 'gateway --role intake ÷ bare', 'intake without storage ÷ bare (bound)'],
+    r.ratios.map((x) => [x.concurrency, fmt.ratio(x.gatewayVsBare), fmt.ratio(x.gatewayVsNaiveFull), fmt.ratio(x.gatewayVsNaiveNormal), fmt.ratio(x.intakeOnlyVsBare), fmt.ratio(x.noStoreVsBare)]),
     'rrrrr',
   );
 }
@@ -261,6 +261,7 @@ export function summarize(r) {
     gatewayVsNaiveFull: div(eps('gateway', c), eps('naive-full', c)),
     gatewayVsNaiveNormal: div(eps('gateway', c), eps('naive-normal', c)),
     intakeOnlyVsBare: div(eps('gateway-intake', c), eps('bare', c)),
+    noStoreVsBare: div(eps('intake-no-store', c), eps('bare', c)),
   }));
   const flags = [];
   for (const c of r.intake) if (cellProblems(c) > 0) flags.push(`${c.target} c=${c.concurrency}: ${statusNote(c).replace('**FLAGGED** ', '')}`);
@@ -300,6 +301,7 @@ export function summarize(r) {
     [
       versusBare('gateway', 'The gateway (`serve`)'),
       versusBare('gateway-intake', '`serve --role intake` (no worker)'),
+      versusBare('intake-no-store', 'The intake with a store that keeps nothing (a bound, not a product mode)'),
       e2e ? `End to end, from the sandbox's send to the delivery status back at it: ${e2e}.` : '',
     ]
       .filter(Boolean)

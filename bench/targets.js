@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * The servers under load, each started as its own process on 127.0.0.1: the bare ceiling,
+ * The servers under load, each started as its own process on 127.0.0.1: the bare ceiling, the
+ * gateway's intake without storage (the bound its own work sets),
  * the naive Express handler (synchronous=FULL and NORMAL), the gateway's own `serve`,
  * `serve --role intake` (the same intake without the worker, to tell their costs apart), and
  * `serve` on PostgreSQL with one and with two instances on one database.
@@ -62,6 +63,15 @@ export const targets = [
     color: '#9aa0a6',
     stores: false,
     argv: ({ port }) => [join(root, 'bench/servers/bare.js'), '--port', String(port)],
+  },
+  {
+    id: 'intake-no-store',
+    short: 'gateway intake, no storage (bound)',
+    label: "the gateway's intake with a store that keeps nothing (not a product mode)",
+    durability: 'none: decoded, validated and verified, then dropped',
+    color: '#c5221f',
+    stores: false,
+    argv: ({ port, tokens }) => [join(root, 'bench/servers/no-store.js'), '--port', String(port), ...tokenArgs(tokens)],
   },
   {
     id: 'naive-full',
