@@ -4,8 +4,7 @@ import { StatusSender } from './effects/bitrix/status-sender.js';
 import { builtinHandler, type ChannelOptions } from './effects/builtin.js';
 import { connectorCodes, isEventCode } from './events/registry.js';
 import { Intake, type IntakeOptions } from './intake/intake.js';
-import { PgConnectorState } from './state/postgres/state.js';
-import { SqliteConnectorState } from './state/sqlite/state.js';
+import { connectorStateOf } from './state/open.js';
 import type { ConnectorStateStore } from './state/types.js';
 import { PgStore } from './store/postgres/store.js';
 import { SqliteStore } from './store/sqlite/store.js';
@@ -69,11 +68,7 @@ export class Gateway {
         metrics.restCalls.inc({ method, result });
       },
     });
-    this.state =
-      options.state === false ? undefined
-      : this.store instanceof SqliteStore ? new SqliteConnectorState(this.store.workDb)
-      : this.store instanceof PgStore ? new PgConnectorState(this.store.pool)
-      : undefined;
+    this.state = options.state === false ? undefined : connectorStateOf(this.store);
     this.worker = new Worker({
       ...options.worker,
       store: this.store,

@@ -1,8 +1,12 @@
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Gateway } from '../../src/gateway.js';
 import { formFixture } from '../fixtures.js';
 import { tempDir } from '../helpers.js';
+import { freshDatabase, pgAvailable } from '../pg.js';
 import { cli, startGatewayProcess } from '../process.js';
 
 const run = (args: string[], input?: string) => {
@@ -38,10 +42,48 @@ describe('b24-im-gateway parse', () => {
   });
 
   it('has --help on every command', () => {
-    for (const cmd of ['serve', 'parse', 'events', 'replay']) {
+    for (const cmd of ['serve', 'parse', 'events', 'replay', 'migrate']) {
       const r = run([cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`Usage: b24-im-gateway ${cmd}`);
+    }
+  });
+});
+
+describe('b24-im-gateway migrate', () => {
+  const tables = ['events', 'portals', 'status_outbox', 'state_messages', 'state_chats', 'state_dialogs'];
+
+  it('creates the event store and the connector state in a new SQLite file, and again is a no-op', () => {
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, 'new.db');
+      for (let i = 0; i < 2; i++) {
+        const r = run(['migrate', '--db', file]);
+        expect(r.stderr).toBe('');
+        expect(r.stdout).toBe('schema is up to date (sqlite)\n');
+      }
+      const db = new Database(file, { readonly: true });
+      const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
+      db.close();
+      expect(names).toEqual(expect.arrayContaining(tables));
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it.skipIf(!pgAvailable)('does the same in a new PostgreSQL database', async () => {
+    const fresh = await freshDatabase();
+    try {
+      const r = run(['migrate', '--db', fresh.url]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('schema is up to date (postgres)\n');
+      const client = new pg.Client({ connectionString: fresh.url });
+      await client.connect();
+      const { rows } = await client.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+      await client.end();
+      expect(rows.map((x) => x.tablename)).toEqual(expect.arrayContaining(tables));
+    } finally {
+      await fresh.drop();
     }
   });
 });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { migrateStateOf } from '../../state/open.js';
 import { openStore } from '../../store/open.js';
 import { action } from '../fail.js';
 import { dbHelp, defaultDb } from '../open-db.js';
@@ -6,7 +7,7 @@ import { dbHelp, defaultDb } from '../open-db.js';
 export function registerMigrateCommand(program: Command): void {
   program
     .command('migrate')
-    .description('Create or upgrade the database schema (serve does this on start; safe with several instances)')
+    .description('Create or upgrade the database schema: the event store and the connector state (serve does this on start; safe with several instances)')
     .option('--db <location>', dbHelp, defaultDb())
     .action(
       action(async (o: { db: string }) => {
@@ -14,6 +15,7 @@ export function registerMigrateCommand(program: Command): void {
         try {
           // Opening a store applies the missing migrations; ping waits for it.
           if (!(await store.ping())) throw new Error(`database at ${o.db.replace(/\/\/[^@/]*@/, '//…@')} is not usable`);
+          await migrateStateOf(store);
           console.log(`schema is up to date (${store.kind})`);
         } finally {
           await store.close();
