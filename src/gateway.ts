@@ -84,7 +84,7 @@ export class Gateway {
       },
     });
     const sender = options.channel
-      ? new StatusSender({ store: this.store, batcher: new DeliveryStatusBatcher(this.bitrix), owner: this.worker.owner, logger: this.logger, ...(options.worker?.schedule ? { schedule: options.worker.schedule } : {}), ...(options.worker?.now ? { now: options.worker.now } : {}) })
+      ? new StatusSender({ store: this.store, batcher: new DeliveryStatusBatcher(this.bitrix), owner: this.worker.owner, logger: this.logger, schedule: options.worker?.schedule, now: options.worker?.now })
       : undefined;
     this.statuses = sender;
     if (this.state || options.channel) {

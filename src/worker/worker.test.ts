@@ -89,6 +89,22 @@ describe('handlers', () => {
   });
 });
 
+describe('options', () => {
+  it('an option given as undefined keeps its default', async () => {
+    make({ concurrency: undefined, leaseMs: undefined, schedule: undefined });
+    let runs = 0;
+    gateway.on('ONIMCONNECTORMESSAGEUPDATE', async () => {
+      // Longer than a NaN lease's timeout (1 ms): with the default lease it finishes.
+      await new Promise((r) => setTimeout(r, 20));
+      runs++;
+    });
+    const id = await receive(update);
+    await gateway.worker.drain();
+    expect(runs).toBe(1);
+    expect((await gateway.store.getEvent(id))?.status).toBe('done');
+  });
+});
+
 describe('retries and dead letters', () => {
   it('retries on the schedule, dies after it, and replay brings the event back', async () => {
     make({ schedule: parseSchedule('5s,5m,30m') });
@@ -144,6 +160,25 @@ describe('retries and dead letters', () => {
     expect(runs).toBe(1);
     expect(await gateway.store.finish(id, 'crashed-worker', { ok: true }, clock)).toBe(false);
     expect((await gateway.store.attempts(id)).map((a) => a.owner)).toEqual(['crashed-worker', gateway.worker.owner]);
+  });
+
+  it('retries an event whose portal cannot be read, as a failed attempt', async () => {
+    make({ schedule: parseSchedule('5s') });
+    let runs = 0;
+    gateway.on('ONIMCONNECTORMESSAGEUPDATE', () => {
+      runs++;
+    });
+    const id = await receive(update);
+    const getPortal = gateway.store.getPortal.bind(gateway.store);
+    gateway.store.getPortal = () => Promise.reject(new Error('database unreachable'));
+    await gateway.worker.drain();
+    expect(runs).toBe(0);
+    expect(await gateway.store.getEvent(id)).toMatchObject({ status: 'retry', attempts: 1, lastError: 'database unreachable' });
+    gateway.store.getPortal = getPortal;
+    clock += 10_000;
+    await gateway.worker.drain();
+    expect(runs).toBe(1);
+    expect((await gateway.store.getEvent(id))?.status).toBe('done');
   });
 
   it('computes jittered delays and ends the budget', () => {

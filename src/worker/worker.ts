@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
+import { withDefaults } from '../defaults.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { Store, StoredEvent } from '../store/types.js';
 import { botsOf, type HandlerContext, type RestClient } from './context.js';
@@ -47,14 +48,7 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.o = {
-      concurrency: 8,
-      leaseMs: 300_000,
-      pollMs: 1_000,
-      schedule: defaultSchedule,
-      logger: silentLogger,
-      rest: noRest,
-      now: Date.now,
-      ...options,
+      ...withDefaults({ concurrency: 8, leaseMs: 300_000, pollMs: 1_000, schedule: defaultSchedule, logger: silentLogger, rest: noRest, now: Date.now }, options),
       owner: this.owner,
     };
   }
@@ -135,18 +129,19 @@ export class Worker {
     const started = this.o.now();
     const event = stored.event as AnyEvent;
     const bots = botsOf(event);
-    const ctx: HandlerContext = {
-      eventId: stored.id,
-      attempt: stored.attempts,
-      memberId: stored.memberId,
-      portal: await this.o.store.getPortal(stored.memberId),
-      rest: this.o.rest(stored.memberId),
-      bots,
-      bot: bots[0],
-      log: this.o.logger.child({ eventId: stored.id, event: stored.code }),
-    };
     let outcome: 'done' | 'retry' | 'dead' = 'done';
     try {
+      // Inside the try: a portal that cannot be read now is a failed attempt, retried on the schedule.
+      const ctx: HandlerContext = {
+        eventId: stored.id,
+        attempt: stored.attempts,
+        memberId: stored.memberId,
+        portal: await this.o.store.getPortal(stored.memberId),
+        rest: this.o.rest(stored.memberId),
+        bots,
+        bot: bots[0],
+        log: this.o.logger.child({ eventId: stored.id, event: stored.code }),
+      };
       await withTimeout(this.o.handlers.run(event, ctx), Math.floor(this.o.leaseMs * 0.8));
       await this.o.store.finish(stored.id, this.owner, { ok: true }, this.o.now());
     } catch (e) {

@@ -1,3 +1,4 @@
+import { withDefaults } from '../../defaults.js';
 import { silentLogger, type Logger } from '../../log.js';
 import type { PendingStatus, Store } from '../../store/types.js';
 import { defaultSchedule, nextAttemptAt } from '../../worker/schedule.js';
@@ -31,7 +32,7 @@ export class StatusSender {
   private readonly o: Required<StatusSenderOptions>;
 
   constructor(options: StatusSenderOptions) {
-    this.o = { schedule: defaultSchedule, batchSize: 1_000, leaseMs: 120_000, pollMs: 1_000, gatherMs: 200, logger: silentLogger, now: Date.now, ...options };
+    this.o = withDefaults({ schedule: defaultSchedule, batchSize: 1_000, leaseMs: 120_000, pollMs: 1_000, gatherMs: 200, logger: silentLogger, now: Date.now }, options);
   }
 
   start(): void {
