@@ -244,6 +244,15 @@ describe('installs are confirmed with the portal', () => {
     expect((await post(eventFor(member, 'new-app-token-0001'))).body.error?.code).toBe('B24GW_UNKNOWN_PORTAL');
   });
 
+  it("keeps the install's token expiry by expires_in, as a token refresh does, whatever the portal's clock says in expires", async () => {
+    const before = Date.now();
+    const skewed = installBody(portal.domain).replace('auth%5Bexpires_in%5D=3600', 'auth%5Bexpires%5D=1000000000&auth%5Bexpires_in%5D=3600');
+    expect((await post(skewed)).status).toBe(200);
+    const expiresAt = (await gateway.store.getPortal(OTHER_MEMBER))?.expiresAt;
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 3_600_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 3_600_000);
+  });
+
   it('refuses a forged install: the portal does not know the access token', async () => {
     const r = await post(installBody(portal.domain, 'forged-access-token'));
     expect(r.status).toBe(401);

@@ -9,6 +9,7 @@ import type { NewEvent, PortalChange, Store } from '../store/types.js';
 import { secretsEqual } from '../verify/compare.js';
 import { defaultAllowedDomains } from '../verify/domains.js';
 import { confirmInstall } from '../verify/install.js';
+import { expiresAtOf } from '../verify/oauth.js';
 import { TokenBook } from '../verify/tokens.js';
 import { bodyText, decodeText, formatOf, type BodyFormat } from '../wire/decode.js';
 import { resolveLimits, type DecodeLimits } from '../wire/limits.js';
@@ -130,7 +131,7 @@ export class Intake {
       ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
     });
     const now = Date.now();
-    const expiresAt = tokens ? tokens.expiresAt : auth.expires !== undefined ? auth.expires * 1000 : auth.expires_in !== undefined ? now + auth.expires_in * 1000 : null;
+    const expiresAt = tokens ? tokens.expiresAt : expiresAtOf(auth.expires_in, auth.expires, now);
     this.log.info({ member: auth.member_id, domain: auth.domain }, 'install confirmed with the portal');
     return {
       kind: 'install',

@@ -80,10 +80,18 @@ export async function exchangeRefreshToken(client: OAuthClient, refreshToken: st
   if (typeof access_token !== 'string' || typeof refresh_token !== 'string' || !access_token || !refresh_token) {
     throw new OAuthError('ERROR_UNEXPECTED_ANSWER', res.status, 'token answer has no access_token/refresh_token');
   }
-  // expires_in is relative, so a skewed local clock does not matter; `expires` is the fallback.
-  const ttl = Number(expires_in);
-  const now = client.now ?? Date.now;
-  const expiresAt = Number.isFinite(ttl) && ttl > 0 ? now() + ttl * 1000 : Number.isFinite(Number(expires)) ? Number(expires) * 1000 : null;
+  const expiresAt = expiresAtOf(expires_in, expires, (client.now ?? Date.now)());
   const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
   return { accessToken: access_token, refreshToken: refresh_token, expiresAt, memberId: str(body.member_id), clientEndpoint: str(body.client_endpoint), serverEndpoint: str(body.server_endpoint) };
+}
+
+/**
+ * When an access token expires, in ms. `expires_in` (seconds from now) first: it holds whatever
+ * the local clock says; `expires` (a Unix time by the portal's clock) is the fallback.
+ */
+export function expiresAtOf(expiresIn: unknown, expires: unknown, now: number): number | null {
+  const ttl = Number(expiresIn);
+  if (expiresIn !== undefined && Number.isFinite(ttl) && ttl > 0) return now + ttl * 1000;
+  const at = Number(expires);
+  return expires !== undefined && Number.isFinite(at) && at > 0 ? at * 1000 : null;
 }
