@@ -87,7 +87,7 @@ export function ratioTable(r) {
   return table(
     ['conc.', 'gateway ÷ bare (events/s)', 'gateway ÷ naive FULL', 'gateway ÷ naive NORMAL', 'gateway --role intake ÷ bare', 'intake without storage ÷ bare (bound)'],
     r.ratios.map((x) => [x.concurrency, fmt.ratio(x.gatewayVsBare), fmt.ratio(x.gatewayVsNaiveFull), fmt.ratio(x.gatewayVsNaiveNormal), fmt.ratio(x.intakeOnlyVsBare), fmt.ratio(x.noStoreVsBare)]),
-    'rrrrr',
+    'rrrrrr',
   );
 }
 
