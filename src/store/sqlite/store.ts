@@ -22,6 +22,9 @@ import { Appender } from './appender.js';
 import { migrate } from './migrations.js';
 import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
 
+/** How much of the file the read connections map (address space, not memory). */
+const MMAP_BYTES = 256 * 1024 * 1024;
+
 export interface SqliteStoreOptions {
   /** `FULL` (default) syncs every commit to disk: an answered event survives a power cut, not only a crash. */
   synchronous?: 'FULL' | 'NORMAL';
@@ -61,6 +64,11 @@ export class SqliteStore implements Store {
     this.workDb = new Database(file);
     this.workDb.pragma('synchronous = NORMAL');
     this.workDb.pragma('busy_timeout = 5000');
+    // Each commit of the intake empties the other connections' page caches, so every transaction of
+    // the worker read its pages again with a system call each. Mapped, the file's pages are read in
+    // place: under intake load the worker thread's system time fell from 300-330 to 131-140 µs an
+    // event, and serve took 1,485-1,598 events/s at 10 connections against 1,185-1,280.
+    for (const db of [this.db, this.workDb]) db.pragma(`mmap_size = ${MMAP_BYTES}`);
     this.stmts = {
       getPortal: this.db.prepare('SELECT * FROM portals WHERE member_id = ?'),
       listPortals: this.db.prepare('SELECT * FROM portals ORDER BY member_id'),
