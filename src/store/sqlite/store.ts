@@ -93,7 +93,7 @@ export class SqliteStore implements Store {
         WHERE (e.status <> 'processing' OR e.lease_until <= @now) AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= @now)
         ORDER BY e.id LIMIT @limit`),
       runnableFree: this.workDb.prepare(`
-        SELECT * FROM events INDEXED BY events_open
+        SELECT * FROM events INDEXED BY events_open_free
         WHERE order_key IS NULL AND status IN ('pending', 'retry', 'processing')
           AND (status <> 'processing' OR lease_until <= @now) AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
         ORDER BY id LIMIT @limit`),
