@@ -6,8 +6,6 @@ import { connectorCodes, isEventCode } from './events/registry.js';
 import { Intake, type IntakeOptions } from './intake/intake.js';
 import { connectorStateOf } from './state/open.js';
 import type { ConnectorStateStore } from './state/types.js';
-import { PgStore } from './store/postgres/store.js';
-import { SqliteStore } from './store/sqlite/store.js';
 import { HandlerRegistry, type ErrorHandler, type EventFor, type Handler } from './worker/handlers.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { createNodeHandler, type NodeHandlerOptions } from './intake/node.js';
