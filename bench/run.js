@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * `npm run bench` (quick, about 2½ minutes) and `npm run bench -- --full`.
+ * `npm run bench` (quick, about 3 minutes) and `npm run bench -- --full`.
  * Decoding first (no server running), then each intake target as its own process under
  * autocannon (SQLite and PostgreSQL), then the end-to-end runs (sandbox → gateway → channel →
  * delivery status back at the sandbox) on SQLite and PostgreSQL.
