@@ -1,8 +1,8 @@
 // @ts-check
 /**
  * The servers under load, each started as its own process on 127.0.0.1: the bare ceiling, the
- * gateway's intake without storage (the bound its own work sets),
- * the naive Express handler (synchronous=FULL and NORMAL), the gateway's own `serve`,
+ * gateway's intake without storage (the bound its own work sets), the naive Express handler
+ * (synchronous=FULL and NORMAL), the gateway's own `serve`,
  * `serve --role intake` (the same intake without the worker, to tell their costs apart), and
  * `serve` on PostgreSQL with one and with two instances on one database.
  */

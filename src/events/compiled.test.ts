@@ -28,7 +28,7 @@ function withValue(wire: WireObject, path: string[], value: unknown): WireObject
 }
 
 const oddValue = fc.oneof(
-  fc.constantFrom(undefined, '', '0', '00123', '-5', '1e3', ' 7', '9007199254740993', 'abc', 12, 1.5, [], {}, ['x'], { 0: 'a' }, { __proto__: 'x' }),
+  fc.constantFrom(undefined, '', '0', '00123', '-5', '1e3', ' 7', '9007199254740993', 'abc', 12, 1.5, [], {}, ['x'], { 0: 'a' }, JSON.parse('{"__proto__":"x"}') as unknown),
   fc.string({ maxLength: 8 }),
   fc.integer(),
 );

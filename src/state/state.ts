@@ -21,6 +21,8 @@ export type * from './types.js';
  * see sql.ts); a database only says how it runs a piece of work in a transaction.
  */
 export abstract class SqlConnectorState implements ConnectorStateStore {
+  /** Settles once the state's tables are created or upgraded. */
+  abstract readonly ready: Promise<void>;
   /** Runs `work` in one write transaction: all of it, or nothing if it throws. */
   protected abstract write<T>(work: Work<T>): Promise<T>;
   /** Runs `work` on one consistent view of the data. */

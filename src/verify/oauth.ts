@@ -91,7 +91,7 @@ export async function exchangeRefreshToken(client: OAuthClient, refreshToken: st
  */
 export function expiresAtOf(expiresIn: unknown, expires: unknown, now: number): number | null {
   const ttl = Number(expiresIn);
-  if (expiresIn !== undefined && Number.isFinite(ttl) && ttl > 0) return now + ttl * 1000;
+  if (Number.isFinite(ttl) && ttl > 0) return now + ttl * 1000;
   const at = Number(expires);
-  return expires !== undefined && Number.isFinite(at) && at > 0 ? at * 1000 : null;
+  return Number.isFinite(at) && at > 0 ? at * 1000 : null;
 }

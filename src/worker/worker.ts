@@ -47,10 +47,8 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.o = {
-      ...withDefaults({ concurrency: 8, leaseMs: 300_000, pollMs: 1_000, schedule: defaultSchedule, logger: silentLogger, rest: noRest, now: Date.now }, options),
-      owner: this.owner,
-    };
+    const defaults = { concurrency: 8, leaseMs: 300_000, pollMs: 1_000, schedule: defaultSchedule, logger: silentLogger, rest: noRest, now: Date.now };
+    this.o = withDefaults(defaults, { ...options, owner: this.owner });
   }
 
   start(): void {

@@ -12,6 +12,9 @@ export class SqliteConnectorState extends SqlConnectorState {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly tx: Database.Transaction<(work: Work<unknown>) => unknown>;
 
+  /** Migrated in the constructor, synchronously. */
+  readonly ready = Promise.resolve();
+
   constructor(readonly db: Database.Database) {
     super();
     migrateState(db);
