@@ -18,6 +18,11 @@ export interface NewEvent {
   rawBody: string;
   contentType: 'form' | 'json';
   error: string | null;
+  /**
+   * What the handlers need of the event's secrets (a bot's `AUTH` pairs), as JSON text, or null.
+   * Kept apart from the event row (encrypted when the store has a key) and erased once the event is finished.
+   */
+  secrets?: string | null;
 }
 
 /** Portal records the intake keeps: who is installed, with which secrets. */
@@ -66,6 +71,8 @@ export interface StoredEvent {
   lastError: string | null;
   duplicates: number;
   processedAt: number | null;
+  /** The secrets kept apart for the handlers (see NewEvent.secrets): filled by claim, null elsewhere or once erased. */
+  secrets?: string | null;
 }
 
 /** One run of an event's handlers, kept for `events` and for people deciding about dead letters. */
