@@ -14,33 +14,46 @@ export const errorCodes = {
   B24GW_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported Content-Type' },
   B24GW_MISSING_EVENT: { status: 400, title: 'Body has no event code' },
   B24GW_INVALID_EVENT: { status: 400, title: 'Event does not match its documented shape' },
-  B24GW_UNKNOWN_PORTAL: { status: 401, title: 'No application token is known for this portal' },
-  B24GW_TOKEN_MISMATCH: { status: 401, title: 'application_token does not match the one known for this portal' },
-  B24GW_INSTALL_NOT_VERIFIED: { status: 401, title: 'Install could not be confirmed with the portal' },
-  B24GW_DOMAIN_NOT_ALLOWED: { status: 401, title: 'Portal domain is not on the allow-list' },
+  B24GW_UNAUTHORIZED: { status: 401, title: 'The event could not be verified as coming from Bitrix24' },
   B24GW_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   B24GW_NOT_FOUND: { status: 404, title: 'Not found' },
   B24GW_BODY_TIMEOUT: { status: 408, title: 'Request body was not received in time' },
   B24GW_STORE_FAILED: { status: 503, title: 'Event could not be stored' },
   B24GW_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down' },
+  B24GW_BUSY: { status: 503, title: 'Gateway has too many requests in progress; try again shortly' },
+  B24GW_VERIFY_UNAVAILABLE: { status: 503, title: 'The portal or the authorization server could not be asked to confirm an install' },
+  B24GW_INSTALL_BODY_TOO_LARGE: { status: 413, title: 'An install event is larger than any genuine one' },
   B24GW_BAD_CONFIG: { status: 500, title: 'Invalid configuration' },
   B24GW_BAD_INPUT: { status: 400, title: 'Invalid input' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;
 
+export interface GatewayErrorOptions {
+  path?: string;
+  cause?: unknown;
+  /** What only the gateway's own log may say (why a verification failed); never part of an answer. */
+  detail?: string;
+  /** Seconds a client should wait before trying again (the Retry-After of a 503). */
+  retryAfter?: number;
+}
+
 export class GatewayError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   /** Where in the body the problem is, in PHP bracket form (`data[MESSAGES][0][im][chat_id]`). */
   readonly path: string | undefined;
+  readonly detail: string | undefined;
+  readonly retryAfter: number | undefined;
 
-  constructor(code: ErrorCode, message?: string, options?: { path?: string; cause?: unknown }) {
+  constructor(code: ErrorCode, message?: string, options?: GatewayErrorOptions) {
     super(message ?? errorCodes[code].title, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatewayError';
     this.code = code;
     this.status = errorCodes[code].status;
     this.path = options?.path;
+    this.detail = options?.detail;
+    this.retryAfter = options?.retryAfter ?? (this.status === 503 ? 1 : undefined);
   }
 
   toJSON(): { error: { code: ErrorCode; message: string; path?: string } } {

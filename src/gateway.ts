@@ -93,6 +93,7 @@ export class Gateway {
     const { clientId, clientSecret, oauthServer } = options.bitrix ?? {};
     this.intake = new Intake({
       ...(clientId && clientSecret ? { oauth: { clientId, clientSecret, server: oauthServer } } : {}),
+      installLiveness: (memberId) => this.bitrix.installLiveness(memberId),
       ...options,
       store: this.store,
       logger: this.logger,
@@ -101,9 +102,9 @@ export class Gateway {
         metrics.received.inc({ event: metricCode(code), duplicate: String(duplicate) });
         if (!duplicate) this.worker.wake();
       },
-      onRejected: (code) => {
-        options.onRejected?.(code);
-        metrics.rejected.inc({ reason: code });
+      onRejected: (reason) => {
+        options.onRejected?.(reason);
+        metrics.rejected.inc({ reason });
       },
     });
   }

@@ -41,5 +41,6 @@ export async function handleFetch(intake: Intake, request: Request): Promise<Res
     return json(err.status, err.toJSON());
   }
   const result = await intake.receive(body, request.headers.get('content-type'));
-  return json(result.status, answerBody(result));
+  const retryAfter = 'error' in result ? result.error.retryAfter : undefined;
+  return json(result.status, answerBody(result), retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) });
 }

@@ -18,6 +18,7 @@ export function sendResult(res: ServerResponse, result: IntakeResult | { status:
   // Headers as a flat list: Node skips building and checking a headers object.
   const headers = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(payload))];
   if (result.status === 405) headers.push('allow', 'POST');
+  if ('error' in result && result.error.retryAfter !== undefined) headers.push('retry-after', String(result.error.retryAfter));
   res.writeHead(result.status, headers).end(payload);
 }
 

@@ -11,6 +11,7 @@ import type { Faults, FaultsInput } from './faults.js';
 import type { TokenPair } from './oauth.js';
 import type { Portal, PortalInit } from './portal.js';
 import type { DeliveryRecord, Recorder } from './recorder.js';
+import { hex } from './ids.js';
 import { createSandboxServer } from './server.js';
 
 export interface InstallResult extends DeliveryResult {
@@ -130,16 +131,21 @@ export class Sandbox {
   }
 
   /**
-   * Uninstalls: ONAPPUNINSTALL (no tokens) goes to the bound handlers or `handlerUrl`,
-   * then the portal's tokens and handlers are gone.
+   * Uninstalls as Bitrix24 does: the application and its tokens are gone first, then ONAPPUNINSTALL
+   * (no OAuth pair, the old application_token) goes to the handlers that were bound, or `handlerUrl`.
+   * A later install gets a new application_token.
    */
   async uninstall(portal: Portal, opts: { clean?: boolean; handlerUrl?: string } = {}): Promise<DeliveryResult> {
     const data = build.appUninstall({ languageId: portal.languageId, clean: opts.clean ?? false });
-    const result = await sendEvent(this.core, portal, 'ONAPPUNINSTALL', data, opts.handlerUrl ? { handlerUrl: opts.handlerUrl } : {});
+    const bound = portal.handlers.filter((h) => h.event === 'ONAPPUNINSTALL').map((h) => h.handler);
     portal.installed = false;
     this.core.tokens.revokePortal(portal);
     portal.forgetApplication();
-    return result;
+    const targets = opts.handlerUrl ? [opts.handlerUrl] : bound;
+    const results = await Promise.all(targets.map((handlerUrl) => sendEvent(this.core, portal, 'ONAPPUNINSTALL', data, { handlerUrl })));
+    portal.applicationToken = hex();
+    const deliveries = results.flatMap((r) => r.deliveries);
+    return { code: 'ONAPPUNINSTALL', ok: results.length > 0 && results.every((r) => r.ok), deliveries };
   }
 
   /** Sends `data` as event `code` to every handler bound for it (or only `opts.handlerUrl`). */

@@ -8,14 +8,29 @@ import { GatewayThread, type ThreadOptions } from './gateway-thread.js';
 /** Requests as they cross to the thread: the body and its content type. */
 export type IntakeBatch = { seq: number; items: [body: Uint8Array, contentType: string | undefined][] };
 /** An answer as it crosses back: a GatewayError becomes its JSON. */
-export type WireResult = Exclude<IntakeResult, { error: GatewayError }> | { status: number; error: ReturnType<GatewayError['toJSON']>['error'] };
+export type WireResult =
+  | Exclude<IntakeResult, { error: GatewayError }>
+  | { status: number; error: ReturnType<GatewayError['toJSON']>['error']; retryAfter?: number | undefined };
 export type IntakeReplies = { seq: number; results: WireResult[] };
 
 /** A batch goes at once when it holds this many, so the thread starts while this one still reads requests. */
 const SEND_AT = 16;
 
+export const toWire = (r: IntakeResult): WireResult => ('error' in r ? { status: r.status, error: r.error.toJSON().error, retryAfter: r.error.retryAfter } : r);
+
 const fromWire = (r: WireResult): IntakeResult =>
-  'error' in r ? { status: r.status, error: new GatewayError(r.error.code as ErrorCode, r.error.message, r.error.path === undefined ? {} : { path: r.error.path }) } : r;
+  'error' in r
+    ? {
+        status: r.status,
+        error: new GatewayError(r.error.code as ErrorCode, r.error.message, {
+          ...(r.error.path === undefined ? {} : { path: r.error.path }),
+          ...(r.retryAfter === undefined ? {} : { retryAfter: r.retryAfter }),
+        }),
+      }
+    : r;
+
+/** Requests sent to the thread and not answered yet, at most: more are answered 503 here. */
+const DEFAULT_MAX_PENDING = 2_048;
 
 /**
  * The intake (decode, validate, verify, store) on a thread of its own, for `serve`: the thread
@@ -31,21 +46,30 @@ export class IntakeThread extends GatewayThread<IntakeBatch, IntakeReplies> impl
   });
   private readonly inFlight = new Map<number, ((r: IntakeResult) => void)[]>();
   private seq = 0;
+  private outstanding = 0;
+  private readonly maxPending: number;
 
   /** `onStored` sees each event the thread committed, as the intake's own option does. */
   constructor(options: ThreadOptions, logger: Logger, onExit: (code: number) => void, onStored?: (id: number, code: string, duplicate: boolean) => void) {
     super('intake', options, logger, onExit, ({ seq, results }) => {
       const waiting = this.inFlight.get(seq) ?? [];
       this.inFlight.delete(seq);
+      this.outstanding -= waiting.length;
       results.forEach((r, i) => {
         if (r.status === 200 && 'id' in r) onStored?.(r.id, r.code, r.duplicate);
         waiting[i]?.(fromWire(r));
       });
     });
     this.limits = resolveLimits(options.gateway.limits);
+    this.maxPending = options.gateway.maxPending ?? DEFAULT_MAX_PENDING;
   }
 
   receive(body: Uint8Array | string, contentType: string | null | undefined): Promise<IntakeResult> {
+    if (this.outstanding >= this.maxPending) {
+      const error = new GatewayError('B24GW_BUSY', `More than ${this.maxPending} deliveries are in progress`);
+      return Promise.resolve({ status: error.status, error });
+    }
+    this.outstanding++;
     return new Promise((resolve) => this.batch.push({ body: typeof body === 'string' ? Buffer.from(body) : body, contentType: contentType ?? undefined, resolve }));
   }
 }

@@ -1,10 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { GatewayError } from '../errors.js';
 import { Gateway } from '../gateway.js';
-import type { IntakeResult } from '../intake/intake.js';
 import { createLogger } from '../log.js';
 import type { ThreadOptions, ToThread } from './gateway-thread.js';
-import type { IntakeBatch, IntakeReplies, WireResult } from './intake-thread.js';
+import { toWire, type IntakeBatch, type IntakeReplies, type WireResult } from './intake-thread.js';
 
 /**
  * The body of a GatewayThread. As `worker` it only processes, woken by the thread that receives;
@@ -17,7 +16,6 @@ const gateway = new Gateway({ ...options.gateway, logger, defaultMetrics: false 
 if (options.role === 'worker') gateway.start();
 const port = parentPort!;
 
-const toWire = (r: IntakeResult): WireResult => ('error' in r ? { status: r.status, error: r.error.toJSON().error } : r);
 // receive() answers every failure itself; this only keeps a batch from waiting forever if that ever broke.
 const unexpected = (): WireResult => ({ status: 500, error: new GatewayError('B24GW_STORE_FAILED').toJSON().error });
 

@@ -1,4 +1,5 @@
 import type { PortalRecord } from '../store/types.js';
+import { readCappedJson } from '../wire/capped.js';
 
 export const DEFAULT_OAUTH_SERVER = 'https://oauth.bitrix.info';
 
@@ -71,7 +72,13 @@ export async function exchangeRefreshToken(client: OAuthClient, refreshToken: st
   } catch (e) {
     throw new OAuthError('NETWORK_ERROR', 0, `authorization server unreachable (${(e as Error).message})`);
   }
-  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  let body: Record<string, unknown>;
+  try {
+    const answer = await readCappedJson(res);
+    body = typeof answer === 'object' && answer !== null ? (answer as Record<string, unknown>) : {};
+  } catch (e) {
+    throw new OAuthError('ERROR_UNEXPECTED_ANSWER', res.status, (e as Error).message);
+  }
   if (!res.ok || typeof body.error === 'string') {
     const code = typeof body.error === 'string' ? body.error : `HTTP_${res.status}`;
     throw new OAuthError(code, res.status, typeof body.error_description === 'string' ? body.error_description : 'token refresh refused');

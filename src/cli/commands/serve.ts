@@ -6,7 +6,7 @@ import { createLogger } from '../../log.js';
 import { startHttpServer } from '../../server/http.js';
 import { IntakeThread } from '../../server/intake-thread.js';
 import { WorkerThread } from '../../server/worker-thread.js';
-import { defaultAllowedDomains } from '../../verify/domains.js';
+import { defaultAllowedDomains, validPattern } from '../../verify/domains.js';
 import { parseTokenPairs } from '../../verify/tokens.js';
 import { parseDuration, parseSchedule } from '../../worker/schedule.js';
 import { defaultLimits } from '../../wire/limits.js';
@@ -21,6 +21,8 @@ interface ServeOptions {
   appToken: string[];
   allowDomain: string[];
   appCode?: string;
+  trustFirstInstall: boolean;
+  maxPending: number;
   maxBodyBytes: number;
   maxParams: number;
   maxDepth: number;
@@ -53,7 +55,9 @@ export function registerServeCommand(program: Command): void {
     .option('--db <location>', dbHelp, defaultDb())
     .option('--role <role>', 'all: intake and worker; intake: only POST /events; worker: only processing (env B24GW_ROLE)', process.env.B24GW_ROLE ?? 'all')
     .option('--app-token <member=token>', 'known application_token of a portal, repeatable (env B24GW_APP_TOKENS=M=T,...)', collect, [])
-    .option('--allow-domain <pattern>', `domain an install may come from, repeatable; * is any labels (env B24GW_ALLOW_DOMAINS; default ${defaultAllowedDomains.join(', ')})`, collect, [])
+    .option('--allow-domain <pattern>', 'domain an install may come from, repeatable; * is one label, e.g. *.bitrix24.com or crm.example.com (env B24GW_ALLOW_DOMAINS; default: the Bitrix24 cloud, *.bitrix24.<zone>)', collect, [])
+    .option('--trust-first-install', 'development only: accept first installs that no OAuth client or --app-token proves; refused with NODE_ENV=production (env B24GW_TRUST_FIRST_INSTALL=1)', process.env.B24GW_TRUST_FIRST_INSTALL === '1')
+    .option('--max-pending <n>', 'deliveries taken at once; more are answered 503 with Retry-After (env B24GW_MAX_PENDING)', positiveInt('--max-pending'), Number(process.env.B24GW_MAX_PENDING ?? 2048))
     .option('--app-code <code>', "application code app.info must report on install (env B24GW_APP_CODE)", process.env.B24GW_APP_CODE)
     .option('--max-body-bytes <n>', 'largest body accepted', positiveInt('--max-body-bytes'), defaultLimits.maxBodyBytes)
     .option('--max-params <n>', 'most parameters in a body', positiveInt('--max-params'), defaultLimits.maxParams)
@@ -87,11 +91,15 @@ export function registerServeCommand(program: Command): void {
         }
         const logger = createLogger({ level: o.logLevel });
         const allowDomains = [...o.allowDomain, ...envList('B24GW_ALLOW_DOMAINS')];
+        const badPattern = allowDomains.find((p) => !validPattern(p));
+        if (badPattern !== undefined) throw new GatewayError('B24GW_BAD_CONFIG', `--allow-domain "${badPattern}" is not a host name pattern (labels, * for one label, :port)`);
         const options = {
           db: o.db,
           appTokens: parseTokenPairs([...o.appToken, ...envList('B24GW_APP_TOKENS')]),
           allowDomains: allowDomains.length > 0 ? allowDomains : defaultAllowedDomains,
           ...(o.appCode ? { appCode: o.appCode } : {}),
+          ...(o.trustFirstInstall ? { trustFirstInstall: true } : {}),
+          maxPending: o.maxPending,
           limits: { maxBodyBytes: o.maxBodyBytes, maxParams: o.maxParams, maxDepth: o.maxDepth, maxIndex: o.maxIndex },
           worker: { concurrency: o.concurrency, leaseMs, ...(schedule ? { schedule } : {}) },
           bitrix: {

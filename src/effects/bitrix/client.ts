@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { silentLogger } from '../../log.js';
 import type { Store } from '../../store/types.js';
 import { portalRestBase } from '../../verify/domains.js';
+import type { InstallLiveness } from '../../verify/install.js';
 import { MAX_BATCH_COMMANDS, sendBatch, type BatchCall, type BatchItem, type BatchResult } from './batch.js';
 import { BitrixApiError, LIMIT_CODES, toApiError } from './errors.js';
 import { LeakyBucket, planLimits, realSleep, type Plan, type Sleep } from './limiter.js';
@@ -34,6 +35,9 @@ export interface BitrixOptions {
   onCall?: (method: string, result: string) => void;
 }
 
+/** What the portal and the authorization server answer for credentials of a removed application. */
+const REVOKED_CODES: ReadonlySet<string> = new Set(['invalid_grant', 'invalid_token', 'NO_AUTH_FOUND', 'INVALID_CREDENTIALS']);
+
 export interface PortalClient {
   call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
   /** Any number of calls; sent 50 per `batch` request. With halt, stops at the first failed command. */
@@ -62,6 +66,20 @@ export class BitrixClients {
     let c = this.#portals.get(memberId);
     if (!c) this.#portals.set(memberId, (c = new PortalClientImpl(memberId, this.o)));
     return c;
+  }
+
+  /**
+   * Whether the portal still accepts the OAuth pair stored for it: `gone` once the portal refuses it
+   * (Bitrix24 revokes an application's tokens when it is removed), `unknown` when it cannot be told now.
+   */
+  async installLiveness(memberId: string): Promise<InstallLiveness> {
+    const probe = new PortalClientImpl(memberId, { ...this.o, retry: { attempts: 1 } });
+    try {
+      await probe.call('app.info');
+      return 'alive';
+    } catch (e) {
+      return e instanceof BitrixApiError && REVOKED_CODES.has(e.code) ? 'gone' : 'unknown';
+    }
   }
 
   close(): void {

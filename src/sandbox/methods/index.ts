@@ -3,10 +3,12 @@ import type { MethodHandler } from './context.js';
 import { eventBind, eventGet, eventTest, eventUnbind } from './event.js';
 import { imbotRegister } from './imbot.js';
 import * as imconnector from './imconnector.js';
+import { userAdmin } from './user.js';
 
 /** Every REST method the sandbox answers, by lower-case name (batch is handled by the dispatcher). */
 export const methods: Readonly<Record<string, MethodHandler>> = {
   'app.info': appInfo,
+  'user.admin': userAdmin,
   'event.bind': eventBind,
   'event.unbind': eventUnbind,
   'event.get': eventGet,
