@@ -39,7 +39,7 @@ function patternRegex(pattern: string): RegExp {
 }
 
 /** An allow-list pattern is a host name whose labels may be `*`: anything else is a mistake worth refusing at start. */
-export const validPattern = (pattern: string): boolean => HOST.test(pattern.toLowerCase().replaceAll('*', 'x'));
+export const validPattern = (pattern: string): boolean => HOST.test(pattern.toLowerCase().replace(/:\*$/, ':1').replaceAll('*', 'x'));
 
 /**
  * Where a portal's REST API lives, derived from its domain only (never from the

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import type { EventSecrets } from '../events/redact.js';
 import type { PortalRecord } from '../store/types.js';
 
 /** A bot's own credentials from `data.BOT[id]`: what a bot handler answers with. */
@@ -28,9 +29,13 @@ export interface RestClient {
   call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
 }
 
-/** Picks the addressed bots out of a bot event. */
-export function botsOf(event: { data?: unknown }): BotAuth[] {
-  const bots = (event.data as { BOT?: Record<string, { BOT_ID?: number; BOT_CODE?: string; AUTH?: Record<string, unknown> }> } | undefined)?.BOT;
+/**
+ * Picks the addressed bots out of a bot event. The event is kept without tokens: each bot's AUTH
+ * comes from the secrets kept apart from it (see splitSecrets), while the event is unfinished.
+ */
+export function botsOf(event: { data?: unknown }, secrets?: string | null): BotAuth[] {
+  const bots = (event.data as { BOT?: Record<string, { BOT_ID?: number; BOT_CODE?: string }> } | undefined)?.BOT;
   if (!bots || typeof bots !== 'object') return [];
-  return Object.entries(bots).map(([id, b]) => ({ id: b.BOT_ID ?? Number(id), code: b.BOT_CODE ?? '', auth: b.AUTH ?? {} }));
+  const auths = secrets ? ((JSON.parse(secrets) as EventSecrets).bots ?? {}) : {};
+  return Object.entries(bots).map(([id, b]) => ({ id: b.BOT_ID ?? Number(id), code: b.BOT_CODE ?? '', auth: auths[id] ?? {} }));
 }

@@ -126,7 +126,7 @@ export class Worker {
   private async run(stored: StoredEvent): Promise<void> {
     const started = this.o.now();
     const event = stored.event as AnyEvent;
-    const bots = botsOf(event);
+    const bots = botsOf(event, stored.secrets);
     let outcome: 'done' | 'retry' | 'dead' = 'done';
     try {
       // Inside the try: a portal that cannot be read now is a failed attempt, retried on the schedule.

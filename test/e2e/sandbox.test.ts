@@ -6,6 +6,7 @@ import { callRest, httpBuildQuery, payloads, type DeliveryResult, type Portal } 
 import { jsonFixture } from '../fixtures.js';
 import { cli } from '../process.js';
 import { CONNECTOR, useSandboxRig } from './sandbox-rig.js';
+import { storedTokenOf } from '../../src/verify/tokens.js';
 
 // The gateway as its own process (the built CLI) against the sandbox, a fake Bitrix24 on
 // loopback, over real sockets: install, every seed and sibling event, delivery statuses,
@@ -44,28 +45,28 @@ async function setUp(portal: Portal, token: string, events: string[]): Promise<n
 }
 
 describe('install', () => {
-  it('is confirmed by an app.info call-back with the install token on the portal domain, then stored', async () => {
+  it('is proven by the authorization server, user.admin and app.info with the exchanged pair, before the answer', async () => {
     await rig.startGateway();
     const portal = rig.sb.portal;
-    portal.installed = true;
-    // The install's tokens are issued for user 77, so the call-back that used them can be told apart.
-    const install = await rig.sb.sendEvent(portal, 'ONAPPINSTALL', payloads.appInstall({ version: 1, languageId: 'en' }), { handlerUrl: rig.eventsUrl(), userId: 77 });
+    const install = await rig.sb.install(portal, rig.eventsUrl());
     const auth = install.deliveries[0]!.payload.auth as Record<string, string>;
     const id = storedId(install);
 
-    const appInfo = rig.sb.recorder.calls({ method: 'app.info' });
-    expect(appInfo).toHaveLength(1);
-    expect(appInfo[0]).toMatchObject({ memberId: portal.memberId, userId: 77, httpStatus: 200 });
-    // Made while the install was being answered: before the sandbox logged the delivery.
-    expect(appInfo[0]!.seq).toBeLessThan(install.deliveries[0]!.seq);
-    // The install's refresh token was exchanged once, also before the answer: the answer names
-    // the member_id the tokens belong to, and the new pair is the one kept.
+    // The install's refresh token is exchanged once, before the answer: the answer names the
+    // member_id and REST address the tokens belong to, and the new pair is the one kept.
     const exchanges = rig.sb.recorder.tokenRequests();
     expect(exchanges).toEqual([expect.objectContaining({ grantType: 'refresh_token', clientId: rig.sb.clientId, memberId: portal.memberId, ok: true })]);
     expect(exchanges[0]!.seq).toBeLessThan(install.deliveries[0]!.seq);
+    // Then the portal itself, with the new pair: is the installer an administrator, which application is it.
+    for (const method of ['user.admin', 'app.info']) {
+      const [call] = rig.sb.recorder.calls({ method });
+      expect(call).toMatchObject({ memberId: portal.memberId, userId: portal.adminUserId, httpStatus: 200 });
+      expect(call!.seq).toBeGreaterThan(exchanges[0]!.seq);
+      expect(call!.seq).toBeLessThan(install.deliveries[0]!.seq);
+    }
 
     const stored = await rig.store!.getPortal(portal.memberId);
-    expect(stored).toMatchObject({ domain: portal.domain, applicationToken: portal.applicationToken });
+    expect(stored).toMatchObject({ domain: portal.domain, applicationToken: storedTokenOf(portal.applicationToken) });
     expect(stored?.accessToken).toBeTruthy();
     expect(stored?.accessToken).not.toBe(auth.access_token);
     expect(stored?.refreshToken).not.toBe(auth.refresh_token);
@@ -101,29 +102,34 @@ describe('install', () => {
       expect(JSON.parse(d.responseBody!)).toMatchObject({ error: { code } });
     };
 
-    // 1. An access token the sandbox never issued: the portal refuses it.
-    await refused(forgedInstall(victim.memberId, victim.domain, 'deadbeefdeadbeefdeadbeefdeadbeef'), 'B24GW_INSTALL_NOT_VERIFIED');
-    expect(rig.sb.recorder.calls({ method: 'app.info' }).at(-1)).toMatchObject({ httpStatus: 401, error: 'invalid_token' });
-    expect(rig.sb.recorder.calls({ method: 'app.info' }).at(-1)!.memberId).toBeUndefined();
-
-    // 2. The victim's member_id and domain with a real token of another portal: the victim's domain refuses it.
-    await refused(forgedInstall(victim.memberId, victim.domain, attackerTokens.access_token), 'B24GW_INSTALL_NOT_VERIFIED');
-    expect(rig.sb.recorder.calls({ method: 'app.info' }).at(-1)).toMatchObject({ httpStatus: 401, error: 'invalid_token' });
+    // 1. A refresh token the authorization server never issued.
+    await refused(forgedInstall(victim.memberId, victim.domain, 'deadbeefdeadbeefdeadbeefdeadbeef'), 'B24GW_UNAUTHORIZED');
+    expect(rig.sb.recorder.tokenRequests().at(-1)).toMatchObject({ ok: false, error: 'invalid_grant' });
+    // 2. The victim's member_id and domain with a real pair of another portal: the authorization server names that portal.
+    const attackerPair = () => rig.sb.issueTokens(attacker);
+    const withRealRefresh = (memberId: string, domain: string) => {
+      const pair = attackerPair();
+      const p = forgedInstall(memberId, domain, pair.access_token);
+      p.auth.refresh_token = pair.refresh_token;
+      return p;
+    };
+    await refused(withRealRefresh(victim.memberId, victim.domain), 'B24GW_UNAUTHORIZED');
+    expect(rig.sb.recorder.tokenRequests().at(-1)).toMatchObject({ ok: true, memberId: attacker.memberId });
+    // Neither forgery reached the portal's REST API.
+    expect(rig.sb.recorder.calls({ method: 'app.info' })).toEqual([]);
     expect(await rig.store!.listEvents()).toEqual([]);
     expect(await rig.store!.getPortal(victim.memberId)).toBeUndefined();
 
     // The victim installs for real; then neither forgery can take the portal over.
     expect(storedId(await rig.sb.install(victim, rig.eventsUrl()))).toBeGreaterThan(0);
-    const appInfoCalls = rig.sb.recorder.calls({ method: 'app.info' }).length;
-    await refused(forgedInstall(victim.memberId, victim.domain, attackerTokens.access_token), 'B24GW_INSTALL_NOT_VERIFIED');
-    // 3. The victim's member_id on the attacker's domain, where the attacker's token works: a known portal keeps its domain.
-    await refused(forgedInstall(victim.memberId, attacker.domain, attackerTokens.access_token), 'B24GW_INSTALL_NOT_VERIFIED');
-    expect(rig.sb.recorder.calls({ method: 'app.info' })).toHaveLength(appInfoCalls + 1); // case 3 never reaches the portal
+    await refused(withRealRefresh(victim.memberId, victim.domain), 'B24GW_UNAUTHORIZED');
+    // 3. The victim's member_id on the attacker's domain, where the attacker's pair works.
+    await refused(withRealRefresh(victim.memberId, attacker.domain), 'B24GW_UNAUTHORIZED');
 
     // Nothing of the forgeries was kept: one event, the victim's own application_token.
     const events = await rig.allDone(1);
     expect(events.map((e) => e.code)).toEqual(['ONAPPINSTALL']);
-    expect(await rig.store!.getPortal(victim.memberId)).toMatchObject({ domain: victim.domain, applicationToken: victim.applicationToken });
+    expect(await rig.store!.getPortal(victim.memberId)).toMatchObject({ domain: victim.domain, applicationToken: storedTokenOf(victim.applicationToken) });
     // And an event signed with the forger's application_token is refused too.
     victim.ensureConnector(CONNECTOR, LINE);
     const spoofed = await rig.sb.deliverPayload(victim, rig.eventsUrl(), {

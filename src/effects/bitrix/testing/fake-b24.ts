@@ -74,6 +74,7 @@ export async function startFakeB24(o: FakeOptions = {}) {
 
   const methods: Record<string, Handler> = {
     'app.info': () => ({ ID: '7', CODE: clientId, STATUS: 'L', INSTALLED: true }),
+    'user.admin': () => true,
     'imconnector.send.status.delivery': (p) => {
       if (!p.CONNECTOR) throw new MethodError('ERROR_ARGUMENT', "Argument 'CONNECTOR' is null or empty");
       if (!p.LINE) throw new MethodError('ERROR_ARGUMENT', "Argument 'LINE' is null or empty");
