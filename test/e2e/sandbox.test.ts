@@ -78,7 +78,6 @@ describe('install', () => {
     await rig.startGateway(['--allow-domain', `localhost:${new URL(rig.sb.url).port}`]);
     const attacker = rig.sb.portal; // shares 127.0.0.1:PORT; the attacker has the application installed there
     const victim = rig.sb.addPortal({ domain: `localhost:${new URL(rig.sb.url).port}` }); // a portal with its own domain
-    const attackerTokens = rig.sb.issueTokens(attacker);
     const forgedInstall = (memberId: string, domain: string, accessToken: string) => ({
       event: 'ONAPPINSTALL',
       data: payloads.appInstall({ version: 1, languageId: 'en' }),
