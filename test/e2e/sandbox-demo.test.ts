@@ -94,7 +94,8 @@ it('plays the whole conversation, prints each step and PASS, and leaves no proce
 
 it('--keep leaves everything running until Ctrl+C, then stops it all', async () => {
   const run = startDemo(['--keep']);
-  await until(() => run.output().includes('Ctrl+C stops it'), 'the --keep banner', run);
+  // The banner's lines may arrive in more than one chunk: wait for the last one read below.
+  await until(() => /gateway {14}http:\/\/127\.0\.0\.1:\d+\/events/.test(run.output()), 'the --keep banner', run);
   const { pid, dir } = started(run.output());
   expect(run.output()).toMatch(/^PASS: /m);
   const gateway = /gateway {14}(http:\/\/127\.0\.0\.1:\d+)\/events/.exec(run.output())![1]!;
