@@ -286,21 +286,20 @@ export class Worker {
     const runs = [...this.runs.values()].filter((r) => !r.lost && !r.finishing);
     if (runs.length > 0) {
       const until = now + this.o.leaseMs;
-      let held: Set<number> | undefined;
       try {
-        held = new Set(await this.o.store.renewLeases(runs.map((r) => r.event.id), this.owner, until));
+        const held = new Set(await this.o.store.renewLeases(runs.map((r) => r.event.id), this.owner, until));
+        for (const run of runs) {
+          if (held.has(run.event.id)) run.heldUntil = until;
+          else if (!run.finishing) {
+            run.lost = true;
+            this.abort(run, aborted('AbortError', `the lease on event ${run.event.id} was lost to another worker`));
+          }
+        }
       } catch (e) {
         this.o.logger.warn({ err: e }, 'could not renew the leases of the events in flight; will try again');
         // Fail closed: a lease that ran out may be another worker's by now.
         const reason = aborted('AbortError', 'the lease ran out and could not be renewed (the store did not answer)');
         for (const run of runs) if (run.heldUntil <= now) this.abort(run, reason);
-      }
-      for (const run of held ? runs : []) {
-        if (held!.has(run.event.id)) run.heldUntil = until;
-        else if (!run.finishing) {
-          run.lost = true;
-          this.abort(run, aborted('AbortError', `the lease on event ${run.event.id} was lost to another worker`));
-        }
       }
     }
     for (const run of this.runs.values()) {
