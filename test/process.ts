@@ -21,14 +21,19 @@ export interface GatewayProcess {
 /** Starts `b24-im-gateway serve` as its own process and waits until it answers /healthz. */
 export async function startGatewayProcess(args: string[]): Promise<GatewayProcess> {
   const port = await freePort();
+  return startNodeProcess([cli, 'serve', '--port', String(port), ...args], port);
+}
+
+/** Starts a Node script that serves the gateway on `port` (given in its arguments), and waits until it answers /healthz. */
+export async function startNodeProcess(argv: string[], port: number): Promise<GatewayProcess> {
   let out = '';
-  const child = spawn(process.execPath, [cli, 'serve', '--port', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${out}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`gateway exited with ${child.exitCode ?? child.signalCode}: ${out}`);
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
     } catch {

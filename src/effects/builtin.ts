@@ -7,8 +7,8 @@ import { deliverToChannel, type ChannelTarget } from './channel/deliver.js';
 import { channelPayloads } from './channel/payload.js';
 import type { ChannelPayload } from './channel/types.js';
 
-/** Replaces the HTTP delivery: the channel's ids for a new message, if it has them. */
-export type Deliver = (payload: ChannelPayload) => Promise<{ externalIds?: string[] } | void>;
+/** Replaces the HTTP delivery: the channel's ids for a new message, if it has them. `signal` is the attempt's ctx.signal. */
+export type Deliver = (payload: ChannelPayload, options: { signal: AbortSignal }) => Promise<{ externalIds?: string[] } | void>;
 
 export type ChannelOptions = (ChannelTarget | { deliver: Deliver }) & { format?: TextFormat };
 
@@ -35,7 +35,7 @@ interface Item {
  */
 export function builtinHandler(effects: BuiltinEffects) {
   const channel = effects.channel;
-  const send: Deliver | undefined = channel && ('deliver' in channel ? channel.deliver : (p) => deliverToChannel(channel, p));
+  const send: Deliver | undefined = channel && ('deliver' in channel ? channel.deliver : (p, o) => deliverToChannel(channel, p, o.signal));
   return async (event: AnyEvent, ctx: HandlerContext): Promise<void> => {
     await effects.state?.apply(event, { eventId: ctx.eventId, memberId: ctx.memberId, receivedAt: Date.now() });
     if (!send) return;
@@ -46,7 +46,9 @@ export function builtinHandler(effects: BuiltinEffects) {
     const statuses = ctx.portal?.accessToken || ctx.portal?.refreshToken ? effects.statuses : undefined;
     const confirmations: NewStatus[] = [];
     for (const [i, payload] of payloads.entries()) {
-      const answer = await send(payload);
+      // A payload not yet sent when the attempt is aborted is not sent: the retry sends it.
+      ctx.signal.throwIfAborted();
+      const answer = await send(payload, { signal: ctx.signal });
       const item = items[i];
       if (!statuses || !confirmed.has(payload.type) || !item?.im || !item.chat || data?.CONNECTOR === undefined || data.LINE === undefined) continue;
       // A new message has no external id until the channel names one; its delivery id stands in.

@@ -7,7 +7,7 @@ import type { MetricsJson } from '../metrics.js';
 export interface ThreadOptions {
   gateway: Omit<GatewayOptions, 'logger' | 'fetch' | 'onStored' | 'onRejected' | 'worker'> & {
     db: string;
-    worker?: Pick<NonNullable<GatewayOptions['worker']>, 'concurrency' | 'leaseMs' | 'schedule'>;
+    worker?: Pick<NonNullable<GatewayOptions['worker']>, 'concurrency' | 'leaseMs' | 'handlerTimeoutMs' | 'schedule'>;
   };
   logLevel: string;
 }

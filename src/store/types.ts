@@ -142,8 +142,16 @@ export interface Store {
    * Leases up to `limit` runnable events to `owner` until `now + leaseMs`: pending ones, retries
    * that are due, and ones whose lease ran out (a crashed worker). An event waits while an
    * earlier one with its order key is unfinished, so one chat runs in order.
+   * Attempts are counted here, so an attempt that never records an outcome (its process died)
+   * still spends the budget: an event whose lease ran out after `maxAttempts` attempts is made
+   * `dead` instead of run again, and a lapsed attempt's log row is closed with the reason.
    */
-  claim(owner: string, now: number, leaseMs: number, limit: number): Promise<StoredEvent[]>;
+  claim(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]>;
+  /**
+   * Extends the leases `owner` still holds to `until` (a heartbeat while handlers run). Returns
+   * the ids renewed: one missing was lost (taken by another worker, or made dead at a claim).
+   */
+  renewLeases(ids: readonly number[], owner: string, until: number): Promise<number[]>;
   /** Ends a claimed run. False when the lease was lost to another worker: the outcome is dropped. */
   finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean>;
   attempts(id: number): Promise<Attempt[]>;
@@ -155,7 +163,8 @@ export interface Store {
    * it, so statuses of many events (one chat's included) share REST calls.
    */
   enqueueStatuses(statuses: readonly NewStatus[]): Promise<void>;
-  claimStatuses(owner: string, now: number, leaseMs: number, limit: number): Promise<PendingStatus[]>;
+  /** Leases due statuses; like `claim`, one whose lease ran out after `maxAttempts` attempts is made dead. */
+  claimStatuses(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<PendingStatus[]>;
   /** Marks claimed statuses sent, or failed: retried at `retryAt`, dead when it is null. */
   finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void>;
   countStatuses(): Promise<{ pending: number; sent: number; dead: number }>;

@@ -23,6 +23,13 @@ export interface HandlerContext {
   bots: BotAuth[];
   bot: BotAuth | undefined;
   log: Logger;
+  /**
+   * Aborted when this attempt must stop: its time limit passed (`handlerTimeoutMs`), the worker is
+   * stopping and its grace period ended, or its lease was lost to another worker. Pass it to
+   * `fetch` and the like, or check `signal.aborted`. The attempt is then failed whatever the
+   * handler returns, and the event stays held (its chat too) until the handler settles.
+   */
+  signal: AbortSignal;
 }
 
 export interface RestClient {

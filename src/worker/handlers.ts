@@ -43,11 +43,16 @@ export class HandlerRegistry {
 
   /**
    * Runs every handler of the event in registration order; one failing does not stop the
-   * others, and the failures are thrown together so the event is retried.
+   * others, and the failures are thrown together so the event is retried. Once the attempt's
+   * signal is aborted, the handlers not yet started are not started.
    */
   async run(event: AnyEvent, ctx: HandlerContext): Promise<void> {
     const errors: unknown[] = [];
     for (const handler of [...(this.byCode.get(normalizeCode(event.event)) ?? []), ...this.any]) {
+      if (ctx.signal.aborted) {
+        errors.push(ctx.signal.reason);
+        break;
+      }
       try {
         await handler(event, ctx);
       } catch (e) {

@@ -3,6 +3,8 @@ import { formFixture } from '../../test/fixtures.js';
 import { tempDir } from '../../test/helpers.js';
 import type { EventMap } from '../events/registry.js';
 import { Gateway } from '../gateway.js';
+import { createLogger, type Logger } from '../log.js';
+import { lapsedAttempt } from '../store/lapsed.js';
 import { parseSchedule, nextAttemptAt } from './schedule.js';
 import { Worker } from './worker.js';
 
@@ -15,9 +17,18 @@ const updateIn = (chat: string, n: number) =>
 let tmp: ReturnType<typeof tempDir>;
 let clock: number;
 let gateway: Gateway;
-const make = (worker: NonNullable<ConstructorParameters<typeof Gateway>[0]>['worker'] = {}) => {
-  gateway = new Gateway({ db: `${tmp.dir}/w.db`, appTokens: new Map([[MEMBER, TOKEN]]), worker: { now: () => clock, pollMs: 10, ...worker } });
+const make = (worker: NonNullable<ConstructorParameters<typeof Gateway>[0]>['worker'] = {}, logger?: Logger) => {
+  gateway = new Gateway({ db: `${tmp.dir}/w.db`, appTokens: new Map([[MEMBER, TOKEN]]), logger, worker: { now: () => clock, pollMs: 10, ...worker } });
   return gateway;
+};
+/** Polls until `check` holds; false after `ms` (a wait, not an assertion). */
+const until = async (check: () => boolean | Promise<boolean>, ms = 5_000) => {
+  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 5))) if (Date.now() > end) return false;
+  return true;
+};
+const capture = () => {
+  const lines: { msg: string; eventId?: number }[] = [];
+  return { lines, logger: createLogger({ level: 'warn', destination: { write: (c: string) => void lines.push(JSON.parse(c) as { msg: string }) } }) };
 };
 const receive = async (body: string) => {
   const r = await gateway.receive(body, 'application/x-www-form-urlencoded');
@@ -94,7 +105,7 @@ describe('options', () => {
     make({ concurrency: undefined, leaseMs: undefined, schedule: undefined });
     let runs = 0;
     gateway.on('ONIMCONNECTORMESSAGEUPDATE', async () => {
-      // Longer than a NaN lease's timeout (1 ms): with the default lease it finishes.
+      // Longer than a NaN time limit's timer (1 ms): with the default limit it finishes.
       await new Promise((r) => setTimeout(r, 20));
       runs++;
     });
@@ -147,7 +158,7 @@ describe('retries and dead letters', () => {
   it('takes the work of a crashed worker again after its lease expires', async () => {
     make({ leaseMs: 60_000 });
     const id = await receive(update);
-    const [claimed] = await gateway.store.claim('crashed-worker', clock, 60_000, 10);
+    const [claimed] = await gateway.store.claim('crashed-worker', clock, 60_000, 10, 10);
     expect(claimed?.id).toBe(id);
     let runs = 0;
     gateway.on('ONIMCONNECTORMESSAGEUPDATE', () => {
@@ -187,6 +198,146 @@ describe('retries and dead letters', () => {
     expect(nextAttemptAt(1, 0, [1000], 5000, () => 0.5)).toBe(5000);
     expect(nextAttemptAt(2, 0, [1000])).toBeNull();
     expect(() => parseSchedule('5s,soon')).toThrow('"soon"');
+  });
+});
+
+describe('time limit, heartbeat and lost leases', () => {
+  // Real milliseconds: the heartbeat renews every 50 ms, at the fake clock's time.
+  const LEASE = 150;
+
+  it('a handler that ignores its aborted signal keeps its event, renewed, until it settles: never two runs at once', async () => {
+    const log = capture();
+    make({ leaseMs: LEASE, handlerTimeoutMs: 20, schedule: parseSchedule('100ms') }, log.logger);
+    let runs = 0;
+    let running = 0;
+    let maxRunning = 0;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let signal: AbortSignal | undefined;
+    gateway.on('ONIMCONNECTORMESSAGEUPDATE', async (_e, ctx) => {
+      runs++;
+      maxRunning = Math.max(maxRunning, ++running);
+      signal ??= ctx.signal;
+      if (runs === 1) await released; // deaf to ctx.signal
+      running--;
+    });
+    let renewals = 0;
+    const renewLeases = gateway.store.renewLeases.bind(gateway.store);
+    gateway.store.renewLeases = (...args) => (renewals++, renewLeases(...args));
+    // Another process on the same database.
+    const other = new Worker({ store: gateway.store, handlers: gateway.handlers, now: () => clock, leaseMs: LEASE, owner: 'other', schedule: parseSchedule('100ms') });
+    const id = await receive(update);
+    gateway.start();
+    expect(await until(() => signal?.aborted === true)).toBe(true);
+    expect((signal!.reason as Error).name).toBe('TimeoutError');
+    // 1,000 ms of the clock, more than six leases, while the handler still runs.
+    for (let step = 0; step < 10; step++) {
+      const seen = renewals;
+      await until(() => renewals > seen, 1_000);
+      clock += 100;
+      await other.drain();
+    }
+    expect(runs).toBe(1);
+    expect(await gateway.store.getEvent(id)).toMatchObject({ status: 'processing', attempts: 1 });
+    const warnings = log.lines.filter((l) => l.eventId === id && /ignore their aborted signal/.test(l.msg));
+    expect(warnings.length).toBeGreaterThanOrEqual(2);
+
+    // Settled at last: only now is the timed-out attempt recorded, and the event runs again after it.
+    release();
+    expect(await until(async () => (await gateway.store.getEvent(id))?.status === 'retry')).toBe(true);
+    expect(await gateway.store.getEvent(id)).toMatchObject({ attempts: 1, lastError: 'handlers did not finish within 20 ms' });
+    clock += 1_000;
+    expect(await until(async () => (await gateway.store.getEvent(id))?.status === 'done')).toBe(true);
+    expect((await gateway.store.attempts(id)).map((a) => [a.attempt, a.ok, a.error])).toEqual([
+      [1, false, 'handlers did not finish within 20 ms'],
+      [2, true, null],
+    ]);
+    expect(runs).toBe(2);
+    expect(maxRunning).toBe(1);
+  });
+
+  it('aborts the signal at the time limit; the attempt fails even when the handler then returns, and later handlers are not started', async () => {
+    make({ handlerTimeoutMs: 30, schedule: parseSchedule('5s') });
+    let reason: unknown;
+    let later = 0;
+    gateway.on('ONIMCONNECTORMESSAGEUPDATE', async (_e, ctx) => {
+      await new Promise((r) => ctx.signal.addEventListener('abort', r));
+      reason = ctx.signal.reason;
+    });
+    gateway.onAny(() => {
+      later++;
+    });
+    const id = await receive(update);
+    await gateway.worker.drain();
+    expect(reason).toMatchObject({ name: 'TimeoutError', message: 'handlers did not finish within 30 ms' });
+    expect(later).toBe(0);
+    expect(await gateway.store.getEvent(id)).toMatchObject({ status: 'retry', attempts: 1, lastError: 'handlers did not finish within 30 ms' });
+  });
+
+  it('aborts the signal when the lease was lost to another worker, and drops the outcome', async () => {
+    make({ leaseMs: LEASE, handlerTimeoutMs: 60_000 });
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    let reason: unknown;
+    gateway.on('ONIMCONNECTORMESSAGEUPDATE', async (_e, ctx) => {
+      started();
+      await new Promise((r) => ctx.signal.addEventListener('abort', r));
+      reason = ctx.signal.reason;
+    });
+    const id = await receive(update);
+    const drained = gateway.worker.drain();
+    await running;
+    // Another process takes it, as if this one had stalled for longer than its lease.
+    const later = clock + 10 * LEASE;
+    expect((await gateway.store.claim('other', later, LEASE, 10, 10)).map((e) => e.id)).toEqual([id]);
+    await drained;
+    expect(reason).toMatchObject({ name: 'AbortError', message: `the lease on event ${id} was lost to another worker` });
+    expect(await gateway.store.getEvent(id)).toMatchObject({ status: 'processing', attempts: 2, lastError: null });
+    expect(await gateway.store.finish(id, 'other', { ok: true }, later)).toBe(true);
+    expect((await gateway.store.attempts(id)).map((a) => [a.owner, a.ok, a.error])).toEqual([
+      [gateway.worker.owner, false, lapsedAttempt],
+      ['other', true, null],
+    ]);
+  });
+
+  it('on stop, aborts the handlers still running after the grace period and records a failed attempt', async () => {
+    make({ stopGraceMs: 30, schedule: parseSchedule('5s') });
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    let reason: unknown;
+    gateway.on('ONIMCONNECTORMESSAGEUPDATE', async (_e, ctx) => {
+      started();
+      await new Promise((r) => ctx.signal.addEventListener('abort', r));
+      reason = ctx.signal.reason;
+    });
+    const id = await receive(update);
+    gateway.start();
+    await running;
+    await gateway.worker.stop();
+    expect(reason).toMatchObject({ name: 'AbortError' });
+    const stored = await gateway.store.getEvent(id);
+    expect(stored).toMatchObject({ status: 'retry', attempts: 1 });
+    expect(stored?.lastError).toMatch(/the worker stopped, and the handlers did not finish within its 30 ms grace period/);
+  });
+
+  it('does not run again an event whose process died during each of its attempts (a crash loop)', async () => {
+    make({ leaseMs: 1_000, schedule: parseSchedule('5s') });
+    let runs = 0;
+    gateway.on('ONIMCONNECTORMESSAGEUPDATE', () => {
+      runs++;
+    });
+    const id = await receive(update);
+    const other = await receive(updateIn('another-chat', 1));
+    // Two processes died during it: the budget of the schedule above (two attempts) is spent.
+    for (const owner of ['died-1', 'died-2']) {
+      await gateway.store.claim(owner, clock, 1_000, 1, 2);
+      clock += 1_001;
+    }
+    await gateway.worker.drain();
+    expect(runs).toBe(1);
+    expect(await gateway.store.getEvent(id)).toMatchObject({ status: 'dead', attempts: 2 });
+    expect((await gateway.store.getEvent(id))?.lastError).toMatch(/each of its 2 attempts/);
+    expect((await gateway.store.getEvent(other))?.status).toBe('done');
   });
 });
 

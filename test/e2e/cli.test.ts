@@ -50,6 +50,14 @@ describe('b24-im-gateway parse', () => {
   });
 });
 
+describe('b24-im-gateway serve', () => {
+  it('refuses a lease or handler time limit a timer cannot wait, before it starts', () => {
+    expect(run(['serve', '--handler-timeout', '0s']).stderr).toBe('error B24GW_BAD_CONFIG: --handler-timeout must be above 0 and at most 24 days, got "0s"\n');
+    expect(run(['serve', '--lease', '30d']).stderr).toBe('error B24GW_BAD_CONFIG: --lease must be above 0 and at most 24 days, got "30d"\n');
+    expect(run(['serve', '--handler-timeout', 'soon']).stderr).toMatch(/^error B24GW_BAD_CONFIG: "soon" is not a duration/);
+  });
+});
+
 describe('b24-im-gateway migrate', () => {
   const tables = ['events', 'portals', 'status_outbox', 'state_messages', 'state_chats', 'state_dialogs'];
 

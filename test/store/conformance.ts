@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { NewEvent, PortalRecord, Store } from '../../src/store/types.js';
+import { lapsedAttempt } from '../../src/store/lapsed.js';
+import type { NewEvent, NewStatus, PortalRecord, Store } from '../../src/store/types.js';
 
 export interface StoreFactory {
   /** A new empty store, and a second handle on the same data (another instance). */
@@ -92,26 +93,26 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       const a2 = await store.append(newEvent({ orderKey: 'A' }));
       const b1 = await store.append(newEvent({ orderKey: 'B' }));
       const free = await store.append(newEvent({ orderKey: null }));
-      const first = await store.claim('w1', 10, 1_000, 10);
+      const first = await store.claim('w1', 10, 1_000, 10, 10);
       expect(first.map((e) => e.id)).toEqual([a1.id, b1.id, free.id]);
       expect(first.every((e) => e.status === 'processing' && e.attempts === 1)).toBe(true);
-      expect(await store.claim('w1', 10, 1_000, 10)).toEqual([]);
+      expect(await store.claim('w1', 10, 1_000, 10, 10)).toEqual([]);
       expect(await store.finish(a1.id, 'w1', { ok: true }, 20)).toBe(true);
-      expect((await store.claim('w1', 20, 1_000, 10)).map((e) => e.id)).toEqual([a2.id]);
+      expect((await store.claim('w1', 20, 1_000, 10, 10)).map((e) => e.id)).toEqual([a2.id]);
       expect((await store.getEvent(a1.id))?.status).toBe('done');
     });
 
     it('holds a key behind a retry that is not due, and lets a dead letter pass', async () => {
       const a1 = await store.append(newEvent({ orderKey: 'A' }));
       const a2 = await store.append(newEvent({ orderKey: 'A' }));
-      await store.claim('w1', 10, 1_000, 1);
+      await store.claim('w1', 10, 1_000, 1, 10);
       await store.finish(a1.id, 'w1', { ok: false, error: 'boom', retryAt: 500 }, 20);
-      expect(await store.claim('w1', 100, 1_000, 10)).toEqual([]);
-      const again = await store.claim('w1', 500, 1_000, 10);
+      expect(await store.claim('w1', 100, 1_000, 10, 10)).toEqual([]);
+      const again = await store.claim('w1', 500, 1_000, 10, 10);
       expect(again.map((e) => [e.id, e.attempts])).toEqual([[a1.id, 2]]);
       await store.finish(a1.id, 'w1', { ok: false, error: 'boom twice', retryAt: null }, 600);
       expect(await store.getEvent(a1.id)).toMatchObject({ status: 'dead', lastError: 'boom twice' });
-      expect((await store.claim('w1', 600, 1_000, 10)).map((e) => e.id)).toEqual([a2.id]);
+      expect((await store.claim('w1', 600, 1_000, 10, 10)).map((e) => e.id)).toEqual([a2.id]);
       const attempts = await store.attempts(a1.id);
       expect(attempts.map((a) => [a.attempt, a.ok, a.error])).toEqual([[1, false, 'boom'], [2, false, 'boom twice']]);
       expect(await store.requeue([a1.id])).toBe(1);
@@ -120,11 +121,81 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
 
     it('gives a lapsed lease to another worker, and drops the late outcome of the first', async () => {
       const e = await store.append(newEvent());
-      await store.claim('crashed', 10, 100, 10);
-      expect(await store.claim('w2', 50, 100, 10)).toEqual([]);
-      expect((await store.claim('w2', 111, 100, 10)).map((x) => x.id)).toEqual([e.id]);
+      await store.claim('crashed', 10, 100, 10, 10);
+      expect(await store.claim('w2', 50, 100, 10, 10)).toEqual([]);
+      expect((await store.claim('w2', 111, 100, 10, 10)).map((x) => x.id)).toEqual([e.id]);
       expect(await store.finish(e.id, 'crashed', { ok: true }, 120)).toBe(false);
       expect(await store.finish(e.id, 'w2', { ok: true }, 120)).toBe(true);
+      // The attempt that never recorded an outcome is closed, with the reason, when its event is taken again.
+      expect((await store.attempts(e.id)).map((a) => [a.attempt, a.owner, a.ok, a.error, a.finishedAt])).toEqual([
+        [1, 'crashed', false, lapsedAttempt, 111],
+        [2, 'w2', true, null, 120],
+      ]);
+    });
+
+    it('renews only the leases the owner still holds', async () => {
+      const [a, b, c] = [await store.append(newEvent()), await store.append(newEvent()), await store.append(newEvent())];
+      expect((await store.claim('w1', 10, 100, 10, 10)).map((e) => e.id)).toEqual([a.id, b.id, c.id]);
+      expect(await store.renewLeases([], 'w1', 300)).toEqual([]);
+      expect((await store.renewLeases([a.id, b.id, c.id], 'w1', 300)).sort((x, y) => x - y)).toEqual([a.id, b.id, c.id]);
+      // Renewed past 110: nobody may take them at 200.
+      expect(await store.claim('w2', 200, 100, 10, 10)).toEqual([]);
+      expect(await store.finish(a.id, 'w1', { ok: true }, 210)).toBe(true);
+      expect(await store.renewLeases([c.id], 'w1', 1_000)).toEqual([c.id]);
+      expect((await store.claim('w2', 301, 100, 10, 10)).map((e) => e.id)).toEqual([b.id]);
+      // Done (a), taken by another (b), unknown (999999): not renewed; another owner renews nothing of w1's.
+      expect(await store.renewLeases([a.id, b.id, c.id, 999_999], 'w1', 2_000)).toEqual([c.id]);
+      expect(await store.renewLeases([c.id], 'w3', 2_000)).toEqual([]);
+      expect(await store.renewLeases([b.id], 'w2', 2_000)).toEqual([b.id]);
+      expect(await store.claim('w3', 1_500, 100, 10, 10)).toEqual([]);
+      expect(await store.finish(b.id, 'w2', { ok: true }, 1_600)).toBe(true);
+      expect(await store.finish(c.id, 'w1', { ok: true }, 1_600)).toBe(true);
+    });
+
+    it('makes an event dead at claim when its lease ran out on its last attempt, and frees its chat', async () => {
+      const a1 = await store.append(newEvent({ orderKey: 'A' }));
+      const a2 = await store.append(newEvent({ orderKey: 'A' }));
+      // Two processes die during the event (budget 2): the second takes it after the first's lease.
+      expect((await store.claim('p1', 10, 100, 10, 2)).map((e) => [e.id, e.attempts])).toEqual([[a1.id, 1]]);
+      expect((await store.claim('p2', 200, 100, 10, 2)).map((e) => [e.id, e.attempts])).toEqual([[a1.id, 2]]);
+      // The third finds the budget spent: a1 is dead, not run, and a2 of its chat is claimed at once.
+      expect((await store.claim('p3', 400, 100, 10, 2)).map((e) => e.id)).toEqual([a2.id]);
+      const dead = await store.getEvent(a1.id);
+      expect(dead).toMatchObject({ status: 'dead', attempts: 2 });
+      expect(dead?.lastError).toMatch(/^the gateway stopped during each of its 2 attempts \(a crash loop\?\)/);
+      expect((await store.attempts(a1.id)).map((a) => [a.attempt, a.owner, a.ok, a.error, a.finishedAt])).toEqual([
+        [1, 'p1', false, lapsedAttempt, 200],
+        [2, 'p2', false, dead?.lastError, 400],
+      ]);
+      expect(await store.finish(a1.id, 'p2', { ok: true }, 410)).toBe(false);
+      expect(await store.finish(a2.id, 'p3', { ok: true }, 410)).toBe(true);
+      expect(await store.claim('p4', 10_000, 100, 10, 2)).toEqual([]);
+      expect(await store.getEvent(a1.id)).toMatchObject({ status: 'dead', attempts: 2 });
+    });
+
+    it('tells a spent budget whose last attempt lapsed from a crash loop, and replay gives a fresh budget', async () => {
+      const e = await store.append(newEvent());
+      await store.claim('w1', 10, 100, 10, 2);
+      await store.finish(e.id, 'w1', { ok: false, error: 'boom', retryAt: 50 }, 20);
+      expect((await store.claim('p2', 60, 100, 10, 2)).map((x) => x.attempts)).toEqual([2]);
+      // Under budget, a lapsed lease is taken again; at the budget, it is dead.
+      expect(await store.claim('p3', 1_000, 100, 10, 2)).toEqual([]);
+      expect((await store.getEvent(e.id))?.lastError).toMatch(/^the gateway stopped during its last attempt \(2 of 2\)/);
+      expect(await store.requeue([e.id])).toBe(1);
+      expect((await store.claim('p4', 1_100, 100, 10, 2)).map((x) => [x.id, x.attempts])).toEqual([[e.id, 1]]);
+    });
+
+    it('makes a delivery status dead at claim when its lease ran out on its last attempt', async () => {
+      const status = (eventId: number): NewStatus => ({ memberId: 'm1', connector: 'c', line: 1, item: '{}', eventId });
+      await store.enqueueStatuses([status(1), status(2)]);
+      const [s1, s2] = await store.claimStatuses('p1', 10, 100, 10, 2);
+      await store.finishStatuses([s2!.id], 'p1', { ok: true }, 20);
+      expect((await store.claimStatuses('p2', 200, 100, 10, 2)).map((s) => [s.id, s.attempts])).toEqual([[s1!.id, 2]]);
+      expect(await store.claimStatuses('p3', 400, 100, 10, 2)).toEqual([]);
+      expect(await store.countStatuses()).toEqual({ pending: 0, sent: 1, dead: 1 });
+      // The late outcome of the process that lost it changes nothing.
+      await store.finishStatuses([s1!.id], 'p2', { ok: true }, 410);
+      expect(await store.countStatuses()).toEqual({ pending: 0, sent: 1, dead: 1 });
     });
 
     it('never gives one event, or two events of one key, to two instances at once', async () => {
@@ -135,7 +206,7 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       let overlap = 0;
       const work = async (s: Store, owner: string) => {
         for (;;) {
-          const batch = await s.claim(owner, 10, 60_000, 3);
+          const batch = await s.claim(owner, 10, 60_000, 3, 10);
           if (batch.length === 0) {
             if ((await s.countEvents()).done === 60) return;
             await new Promise((r) => setTimeout(r, 2));

@@ -39,12 +39,20 @@ interface ServeOptions {
   concurrency: number;
   retrySchedule?: string;
   lease: string;
+  handlerTimeout: string;
 }
 
 const formats = ['text', 'html', 'markdown'];
 const plans = ['standard', 'enterprise'];
 
 const roles = ['all', 'intake', 'worker'];
+
+/** A duration a timer can wait: above 0 and under 24 days (setTimeout runs longer ones at once). */
+function positiveDuration(flag: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms <= 0 || ms > 2_147_483_647) throw new Error(`${flag} must be above 0 and at most 24 days, got "${text}"`);
+  return ms;
+}
 
 export function registerServeCommand(program: Command): void {
   program
@@ -72,7 +80,8 @@ export function registerServeCommand(program: Command): void {
     .option('--plan <plan>', 'REST limits per portal: standard (50 burst, 2/s) or enterprise (250, 5/s) (env B24GW_PLAN)', process.env.B24GW_PLAN ?? 'standard')
     .option('--concurrency <n>', 'events processed at once (env B24GW_CONCURRENCY)', positiveInt('--concurrency'), Number(process.env.B24GW_CONCURRENCY ?? 8))
     .option('--retry-schedule <list>', 'delays before each retry, e.g. 5s,5m,30m,2h,5h,10h,10h (env B24GW_RETRY_SCHEDULE)', process.env.B24GW_RETRY_SCHEDULE)
-    .option('--lease <duration>', 'how long a claimed event is held before another worker may take it (env B24GW_LEASE)', process.env.B24GW_LEASE ?? '5m')
+    .option('--lease <duration>', 'how long a claimed event stays held without a renewal: renewed every third of it while its handlers run, so a crashed process\'s events are taken again after it (env B24GW_LEASE)', process.env.B24GW_LEASE ?? '30s')
+    .option('--handler-timeout <duration>', "how long an event's handlers may run before their ctx.signal is aborted and the attempt fails (env B24GW_HANDLER_TIMEOUT)", process.env.B24GW_HANDLER_TIMEOUT ?? '4m')
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
     .addHelpText('after', '\nExample:\n  b24-im-gateway serve --port 3000 --db ./events.db --app-token a223c6b3...=51856fef...\n')
     .action(
@@ -83,9 +92,11 @@ export function registerServeCommand(program: Command): void {
         if (o.channelUrl && !o.channelSecret) throw new GatewayError('B24GW_BAD_CONFIG', '--channel-url needs --channel-secret (a whsec_ secret) to sign deliveries');
         let schedule: number[] | undefined;
         let leaseMs: number;
+        let handlerTimeoutMs: number;
         try {
           schedule = o.retrySchedule ? parseSchedule(o.retrySchedule) : undefined;
-          leaseMs = parseDuration(o.lease);
+          leaseMs = positiveDuration('--lease', o.lease);
+          handlerTimeoutMs = positiveDuration('--handler-timeout', o.handlerTimeout);
         } catch (e) {
           throw new GatewayError('B24GW_BAD_CONFIG', (e as Error).message);
         }
@@ -101,7 +112,7 @@ export function registerServeCommand(program: Command): void {
           ...(o.trustFirstInstall ? { trustFirstInstall: true } : {}),
           maxPending: o.maxPending,
           limits: { maxBodyBytes: o.maxBodyBytes, maxParams: o.maxParams, maxDepth: o.maxDepth, maxIndex: o.maxIndex },
-          worker: { concurrency: o.concurrency, leaseMs, ...(schedule ? { schedule } : {}) },
+          worker: { concurrency: o.concurrency, leaseMs, handlerTimeoutMs, ...(schedule ? { schedule } : {}) },
           bitrix: {
             plan: o.plan as 'standard' | 'enterprise',
             ...(o.clientId ? { clientId: o.clientId } : {}),

@@ -78,7 +78,8 @@ export class StatusSender {
   }
 
   private async round(): Promise<number> {
-    const rows = await this.o.store.claimStatuses(this.o.owner, this.o.now(), this.o.leaseMs, this.o.batchSize);
+    // The retry budget: a status whose sender died on its last attempt is dead, not sent again.
+    const rows = await this.o.store.claimStatuses(this.o.owner, this.o.now(), this.o.leaseMs, this.o.batchSize, this.o.schedule.length + 1);
     if (rows.length === 0) return 0;
     const results = await Promise.allSettled(
       rows.map((r) => this.o.batcher.enqueue(r.memberId, r.connector, r.line, JSON.parse(r.item) as DeliveryStatus)),

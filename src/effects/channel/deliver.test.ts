@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { formFixture } from '../../../test/fixtures.js';
 import { parseEvent } from '../../events/registry.js';
 import { decodeBody } from '../../wire/decode.js';
-import { ChannelDeliveryError, deliverToChannel, parseRetryAfter } from './deliver.js';
+import { ChannelDeliveryError, deliverToChannel, MAX_ANSWER_BYTES, parseRetryAfter } from './deliver.js';
 import { channelPayloads } from './payload.js';
 import { generateSecret, verifySignature } from './sign.js';
 
@@ -122,6 +122,44 @@ describe('deliverToChannel: delivered', () => {
     expect(b!.headers['webhook-id']).toBe(a!.headers['webhook-id']);
     expect(b!.body).toBe(a!.body);
     for (const r of [a!, b!]) expect(verifySignature(secret, r.headers, r.body)).toBe(true);
+  });
+
+  it("reads the channel's ids from the whole answer, wherever they come in it", async () => {
+    // The ids after 5,000 characters of other fields: the first 200 alone do not hold them.
+    const answer = JSON.stringify({ received: 'x'.repeat(5_000), externalMessageIds: ['abc-1', 'abc-2'] });
+    expect(answer.indexOf('externalMessageIds')).toBeGreaterThan(200);
+    const ch = await channel((res) => res.writeHead(200, { 'content-type': 'application/json' }).end(answer));
+    expect(await deliverToChannel({ url: ch.url, secret }, payload)).toMatchObject({ status: 200, externalIds: ['abc-1', 'abc-2'] });
+    // Whitespace in the answer is the JSON's, kept as sent.
+    const spaced = await channel((res) => res.writeHead(201).end(`{\n  "note": "${' '.repeat(300)}",\n  "externalMessageId": "a  b"\n}`));
+    expect(await deliverToChannel({ url: spaced.url, secret }, payload)).toMatchObject({ status: 201, externalIds: ['a  b'] });
+  });
+
+  it('refuses a 2xx answer larger than 64 KiB, declared or streamed: not counted as delivered, with a clear error', async () => {
+    const big = JSON.stringify({ externalMessageIds: ['abc-1'], pad: 'x'.repeat(MAX_ANSWER_BYTES) });
+    for (const chunked of [false, true]) {
+      const ch = await channel((res) => {
+        if (chunked) res.writeHead(200, { 'transfer-encoding': 'chunked' }).end(big);
+        else res.writeHead(200, { 'content-length': String(Buffer.byteLength(big)) }).end(big);
+      });
+      const e = await failure(deliverToChannel({ url: ch.url, secret }, payload));
+      expect(e).toMatchObject({ kind: 'answer', status: 200, retryable: false });
+      expect(e.message).toMatch(/^Delivery evt_9_0 failed: http:\/\/127\.0\.0\.1:\d+ answered 200 with more than 64 KiB; the answer is refused unread/);
+    }
+    // Exactly the limit is read.
+    const fits = JSON.stringify({ externalMessageIds: ['abc-1'], pad: '' });
+    const at = await channel((res) => res.writeHead(200).end(fits.replace('"pad":""', `"pad":"${'x'.repeat(MAX_ANSWER_BYTES - fits.length)}"`)));
+    expect(await deliverToChannel({ url: at.url, secret }, payload)).toMatchObject({ externalIds: ['abc-1'] });
+  });
+
+  it('stops at the abort signal it is given, throwing its reason', async () => {
+    const ch = await channel(() => undefined);
+    const reason = Object.assign(new Error('handlers did not finish within 50 ms'), { name: 'TimeoutError' });
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(reason), 50);
+    await expect(deliverToChannel({ url: ch.url, secret }, payload, abort.signal)).rejects.toBe(reason);
+    await expect(deliverToChannel({ url: ch.url, secret }, payload, abort.signal)).rejects.toBe(reason);
+    expect(ch.received).toHaveLength(1);
   });
 
   it('uses the fetch it is given', async () => {

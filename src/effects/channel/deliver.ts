@@ -21,11 +21,15 @@ export interface Delivered {
   externalIds?: string[];
 }
 
-export type DeliveryFailure = 'http' | 'redirect' | 'timeout' | 'network' | 'config';
+/** `answer`: a 2xx whose answer could not be read whole (larger than 64 KiB, or cut short), so its ids are unknown. */
+export type DeliveryFailure = 'http' | 'redirect' | 'timeout' | 'network' | 'config' | 'answer';
 
 /** Statuses that say "try again later" rather than "this request is wrong". */
 const TRANSIENT = new Set([408, 409, 425, 429]);
+/** What of an answer goes into error messages and logs. */
 const SNIPPET_CHARS = 200;
+/** The most of a 2xx answer read for its ids; a larger one is refused. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
 
 /**
  * A delivery that did not get a 2xx. The worker retries every failure (the product rule:
@@ -58,8 +62,11 @@ export class ChannelDeliveryError extends Error {
   }
 }
 
-/** POSTs one signed payload. Resolves on a 2xx; anything else throws a ChannelDeliveryError. */
-export async function deliverToChannel(options: ChannelTarget, payload: ChannelPayload): Promise<Delivered> {
+/**
+ * POSTs one signed payload. Resolves on a 2xx whose answer was read; anything else throws a
+ * ChannelDeliveryError. `abort` (a handler's ctx.signal) stops the attempt, throwing its reason.
+ */
+export async function deliverToChannel(options: ChannelTarget, payload: ChannelPayload, abort?: AbortSignal): Promise<Delivered> {
   const started = performance.now();
   const deliveryId = payload.id;
   const fail = (message: string, o: Omit<ConstructorParameters<typeof ChannelDeliveryError>[1], 'deliveryId'>) =>
@@ -81,7 +88,9 @@ export async function deliverToChannel(options: ChannelTarget, payload: ChannelP
   const where = url.origin;
 
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const signal = AbortSignal.timeout(timeoutMs);
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
+  abort?.throwIfAborted();
   let res: Response;
   try {
     res = await (options.fetch ?? fetch)(url, {
@@ -99,6 +108,7 @@ export async function deliverToChannel(options: ChannelTarget, payload: ChannelP
       signal,
     });
   } catch (e) {
+    abort?.throwIfAborted();
     if (signal.aborted) throw fail(`${where} did not answer within ${timeoutMs} ms`, { kind: 'timeout', retryable: true, cause: e });
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     const reason = cause?.message ?? (e as Error).message;
@@ -106,8 +116,24 @@ export async function deliverToChannel(options: ChannelTarget, payload: ChannelP
   }
 
   if (res.status >= 200 && res.status < 300) {
-    const externalIds = idsFromAnswer(await readSnippet(res, 64 * 1024));
-    return { status: res.status, ms: Math.round(performance.now() - started), ...(externalIds ? { externalIds } : {}) };
+    const status = res.status;
+    let answer: string;
+    try {
+      answer = await readAnswer(res);
+    } catch (e) {
+      abort?.throwIfAborted();
+      if (e === tooLarge) {
+        throw fail(`${where} answered ${status} with more than ${MAX_ANSWER_BYTES / 1024} KiB; the answer is refused unread, and the delivery not counted: answer {"externalMessageIds": [...]} alone`, {
+          kind: 'answer',
+          retryable: false,
+          status,
+        });
+      }
+      const why = signal.aborted ? `not read within ${timeoutMs} ms` : `cut short (${(e as Error).message})`;
+      throw fail(`${where} answered ${status}, but its answer was ${why}; the delivery is not counted`, { kind: 'answer', retryable: true, status, cause: e });
+    }
+    const externalIds = idsFromAnswer(answer);
+    return { status, ms: Math.round(performance.now() - started), ...(externalIds ? { externalIds } : {}) };
   }
 
   const snippet = await readSnippet(res);
@@ -143,7 +169,7 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** The first characters of an answer, reading no more than needed: an error page can be large. */
+/** The channel's ids for the message from a whole answer, `{"externalMessageIds": [...]}` or `{"externalMessageId": ...}`. */
 function idsFromAnswer(text: string): string[] | undefined {
   let answer: { externalMessageIds?: unknown; externalMessageId?: unknown };
   try {
@@ -155,7 +181,35 @@ function idsFromAnswer(text: string): string[] | undefined {
   return Array.isArray(ids) && ids.length > 0 && ids.every((i) => typeof i === 'string' || typeof i === 'number') ? ids.map(String) : undefined;
 }
 
-async function readSnippet(res: Response, limit = SNIPPET_CHARS * 4): Promise<string> {
+const tooLarge = new Error('answer too large');
+
+/** A 2xx answer whole, up to MAX_ANSWER_BYTES: its ids may come anywhere in it. Throws `tooLarge` past that. */
+async function readAnswer(res: Response): Promise<string> {
+  if (Number(res.headers.get('content-length')) > MAX_ANSWER_BYTES) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge;
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.byteLength;
+      if (bytes > MAX_ANSWER_BYTES) throw tooLarge;
+      chunks.push(value);
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The first characters of an answer for a message, reading no more than needed: an error page can be large. */
+async function readSnippet(res: Response): Promise<string> {
+  const limit = SNIPPET_CHARS * 4;
   if (!res.body) return '';
   const reader = res.body.getReader();
   const decoder = new TextDecoder();

@@ -17,6 +17,7 @@ import type {
   StoredEvent,
 } from '../types.js';
 import { GatewayError } from '../../errors.js';
+import { lapsedAttempt, spentByLapses, statusSpentByLapse } from '../lapsed.js';
 import { eventFilter } from '../query.js';
 import { Appender } from './appender.js';
 import { migrate } from './migrations.js';
@@ -100,6 +101,12 @@ export class SqliteStore implements Store {
       lease: this.workDb.prepare(`
         UPDATE events SET status = 'processing', lease_owner = @owner, lease_until = @until, attempts = attempts + 1
         WHERE id = @id RETURNING attempts`),
+      // Leases that ran out after the last attempt: the process died (or stalled) during it, each time.
+      spent: this.workDb.prepare(`
+        SELECT id, attempts, (SELECT COUNT(*) FROM event_attempts a WHERE a.event_id = e.id AND a.attempt <= e.attempts AND (a.finished_at IS NULL OR a.error = @lapsed)) AS lapsed
+        FROM events e WHERE status = 'processing' AND lease_until <= @now AND attempts >= @max`),
+      kill: this.workDb.prepare("UPDATE events SET status = 'dead', last_error = @error, lease_owner = NULL, lease_until = NULL WHERE id = @id"),
+      renew: this.workDb.prepare("UPDATE events SET lease_until = @until WHERE id = @id AND lease_owner = @owner AND status = 'processing'"),
       startAttempt: this.workDb.prepare('INSERT OR REPLACE INTO event_attempts (event_id, attempt, owner, started_at) VALUES (?, ?, ?, ?)'),
       finish: this.workDb.prepare(`
         UPDATE events SET status = @status, next_attempt_at = @retryAt, last_error = @error, lease_owner = NULL, lease_until = NULL,
@@ -112,6 +119,9 @@ export class SqliteStore implements Store {
         SELECT id FROM status_outbox
         WHERE (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= @now)) OR (status = 'sending' AND lease_until <= @now)
         ORDER BY id LIMIT @limit`),
+      killStatuses: this.workDb.prepare(`
+        UPDATE status_outbox SET status = 'dead', last_error = @error, lease_owner = NULL, lease_until = NULL
+        WHERE status = 'sending' AND lease_until <= @now AND attempts >= @max`),
       leaseStatus: this.workDb.prepare(`
         UPDATE status_outbox SET status = 'sending', lease_owner = @owner, lease_until = @until, attempts = attempts + 1 WHERE id = @id
         RETURNING id, member_id AS memberId, connector, line, item, event_id AS eventId, attempts`),
@@ -137,19 +147,30 @@ export class SqliteStore implements Store {
     this.stmts.saveTokens.run({ clientEndpoint: null, serverEndpoint: null, ...t, memberId, now: Date.now() });
   }
 
-  async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<StoredEvent[]> {
+  async claim(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]> {
     return this.workDb
       .transaction(() => {
+        // First, so that a chat held by a spent event is free for this very claim.
+        for (const s of this.stmts.spent.all({ now, max: maxAttempts, lapsed: lapsedAttempt }) as { id: number; attempts: number; lapsed: number }[]) {
+          const error = spentByLapses(s.attempts, s.lapsed);
+          this.stmts.kill.run({ id: s.id, error });
+          this.stmts.endAttempt.run(now, 0, error, s.id, s.attempts);
+        }
         const rows = [...(this.stmts.runnableHeads.all({ now, limit }) as EventRow[]), ...(this.stmts.runnableFree.all({ now, limit }) as EventRow[])]
           .sort((a, b) => a.id - b.id)
           .slice(0, limit);
         return rows.map((row) => {
+          if (row.status === 'processing') this.stmts.endAttempt.run(now, 0, lapsedAttempt, row.id, row.attempts);
           const attempts = this.stmts.lease.get({ id: row.id, owner, until: now + leaseMs }) as number;
           this.stmts.startAttempt.run(row.id, attempts, owner, now);
           return eventFromRow({ ...row, status: 'processing', attempts });
         });
       })
       .immediate();
+  }
+
+  async renewLeases(ids: readonly number[], owner: string, until: number): Promise<number[]> {
+    return this.workDb.transaction(() => ids.filter((id) => this.stmts.renew.run({ id, owner, until }).changes === 1)).immediate();
   }
 
   async finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
@@ -178,13 +199,12 @@ export class SqliteStore implements Store {
     this.workDb.transaction(() => statuses.forEach((s) => this.stmts.enqueueStatus.run(s)))();
   }
 
-  async claimStatuses(owner: string, now: number, leaseMs: number, limit: number): Promise<PendingStatus[]> {
+  async claimStatuses(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<PendingStatus[]> {
     return this.workDb
-      .transaction(() =>
-        (this.stmts.dueStatuses.all({ now, limit }) as number[]).map(
-          (id) => this.stmts.leaseStatus.get({ id, owner, until: now + leaseMs }) as PendingStatus,
-        ),
-      )
+      .transaction(() => {
+        this.stmts.killStatuses.run({ now, max: maxAttempts, error: statusSpentByLapse });
+        return (this.stmts.dueStatuses.all({ now, limit }) as number[]).map((id) => this.stmts.leaseStatus.get({ id, owner, until: now + leaseMs }) as PendingStatus);
+      })
       .immediate();
   }
 
