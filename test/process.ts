@@ -13,16 +13,23 @@ export async function freePort(): Promise<number> {
 
 export interface GatewayProcess {
   url: string;
+  /** The admin listener (/metrics), when started with `admin`. */
+  adminUrl: string | undefined;
   child: ChildProcess;
   output: () => string;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `b24-im-gateway serve` as its own process and waits until it answers /healthz. */
-export async function startGatewayProcess(args: string[]): Promise<GatewayProcess> {
+/**
+ * Starts `b24-im-gateway serve` as its own process and waits until it answers /healthz; with
+ * `admin`, it also serves /metrics on a loopback admin port of its own.
+ */
+export async function startGatewayProcess(args: string[], options: { admin?: boolean; env?: Record<string, string> } = {}): Promise<GatewayProcess> {
   const port = await freePort();
+  const adminPort = options.admin ? await freePort() : undefined;
   let out = '';
-  const child = spawn(process.execPath, [cli, 'serve', '--port', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const adminArgs = adminPort === undefined ? [] : ['--admin-port', String(adminPort)];
+  const child = spawn(process.execPath, [cli, 'serve', '--port', String(port), ...adminArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const url = `http://127.0.0.1:${port}`;
@@ -39,6 +46,7 @@ export async function startGatewayProcess(args: string[]): Promise<GatewayProces
   }
   return {
     url,
+    adminUrl: adminPort === undefined ? undefined : `http://127.0.0.1:${adminPort}`,
     child,
     output: () => out,
     kill: (signal = 'SIGTERM') =>
