@@ -15,7 +15,7 @@ export function finishedOnly(statuses: readonly string[]): FinishedStatus[] {
 }
 
 export interface PruneLoopOptions {
-  /** Events per transaction. Default 500. */
+  /** Events per transaction. Default PRUNE_BATCH. */
   batch?: number;
   /** Rest between batches, so the intake's commits get the write lock in between. Default 20 ms. */
   pauseMs?: number;
@@ -24,7 +24,8 @@ export interface PruneLoopOptions {
   stopped?: () => boolean;
 }
 
-export const PRUNE_BATCH = 500;
+/** Small, so that each batch holds SQLite's write lock a few milliseconds and an intake commit waits little for it. */
+export const PRUNE_BATCH = 100;
 
 /** Removes every event `query` names, one short transaction at a time; returns how many went. */
 export async function pruneAll(store: Store, query: Omit<PruneQuery, 'limit' | 'dryRun'>, o: PruneLoopOptions = {}): Promise<number> {

@@ -24,7 +24,7 @@ export function registerPruneCommand(program: Command): void {
     .option('--dry-run', 'only say how many would go')
     .addHelpText(
       'after',
-      '\nSafe while the server runs: events go a few hundred per transaction. serve --retain does the same on its own.\n' +
+      '\nSafe while the server runs: events go 100 per short transaction. serve --retain does the same on its own.\n' +
         'Examples:\n  b24-im-gateway prune --older-than 30d --dry-run\n  b24-im-gateway prune --older-than 7d --status done\n',
     )
     .action(
