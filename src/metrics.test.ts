@@ -3,6 +3,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../test/helpers.js';
 import { newEvent } from '../test/store/conformance.js';
 import { KNOWN_ERROR_CODES } from './effects/bitrix/errors.js';
+import { FakeClock } from './effects/bitrix/testing/fake-b24.js';
+import { rig } from './effects/bitrix/testing/rig.js';
+import { Gateway } from './gateway.js';
 import { MAX_METHODS } from './metric-labels.js';
 import { Metrics, QUEUE_DEPTH_TTL_MS } from './metrics.js';
 import { SqliteStore } from './store/sqlite/store.js';
@@ -62,9 +65,9 @@ describe('b24gw_queue_depth', () => {
   });
 });
 
-describe('metric labels', () => {
-  const series = async (m: Metrics, name: string) => (await m.registry.getSingleMetric(name)!.get()).values.map((v) => v.labels);
+const series = async (m: Metrics, name: string) => (await m.registry.getSingleMetric(name)!.get()).values.map((v) => v.labels);
 
+describe('metric labels', () => {
   it('a stream of made-up error codes and methods leaves the label set bounded', async () => {
     const metrics = new Metrics(undefined as never, { defaultMetrics: false, queueDepth: false });
     const random = () => randomBytes(1 + (randomBytes(1)[0]! % 12)).toString('base64url');
@@ -105,5 +108,37 @@ describe('metric labels', () => {
       { method: 'other', result: 'ok' },
     ]);
     expect(await series(metrics, 'b24gw_events_rejected_total')).toEqual([{ reason: 'B24GW_TOKEN_MISMATCH' }]);
+  });
+});
+
+describe('a portal answering made-up error codes', () => {
+  it('gives the gateway’s REST metric no label it does not know', async () => {
+    const r = await rig(tempDir());
+    const clock = new FakeClock();
+    const gateway = new Gateway({
+      db: r.store,
+      defaultMetrics: false,
+      bitrix: { clientId: r.fake.clientId, clientSecret: r.fake.clientSecret, oauthServer: r.fake.origin, now: clock.now, sleep: clock.sleep, plan: 'enterprise' },
+    });
+    try {
+      r.fake.hooks.fault = () => ({ status: 400, body: { error: `E_${randomBytes(6).toString('hex')}`, error_description: 'made up' } });
+      const portal = gateway.bitrix.forPortal(r.fake.memberId);
+      for (let i = 0; i < 150; i++) await expect(portal.call(i % 3 ? 'app.info' : `made.up${i}.${randomBytes(40).toString('hex')}`)).rejects.toThrow('made up');
+      r.fake.hooks.fault = (_m, _b, n) => (n % 2 ? { status: 503, body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'slow down' } } : undefined);
+      await portal.call('app.info');
+      const labels = await series(gateway.metrics, 'b24gw_rest_calls_total');
+      expect(labels).toHaveLength(4);
+      expect(labels).toEqual(
+        expect.arrayContaining([
+          { method: 'app.info', result: 'other' },
+          { method: 'other', result: 'other' },
+          { method: 'app.info', result: 'QUERY_LIMIT_EXCEEDED' },
+          { method: 'app.info', result: 'ok' },
+        ]),
+      );
+    } finally {
+      gateway.bitrix.close();
+      await r.close();
+    }
   });
 });
