@@ -17,6 +17,8 @@ export const errorCodes = {
   B24GW_UNAUTHORIZED: { status: 401, title: 'The event could not be verified as coming from Bitrix24' },
   B24GW_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   B24GW_NOT_FOUND: { status: 404, title: 'Not found' },
+  B24GW_ADMIN_UNAUTHORIZED: { status: 401, title: 'Admin route needs the admin token (Authorization: Bearer)' },
+  B24GW_ADMIN_FAILED: { status: 500, title: 'Admin route failed' },
   B24GW_BODY_TIMEOUT: { status: 408, title: 'Request body was not received in time' },
   B24GW_STORE_FAILED: { status: 503, title: 'Event could not be stored' },
   B24GW_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down' },

@@ -2,15 +2,17 @@ import { BitrixClients, type BitrixOptions } from './effects/bitrix/client.js';
 import { DeliveryStatusBatcher } from './effects/bitrix/status-batcher.js';
 import { StatusSender } from './effects/bitrix/status-sender.js';
 import { builtinHandler, type ChannelOptions } from './effects/builtin.js';
-import { connectorCodes, isEventCode } from './events/registry.js';
+import { connectorCodes } from './events/registry.js';
 import { Intake, type IntakeOptions } from './intake/intake.js';
 import { connectorStateOf } from './state/open.js';
 import type { ConnectorStateStore } from './state/types.js';
 import { HandlerRegistry, type ErrorHandler, type EventFor, type Handler } from './worker/handlers.js';
+import { Retention, type RetentionOptions } from './worker/retention.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { createNodeHandler, type NodeHandlerOptions } from './intake/node.js';
 import { handleFetch } from './intake/fetch.js';
 import { silentLogger, type Logger } from './log.js';
+import { eventLabel } from './metric-labels.js';
 import { Metrics } from './metrics.js';
 import { openStore } from './store/open.js';
 import type { NewStatus, Store } from './store/types.js';
@@ -21,6 +23,8 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
   logger?: Logger;
   /** Node's process metrics beside the gateway's in /metrics. Default true. */
   defaultMetrics?: boolean;
+  /** Report b24gw_queue_depth, which counts the store. Default true; of several gateways on one store, one is enough. */
+  queueDepth?: boolean;
   /** How the worker runs handlers: concurrency, lease, retry schedule. */
   worker?: Omit<WorkerOptions, 'store' | 'handlers' | 'logger' | 'rest'>;
   /** Where connector events are delivered (signed JSON), or a function that delivers them. */
@@ -29,12 +33,11 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
   state?: boolean;
   /** The application's OAuth client and the portals' REST limits. */
   bitrix?: Omit<BitrixOptions, 'store' | 'logger'>;
+  /** Removes finished events older than this while the gateway runs (from `start()`). Default: kept for ever. */
+  retention?: RetentionOptions;
 }
 
 export const defaultDbFile = 'b24-im-gateway.db';
-
-/** Metric labels name known codes only: a sender inventing codes must not grow /metrics without end. */
-const metricCode = (code: string): string => (isEventCode(code) ? code : 'unknown');
 
 /**
  * The library's entry point: one store, the intake that fills it, the adapters that mount
@@ -52,21 +55,24 @@ export class Gateway {
   readonly state: ConnectorStateStore | undefined;
   /** Sends the status outbox to Bitrix24, when a channel is configured. */
   readonly statuses: StatusSender | undefined;
+  /** Removes old finished events, when `retention` is set. */
+  readonly retention: Retention | undefined;
 
   constructor(options: GatewayOptions = {}) {
     this.logger = options.logger ?? silentLogger;
-    this.store = typeof options.db === 'object' ? options.db : openStore(options.db ?? defaultDbFile);
-    const metrics = (this.metrics = new Metrics(this.store, { defaultMetrics: options.defaultMetrics }));
+    this.store = typeof options.db === 'object' ? options.db : openStore(options.db ?? defaultDbFile, { logger: this.logger });
+    const metrics = (this.metrics = new Metrics(this.store, { defaultMetrics: options.defaultMetrics, queueDepth: options.queueDepth }));
     this.bitrix = new BitrixClients({
       ...options.bitrix,
       store: this.store,
       logger: this.logger,
       onCall: (method, result) => {
         options.bitrix?.onCall?.(method, result);
-        metrics.restCalls.inc({ method, result });
+        metrics.restCall(method, result);
       },
     });
     this.state = options.state === false ? undefined : connectorStateOf(this.store);
+    this.retention = options.retention && new Retention({ ...options.retention, store: this.store, logger: this.logger });
     this.worker = new Worker({
       ...options.worker,
       store: this.store,
@@ -75,7 +81,7 @@ export class Gateway {
       rest: (memberId) => this.bitrix.forPortal(memberId),
       onFinished: (event, outcome, ms) => {
         options.worker?.onFinished?.(event, outcome, ms);
-        const code = metricCode(event.code);
+        const code = eventLabel(event.code);
         metrics.processed.inc({ event: code, outcome });
         metrics.processing.observe({ event: code }, ms / 1000);
         if (outcome === 'done') metrics.endToEnd.observe({ event: code }, (Date.now() - event.receivedAt) / 1000);
@@ -99,12 +105,12 @@ export class Gateway {
       logger: this.logger,
       onStored: (id, code, duplicate) => {
         options.onStored?.(id, code, duplicate);
-        metrics.received.inc({ event: metricCode(code), duplicate: String(duplicate) });
+        metrics.receive(code, duplicate);
         if (!duplicate) this.worker.wake();
       },
       onRejected: (reason) => {
         options.onRejected?.(reason);
-        metrics.rejected.inc({ reason });
+        metrics.reject(reason);
       },
     });
   }
@@ -126,10 +132,11 @@ export class Gateway {
     return this;
   }
 
-  /** Starts processing stored events. Intake works without it. */
+  /** Starts processing stored events (and pruning old ones, with `retention`). Intake works without it. */
   start(): this {
     this.worker.start();
     this.statuses?.start();
+    this.retention?.start();
     return this;
   }
 
@@ -154,6 +161,7 @@ export class Gateway {
 
   /** Finishes the events in flight, then closes the store. */
   async close(): Promise<void> {
+    await this.retention?.stop();
     await this.worker.stop();
     await this.statuses?.stop();
     this.bitrix.close();

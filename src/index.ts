@@ -3,6 +3,11 @@ export { Intake, answerBody, type IntakeOptions, type IntakeResult } from './int
 export { createNodeHandler, type NodeHandlerOptions } from './intake/node.js';
 export { handleFetch } from './intake/fetch.js';
 export { startHttpServer, type HttpServerOptions, type RunningServer } from './server/http.js';
+export { startAdminServer, type AdminServer, type AdminServerOptions } from './server/admin.js';
+export type { Route } from './server/routes.js';
+export type { MetricsJson } from './metrics.js';
+export { pruneAll, type PruneLoopOptions } from './store/prune.js';
+export type { RetentionOptions } from './worker/retention.js';
 export { GatewayError, errorCodes, isGatewayError, type ErrorCode } from './errors.js';
 export { decodeBody, formatOf, type BodyFormat } from './wire/decode.js';
 export { decodeForm } from './wire/form.js';
@@ -21,5 +26,5 @@ export {
 } from './events/registry.js';
 export type { EventAuth } from './events/auth.js';
 export { SqliteStore } from './store/sqlite/store.js';
-export type { Store, StoredEvent, EventStatus, PortalRecord, NewEvent } from './store/types.js';
+export { FINISHED_STATUSES, type Store, type StoredEvent, type EventStatus, type FinishedStatus, type PortalRecord, type NewEvent, type PruneQuery } from './store/types.js';
 export { createLogger, type Logger } from './log.js';

@@ -1,8 +1,48 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Store } from './store/types.js';
+import { eventLabel, methodLabels, reasonLabel, restResultLabel } from './metric-labels.js';
+import type { EventStatus, Store } from './store/types.js';
 
 /** One registry's metrics, as getMetricsAsJSON gives them: what a worker thread sends to be served with the others. */
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/**
+ * The statuses b24gw_queue_depth reports: what an operator alerts on. `done` grows without end
+ * (b24gw_events_processed_total counts it), and counting it would walk every row ever kept.
+ */
+export const QUEUE_DEPTH_STATUSES = ['pending', 'processing', 'retry', 'dead', 'invalid'] as const satisfies readonly EventStatus[];
+
+/**
+ * How long one count of the queue is reused. Scrapes come every 15-60 s, so each still sees a
+ * fresh count, while several scrapers (a Prometheus pair, someone's curl loop) share one; and
+ * at most one count runs at a time however many scrapes wait for it.
+ */
+export const QUEUE_DEPTH_TTL_MS = 5_000;
+
+export interface MetricsOptions {
+  /** Node's process metrics. Default true. */
+  defaultMetrics?: boolean;
+  /** Report b24gw_queue_depth (counts the store). Default true. */
+  queueDepth?: boolean;
+  /** For tests: the clock the count's reuse window runs on. */
+  now?: () => number;
+}
+
+/** `fn`'s answer, reused for `ttlMs` after it came; while one call is in flight, every caller waits for it. A failure is not kept. */
+export function reusedFor<T>(ttlMs: number, fn: () => Promise<T>, now: () => number = Date.now): () => Promise<T> {
+  let cached: { at: number; value: T } | undefined;
+  let running: Promise<T> | undefined;
+  return () => {
+    if (running) return running;
+    if (cached && now() - cached.at < ttlMs) return Promise.resolve(cached.value);
+    running = fn()
+      .then((value) => {
+        cached = { at: now(), value };
+        return value;
+      })
+      .finally(() => (running = undefined));
+    return running;
+  };
+}
 
 /** The gateway's Prometheus metrics, in a registry of its own so several gateways can share a process. */
 export class Metrics {
@@ -12,21 +52,39 @@ export class Metrics {
   readonly processed = new Counter({ name: 'b24gw_events_processed_total', help: 'Handler runs, by event code and outcome (done, retry, dead)', labelNames: ['event', 'outcome'], registers: [this.registry] });
   readonly processing = new Histogram({ name: 'b24gw_processing_seconds', help: 'Time to run one event’s handlers', labelNames: ['event'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry] });
   readonly endToEnd = new Histogram({ name: 'b24gw_end_to_end_seconds', help: 'From receipt to done', labelNames: ['event'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 36000], registers: [this.registry] });
-  readonly restCalls = new Counter({ name: 'b24gw_rest_calls_total', help: 'Bitrix24 REST calls, by method and result', labelNames: ['method', 'result'], registers: [this.registry] });
+  readonly restCalls = new Counter({ name: 'b24gw_rest_calls_total', help: 'Bitrix24 REST calls, by method and result (ok, a known error code, or other)', labelNames: ['method', 'result'], registers: [this.registry] });
+  private readonly methodLabel = methodLabels();
 
-  constructor(store: Store, options: { defaultMetrics?: boolean } = {}) {
-    new Gauge({
-      name: 'b24gw_queue_depth',
-      help: 'Stored events by status',
-      labelNames: ['status'],
-      registers: [this.registry],
-      // Each thread that reports it counts the same table: merged, it is one count, not a sum.
-      aggregator: 'max',
-      async collect() {
-        const counts = await store.countEvents();
-        for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
-      },
-    });
+  constructor(store: Store, options: MetricsOptions = {}) {
+    const count = reusedFor(QUEUE_DEPTH_TTL_MS, () => store.countEvents(QUEUE_DEPTH_STATUSES), options.now);
+    if (options.queueDepth !== false) {
+      new Gauge({
+        name: 'b24gw_queue_depth',
+        help: 'Stored events by status (pending, processing, retry, dead, invalid), counted at most every 5 s',
+        labelNames: ['status'],
+        registers: [this.registry],
+        aggregator: 'max',
+        async collect() {
+          const counts = await count();
+          for (const status of QUEUE_DEPTH_STATUSES) this.set({ status }, counts[status]);
+        },
+      });
+    }
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'b24gw_' });
+  }
+
+  /** A REST call's outcome, under labels from known values only. */
+  restCall(method: string, result: string): void {
+    this.restCalls.inc({ method: this.methodLabel(method), result: restResultLabel(result) });
+  }
+
+  /** A refused delivery, by its code. */
+  reject(code: string): void {
+    this.rejected.inc({ reason: reasonLabel(code) });
+  }
+
+  /** An event stored, by its code. */
+  receive(code: string, duplicate: boolean): void {
+    this.received.inc({ event: eventLabel(code), duplicate: String(duplicate) });
   }
 }

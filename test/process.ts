@@ -13,21 +13,32 @@ export async function freePort(): Promise<number> {
 
 export interface GatewayProcess {
   url: string;
+  /** The admin listener (/metrics), when started with `admin`. */
+  adminUrl: string | undefined;
   child: ChildProcess;
   output: () => string;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+export interface ProcessOptions {
+  /** Also serve /metrics on a loopback admin port of its own. */
+  admin?: boolean;
+  env?: Record<string, string>;
+}
+
 /** Starts `b24-im-gateway serve` as its own process and waits until it answers /healthz. */
-export async function startGatewayProcess(args: string[]): Promise<GatewayProcess> {
+export async function startGatewayProcess(args: string[], options: ProcessOptions = {}): Promise<GatewayProcess> {
   const port = await freePort();
-  return startNodeProcess([cli, 'serve', '--port', String(port), ...args], port);
+  const adminPort = options.admin ? await freePort() : undefined;
+  const adminArgs = adminPort === undefined ? [] : ['--admin-port', String(adminPort)];
+  const gw = await startNodeProcess([cli, 'serve', '--port', String(port), ...adminArgs, ...args], port, options.env);
+  return { ...gw, adminUrl: adminPort === undefined ? undefined : `http://127.0.0.1:${adminPort}` };
 }
 
 /** Starts a Node script that serves the gateway on `port` (given in its arguments), and waits until it answers /healthz. */
-export async function startNodeProcess(argv: string[], port: number): Promise<GatewayProcess> {
+export async function startNodeProcess(argv: string[], port: number, env: Record<string, string> = {}): Promise<GatewayProcess> {
   let out = '';
-  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const url = `http://127.0.0.1:${port}`;
@@ -44,6 +55,7 @@ export async function startNodeProcess(argv: string[], port: number): Promise<Ga
   }
   return {
     url,
+    adminUrl: undefined,
     child,
     output: () => out,
     kill: (signal = 'SIGTERM') =>

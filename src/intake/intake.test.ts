@@ -4,6 +4,7 @@ import { formFixture, jsonFixture } from '../../test/fixtures.js';
 import { tempDir } from '../../test/helpers.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
+import { startAdminServer } from '../server/admin.js';
 import { startHttpServer, type RunningServer } from '../server/http.js';
 import type { SqliteStore } from '../store/sqlite/store.js';
 
@@ -134,7 +135,9 @@ describe('every seed event is stored before the answer', () => {
     await post(formFixture('imconnector-message-update'));
     await post(formFixture('imconnector-message-update'));
     await post('a=1', 'text/plain');
-    const text = await (await fetch(`${running.url}/metrics`)).text();
+    const admin = await startAdminServer(gateway, { port: 0 });
+    const text = await (await fetch(`${admin.url}/metrics`)).text();
+    await admin.close();
     expect(text).toContain('b24gw_events_received_total{event="ONIMCONNECTORMESSAGEUPDATE",duplicate="false"} 1');
     expect(text).toContain('b24gw_events_received_total{event="ONIMCONNECTORMESSAGEUPDATE",duplicate="true"} 1');
     expect(text).toContain('b24gw_events_rejected_total{reason="B24GW_UNSUPPORTED_MEDIA_TYPE"} 1');

@@ -1,29 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AggregatorRegistry } from 'prom-client';
 import { GatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { Receiver } from '../intake/intake.js';
 import { createNodeHandler, sendResult } from '../intake/node.js';
-import type { MetricsJson } from '../metrics.js';
+import { healthRoutes, pathOf } from './routes.js';
 
 export interface HttpServerOptions {
   host?: string;
   port?: number;
   /** Path that takes events. Default `/events`. */
   path?: string;
-  /** False for a worker-only instance: health and metrics, no intake. Default true. */
+  /** False for a worker-only instance: health, no intake. Default true. */
   intake?: boolean;
   /** Takes the events instead of the gateway's own intake: an IntakeThread. */
   receiver?: Receiver;
-  /** Metrics kept elsewhere (the gateway's threads), served with the gateway's own. */
-  moreMetrics?: () => Promise<MetricsJson[]>;
-}
-
-/** The gateway's metrics, merged with those kept elsewhere: counters add up, gauges say how they merge. */
-async function metricsText(gateway: Gateway, more?: () => Promise<MetricsJson[]>): Promise<string> {
-  if (!more) return gateway.metrics.registry.metrics();
-  return AggregatorRegistry.aggregate([await gateway.metrics.registry.getMetricsAsJSON(), ...(await more())]).metrics();
 }
 
 export interface RunningServer {
@@ -33,32 +24,17 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const sendJson = (res: import('node:http').ServerResponse, status: number, body: object) => {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
-};
-
-/** The built-in server: POST /events, GET /healthz, GET /readyz, GET /metrics. */
+/**
+ * The built-in public server: POST /events, GET /healthz, GET /readyz. Metrics and other admin
+ * routes are never served here: they are the admin listener's (startAdminServer).
+ */
 export async function startHttpServer(gateway: Gateway, options: HttpServerOptions = {}): Promise<RunningServer> {
   const events = createNodeHandler(options.receiver ?? gateway.intake, { path: options.path ?? '/events' });
   let closing = false;
+  const health = new Map(Object.entries(healthRoutes(gateway, () => closing)));
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
-    if (path === '/metrics') {
-      void metricsText(gateway, options.moreMetrics).then(
-        (text) => res.writeHead(200, { 'content-type': gateway.metrics.registry.contentType }).end(text),
-        (e: unknown) => sendJson(res, 500, new GatewayError('B24GW_STORE_FAILED', `metrics unavailable: ${(e as Error).message}`).toJSON()),
-      );
-      return;
-    }
-    if (path === '/readyz') {
-      void gateway.store.ping().then(
-        (ok) => sendJson(res, ok && !closing ? 200 : 503, { status: ok && !closing ? 'ready' : 'not ready' }),
-        () => sendJson(res, 503, { status: 'not ready' }),
-      );
-      return;
-    }
+    const route = health.get(pathOf(req));
+    if (route) return void route(req, res);
     if (closing) {
       res.setHeader('connection', 'close');
       const error = new GatewayError('B24GW_SHUTTING_DOWN');

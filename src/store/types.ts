@@ -53,6 +53,22 @@ export interface AppendResult {
 
 export type EventStatus = 'pending' | 'invalid' | 'processing' | 'retry' | 'done' | 'dead';
 
+/** Statuses an event never leaves by itself: the only ones pruning may remove. */
+export type FinishedStatus = 'done' | 'invalid' | 'dead';
+export const FINISHED_STATUSES: readonly FinishedStatus[] = ['done', 'invalid', 'dead'];
+
+/** Which events pruning removes: finished ones received before `before`. */
+export interface PruneQuery {
+  /** Unix ms: events received before this go. */
+  before: number;
+  /** Finished statuses to remove; any other status is refused. */
+  statuses: readonly FinishedStatus[];
+  /** At most this many events in one call (one short transaction). */
+  limit: number;
+  /** Count what would go instead of removing it (limit ignored). */
+  dryRun?: boolean;
+}
+
 export interface StoredEvent {
   id: number;
   memberId: string;
@@ -132,7 +148,8 @@ export interface Store {
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult>;
   getEvent(id: number): Promise<StoredEvent | undefined>;
   listEvents(query?: EventQuery): Promise<StoredEvent[]>;
-  countEvents(): Promise<Record<EventStatus, number>>;
+  /** Events by status: every status, or only those listed (each counted through an index, never the whole table). */
+  countEvents<S extends EventStatus = EventStatus>(statuses?: readonly S[]): Promise<Record<S, number>>;
   getPortal(memberId: string): Promise<PortalRecord | undefined>;
   listPortals(): Promise<PortalRecord[]>;
   /** Keeps a refreshed OAuth pair; called before the new access token is used. */
@@ -157,6 +174,12 @@ export interface Store {
   attempts(id: number): Promise<Attempt[]>;
   /** Puts events back to pending with a fresh retry budget (replay). Returns how many. */
   requeue(ids: readonly number[]): Promise<number>;
+  /**
+   * Removes up to `limit` finished events received before `before`, with their attempts and their
+   * delivery statuses, in one short transaction; returns how many. An unfinished event (pending,
+   * retry, processing) is never removed, nor one whose delivery statuses still wait to be sent.
+   */
+  pruneEvents(query: PruneQuery): Promise<number>;
 
   /**
    * The status outbox: statuses are kept durably when an event is handled, and sent apart from

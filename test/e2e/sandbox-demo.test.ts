@@ -100,6 +100,9 @@ it('--keep leaves everything running until Ctrl+C, then stops it all', async () 
   expect(run.output()).toMatch(/^PASS: /m);
   const gateway = /gateway {14}(http:\/\/127\.0\.0\.1:\d+)\/events/.exec(run.output())![1]!;
   expect((await fetch(`${gateway}/healthz`)).status).toBe(200);
+  const metrics = /metrics: (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(run.output())![1]!;
+  expect(metrics).not.toBe(gateway);
+  expect(await (await fetch(`${metrics}/metrics`)).text()).toContain('b24gw_events_received_total');
   const sandbox = /sandbox control API {2}(http:\/\/127\.0\.0\.1:\d+)\/sandbox/.exec(run.output())![1]!;
   // More traffic while it runs is shown as it happens.
   const scenario = await fetch(`${sandbox}/sandbox/scenario`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'conversation', messages: 1 }) });

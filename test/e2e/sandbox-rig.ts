@@ -41,7 +41,7 @@ export class SandboxRig {
 
   /** Starts the gateway process, and opens its store the first time. */
   async startGateway(extra: string[] = []): Promise<GatewayProcess> {
-    this.gw = await startGatewayProcess(this.gatewayArgs(extra));
+    this.gw = await startGatewayProcess(this.gatewayArgs(extra), { admin: true });
     this.store ??= new SqliteStore(this.db);
     return this.gw;
   }

@@ -223,13 +223,14 @@ describe('a conversation through every seed and sibling event', () => {
     expect(rig.sb.recorder.calls().filter((c) => c.httpStatus !== 200)).toEqual([]);
     expect(await rig.store!.countStatuses()).toEqual({ pending: 0, sent: 3, dead: 0 });
 
-    // One /metrics for both threads of `serve`: what the intake took, what the worker thread ran, the queue counted once.
-    const metrics = await fetch(`${rig.gw!.url}/metrics`).then((r) => r.text());
+    // One /metrics (on the admin port) for both threads of `serve`: what the intake took, what the worker thread ran, the queue counted once.
+    const metrics = await fetch(`${rig.gw!.adminUrl}/metrics`).then((r) => r.text());
     const sum = (name: string, label: string) =>
       metrics.split('\n').filter((l) => l.startsWith(`${name}{`) && l.includes(label)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
     expect(sum('b24gw_events_received_total', 'duplicate="false"')).toBe(events.length);
     expect(sum('b24gw_events_processed_total', 'outcome="done"')).toBe(events.length);
-    expect(sum('b24gw_queue_depth', 'status="done"')).toBe(events.length);
+    expect(sum('b24gw_queue_depth', 'status="pending"') + sum('b24gw_queue_depth', 'status="processing"')).toBe(0);
+    expect(metrics.split('\n').filter((l) => l.startsWith('b24gw_queue_depth{'))).toHaveLength(5);
     expect(sum('b24gw_rest_calls_total', 'result=')).toBeGreaterThan(0);
   });
 });

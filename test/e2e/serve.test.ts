@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { formFixture } from '../fixtures.js';
@@ -16,8 +17,8 @@ describe.each(['intake', 'all'])('b24-im-gateway serve --role %s', (role) => {
   afterEach(() => tmp.cleanup());
 
   it('answers each request with its own outcome, codes and paths intact, and stores before a clean exit', async () => {
-    const db = `${tmp.dir}/e.db`;
-    const gw = await startGatewayProcess(['--role', role, '--db', db, '--app-token', `${MEMBER}=${TOKEN}`, '--log-level', 'error']);
+    const db = `${tmp.dir}/data/e.db`;
+    const gw = await startGatewayProcess(['--role', role, '--db', db, '--app-token', `${MEMBER}=${TOKEN}`, '--log-level', 'error'], { admin: true });
     const post = async (body: string) => {
       const res = await fetch(`${gw.url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
       return { status: res.status, body: (await res.json()) as { id?: number; duplicate?: boolean; error?: { code: string; path?: string } } };
@@ -33,8 +34,16 @@ describe.each(['intake', 'all'])('b24-im-gateway serve --role %s', (role) => {
         post(good.replace(TOKEN, 'f'.repeat(32))),
         post(`${good.replace(/&ts=\d+/, '&ts=1773760099')}&a${'[x]'.repeat(40)}=1`),
       ]);
-      const metrics = await fetch(`${gw.url}/metrics`).then((r) => r.text());
+      // Metrics only on the admin port: the public one, which takes events, has none.
+      const metrics = await fetch(`${gw.adminUrl}/metrics`).then((r) => r.text());
       expect(metrics).toMatch(/b24gw_events_rejected_total\{reason="token_mismatch"\} 1/);
+      const publicMetrics = await fetch(`${gw.url}/metrics`);
+      expect(publicMetrics.status).toBe(404);
+      expect(await publicMetrics.json()).toMatchObject({ error: { code: 'B24GW_NOT_FOUND' } });
+      expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+      // The database, its -wal and -shm are the owner's only, and so is the folder made for them.
+      for (const f of [db, `${db}-wal`, `${db}-shm`]) expect([f, (statSync(f).mode & 0o777).toString(8)]).toEqual([f, '600']);
+      expect((statSync(`${tmp.dir}/data`).mode & 0o777).toString(8)).toBe('700');
     } finally {
       await gw.kill('SIGTERM');
     }

@@ -119,7 +119,7 @@ it(`hostile input over HTTP: ${HTTP_REQUESTS} mutated and random bodies to one g
   const seed = seedFromEnv();
   const rng = prng(seed);
   const db = `${tmp.dir}/hostile.db`;
-  gw = await startGatewayProcess(['--db', db, ...tokens, ...allow, '--log-level', 'error']);
+  gw = await startGatewayProcess(['--db', db, ...tokens, ...allow, '--log-level', 'error'], { admin: true });
   const port = Number(new URL(gw.url).port);
   const pid = gw.child.pid!;
   const tally = new Tally();
@@ -220,7 +220,7 @@ it(`hostile input over HTTP: ${HTTP_REQUESTS} mutated and random bodies to one g
   const healthz = await fetch(`${gw.url}/healthz`).then((r) => r.status, () => 0);
   // A genuine event after all that is still accepted, stored and processed.
   const canary = await post(`${gw.url}/events`, formFixture('imconnector-message-update').replace(/ts=\d+/, 'ts=1999999999'));
-  const metricsBytes = await fetch(`${gw.url}/metrics`).then((r) => r.text()).then((t) => t.length, () => -1);
+  const metricsBytes = await fetch(`${gw.adminUrl}/metrics`).then((r) => r.text()).then((t) => t.length, () => -1);
   const store = new SqliteStore(db);
   let canaryDone = false;
   try {

@@ -246,5 +246,55 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       expect(await store.countEvents()).toMatchObject({ pending: 2, invalid: 1, done: 0 });
       expect(await store.ping()).toBe(true);
     });
+
+    it('counts only the statuses asked for', async () => {
+      await store.append(newEvent());
+      await store.append(newEvent({ status: 'invalid', error: 'bad' }));
+      const done = await store.append(newEvent());
+      await store.claim('w', 10, 1_000, 10, 8);
+      await store.finish(done.id, 'w', { ok: true }, 20);
+      expect(await store.countEvents(['pending', 'processing', 'invalid', 'dead'])).toEqual({ pending: 0, processing: 1, invalid: 1, dead: 0 });
+      expect(await store.countEvents(['done'])).toEqual({ done: 1 });
+    });
+
+    it('prunes only finished events received before the cutoff, with their attempts and delivery statuses', async () => {
+      type Ev = { id: number; status: string; receivedAt: number };
+      const add = async (status: string, receivedAt: number): Promise<Ev> => ({ id: (await store.append(newEvent({ receivedAt }))).id, status, receivedAt });
+      // Old events (received at 1,000) in every status but pending, and new finished ones (9,000), run by a worker.
+      const run = [await add('done', 1_000), await add('done', 1_000), await add('dead', 1_000), await add('retry', 1_000), await add('processing', 1_000), await add('done', 9_000), await add('dead', 9_000)];
+      const unsent = await add('done', 1_000);
+      run.push(unsent);
+      expect(await store.claim('w', 10, 60_000, 100, 8)).toHaveLength(run.length);
+      for (const e of run) {
+        if (e.status === 'processing') continue;
+        const outcome = e.status === 'done' ? { ok: true as const } : { ok: false as const, error: 'boom', retryAt: e.status === 'dead' ? null : 50_000 };
+        expect(await store.finish(e.id, 'w', outcome, 20)).toBe(true);
+      }
+      const pending = await add('pending', 1_000);
+      const invalid = { id: (await store.append(newEvent({ receivedAt: 1_000, status: 'invalid', error: 'bad' }))).id, status: 'invalid', receivedAt: 1_000 };
+      const all = [...run, pending, invalid].sort((a, b) => a.id - b.id);
+      // Delivery statuses: sent for the first old done event, still waiting to be sent for `unsent`.
+      const first = run[0]!;
+      await store.enqueueStatuses([first, unsent].map((e) => ({ memberId: 'm1', connector: 'c', line: 1, item: '{}', eventId: e.id })));
+      const statuses = await store.claimStatuses('s', 30, 60_000, 10, 8);
+      await store.finishStatuses(statuses.filter((x) => x.eventId === first.id).map((x) => x.id), 's', { ok: true }, 40);
+      await store.finishStatuses(statuses.filter((x) => x.eventId === unsent.id).map((x) => x.id), 's', { ok: false, error: 'later', retryAt: 99_000 }, 40);
+
+      const query = { before: 5_000, statuses: ['done', 'invalid', 'dead'] as const, limit: 100 };
+      const gone = all.filter((e) => e !== unsent && e.receivedAt < 5_000 && ['done', 'dead', 'invalid'].includes(e.status)).map((e) => e.id);
+      expect(gone).toHaveLength(4);
+      expect(await store.pruneEvents({ ...query, dryRun: true })).toBe(4);
+      expect(await store.pruneEvents({ ...query, statuses: ['dead'], limit: 5 })).toBe(1);
+      expect(await store.pruneEvents({ ...query, limit: 2 })).toBe(2);
+      expect(await store.pruneEvents(query)).toBe(1);
+      expect(await store.pruneEvents(query)).toBe(0);
+      expect((await store.listEvents()).map((e) => e.id)).toEqual(all.map((e) => e.id).filter((id) => !gone.includes(id)));
+      for (const id of gone) expect(await store.attempts(id)).toEqual([]);
+      expect(await store.attempts(run[3]!.id)).toHaveLength(1);
+      // The sent status went with its event; the one still waiting kept its event.
+      expect(await store.countStatuses()).toEqual({ pending: 1, sent: 0, dead: 0 });
+      expect((await store.getEvent(unsent.id))?.status).toBe('done');
+      await expect(store.pruneEvents({ ...query, statuses: ['done', 'pending'] as never })).rejects.toMatchObject({ code: 'B24GW_BAD_INPUT' });
+    });
   });
 }

@@ -53,4 +53,36 @@ describe('SQLite connections', () => {
       tmp.cleanup();
     }
   });
+
+  it('counts the queue and finds what to prune through indexes, never by scanning the events', async () => {
+    const tmp = tempDir();
+    const store = new SqliteStore(`${tmp.dir}/p.db`);
+    try {
+      await store.countEvents(['pending', 'dead']);
+      await store.pruneEvents({ before: 1, statuses: ['done'], limit: 1 });
+      // The statements are private; their plans are what matters: a scan walks every event ever kept.
+      const stmts = (store as unknown as { stmts: Record<string, { source: string } | { source: string }[]> }).stmts;
+      const plan = (db: typeof store.db, name: string, ...params: unknown[]) => {
+        const list = stmts[name]!;
+        return (Array.isArray(list) ? list : [list]).map((st) => (db.prepare(`EXPLAIN QUERY PLAN ${st.source}`).all(...params) as { detail: string }[]).map((p) => p.detail).join('; '));
+      };
+      const prune = { statuses: '["done","dead"]', before: 5, limit: 3 };
+      const plans = [
+        ...plan(store.db, 'countSome', '["pending","dead"]'),
+        ...plan(store.workDb, 'prunable', prune),
+        ...plan(store.workDb, 'pruneIds', prune),
+        ...plan(store.workDb, 'pruneRows', '[1,2]'),
+        ...plan(store.workDb, 'pruneEvents', '[1,2]'),
+      ];
+      expect(plans).toHaveLength(6);
+      for (const p of plans) expect(p).not.toMatch(/\bSCAN (events|event_attempts|status_outbox)\b/);
+      expect(plans[0]).toMatch(/SEARCH events USING COVERING INDEX events_status \(status=\?\)/);
+      expect(plans[1]).toMatch(/SEARCH events USING COVERING INDEX events_finished \(status=\? AND received_at<\?\)/);
+      expect(plans[3]).toMatch(/SEARCH event_attempts USING COVERING INDEX/);
+      expect(plans[4]).toMatch(/SEARCH status_outbox USING COVERING INDEX status_outbox_event/);
+    } finally {
+      await store.close();
+      tmp.cleanup();
+    }
+  });
 });

@@ -3,6 +3,7 @@ import type { TextFormat } from '../../effects/channel/bbcode.js';
 import { GatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { createLogger } from '../../log.js';
+import { checkAdminOptions, startAdminServer, type AdminServer } from '../../server/admin.js';
 import { startHttpServer } from '../../server/http.js';
 import { IntakeThread } from '../../server/intake-thread.js';
 import { WorkerThread } from '../../server/worker-thread.js';
@@ -40,6 +41,10 @@ interface ServeOptions {
   retrySchedule?: string;
   lease: string;
   handlerTimeout: string;
+  adminPort?: string;
+  adminHost: string;
+  adminToken?: string;
+  retain?: string;
 }
 
 const formats = ['text', 'html', 'markdown'];
@@ -82,6 +87,10 @@ export function registerServeCommand(program: Command): void {
     .option('--retry-schedule <list>', 'delays before each retry, e.g. 5s,5m,30m,2h,5h,10h,10h (env B24GW_RETRY_SCHEDULE)', process.env.B24GW_RETRY_SCHEDULE)
     .option('--lease <duration>', 'how long a claimed event stays held without a renewal: renewed every third of it while its handlers run, so a crashed process\'s events are taken again after it (env B24GW_LEASE)', process.env.B24GW_LEASE ?? '30s')
     .option('--handler-timeout <duration>', "how long an event's handlers may run before their ctx.signal is aborted and the attempt fails (env B24GW_HANDLER_TIMEOUT)", process.env.B24GW_HANDLER_TIMEOUT ?? '4m')
+    .option('--admin-port <port>', 'serve GET /metrics (and /healthz, /readyz) on this port, apart from the events; without it, no metrics (env B24GW_ADMIN_PORT)', process.env.B24GW_ADMIN_PORT || undefined)
+    .option('--admin-host <host>', 'address of the admin listener; anything but loopback needs --admin-token (env B24GW_ADMIN_HOST)', process.env.B24GW_ADMIN_HOST ?? '127.0.0.1')
+    .option('--admin-token <token>', 'admin routes then need Authorization: Bearer <token>, 16 characters or more (env B24GW_ADMIN_TOKEN: better than the flag, which ps shows)', process.env.B24GW_ADMIN_TOKEN || undefined)
+    .option('--retain <duration>', 'remove finished events (done, invalid, dead) received longer ago than this, e.g. 30d; default: kept for ever (env B24GW_RETAIN)', process.env.B24GW_RETAIN || undefined)
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
     .addHelpText('after', '\nExample:\n  b24-im-gateway serve --port 3000 --db ./events.db --app-token a223c6b3...=51856fef...\n')
     .action(
@@ -93,13 +102,28 @@ export function registerServeCommand(program: Command): void {
         let schedule: number[] | undefined;
         let leaseMs: number;
         let handlerTimeoutMs: number;
+        let retainMs: number | undefined;
         try {
           schedule = o.retrySchedule ? parseSchedule(o.retrySchedule) : undefined;
           leaseMs = positiveDuration('--lease', o.lease);
           handlerTimeoutMs = positiveDuration('--handler-timeout', o.handlerTimeout);
+          retainMs = o.retain === undefined ? undefined : positiveDuration('--retain', o.retain);
         } catch (e) {
           throw new GatewayError('B24GW_BAD_CONFIG', (e as Error).message);
         }
+        if (retainMs !== undefined && retainMs < 1_000) throw new GatewayError('B24GW_BAD_CONFIG', `--retain must be 1s or more, got "${o.retain}"`);
+        if (retainMs !== undefined && o.role === 'intake') throw new GatewayError('B24GW_BAD_CONFIG', '--retain runs with the worker: use it with --role all or worker');
+        const adminPort = o.adminPort === undefined ? undefined : Number(o.adminPort);
+        if (adminPort !== undefined && !(/^\d{1,5}$/.test(o.adminPort!) && adminPort < 65_536)) {
+          throw new GatewayError('B24GW_BAD_CONFIG', `--admin-port must be a port number, got "${o.adminPort}"`);
+        }
+        if (adminPort === undefined && (o.adminToken !== undefined || o.adminHost !== '127.0.0.1')) {
+          throw new GatewayError('B24GW_BAD_CONFIG', '--admin-host and --admin-token need --admin-port (B24GW_ADMIN_PORT)');
+        }
+        if (adminPort !== undefined && adminPort !== 0 && adminPort === o.port) throw new GatewayError('B24GW_BAD_CONFIG', '--admin-port must differ from --port');
+        const admin = adminPort === undefined ? undefined : { host: o.adminHost, port: adminPort, ...(o.adminToken !== undefined ? { token: o.adminToken } : {}) };
+        // Before anything starts: an admin listener others could reach without a token is refused.
+        if (admin) await checkAdminOptions(admin);
         const logger = createLogger({ level: o.logLevel });
         const allowDomains = [...o.allowDomain, ...envList('B24GW_ALLOW_DOMAINS')];
         const badPattern = allowDomains.find((p) => !validPattern(p));
@@ -120,6 +144,7 @@ export function registerServeCommand(program: Command): void {
             ...(o.oauthServer ? { oauthServer: o.oauthServer } : {}),
           },
           ...(o.channelUrl && o.channelSecret ? { channel: { url: o.channelUrl, secret: o.channelSecret, format: o.channelFormat as TextFormat } } : {}),
+          ...(retainMs !== undefined ? { retention: { olderThanMs: retainMs } } : {}),
         };
         // With both roles, the intake and the worker each run on a thread of their own: this event
         // loop only reads bodies and writes answers. Measured at 100 connections: +10 % events/s, p99
@@ -129,34 +154,42 @@ export function registerServeCommand(program: Command): void {
           process.exit(code);
         };
         const workerThread = o.role === 'all' ? new WorkerThread({ gateway: options, logLevel: o.logLevel }, logger, exitWith('worker')) : undefined;
-        // What only takes events keeps no connector state and delivers nothing: that is the worker's.
-        const { channel: _channel, ...rest } = options;
+        // What only takes events keeps no connector state, delivers nothing and prunes nothing: that is the worker's.
+        const { channel: _channel, retention: _retention, ...rest } = options;
         const intakeOnly = { ...rest, state: false };
+        // The queue is counted once, by the worker thread when there is one: never on the thread that answers.
         const intakeThread =
           o.role === 'all'
-            ? new IntakeThread({ gateway: intakeOnly, logLevel: o.logLevel }, logger, exitWith('intake'), (_id, _code, duplicate) => duplicate || workerThread?.wake())
+            ? new IntakeThread({ gateway: { ...intakeOnly, queueDepth: false }, logLevel: o.logLevel }, logger, exitWith('intake'), (_id, _code, duplicate) => duplicate || workerThread?.wake())
             : undefined;
         // This thread's gateway serves health and metrics; with one role, it is that role.
-        const gateway = new Gateway({ ...(o.role === 'worker' ? options : intakeOnly), logger });
+        const gateway = new Gateway({ ...(o.role === 'worker' ? options : intakeOnly), logger, queueDepth: !workerThread });
         const threads = [intakeThread, workerThread].filter((t) => t !== undefined);
         const running = await startHttpServer(gateway, {
           host: o.host,
           port: o.port,
           intake: o.role !== 'worker',
           ...(intakeThread ? { receiver: intakeThread } : {}),
-          ...(threads.length > 0 ? { moreMetrics: () => Promise.all(threads.map((t) => t.metrics())) } : {}),
         });
+        let adminServer: AdminServer | undefined;
+        if (admin) {
+          adminServer = await startAdminServer(gateway, {
+            ...admin,
+            ...(threads.length > 0 ? { moreMetrics: () => Promise.all(threads.map((t) => t.metrics())) } : {}),
+          });
+        }
         if (o.role === 'worker') gateway.start();
         const where = o.role === 'worker' ? 'processing only' : `events go to POST ${running.url}/events`;
-        logger.info({ url: running.url, role: o.role }, `listening on ${running.url} (${o.role}): ${where}`);
+        const adminAt = adminServer ? `; metrics at ${adminServer.url}/metrics` : '';
+        logger.info({ url: running.url, role: o.role, ...(adminServer ? { adminUrl: adminServer.url } : {}) }, `listening on ${running.url} (${o.role}): ${where}${adminAt}`);
         let stopping = false;
         const stop = (signal: string) => {
           if (stopping) return;
           stopping = true;
           logger.info({ signal }, 'shutting down');
           // Intake first, so nothing new arrives; then the worker finishes what it holds.
-          void running
-            .close()
+          void Promise.resolve(adminServer?.close())
+            .then(() => running.close())
             .then(() => intakeThread?.stop())
             .then(() => workerThread?.stop())
             .then(() => process.exit(0));

@@ -1,6 +1,38 @@
 /** Codes the client answers with backoff and, past its budget, hands to the worker with retryAfterMs. */
 export const LIMIT_CODES: ReadonlySet<string> = new Set(['QUERY_LIMIT_EXCEEDED', 'OPERATION_TIME_LIMIT']);
 
+/**
+ * Every error code a REST or OAuth failure is known to carry: those documented for the methods
+ * and the authorization server the gateway uses (docs/ in the Bitrix24 REST documentation), the
+ * common REST ones, the SDK's transport failures, and the gateway's own. Metrics name these; any
+ * other code a portal sends is counted as `other`, so a portal cannot grow /metrics without end.
+ */
+export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set([
+  // limits
+  'QUERY_LIMIT_EXCEEDED', 'OPERATION_TIME_LIMIT',
+  // common REST answers
+  'expired_token', 'invalid_token', 'NO_AUTH_FOUND', 'INVALID_CREDENTIALS', 'insufficient_scope', 'ACCESS_DENIED', 'WRONG_AUTH_TYPE',
+  'ERROR_METHOD_NOT_FOUND', 'ERROR_ARGUMENT', 'INTERNAL_SERVER_ERROR', 'ERROR_CORE', 'PAYMENT_REQUIRED', 'SCOPE_ERROR', 'AUTH_ERROR',
+  'ERROR_BATCH_LENGTH_EXCEEDED', 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'ERROR_EVENT_NOT_FOUND', 'ERROR_HANDLER_ALREADY_EXIST',
+  // the authorization server (oauth.bitrix.info)
+  'invalid_request', 'invalid_client', 'invalid_scope', 'invalid_grant',
+  // imconnector.*
+  'NOT_ACTIVE_LINE', 'IMCONNECTOR_NO_CORRECT_PROVIDER', 'IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND', 'CHAT_RENAMING_FAILED',
+  'APPLICATION_REGISTRATION_ERROR', 'APPLICATION_REGISTRATION_ERROR_POINT', 'APPLICATION_UNREGISTRATION_ERROR', 'CONNECTOR_ID_REQUIRED',
+  'NAME_REQUIRED', 'ICON_REQUIRED', 'NO_APPLICATION_ID', 'NO_PLACEMENT_HANDLER', 'GENERAL_CONNECTOR_REGISTRATION_ERROR',
+  // imbot.*
+  'BOT_NOT_FOUND', 'BOT_ID_REQUIRED', 'BOT_OWNERSHIP_ERROR', 'BOT_TOKEN_NOT_SPECIFIED', 'BOT_CODE_REQUIRED', 'BOT_CODE_ALREADY_TAKEN',
+  'BOT_INVALID_TYPE', 'BOT_INVALID_EVENT_MODE', 'BOT_INVALID_CALLBACK', 'BOT_LIMIT_EXCEEDED', 'BOT_REGISTER_FAILED', 'BOT_UNREGISTER_FAILED',
+  'BOT_PROPERTIES_REQUIRED', 'BOT_WEBHOOK_URL_REQUIRED', 'BOT_TOKEN_ROTATION_FAILED', 'BOT_AVATAR_INCORRECT_SIZE', 'BOT_AVATAR_INCORRECT_TYPE',
+  'MESSAGE_NOT_FOUND', 'EMPTY_MESSAGE', 'PARAMS_REQUIRED', 'SENDING_FAILED', 'USER_NOT_SUBSCRIBED',
+  'COMMAND_REQUIRED', 'COMMAND_TITLE_REQUIRED', 'COMMAND_NAME_INVALID', 'COMMAND_REGISTER_FAILED', 'COMMAND_ANSWER_FAILED',
+  // the SDK's transport
+  'NETWORK_ERROR', 'REQUEST_TIMEOUT', 'JSSDK_INTERNAL_AJAX_ERROR', 'JSSDK_UNKNOWN_ERROR', 'JSSDK_CALL_ALL_ATTEMPTS_EXHAUSTED',
+  // the gateway's own
+  'ERROR_UNKNOWN', 'BATCH_HALTED', 'BATCH_NO_ANSWER', 'STATUS_NOT_ACCEPTED', 'PORTAL_NOT_INSTALLED', 'NO_TOKENS', 'BAD_PORTAL_DOMAIN',
+  'NO_CLIENT_CREDENTIALS', 'MEMBER_ID_MISMATCH', 'TOKEN_SAVE_FAILED', 'ERROR_UNEXPECTED_ANSWER',
+]);
+
 export interface BitrixApiErrorInit {
   /** REST method, `batch`, or `oauth/token`. */
   method: string;

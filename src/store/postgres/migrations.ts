@@ -88,6 +88,14 @@ export const pgMigrations: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // As SQLite's version 7: pruning by status and age, and delivery statuses by event, through indexes.
+    version: 5,
+    sql: `
+      CREATE INDEX events_finished ON events (status, received_at) WHERE status IN ('done', 'invalid', 'dead');
+      CREATE INDEX status_outbox_event ON status_outbox (event_id);
+    `,
+  },
 ];
 
 /** Any number constant to name the lock; instances starting together migrate one at a time. */

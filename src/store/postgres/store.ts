@@ -11,11 +11,13 @@ import type {
   PortalChange,
   PortalRecord,
   PortalTokens,
+  PruneQuery,
   Store,
   StoredEvent,
 } from '../types.js';
 import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
 import { lapsedAttempt, spentByLapses, statusSpentByLapse } from '../lapsed.js';
+import { EVENT_TABLES, finishedOnly } from '../prune.js';
 import { eventFilter } from '../query.js';
 import { migratePg } from './migrations.js';
 import { inTransaction, migrateOnce, openPool, toPg } from './sql.js';
@@ -28,6 +30,15 @@ interface Pending {
 }
 
 const CHANNEL = 'b24gw_events';
+
+/**
+ * Pruning: finished events by status and age through events_finished (whose condition the query
+ * repeats, so the planner may use it), skipping those whose delivery statuses still wait to be sent.
+ */
+const PRUNABLE = `
+  FROM events e
+  WHERE e.status IN ('done', 'invalid', 'dead') AND e.status = ANY($1::text[]) AND e.received_at < $2
+    AND NOT EXISTS (SELECT 1 FROM status_outbox s WHERE s.event_id = e.id AND s.status IN ('pending', 'sending'))`;
 
 export interface PgStoreOptions {
   /** Connections in the pool. Default 10. */
@@ -264,6 +275,18 @@ export class PgStore implements Store {
     return rows.length;
   }
 
+  async pruneEvents(q: PruneQuery): Promise<number> {
+    const params = [finishedOnly(q.statuses), q.before];
+    if (q.dryRun) return Number((await this.q<{ n: number }>(`SELECT COUNT(*)::int8 AS n ${PRUNABLE}`, params))[0]?.n ?? 0);
+    return this.tx(async (c) => {
+      // Locked, so a replay of one of them waits and then finds it gone; another pruner skips them.
+      const ids = (await c.query<{ id: number }>(`SELECT e.id ${PRUNABLE} LIMIT $3 FOR UPDATE SKIP LOCKED`, [...params, q.limit])).rows.map((r) => r.id);
+      if (ids.length === 0) return 0;
+      for (const table of EVENT_TABLES) await c.query(`DELETE FROM ${table} WHERE event_id = ANY($1::int8[])`, [ids]);
+      return (await c.query('DELETE FROM events WHERE id = ANY($1::int8[])', [ids])).rowCount ?? 0;
+    });
+  }
+
   async enqueueStatuses(statuses: readonly NewStatus[]): Promise<void> {
     if (statuses.length === 0) return;
     await this.q(
@@ -357,9 +380,14 @@ export class PgStore implements Store {
     return rows.map(eventFromRow);
   }
 
-  async countEvents(): Promise<Record<EventStatus, number>> {
-    const counts: Record<EventStatus, number> = { pending: 0, invalid: 0, processing: 0, retry: 0, done: 0, dead: 0 };
-    for (const r of await this.q<{ status: EventStatus; n: number }>('SELECT status, COUNT(*)::int8 AS n FROM events GROUP BY status')) counts[r.status] = r.n;
+  async countEvents<S extends EventStatus = EventStatus>(statuses?: readonly S[]): Promise<Record<S, number>> {
+    const all: readonly EventStatus[] = statuses ?? ['pending', 'invalid', 'processing', 'retry', 'done', 'dead'];
+    const counts = Object.fromEntries(all.map((s) => [s, 0])) as Record<S, number>;
+    // With a list, through events_status: one range per status listed, never the rows of the others.
+    const rows = statuses
+      ? await this.q<{ status: S; n: number }>('SELECT status, COUNT(*)::int8 AS n FROM events WHERE status = ANY($1::text[]) GROUP BY status', [statuses])
+      : await this.q<{ status: S; n: number }>('SELECT status, COUNT(*)::int8 AS n FROM events GROUP BY status');
+    for (const r of rows) counts[r.status] = r.n;
     return counts;
   }
 

@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
   AppendResult,
@@ -13,15 +11,37 @@ import type {
   NewEvent,
   PortalChange,
   PortalRecord,
+  PruneQuery,
   Store,
   StoredEvent,
 } from '../types.js';
 import { GatewayError } from '../../errors.js';
 import { lapsedAttempt, spentByLapses, statusSpentByLapse } from '../lapsed.js';
+import type { Logger } from '../../log.js';
+import { EVENT_TABLES, finishedOnly } from '../prune.js';
 import { eventFilter } from '../query.js';
 import { Appender } from './appender.js';
+import { prepareDbFile } from './file.js';
 import { migrate } from './migrations.js';
 import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
+
+/**
+ * Pruning: finished events by status and age through events_finished (whose condition the query
+ * repeats, so SQLite may use it), skipping those whose delivery statuses still wait to be sent.
+ */
+const PRUNABLE = `
+  FROM events INDEXED BY events_finished
+  WHERE status IN ('done', 'invalid', 'dead') AND status IN (SELECT value FROM json_each(@statuses)) AND received_at < @before
+    AND NOT EXISTS (SELECT 1 FROM status_outbox s WHERE s.event_id = events.id AND s.status IN ('pending', 'sending'))`;
+
+function pruneStatements(db: Database.Database) {
+  return {
+    prunable: db.prepare(`SELECT COUNT(*) ${PRUNABLE}`).pluck(),
+    pruneIds: db.prepare(`SELECT id ${PRUNABLE} LIMIT @limit`).pluck(),
+    pruneRows: EVENT_TABLES.map((table) => db.prepare(`DELETE FROM ${table} WHERE event_id IN (SELECT value FROM json_each(?))`)),
+    pruneEvents: db.prepare('DELETE FROM events WHERE id IN (SELECT value FROM json_each(?))'),
+  };
+}
 
 /** How much of the file the read connections map (address space, not memory). */
 const MMAP_BYTES = 256 * 1024 * 1024;
@@ -29,6 +49,8 @@ const MMAP_BYTES = 256 * 1024 * 1024;
 export interface SqliteStoreOptions {
   /** `FULL` (default) syncs every commit to disk: an answered event survives a power cut, not only a crash. */
   synchronous?: 'FULL' | 'NORMAL';
+  /** Warns here when an existing database file is open to other users. */
+  logger?: Logger;
 }
 
 /**
@@ -55,7 +77,7 @@ export class SqliteStore implements Store {
   constructor(readonly file: string, options: SqliteStoreOptions = {}) {
     // Three connections (intake writer thread, intake reads, worker) must see one database.
     if (file === ':memory:' || file === '') throw new GatewayError('B24GW_BAD_CONFIG', 'The SQLite store needs a file path, not an in-memory database');
-    mkdirSync(dirname(file), { recursive: true });
+    prepareDbFile(file, options.logger);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.synchronous = options.synchronous ?? 'FULL';
@@ -75,6 +97,8 @@ export class SqliteStore implements Store {
       listPortals: this.db.prepare('SELECT * FROM portals ORDER BY member_id'),
       getEvent: this.db.prepare('SELECT * FROM events WHERE id = ?'),
       counts: this.db.prepare('SELECT status, COUNT(*) AS n FROM events GROUP BY status'),
+      // Through events_status, one range per status listed: never the rows of the others.
+      countSome: this.db.prepare('SELECT status, COUNT(*) AS n FROM events WHERE status IN (SELECT value FROM json_each(?)) GROUP BY status'),
       saveTokens: this.db.prepare(`
         UPDATE portals SET access_token = @accessToken, refresh_token = @refreshToken, expires_at = @expiresAt,
           client_endpoint = COALESCE(@clientEndpoint, client_endpoint), server_endpoint = COALESCE(@serverEndpoint, server_endpoint),
@@ -132,6 +156,7 @@ export class SqliteStore implements Store {
       requeue: this.db.prepare(`
         UPDATE events SET status = 'pending', attempts = 0, next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL
         WHERE id = ? AND status IN ('dead', 'retry', 'done', 'pending')`),
+      ...pruneStatements(this.workDb),
     };
     // These return one column: plucked once here, not on every call.
     for (const one of [this.stmts.lease, this.stmts.finish, this.stmts.dueStatuses]) one.pluck();
@@ -195,6 +220,18 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => ids.reduce((n, id) => n + this.stmts.requeue.run(id).changes, 0)).immediate();
   }
 
+  async pruneEvents(q: PruneQuery): Promise<number> {
+    const params = { statuses: JSON.stringify(finishedOnly(q.statuses)), before: q.before, limit: q.limit };
+    if (q.dryRun) return this.stmts.prunable.get(params) as number;
+    return this.workDb
+      .transaction(() => {
+        const ids = JSON.stringify(this.stmts.pruneIds.all(params));
+        for (const remove of this.stmts.pruneRows) remove.run(ids);
+        return this.stmts.pruneEvents.run(ids).changes;
+      })
+      .immediate();
+  }
+
   async enqueueStatuses(statuses: readonly NewStatus[]): Promise<void> {
     this.workDb.transaction(() => statuses.forEach((s) => this.stmts.enqueueStatus.run(s)))();
   }
@@ -231,9 +268,11 @@ export class SqliteStore implements Store {
     return rows.map(eventFromRow);
   }
 
-  async countEvents(): Promise<Record<EventStatus, number>> {
-    const counts: Record<EventStatus, number> = { pending: 0, invalid: 0, processing: 0, retry: 0, done: 0, dead: 0 };
-    for (const r of this.stmts.counts.all() as { status: EventStatus; n: number }[]) counts[r.status] = r.n;
+  async countEvents<S extends EventStatus = EventStatus>(statuses?: readonly S[]): Promise<Record<S, number>> {
+    const all: readonly EventStatus[] = statuses ?? ['pending', 'invalid', 'processing', 'retry', 'done', 'dead'];
+    const counts = Object.fromEntries(all.map((s) => [s, 0])) as Record<S, number>;
+    const rows = (statuses ? this.stmts.countSome.all(JSON.stringify(statuses)) : this.stmts.counts.all()) as { status: S; n: number }[];
+    for (const r of rows) counts[r.status] = r.n;
     return counts;
   }
 

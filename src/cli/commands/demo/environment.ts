@@ -52,7 +52,7 @@ export async function startEnvironment(tmp: string, o: Pick<Env, 'format' | 'tim
   const sandboxHost = new URL(sb.url).host;
   const gateway = await startGateway(
     [
-      '--host', '127.0.0.1', '--port', '0', '--db', dbFile,
+      '--host', '127.0.0.1', '--port', '0', '--admin-host', '127.0.0.1', '--admin-port', '0', '--db', dbFile,
       '--allow-domain', sandboxHost,
       '--client-id', sb.clientId, '--client-secret', sb.clientSecret, '--oauth-server', sb.url,
       '--channel-url', channel.url, '--channel-secret', channel.secret, '--channel-format', o.format,

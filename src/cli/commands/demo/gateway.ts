@@ -7,6 +7,8 @@ import { sleep } from './wait.js';
 
 export interface GatewayChild {
   url: string;
+  /** The admin listener (/metrics). */
+  adminUrl: string | undefined;
   pid: number;
   logFile: string;
   /** The last log lines, for a failure report. */
@@ -39,6 +41,7 @@ export async function startGateway(args: string[], logFile: string, timeoutMs: n
   const child: ChildProcess = spawn(process.execPath, ['--import', WATCHDOG, cliPath(), 'serve', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let url: string | undefined;
+  let adminUrl: string | undefined;
   let partial = '';
   const onData = (chunk: Buffer) => {
     appendFileSync(logFile, chunk);
@@ -50,8 +53,11 @@ export async function startGateway(args: string[], logFile: string, timeoutMs: n
       if (lines.length > 200) lines.shift();
       if (url) continue;
       try {
-        const entry = JSON.parse(line) as { url?: unknown; msg?: unknown };
-        if (typeof entry.url === 'string' && typeof entry.msg === 'string' && entry.msg.startsWith('listening on')) url = entry.url;
+        const entry = JSON.parse(line) as { url?: unknown; adminUrl?: unknown; msg?: unknown };
+        if (typeof entry.url === 'string' && typeof entry.msg === 'string' && entry.msg.startsWith('listening on')) {
+          url = entry.url;
+          if (typeof entry.adminUrl === 'string') adminUrl = entry.adminUrl;
+        }
       } catch {
         // not a log line
       }
@@ -81,5 +87,5 @@ export async function startGateway(args: string[], logFile: string, timeoutMs: n
     await sleep(25);
   }
   const gone = () => (ended() ? `exited with ${child.exitCode ?? child.signalCode}` : undefined);
-  return { url, pid: child.pid ?? 0, logFile, tail: () => [...lines], gone, stop };
+  return { url, adminUrl, pid: child.pid ?? 0, logFile, tail: () => [...lines], gone, stop };
 }

@@ -7,7 +7,7 @@ export async function keepRunning(env: Env): Promise<void> {
   out(paint.bold('Everything keeps running; Ctrl+C stops it and removes the temporary files.'));
   out(`  sandbox control API  ${sb.url}/sandbox              (GET: URLs, client id/secret, portals)`);
   out(`  sandbox recorder     ${sb.url}/sandbox/calls   ${sb.url}/sandbox/deliveries   ${sb.url}/sandbox/statuses`);
-  out(`  gateway              ${env.eventsUrl}   ${gateway.url}/metrics   ${gateway.url}/healthz`);
+  out(`  gateway              ${env.eventsUrl}   ${gateway.url}/healthz   metrics: ${gateway.adminUrl}/metrics`);
   out(`  channel              ${channel.url}`);
   out(`  gateway database     ${env.dbFile}   (b24-im-gateway events --db ${env.dbFile})`);
   out(`  gateway log          ${gateway.logFile}`);

@@ -1,0 +1,129 @@
+import { createServer, type Server } from 'node:http';
+import { BlockList, isIP, type AddressInfo } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { AggregatorRegistry } from 'prom-client';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { Gateway } from '../gateway.js';
+import type { MetricsJson } from '../metrics.js';
+import { secretDigest, secretsEqual } from '../verify/compare.js';
+import { healthRoutes, pathOf, sendJson, type Route } from './routes.js';
+
+export interface AdminServerOptions {
+  /** Default 127.0.0.1. Any address other than loopback needs a token. */
+  host?: string;
+  port: number;
+  /** When set, every admin route needs `Authorization: Bearer <token>`. At least 16 characters. */
+  token?: string;
+  /** More admin routes by path, served beside /metrics, /healthz and /readyz, behind the same token. */
+  routes?: Record<string, Route>;
+  /** Metrics kept elsewhere (the gateway's threads), served with the gateway's own. */
+  moreMetrics?: () => Promise<MetricsJson[]>;
+}
+
+export interface AdminServer {
+  url: string;
+  server: Server;
+  /** Stops the admin listener; the gateway stays open (the public server, or its owner, closes it). */
+  close(): Promise<void>;
+}
+
+export const MIN_ADMIN_TOKEN = 16;
+
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
+
+/** True when every address `host` names is loopback: only this machine can reach a listener there. */
+export async function isLoopbackHost(host: string): Promise<boolean> {
+  const check = (address: string) => loopback.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+  if (isIP(host)) return check(host);
+  const addresses = await lookup(host, { all: true }).catch(() => []);
+  return addresses.length > 0 && addresses.every((a) => check(a.address));
+}
+
+/** Refuses an admin listener that others could reach without a token, and a token too short to resist guessing. */
+export async function checkAdminOptions(o: Pick<AdminServerOptions, 'host' | 'token'>): Promise<void> {
+  const host = o.host ?? '127.0.0.1';
+  if (o.token !== undefined && o.token.length < MIN_ADMIN_TOKEN) {
+    throw new GatewayError('B24GW_BAD_CONFIG', `The admin token must be at least ${MIN_ADMIN_TOKEN} characters`);
+  }
+  if (o.token === undefined && !(await isLoopbackHost(host))) {
+    throw new GatewayError('B24GW_BAD_CONFIG', `The admin listener on ${host} is reachable from other machines: give it a token (--admin-token or B24GW_ADMIN_TOKEN), or listen on 127.0.0.1`);
+  }
+}
+
+/** The gateway's metrics, merged with those kept elsewhere: counters add up, gauges say how they merge. */
+async function metricsText(gateway: Gateway, more?: () => Promise<MetricsJson[]>): Promise<string> {
+  if (!more) return gateway.metrics.registry.metrics();
+  return AggregatorRegistry.aggregate([await gateway.metrics.registry.getMetricsAsJSON(), ...(await more())]).metrics();
+}
+
+/** The routes every admin listener serves; another admin route joins this list (or `routes`). */
+function builtinRoutes(gateway: Gateway, o: AdminServerOptions, closing: () => boolean): Record<string, Route> {
+  return {
+    ...healthRoutes(gateway, closing),
+    '/metrics': async (_req, res) => {
+      let text: string;
+      try {
+        text = await metricsText(gateway, o.moreMetrics);
+      } catch (e) {
+        throw new GatewayError('B24GW_STORE_FAILED', `metrics unavailable: ${(e as Error).message}`);
+      }
+      res.writeHead(200, { 'content-type': gateway.metrics.registry.contentType }).end(text);
+    },
+  };
+}
+
+/**
+ * The admin listener: GET /metrics (Prometheus), /healthz, /readyz and any `routes`, apart from
+ * the public one that takes events, on loopback by default. With a token, each request must
+ * carry it as a bearer token (compared in constant time) or gets 401.
+ */
+export async function startAdminServer(gateway: Gateway, options: AdminServerOptions): Promise<AdminServer> {
+  await checkAdminOptions(options);
+  let closing = false;
+  const builtin = builtinRoutes(gateway, options, () => closing);
+  for (const path of Object.keys(options.routes ?? {})) {
+    if (path in builtin) throw new GatewayError('B24GW_BAD_CONFIG', `The admin route ${path} is built in`);
+  }
+  const routes = new Map(Object.entries({ ...builtin, ...options.routes }));
+  const digest = options.token === undefined ? undefined : secretDigest(options.token);
+  const server = createServer((req, res) => {
+    if (digest) {
+      const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (!secretsEqual(bearer, digest)) {
+        req.resume();
+        return sendJson(res, 401, new GatewayError('B24GW_ADMIN_UNAUTHORIZED').toJSON(), { 'www-authenticate': 'Bearer realm="b24-im-gateway admin"' });
+      }
+    }
+    const route = routes.get(pathOf(req));
+    if (!route) {
+      req.resume();
+      return sendJson(res, 404, new GatewayError('B24GW_NOT_FOUND', `No admin route at ${pathOf(req).slice(0, 200)}`).toJSON());
+    }
+    void (async () => route(req, res))().catch((e: unknown) => {
+      const error = isGatewayError(e) ? e : new GatewayError('B24GW_ADMIN_FAILED');
+      gateway.logger.error({ err: e, path: pathOf(req) }, 'admin route failed');
+      if (!res.headersSent) sendJson(res, error.status, error.toJSON());
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return {
+    url: `http://${host}:${port}`,
+    server,
+    async close() {
+      closing = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
