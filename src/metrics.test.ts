@@ -98,7 +98,9 @@ describe('metric labels', () => {
     metrics.restCall('batch', 'HTTP_502');
     metrics.restCall(`a.${'b'.repeat(70)}`, 'ok');
     metrics.restCall('../../etc', 'ok');
-    metrics.reject('B24GW_TOKEN_MISMATCH');
+    metrics.reject('token_mismatch');
+    metrics.reject('B24GW_BUSY');
+    metrics.reject('made_up_reason');
     expect(KNOWN_ERROR_CODES.has('QUERY_LIMIT_EXCEEDED') && KNOWN_ERROR_CODES.has('expired_token')).toBe(true);
     expect(await series(metrics, 'b24gw_rest_calls_total')).toEqual([
       { method: 'imconnector.send.status.delivery', result: 'ok' },
@@ -107,7 +109,7 @@ describe('metric labels', () => {
       { method: 'batch', result: 'other' },
       { method: 'other', result: 'ok' },
     ]);
-    expect(await series(metrics, 'b24gw_events_rejected_total')).toEqual([{ reason: 'B24GW_TOKEN_MISMATCH' }]);
+    expect(await series(metrics, 'b24gw_events_rejected_total')).toEqual([{ reason: 'token_mismatch' }, { reason: 'B24GW_BUSY' }, { reason: 'other' }]);
   });
 });
 
