@@ -9,6 +9,7 @@ export const errorCodes = {
   B24GW_TOO_DEEP: { status: 400, title: 'Body nests deeper than the limit' },
   B24GW_INDEX_TOO_LARGE: { status: 400, title: 'A list index is larger than the limit' },
   B24GW_INVALID_UTF8: { status: 400, title: 'Body is not valid UTF-8' },
+  B24GW_NUL_BYTE: { status: 400, title: 'Body holds a NUL character' },
   B24GW_MALFORMED_JSON: { status: 400, title: 'Body is not valid JSON' },
   B24GW_NOT_AN_OBJECT: { status: 400, title: 'Body is not an object of parameters' },
   B24GW_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported Content-Type' },

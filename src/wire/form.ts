@@ -11,9 +11,12 @@ import type { WireObject } from './types.js';
  * `json_encode` would: tables keyed 0..n-1 in order become lists, others objects.
  *
  * Unlike PHP it refuses what it cannot hold instead of dropping it: too many pairs,
- * too deep, an index past the limit, invalid UTF-8.
+ * too deep, an index past the limit, invalid UTF-8, a NUL anywhere (PHP cuts a name at one
+ * and keeps one in a value; no text column of PostgreSQL can hold it, and Bitrix24 never sends it).
  */
 export function decodeForm(body: string, limits: DecodeLimits = defaultLimits, secrets?: number[]): WireObject {
+  // Only `%00` or a raw NUL decode to U+0000: two native scans, so the pairs need no check each.
+  if (body.includes('%00') || body.includes('\0')) throw nulError(body);
   const root = new PhpTable();
   let pairs = 0;
   let start = 0;
@@ -52,4 +55,26 @@ function addPair(root: PhpTable, body: string, start: number, end: number, limit
   }
   table.put(key, value satisfies PhpValue, limits.maxIndex, target.name);
   if (secrets && hasValue && target.secret) secrets.push(eq + 1, end);
+}
+
+/** The refusal of a body with a NUL, naming the first pair that holds one. */
+function nulError(body: string): GatewayError {
+  const raw = body.indexOf('\0');
+  const encoded = body.indexOf('%00');
+  const at = raw < 0 ? encoded : encoded < 0 ? raw : Math.min(raw, encoded);
+  const start = body.lastIndexOf('&', at) + 1;
+  const end = body.indexOf('&', at) < 0 ? body.length : body.indexOf('&', at);
+  const eq = body.indexOf('=', start);
+  const nameEnd = eq < 0 || eq > end ? end : eq;
+  const inName = at < nameEnd;
+  let name: string;
+  try {
+    name = percentDecode(body.slice(start, nameEnd), 'name');
+  } catch {
+    name = body.slice(start, nameEnd);
+  }
+  // Shown as `%00`, so the answer and the log line carry no NUL themselves.
+  const path = name.replaceAll('\0', '%00');
+  const message = inName ? `Parameter name "${path}" holds a NUL character` : `Value of "${path}" holds a NUL character (%00)`;
+  return new GatewayError('B24GW_NUL_BYTE', message, { path });
 }

@@ -2,8 +2,8 @@
  * A small reference model of PHP 8.2 `parse_str` (main/php_variables.c), written from the
  * behaviours recorded in fixtures/parse_str/cases.json, independently of src/wire. Each rule
  * names a fixture case that shows it. It has none of PHP's limits (max_input_vars,
- * max_input_nesting_level); the gateway's own refusals it states are the two the README
- * documents for what PHP would keep: invalid UTF-8 and integer keys past --max-index.
+ * max_input_nesting_level); the gateway's own refusals it states are the three the README
+ * documents for what PHP would keep: invalid UTF-8, integer keys past --max-index, and a NUL.
  */
 
 const APPEND = Symbol('append');
@@ -19,7 +19,7 @@ export class PhpArray {
 
 /** Where the gateway refuses what PHP would keep. */
 export class Refusal extends Error {
-  constructor(readonly code: 'B24GW_INVALID_UTF8' | 'B24GW_INDEX_TOO_LARGE') {
+  constructor(readonly code: 'B24GW_INVALID_UTF8' | 'B24GW_INDEX_TOO_LARGE' | 'B24GW_NUL_BYTE') {
     super(code);
   }
 }
@@ -148,6 +148,8 @@ export function render(value: PhpValue, top = false): unknown {
 /** The model's answer for a body: the decoded object, or the gateway's refusal code. */
 export function modelDecode(body: string, maxIndex?: number): { ok: true; value: unknown } | { ok: false; code: string } {
   try {
+    // PHP cuts a name at a decoded NUL and keeps one in a value ("NUL in key truncates name", "NUL in value"); the gateway refuses both, first.
+    if (body.includes('\0') || /%00/.test(body)) throw new Refusal('B24GW_NUL_BYTE');
     return { ok: true, value: render(parseStr(body, maxIndex), true) };
   } catch (e) {
     if (e instanceof Refusal) return { ok: false, code: e.code };
