@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors.js';
 import { defaultLimits, type DecodeLimits } from './limits.js';
-import { percentDecode } from './percent.js';
+import { nulByte, percentDecode } from './percent.js';
 import { toPlain, type PhpKey, PhpTable, type PhpValue } from './php-table.js';
 import { readName } from './names.js';
 import type { WireObject } from './types.js';
@@ -12,11 +12,12 @@ import type { WireObject } from './types.js';
  *
  * Unlike PHP it refuses what it cannot hold instead of dropping it: too many pairs,
  * too deep, an index past the limit, invalid UTF-8, a NUL anywhere (PHP cuts a name at one
- * and keeps one in a value; no text column of PostgreSQL can hold it, and Bitrix24 never sends it).
+ * and keeps one in a value; no text column of PostgreSQL holds one, and Bitrix24 never sends one).
  */
 export function decodeForm(body: string, limits: DecodeLimits = defaultLimits, secrets?: number[]): WireObject {
-  // Only `%00` or a raw NUL decode to U+0000: two native scans, so the pairs need no check each.
-  if (body.includes('%00') || body.includes('\0')) throw nulError(body);
+  // A raw NUL is found here in one scan of the body; a `%00` by percentDecode, in the values that hold a `%`.
+  const nul = body.indexOf('\0');
+  if (nul >= 0) throw nulError(body, nul);
   const root = new PhpTable();
   let pairs = 0;
   let start = 0;
@@ -57,24 +58,20 @@ function addPair(root: PhpTable, body: string, start: number, end: number, limit
   if (secrets && hasValue && target.secret) secrets.push(eq + 1, end);
 }
 
-/** The refusal of a body with a NUL, naming the first pair that holds one. */
-function nulError(body: string): GatewayError {
-  const raw = body.indexOf('\0');
-  const encoded = body.indexOf('%00');
-  const at = raw < 0 ? encoded : encoded < 0 ? raw : Math.min(raw, encoded);
+/** The refusal of a body with a raw NUL at `at`, naming the pair that holds it. */
+function nulError(body: string, at: number): GatewayError {
   const start = body.lastIndexOf('&', at) + 1;
-  const end = body.indexOf('&', at) < 0 ? body.length : body.indexOf('&', at);
+  const amp = body.indexOf('&', at);
+  const end = amp < 0 ? body.length : amp;
   const eq = body.indexOf('=', start);
   const nameEnd = eq < 0 || eq > end ? end : eq;
-  const inName = at < nameEnd;
   let name: string;
   try {
     name = percentDecode(body.slice(start, nameEnd), 'name');
-  } catch {
+  } catch (e) {
+    // The name holds the NUL itself (or a `%00` first): percentDecode's own refusal names it.
+    if (e instanceof GatewayError && e.code === 'B24GW_NUL_BYTE') return e;
     name = body.slice(start, nameEnd);
   }
-  // Shown as `%00`, so the answer and the log line carry no NUL themselves.
-  const path = name.replaceAll('\0', '%00');
-  const message = inName ? `Parameter name "${path}" holds a NUL character` : `Value of "${path}" holds a NUL character (%00)`;
-  return new GatewayError('B24GW_NUL_BYTE', message, { path });
+  return nulByte(at < nameEnd ? 'name' : name, name);
 }

@@ -60,6 +60,8 @@ export function urldecode(s: string): string {
       i += 2;
     } else bytes.push(c);
   }
+  // PHP keeps a NUL in a value and cuts a name at one ("NUL in value", "NUL in key truncates name"). The gateway refuses it.
+  if (bytes.includes(0)) throw new Refusal('B24GW_NUL_BYTE');
   try {
     return strictUtf8.decode(Buffer.from(bytes));
   } catch {
@@ -72,11 +74,8 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const isCSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\v' || c === '\f' || c === '\r';
 
-/** php_register_variable_ex for one decoded name and value. */
-function register(root: PhpArray, rawName: string, value: string, maxIndex: number): void {
-  // "NUL in key truncates name", "NUL inside index truncates name"
-  const nul = rawName.indexOf('\0');
-  const name = nul >= 0 ? rawName.slice(0, nul) : rawName;
+/** php_register_variable_ex for one decoded name and its value, decoded once the name's keys are read (the gateway's order of refusals). */
+function register(root: PhpArray, name: string, rawValue: string, maxIndex: number): void {
   let i = 0;
   while (name[i] === ' ') i++; // "leading space stripped"; only spaces: "leading tab kept"
   let base = '';
@@ -104,9 +103,11 @@ function register(root: PhpArray, rawName: string, value: string, maxIndex: numb
     }
     if (name[ip] !== '[') break; // "text after index", "extra closing bracket"
   }
+  const keys = [base, ...path].map((k) => (k === APPEND ? APPEND : keyOf(k, maxIndex)));
+  const value = urldecode(rawValue);
   let table = root;
-  let key: Index | Key = keyOf(base, maxIndex);
-  for (const index of path) {
+  let key: Index | Key = keys[0]!;
+  for (const index of keys.slice(1)) {
     // "scalar then array", "index 0 scalar then append below": a scalar in the way is replaced;
     // "append then explicit 0": an existing array is entered; an append always makes a new one ("append objects").
     const existing = key === APPEND ? undefined : table.map.get(key);
@@ -116,7 +117,7 @@ function register(root: PhpArray, rawName: string, value: string, maxIndex: numb
       put(table, key, child, maxIndex);
       table = child;
     }
-    key = index === APPEND ? APPEND : keyOf(index, maxIndex);
+    key = index;
   }
   put(table, key, value, maxIndex);
 }
@@ -128,8 +129,7 @@ export function parseStr(body: string, maxIndex = 2_147_483_647): PhpArray {
     if (segment === '') continue; // "double ampersand"
     const eq = segment.indexOf('=');
     const name = urldecode(eq < 0 ? segment : segment.slice(0, eq)); // "no equals sign": value ''
-    const value = eq < 0 ? '' : urldecode(segment.slice(eq + 1));
-    register(root, name, value, maxIndex);
+    register(root, name, eq < 0 ? '' : segment.slice(eq + 1), maxIndex);
   }
   return root;
 }
@@ -148,8 +148,8 @@ export function render(value: PhpValue, top = false): unknown {
 /** The model's answer for a body: the decoded object, or the gateway's refusal code. */
 export function modelDecode(body: string, maxIndex?: number): { ok: true; value: unknown } | { ok: false; code: string } {
   try {
-    // PHP cuts a name at a decoded NUL and keeps one in a value ("NUL in key truncates name", "NUL in value"); the gateway refuses both, first.
-    if (body.includes('\0') || /%00/.test(body)) throw new Refusal('B24GW_NUL_BYTE');
+    // A raw NUL anywhere is refused before any pair is read.
+    if (body.includes('\0')) throw new Refusal('B24GW_NUL_BYTE');
     return { ok: true, value: render(parseStr(body, maxIndex), true) };
   } catch (e) {
     if (e instanceof Refusal) return { ok: false, code: e.code };
