@@ -23,6 +23,7 @@ export const errorCodes = {
   B24GW_NOT_FOUND: { status: 404, title: 'Not found' },
   B24GW_BODY_TIMEOUT: { status: 408, title: 'Request body was not received in time' },
   B24GW_STORE_FAILED: { status: 503, title: 'Event could not be stored' },
+  B24GW_SECRET_UNREADABLE: { status: 500, title: 'A stored secret cannot be decrypted with B24GW_SECRET_KEY' },
   B24GW_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down' },
   B24GW_BAD_CONFIG: { status: 500, title: 'Invalid configuration' },
   B24GW_BAD_INPUT: { status: 400, title: 'Invalid input' },

@@ -1,10 +1,15 @@
 import { PgStore } from './postgres/store.js';
 import { SqliteStore } from './sqlite/store.js';
+import { SECRET_KEY_ENV } from './secret-box.js';
 import type { Store } from './types.js';
 
 export const isPostgresUrl = (location: string): boolean => /^postgres(ql)?:\/\//i.test(location);
 
-/** Opens the store a location names: a `postgres://` URL, or a SQLite file path (the default). */
-export function openStore(location: string): Store {
-  return isPostgresUrl(location) ? new PgStore(location) : new SqliteStore(location);
+/**
+ * Opens the store a location names: a `postgres://` URL, or a SQLite file path (the default).
+ * Secrets are kept encrypted when B24GW_SECRET_KEY is set (see SecretBox).
+ */
+export function openStore(location: string, env: NodeJS.ProcessEnv = process.env): Store {
+  const secretKey = env[SECRET_KEY_ENV] || undefined;
+  return isPostgresUrl(location) ? new PgStore(location, { secretKey }) : new SqliteStore(location, { secretKey });
 }

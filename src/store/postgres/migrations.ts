@@ -88,6 +88,22 @@ export const pgMigrations: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Numbered as SQLite's step with the same tables (see its comment); 4 and 5 are SQLite's own indexes.
+    version: 6,
+    sql: `
+      CREATE TABLE chat_heads (
+        order_key TEXT PRIMARY KEY,
+        last_key TEXT NOT NULL,
+        last_id BIGINT NOT NULL,
+        last_ts BIGINT
+      );
+      CREATE TABLE event_secrets (
+        event_id BIGINT PRIMARY KEY REFERENCES events (id),
+        data TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Any number constant to name the lock; instances starting together migrate one at a time. */

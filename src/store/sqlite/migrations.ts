@@ -105,6 +105,24 @@ export const migrations: readonly Migration[] = [
       DROP INDEX events_open;
     `,
   },
+  {
+    // chat_heads: each chat's latest stored event, so that a repeat of an earlier event after a
+    // different one of the same second is kept (an edit back), not taken for a re-delivery.
+    // event_secrets: what handlers need of an event's secrets, apart from the event, until it is finished.
+    version: 6,
+    sql: `
+      CREATE TABLE chat_heads (
+        order_key TEXT PRIMARY KEY,
+        last_key TEXT NOT NULL,
+        last_id INTEGER NOT NULL,
+        last_ts INTEGER
+      ) WITHOUT ROWID;
+      CREATE TABLE event_secrets (
+        event_id INTEGER PRIMARY KEY,
+        data TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /**
