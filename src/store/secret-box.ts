@@ -59,8 +59,8 @@ export class SecretBox {
   open(stored: string | null, what: SecretColumn, memberId: string): string | null {
     if (stored === null || !stored.startsWith(PREFIX)) return stored;
     const unreadable = (why: string) =>
-      new GatewayError('B24GW_SECRET_UNREADABLE', `A stored secret (${what} of portal ${memberId}) cannot be decrypted: ${why}`);
-    if (!this.key) throw unreadable(`it is encrypted and ${SECRET_KEY_ENV} is not set`);
+      new GatewayError('B24GW_SECRET_UNREADABLE', `A stored secret (${what} of portal ${memberId}) cannot be decrypted with ${SECRET_KEY_ENV}: ${why}`);
+    if (!this.key) throw unreadable('it is encrypted, and no key is set');
     const raw = Buffer.from(stored.slice(PREFIX.length), 'base64url');
     if (raw.length < IV_BYTES + TAG_BYTES) throw unreadable('it is cut short');
     try {
@@ -69,7 +69,7 @@ export class SecretBox {
       decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
       return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
     } catch {
-      throw unreadable(`it was encrypted with another ${SECRET_KEY_ENV}, or changed since`);
+      throw unreadable('it was encrypted with another key, or changed since');
     }
   }
 }
