@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors.js';
-import type { PortalChange } from './types.js';
+import type { NewEvent, PortalChange } from './types.js';
 
 /** The environment variable `openStore` reads the key from. */
 export const SECRET_KEY_ENV = 'B24GW_SECRET_KEY';
@@ -117,3 +117,10 @@ export interface SampleSecret {
 export function checkSecretKey(box: SecretBox, sample: SampleSecret | undefined): void {
   if (sample) box.open(sample.value, sample.what, sample.memberId);
 }
+
+/**
+ * An event's secrets as event_secrets keeps them, or null: none, or the event will never run
+ * (an invalid one), so nothing would ever erase them.
+ */
+export const sealedSecrets = (e: NewEvent, box: SecretBox): string | null =>
+  e.secrets == null || e.status !== 'pending' ? null : box.seal(e.secrets, 'event_secrets.data', e.memberId);

@@ -258,6 +258,8 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       const dead = await store.append(newEvent({ secrets: '{"x":"dead-secret"}' }));
       const retried = await store.append(newEvent({ secrets: '{"x":"retry-secret"}' }));
       const none = await store.append(newEvent());
+      // An invalid event never runs, so nothing would erase its secrets: none are kept.
+      await store.append(newEvent({ status: 'invalid', error: 'bad', secrets: '{"x":"invalid"}' }));
       // A copy's secrets do not replace the stored event's.
       expect(await store.append({ ...first, secrets: '{"x":"copy"}' })).toEqual({ id: done.id, duplicate: true });
       const kept = await sql('SELECT event_id, data FROM event_secrets ORDER BY event_id');

@@ -15,7 +15,7 @@ import type {
   StoredEvent,
 } from '../types.js';
 import { attemptFromRow, claimedFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
-import { checkSecretKey, sampleSecretSql, sealChange, SecretBox, type SampleSecret } from '../secret-box.js';
+import { checkSecretKey, sampleSecretSql, sealChange, sealedSecrets, SecretBox, type SampleSecret } from '../secret-box.js';
 import { eventFilter } from '../query.js';
 import { migratePg } from './migrations.js';
 import { inTransaction, migrateOnce, openPool, toPg } from './sql.js';
@@ -150,7 +150,7 @@ export class PgStore implements Store {
     const e = batch.map((p) => p.event);
     const rows = e.map(valuesOf);
     const arrays = cols.map((_, i) => rows.map((r) => r[i]));
-    const secrets = e.some((x) => x.secrets != null) ? e.map((x) => this.box.seal(x.secrets ?? null, 'event_secrets.data', x.memberId)) : undefined;
+    const secrets = e.some((x) => x.secrets != null) ? e.map((x) => sealedSecrets(x, this.box)) : undefined;
     const inserted = await c.query<{ id: number; dedup_key: string }>(secrets ? batchSql.secrets : batchSql.plain, secrets ? [...arrays, secrets] : arrays);
     const fresh = new Map(inserted.rows.map((r) => [r.dedup_key, r.id]));
     const results: AppendResult[] = [];
@@ -215,7 +215,8 @@ export class PgStore implements Store {
       if (id === undefined) return this.countDuplicate(c, 'dedup_key', repeat);
     }
     if (e.orderKey !== null) await c.query(setHeadSql, [e.orderKey, e.dedupKey, id, e.ts]);
-    if (e.secrets != null) await c.query('INSERT INTO event_secrets (event_id, data) VALUES ($1, $2)', [id, this.box.seal(e.secrets, 'event_secrets.data', e.memberId)]);
+    const secrets = sealedSecrets(e, this.box);
+    if (secrets !== null) await c.query('INSERT INTO event_secrets (event_id, data) VALUES ($1, $2)', [id, secrets]);
     await this.applyChange(c, p.change);
     return { id, duplicate: false };
   }

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { TickBatch } from '../../tick-batch.js';
-import { sealChange, type SecretBox } from '../secret-box.js';
+import { sealChange, sealedSecrets, type SecretBox } from '../secret-box.js';
 import type { AppendResult, NewEvent, PortalChange } from '../types.js';
 
 const sql = {
@@ -178,9 +178,7 @@ export class Appender {
     this.inFlight.set(seq, list);
     // Secrets are sealed here, so the thread never holds the key.
     const changes = list.some((p) => p.change) ? list.map((p) => sealChange(p.change, this.box)) : undefined;
-    const secrets = list.some((p) => p.event.secrets != null)
-      ? list.map((p) => this.box.seal(p.event.secrets ?? null, 'event_secrets.data', p.event.memberId))
-      : undefined;
+    const secrets = list.some((p) => p.event.secrets != null) ? list.map((p) => sealedSecrets(p.event, this.box)) : undefined;
     this.worker.postMessage({ seq, rows: list.map((p) => rowOf(p.event)), changes, secrets });
   }
 
