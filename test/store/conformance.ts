@@ -243,6 +243,15 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       expect((await store.claim('w', 5, 1_000, 10)).map((e) => e.id)).toContain(a2.id);
     });
 
+    it("takes a copy for the stored event when its chat's latest event was archived", async () => {
+      const at = (key: string) => newEvent({ dedupKey: `100:${key}`, ts: 100, orderKey: 'C' });
+      const a1 = await store.append(at('a'));
+      await store.append(at('b'));
+      const a2 = await store.append(at('a'));
+      await sql('DELETE FROM events WHERE id = ?', a2.id);
+      expect(await store.append(at('a'))).toEqual({ id: a1.id, duplicate: true });
+    });
+
     it('stores copies of one chat event arriving together once, with every answer naming it', async () => {
       const e = newEvent({ orderKey: 'C' });
       const results = await Promise.all(Array.from({ length: 20 }, () => store.append({ ...e })));

@@ -18,7 +18,10 @@ storeConformance('SQLite', {
         others.push(s);
         return s;
       },
-      sql: async (text, ...params) => store.db.prepare(text).all(...params) as Record<string, unknown>[],
+      sql: async (text, ...params) => {
+        const statement = store.db.prepare(text);
+        return statement.reader ? (statement.all(...params) as Record<string, unknown>[]) : (statement.run(...params), []);
+      },
       cleanup: async () => {
         for (const s of others) await s.close();
         await store.close();

@@ -208,11 +208,12 @@ export class PgStore implements Store {
         e.orderKey === null
           ? undefined
           : (await c.query<{ last_key: string; last_id: number; last_ts: number | null }>('SELECT last_key, last_id, last_ts FROM chat_heads WHERE order_key = $1 FOR UPDATE', [e.orderKey])).rows[0];
-      if (head && head.last_key === e.dedupKey) return this.countDuplicate(c, 'id', head.last_id);
-      if (!head || head.last_ts !== e.ts) return this.countDuplicate(c, 'dedup_key', e.dedupKey);
+      // The stored key when the head's own row is gone (archived).
+      if (head && head.last_key === e.dedupKey) return (await this.countDuplicate(c, 'id', head.last_id)) ?? (await this.countDuplicate(c, 'dedup_key', e.dedupKey))!;
+      if (!head || head.last_ts !== e.ts) return (await this.countDuplicate(c, 'dedup_key', e.dedupKey))!;
       const repeat = `${e.dedupKey}#${head.last_id}`;
       id = (await c.query<{ id: number }>(insertOneSql, [repeat, ...values.slice(1)])).rows[0]?.id;
-      if (id === undefined) return this.countDuplicate(c, 'dedup_key', repeat);
+      if (id === undefined) return (await this.countDuplicate(c, 'dedup_key', repeat))!;
     }
     if (e.orderKey !== null) await c.query(setHeadSql, [e.orderKey, e.dedupKey, id, e.ts]);
     const secrets = sealedSecrets(e, this.box);
@@ -221,9 +222,9 @@ export class PgStore implements Store {
     return { id, duplicate: false };
   }
 
-  private async countDuplicate(c: pg.PoolClient, by: 'id' | 'dedup_key', value: number | string): Promise<AppendResult> {
+  private async countDuplicate(c: pg.PoolClient, by: 'id' | 'dedup_key', value: number | string): Promise<AppendResult | undefined> {
     const row = (await c.query<{ id: number }>(`UPDATE events SET duplicates = duplicates + 1 WHERE ${by} = $1 RETURNING id`, [value])).rows[0];
-    return { id: row!.id, duplicate: true };
+    return row && { id: row.id, duplicate: true };
   }
 
   private async applyChange(c: pg.PoolClient, plain: PortalChange | undefined): Promise<void> {

@@ -61,7 +61,8 @@ const write = (row, change, secret) => {
   if (info.changes === 0) {
     if (orderKey === null) return -s.duplicate.get(row[0]);
     const head = s.head.get(orderKey);
-    if (head && head.last_key === row[0]) return -s.duplicateOf.get(head.last_id);
+    // The stored key when the head's own row is gone (archived).
+    if (head && head.last_key === row[0]) return -(s.duplicateOf.get(head.last_id) ?? s.duplicate.get(row[0]));
     if (!head || head.last_ts !== row[6]) return -s.duplicate.get(row[0]);
     const repeat = row.slice();
     repeat[0] = row[0] + '#' + head.last_id;
