@@ -202,6 +202,28 @@ describe('errors answer with a status, a code and a clear message', () => {
     });
   }
 
+  it('refuses a NUL in any value or key, form or JSON, with where it is, and keeps nothing (not even as invalid)', async () => {
+    const form = formFixture('imconnector-message-update');
+    const json = jsonFixture('imconnector-message-update');
+    const sends: [string, () => Promise<{ status: number; body: { error?: { code: string; path?: string } } }>, string][] = [
+      // A genuine event (right token) whose chat id, the order key's source, holds %00.
+      ['%00 in a value', () => post(form.replace('channel-123', 'chan%00nel')), 'data[MESSAGES][0][chat][id]'],
+      ['raw NUL in a value', () => post(Buffer.from(form.replace('channel-123', 'chan\0nel'))), 'data[MESSAGES][0][chat][id]'],
+      ['%00 in the portal', () => post(form.replace(`auth%5Bmember_id%5D=${MEMBER}`, `auth%5Bmember_id%5D=${MEMBER}%00`)), 'auth[member_id]'],
+      ['%00 in a name', () => post(`${form}&data%5Bx%00y%5D=1`), 'data[x%00y]'],
+      ['\\u0000 in a JSON value', () => post(json.replace('channel-123', 'chan\\u0000nel'), 'application/json'), 'data[MESSAGES][0][chat][id]'],
+      ['\\u0000 in a JSON key', () => post(json.replace('"ts"', '"t\\u0000s"'), 'application/json'), 't\\u0000s'],
+    ];
+    for (const [name, send, path] of sends) {
+      const r = await send();
+      expect([name, r.status, r.body.error?.code, r.body.error?.path]).toEqual([name, 400, 'B24GW_NUL_BYTE', path]);
+    }
+    expect(await gateway.store.listEvents()).toEqual([]);
+    // `\\u0000` written as text (an escaped backslash) is no NUL, and is stored as sent.
+    const plain = await post(json.replace('channel-123', 'chan\\\\u0000nel'), 'application/json');
+    expect(plain.status).toBe(200);
+  });
+
   it('refuses a body over the limit before reading it when its length is declared', async () => {
     const r = await post(`a=${'x'.repeat(200 * 1024)}`);
     expect(r.status).toBe(413);

@@ -3,7 +3,7 @@ import { GatewayError } from '../errors.js';
 import { FINISHED_STATUSES, type FinishedStatus, type PruneQuery, type Store } from './types.js';
 
 /** Tables whose rows belong to one event (their `event_id`): removed with it, before it. */
-export const EVENT_TABLES = ['event_attempts', 'status_outbox'] as const;
+export const EVENT_TABLES = ['event_attempts', 'status_outbox', 'event_secrets'] as const;
 
 /** A prune query's statuses, refused unless every one is finished: an unfinished event is never pruned. */
 export function finishedOnly(statuses: readonly string[]): FinishedStatus[] {

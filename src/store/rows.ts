@@ -1,3 +1,4 @@
+import type { SecretBox } from './secret-box.js';
 import type { Attempt, EventStatus, PortalRecord, StoredEvent } from './types.js';
 
 export interface EventRow {
@@ -56,12 +57,13 @@ export interface PortalRow {
   updated_at: number;
 }
 
-export const portalFromRow = (r: PortalRow): PortalRecord => ({
+/** A portal as kept, its OAuth tokens decrypted when the store encrypts them. */
+export const portalFromRow = (r: PortalRow, box: SecretBox): PortalRecord => ({
   memberId: r.member_id,
   domain: r.domain,
   applicationToken: r.application_token,
-  accessToken: r.access_token,
-  refreshToken: r.refresh_token,
+  accessToken: box.open(r.access_token, 'portals.access_token', r.member_id),
+  refreshToken: box.open(r.refresh_token, 'portals.refresh_token', r.member_id),
   expiresAt: r.expires_at,
   clientEndpoint: r.client_endpoint,
   serverEndpoint: r.server_endpoint,
@@ -90,4 +92,10 @@ export const attemptFromRow = (r: AttemptRow): Attempt => ({
   finishedAt: r.finished_at,
   ok: r.ok === null ? null : Boolean(r.ok),
   error: r.error,
+});
+
+/** An event as claim returns it: with its secrets, decrypted (null when it has none, or they were erased). */
+export const claimedFromRow = (r: EventRow & { secrets: string | null }, box: SecretBox): StoredEvent => ({
+  ...eventFromRow(r),
+  secrets: box.open(r.secrets, 'event_secrets.data', r.member_id),
 });

@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors.js';
 import { defaultLimits, type DecodeLimits } from './limits.js';
-import { percentDecode } from './percent.js';
+import { nulByte, percentDecode } from './percent.js';
 import { toPlain, type PhpKey, PhpTable, type PhpValue } from './php-table.js';
 import { readName } from './names.js';
 import type { WireObject } from './types.js';
@@ -11,9 +11,13 @@ import type { WireObject } from './types.js';
  * `json_encode` would: tables keyed 0..n-1 in order become lists, others objects.
  *
  * Unlike PHP it refuses what it cannot hold instead of dropping it: too many pairs,
- * too deep, an index past the limit, invalid UTF-8.
+ * too deep, an index past the limit, invalid UTF-8, a NUL anywhere (PHP cuts a name at one
+ * and keeps one in a value; no text column of PostgreSQL holds one, and Bitrix24 never sends one).
  */
 export function decodeForm(body: string, limits: DecodeLimits = defaultLimits, secrets?: number[]): WireObject {
+  // A raw NUL is found here in one scan of the body; a `%00` by percentDecode, in the values that hold a `%`.
+  const nul = body.indexOf('\0');
+  if (nul >= 0) throw nulError(body, nul);
   const root = new PhpTable();
   let pairs = 0;
   let start = 0;
@@ -52,4 +56,22 @@ function addPair(root: PhpTable, body: string, start: number, end: number, limit
   }
   table.put(key, value satisfies PhpValue, limits.maxIndex, target.name);
   if (secrets && hasValue && target.secret) secrets.push(eq + 1, end);
+}
+
+/** The refusal of a body with a raw NUL at `at`, naming the pair that holds it. */
+function nulError(body: string, at: number): GatewayError {
+  const start = body.lastIndexOf('&', at) + 1;
+  const amp = body.indexOf('&', at);
+  const end = amp < 0 ? body.length : amp;
+  const eq = body.indexOf('=', start);
+  const nameEnd = eq < 0 || eq > end ? end : eq;
+  let name: string;
+  try {
+    name = percentDecode(body.slice(start, nameEnd), 'name');
+  } catch (e) {
+    // The name holds the NUL itself (or a `%00` first): percentDecode's own refusal names it.
+    if (e instanceof GatewayError && e.code === 'B24GW_NUL_BYTE') return e;
+    name = body.slice(start, nameEnd);
+  }
+  return nulByte(at < nameEnd ? 'name' : name, name);
 }

@@ -13,7 +13,30 @@ export function decodeJson(body: string, limits: DecodeLimits): WireObject {
   }
   if (!isWireObject(value)) throw new GatewayError('B24GW_NOT_AN_OBJECT', 'JSON body must be an object with event, data, ts and auth');
   checkShape(value, limits);
+  // `\u0000` is the only way JSON text holds U+0000 (a raw NUL does not parse): most bodies skip the walk.
+  if (body.includes('\\u0000')) checkNul(value);
   return value;
+}
+
+/** Refuses U+0000 in any key or string, as in a form body: no text column of PostgreSQL can hold it. */
+function checkNul(root: WireObject): void {
+  const stack: [WireValue, string][] = [[root, '']];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (value.includes('\0')) throw new GatewayError('B24GW_NUL_BYTE', `Value of "${path}" holds a NUL character (\\u0000)`, { path });
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    for (const [key, child] of Object.entries(value)) {
+      const named = path === '' ? key : `${path}[${key}]`;
+      if (key.includes('\0')) {
+        const shown = named.replaceAll('\0', '\\u0000');
+        throw new GatewayError('B24GW_NUL_BYTE', `Key "${shown}" holds a NUL character`, { path: shown });
+      }
+      stack.push([child, named]);
+    }
+  }
 }
 
 /** Counts leaves and depth without recursion, so a hostile body cannot overflow the stack. */

@@ -40,10 +40,8 @@ export function readName(raw: string, limits: DecodeLimits): ParsedName | undefi
 
 /** PHP's php_register_variable_ex name rules, including its handling of malformed brackets. */
 function parseName(raw: string, limits: DecodeLimits): ParsedName | undefined {
-  let name = percentDecode(raw, 'name');
-  // PHP reads names as C strings: a decoded NUL ends the name.
-  const nul = name.indexOf('\0');
-  if (nul >= 0) name = name.slice(0, nul);
+  // A NUL, which PHP would take as the end of the name, never gets here: decodeForm refuses it.
+  const name = percentDecode(raw, 'name');
   let s = 0;
   while (name.charCodeAt(s) === 32) s++; // leading spaces are ignored
   let open = name.indexOf('[', s);

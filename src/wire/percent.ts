@@ -9,11 +9,28 @@ import { GatewayError } from '../errors.js';
 export function percentDecode(s: string, where: string): string {
   const spaced = s.includes('+') ? s.replaceAll('+', ' ') : s;
   if (!s.includes('%')) return spaced;
+  let out: string;
   try {
-    return decodeURIComponent(spaced);
+    out = decodeURIComponent(spaced);
   } catch {
-    return slowDecode(spaced, where);
+    out = slowDecode(spaced, where);
   }
+  // Only `%00` decodes to U+0000 (a raw NUL is refused by decodeForm): checked on what was decoded, a short string.
+  if (out.includes('\0')) throw nulByte(where, out);
+  return out;
+}
+
+/**
+ * The refusal of a NUL in a name (`where` is 'name', `text` the name) or in the value of `where`.
+ * PostgreSQL's text columns cannot hold U+0000, and Bitrix24 never sends it.
+ */
+export function nulByte(where: string, text: string): GatewayError {
+  // Shown as `%00`, so the answer and the log line carry no NUL themselves.
+  if (where === 'name') {
+    const name = text.replaceAll('\0', '%00');
+    return new GatewayError('B24GW_NUL_BYTE', `Parameter name "${clip(name)}" holds a NUL character`, { path: name });
+  }
+  return new GatewayError('B24GW_NUL_BYTE', `Value of "${where}" holds a NUL character`, { path: where });
 }
 
 const hex = (c: number): number =>

@@ -2,8 +2,8 @@
  * A small reference model of PHP 8.2 `parse_str` (main/php_variables.c), written from the
  * behaviours recorded in fixtures/parse_str/cases.json, independently of src/wire. Each rule
  * names a fixture case that shows it. It has none of PHP's limits (max_input_vars,
- * max_input_nesting_level); the gateway's own refusals it states are the two the README
- * documents for what PHP would keep: invalid UTF-8 and integer keys past --max-index.
+ * max_input_nesting_level); the gateway's own refusals it states are the three the README
+ * documents for what PHP would keep: invalid UTF-8, integer keys past --max-index, and a NUL.
  */
 
 const APPEND = Symbol('append');
@@ -19,7 +19,7 @@ export class PhpArray {
 
 /** Where the gateway refuses what PHP would keep. */
 export class Refusal extends Error {
-  constructor(readonly code: 'B24GW_INVALID_UTF8' | 'B24GW_INDEX_TOO_LARGE') {
+  constructor(readonly code: 'B24GW_INVALID_UTF8' | 'B24GW_INDEX_TOO_LARGE' | 'B24GW_NUL_BYTE') {
     super(code);
   }
 }
@@ -60,6 +60,8 @@ export function urldecode(s: string): string {
       i += 2;
     } else bytes.push(c);
   }
+  // PHP keeps a NUL in a value and cuts a name at one ("NUL in value", "NUL in key truncates name"). The gateway refuses it.
+  if (bytes.includes(0)) throw new Refusal('B24GW_NUL_BYTE');
   try {
     return strictUtf8.decode(Buffer.from(bytes));
   } catch {
@@ -72,11 +74,8 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const isCSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\v' || c === '\f' || c === '\r';
 
-/** php_register_variable_ex for one decoded name and value. */
-function register(root: PhpArray, rawName: string, value: string, maxIndex: number): void {
-  // "NUL in key truncates name", "NUL inside index truncates name"
-  const nul = rawName.indexOf('\0');
-  const name = nul >= 0 ? rawName.slice(0, nul) : rawName;
+/** php_register_variable_ex for one decoded name and its value, decoded once the name's keys are read (the gateway's order of refusals). */
+function register(root: PhpArray, name: string, rawValue: string, maxIndex: number): void {
   let i = 0;
   while (name[i] === ' ') i++; // "leading space stripped"; only spaces: "leading tab kept"
   let base = '';
@@ -104,9 +103,11 @@ function register(root: PhpArray, rawName: string, value: string, maxIndex: numb
     }
     if (name[ip] !== '[') break; // "text after index", "extra closing bracket"
   }
+  const keys = [base, ...path].map((k) => (k === APPEND ? APPEND : keyOf(k, maxIndex)));
+  const value = urldecode(rawValue);
   let table = root;
-  let key: Index | Key = keyOf(base, maxIndex);
-  for (const index of path) {
+  let key: Index | Key = keys[0]!;
+  for (const index of keys.slice(1)) {
     // "scalar then array", "index 0 scalar then append below": a scalar in the way is replaced;
     // "append then explicit 0": an existing array is entered; an append always makes a new one ("append objects").
     const existing = key === APPEND ? undefined : table.map.get(key);
@@ -116,7 +117,7 @@ function register(root: PhpArray, rawName: string, value: string, maxIndex: numb
       put(table, key, child, maxIndex);
       table = child;
     }
-    key = index === APPEND ? APPEND : keyOf(index, maxIndex);
+    key = index;
   }
   put(table, key, value, maxIndex);
 }
@@ -128,8 +129,7 @@ export function parseStr(body: string, maxIndex = 2_147_483_647): PhpArray {
     if (segment === '') continue; // "double ampersand"
     const eq = segment.indexOf('=');
     const name = urldecode(eq < 0 ? segment : segment.slice(0, eq)); // "no equals sign": value ''
-    const value = eq < 0 ? '' : urldecode(segment.slice(eq + 1));
-    register(root, name, value, maxIndex);
+    register(root, name, eq < 0 ? '' : segment.slice(eq + 1), maxIndex);
   }
   return root;
 }
@@ -148,6 +148,8 @@ export function render(value: PhpValue, top = false): unknown {
 /** The model's answer for a body: the decoded object, or the gateway's refusal code. */
 export function modelDecode(body: string, maxIndex?: number): { ok: true; value: unknown } | { ok: false; code: string } {
   try {
+    // A raw NUL anywhere is refused before any pair is read.
+    if (body.includes('\0')) throw new Refusal('B24GW_NUL_BYTE');
     return { ok: true, value: render(parseStr(body, maxIndex), true) };
   } catch (e) {
     if (e instanceof Refusal) return { ok: false, code: e.code };

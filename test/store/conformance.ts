@@ -2,10 +2,27 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lapsedAttempt } from '../../src/store/lapsed.js';
 import type { NewEvent, NewStatus, PortalRecord, Store } from '../../src/store/types.js';
 
-export interface StoreFactory {
-  /** A new empty store, and a second handle on the same data (another instance). */
-  open(): Promise<{ store: Store; other: () => Store; cleanup: () => Promise<void> }>;
+export interface StoreOptions {
+  secretKey?: string;
 }
+
+export interface StoreFactory {
+  /**
+   * A new empty store, a second handle on the same data (another instance, maybe with other
+   * options), and SQL straight on its database (`?` placeholders), to see what is kept.
+   */
+  open(options?: StoreOptions): Promise<{
+    store: Store;
+    other: (options?: StoreOptions) => Store;
+    sql: (text: string, ...params: unknown[]) => Promise<Record<string, unknown>[]>;
+    cleanup: () => Promise<void>;
+  }>;
+  /** Rows the database refuses, each in its own way (the wire refuses them before a store sees them). */
+  poisons: Partial<Record<keyof NewEvent, unknown>>[];
+}
+
+const KEY = Buffer.alloc(32, 7).toString('base64');
+const OTHER_KEY = Buffer.alloc(32, 9).toString('hex');
 
 let seq = 0;
 export const newEvent = (over: Partial<NewEvent> = {}): NewEvent => ({
@@ -46,11 +63,14 @@ const portal = (over: Partial<PortalRecord> = {}): PortalRecord => ({
 export function storeConformance(name: string, factory: StoreFactory, enabled = true): void {
   describe.skipIf(!enabled)(`Store conformance: ${name}`, () => {
     let store: Store;
-    let other: () => Store;
+    let other: (options?: StoreOptions) => Store;
+    let sql: (text: string, ...params: unknown[]) => Promise<Record<string, unknown>[]>;
     let cleanup: () => Promise<void>;
     beforeEach(async () => {
-      ({ store, other, cleanup } = await factory.open());
+      ({ store, other, sql, cleanup } = await factory.open());
     });
+    /** Reopens the data with other options: the store the test then uses. */
+    const reopen = (options: StoreOptions): Store => (store = other(options));
     afterEach(async () => {
       await cleanup();
     });
@@ -295,6 +315,133 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       expect(await store.countStatuses()).toEqual({ pending: 1, sent: 0, dead: 0 });
       expect((await store.getEvent(unsent.id))?.status).toBe('done');
       await expect(store.pruneEvents({ ...query, statuses: ['done', 'pending'] as never })).rejects.toMatchObject({ code: 'B24GW_BAD_INPUT' });
+    });
+
+    it('one row the database refuses fails alone: the others of its commit are stored and answered', async () => {
+      for (const poison of factory.poisons) {
+        // The first append is committed at once; those made meanwhile share the next commit.
+        const lead = store.append(newEvent());
+        const rows = [newEvent({ orderKey: 'P' }), newEvent(poison as Partial<NewEvent>), newEvent(), newEvent({ memberId: 'm2' })];
+        const results = await Promise.allSettled([lead, ...rows.map((e) => store.append(e))]);
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+        expect(String((results[2] as PromiseRejectedResult).reason)).not.toBe('');
+        for (const r of results.filter((x) => x.status === 'fulfilled')) {
+          const { id, duplicate } = r.value;
+          expect(duplicate).toBe(false);
+          expect(await store.getEvent(id)).toMatchObject({ id, status: 'pending' });
+        }
+      }
+      expect((await store.countEvents()).pending).toBe(4 * factory.poisons.length);
+    });
+
+    it('keeps an edit back within one second (A, B, A) and takes a re-delivery of the latest for a duplicate', async () => {
+      const at = (key: string, ts: number, orderKey: string | null = 'C') => newEvent({ dedupKey: `${ts}:${key}`, ts, orderKey });
+      const a1 = await store.append(at('a', 100));
+      const b = await store.append(at('b', 100));
+      const a2 = await store.append(at('a', 100));
+      expect(a2.duplicate).toBe(false);
+      expect(new Set([a1.id, b.id, a2.id]).size).toBe(3);
+      // A proxy repeating the last body: the same event.
+      expect(await store.append(at('a', 100))).toEqual({ id: a2.id, duplicate: true });
+      expect(await store.getEvent(a2.id)).toMatchObject({ duplicates: 1 });
+      expect(await store.getEvent(a1.id)).toMatchObject({ duplicates: 0 });
+      // A late copy of an event of an earlier second cannot be an edit back: a duplicate.
+      await store.append(at('c', 101));
+      expect(await store.append(at('b', 100))).toEqual({ id: b.id, duplicate: true });
+      // An event of another chat in between changes nothing; events of no chat keep the plain rule.
+      const h = await store.append(at('h', 102));
+      await store.append(at('i', 102, 'D'));
+      expect(await store.append(at('h', 102))).toEqual({ id: h.id, duplicate: true });
+      const f1 = await store.append(at('f', 100, null));
+      await store.append(at('g', 100, null));
+      expect(await store.append(at('f', 100, null))).toEqual({ id: f1.id, duplicate: true });
+      expect(await store.listEvents()).toHaveLength(8);
+      // The repeat runs after B, in its chat's order.
+      expect((await store.claim('w', 1, 1_000, 10, 8)).map((e) => e.id)).toContain(a1.id);
+      await store.finish(a1.id, 'w', { ok: true }, 2);
+      expect((await store.claim('w', 3, 1_000, 10, 8)).map((e) => e.id)).toContain(b.id);
+      await store.finish(b.id, 'w', { ok: true }, 4);
+      expect((await store.claim('w', 5, 1_000, 10, 8)).map((e) => e.id)).toContain(a2.id);
+    });
+
+    it("takes a copy for the stored event when its chat's latest event was archived", async () => {
+      const at = (key: string) => newEvent({ dedupKey: `100:${key}`, ts: 100, orderKey: 'C' });
+      const a1 = await store.append(at('a'));
+      await store.append(at('b'));
+      const a2 = await store.append(at('a'));
+      await sql('DELETE FROM events WHERE id = ?', a2.id);
+      expect(await store.append(at('a'))).toEqual({ id: a1.id, duplicate: true });
+    });
+
+    it('stores copies of one chat event arriving together once, with every answer naming it', async () => {
+      const e = newEvent({ orderKey: 'C' });
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.append({ ...e })));
+      expect(new Set(results.map((r) => r.id)).size).toBe(1);
+      expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+      expect((await store.getEvent(results[0]!.id))?.duplicates).toBe(19);
+    });
+
+    it("keeps an event's secrets apart: claim returns them, list and get never, and finishing erases them", async () => {
+      const secrets = '{"571":{"access_token":"bot-access-1"}}';
+      const first = newEvent({ secrets });
+      const done = await store.append(first);
+      const dead = await store.append(newEvent({ secrets: '{"x":"dead-secret"}' }));
+      const retried = await store.append(newEvent({ secrets: '{"x":"retry-secret"}' }));
+      const none = await store.append(newEvent());
+      // An invalid event never runs, so nothing would erase its secrets: none are kept.
+      await store.append(newEvent({ status: 'invalid', error: 'bad', secrets: '{"x":"invalid"}' }));
+      // A copy's secrets do not replace the stored event's.
+      expect(await store.append({ ...first, secrets: '{"x":"copy"}' })).toEqual({ id: done.id, duplicate: true });
+      const kept = await sql('SELECT event_id, data FROM event_secrets ORDER BY event_id');
+      expect(kept.map((r) => Number(r.event_id))).toEqual([done.id, dead.id, retried.id]);
+      expect(kept[0]?.data).toBe(secrets);
+      for (const e of [...(await store.listEvents()), (await store.getEvent(done.id))!]) {
+        expect(e.secrets ?? null).toBeNull();
+        expect(JSON.stringify(e)).not.toContain('bot-access-1');
+      }
+      const claimed = new Map((await store.claim('w', 10, 1_000, 10, 8)).map((e) => [e.id, e.secrets]));
+      expect(claimed.get(done.id)).toBe(secrets);
+      expect(claimed.get(none.id)).toBeNull();
+      await store.finish(done.id, 'w', { ok: true }, 20);
+      await store.finish(dead.id, 'w', { ok: false, error: 'x', retryAt: null }, 20);
+      await store.finish(retried.id, 'w', { ok: false, error: 'x', retryAt: 30 }, 20);
+      expect((await sql('SELECT event_id FROM event_secrets ORDER BY event_id')).map((r) => Number(r.event_id))).toEqual([retried.id]);
+      // The retry has them again; a replayed finished event runs without.
+      expect((await store.claim('w', 30, 1_000, 10, 8)).find((e) => e.id === retried.id)?.secrets).toBe('{"x":"retry-secret"}');
+      await store.requeue([done.id]);
+      expect((await store.claim('w', 40, 1_000, 10, 8)).find((e) => e.id === done.id)?.secrets).toBeNull();
+    });
+
+    it('with a key, keeps tokens and secrets encrypted, reads them back, and re-encrypts plain ones when written', async () => {
+      // Written without a key first: the plain values a store keeps before a key is set.
+      await store.append(newEvent({ code: 'ONAPPINSTALL' }), { kind: 'install', portal: portal({ accessToken: 'plain-access', refreshToken: 'plain-refresh' }) });
+      reopen({ secretKey: KEY });
+      expect(await store.getPortal('m1')).toMatchObject({ accessToken: 'plain-access', refreshToken: 'plain-refresh' });
+      await store.savePortalTokens('m1', { accessToken: 'access-2', refreshToken: 'refresh-2', expiresAt: 9_000 });
+      await store.append(newEvent({ code: 'ONAPPINSTALL', memberId: 'm2' }), { kind: 'install', portal: portal({ memberId: 'm2', accessToken: 'access-3', refreshToken: 'refresh-3' }) });
+      const e = await store.append(newEvent({ memberId: 'm2', secrets: '{"AUTH":"bot-secret"}' }));
+      const raw = JSON.stringify([...(await sql('SELECT * FROM portals')), ...(await sql('SELECT * FROM event_secrets'))]);
+      for (const plain of ['access-2', 'refresh-2', 'access-3', 'refresh-3', 'bot-secret']) expect(raw).not.toContain(plain);
+      const tokens = await sql('SELECT access_token, refresh_token FROM portals ORDER BY member_id');
+      for (const t of tokens.flatMap((r) => [r.access_token, r.refresh_token])) expect(String(t)).toMatch(/^enc:v1:[A-Za-z0-9_-]+$/);
+      expect(await store.getPortal('m1')).toMatchObject({ accessToken: 'access-2', refreshToken: 'refresh-2', applicationToken: 'app' });
+      expect((await store.listPortals()).map((p) => p.accessToken)).toEqual(['access-2', 'access-3']);
+      expect((await store.claim('w', 10, 1_000, 10, 8)).find((x) => x.id === e.id)?.secrets).toBe('{"AUTH":"bot-secret"}');
+      // The application token is not the store's to encrypt.
+      expect((await sql('SELECT application_token FROM portals ORDER BY member_id')).map((r) => r.application_token)).toEqual(['app', 'app']);
+    });
+
+    it('refuses, with a coded error naming B24GW_SECRET_KEY, to read secrets under another key or none, never a garbled token', async () => {
+      // Opened before anything is encrypted: the read itself must refuse.
+      const wrong = other({ secretKey: OTHER_KEY });
+      reopen({ secretKey: KEY });
+      await store.append(newEvent({ code: 'ONAPPINSTALL' }), { kind: 'install', portal: portal() });
+      const refusal = { code: 'B24GW_SECRET_UNREADABLE', message: expect.stringMatching(/B24GW_SECRET_KEY/) };
+      await expect(wrong.getPortal('m1')).rejects.toMatchObject(refusal);
+      // Opened after: the store refuses from the start.
+      await expect(Promise.resolve().then(() => other({ secretKey: OTHER_KEY }).getPortal('m1'))).rejects.toMatchObject(refusal);
+      await expect(Promise.resolve().then(() => other().listPortals())).rejects.toMatchObject(refusal);
+      expect(await other({ secretKey: KEY }).getPortal('m1')).toMatchObject({ accessToken: 'acc', refreshToken: 'ref' });
     });
   });
 }

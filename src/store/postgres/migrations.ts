@@ -89,8 +89,24 @@ export const pgMigrations: readonly { version: number; sql: string }[] = [
     `,
   },
   {
+    // Numbered as SQLite's step with the same tables (see its comment); 4 and 5 are SQLite's own indexes.
+    version: 6,
+    sql: `
+      CREATE TABLE chat_heads (
+        order_key TEXT PRIMARY KEY,
+        last_key TEXT NOT NULL,
+        last_id BIGINT NOT NULL,
+        last_ts BIGINT
+      );
+      CREATE TABLE event_secrets (
+        event_id BIGINT PRIMARY KEY REFERENCES events (id),
+        data TEXT NOT NULL
+      );
+    `,
+  },
+  {
     // As SQLite's version 7: pruning by status and age, and delivery statuses by event, through indexes.
-    version: 5,
+    version: 7,
     sql: `
       CREATE INDEX events_finished ON events (status, received_at) WHERE status IN ('done', 'invalid', 'dead');
       CREATE INDEX status_outbox_event ON status_outbox (event_id);

@@ -15,7 +15,8 @@ import type {
   Store,
   StoredEvent,
 } from '../types.js';
-import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
+import { attemptFromRow, claimedFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
+import { checkSecretKey, sampleSecretSql, sealChange, sealedSecrets, SecretBox, type SampleSecret } from '../secret-box.js';
 import { lapsedAttempt, spentByLapses, statusSpentByLapse } from '../lapsed.js';
 import { EVENT_TABLES, finishedOnly } from '../prune.js';
 import { eventFilter } from '../query.js';
@@ -40,9 +41,47 @@ const PRUNABLE = `
   WHERE e.status IN ('done', 'invalid', 'dead') AND e.status = ANY($1::text[]) AND e.received_at < $2
     AND NOT EXISTS (SELECT 1 FROM status_outbox s WHERE s.event_id = e.id AND s.status IN ('pending', 'sending'))`;
 
+const cols = ['dedup_key', 'member_id', 'code', 'known', 'status', 'handler_id', 'ts', 'order_key', 'received_at', 'event', 'raw_body', 'content_type', 'last_error'];
+const casts = ['text', 'text', 'text', 'bool', 'text', 'int8', 'int8', 'text', 'int8', 'text', 'text', 'text', 'text'];
+const valuesOf = (x: NewEvent) => [x.dedupKey, x.memberId, x.code, x.known, x.status, x.handlerId, x.ts, x.orderKey, x.receivedAt, x.event, x.rawBody, x.contentType, x.error];
+
+/**
+ * A whole batch in one statement: the events, each chat's head (its latest event), and the
+ * events' secrets when some have them ($14: one per event, null for none; the first copy of a
+ * key is the one stored).
+ */
+const batchInsert = (withSecrets: boolean) => `
+  WITH ins AS (
+    INSERT INTO events (${cols.join(', ')})
+    SELECT ${cols.join(', ')} FROM unnest(${casts.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) WITH ORDINALITY AS u(${cols.join(', ')}, n)
+    ORDER BY n
+    ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key, order_key, ts),
+  heads AS (
+    INSERT INTO chat_heads (order_key, last_key, last_id, last_ts)
+    SELECT DISTINCT ON (order_key) order_key, dedup_key, id, ts FROM ins WHERE order_key IS NOT NULL ORDER BY order_key, id DESC
+    ON CONFLICT (order_key) DO UPDATE SET last_key = excluded.last_key, last_id = excluded.last_id, last_ts = excluded.last_ts
+    WHERE excluded.last_id > chat_heads.last_id)${withSecrets ? `,
+  secrets AS (
+    INSERT INTO event_secrets (event_id, data)
+    SELECT id, data FROM (
+      SELECT DISTINCT ON (ins.id) ins.id, s.data FROM ins JOIN unnest($1::text[], $14::text[]) WITH ORDINALITY AS s(k, data, n) ON s.k = ins.dedup_key
+      ORDER BY ins.id, s.n) AS first WHERE data IS NOT NULL)` : ''}
+  SELECT id, dedup_key FROM ins`;
+const batchSql = { plain: batchInsert(false), secrets: batchInsert(true) };
+const insertOneSql = `INSERT INTO events (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT (dedup_key) DO NOTHING RETURNING id`;
+const setHeadSql = `
+  INSERT INTO chat_heads (order_key, last_key, last_id, last_ts) VALUES ($1, $2, $3, $4)
+  ON CONFLICT (order_key) DO UPDATE SET last_key = excluded.last_key, last_id = excluded.last_id, last_ts = excluded.last_ts
+  WHERE excluded.last_id > chat_heads.last_id`;
+
+/** Thrown in a batch's transaction when a row repeats a stored key of a chat: the batch is then written row by row, in order. */
+const IN_ORDER = new Error('the batch is written again row by row');
+
 export interface PgStoreOptions {
   /** Connections in the pool. Default 10. */
   poolSize?: number;
+  /** 32 bytes (or their hex or base64): OAuth tokens and events' secrets are then kept encrypted (AES-256-GCM). */
+  secretKey?: string | Uint8Array | undefined;
 }
 
 /**
@@ -58,10 +97,17 @@ export class PgStore implements Store {
   private closed = false;
   private listener: pg.Client | undefined;
   private readonly listeners = new Set<() => void>();
+  private readonly box: SecretBox;
 
   constructor(readonly url: string, options: PgStoreOptions = {}) {
+    this.box = new SecretBox(options.secretKey);
     this.pool = openPool(url, options.poolSize);
-    this.ready = migrateOnce(this.pool, migratePg);
+    const ready = migrateOnce(this.pool, migratePg).then(async () =>
+      checkSecretKey(this.box, (await this.pool.query<SampleSecret>(sampleSecretSql)).rows[0]),
+    );
+    // Reported by whoever awaits it, never as an unhandled rejection.
+    ready.catch(() => undefined);
+    this.ready = ready;
   }
 
   private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
@@ -88,32 +134,36 @@ export class PgStore implements Store {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      try {
-        const results = await this.tx((c) => this.write(c, batch));
-        batch.forEach((p, i) => p.resolve(results[i]!));
-      } catch (e) {
-        for (const p of batch) p.reject(e);
-      }
+      await this.commit(batch);
     }
     this.flushing = false;
   }
 
-  private async write(c: pg.PoolClient, batch: Pending[]): Promise<AppendResult[]> {
-    const cols = ['dedup_key', 'member_id', 'code', 'known', 'status', 'handler_id', 'ts', 'order_key', 'received_at', 'event', 'raw_body', 'content_type', 'last_error'];
-    const casts = ['text', 'text', 'text', 'bool', 'text', 'int8', 'int8', 'text', 'int8', 'text', 'text', 'text', 'text'];
+  /** The batch in one transaction; when that fails, each row in its own, so that one bad row fails only itself. */
+  private async commit(batch: Pending[]): Promise<void> {
+    let results: AppendResult[] | undefined;
+    try {
+      results = await this.tx((c) => this.writeBatch(c, batch));
+    } catch (e) {
+      if (e === IN_ORDER) results = await this.tx((c) => this.writeEach(c, batch)).catch(() => undefined);
+      else if (batch.length === 1) return batch[0]!.reject(e);
+    }
+    if (results) return batch.forEach((p, i) => p.resolve(results[i]!));
+    for (const p of batch) {
+      try {
+        p.resolve((await this.tx((c) => this.writeEach(c, [p])))[0]!);
+      } catch (e) {
+        p.reject(e);
+      }
+    }
+  }
+
+  private async writeBatch(c: pg.PoolClient, batch: Pending[]): Promise<AppendResult[]> {
     const e = batch.map((p) => p.event);
-    const arrays = [
-      e.map((x) => x.dedupKey), e.map((x) => x.memberId), e.map((x) => x.code), e.map((x) => x.known), e.map((x) => x.status),
-      e.map((x) => x.handlerId), e.map((x) => x.ts), e.map((x) => x.orderKey), e.map((x) => x.receivedAt), e.map((x) => x.event),
-      e.map((x) => x.rawBody), e.map((x) => x.contentType), e.map((x) => x.error),
-    ];
-    const inserted = await c.query<{ id: number; dedup_key: string }>(
-      `INSERT INTO events (${cols.join(', ')})
-       SELECT ${cols.join(', ')} FROM unnest(${casts.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) WITH ORDINALITY AS u(${cols.join(', ')}, n)
-       ORDER BY n
-       ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key`,
-      arrays,
-    );
+    const rows = e.map(valuesOf);
+    const arrays = cols.map((_, i) => rows.map((r) => r[i]));
+    const secrets = e.some((x) => x.secrets != null) ? e.map((x) => sealedSecrets(x, this.box)) : undefined;
+    const inserted = await c.query<{ id: number; dedup_key: string }>(secrets ? batchSql.secrets : batchSql.plain, secrets ? [...arrays, secrets] : arrays);
     const fresh = new Map(inserted.rows.map((r) => [r.dedup_key, r.id]));
     const results: AppendResult[] = [];
     const claimed = new Set<string>();
@@ -126,6 +176,8 @@ export class PgStore implements Store {
         results.push({ id, duplicate: false });
         await this.applyChange(c, p.change);
       } else {
+        // Whether it repeats its chat's head or comes after another event of its chat: see writeOne.
+        if (p.event.orderKey !== null) throw IN_ORDER;
         dupes.set(key, (dupes.get(key) ?? 0) + 1);
         results.push({ id: -1, duplicate: true });
       }
@@ -145,7 +197,50 @@ export class PgStore implements Store {
     return results;
   }
 
-  private async applyChange(c: pg.PoolClient, change: PortalChange | undefined): Promise<void> {
+  /** The batch row by row, in order, in the caller's transaction. */
+  private async writeEach(c: pg.PoolClient, batch: Pending[]): Promise<AppendResult[]> {
+    const results: AppendResult[] = [];
+    for (const p of batch) results.push(await this.writeOne(c, p));
+    if (results.some((r) => !r.duplicate)) await c.query(`NOTIFY ${CHANNEL}`);
+    return results;
+  }
+
+  /**
+   * One event. A repeat of a stored key is a re-delivery, counted on the stored event, unless a
+   * different event of its chat and of the same second came in between: then it is a genuine
+   * repeat (an edit back, A -> B -> A), kept under its key and the id of the chat's head.
+   * The head's row lock orders two instances writing one chat.
+   */
+  private async writeOne(c: pg.PoolClient, p: Pending): Promise<AppendResult> {
+    const e = p.event;
+    const values = valuesOf(e);
+    let id = (await c.query<{ id: number }>(insertOneSql, values)).rows[0]?.id;
+    if (id === undefined) {
+      const head =
+        e.orderKey === null
+          ? undefined
+          : (await c.query<{ last_key: string; last_id: number; last_ts: number | null }>('SELECT last_key, last_id, last_ts FROM chat_heads WHERE order_key = $1 FOR UPDATE', [e.orderKey])).rows[0];
+      // The stored key when the head's own row is gone (archived).
+      if (head && head.last_key === e.dedupKey) return (await this.countDuplicate(c, 'id', head.last_id)) ?? (await this.countDuplicate(c, 'dedup_key', e.dedupKey))!;
+      if (!head || head.last_ts !== e.ts) return (await this.countDuplicate(c, 'dedup_key', e.dedupKey))!;
+      const repeat = `${e.dedupKey}#${head.last_id}`;
+      id = (await c.query<{ id: number }>(insertOneSql, [repeat, ...values.slice(1)])).rows[0]?.id;
+      if (id === undefined) return (await this.countDuplicate(c, 'dedup_key', repeat))!;
+    }
+    if (e.orderKey !== null) await c.query(setHeadSql, [e.orderKey, e.dedupKey, id, e.ts]);
+    const secrets = sealedSecrets(e, this.box);
+    if (secrets !== null) await c.query('INSERT INTO event_secrets (event_id, data) VALUES ($1, $2)', [id, secrets]);
+    await this.applyChange(c, p.change);
+    return { id, duplicate: false };
+  }
+
+  private async countDuplicate(c: pg.PoolClient, by: 'id' | 'dedup_key', value: number | string): Promise<AppendResult | undefined> {
+    const row = (await c.query<{ id: number }>(`UPDATE events SET duplicates = duplicates + 1 WHERE ${by} = $1 RETURNING id`, [value])).rows[0];
+    return row && { id: row.id, duplicate: true };
+  }
+
+  private async applyChange(c: pg.PoolClient, plain: PortalChange | undefined): Promise<void> {
+    const change = sealChange(plain, this.box);
     if (change?.kind === 'install') {
       const p = change.portal;
       await c.query(
@@ -171,7 +266,15 @@ export class PgStore implements Store {
       `UPDATE portals SET access_token = $2, refresh_token = $3, expires_at = $4,
          client_endpoint = COALESCE($5, client_endpoint), server_endpoint = COALESCE($6, server_endpoint), updated_at = $7
        WHERE member_id = $1`,
-      [memberId, t.accessToken, t.refreshToken, t.expiresAt, t.clientEndpoint ?? null, t.serverEndpoint ?? null, Date.now()],
+      [
+        memberId,
+        this.box.seal(t.accessToken, 'portals.access_token', memberId),
+        this.box.seal(t.refreshToken, 'portals.refresh_token', memberId),
+        t.expiresAt,
+        t.clientEndpoint ?? null,
+        t.serverEndpoint ?? null,
+        Date.now(),
+      ],
     );
   }
 
@@ -179,7 +282,7 @@ export class PgStore implements Store {
     return this.tx(async (c) => {
       // First, so that a chat held by a spent event is free for this very claim.
       await this.killSpent(c, now, maxAttempts);
-      const rows = await c.query<EventRow & { was: string }>(
+      const rows = await c.query<EventRow & { was: string; secrets: string | null }>(
         `WITH runnable AS (
            SELECT e.id, e.status AS was FROM events e
            WHERE e.status IN ('pending', 'retry', 'processing')
@@ -189,7 +292,8 @@ export class PgStore implements Store {
                SELECT 1 FROM events p WHERE p.order_key = e.order_key AND p.id < e.id AND p.status IN ('pending', 'retry', 'processing')))
            ORDER BY e.id LIMIT $2 FOR UPDATE SKIP LOCKED)
          UPDATE events SET status = 'processing', lease_owner = $3, lease_until = $4, attempts = events.attempts + 1
-         FROM runnable WHERE events.id = runnable.id RETURNING events.*, runnable.was`,
+         FROM runnable WHERE events.id = runnable.id
+         RETURNING events.*, runnable.was, (SELECT data FROM event_secrets s WHERE s.event_id = events.id) AS secrets`,
         [now, limit, owner, now + leaseMs, maxAttempts],
       );
       const lapsed = rows.rows.filter((r) => r.was === 'processing');
@@ -201,7 +305,7 @@ export class PgStore implements Store {
           [rows.rows.map((r) => r.id), rows.rows.map((r) => r.attempts), rows.rows.map(() => owner), rows.rows.map(() => now)],
         );
       }
-      return rows.rows.sort((a, b) => a.id - b.id).map(eventFromRow);
+      return rows.rows.sort((a, b) => a.id - b.id).map((r) => claimedFromRow(r, this.box));
     });
   }
 
@@ -222,6 +326,8 @@ export class PgStore implements Store {
        FROM unnest($1::int8[], $2::text[]) AS u(id, error) WHERE events.id = u.id`,
       [ends.map((e) => e[0]), ends.map((e) => e[2])],
     );
+    // Dead: its handlers need its secrets no more.
+    await c.query('DELETE FROM event_secrets WHERE event_id = ANY($1::int8[])', [ends.map((e) => e[0])]);
     await this.endAttempts(c, ends, now);
   }
 
@@ -248,10 +354,14 @@ export class PgStore implements Store {
     const error = outcome.ok ? null : outcome.error;
     const retryAt = outcome.ok ? null : outcome.retryAt;
     return this.tx(async (c) => {
+      // A finished event needs its secrets no more (a replay runs without them).
       const r = await c.query<{ attempts: number }>(
-        `UPDATE events SET status = $3, next_attempt_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL,
-           processed_at = CASE WHEN $3 = 'done' THEN $6 ELSE processed_at END
-         WHERE id = $1 AND lease_owner = $2 AND status = 'processing' RETURNING attempts`,
+        `WITH ended AS (
+           UPDATE events SET status = $3, next_attempt_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL,
+             processed_at = CASE WHEN $3 = 'done' THEN $6 ELSE processed_at END
+           WHERE id = $1 AND lease_owner = $2 AND status = 'processing' RETURNING id, attempts),
+         erased AS (DELETE FROM event_secrets WHERE event_id IN (SELECT id FROM ended) AND $3 <> 'retry')
+         SELECT attempts FROM ended`,
         [id, owner, status, retryAt, error, now],
       );
       const attempt = r.rows[0]?.attempts;
@@ -393,11 +503,11 @@ export class PgStore implements Store {
 
   async getPortal(memberId: string): Promise<PortalRecord | undefined> {
     const [row] = await this.q<PortalRow>('SELECT * FROM portals WHERE member_id = $1', [memberId]);
-    return row && portalFromRow(row);
+    return row && portalFromRow(row, this.box);
   }
 
   async listPortals(): Promise<PortalRecord[]> {
-    return (await this.q<PortalRow>('SELECT * FROM portals ORDER BY member_id')).map(portalFromRow);
+    return (await this.q<PortalRow>('SELECT * FROM portals ORDER BY member_id')).map((r) => portalFromRow(r, this.box));
   }
 
   /** Calls `wake` whenever any instance stores or requeues events (LISTEN/NOTIFY). */

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { TickBatch } from '../../tick-batch.js';
+import { sealChange, sealedSecrets, type SecretBox } from '../secret-box.js';
 import type { AppendResult, NewEvent, PortalChange } from '../types.js';
 
 const sql = {
@@ -9,6 +10,13 @@ const sql = {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (dedup_key) DO NOTHING`,
   duplicate: 'UPDATE events SET duplicates = duplicates + 1 WHERE dedup_key = ? RETURNING id',
+  duplicateOf: 'UPDATE events SET duplicates = duplicates + 1 WHERE id = ? RETURNING id',
+  head: 'SELECT last_key, last_id, last_ts FROM chat_heads WHERE order_key = ?',
+  setHead: `
+    INSERT INTO chat_heads (order_key, last_key, last_id, last_ts) VALUES (?, ?, ?, ?)
+    ON CONFLICT (order_key) DO UPDATE SET last_key = excluded.last_key, last_id = excluded.last_id, last_ts = excluded.last_ts
+    WHERE excluded.last_id > chat_heads.last_id`,
+  secret: 'INSERT INTO event_secrets (event_id, data) VALUES (?, ?)',
   upsertPortal: `
     INSERT INTO portals (member_id, domain, application_token, access_token, refresh_token, expires_at, client_endpoint, server_endpoint, scope, status, installed_at, uninstalled_at, updated_at)
     VALUES (@memberId, @domain, @applicationToken, @accessToken, @refreshToken, @expiresAt, @clientEndpoint, @serverEndpoint, @scope, @status, @installedAt, @uninstalledAt, @updatedAt)
@@ -24,7 +32,14 @@ const sql = {
 /**
  * The writer thread, as plain JavaScript so it runs the same from the build and from tests.
  * It takes every batch already waiting on its port into one transaction: one sync for all,
- * and the longer a commit takes, the more the next one carries.
+ * and the longer a commit takes, the more the next one carries. When that transaction fails
+ * for any reason but a lock, each row is committed again on its own, so that one bad row
+ * fails only itself.
+ *
+ * A row repeating a stored event's dedup key is a re-delivery, counted on the stored event,
+ * unless a different event of its chat (order key) and of the same second came in between:
+ * then it is a genuine repeat (an edit back, A -> B -> A), kept under its key and the id of
+ * the chat's head. A re-delivery of the chat's head itself is always a duplicate of it.
  */
 const writerSource = `
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
@@ -39,24 +54,50 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
 const s = {};
 for (const [name, text] of Object.entries(workerData.sql)) s[name] = db.prepare(text);
 s.duplicate.pluck();
-const write = (row, change) => {
-  const info = s.insert.run(row);
-  if (info.changes === 0) return -s.duplicate.get(row[0]);
+s.duplicateOf.pluck();
+const write = (row, change, secret) => {
+  let info = s.insert.run(row);
+  const orderKey = row[7];
+  if (info.changes === 0) {
+    if (orderKey === null) return -s.duplicate.get(row[0]);
+    const head = s.head.get(orderKey);
+    // The stored key when the head's own row is gone (archived).
+    if (head && head.last_key === row[0]) return -(s.duplicateOf.get(head.last_id) ?? s.duplicate.get(row[0]));
+    if (!head || head.last_ts !== row[6]) return -s.duplicate.get(row[0]);
+    const repeat = row.slice();
+    repeat[0] = row[0] + '#' + head.last_id;
+    info = s.insert.run(repeat);
+    if (info.changes === 0) return -s.duplicate.get(repeat[0]);
+  }
+  const id = Number(info.lastInsertRowid);
+  if (orderKey !== null) s.setHead.run(orderKey, row[0], id, row[6]);
+  if (secret != null) s.secret.run(id, secret);
   if (change && change.kind === 'install') s.upsertPortal.run(change.portal);
   if (change && change.kind === 'uninstall') s.erasePortal.run(change.at, change.at, change.memberId);
-  return Number(info.lastInsertRowid);
+  return id;
 };
-const commit = db.transaction((batches) => batches.map((b) => ({ seq: b.seq, ids: b.rows.map((row, i) => write(row, b.changes && b.changes[i])) })));
-const commitSoon = (batches) => {
+const rowsOf = (b, each) => b.rows.map((row, i) => each(row, b.changes && b.changes[i], b.secrets && b.secrets[i], i));
+const commit = db.transaction((batches) => batches.map((b) => ({ seq: b.seq, ids: rowsOf(b, write) })));
+const commitOne = db.transaction(write);
+const soon = (fn) => {
   const until = Date.now() + 10000;
   for (;;) {
-    try { return commit.immediate(batches); }
+    try { return fn(); }
     catch (e) {
       if (e.code !== 'SQLITE_BUSY' || Date.now() > until) throw e;
       Atomics.wait(pause, 0, 0, 0.2);
     }
   }
 };
+// Each row in a transaction of its own: an id, or 0 and the row's own error.
+const oneByOne = (batches) => batches.map((b) => {
+  const errors = {};
+  const ids = rowsOf(b, (row, change, secret, i) => {
+    try { return soon(() => commitOne.immediate(row, change, secret)); }
+    catch (e) { errors[i] = String(e && e.message || e); return 0; }
+  });
+  return { seq: b.seq, ids, errors };
+});
 const close = () => { db.close(); parentPort.close(); };
 parentPort.on('message', (first) => {
   if (first === 'close') return close();
@@ -66,8 +107,16 @@ parentPort.on('message', (first) => {
     if (m.message === 'close') closing = true;
     else batches.push(m.message);
   }
-  try { parentPort.postMessage({ done: commitSoon(batches) }); }
-  catch (e) { parentPort.postMessage({ failed: batches.map((b) => b.seq), error: String(e && e.message || e) }); }
+  let reply;
+  try { reply = { done: soon(() => commit.immediate(batches)) }; }
+  catch (e) {
+    if (e.code === 'SQLITE_BUSY') reply = { failed: batches.map((b) => b.seq), error: String(e.message) };
+    else {
+      try { reply = { done: oneByOne(batches) }; }
+      catch (e2) { reply = { failed: batches.map((b) => b.seq), error: String(e2 && e2.message || e2) }; }
+    }
+  }
+  parentPort.postMessage(reply);
   if (closing) close();
 });
 `;
@@ -79,8 +128,11 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-/** Each committed event's id, negated for a duplicate (the id of the event it repeats). */
-type Reply = { done: { seq: number; ids: number[] }[] } | { failed: number[]; error: string };
+/**
+ * Each committed event's id, negated for a duplicate (the id of the event it repeats); 0 for a
+ * row that failed alone, with its error under its index.
+ */
+type Reply = { done: { seq: number; ids: number[]; errors?: Record<number, string> }[] } | { failed: number[]; error: string };
 
 /** A row as the insert binds it: plain values in a list clone and bind faster than an object's properties. */
 const rowOf = (e: NewEvent) => [
@@ -103,7 +155,7 @@ export class Appender {
   private broken: Error | undefined;
   private drained: (() => void) | undefined;
 
-  constructor(file: string, synchronous: 'FULL' | 'NORMAL') {
+  constructor(file: string, synchronous: 'FULL' | 'NORMAL', private readonly box: SecretBox) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(writerSource, { eval: true, workerData: { file, synchronous, driver, sql } });
     this.worker.unref();
@@ -125,13 +177,17 @@ export class Appender {
     this.worker.ref();
     const seq = ++this.seq;
     this.inFlight.set(seq, list);
-    const changes = list.some((p) => p.change) ? list.map((p) => p.change) : undefined;
-    this.worker.postMessage({ seq, rows: list.map((p) => rowOf(p.event)), changes });
+    // Secrets are sealed here, so the thread never holds the key.
+    const changes = list.some((p) => p.change) ? list.map((p) => sealChange(p.change, this.box)) : undefined;
+    const secrets = list.some((p) => p.event.secrets != null) ? list.map((p) => sealedSecrets(p.event, this.box)) : undefined;
+    this.worker.postMessage({ seq, rows: list.map((p) => rowOf(p.event)), changes, secrets });
   }
 
   private done(m: Reply): void {
     if ('done' in m) {
-      for (const { seq, ids } of m.done) this.take(seq)?.forEach((p, i) => p.resolve({ id: Math.abs(ids[i]!), duplicate: ids[i]! < 0 }));
+      for (const { seq, ids, errors } of m.done) {
+        this.take(seq)?.forEach((p, i) => (ids[i] === 0 ? p.reject(new Error(errors?.[i])) : p.resolve({ id: Math.abs(ids[i]!), duplicate: ids[i]! < 0 })));
+      }
     } else {
       for (const seq of m.failed) for (const p of this.take(seq) ?? []) p.reject(new Error(m.error));
     }

@@ -106,6 +106,24 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    // chat_heads: each chat's latest stored event, so that a repeat of an earlier event after a
+    // different one of the same second is kept (an edit back), not taken for a re-delivery.
+    // event_secrets: what handlers need of an event's secrets, apart from the event, until it is finished.
+    version: 6,
+    sql: `
+      CREATE TABLE chat_heads (
+        order_key TEXT PRIMARY KEY,
+        last_key TEXT NOT NULL,
+        last_id INTEGER NOT NULL,
+        last_ts INTEGER
+      ) WITHOUT ROWID;
+      CREATE TABLE event_secrets (
+        event_id INTEGER PRIMARY KEY,
+        data TEXT NOT NULL
+      );
+    `,
+  },
+  {
     // Pruning finds old finished events by status and age, and each one's delivery statuses by its id,
     // without walking the table. Only finished events are in the first index: the intake's inserts skip it.
     version: 7,

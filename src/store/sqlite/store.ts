@@ -23,7 +23,8 @@ import { eventFilter } from '../query.js';
 import { Appender } from './appender.js';
 import { prepareDbFile } from './file.js';
 import { migrate } from './migrations.js';
-import { attemptFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
+import { attemptFromRow, claimedFromRow, eventFromRow, portalFromRow, type AttemptRow, type EventRow, type PortalRow } from '../rows.js';
+import { SecretBox, checkSecretKey, sampleSecretSql, type SampleSecret } from '../secret-box.js';
 
 /**
  * Pruning: finished events by status and age through events_finished (whose condition the query
@@ -51,6 +52,8 @@ export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** Warns here when an existing database file is open to other users. */
   logger?: Logger;
+  /** 32 bytes (or their hex or base64): OAuth tokens and events' secrets are then kept encrypted (AES-256-GCM). */
+  secretKey?: string | Uint8Array | undefined;
 }
 
 /**
@@ -71,12 +74,14 @@ export class SqliteStore implements Store {
   /** Started on the first append: a store that only processes (a worker) needs no writer thread. */
   private appender: Appender | undefined;
   private readonly synchronous: 'FULL' | 'NORMAL';
+  private readonly box: SecretBox;
   private closed = false;
   private readonly stmts;
 
   constructor(readonly file: string, options: SqliteStoreOptions = {}) {
     // Three connections (intake writer thread, intake reads, worker) must see one database.
     if (file === ':memory:' || file === '') throw new GatewayError('B24GW_BAD_CONFIG', 'The SQLite store needs a file path, not an in-memory database');
+    this.box = new SecretBox(options.secretKey);
     prepareDbFile(file, options.logger);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -84,6 +89,12 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${this.synchronous}`);
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
+    try {
+      checkSecretKey(this.box, this.db.prepare(sampleSecretSql).get() as SampleSecret | undefined);
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
     this.workDb = new Database(file);
     this.workDb.pragma('synchronous = NORMAL');
     this.workDb.pragma('busy_timeout = 5000');
@@ -138,6 +149,8 @@ export class SqliteStore implements Store {
         WHERE id = @id AND lease_owner = @owner AND status = 'processing' RETURNING attempts`),
       endAttempt: this.workDb.prepare('UPDATE event_attempts SET finished_at = ?, ok = ?, error = ? WHERE event_id = ? AND attempt = ?'),
       attempts: this.workDb.prepare('SELECT * FROM event_attempts WHERE event_id = ? ORDER BY attempt'),
+      secrets: this.workDb.prepare('SELECT data FROM event_secrets WHERE event_id = ?'),
+      eraseSecrets: this.workDb.prepare('DELETE FROM event_secrets WHERE event_id = ?'),
       enqueueStatus: this.workDb.prepare('INSERT INTO status_outbox (member_id, connector, line, item, event_id) VALUES (@memberId, @connector, @line, @item, @eventId)'),
       dueStatuses: this.workDb.prepare(`
         SELECT id FROM status_outbox
@@ -159,17 +172,25 @@ export class SqliteStore implements Store {
       ...pruneStatements(this.workDb),
     };
     // These return one column: plucked once here, not on every call.
-    for (const one of [this.stmts.lease, this.stmts.finish, this.stmts.dueStatuses]) one.pluck();
+    for (const one of [this.stmts.lease, this.stmts.finish, this.stmts.dueStatuses, this.stmts.secrets]) one.pluck();
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
-    this.appender ??= new Appender(this.file, this.synchronous);
+    this.appender ??= new Appender(this.file, this.synchronous, this.box);
     return this.appender.append(event, change);
   }
 
   async savePortalTokens(memberId: string, t: PortalTokens): Promise<void> {
-    this.stmts.saveTokens.run({ clientEndpoint: null, serverEndpoint: null, ...t, memberId, now: Date.now() });
+    this.stmts.saveTokens.run({
+      clientEndpoint: null,
+      serverEndpoint: null,
+      ...t,
+      accessToken: this.box.seal(t.accessToken, 'portals.access_token', memberId),
+      refreshToken: this.box.seal(t.refreshToken, 'portals.refresh_token', memberId),
+      memberId,
+      now: Date.now(),
+    });
   }
 
   async claim(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]> {
@@ -179,6 +200,7 @@ export class SqliteStore implements Store {
         for (const s of this.stmts.spent.all({ now, max: maxAttempts, lapsed: lapsedAttempt }) as { id: number; attempts: number; lapsed: number }[]) {
           const error = spentByLapses(s.attempts, s.lapsed);
           this.stmts.kill.run({ id: s.id, error });
+          this.stmts.eraseSecrets.run(s.id);
           this.stmts.endAttempt.run(now, 0, error, s.id, s.attempts);
         }
         const rows = [...(this.stmts.runnableHeads.all({ now, limit }) as EventRow[]), ...(this.stmts.runnableFree.all({ now, limit }) as EventRow[])]
@@ -188,7 +210,8 @@ export class SqliteStore implements Store {
           if (row.status === 'processing') this.stmts.endAttempt.run(now, 0, lapsedAttempt, row.id, row.attempts);
           const attempts = this.stmts.lease.get({ id: row.id, owner, until: now + leaseMs }) as number;
           this.stmts.startAttempt.run(row.id, attempts, owner, now);
-          return eventFromRow({ ...row, status: 'processing', attempts });
+          const secrets = (this.stmts.secrets.get(row.id) as string | undefined) ?? null;
+          return claimedFromRow({ ...row, status: 'processing', attempts, secrets }, this.box);
         });
       })
       .immediate();
@@ -207,6 +230,8 @@ export class SqliteStore implements Store {
         const attempt = this.stmts.finish.get({ id, owner, status, retryAt, error, now }) as number | undefined;
         if (attempt === undefined) return false;
         this.stmts.endAttempt.run(now, outcome.ok ? 1 : 0, error, id, attempt);
+        // A finished event needs its secrets no more (a replay runs without them).
+        if (status !== 'retry') this.stmts.eraseSecrets.run(id);
         return true;
       })
       .immediate();
@@ -278,11 +303,11 @@ export class SqliteStore implements Store {
 
   async getPortal(memberId: string): Promise<PortalRecord | undefined> {
     const row = this.stmts.getPortal.get(memberId) as PortalRow | undefined;
-    return row && portalFromRow(row);
+    return row && portalFromRow(row, this.box);
   }
 
   async listPortals(): Promise<PortalRecord[]> {
-    return (this.stmts.listPortals.all() as PortalRow[]).map(portalFromRow);
+    return (this.stmts.listPortals.all() as PortalRow[]).map((r) => portalFromRow(r, this.box));
   }
 
   async ping(): Promise<boolean> {
