@@ -27,12 +27,15 @@ export function peekForm(body: string, limits: DecodeLimits): Claim {
       let eq = body.indexOf('=', start);
       if (eq < 0 || eq > end) eq = end;
       const field = fieldOf(body.slice(start, eq), limits);
-      if (field) claim[field] = eq < end ? percentDecode(body.slice(eq + 1, end), field) : '';
+      if (field) claim[field] = eq < end ? percentDecode(body.slice(eq + 1, end), PATHS[field]) : '';
     }
     start = end + 1;
   }
   return claim;
 }
+
+/** Where each field sits, in the bracket form errors name. */
+const PATHS: Record<keyof Claim, string> = { event: 'event', memberId: 'auth[member_id]', token: 'auth[application_token]' };
 
 function fieldOf(raw: string, limits: DecodeLimits): keyof Claim | undefined {
   if (raw === 'event') return 'event';

@@ -80,12 +80,13 @@ describe('SQLite connections', () => {
         ...plan(store.workDb, 'pruneRows', '[1,2]'),
         ...plan(store.workDb, 'pruneEvents', '[1,2]'),
       ];
-      expect(plans).toHaveLength(6);
-      for (const p of plans) expect(p).not.toMatch(/\bSCAN (events|event_attempts|status_outbox)\b/);
+      expect(plans).toHaveLength(7);
+      for (const p of plans) expect(p).not.toMatch(/\bSCAN (events|event_attempts|status_outbox|event_secrets)\b/);
       expect(plans[0]).toMatch(/SEARCH events USING COVERING INDEX events_status \(status=\?\)/);
       expect(plans[1]).toMatch(/SEARCH events USING COVERING INDEX events_finished \(status=\? AND received_at<\?\)/);
       expect(plans[3]).toMatch(/SEARCH event_attempts USING COVERING INDEX/);
       expect(plans[4]).toMatch(/SEARCH status_outbox USING COVERING INDEX status_outbox_event/);
+      expect(plans[5]).toMatch(/SEARCH event_secrets USING INTEGER PRIMARY KEY/);
     } finally {
       await store.close();
       tmp.cleanup();
