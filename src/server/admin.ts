@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { BlockList, isIP, type AddressInfo } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { AggregatorRegistry } from 'prom-client';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -7,6 +7,7 @@ import type { Gateway } from '../gateway.js';
 import type { MetricsJson } from '../metrics.js';
 import { secretDigest, secretsEqual } from '../verify/compare.js';
 import { healthRoutes, pathOf, sendJson, type Route } from './routes.js';
+import { closeServer, listen } from './listen.js';
 
 export interface AdminServerOptions {
   /** Default 127.0.0.1. Any address other than loopback needs a token. */
@@ -109,21 +110,13 @@ export async function startAdminServer(gateway: Gateway, options: AdminServerOpt
     });
   });
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
+  const url = await listen(server, options.port, options.host ?? '127.0.0.1');
   return {
-    url: `http://${host}:${port}`,
+    url,
     server,
     async close() {
       closing = true;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await closeServer(server);
     },
   };
 }

@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { GatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { Receiver } from '../intake/intake.js';
 import { createNodeHandler, sendResult } from '../intake/node.js';
 import { healthRoutes, pathOf } from './routes.js';
+import { closeServer, listen } from './listen.js';
 
 export interface HttpServerOptions {
   host?: string;
@@ -49,21 +49,13 @@ export async function startHttpServer(gateway: Gateway, options: HttpServerOptio
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
+  const url = await listen(server, options.port ?? 3000, options.host ?? '127.0.0.1');
   return {
-    url: `http://${host}:${port}`,
+    url,
     server,
     async close() {
       closing = true;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await closeServer(server);
       await gateway.close();
     },
   };
