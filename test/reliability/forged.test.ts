@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { httpBuildQuery, startSandbox } from '../../src/sandbox/index.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { storedTokenOf } from '../../src/verify/tokens.js';
 import { formFixture } from '../fixtures.js';
 import { startGatewayProcess } from '../process.js';
 import { figures, PORTAL_A, PORTAL_B, post, waitUntil } from './lib.js';
@@ -131,7 +132,7 @@ async function world() {
         forgedDelivered,
         after,
         portalTokens: Object.fromEntries(portals.map((p) => [p.memberId, p.applicationToken])),
-        genuineTokens: { [p1.memberId]: p1.applicationToken, [p2.memberId]: p2.applicationToken },
+        genuineTokens: { [p1.memberId]: storedTokenOf(p1.applicationToken), [p2.memberId]: storedTokenOf(p2.applicationToken) },
         delivered: new Set(rig.channel.deliveries.map((d) => d.payload.source.eventId)),
         toChannel,
       };
