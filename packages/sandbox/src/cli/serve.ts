@@ -14,7 +14,7 @@ export interface SandboxCliOptions {
   quiet?: boolean;
 }
 
-const HELP = `
+const help = (invocation: string): string => `
 A fake Bitrix24 on loopback that speaks the real protocol, for testing any Bitrix24
 application (this gateway or another) without a real portal:
 
@@ -27,7 +27,7 @@ Events go out as Bitrix24 sends them: form-encoded POSTs built like PHP http_bui
 with fresh tokens and the portal's application_token, never re-sent on failure.
 
 Examples:
-  b24-sandbox --port 8090 --handler http://127.0.0.1:3000/events
+  ${invocation} --port 8090 --handler http://127.0.0.1:3000/events
   curl -s -X POST http://127.0.0.1:8090/sandbox/scenario -H 'content-type: application/json' \\
        -d '{"name":"conversation","messages":3}'
   curl -s -X POST http://127.0.0.1:8090/sandbox/faults -d '{"outage":"http503"}'
@@ -69,7 +69,7 @@ export function registerSandboxCommand(program: Command, name = 'sandbox', opts:
     .option('--client-id <id>', 'OAuth client_id the token endpoint accepts (random by default)')
     .option('--client-secret <secret>', 'OAuth client_secret the token endpoint accepts (random by default)')
     .option('--quiet', 'do not print each REST call and event delivery')
-    .addHelpText('after', HELP)
+    .addHelpText('after', help(opts.isDefault ? program.name() : `${program.name()} ${name}`))
     .action(
       action(async (o: SandboxCliOptions) => {
         const stop = new AbortController();
