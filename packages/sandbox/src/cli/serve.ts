@@ -47,10 +47,10 @@ const url = (value: string): string => {
   throw new InvalidArgumentError(`--handler must be an http(s) URL, got "${value}"`);
 };
 
+/** Digits only: no sign, exponent or hex, which Number() would take. */
 const wholeNumber = (name: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
-  return n;
+  if (/^\d{1,9}$/.test(value)) return Number(value);
+  throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
 };
 
 /**
