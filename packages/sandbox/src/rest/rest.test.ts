@@ -84,9 +84,25 @@ describe('errors', () => {
     expect(body).toEqual({ error: 'ERROR_ARGUMENT', error_description: "Argument 'ACTIVE' is null or empty" });
   });
 
-  it('unreadable bodies: 400', async () => {
+  it('unreadable bodies: 400 with the sandbox’s code', async () => {
     const res = await fetch(`${sb.restUrl}app.info`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{' });
     expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe('B24SB_MALFORMED_JSON');
+    const bytes = await fetch(`${sb.restUrl}app.info?auth=${auth}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'a=%ff' });
+    expect(((await bytes.json()) as { error: string }).error).toBe('B24SB_INVALID_UTF8');
+  });
+
+  it('a form body is read as PHP reads it: what PHP drops is dropped, and the call record says so', async () => {
+    const res = await fetch(`${sb.restUrl}event.bind?auth=${auth}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `event=ONAPPTEST&handler=http%3A%2F%2F127.0.0.1%3A9%2Fh&deep${'[x]'.repeat(65)}=1&a.b=2`,
+    });
+    expect(res.status).toBe(200);
+    const [call] = sb.recorder.calls({ method: 'event.bind' });
+    expect(call!.params).toEqual({ event: 'ONAPPTEST', handler: 'http://127.0.0.1:9/h', a_b: '2' });
+    expect(call!.warnings).toEqual(['Input variable nesting level exceeded 64. To increase the limit change max_input_nesting_level in php.ini.']);
+    expect(call!.accessToken).toBe(auth);
   });
 
   it('a portal with its own domain refuses another portal’s token on that domain', async () => {
