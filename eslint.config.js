@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'fixtures/', 'bench/results/', 'coverage/'] },
+  { ignores: ['**/dist/', '**/node_modules/', 'fixtures/', 'bench/results/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -11,5 +11,5 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['error'] }],
     },
   },
-  { files: ['src/cli/**', 'bench/**', 'test/**', 'src/sandbox/**', '**/*.test.ts'], rules: { 'no-console': 'off' } },
+  { files: ['src/cli/**', 'bench/**', 'test/**', 'packages/sandbox/src/**', '**/*.test.ts'], rules: { 'no-console': 'off' } },
 );

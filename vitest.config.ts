@@ -2,9 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // The sandbox package's tests sit beside its code, like the gateway's.
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'packages/*/src/**/*.test.ts'],
     // The reliability suite runs on its own: npm run test:reliability.
-    exclude: ['test/reliability/**', 'node_modules/**', 'dist/**'],
+    exclude: ['test/reliability/**', '**/node_modules/**', '**/dist/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { URL } from 'node:url';
 import process from 'node:process';
 import { connectorCodes } from '../dist/events/registry.js';
-import { callRest, httpBuildQuery, startSandbox } from '../dist/sandbox/index.js';
+import { callRest, httpBuildQuery, startSandbox } from '@b24-im-gateway/sandbox';
 import { procCpuSeconds, sampleMemory } from './memory.js';
 import { startNoiseMeter } from './noise.js';
 import { countPgRows, freshDatabase } from './pg.js';
@@ -267,7 +267,7 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
 
     /**
      * @param {Tally} t
-     * @param {import('../dist/sandbox/index.js').DeliveryResult} r
+     * @param {import('@b24-im-gateway/sandbox').DeliveryResult} r
      */
     const answered = (t, r) => {
       const d = r.deliveries[0];

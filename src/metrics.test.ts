@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLIENT_ID, CLIENT_SECRET, rig } from '../test/bitrix-sandbox.js';
+import { FakeClock } from '../test/fake-clock.js';
 import { tempDir } from '../test/helpers.js';
 import { newEvent } from '../test/store/conformance.js';
 import { KNOWN_ERROR_CODES } from './effects/bitrix/errors.js';
-import { FakeClock } from './effects/bitrix/testing/fake-b24.js';
-import { rig } from './effects/bitrix/testing/rig.js';
 import { Gateway } from './gateway.js';
 import { MAX_METHODS } from './metric-labels.js';
 import { Metrics, QUEUE_DEPTH_TTL_MS } from './metrics.js';
@@ -115,18 +115,21 @@ describe('metric labels', () => {
 
 describe('a portal answering made-up error codes', () => {
   it('gives the gateway’s REST metric no label it does not know', async () => {
-    const r = await rig(tempDir());
+    const r = await rig();
     const clock = new FakeClock();
     const gateway = new Gateway({
       db: r.store,
       defaultMetrics: false,
-      bitrix: { clientId: r.fake.clientId, clientSecret: r.fake.clientSecret, oauthServer: r.fake.origin, now: clock.now, sleep: clock.sleep, plan: 'enterprise' },
+      bitrix: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, oauthServer: r.sb.url, now: clock.now, sleep: clock.sleep, plan: 'enterprise' },
     });
     try {
-      r.fake.hooks.fault = () => ({ status: 400, body: { error: `E_${randomBytes(6).toString('hex')}`, error_description: 'made up' } });
-      const portal = gateway.bitrix.forPortal(r.fake.memberId);
-      for (let i = 0; i < 150; i++) await expect(portal.call(i % 3 ? 'app.info' : `made.up${i}.${randomBytes(40).toString('hex')}`)).rejects.toThrow('made up');
-      r.fake.hooks.fault = (_m, _b, n) => (n % 2 ? { status: 503, body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'slow down' } } : undefined);
+      const portal = gateway.bitrix.forPortal(r.memberId);
+      for (let i = 0; i < 150; i++) {
+        // A new made-up code for every call.
+        r.sb.faults.set({ methodErrors: { '*': { status: 400, error: `E_${randomBytes(6).toString('hex')}`, description: 'made up', times: 1 } } });
+        await expect(portal.call(i % 3 ? 'app.info' : `made.up${i}.${randomBytes(40).toString('hex')}`)).rejects.toThrow('made up');
+      }
+      r.sb.faults.set({ methodErrors: { 'app.info': { status: 503, error: 'QUERY_LIMIT_EXCEEDED', description: 'slow down', times: 1 } } });
       await portal.call('app.info');
       const labels = await series(gateway.metrics, 'b24gw_rest_calls_total');
       expect(labels).toHaveLength(4);

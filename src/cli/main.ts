@@ -6,7 +6,7 @@ import { registerMigrateCommand } from './commands/migrate.js';
 import { registerParseCommand } from './commands/parse.js';
 import { registerPruneCommand } from './commands/prune.js';
 import { registerReplayCommand } from './commands/replay.js';
-import { registerSandboxCommand } from './commands/sandbox.js';
+import { registerSandboxCommand } from '@b24-im-gateway/sandbox/cli';
 import { registerServeCommand } from './commands/serve.js';
 import { version } from './version.js';
 

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fakeChannel } from '../../test/channel.js';
 import { formFixture } from '../../test/fixtures.js';
+import type { Portal, Sandbox } from '@b24-im-gateway/sandbox';
+import { CLIENT_ID, CLIENT_SECRET, commandsOf, requestsTo, startPortal } from '../../test/bitrix-sandbox.js';
 import { tempDir } from '../../test/helpers.js';
 import { Gateway } from '../gateway.js';
-import { startFakeB24, type FakeB24 } from './bitrix/testing/fake-b24.js';
 
 const MEMBERS = ['bac1cd5c8940947a75e0d71b1a84e348', 'a223c6b3710f85df22e9377d6c4f7553'];
 const TOKENS = ['831c76b092f9f135d9b6b36c3a720757', '51856fefc120afa4b628cc82d3935cce'];
@@ -11,7 +12,8 @@ const APP_TOKEN = 'installed-app-token-1';
 const FORM = 'application/x-www-form-urlencoded';
 
 let tmp: ReturnType<typeof tempDir>;
-let fake: FakeB24;
+let sb: Sandbox;
+let portal: Portal;
 let channel: Awaited<ReturnType<typeof fakeChannel>>;
 let gateway: Gateway;
 let clock: number;
@@ -19,7 +21,7 @@ let clock: number;
 /** A fixture as the fake portal would send it: its member_id and the installed token. */
 const asPortal = (name: string, edit: (s: string) => string = (s) => s) => {
   let body = edit(formFixture(name));
-  for (const m of MEMBERS) body = body.replaceAll(m, fake.memberId);
+  for (const m of MEMBERS) body = body.replaceAll(m, portal.memberId);
   for (const t of TOKENS) body = body.replaceAll(t, APP_TOKEN);
   return body;
 };
@@ -33,28 +35,28 @@ const send = async (body: string) => {
 beforeEach(async () => {
   tmp = tempDir();
   clock = Date.now();
-  fake = await startFakeB24({ clientId: 'local.app.1', clientSecret: 'secret-1' });
+  ({ sb, portal } = await startPortal());
   channel = await fakeChannel((p) => (p.type === 'message.created' ? { externalMessageIds: ['ext-msg-005'] } : {}));
   gateway = new Gateway({
     db: `${tmp.dir}/p.db`,
     allowDomains: ['127.0.0.1:*'],
     channel: { url: channel.url, secret: channel.secret, format: 'markdown' },
-    bitrix: { clientId: 'local.app.1', clientSecret: 'secret-1', oauthServer: fake.origin },
+    bitrix: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, oauthServer: sb.url },
     worker: { schedule: [5_000, 300_000], now: () => clock },
   });
-  const pair = fake.issue();
+  const pair = sb.issueTokens(portal);
   const install = formFixture('app-install')
-    .replace('some-domain.bitrix24.com', fake.domain)
+    .replace('some-domain.bitrix24.com', portal.domain)
     .replaceAll('s6p6eclrvim6da22ft9ch94ekreb52lv', pair.access_token)
     .replace('4s386p3q0tr8dy89xvmt96234v3dljg8', pair.refresh_token)
-    .replace(MEMBERS[1]!, fake.memberId)
+    .replace(MEMBERS[1]!, portal.memberId)
     .replace(TOKENS[1]!, APP_TOKEN);
   await send(install);
 });
 afterEach(async () => {
   await gateway.close();
   await channel.close();
-  await fake.close();
+  await sb.stop();
   tmp.cleanup();
 });
 
@@ -75,16 +77,16 @@ describe('the built-in effects, end to end over sockets', () => {
 
     expect(await gateway.store.countEvents()).toMatchObject({ done: 7, retry: 0, dead: 0 });
     expect(botSeen).toBe(84537);
-    const message = await gateway.state!.message(fake.memberId, { line: 107, imMessageId: 86501 });
+    const message = await gateway.state!.message(portal.memberId, { line: 107, imMessageId: 86501 });
     expect(message).toMatchObject({ externalIds: ['ext-msg-005'], text: '[b]Samantha Johnson:[/b][br] Which questions do you have?', deleted: true });
     expect(message?.history).toHaveLength(2);
-    expect(await gateway.state!.dialogs(fake.memberId)).toMatchObject([{ sessionId: 3282, open: true, closeTerm: 10 }]);
+    expect(await gateway.state!.dialogs(portal.memberId)).toMatchObject([{ sessionId: 3282, open: true, closeTerm: 10 }]);
 
     // One chat's deliveries keep their order; the dialog is another chat and may come at any point.
     const inChat = channel.deliveries.filter((d) => d.payload.chat?.externalId === 'channel-123').map((d) => d.payload.type);
     expect(inChat).toEqual(['message.created', 'message.updated', 'message.updated', 'message.deleted']);
     expect(channel.deliveries.map((d) => d.payload.type)).toContain('dialog.started');
-    const statusCalls = fake.commands.filter((c) => c.method === 'imconnector.send.status.delivery');
+    const statusCalls = commandsOf(sb, 'imconnector.send.status.delivery');
     const confirmed = statusCalls.flatMap((c) => Object.values(c.params.MESSAGES as object) as { im: { message_id: string }; message: { id: string[] } }[]);
     // The add (with the id the channel answered) and both updates are confirmed; a delete is not.
     expect(confirmed.map((m) => [Number(m.im.message_id), Object.values(m.message.id)])).toEqual([
@@ -100,11 +102,11 @@ describe('the built-in effects, end to end over sockets', () => {
     }
     gateway.start();
     while ((await gateway.store.countEvents()).done < 1001 || (await gateway.store.countStatuses()).sent < 1000) await new Promise((r) => setTimeout(r, 50));
-    const statusCommands = fake.commands.filter((c) => c.method === 'imconnector.send.status.delivery');
+    const statusCommands = commandsOf(sb, 'imconnector.send.status.delivery');
     const confirmedIds = statusCommands.flatMap((c) => (Object.values(c.params.MESSAGES as object) as { message: { id: object } }[]).map((m) => Object.values(m.message.id)[0]));
-    console.log(`1,000 updates in one chat: ${fake.requests.length} REST requests, ${statusCommands.length} status commands`);
+    console.log(`1,000 updates in one chat: ${requestsTo(sb).length} REST requests, ${statusCommands.length} status commands`);
     expect(new Set(confirmedIds).size).toBe(1000);
-    expect(fake.requests.length).toBeLessThan(100);
+    expect(requestsTo(sb).length).toBeLessThan(100);
   }, 120_000);
 
   it('a failing channel is retried on the schedule, ends as a dead letter, and replay brings it back', async () => {
@@ -118,14 +120,14 @@ describe('the built-in effects, end to end over sockets', () => {
     clock += 360_001;
     await gateway.drain();
     expect(await gateway.store.getEvent(id)).toMatchObject({ status: 'dead', attempts: 3 });
-    expect(fake.commands.filter((c) => c.method === 'imconnector.send.status.delivery')).toHaveLength(0);
+    expect(commandsOf(sb, 'imconnector.send.status.delivery')).toHaveLength(0);
 
     channel.fail(false);
     await gateway.store.requeue([id]);
     await gateway.drain();
     expect((await gateway.store.getEvent(id))?.status).toBe('done');
     expect(channel.deliveries).toHaveLength(1);
-    expect(fake.commands.filter((c) => c.method === 'imconnector.send.status.delivery')).toHaveLength(1);
+    expect(commandsOf(sb, 'imconnector.send.status.delivery')).toHaveLength(1);
   });
 
   it('a custom deliver function replaces the HTTP delivery, and its ids are confirmed to Bitrix24', async () => {
@@ -134,7 +136,7 @@ describe('the built-in effects, end to end over sockets', () => {
     gateway = new Gateway({
       db: `${tmp.dir}/p.db`,
       allowDomains: ['127.0.0.1:*'],
-      bitrix: { clientId: 'local.app.1', clientSecret: 'secret-1', oauthServer: fake.origin },
+      bitrix: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, oauthServer: sb.url },
       channel: {
         format: 'html',
         deliver: async (payload) => {
@@ -146,7 +148,7 @@ describe('the built-in effects, end to end over sockets', () => {
     await send(asPortal('imconnector-message-add'));
     await gateway.drain();
     expect(seen).toEqual(['message.created:<b>Klaus Weber:</b> <br>Guten Tag!']);
-    const status = fake.commands.find((c) => c.method === 'imconnector.send.status.delivery');
+    const status = commandsOf(sb, 'imconnector.send.status.delivery')[0];
     expect(Object.values(status?.params.MESSAGES as object).map((m: { message: { id: object } }) => Object.values(m.message.id))).toEqual([['my-42']]);
   });
 });

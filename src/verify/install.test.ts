@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formFixture } from '../../test/fixtures.js';
 import { tempDir } from '../../test/helpers.js';
 import { Gateway, type GatewayOptions } from '../gateway.js';
-import { httpBuildQuery, startSandbox, type Portal, type Sandbox } from '../sandbox/index.js';
+import { httpBuildQuery, startSandbox, type Portal, type Sandbox } from '@b24-im-gateway/sandbox';
 import { createLogger } from '../log.js';
 import { startHttpServer, type RunningServer } from '../server/http.js';
 import type { SqliteStore } from '../store/sqlite/store.js';

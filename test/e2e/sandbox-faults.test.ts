@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import type { Portal, StatusRecord } from '../../src/sandbox/index.js';
+import type { Portal, StatusRecord } from '@b24-im-gateway/sandbox';
 import { CONNECTOR, useSandboxRig } from './sandbox-rig.js';
 
 // The gateway process against the sandbox when Bitrix24 misbehaves: tokens expiring mid-run,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, expect } from 'vitest';
-import { startSandbox, type DeliveryResult, type Sandbox } from '../../src/sandbox/index.js';
+import { startSandbox, type DeliveryResult, type Sandbox } from '@b24-im-gateway/sandbox';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import type { StoredEvent } from '../../src/store/types.js';
 import { fakeChannel } from '../channel.js';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { connectorCodes } from '../../src/events/registry.js';
-import { callRest, httpBuildQuery, payloads, type DeliveryResult, type Portal } from '../../src/sandbox/index.js';
+import { callRest, httpBuildQuery, payloads, type DeliveryResult, type Portal } from '@b24-im-gateway/sandbox';
 import { jsonFixture } from '../fixtures.js';
 import { cli } from '../process.js';
 import { CONNECTOR, useSandboxRig } from './sandbox-rig.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { errorCodes, GatewayError } from '../../src/errors.js';
-import { httpBuildQuery, phpFloat, urlencode } from '../../src/sandbox/index.js';
+import { httpBuildQuery, phpFloat, urlencode } from '@b24-im-gateway/sandbox';
 import { decodeBody } from '../../src/wire/decode.js';
 import { decodeForm } from '../../src/wire/form.js';
 import { figures } from './lib.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { httpBuildQuery, startSandbox } from '../../src/sandbox/index.js';
+import { httpBuildQuery, startSandbox } from '@b24-im-gateway/sandbox';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { storedTokenOf } from '../../src/verify/tokens.js';
 import { formFixture } from '../fixtures.js';

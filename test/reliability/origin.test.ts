@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { errorCodes } from '../../src/errors.js';
-import { httpBuildQuery, startSandbox, type Portal } from '../../src/sandbox/index.js';
+import { httpBuildQuery, startSandbox, type Portal } from '@b24-im-gateway/sandbox';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { startGatewayProcess } from '../process.js';
 import { figures, post } from './lib.js';

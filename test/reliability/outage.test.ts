@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { startSandbox } from '../../src/sandbox/index.js';
+import { startSandbox } from '@b24-im-gateway/sandbox';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { formFixture } from '../fixtures.js';
 import { startGatewayProcess } from '../process.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach } from 'vitest';
-import type { Sandbox } from '../../src/sandbox/index.js';
+import type { Sandbox } from '@b24-im-gateway/sandbox';
 import { fakeChannel } from '../channel.js';
 import { tempDir } from '../helpers.js';
 import type { GatewayProcess } from '../process.js';

@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { Sandbox } from '@b24-im-gateway/sandbox';
 import { BitrixClients } from '../../src/effects/bitrix/client.js';
-import { installPortal, startFakeB24, type FakeB24 } from '../../src/effects/bitrix/testing/fake-b24.js';
 import { PgStore } from '../../src/store/postgres/store.js';
+import { CLIENT_ID, CLIENT_SECRET, installPortal, refreshesOf, startPortal } from '../bitrix-sandbox.js';
 import { freshDatabase, pgAvailable } from '../pg.js';
 
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let stores: PgStore[] = [];
-let fake: FakeB24 | undefined;
+let sb: Sandbox | undefined;
 const open = () => {
   const s = new PgStore(db.url);
   stores.push(s);
@@ -19,8 +20,8 @@ afterEach(async () => {
   if (!pgAvailable) return;
   for (const s of stores) await s.close();
   stores = [];
-  await fake?.close();
-  fake = undefined;
+  await sb?.stop();
+  sb = undefined;
   await db.drop();
 });
 
@@ -53,15 +54,17 @@ it.skipIf(!pgAvailable)('a portal lock is held by one instance at a time', async
 });
 
 it.skipIf(!pgAvailable)('two instances whose token expired at once refresh it once between them', async () => {
-  fake = await startFakeB24({ oauthDelayMs: 50 });
+  const started = await startPortal({ slowOAuthMs: 50 });
+  sb = started.sb;
+  const { portal } = started;
   const [a, b] = [open(), open()];
-  const pair = fake.issue();
-  await installPortal(a, fake, pair, { expiresAt: Date.now() - 1_000 });
-  fake.expire(pair.access_token);
-  const options = { clientId: 'local.app.1', clientSecret: 'client-secret-0123456789', oauthServer: fake.origin };
+  const pair = sb.issueTokens(portal);
+  await installPortal(a, portal, pair, { expiresAt: Date.now() - 1_000 });
+  sb.faults.expireTokens({ portal });
+  const options = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, oauthServer: sb.url };
   const clients = [new BitrixClients({ ...options, store: a }), new BitrixClients({ ...options, store: b })];
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => clients[i % 2]!.forPortal(fake!.memberId).call<{ ID: string }>('app.info')));
-  expect(results.every((r) => r.ID === '7')).toBe(true);
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => clients[i % 2]!.forPortal(portal.memberId).call<{ ID: number }>('app.info')));
+  expect(results.every((r) => r.ID === portal.appId)).toBe(true);
   // A refresh token works once: a second refresh would have been refused and counted here.
-  expect(fake.refreshes).toEqual([{ refreshToken: pair.refresh_token, ok: true }]);
+  expect(refreshesOf(sb)).toEqual([{ refreshToken: pair.refresh_token, ok: true }]);
 });

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../../../test/helpers.js';
+import { commandsOf, requestsTo, rig, tokenFree, type Rig } from '../../../test/bitrix-sandbox.js';
+import { FakeClock } from '../../../test/fake-clock.js';
 import { BitrixApiError } from './errors.js';
-import { FakeClock } from './testing/fake-b24.js';
-import { rig, tokenFree, type Rig } from './testing/rig.js';
 
 let r: Rig | undefined;
 afterEach(async () => {
@@ -17,20 +16,23 @@ function recordedSleep() {
 }
 
 const generous = { burst: 1000, perSecond: 1000 };
-const queryLimit = { status: 503, body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' } };
-const operationLimit = (resetAt?: number) => ({
+const queryLimit = (times?: number) => ({ status: 503, error: 'QUERY_LIMIT_EXCEEDED', description: 'Too many requests', ...(times ? { times } : {}) });
+const operationLimit = (o: { resetAt?: number; times?: number } = {}) => ({
   status: 429,
-  body: { error: 'OPERATION_TIME_LIMIT', error_description: 'Method is blocked due to operation time limit.', ...(resetAt ? { time: { operating_reset_at: resetAt } } : {}) },
+  error: 'OPERATION_TIME_LIMIT',
+  description: 'Method is blocked due to operation time limit.',
+  ...(o.resetAt ? { operatingResetAt: o.resetAt } : {}),
+  ...(o.times ? { times: o.times } : {}),
 });
-const count = (rr: Rig, method: string) => rr.fake.requests.filter((q) => q.method === method).length;
+const count = (rr: Rig, method: string) => requestsTo(rr.sb, method).length;
 
 describe('rate limits', () => {
   it('spaces calls by the leaky bucket: never more than burst + 2/s by any time (standard plan)', async () => {
-    r = await rig(tempDir());
+    r = await rig();
     const clock = new FakeClock();
     const t0 = clock.now();
     const sent: number[] = [];
-    const c = r.clients({ now: clock.now, sleep: clock.sleep, fetch: (input, init) => (sent.push(clock.now() - t0), fetch(input, init)) }).forPortal(r.fake.memberId);
+    const c = r.clients({ now: clock.now, sleep: clock.sleep, fetch: (input, init) => (sent.push(clock.now() - t0), fetch(input, init)) }).forPortal(r.memberId);
 
     await Promise.all(Array.from({ length: 60 }, () => c.call('app.info')));
 
@@ -43,12 +45,12 @@ describe('rate limits', () => {
   });
 
   it('QUERY_LIMIT_EXCEEDED (503) is retried with growing backoff', async () => {
-    r = await rig(tempDir());
-    r.fake.hooks.fault = (method, _b, n) => (method === 'app.info' && n <= 2 ? queryLimit : undefined);
+    r = await rig();
+    r.sb.faults.set({ methodErrors: { 'app.info': queryLimit(2) } });
     const { waits, sleep } = recordedSleep();
-    const c = r.clients({ sleep, plan: generous }).forPortal(r.fake.memberId);
+    const c = r.clients({ sleep, plan: generous }).forPortal(r.memberId);
 
-    await expect(c.call('app.info')).resolves.toMatchObject({ ID: '7' });
+    await expect(c.call('app.info')).resolves.toMatchObject({ ID: r.portal.appId });
     expect(count(r, 'app.info')).toBe(3);
     const backoffs = waits.filter((w) => w >= 100);
     expect(backoffs).toHaveLength(2);
@@ -59,10 +61,10 @@ describe('rate limits', () => {
   });
 
   it('QUERY_LIMIT_EXCEEDED past the retry budget is thrown with retryAfterMs for the worker', async () => {
-    r = await rig(tempDir());
-    r.fake.hooks.fault = () => queryLimit;
+    r = await rig();
+    r.sb.faults.set({ methodErrors: { '*': queryLimit() } });
     const { sleep } = recordedSleep();
-    const err = (await r.clients({ sleep, plan: generous }).forPortal(r.fake.memberId).call('app.info').catch((e: unknown) => e)) as BitrixApiError;
+    const err = (await r.clients({ sleep, plan: generous }).forPortal(r.memberId).call('app.info').catch((e: unknown) => e)) as BitrixApiError;
 
     expect(err).toBeInstanceOf(BitrixApiError);
     expect(err).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', status: 503, method: 'app.info' });
@@ -72,24 +74,24 @@ describe('rate limits', () => {
   });
 
   it('after a 503 the bucket counts as full: the next call waits a slot', async () => {
-    r = await rig(tempDir());
-    r.fake.hooks.fault = (_m, _b, n) => (n === 1 ? queryLimit : undefined);
+    r = await rig();
+    r.sb.faults.set({ methodErrors: { 'app.info': queryLimit(1) } });
     const { waits, sleep } = recordedSleep();
     const clock = new FakeClock(); // stands still: the wait is exact
-    await r.clients({ sleep, now: clock.now, retry: { baseDelayMs: 10 } }).forPortal(r.fake.memberId).call('app.info');
+    await r.clients({ sleep, now: clock.now, retry: { baseDelayMs: 10 } }).forPortal(r.memberId).call('app.info');
     // standard plan: the backoff (10-12 ms), then one slot of 1/2 s.
     expect(waits).toHaveLength(2);
     expect(waits[1]).toBe(500);
   });
 
   it('OPERATION_TIME_LIMIT (429) waits until operating_reset_at, then retries', async () => {
-    r = await rig(tempDir());
+    r = await rig();
     const resetAt = Math.floor(Date.now() / 1000) + 20;
-    r.fake.hooks.fault = (method, _b, n) => (method === 'app.info' && n === 1 ? operationLimit(resetAt) : undefined);
+    r.sb.faults.set({ methodErrors: { 'app.info': operationLimit({ resetAt, times: 1 }) } });
     const { waits, sleep } = recordedSleep();
-    const c = r.clients({ sleep, plan: generous, retry: { maxWaitMs: 30_000 } }).forPortal(r.fake.memberId);
+    const c = r.clients({ sleep, plan: generous, retry: { maxWaitMs: 30_000 } }).forPortal(r.memberId);
 
-    await expect(c.call('app.info')).resolves.toMatchObject({ ID: '7' });
+    await expect(c.call('app.info')).resolves.toMatchObject({ ID: r.portal.appId });
     expect(count(r, 'app.info')).toBe(2);
     const w = waits.filter((x) => x >= 100);
     expect(w).toHaveLength(1);
@@ -98,10 +100,10 @@ describe('rate limits', () => {
   });
 
   it('OPERATION_TIME_LIMIT with a reset minutes away is thrown at once with retryAfterMs', async () => {
-    r = await rig(tempDir());
-    r.fake.hooks.fault = () => operationLimit(Math.floor(Date.now() / 1000) + 600);
+    r = await rig();
+    r.sb.faults.set({ methodErrors: { '*': operationLimit({ resetAt: Math.floor(Date.now() / 1000) + 600 }) } });
     const { waits, sleep } = recordedSleep();
-    const err = (await r.clients({ sleep, plan: generous }).forPortal(r.fake.memberId).call('app.info').catch((e: unknown) => e)) as BitrixApiError;
+    const err = (await r.clients({ sleep, plan: generous }).forPortal(r.memberId).call('app.info').catch((e: unknown) => e)) as BitrixApiError;
 
     expect(err).toMatchObject({ code: 'OPERATION_TIME_LIMIT', status: 429 });
     expect(err.retryAfterMs).toBeGreaterThan(595_000);
@@ -111,11 +113,15 @@ describe('rate limits', () => {
   });
 
   it('OPERATION_TIME_LIMIT without a time block uses operating_reset_at of the last successful answer', async () => {
-    r = await rig(tempDir());
-    const c = r.clients({ sleep: recordedSleep().sleep, plan: generous }).forPortal(r.fake.memberId);
-    r.fake.setResetAt(Math.floor(Date.now() / 1000) + 120);
+    r = await rig();
+    // The client reads time off the sandbox clock. A call 8 minutes ago started the operating-time
+    // basket, so the answer now says it resets in 2 minutes.
+    const c = r.clients({ sleep: recordedSleep().sleep, plan: generous, now: () => r!.sb.clock.now() }).forPortal(r.memberId);
+    r.sb.faults.set({ operationTimeLimit: { costSeconds: 1, methods: ['app.info'] } });
     await c.call('app.info');
-    r.fake.hooks.fault = () => operationLimit();
+    r.sb.clock.advance(480_000);
+    await c.call('app.info');
+    r.sb.faults.set({ methodErrors: { '*': operationLimit() } });
     const err = (await c.call('app.info').catch((e: unknown) => e)) as BitrixApiError;
     expect(err.code).toBe('OPERATION_TIME_LIMIT');
     expect(err.retryAfterMs).toBeGreaterThan(115_000);
@@ -125,8 +131,8 @@ describe('rate limits', () => {
 
 describe('errors', () => {
   it('names the method, the Bitrix24 code and its description', async () => {
-    r = await rig(tempDir());
-    const err = (await r.clients().forPortal(r.fake.memberId).call('imconnector.send.status.delivery', { LINE: 1 }).catch((e: unknown) => e)) as BitrixApiError;
+    r = await rig();
+    const err = (await r.clients().forPortal(r.memberId).call('imconnector.send.status.delivery', { LINE: 1 }).catch((e: unknown) => e)) as BitrixApiError;
     expect(err).toBeInstanceOf(BitrixApiError);
     expect(err).toMatchObject({ code: 'ERROR_ARGUMENT', status: 400, method: 'imconnector.send.status.delivery' });
     expect(err.retryAfterMs).toBeUndefined();
@@ -135,24 +141,24 @@ describe('errors', () => {
   });
 
   it('never carries a token, even when Bitrix24 echoes one', async () => {
-    r = await rig(tempDir());
+    r = await rig();
     const t = r.pair.access_token;
-    r.fake.hooks.fault = () => ({ status: 400, body: { error: 'ERROR_CORE', error_description: `bad request ${t}; auth=${t.slice(0, 12)}xyz` } });
-    const err = (await r.clients().forPortal(r.fake.memberId).call('app.info').catch((e: unknown) => e)) as BitrixApiError;
+    r.sb.faults.set({ methodErrors: { '*': { status: 400, error: 'ERROR_CORE', description: `bad request ${t}; auth=${t.slice(0, 12)}xyz` } } });
+    const err = (await r.clients().forPortal(r.memberId).call('app.info').catch((e: unknown) => e)) as BitrixApiError;
     expect(err.code).toBe('ERROR_CORE');
     expect(err.message).toContain('[redacted]');
     const all = `${err.message} ${err.description} ${err.stack} ${JSON.stringify(err)}`;
-    expect(tokenFree(all, [t, t.slice(0, 12), r.pair.refresh_token, r.fake.clientSecret])).toBe(true);
+    expect(tokenFree(all, [t, t.slice(0, 12), r.pair.refresh_token, r.sb.clientSecret])).toBe(true);
     expect(tokenFree(r.logs.join(''), [t, r.pair.refresh_token])).toBe(true);
   });
 
   it('an unknown portal, and a portal whose server is down, fail clearly', async () => {
-    r = await rig(tempDir());
+    r = await rig();
     const clients = r.clients();
     await expect(clients.forPortal('nobody').call('app.info')).rejects.toMatchObject({ code: 'PORTAL_NOT_INSTALLED', message: expect.stringContaining('portal nobody') });
-    const c = clients.forPortal(r.fake.memberId);
+    const c = clients.forPortal(r.memberId);
     await c.call('app.info');
-    await r.fake.close();
+    await r.sb.stop();
     const err = (await c.call('app.info').catch((e: unknown) => e)) as BitrixApiError;
     expect(err).toBeInstanceOf(BitrixApiError);
     expect(err.message).toMatch(/^Bitrix24 app\.info for portal member-1 failed with \w+/);
@@ -161,12 +167,12 @@ describe('errors', () => {
 
 describe('batch', () => {
   it('sends 50 commands per request and keeps results in order', async () => {
-    r = await rig(tempDir());
+    r = await rig();
     const calls = Array.from({ length: 120 }, (_, i) => (i === 70 ? { method: 'no.such.method' } : { method: 'app.info' }));
-    const res = await r.clients().forPortal(r.fake.memberId).batch(calls);
+    const res = await r.clients().forPortal(r.memberId).batch(calls);
     expect(res.requests).toBe(3);
     expect(count(r, 'batch')).toBe(3);
-    expect(r.fake.commands.filter((c) => c.inBatch)).toHaveLength(120);
+    expect(commandsOf(r.sb).filter((c) => c.transport === 'batch')).toHaveLength(120);
     expect(res.items.filter((i) => i.ok)).toHaveLength(119);
     const bad = res.items[70]!;
     expect(bad.ok).toBe(false);
@@ -174,18 +180,18 @@ describe('batch', () => {
   });
 
   it('with halt, stops at the first failed command', async () => {
-    r = await rig(tempDir());
+    r = await rig();
     const calls = [{ method: 'app.info' }, { method: 'no.such.method' }, { method: 'app.info' }, ...Array.from({ length: 60 }, () => ({ method: 'app.info' }))];
-    const res = await r.clients().forPortal(r.fake.memberId).batch(calls, true);
+    const res = await r.clients().forPortal(r.memberId).batch(calls, true);
     expect(res.requests).toBe(1);
     expect(res.items.map((i) => (i.ok ? 'ok' : i.error.code)).slice(0, 4)).toEqual(['ok', 'ERROR_METHOD_NOT_FOUND', 'BATCH_HALTED', 'BATCH_HALTED']);
     expect(res.items.filter((i) => !i.ok && i.error.code === 'BATCH_HALTED')).toHaveLength(61);
   });
 
   it('a 503 on the batch request is retried like any call', async () => {
-    r = await rig(tempDir());
-    r.fake.hooks.fault = (method, _b, n) => (method === 'batch' && n === 1 ? queryLimit : undefined);
-    const res = await r.clients({ sleep: recordedSleep().sleep, plan: generous }).forPortal(r.fake.memberId).batch([{ method: 'app.info' }, { method: 'app.info' }]);
+    r = await rig();
+    r.sb.faults.set({ methodErrors: { batch: queryLimit(1) } });
+    const res = await r.clients({ sleep: recordedSleep().sleep, plan: generous }).forPortal(r.memberId).batch([{ method: 'app.info' }, { method: 'app.info' }]);
     expect(res.items.every((i) => i.ok)).toBe(true);
     expect(count(r, 'batch')).toBe(2);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from './testing/fake-b24.js';
+import { FakeClock } from '../../../test/fake-clock.js';
 import { LeakyBucket, planLimits } from './limiter.js';
 
 describe('planLimits', () => {

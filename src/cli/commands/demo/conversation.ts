@@ -1,6 +1,6 @@
 import { convertBbcode } from '../../../effects/channel/bbcode.js';
 import type { ChannelPayload } from '../../../effects/channel/types.js';
-import { callRest, payloads, type DeliveryResult } from '../../../sandbox/index.js';
+import { callRest, payloads, type DeliveryResult } from '@b24-im-gateway/sandbox';
 import type { Env } from './environment.js';
 import { quote } from './format.js';
 import { CONNECTOR, LINE, setUp } from './setup.js';

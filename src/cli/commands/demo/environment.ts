@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TextFormat } from '../../../effects/channel/bbcode.js';
-import { startSandbox, type Portal, type Sandbox } from '../../../sandbox/index.js';
+import { startSandbox, type Portal, type Sandbox } from '@b24-im-gateway/sandbox';
 import { SqliteStore } from '../../../store/sqlite/store.js';
 import { startChannel, type DemoChannel } from './channel.js';
 import type { Paint } from './format.js';

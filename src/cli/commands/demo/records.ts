@@ -1,4 +1,4 @@
-import type { CallRecord, Sandbox } from '../../../sandbox/index.js';
+import type { CallRecord, Sandbox } from '@b24-im-gateway/sandbox';
 
 // Reading the sandbox's recorder: where a step begins, and what the gateway called back.
 

@@ -1,5 +1,5 @@
 import { connectorCodes } from '../../../events/registry.js';
-import { callRest, httpBuildQuery } from '../../../sandbox/index.js';
+import { callRest, httpBuildQuery } from '@b24-im-gateway/sandbox';
 import type { Env } from './environment.js';
 import { short } from './format.js';
 import { step } from './step.js';

@@ -1,5 +1,5 @@
 import type { ChannelPayload } from '../../../effects/channel/types.js';
-import type { DeliveryResult, StatusRecord } from '../../../sandbox/index.js';
+import type { DeliveryResult, StatusRecord } from '@b24-im-gateway/sandbox';
 import type { ChannelHit } from './channel.js';
 import type { Env } from './environment.js';
 import { pad, quote, short } from './format.js';
