@@ -22,6 +22,7 @@ export const errorCodes = {
   B24GW_ADMIN_FAILED: { status: 500, title: 'Admin route failed' },
   B24GW_BODY_TIMEOUT: { status: 408, title: 'Request body was not received in time' },
   B24GW_STORE_FAILED: { status: 503, title: 'Event could not be stored' },
+  B24GW_STORE_CLOSED: { status: 503, title: 'The store is closed' },
   B24GW_SECRET_UNREADABLE: { status: 500, title: 'A stored secret cannot be decrypted with B24GW_SECRET_KEY' },
   B24GW_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down' },
   B24GW_BUSY: { status: 503, title: 'Gateway has too many requests in progress; try again shortly' },
