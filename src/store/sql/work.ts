@@ -9,11 +9,10 @@
  * and gets each answer back, so the logic is written once and each database drives it its own way
  * (a Runner): SQLite synchronously inside one transaction, PostgreSQL query by query on one connection.
  *
- * Why not a query builder: a typed builder (Kysely 0.29) compiled each query in 10-14 µs, which
- * on SQLite's worker connection more than doubled a finish (40 µs, three statements) and added
- * about 130 µs to a connector state apply (11 statements, 310 µs); run through its own SQLite
- * driver (async, a prepare per query) a finish took 190-210 µs. Here the text is a constant, each
- * statement is prepared once per connection, and driving a generator costs next to nothing.
+ * Why not a query builder: compiling a query (10-14 µs each with Kysely 0.29) costs more than
+ * running most prepared statements on SQLite's worker connection, and the hot paths run several per
+ * event (src/store/README.md has the figures). Here the text is a constant, each statement
+ * is prepared once per connection, and driving a generator costs next to nothing.
  */
 
 export interface Query {

@@ -13,8 +13,7 @@ export class SqliteRunner implements Runner {
     this.tx = db.transaction((work: Work<unknown>) => this.drive(work));
   }
 
-  /** The prepared statement for a text (also for the plan tests). */
-  statement(sql: string): Database.Statement {
+  private statement(sql: string): Database.Statement {
     let s = this.statements.get(sql);
     if (!s) {
       s = this.db.prepare(sql);
