@@ -152,7 +152,7 @@ export class Appender {
     this.worker.unref();
     this.worker.on('message', (m: Reply) => this.done(m));
     this.worker.on('error', (e) => this.fail(new GatewayError('B24GW_STORE_FAILED', 'The SQLite writer thread failed', { cause: e })));
-    this.worker.on('exit', (code) => this.fail(new GatewayError('B24GW_STORE_FAILED', `The SQLite writer thread stopped (exit code ${code})`)));
+    this.worker.on('exit', (code) => this.fail(new GatewayError('B24GW_STORE_FAILED', 'The SQLite writer thread stopped', { cause: new Error(`exit code ${code}`) })));
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
