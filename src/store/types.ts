@@ -203,12 +203,12 @@ export interface Store {
   rateSlot(memberId: string, limits: { burst: number; perSecond: number }, now: number, mode: 'take' | 'fill'): Promise<number>;
   /**
    * Runs `fn` while nothing else holds the portal's lock (a token refresh: a refresh token works once).
-   * PostgreSQL: across instances; SQLite: across the stores of one process on one file.
+   * PostgreSQL: across instances; SQLite: across the stores of one thread on one file (held in memory).
    */
   withPortalLock<T>(memberId: string, fn: () => Promise<T>): Promise<T>;
   /**
    * Calls `wake` when events are stored or requeued (PostgreSQL: by any instance; SQLite: by any store
-   * of this process on the file). Resolves to the function that stops it.
+   * of this thread on the file). Resolves to the function that stops it.
    */
   onNewEvents(wake: () => void): Promise<() => void>;
 

@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
 
 /*
- * What PostgreSQL gives several instances (a portal's advisory lock, NOTIFY), given to the stores of
- * one process on one SQLite file: a SQLite gateway is one process. Keyed by the file's path, so a
- * second SqliteStore on the file (a restart in tests, the CLI) shares them. The threads of `serve`
- * are isolates of their own: there, the receiving thread wakes the worker itself.
+ * What PostgreSQL gives several instances (a portal's advisory lock, NOTIFY), given in memory to the
+ * stores of one thread on one SQLite file: a SQLite gateway is one process. Keyed by the file's path,
+ * so a second SqliteStore on the file (a restart in tests, a second Gateway) shares them. The threads
+ * of `serve` are isolates of their own: there, the receiving thread wakes the worker itself, and the
+ * portal's bucket, which needs sharing most, is a row in the file (queries/portals.ts).
  */
 
 const locks = new Map<string, Promise<unknown>>();

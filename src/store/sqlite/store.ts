@@ -98,7 +98,7 @@ export class SqliteStore extends SqlStore {
     return n;
   }
 
-  /** One process holds a SQLite file: a lock in the process, shared by its stores on the file. */
+  /** One process holds a SQLite file: a lock in memory, shared by this thread's stores on the file. */
   withPortalLock<T>(memberId: string, fn: () => Promise<T>): Promise<T> {
     return withLocalLock(`${this.key}\0${memberId}`, fn);
   }
