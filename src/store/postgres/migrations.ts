@@ -118,7 +118,8 @@ export const pgMigrations: readonly { version: number; sql: string }[] = [
   },
   {
     // As SQLite's version 8: the connector state's tables, adopted where the state's own step 1
-    // (state_migrations) made them already; state_migrations is left as it is.
+    // (state_migrations) made them already. state_migrations is left as it is, so an instance of the
+    // previous version starting during an upgrade still finds its step applied.
     version: 8,
     sql: `
       CREATE TABLE IF NOT EXISTS state_applied (
