@@ -120,6 +120,11 @@ export const errorCodes = {
     meaning: 'The event could not be committed; it was **not** accepted',
     fix: 'Check the disk and the database',
   },
+  B24GW_STORE_CLOSED: {
+    status: 503,
+    title: 'The store is closed',
+    meaning: 'The gateway is stopping, or the store was closed by the program that opened it',
+  },
   B24GW_SECRET_UNREADABLE: {
     status: 500,
     title: 'A stored secret cannot be decrypted with B24GW_SECRET_KEY',

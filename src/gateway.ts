@@ -4,8 +4,7 @@ import { StatusSender } from './effects/bitrix/status-sender.js';
 import { builtinHandler, type ChannelOptions } from './effects/builtin.js';
 import { connectorCodes } from './events/registry.js';
 import { Intake, type IntakeOptions } from './intake/intake.js';
-import { connectorStateOf } from './state/open.js';
-import type { ConnectorStateStore } from './state/types.js';
+import type { ConnectorStateStore } from './store/state/types.js';
 import { HandlerRegistry, type ErrorHandler, type EventFor, type Handler } from './worker/handlers.js';
 import { Retention, type RetentionOptions } from './worker/retention.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
@@ -14,11 +13,12 @@ import { handleFetch } from './intake/fetch.js';
 import { silentLogger, type Logger } from './log.js';
 import { eventLabel } from './metric-labels.js';
 import { Metrics } from './metrics.js';
+import { completeStore } from './store/complete.js';
 import { openStore } from './store/open.js';
 import type { NewStatus, Store } from './store/types.js';
 
 export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> {
-  /** A SQLite file path, or a ready Store. Default `./b24-im-gateway.db`. */
+  /** A SQLite file path, or a ready Store (every method of Store, or the Gateway refuses it). Default `./b24-im-gateway.db`. */
   db?: string | Store;
   logger?: Logger;
   /** Node's process metrics beside the gateway's in /metrics. Default true. */
@@ -60,7 +60,7 @@ export class Gateway {
 
   constructor(options: GatewayOptions = {}) {
     this.logger = options.logger ?? silentLogger;
-    this.store = typeof options.db === 'object' ? options.db : openStore(options.db ?? defaultDbFile, { logger: this.logger });
+    this.store = typeof options.db === 'object' ? completeStore(options.db) : openStore(options.db ?? defaultDbFile, { logger: this.logger });
     const metrics = (this.metrics = new Metrics(this.store, { defaultMetrics: options.defaultMetrics, queueDepth: options.queueDepth }));
     this.bitrix = new BitrixClients({
       ...options.bitrix,
@@ -71,7 +71,7 @@ export class Gateway {
         metrics.restCall(method, result);
       },
     });
-    this.state = options.state === false ? undefined : connectorStateOf(this.store);
+    this.state = options.state === false ? undefined : this.store.state;
     this.retention = options.retention && new Retention({ ...options.retention, store: this.store, logger: this.logger });
     this.worker = new Worker({
       ...options.worker,

@@ -26,5 +26,6 @@ export {
 } from './events/registry.js';
 export type { EventAuth } from './events/auth.js';
 export { SqliteStore } from './store/sqlite/store.js';
+export type { ConnectorStateStore } from './store/state/types.js';
 export { FINISHED_STATUSES, type Store, type StoredEvent, type EventStatus, type FinishedStatus, type PortalRecord, type NewEvent, type PruneQuery } from './store/types.js';
 export { createLogger, type Logger } from './log.js';

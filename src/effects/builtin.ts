@@ -1,4 +1,4 @@
-import type { ConnectorStateStore } from '../state/types.js';
+import type { ConnectorStateStore } from '../store/state/types.js';
 import type { HandlerContext } from '../worker/context.js';
 import type { AnyEvent } from '../worker/handlers.js';
 import type { NewStatus } from '../store/types.js';

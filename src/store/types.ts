@@ -1,3 +1,5 @@
+import type { ConnectorStateStore } from './state/types.js';
+
 /** What intake hands to the store: one verified event, ready to be kept. */
 export interface NewEvent {
   /** Same portal, code, handler, ts and data give the same key: a re-delivery is stored once. */
@@ -139,8 +141,10 @@ export interface EventQuery {
 }
 
 /**
- * The durable inbox and the portal state. SQLite is the embedded default;
- * a PostgreSQL implementation satisfies the same contract for several instances.
+ * The durable inbox, the status outbox, the portals and the connector state, in one database.
+ * SQLite is the embedded default; PostgreSQL satisfies the same contract for several instances.
+ * Every method is required: what keeps several instances (or threads) safe is part of the contract,
+ * and a store given to the Gateway without one of them is refused at construction (see complete.ts).
  */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -193,16 +197,23 @@ export interface Store {
   countStatuses(): Promise<{ pending: number; sent: number; dead: number }>;
 
   /**
-   * Stores shared by several processes (PostgreSQL) keep each portal's REST leaky bucket and
-   * token refresh in common: `rateSlot` reserves the next request slot and says how long to wait
-   * for it ('fill' records a QUERY_LIMIT_EXCEEDED); `withPortalLock` runs `fn` while no other
-   * process holds the portal's lock. A store used by one process leaves both out.
+   * Each portal's REST leaky bucket, shared by whatever shares the store: reserves the next request
+   * slot and says how long to wait for it ('fill' records a QUERY_LIMIT_EXCEEDED: the bucket is full).
    */
-  rateSlot?(memberId: string, limits: { burst: number; perSecond: number }, now: number, mode: 'take' | 'fill'): Promise<number>;
-  withPortalLock?<T>(memberId: string, fn: () => Promise<T>): Promise<T>;
+  rateSlot(memberId: string, limits: { burst: number; perSecond: number }, now: number, mode: 'take' | 'fill'): Promise<number>;
+  /**
+   * Runs `fn` while nothing else holds the portal's lock (a token refresh: a refresh token works once).
+   * PostgreSQL: across instances; SQLite: across the stores of one thread on one file (held in memory).
+   */
+  withPortalLock<T>(memberId: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Calls `wake` when events are stored or requeued (PostgreSQL: by any instance; SQLite: by any store
+   * of this thread on the file). Resolves to the function that stops it.
+   */
+  onNewEvents(wake: () => void): Promise<() => void>;
 
-  /** Calls `wake` when any process stores or requeues events; stores without such news leave it out. */
-  onNewEvents?(wake: () => void): Promise<() => void>;
+  /** The connector state, in the same database. */
+  readonly state: ConnectorStateStore;
 
   /** True when the store can take writes. */
   ping(): Promise<boolean>;

@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BitrixClients } from '../../src/effects/bitrix/client.js';
+import { CLIENT_ID, CLIENT_SECRET, installPortal, refreshesOf, startPortal } from '../bitrix-sandbox.js';
 import { lapsedAttempt } from '../../src/store/lapsed.js';
 import type { NewEvent, NewStatus, PortalRecord, Store } from '../../src/store/types.js';
+import { stateConformance } from './state-conformance.js';
 
 export interface StoreOptions {
   secretKey?: string;
@@ -59,7 +62,13 @@ const portal = (over: Partial<PortalRecord> = {}): PortalRecord => ({
   ...over,
 });
 
-/** One contract, run against every Store implementation. */
+/** Resolves once `check` holds, looking every few milliseconds (a notification crosses a connection). */
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!check()) throw new Error(`never happened: ${what}`);
+}
+
+/** One contract, run against every Store implementation: the inbox, the outbox, the portals, what instances share, and the connector state. */
 export function storeConformance(name: string, factory: StoreFactory, enabled = true): void {
   describe.skipIf(!enabled)(`Store conformance: ${name}`, () => {
     let store: Store;
@@ -325,6 +334,10 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
         const results = await Promise.allSettled([lead, ...rows.map((e) => store.append(e))]);
         expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
         expect(String((results[2] as PromiseRejectedResult).reason)).not.toBe('');
+        // A coded error, with what the database said as its cause.
+        const refused = (results[2] as PromiseRejectedResult).reason as { code: string; cause?: { message?: string } };
+        expect(refused).toMatchObject({ code: 'B24GW_STORE_FAILED' });
+        expect(refused.cause?.message).toMatch(/null|NUL|0x00/i);
         for (const r of results.filter((x) => x.status === 'fulfilled')) {
           const { id, duplicate } = r.value;
           expect(duplicate).toBe(false);
@@ -443,5 +456,91 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       await expect(Promise.resolve().then(() => other().listPortals())).rejects.toMatchObject(refusal);
       expect(await other({ secretKey: KEY }).getPortal('m1')).toMatchObject({ accessToken: 'acc', refreshToken: 'ref' });
     });
+
+    it('refuses an append once closed, with a coded error', async () => {
+      const closed = other();
+      await closed.close();
+      await expect(closed.append(newEvent())).rejects.toMatchObject({ code: 'B24GW_STORE_CLOSED', status: 503 });
+    });
+
+    describe('what instances share', () => {
+      it('one leaky bucket per portal: the burst is free once, then slots are spaced', async () => {
+        const [a, b] = [store, other()];
+        const limits = { burst: 5, perSecond: 10 };
+        const waits = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).rateSlot('m1', limits, 1_000, 'take')));
+        expect(waits.filter((w) => w === 0)).toHaveLength(5);
+        // The 15 reservations past the burst are 100 ms apart, shared by both instances.
+        expect(waits.filter((w) => w > 0).sort((x, y) => x - y)).toEqual(Array.from({ length: 15 }, (_, i) => (i + 1) * 100));
+        // A QUERY_LIMIT_EXCEEDED fills the bucket for everyone.
+        expect(await a.rateSlot('m2', limits, 1_000, 'fill')).toBe(0);
+        expect(await b.rateSlot('m2', limits, 1_000, 'take')).toBe(100);
+        // It drains with time.
+        expect(await a.rateSlot('m2', limits, 61_000, 'take')).toBe(0);
+      });
+
+      it('a portal lock is held by one instance at a time, and other portals do not wait for it', async () => {
+        const [a, b] = [store, other()];
+        let inside = 0;
+        let overlap = 0;
+        const work = (s: Store) =>
+          s.withPortalLock('m1', async () => {
+            if (++inside > 1) overlap++;
+            await new Promise((r) => setTimeout(r, 10));
+            inside--;
+          });
+        const held = a.withPortalLock('m1', () => new Promise<string>((r) => setTimeout(() => r('first'), 50)));
+        expect(await b.withPortalLock('m2', async () => 'free')).toBe('free');
+        await Promise.all(Array.from({ length: 10 }, (_, i) => work(i % 2 ? a : b)));
+        expect(await held).toBe('first');
+        expect(overlap).toBe(0);
+        // A failing holder releases it.
+        await expect(a.withPortalLock('m1', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+        expect(await b.withPortalLock('m1', async () => 'next')).toBe('next');
+      });
+
+      it('two instances whose token expired at once refresh it once between them', async () => {
+        const { sb, portal } = await startPortal({ slowOAuthMs: 50 });
+        const [a, b] = [store, other()];
+        const pair = sb.issueTokens(portal);
+        await installPortal(a, portal, pair, { expiresAt: Date.now() - 1_000 });
+        sb.faults.expireTokens({ portal });
+        const options = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, oauthServer: sb.url };
+        const clients = [new BitrixClients({ ...options, store: a }), new BitrixClients({ ...options, store: b })];
+        try {
+          const results = await Promise.all(Array.from({ length: 20 }, (_, i) => clients[i % 2]!.forPortal(portal.memberId).call<{ ID: number }>('app.info')));
+          expect(results.every((r) => r.ID === portal.appId)).toBe(true);
+          // A refresh token works once: a second refresh would have been refused and counted here.
+          expect(refreshesOf(sb)).toEqual([{ refreshToken: pair.refresh_token, ok: true }]);
+        } finally {
+          for (const c of clients) c.close();
+          await sb.stop();
+        }
+      });
+
+      it("wakes another instance's subscribers when events are stored or requeued, and stops when asked", async () => {
+        const second = other();
+        let woken = 0;
+        const off = await second.onNewEvents(() => woken++);
+        const e = await store.append(newEvent());
+        await eventually(() => woken > 0, 'a wake after an append');
+        await store.claim('w', 10, 1_000, 10, 8);
+        await store.finish(e.id, 'w', { ok: false, error: 'x', retryAt: null }, 20);
+        const before = woken;
+        expect(await store.requeue([e.id])).toBe(1);
+        await eventually(() => woken > before, 'a wake after a requeue');
+        off();
+        const after = woken;
+        await store.append(newEvent());
+        // Another subscriber still hears it; the one that stopped does not.
+        let third = 0;
+        const offThird = await second.onNewEvents(() => third++);
+        await store.append(newEvent());
+        await eventually(() => third > 0, 'a wake for the subscriber still listening');
+        offThird();
+        expect(woken).toBe(after);
+      });
+    });
+
+    stateConformance(factory);
   });
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { toPg } from '../../src/store/postgres/sql.js';
+import { toPg } from '../../src/store/postgres/run.js';
 import { PgStore } from '../../src/store/postgres/store.js';
 import { freshDatabase, pgAvailable } from '../pg.js';
 import { storeConformance } from './conformance.js';
@@ -21,7 +21,7 @@ storeConformance(
           others.push(s);
           return s;
         },
-        sql: async (text, ...params) => (await store.pool.query(toPg(text), params)).rows as Record<string, unknown>[],
+        sql: async (text, ...params) => (await store.pool.query<Record<string, unknown>>(toPg(text), params)).rows,
         cleanup: async () => {
           for (const s of others) await s.close();
           await store.close();

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { countSomeSql, prunable, pruneDeletesSql, pruneIdsSql } from '../../src/store/queries/events.js';
+import { runnableFreeSql } from '../../src/store/sqlite/claim.js';
+import { sqlite } from '../../src/store/sqlite/dialect.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { tempDir } from '../helpers.js';
 import { storeConformance } from './conformance.js';
@@ -47,9 +50,8 @@ describe('SQLite connections', () => {
     const tmp = tempDir();
     const store = new SqliteStore(`${tmp.dir}/q.db`);
     try {
-      // The statement is private; its plan is what matters: under a flood, a scan of the backlog per claim took 3/4 of the worker's CPU.
-      const free = (store as unknown as { stmts: { runnableFree: { source: string } } }).stmts.runnableFree.source;
-      const plan = store.workDb.prepare(`EXPLAIN QUERY PLAN ${free}`).all({ now: 0, limit: 8 }) as { detail: string }[];
+      // Its plan is what matters: under a flood, a scan of the backlog per claim took 3/4 of the worker's CPU.
+      const plan = store.workDb.prepare(`EXPLAIN QUERY PLAN ${runnableFreeSql}`).all(0, 0, 8) as { detail: string }[];
       expect(plan.map((p) => p.detail).join('; ')).toMatch(/USING INDEX events_open_free/);
       const indexes = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").pluck().all();
       expect(indexes).toContain('events_open_free');
@@ -66,19 +68,15 @@ describe('SQLite connections', () => {
     try {
       await store.countEvents(['pending', 'dead']);
       await store.pruneEvents({ before: 1, statuses: ['done'], limit: 1 });
-      // The statements are private; their plans are what matters: a scan walks every event ever kept.
-      const stmts = (store as unknown as { stmts: Record<string, { source: string } | { source: string }[]> }).stmts;
-      const plan = (db: typeof store.db, name: string, ...params: unknown[]) => {
-        const list = stmts[name]!;
-        return (Array.isArray(list) ? list : [list]).map((st) => (db.prepare(`EXPLAIN QUERY PLAN ${st.source}`).all(...params) as { detail: string }[]).map((p) => p.detail).join('; '));
-      };
-      const prune = { statuses: '["done","dead"]', before: 5, limit: 3 };
+      // Their plans are what matters: a scan walks every event ever kept.
+      const plan = (db: typeof store.db, sql: string, ...params: unknown[]) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((p) => p.detail).join('; ');
+      const prune = ['["done","dead"]', 5];
       const plans = [
-        ...plan(store.db, 'countSome', '["pending","dead"]'),
-        ...plan(store.workDb, 'prunable', prune),
-        ...plan(store.workDb, 'pruneIds', prune),
-        ...plan(store.workDb, 'pruneRows', '[1,2]'),
-        ...plan(store.workDb, 'pruneEvents', '[1,2]'),
+        plan(store.db, countSomeSql(sqlite), '["pending","dead"]'),
+        plan(store.workDb, `SELECT COUNT(*) AS n ${prunable(sqlite)}`, ...prune),
+        plan(store.workDb, pruneIdsSql(sqlite), ...prune, 3),
+        ...pruneDeletesSql(sqlite).map((sql) => plan(store.workDb, sql, '[1,2]')),
       ];
       expect(plans).toHaveLength(7);
       for (const p of plans) expect(p).not.toMatch(/\bSCAN (events|event_attempts|status_outbox|event_secrets)\b/);

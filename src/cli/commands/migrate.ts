@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { connectorStateOf } from '../../state/open.js';
 import { openStore } from '../../store/open.js';
 import { action } from '../fail.js';
 import { dbHelp, defaultDb } from '../open-db.js';
@@ -15,7 +14,6 @@ export function registerMigrateCommand(program: Command): void {
         try {
           // Opening a store applies the missing migrations; ping waits for it.
           if (!(await store.ping())) throw new Error(`database at ${o.db.replace(/\/\/[^@/]*@/, '//…@')} is not usable`);
-          await connectorStateOf(store)?.ready;
           console.log(`schema is up to date (${store.kind})`);
         } finally {
           await store.close();

@@ -213,9 +213,8 @@ class PortalClientImpl implements PortalClient {
     );
     const limits = planLimits(this.o.plan);
     const store = this.o.store;
-    // Instances sharing a database share the portal's bucket too; the portal counts them all.
-    const shared = store.rateSlot && ((mode: 'take' | 'fill') => store.rateSlot!(this.memberId, limits, this.#now(), mode));
-    const bucket = new LeakyBucket(limits, this.#now, this.#sleep, shared || undefined);
+    // Instances (and threads) sharing a database share the portal's bucket too; the portal counts them all.
+    const bucket = new LeakyBucket(limits, this.#now, this.#sleep, (mode) => store.rateSlot(this.memberId, limits, this.#now(), mode));
     const sdk = await createSdkPortal({ memberId: this.memberId, domain: p.domain, restBase, auth, bucket, fetch: this.o.fetch });
     return { auth, bucket, sdk, resetAt: new Map() };
   }

@@ -75,10 +75,9 @@ export class PortalAuth {
     return p;
   }
 
-  /** Under the portal's lock where the store has one, so two instances never spend one refresh token twice. */
+  /** Under the portal's lock, so two instances never spend one refresh token twice. */
   #refresh(failed: string): Promise<Tokens> {
-    const lock = this.o.store.withPortalLock?.bind(this.o.store);
-    return lock ? lock(this.o.memberId, () => this.#refreshLocked(failed)) : this.#refreshLocked(failed);
+    return this.o.store.withPortalLock(this.o.memberId, () => this.#refreshLocked(failed));
   }
 
   async #refreshLocked(failed: string): Promise<Tokens> {

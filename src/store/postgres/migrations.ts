@@ -1,6 +1,10 @@
 import type { PoolClient } from 'pg';
 
-/** Versioned schema steps for PostgreSQL; the same tables as the SQLite store. */
+/**
+ * The schema of the whole store on PostgreSQL: the tables of the SQLite steps (sqlite/migrations.ts),
+ * integers as BIGINT, under the same numbers where the step is the same (3 and SQLite's 9 are the
+ * rate buckets, 4 and 5 are SQLite's own indexes). Never edit a released step: add one.
+ */
 export const pgMigrations: readonly { version: number; sql: string }[] = [
   {
     version: 1,
@@ -112,12 +116,106 @@ export const pgMigrations: readonly { version: number; sql: string }[] = [
       CREATE INDEX status_outbox_event ON status_outbox (event_id);
     `,
   },
+  {
+    // As SQLite's version 8: the connector state's tables, adopted where the state's own step 1
+    // (state_migrations) made them already. state_migrations is left as it is, so an instance of the
+    // previous version starting during an upgrade still finds its step applied.
+    version: 8,
+    sql: `
+      CREATE TABLE IF NOT EXISTS state_applied (
+        event_id BIGINT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        applied_at BIGINT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS state_lines (
+        member_id TEXT NOT NULL,
+        line BIGINT NOT NULL,
+        first_seen_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL,
+        deleted_at BIGINT,
+        PRIMARY KEY (member_id, line)
+      );
+      CREATE TABLE IF NOT EXISTS state_line_connectors (
+        member_id TEXT NOT NULL,
+        line BIGINT NOT NULL,
+        connector TEXT NOT NULL,
+        first_seen_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL,
+        status_deleted_at BIGINT,
+        PRIMARY KEY (member_id, line, connector)
+      );
+      CREATE TABLE IF NOT EXISTS state_chats (
+        member_id TEXT NOT NULL,
+        line BIGINT NOT NULL,
+        external_chat_id TEXT NOT NULL,
+        im_chat_id BIGINT,
+        connector TEXT NOT NULL,
+        first_seen_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL,
+        PRIMARY KEY (member_id, line, external_chat_id)
+      );
+      CREATE INDEX IF NOT EXISTS state_chats_im ON state_chats (member_id, im_chat_id);
+      CREATE TABLE IF NOT EXISTS state_messages (
+        id BIGSERIAL PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        line BIGINT NOT NULL,
+        connector TEXT NOT NULL,
+        im_chat_id BIGINT NOT NULL,
+        im_message_id BIGINT NOT NULL,
+        external_chat_id TEXT NOT NULL,
+        user_id BIGINT,
+        original_text TEXT,
+        text TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        deleted_at BIGINT,
+        UNIQUE (member_id, line, im_message_id)
+      );
+      CREATE INDEX IF NOT EXISTS state_messages_im ON state_messages (member_id, im_message_id);
+      CREATE INDEX IF NOT EXISTS state_messages_chat ON state_messages (member_id, line, external_chat_id);
+      -- rowid: the insertion order, named as SQLite's implicit column so the reads order both alike.
+      CREATE TABLE IF NOT EXISTS state_message_ids (
+        rowid BIGSERIAL NOT NULL,
+        message_id BIGINT NOT NULL REFERENCES state_messages (id),
+        external_id TEXT NOT NULL,
+        PRIMARY KEY (message_id, external_id)
+      );
+      CREATE INDEX IF NOT EXISTS state_message_ids_external ON state_message_ids (external_id);
+      CREATE TABLE IF NOT EXISTS state_message_history (
+        id BIGSERIAL PRIMARY KEY,
+        message_id BIGINT NOT NULL REFERENCES state_messages (id),
+        event_id BIGINT NOT NULL,
+        text TEXT NOT NULL,
+        at BIGINT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS state_message_history_message ON state_message_history (message_id, id);
+      CREATE TABLE IF NOT EXISTS state_dialogs (
+        member_id TEXT NOT NULL,
+        session_id BIGINT NOT NULL,
+        line BIGINT NOT NULL,
+        connector TEXT NOT NULL,
+        external_chat_id TEXT NOT NULL,
+        external_user_id TEXT,
+        parent_id BIGINT,
+        closed INTEGER NOT NULL,
+        close_term INTEGER,
+        started_at BIGINT,
+        last_activity_at BIGINT,
+        closed_at BIGINT,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (member_id, session_id)
+      );
+      CREATE INDEX IF NOT EXISTS state_dialogs_chat ON state_dialogs (member_id, line, external_chat_id);
+    `,
+  },
 ];
 
 /** Any number constant to name the lock; instances starting together migrate one at a time. */
 const MIGRATION_LOCK = 7_242_401;
 
-export async function migratePg(client: PoolClient, steps = pgMigrations, table = 'schema_migrations'): Promise<number> {
+export async function migratePg(client: PoolClient, steps = pgMigrations): Promise<number> {
+  const table = 'schema_migrations';
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
   try {
     await client.query(`CREATE TABLE IF NOT EXISTS ${table} (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);

@@ -1,36 +1,16 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { GatewayError } from '../../errors.js';
 import { TickBatch } from '../../tick-batch.js';
+import { AT, appendSql, eventValues } from '../queries/append.js';
+import { portalChangeQuery } from '../queries/portals.js';
 import { sealChange, sealedSecrets, type SecretBox } from '../secret-box.js';
 import type { AppendResult, NewEvent, PortalChange } from '../types.js';
 
-const sql = {
-  insert: `
-    INSERT INTO events (dedup_key, member_id, code, known, status, handler_id, ts, order_key, received_at, event, raw_body, content_type, last_error)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (dedup_key) DO NOTHING`,
-  duplicate: 'UPDATE events SET duplicates = duplicates + 1 WHERE dedup_key = ? RETURNING id',
-  duplicateOf: 'UPDATE events SET duplicates = duplicates + 1 WHERE id = ? RETURNING id',
-  head: 'SELECT last_key, last_id, last_ts FROM chat_heads WHERE order_key = ?',
-  setHead: `
-    INSERT INTO chat_heads (order_key, last_key, last_id, last_ts) VALUES (?, ?, ?, ?)
-    ON CONFLICT (order_key) DO UPDATE SET last_key = excluded.last_key, last_id = excluded.last_id, last_ts = excluded.last_ts
-    WHERE excluded.last_id > chat_heads.last_id`,
-  secret: 'INSERT INTO event_secrets (event_id, data) VALUES (?, ?)',
-  upsertPortal: `
-    INSERT INTO portals (member_id, domain, application_token, access_token, refresh_token, expires_at, client_endpoint, server_endpoint, scope, status, installed_at, uninstalled_at, updated_at)
-    VALUES (@memberId, @domain, @applicationToken, @accessToken, @refreshToken, @expiresAt, @clientEndpoint, @serverEndpoint, @scope, @status, @installedAt, @uninstalledAt, @updatedAt)
-    ON CONFLICT (member_id) DO UPDATE SET domain = excluded.domain, application_token = excluded.application_token,
-      access_token = excluded.access_token, refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
-      client_endpoint = excluded.client_endpoint, server_endpoint = excluded.server_endpoint, scope = excluded.scope,
-      status = excluded.status, installed_at = excluded.installed_at, uninstalled_at = NULL, updated_at = excluded.updated_at`,
-  erasePortal: `
-    UPDATE portals SET application_token = NULL, access_token = NULL, refresh_token = NULL, expires_at = NULL,
-      uninstalled_at = ?, updated_at = ? WHERE member_id = ?`,
-};
-
 /**
- * The writer thread, as plain JavaScript so it runs the same from the build and from tests.
+ * The writer thread, as plain JavaScript so it runs the same from the build and from tests: it
+ * cannot load this project's TypeScript modules, so it gets the statements (queries/append.ts,
+ * queries/portals.ts) as text and runs the one-row rule below, which PostgreSQL's writeOne also follows.
  * It takes every batch already waiting on its port into one transaction: one sync for all,
  * and the longer a commit takes, the more the next one carries. When that transaction fails
  * for any reason but a lock, each row is committed again on its own, so that one bad row
@@ -53,27 +33,27 @@ db.pragma('busy_timeout = 0');
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const s = {};
 for (const [name, text] of Object.entries(workerData.sql)) s[name] = db.prepare(text);
-s.duplicate.pluck();
-s.duplicateOf.pluck();
+for (const one of [s.insert, s.duplicate, s.duplicateOf]) one.pluck();
+const prepared = new Map();
+const statement = (text) => prepared.get(text) || prepared.set(text, db.prepare(text)).get(text);
+const { dedupKey, ts, orderKey: orderAt } = workerData.at;
 const write = (row, change, secret) => {
-  let info = s.insert.run(row);
-  const orderKey = row[7];
-  if (info.changes === 0) {
-    if (orderKey === null) return -s.duplicate.get(row[0]);
+  let id = s.insert.get(row);
+  const orderKey = row[orderAt];
+  if (id === undefined) {
+    if (orderKey === null) return -s.duplicate.get(row[dedupKey]);
     const head = s.head.get(orderKey);
     // The stored key when the head's own row is gone (archived).
-    if (head && head.last_key === row[0]) return -(s.duplicateOf.get(head.last_id) ?? s.duplicate.get(row[0]));
-    if (!head || head.last_ts !== row[6]) return -s.duplicate.get(row[0]);
+    if (head && head.last_key === row[dedupKey]) return -(s.duplicateOf.get(head.last_id) ?? s.duplicate.get(row[dedupKey]));
+    if (!head || head.last_ts !== row[ts]) return -s.duplicate.get(row[dedupKey]);
     const repeat = row.slice();
-    repeat[0] = row[0] + '#' + head.last_id;
-    info = s.insert.run(repeat);
-    if (info.changes === 0) return -s.duplicate.get(repeat[0]);
+    repeat[dedupKey] = row[dedupKey] + '#' + head.last_id;
+    id = s.insert.get(repeat);
+    if (id === undefined) return -s.duplicate.get(repeat[dedupKey]);
   }
-  const id = Number(info.lastInsertRowid);
-  if (orderKey !== null) s.setHead.run(orderKey, row[0], id, row[6]);
+  if (orderKey !== null) s.setHead.run(orderKey, row[dedupKey], id, row[ts]);
   if (secret != null) s.secret.run(id, secret);
-  if (change && change.kind === 'install') s.upsertPortal.run(change.portal);
-  if (change && change.kind === 'uninstall') s.erasePortal.run(change.at, change.at, change.memberId);
+  if (change) statement(change.sql).run(change.params);
   return id;
 };
 const rowsOf = (b, each) => b.rows.map((row, i) => each(row, b.changes && b.changes[i], b.secrets && b.secrets[i], i));
@@ -94,7 +74,7 @@ const oneByOne = (batches) => batches.map((b) => {
   const errors = {};
   const ids = rowsOf(b, (row, change, secret, i) => {
     try { return soon(() => commitOne.immediate(row, change, secret)); }
-    catch (e) { errors[i] = String(e && e.message || e); return 0; }
+    catch (e) { errors[i] = { message: String(e && e.message || e), code: e && e.code }; return 0; }
   });
   return { seq: b.seq, ids, errors };
 });
@@ -110,10 +90,10 @@ parentPort.on('message', (first) => {
   let reply;
   try { reply = { done: soon(() => commit.immediate(batches)) }; }
   catch (e) {
-    if (e.code === 'SQLITE_BUSY') reply = { failed: batches.map((b) => b.seq), error: String(e.message) };
+    if (e.code === 'SQLITE_BUSY') reply = { failed: batches.map((b) => b.seq), error: { message: String(e.message), code: e.code } };
     else {
       try { reply = { done: oneByOne(batches) }; }
-      catch (e2) { reply = { failed: batches.map((b) => b.seq), error: String(e2 && e2.message || e2) }; }
+      catch (e2) { reply = { failed: batches.map((b) => b.seq), error: { message: String(e2 && e2.message || e2), code: e2 && e2.code } }; }
     }
   }
   parentPort.postMessage(reply);
@@ -132,12 +112,17 @@ interface Pending {
  * Each committed event's id, negated for a duplicate (the id of the event it repeats); 0 for a
  * row that failed alone, with its error under its index.
  */
-type Reply = { done: { seq: number; ids: number[]; errors?: Record<number, string> }[] } | { failed: number[]; error: string };
+type Reply = { done: { seq: number; ids: number[]; errors?: Record<number, ThreadError> }[] } | { failed: number[]; error: ThreadError };
 
-/** A row as the insert binds it: plain values in a list clone and bind faster than an object's properties. */
-const rowOf = (e: NewEvent) => [
-  e.dedupKey, e.memberId, e.code, e.known ? 1 : 0, e.status, e.handlerId, e.ts, e.orderKey, e.receivedAt, e.event, e.rawBody, e.contentType, e.error,
-];
+/** An error of the thread's database, as it crosses to this one. */
+interface ThreadError {
+  message: string;
+  code?: string;
+}
+
+/** The error an append rejects with when the database refused its commit; the database's own is its cause. */
+const commitFailed = (e: ThreadError | undefined) =>
+  new GatewayError('B24GW_STORE_FAILED', 'Event could not be stored; it was not accepted', { cause: Object.assign(new Error(e?.message ?? 'unknown'), { code: e?.code }) });
 
 /** A batch goes at once when it holds this many, so the thread starts committing while the event loop still reads requests. */
 const SEND_AT = 16;
@@ -152,16 +137,22 @@ export class Appender {
   private readonly batch = new TickBatch<Pending>(SEND_AT, (list) => this.send(list));
   private readonly inFlight = new Map<number, Pending[]>();
   private seq = 0;
-  private broken: Error | undefined;
+  private broken: GatewayError | undefined;
   private drained: (() => void) | undefined;
 
-  constructor(file: string, synchronous: 'FULL' | 'NORMAL', private readonly box: SecretBox) {
+  /** `stored`: called after a commit that stored new events (not only duplicates). */
+  constructor(
+    file: string,
+    synchronous: 'FULL' | 'NORMAL',
+    private readonly box: SecretBox,
+    private readonly stored: () => void,
+  ) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(writerSource, { eval: true, workerData: { file, synchronous, driver, sql } });
+    this.worker = new Worker(writerSource, { eval: true, workerData: { file, synchronous, driver, sql: appendSql, at: AT } });
     this.worker.unref();
     this.worker.on('message', (m: Reply) => this.done(m));
-    this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', () => this.fail(new Error('the SQLite writer thread stopped')));
+    this.worker.on('error', (e) => this.fail(new GatewayError('B24GW_STORE_FAILED', 'The SQLite writer thread failed', { cause: e })));
+    this.worker.on('exit', (code) => this.fail(new GatewayError('B24GW_STORE_FAILED', 'The SQLite writer thread stopped', { cause: new Error(`exit code ${code}`) })));
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
@@ -178,18 +169,21 @@ export class Appender {
     const seq = ++this.seq;
     this.inFlight.set(seq, list);
     // Secrets are sealed here, so the thread never holds the key.
-    const changes = list.some((p) => p.change) ? list.map((p) => sealChange(p.change, this.box)) : undefined;
+    const changes = list.some((p) => p.change) ? list.map((p) => portalChangeQuery(sealChange(p.change, this.box))) : undefined;
     const secrets = list.some((p) => p.event.secrets != null) ? list.map((p) => sealedSecrets(p.event, this.box)) : undefined;
-    this.worker.postMessage({ seq, rows: list.map((p) => rowOf(p.event)), changes, secrets });
+    this.worker.postMessage({ seq, rows: list.map((p) => eventValues(p.event)), changes, secrets });
   }
 
   private done(m: Reply): void {
     if ('done' in m) {
+      let fresh = false;
       for (const { seq, ids, errors } of m.done) {
-        this.take(seq)?.forEach((p, i) => (ids[i] === 0 ? p.reject(new Error(errors?.[i])) : p.resolve({ id: Math.abs(ids[i]!), duplicate: ids[i]! < 0 })));
+        this.take(seq)?.forEach((p, i) => (ids[i] === 0 ? p.reject(commitFailed(errors?.[i])) : p.resolve({ id: Math.abs(ids[i]!), duplicate: ids[i]! < 0 })));
+        fresh ||= ids.some((id) => id > 0);
       }
+      if (fresh) this.stored();
     } else {
-      for (const seq of m.failed) for (const p of this.take(seq) ?? []) p.reject(new Error(m.error));
+      for (const seq of m.failed) for (const p of this.take(seq) ?? []) p.reject(commitFailed(m.error));
     }
     if (this.inFlight.size === 0 && this.batch.size === 0) {
       this.worker.unref();
@@ -203,7 +197,7 @@ export class Appender {
     return batch;
   }
 
-  private fail(e: Error): void {
+  private fail(e: GatewayError): void {
     if (this.broken) return;
     this.broken = e;
     for (const p of [...[...this.inFlight.values()].flat(), ...this.batch.drop()]) p.reject(e);
@@ -217,7 +211,7 @@ export class Appender {
     if (this.broken) return;
     const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
     this.worker.ref();
-    this.broken = new Error('store is closed');
+    this.broken = new GatewayError('B24GW_STORE_CLOSED', 'The store is closed: no more events are taken');
     this.worker.postMessage('close');
     await exited;
   }

@@ -1,6 +1,10 @@
 import type Database from 'better-sqlite3';
 
-/** Versioned schema steps, applied in order, each once. Never edit a released step: add one. */
+/**
+ * The schema of the whole store (inbox, outbox, portals, connector state) on SQLite: steps applied in
+ * order, each once. Never edit a released step: add one, with PostgreSQL's under the same number
+ * when it is the same step (postgres/migrations.ts).
+ */
 export interface Migration {
   version: number;
   sql: string;
@@ -132,13 +136,114 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX status_outbox_event ON status_outbox (event_id);
     `,
   },
+  {
+    // The connector state's tables. Until this step the state kept them under a version table of its
+    // own (state_migrations, step 1): IF NOT EXISTS adopts the tables such a database already has,
+    // and state_migrations is left as it is, so nothing of the state is lost or made twice.
+    version: 8,
+    sql: `
+      CREATE TABLE IF NOT EXISTS state_applied (
+        event_id INTEGER PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        applied_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS state_lines (
+        member_id TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        first_seen_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        PRIMARY KEY (member_id, line)
+      );
+      CREATE TABLE IF NOT EXISTS state_line_connectors (
+        member_id TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        connector TEXT NOT NULL,
+        first_seen_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        status_deleted_at INTEGER,
+        PRIMARY KEY (member_id, line, connector)
+      );
+      CREATE TABLE IF NOT EXISTS state_chats (
+        member_id TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        external_chat_id TEXT NOT NULL,
+        im_chat_id INTEGER,
+        connector TEXT NOT NULL,
+        first_seen_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        PRIMARY KEY (member_id, line, external_chat_id)
+      );
+      CREATE INDEX IF NOT EXISTS state_chats_im ON state_chats (member_id, im_chat_id);
+      CREATE TABLE IF NOT EXISTS state_messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        member_id TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        connector TEXT NOT NULL,
+        im_chat_id INTEGER NOT NULL,
+        im_message_id INTEGER NOT NULL,
+        external_chat_id TEXT NOT NULL,
+        user_id INTEGER,
+        original_text TEXT,
+        text TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        UNIQUE (member_id, line, im_message_id)
+      );
+      CREATE INDEX IF NOT EXISTS state_messages_im ON state_messages (member_id, im_message_id);
+      CREATE INDEX IF NOT EXISTS state_messages_chat ON state_messages (member_id, line, external_chat_id);
+      CREATE TABLE IF NOT EXISTS state_message_ids (
+        message_id INTEGER NOT NULL REFERENCES state_messages (id),
+        external_id TEXT NOT NULL,
+        PRIMARY KEY (message_id, external_id)
+      );
+      CREATE INDEX IF NOT EXISTS state_message_ids_external ON state_message_ids (external_id);
+      CREATE TABLE IF NOT EXISTS state_message_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id INTEGER NOT NULL REFERENCES state_messages (id),
+        event_id INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS state_message_history_message ON state_message_history (message_id, id);
+      CREATE TABLE IF NOT EXISTS state_dialogs (
+        member_id TEXT NOT NULL,
+        session_id INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        connector TEXT NOT NULL,
+        external_chat_id TEXT NOT NULL,
+        external_user_id TEXT,
+        parent_id INTEGER,
+        closed INTEGER NOT NULL,
+        close_term INTEGER,
+        started_at INTEGER,
+        last_activity_at INTEGER,
+        closed_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (member_id, session_id)
+      );
+      CREATE INDEX IF NOT EXISTS state_dialogs_chat ON state_dialogs (member_id, line, external_chat_id);
+    `,
+  },
+  {
+    // Each portal's REST leaky bucket as a row (PostgreSQL's step 3), so that every thread and
+    // process on the file reserves slots from one bucket, as the portal counts them.
+    version: 9,
+    sql: `
+      CREATE TABLE rate_buckets (
+        member_id TEXT PRIMARY KEY,
+        level REAL NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
-/**
- * Applies what is missing under a write lock, so processes starting together do it once.
- * Each part of the schema (the inbox, the connector state) keeps its own version table.
- */
-export function migrate(db: Database.Database, steps: readonly Migration[] = migrations, table = 'schema_migrations'): number {
+/** Applies what is missing under a write lock, so processes starting together do it once. */
+export function migrate(db: Database.Database, steps: readonly Migration[] = migrations): number {
+  const table = 'schema_migrations';
   db.exec(`CREATE TABLE IF NOT EXISTS ${table} (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
   const run = db.transaction(() => {
     const done = new Set(db.prepare(`SELECT version FROM ${table}`).pluck().all() as number[]);

@@ -1,6 +1,7 @@
-import { itemsOf } from '../../events/lists.js';
-import type { EventMap } from '../../events/registry.js';
-import { get, run, type Work } from '../sql.js';
+import { GatewayError } from '../../../errors.js';
+import { itemsOf } from '../../../events/lists.js';
+import type { EventMap } from '../../../events/registry.js';
+import { get, run, type Work } from '../../sql/work.js';
 import type { EventMeta } from '../types.js';
 import { touchChat, touchLine } from './lines.js';
 
@@ -34,7 +35,7 @@ function* upsertMessage(meta: EventMeta, line: number, connector: string, item: 
      RETURNING id`,
     memberId, line, connector, item.im.chat_id, item.im.message_id, item.chat.id, at, at,
   );
-  if (!row) throw new Error('state: message upsert returned no row');
+  if (!row) throw new GatewayError('B24GW_STORE_FAILED', 'The connector state kept no row for a message it upserted');
   return row.id;
 }
 

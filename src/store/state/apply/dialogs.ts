@@ -1,8 +1,8 @@
 import type { z } from 'zod';
-import type { dialogItem } from '../../events/connector.js';
-import { itemsOf } from '../../events/lists.js';
-import type { EventMap } from '../../events/registry.js';
-import { greatest, run, type Work } from '../sql.js';
+import type { dialogItem } from '../../../events/connector.js';
+import { itemsOf } from '../../../events/lists.js';
+import type { EventMap } from '../../../events/registry.js';
+import { greatest, run, type Work } from '../../sql/work.js';
 import type { EventMeta } from '../types.js';
 import { touchChat, touchLine } from './lines.js';
 

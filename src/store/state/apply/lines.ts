@@ -1,5 +1,5 @@
-import type { EventMap } from '../../events/registry.js';
-import { greatest, run, type Work } from '../sql.js';
+import type { EventMap } from '../../../events/registry.js';
+import { greatest, run, type Work } from '../../sql/work.js';
 import type { EventMeta } from '../types.js';
 
 /** Records that a line (and the connector on it) was seen, so lines() lists every line events mention. */

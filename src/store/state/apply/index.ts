@@ -1,7 +1,7 @@
-import { GatewayError } from '../../errors.js';
-import { eventSchemas, normalizeCode, type EventMap } from '../../events/registry.js';
-import { bracketPath } from '../../events/scalars.js';
-import { run, type Work } from '../sql.js';
+import { GatewayError } from '../../../errors.js';
+import { eventSchemas, normalizeCode, type EventMap } from '../../../events/registry.js';
+import { bracketPath } from '../../../events/scalars.js';
+import { run, type Work } from '../../sql/work.js';
 import type { EventMeta, StateEvent } from '../types.js';
 import { applyDialogFinish, applyDialogStart } from './dialogs.js';
 import { applyLineDelete, applyStatusDelete } from './lines.js';

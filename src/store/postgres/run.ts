@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { Query, Runner, Work } from '../sql/work.js';
 
 /** BIGINT columns hold Unix milliseconds and ids, well inside a double's exact range: read them as numbers. */
 export const pgTypes = {
@@ -47,6 +48,43 @@ export async function inTransaction<T>(pool: pg.Pool, begin: string, fn: (c: pg.
     throw e;
   } finally {
     client.release(broken);
+  }
+}
+
+async function answer(client: pg.Pool | pg.PoolClient, q: Query): Promise<unknown> {
+  const result = await client.query(toPg(q.sql), q.params);
+  return q.kind === 'run' ? (result.rowCount ?? 0) : q.kind === 'get' ? result.rows[0] : result.rows;
+}
+
+async function drive<T>(client: pg.Pool | pg.PoolClient, work: Work<T>): Promise<T> {
+  let step = work.next();
+  while (!step.done) step = work.next(await answer(client, step.value));
+  return step.value;
+}
+
+/**
+ * Runs work on the pool once the schema is ready: a transaction on one connection, a read on one
+ * snapshot (REPEATABLE READ, read only), or each statement on whichever connection is free.
+ */
+export class PgRunner implements Runner {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly ready: Promise<void>,
+  ) {}
+
+  async write<T>(work: Work<T>): Promise<T> {
+    await this.ready;
+    return inTransaction(this.pool, 'BEGIN', (c) => drive(c, work));
+  }
+
+  async read<T>(work: Work<T>): Promise<T> {
+    await this.ready;
+    return inTransaction(this.pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (c) => drive(c, work));
+  }
+
+  async once<T>(work: Work<T>): Promise<T> {
+    await this.ready;
+    return drive(this.pool, work);
   }
 }
 

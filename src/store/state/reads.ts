@@ -1,5 +1,5 @@
-import { GatewayError } from '../errors.js';
-import { all, get, whereOf, type Work } from './sql.js';
+import { GatewayError } from '../../errors.js';
+import { all, get, where as conditions, type Work } from '../sql/work.js';
 import type { ChatView, DialogFilter, DialogView, LineView, MessageEdit, MessageFilter, MessageRef, MessageView } from './types.js';
 import { chatView, dialogView, lineView, messageView, type ChatRow, type DialogRow, type LineConnectorRow, type LineRow, type MessageRow } from './views.js';
 
@@ -43,7 +43,8 @@ export function* readMessage(memberId: string, ref: MessageRef): Work<MessageVie
   if (ref.imMessageId === undefined && ref.externalId === undefined) {
     throw new GatewayError('B24GW_BAD_INPUT', 'message() needs imMessageId or externalId');
   }
-  const { where, params } = whereOf(memberId, [
+  const { where, params } = conditions([
+    ['member_id = ?', memberId],
     ['line = ?', ref.line],
     ['im_message_id = ?', ref.imMessageId],
     // The outer member_id scopes it: message rows belong to one portal.
@@ -54,7 +55,8 @@ export function* readMessage(memberId: string, ref: MessageRef): Work<MessageVie
 }
 
 export function* readMessages(memberId: string, filter: MessageFilter = {}): Work<MessageView[]> {
-  const { where, params } = whereOf(memberId, [
+  const { where, params } = conditions([
+    ['member_id = ?', memberId],
     ['line = ?', filter.line],
     ['external_chat_id = ?', filter.externalChatId],
   ]);
@@ -86,7 +88,8 @@ function* parentsOf(r: DialogRow): Work<number[]> {
 }
 
 export function* readDialogs(memberId: string, filter: DialogFilter = {}): Work<DialogView[]> {
-  const { where, params } = whereOf(memberId, [
+  const { where, params } = conditions([
+    ['member_id = ?', memberId],
     ['line = ?', filter.line],
     ['closed = ?', filter.open === undefined ? undefined : filter.open ? 0 : 1],
   ]);

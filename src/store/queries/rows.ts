@@ -1,5 +1,5 @@
-import type { SecretBox } from './secret-box.js';
-import type { Attempt, EventStatus, PortalRecord, StoredEvent } from './types.js';
+import type { SecretBox } from '../secret-box.js';
+import type { Attempt, EventStatus, PortalRecord, StoredEvent } from '../types.js';
 
 export interface EventRow {
   id: number;

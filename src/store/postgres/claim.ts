@@ -1,0 +1,93 @@
+import type pg from 'pg';
+import { ended, EVENT_ENDS } from '../queries/outcome.js';
+import { claimedFromRow, type EventRow } from '../queries/rows.js';
+import { lapsedAttempt, spentByLapses } from '../lapsed.js';
+import type { SecretBox } from '../secret-box.js';
+import type { Outcome, StoredEvent } from '../types.js';
+
+/*
+ * The claim and the finish on PostgreSQL. They differ from SQLite's (sqlite/claim.ts,
+ * queries/events.ts finishEvent) as a whole: several instances claim at once, so rows are locked and
+ * another instance's are skipped (FOR UPDATE SKIP LOCKED); and each statement is a round trip, so
+ * the work of many rows is one statement over arrays (unnest), and a finish is one statement
+ * (data-modifying CTEs, which SQLite has not).
+ */
+
+/** See Store.claim. */
+export async function claimEvents(c: pg.PoolClient, box: SecretBox, owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]> {
+  // First, so that a chat held by a spent event is free for this very claim.
+  await killSpent(c, now, maxAttempts);
+  const rows = await c.query<EventRow & { was: string; secrets: string | null }>(
+    `WITH runnable AS (
+       SELECT e.id, e.status AS was FROM events e
+       WHERE e.status IN ('pending', 'retry', 'processing')
+         AND (e.status <> 'processing' OR (e.lease_until <= $1 AND e.attempts < $5))
+         AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= $1)
+         AND (e.order_key IS NULL OR NOT EXISTS (
+           SELECT 1 FROM events p WHERE p.order_key = e.order_key AND p.id < e.id AND p.status IN ('pending', 'retry', 'processing')))
+       ORDER BY e.id LIMIT $2 FOR UPDATE SKIP LOCKED)
+     UPDATE events SET status = 'processing', lease_owner = $3, lease_until = $4, attempts = events.attempts + 1
+     FROM runnable WHERE events.id = runnable.id
+     RETURNING events.*, runnable.was, (SELECT data FROM event_secrets s WHERE s.event_id = events.id) AS secrets`,
+    [now, limit, owner, now + leaseMs, maxAttempts],
+  );
+  const lapsed = rows.rows.filter((r) => r.was === 'processing');
+  if (lapsed.length > 0) await endAttempts(c, lapsed.map((r) => [r.id, r.attempts - 1, lapsedAttempt]), now);
+  if (rows.rows.length > 0) {
+    await c.query(
+      `INSERT INTO event_attempts (event_id, attempt, owner, started_at) SELECT * FROM unnest($1::int8[], $2::int[], $3::text[], $4::int8[])
+       ON CONFLICT (event_id, attempt) DO UPDATE SET owner = excluded.owner, started_at = excluded.started_at, finished_at = NULL, ok = NULL, error = NULL`,
+      [rows.rows.map((r) => r.id), rows.rows.map((r) => r.attempts), rows.rows.map(() => owner), rows.rows.map(() => now)],
+    );
+  }
+  return rows.rows.sort((a, b) => a.id - b.id).map((r) => claimedFromRow(r, box));
+}
+
+/** Makes dead the events whose lease ran out on their last attempt (see Store.claim). */
+async function killSpent(c: pg.PoolClient, now: number, maxAttempts: number): Promise<void> {
+  // Named, so each connection plans it once: on every claim it costs a round trip, not a plan.
+  const spent = await c.query<{ id: number; attempts: number; lapsed: number }>({
+    name: 'b24gw-spent-events',
+    text: `SELECT e.id, e.attempts, (SELECT COUNT(*)::int FROM event_attempts a
+             WHERE a.event_id = e.id AND a.attempt <= e.attempts AND (a.finished_at IS NULL OR a.error = $3)) AS lapsed
+           FROM events e WHERE e.status = 'processing' AND e.lease_until <= $1 AND e.attempts >= $2 FOR UPDATE OF e SKIP LOCKED`,
+    values: [now, maxAttempts, lapsedAttempt],
+  });
+  if (spent.rows.length === 0) return;
+  const ends = spent.rows.map((s): [number, number, string] => [s.id, s.attempts, spentByLapses(s.attempts, s.lapsed)]);
+  await c.query(
+    `UPDATE events SET status = 'dead', last_error = u.error, lease_owner = NULL, lease_until = NULL
+     FROM unnest($1::int8[], $2::text[]) AS u(id, error) WHERE events.id = u.id`,
+    [ends.map((e) => e[0]), ends.map((e) => e[2])],
+  );
+  // Dead: its handlers need its secrets no more.
+  await c.query('DELETE FROM event_secrets WHERE event_id = ANY($1::int8[])', [ends.map((e) => e[0])]);
+  await endAttempts(c, ends, now);
+}
+
+/** Closes attempt rows as failed: [event id, attempt, error]. */
+async function endAttempts(c: pg.PoolClient, ends: [number, number, string][], now: number): Promise<void> {
+  await c.query(
+    `UPDATE event_attempts SET finished_at = $4, ok = false, error = u.error
+     FROM unnest($1::int8[], $2::int[], $3::text[]) AS u(id, attempt, error) WHERE event_id = u.id AND event_attempts.attempt = u.attempt`,
+    [ends.map((e) => e[0]), ends.map((e) => e[1]), ends.map((e) => e[2]), now],
+  );
+}
+
+/** See Store.finish: the event, its attempt's log row and its secrets, in one statement. */
+export async function finishEvent(db: pg.Pool, id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
+  const { status, retryAt, error } = ended(outcome, EVENT_ENDS);
+  const r = await db.query<{ attempts: number }>(
+    `WITH ended AS (
+       UPDATE events SET status = $3, next_attempt_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL,
+         processed_at = CASE WHEN $3 = 'done' THEN $6 ELSE processed_at END
+       WHERE id = $1 AND lease_owner = $2 AND status = 'processing' RETURNING id, attempts),
+     erased AS (DELETE FROM event_secrets WHERE event_id IN (SELECT id FROM ended) AND $3 <> 'retry'),
+     logged AS (
+       UPDATE event_attempts a SET finished_at = $6, ok = $7, error = $5
+       FROM ended WHERE a.event_id = ended.id AND a.attempt = ended.attempts)
+     SELECT attempts FROM ended`,
+    [id, owner, status, retryAt, error, now, outcome.ok],
+  );
+  return r.rows.length > 0;
+}

@@ -1,0 +1,15 @@
+import type { Dialect } from '../sql/dialect.js';
+
+/**
+ * PostgreSQL's spelling of the fragments in sql/dialect.ts.
+ * - Lists: an array parameter compared with ANY, which the planner takes through an index.
+ * - skipLocked: several instances claim from one table; a row another one holds is left to it.
+ * - INDEXED BY does not exist: the planner chooses, and the plan tests check it chose an index.
+ */
+export const postgres: Dialect = {
+  name: 'postgres',
+  inList: (column, type) => `${column} = ANY(?::${type}[])`,
+  list: (values) => values,
+  skipLocked: ' FOR UPDATE SKIP LOCKED',
+  indexedBy: () => '',
+};

@@ -1,0 +1,117 @@
+import { ConnectorState } from './state/state.js';
+import * as events from './queries/events.js';
+import * as portals from './queries/portals.js';
+import * as statuses from './queries/statuses.js';
+import type { SecretBox } from './secret-box.js';
+import type { Dialect } from './sql/dialect.js';
+import type { Runner } from './sql/work.js';
+import type {
+  AppendResult,
+  Attempt,
+  EventQuery,
+  EventStatus,
+  NewEvent,
+  NewStatus,
+  Outcome,
+  PendingStatus,
+  PortalChange,
+  PortalRecord,
+  PortalTokens,
+  PruneQuery,
+  Store,
+  StoredEvent,
+} from './types.js';
+
+/**
+ * The Store for either database: every operation written once (queries/, as Work) runs here through
+ * the dialect's runners; a dialect supplies its runners and fragments, and the operations that
+ * differ as a whole (sqlite/store.ts and postgres/store.ts say which and why).
+ */
+export abstract class SqlStore implements Store {
+  abstract readonly kind: 'sqlite' | 'postgres';
+  readonly state: ConnectorState;
+
+  /**
+   * `main` serves reads, tokens and replays; `work` the worker's writes (on SQLite a connection of
+   * its own, whose commits need not wait for a sync); both are one pool on PostgreSQL.
+   */
+  protected constructor(
+    protected readonly dialect: Dialect,
+    protected readonly box: SecretBox,
+    protected readonly main: Runner,
+    protected readonly work: Runner,
+  ) {
+    this.state = new ConnectorState(work);
+  }
+
+  abstract append(event: NewEvent, change?: PortalChange): Promise<AppendResult>;
+  abstract claim(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]>;
+  abstract withPortalLock<T>(memberId: string, fn: () => Promise<T>): Promise<T>;
+  abstract onNewEvents(wake: () => void): Promise<() => void>;
+  abstract ping(): Promise<boolean>;
+  abstract close(): Promise<void>;
+
+  getEvent(id: number): Promise<StoredEvent | undefined> {
+    return this.main.once(events.getEvent(id));
+  }
+
+  listEvents(query: EventQuery = {}): Promise<StoredEvent[]> {
+    return this.main.once(events.listEvents(query));
+  }
+
+  countEvents<S extends EventStatus = EventStatus>(list?: readonly S[]): Promise<Record<S, number>> {
+    return this.main.once(events.countEvents(this.dialect, list));
+  }
+
+  getPortal(memberId: string): Promise<PortalRecord | undefined> {
+    return this.main.once(portals.getPortal(memberId, this.box));
+  }
+
+  listPortals(): Promise<PortalRecord[]> {
+    return this.main.once(portals.listPortals(this.box));
+  }
+
+  savePortalTokens(memberId: string, tokens: PortalTokens): Promise<void> {
+    return this.main.once(portals.savePortalTokens(memberId, tokens, this.box, Date.now()));
+  }
+
+  renewLeases(ids: readonly number[], owner: string, until: number): Promise<number[]> {
+    return this.work.once(events.renewLeases(this.dialect, ids, owner, until));
+  }
+
+  finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
+    return this.work.write(events.finishEvent(id, owner, outcome, now));
+  }
+
+  attempts(id: number): Promise<Attempt[]> {
+    return this.work.once(events.attempts(id));
+  }
+
+  requeue(ids: readonly number[]): Promise<number> {
+    return this.main.once(events.requeue(this.dialect, ids));
+  }
+
+  pruneEvents(query: PruneQuery): Promise<number> {
+    return query.dryRun ? this.main.once(events.countPrunable(this.dialect, query)) : this.work.write(events.prune(this.dialect, query));
+  }
+
+  enqueueStatuses(list: readonly NewStatus[]): Promise<void> {
+    return this.work.once(statuses.enqueueStatuses(list));
+  }
+
+  claimStatuses(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<PendingStatus[]> {
+    return this.work.write(statuses.claimStatuses(this.dialect, owner, now, leaseMs, limit, maxAttempts));
+  }
+
+  finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, _now: number): Promise<void> {
+    return this.work.once(statuses.finishStatuses(this.dialect, ids, owner, outcome));
+  }
+
+  countStatuses(): Promise<{ pending: number; sent: number; dead: number }> {
+    return this.work.once(statuses.countStatuses());
+  }
+
+  rateSlot(memberId: string, limits: { burst: number; perSecond: number }, now: number, mode: 'take' | 'fill'): Promise<number> {
+    return this.work.once(portals.rateSlot(memberId, limits, now, mode));
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * The few fragments SQLite and PostgreSQL spell differently inside a query otherwise written once
+ * (sqlite/dialect.ts and postgres/dialect.ts say why each differs). A query that differs as a whole
+ * lives in a dialect-named file instead.
+ */
+export interface Dialect {
+  readonly name: 'sqlite' | 'postgres';
+  /** `column` is one of a list bound as one parameter (`list`): one statement whatever the list's length. */
+  inList(column: string, type: 'int8' | 'text'): string;
+  /** A list as `inList` binds it. */
+  list(values: readonly (number | string)[]): unknown;
+  /** After a SELECT whose rows the statement then changes: rows another instance holds are skipped. */
+  readonly skipLocked: string;
+  /** After a table in FROM: the index the query must use. */
+  indexedBy(index: string): string;
+}
