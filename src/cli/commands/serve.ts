@@ -9,7 +9,7 @@ import { IntakeThread } from '../../server/intake-thread.js';
 import { WorkerThread } from '../../server/worker-thread.js';
 import { defaultAllowedDomains, validPattern } from '../../verify/domains.js';
 import { parseTokenPairs } from '../../verify/tokens.js';
-import { parseDuration, parseSchedule } from '../../worker/schedule.js';
+import { parseDuration, parseSchedule } from '../../queue/schedule.js';
 import { defaultLimits } from '../../wire/limits.js';
 import { action } from '../fail.js';
 import { dbHelp, defaultDb } from '../open-db.js';
