@@ -72,6 +72,7 @@ export async function listenAdmin(served: Served, options: AdminOptions, closing
   const routes = new Map(Object.entries({ ...builtin, ...options.routes }));
   const digest = options.token === undefined ? undefined : secretDigest(options.token);
   const server = createServer((req, res) => {
+    if (closing()) res.setHeader('connection', 'close');
     if (digest) {
       const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
       if (!secretsEqual(bearer, digest)) {

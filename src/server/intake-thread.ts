@@ -29,6 +29,8 @@ const fromWire = (r: WireResult): IntakeResult =>
       }
     : r;
 
+const stoppedError = () => new GatewayError('B24GW_SHUTTING_DOWN', 'The intake thread stopped before it answered');
+
 /** Requests sent to the thread and not answered yet, at most: more are answered 503 here. */
 const DEFAULT_MAX_PENDING = 2_048;
 
@@ -64,9 +66,9 @@ export class IntakeThread extends GatewayThread<IntakeBatch, IntakeReplies> impl
     this.maxPending = data.gateway.maxPending ?? DEFAULT_MAX_PENDING;
   }
 
-  /** The thread is gone: what it was given is not stored, and is answered so. */
+  /** The thread is gone: what waits for it is answered, not knowing whether it was stored. */
   protected override gone(): void {
-    const error = new GatewayError('B24GW_STORE_FAILED', 'The intake thread stopped; the event was not stored');
+    const error = stoppedError();
     const waiting = [...this.inFlight.values()].flat();
     this.inFlight.clear();
     for (const q of this.batch.drop()) waiting.push(q.resolve);
@@ -76,7 +78,7 @@ export class IntakeThread extends GatewayThread<IntakeBatch, IntakeReplies> impl
 
   receive(body: Uint8Array | string, contentType: string | null | undefined): Promise<IntakeResult> {
     if (this.exited) {
-      const error = new GatewayError('B24GW_STORE_FAILED', 'The intake thread stopped; the event was not stored');
+      const error = stoppedError();
       return Promise.resolve({ status: error.status, error });
     }
     if (this.outstanding >= this.maxPending) {

@@ -27,10 +27,11 @@ export async function listenPublic(served: Served, options: PublicListenerOption
   const events = receiver && createNodeHandler(receiver, { path: options.path });
   const health = new Map(Object.entries(healthRoutes(served, closing)));
   const server = createServer((req, res) => {
+    // While stopping, every answer ends its connection, so that the listener can close.
+    if (closing()) res.setHeader('connection', 'close');
     const route = health.get(pathOf(req));
     if (route) return void route(req, res);
     if (closing()) {
-      res.setHeader('connection', 'close');
       const error = new GatewayError('B24GW_SHUTTING_DOWN');
       return sendResult(res, { status: error.status, error });
     }

@@ -74,12 +74,13 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
   if (options.admin) await checkAdminOptions(options.admin);
   const logger = gateway instanceof Gateway ? gateway.logger : (gateway.logger ?? silentLogger);
   let closing = false;
-  let server: RunningServer | undefined;
+  /** The server's close(), once it listens. */
+  const self: { close?: () => Promise<void> } = {};
   const onThreadExit =
     options.onThreadExit ??
     ((thread: 'intake' | 'worker', code: number) => {
       logger.fatal({ code }, `the ${thread} thread stopped; closing the server`);
-      void server?.close();
+      void self.close?.();
     });
   const parts = gateway instanceof Gateway ? onThisThread(gateway, role) : await fromSpec(gateway, role, logger, onThreadExit);
   const listeners: Listener[] = [];
@@ -97,19 +98,14 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
   // Processing starts once the server listens: a handler that brings the process down then does so with the sockets open.
   parts.start();
   let closed: Promise<void> | undefined;
-  server = {
-    url: listeners.at(-1)!.url,
-    adminUrl: options.admin ? listeners[0]!.url : undefined,
-    gateway: parts.gateway,
-    close: () =>
-      (closed ??= (async () => {
-        closing = true;
-        // The admin listener first, then the public one; then the intake stops before the worker, so nothing new arrives for it.
-        for (const l of listeners) await l.close();
-        await parts.stop();
-      })()),
-  };
-  return server;
+  self.close = () =>
+    (closed ??= (async () => {
+      closing = true;
+      // The admin listener first, then the public one; then the intake stops before the worker, so nothing new arrives for it.
+      for (const l of listeners) await l.close();
+      await parts.stop();
+    })());
+  return { url: listeners.at(-1)!.url, adminUrl: options.admin ? listeners[0]!.url : undefined, gateway: parts.gateway, close: self.close };
 }
 
 /** A Gateway on this thread: it receives, processes, or both. */
