@@ -95,7 +95,7 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
     if (!(gateway instanceof Gateway)) await parts.stop();
     throw e;
   }
-  // Processing starts once the server listens: a handler that brings the process down then does so with the sockets open.
+  // Processing starts only once both listeners are up: a server that cannot listen has begun no work.
   parts.start();
   let closed: Promise<void> | undefined;
   self.close = () =>
