@@ -131,28 +131,26 @@ async function fromSpec(spec: GatewaySpec, role: ServerRole, logger: Logger, onT
   if (role !== 'all') return onThisThread(await buildGateway(url, optionsFor(role, { ...options, logger }), role), role);
 
   const data = { setup: url, logLevel: logger.level };
+  // One thread after the other: two first opens of a new SQLite file at once can find it locked.
   const worker = new WorkerThread({ ...data, gateway: options }, logger, (code) => onThreadExit('worker', code));
-  let intake: IntakeThread;
+  let intake: IntakeThread | undefined;
   try {
+    await worker.ready;
     // The queue is counted once, by the worker thread: never on the thread that answers.
     intake = new IntakeThread({ ...data, gateway: { ...optionsFor('intake', options), queueDepth: false } }, logger, (code) => onThreadExit('intake', code), (_id, _code, duplicate) => duplicate || worker.wake());
+    await intake.ready;
   } catch (e) {
-    await worker.stop();
+    await Promise.all([intake?.stop(), worker.stop()]);
     throw e;
   }
-  try {
-    await Promise.all([intake.ready, worker.ready]);
-  } catch (e) {
-    await Promise.all([intake.stop(), worker.stop()]);
-    throw e;
-  }
+  const receiver = intake;
   const own = options.defaultMetrics === false ? undefined : processMetrics();
   return {
     served: {
-      receiver: intake,
-      ready: () => intake.ping(),
+      receiver,
+      ready: () => receiver.ping(),
       metrics: async () => {
-        const all = await Promise.all([own?.getMetricsAsJSON() ?? [], intake.metrics(), worker.metrics()]);
+        const all = await Promise.all([own?.getMetricsAsJSON() ?? [], receiver.metrics(), worker.metrics()]);
         const merged = AggregatorRegistry.aggregate(all);
         return { text: await merged.metrics(), contentType: merged.contentType };
       },
@@ -161,7 +159,7 @@ async function fromSpec(spec: GatewaySpec, role: ServerRole, logger: Logger, onT
     gateway: undefined,
     start: () => worker.start(),
     stop: async () => {
-      await intake.stop();
+      await receiver.stop();
       await worker.stop();
     },
   };
