@@ -44,6 +44,15 @@ export function reusedFor<T>(ttlMs: number, fn: () => Promise<T>, now: () => num
   };
 }
 
+const PREFIX = 'b24gw_';
+
+/** Node's process metrics alone: what a thread that holds only the sockets reports, beside its gateway threads' metrics. */
+export function processMetrics(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  return registry;
+}
+
 /** The gateway's Prometheus metrics, in a registry of its own so several gateways can share a process. */
 export class Metrics {
   readonly registry = new Registry();
@@ -70,7 +79,7 @@ export class Metrics {
         },
       });
     }
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'b24gw_' });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
 
   /** A REST call's outcome, under labels from known values only. */

@@ -1,5 +1,5 @@
 import { afterEach, expect, it } from 'vitest';
-import { Gateway, startHttpServer, type RunningServer } from '../src/index.js';
+import { Gateway, startServer, type RunningServer } from '../src/index.js';
 import { formFixture } from './fixtures.js';
 import { tempDir } from './helpers.js';
 
@@ -47,8 +47,7 @@ it('the README connector example works as written', async () => {
     await ctx.rest.call('imbot.message.add', { BOT_ID: ctx.bot?.id, DIALOG_ID: event.data.PARAMS.DIALOG_ID, MESSAGE: 'Noted.' });
   });
   gateway.onError((error, event) => console.error(event.event, error.message));
-  gateway.start();
-  server = await startHttpServer(gateway, { port: 0 });
+  server = await startServer(gateway, { port: 0 });
 
   const post = (body: string) => fetch(`${server!.url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
   expect((await post(formFixture('imconnector-message-add'))).status).toBe(200);

@@ -4,8 +4,7 @@ import { formFixture, jsonFixture } from '../../test/fixtures.js';
 import { tempDir } from '../../test/helpers.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
-import { startAdminServer } from '../server/admin.js';
-import { startHttpServer, type RunningServer } from '../server/http.js';
+import { startServer, type RunningServer } from '../server/start.js';
 import type { SqliteStore } from '../store/sqlite/store.js';
 
 const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
@@ -33,7 +32,7 @@ const start = async (options: ConstructorParameters<typeof Gateway>[0] = {}) => 
     logger: createLogger({ level: 'debug', destination }),
     ...options,
   });
-  running = await startHttpServer(gateway, { port: 0 });
+  running = await startServer(gateway, { port: 0, role: 'intake', admin: { port: 0 } });
 };
 
 const post = async (body: string | Buffer, contentType: string | null = FORM, path = '/events') => {
@@ -135,9 +134,7 @@ describe('every seed event is stored before the answer', () => {
     await post(formFixture('imconnector-message-update'));
     await post(formFixture('imconnector-message-update'));
     await post('a=1', 'text/plain');
-    const admin = await startAdminServer(gateway, { port: 0 });
-    const text = await (await fetch(`${admin.url}/metrics`)).text();
-    await admin.close();
+    const text = await (await fetch(`${running.adminUrl}/metrics`)).text();
     expect(text).toContain('b24gw_events_received_total{event="ONIMCONNECTORMESSAGEUPDATE",duplicate="false"} 1');
     expect(text).toContain('b24gw_events_received_total{event="ONIMCONNECTORMESSAGEUPDATE",duplicate="true"} 1');
     expect(text).toContain('b24gw_events_rejected_total{reason="B24GW_UNSUPPORTED_MEDIA_TYPE"} 1');

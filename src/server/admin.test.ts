@@ -1,27 +1,31 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers.js';
 import { Gateway } from '../gateway.js';
-import { isLoopbackHost, startAdminServer, type AdminServer } from './admin.js';
-import { startHttpServer, type RunningServer } from './http.js';
+import { isLoopbackHost, type AdminOptions } from './admin.js';
+import { startServer, type RunningServer } from './start.js';
 
 const TOKEN = 'adm-9f2c1e7a44b0d3c8';
 
 describe('the admin listener', () => {
   let tmp: ReturnType<typeof tempDir>;
   let gateway: Gateway;
-  let running: RunningServer;
-  let admin: AdminServer | undefined;
-  beforeEach(async () => {
+  let running: RunningServer | undefined;
+  /** The admin listener. */
+  let admin: { url: string };
+  beforeEach(() => {
     tmp = tempDir();
     gateway = new Gateway({ db: `${tmp.dir}/a.db`, defaultMetrics: false });
-    running = await startHttpServer(gateway, { port: 0 });
   });
   afterEach(async () => {
-    await admin?.close();
-    admin = undefined;
-    await running.close();
+    if (running) await running.close();
+    else await gateway.close();
+    running = undefined;
     tmp.cleanup();
   });
+  const start = async (options: AdminOptions) => {
+    running = await startServer(gateway, { port: 0, role: 'intake', admin: options });
+    admin = { url: running.adminUrl! };
+  };
 
   const get = async (url: string, headers: Record<string, string> = {}) => {
     const res = await fetch(url, { headers });
@@ -29,16 +33,16 @@ describe('the admin listener', () => {
   };
 
   it('serves /metrics, and the public listener does not; health is on both', async () => {
-    admin = await startAdminServer(gateway, { port: 0 });
+    await start({ port: 0 });
     expect(admin.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const metrics = await get(`${admin.url}/metrics`);
     expect(metrics.status).toBe(200);
     expect(metrics.text).toContain('b24gw_queue_depth{status="pending"} 0');
-    const publicMetrics = await get(`${running.url}/metrics`);
+    const publicMetrics = await get(`${running!.url}/metrics`);
     expect(publicMetrics.status).toBe(404);
     expect(JSON.parse(publicMetrics.text)).toMatchObject({ error: { code: 'B24GW_NOT_FOUND' } });
     expect(publicMetrics.text).not.toContain('b24gw_');
-    for (const url of [running.url, admin.url]) {
+    for (const url of [running!.url, admin.url]) {
       expect(await get(`${url}/healthz`)).toMatchObject({ status: 200, text: '{"status":"ok"}' });
       expect(await get(`${url}/readyz`)).toMatchObject({ status: 200, text: '{"status":"ready"}' });
     }
@@ -46,7 +50,7 @@ describe('the admin listener', () => {
   });
 
   it('with a token, answers only a request that carries it as a bearer token', async () => {
-    admin = await startAdminServer(gateway, { port: 0, token: TOKEN });
+    await start({ port: 0, token: TOKEN });
     for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${TOKEN.slice(0, -1)}` }, { authorization: `Basic ${TOKEN}` }, { authorization: TOKEN }]) {
       for (const path of ['/metrics', '/healthz', '/nothing']) {
         const r = await get(`${admin.url}${path}`, headers);
@@ -62,10 +66,10 @@ describe('the admin listener', () => {
   });
 
   it('refuses to listen beyond loopback without a token, and a short token', async () => {
-    await expect(startAdminServer(gateway, { host: '0.0.0.0', port: 0 })).rejects.toMatchObject({ code: 'B24GW_BAD_CONFIG' });
-    await expect(startAdminServer(gateway, { host: '::', port: 0 })).rejects.toMatchObject({ code: 'B24GW_BAD_CONFIG' });
-    await expect(startAdminServer(gateway, { port: 0, token: 'short' })).rejects.toMatchObject({ code: 'B24GW_BAD_CONFIG' });
-    admin = await startAdminServer(gateway, { host: '0.0.0.0', port: 0, token: TOKEN });
+    for (const options of [{ host: '0.0.0.0', port: 0 }, { host: '::', port: 0 }, { port: 0, token: 'short' }]) {
+      await expect(startServer(gateway, { port: 0, role: 'intake', admin: options })).rejects.toMatchObject({ code: 'B24GW_BAD_CONFIG' });
+    }
+    await start({ host: '0.0.0.0', port: 0, token: TOKEN });
     expect((await get(`${admin.url.replace('0.0.0.0', '127.0.0.1')}/metrics`)).status).toBe(401);
   });
 
@@ -75,7 +79,7 @@ describe('the admin listener', () => {
   });
 
   it('takes more routes behind the same token, never in place of a built-in one', async () => {
-    admin = await startAdminServer(gateway, {
+    await start({
       port: 0,
       token: TOKEN,
       routes: {
@@ -90,6 +94,6 @@ describe('the admin listener', () => {
     const broken = await get(`${admin.url}/admin/broken`, { authorization: `Bearer ${TOKEN}` });
     expect(broken.status).toBe(500);
     expect(JSON.parse(broken.text)).toEqual({ error: { code: 'B24GW_ADMIN_FAILED', message: 'Admin route failed' } });
-    await expect(startAdminServer(gateway, { port: 0, routes: { '/metrics': () => undefined } })).rejects.toMatchObject({ code: 'B24GW_BAD_CONFIG' });
+    await expect(startServer(gateway, { port: 0, role: 'intake', admin: { port: 0, routes: { '/metrics': () => undefined } } })).rejects.toMatchObject({ code: 'B24GW_BAD_CONFIG' });
   });
 });

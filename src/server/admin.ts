@@ -1,31 +1,20 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { AggregatorRegistry } from 'prom-client';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { Gateway } from '../gateway.js';
-import type { MetricsJson } from '../metrics.js';
 import { secretDigest, secretsEqual } from '../verify/compare.js';
-import { healthRoutes, pathOf, sendJson, type Route } from './routes.js';
+import type { Listener } from './public.js';
+import { healthRoutes, pathOf, sendJson, type Route, type Served } from './routes.js';
 import { closeServer, listen } from './listen.js';
 
-export interface AdminServerOptions {
+export interface AdminOptions {
   /** Default 127.0.0.1. Any address other than loopback needs a token. */
   host?: string;
   port: number;
-  /** When set, every admin route needs `Authorization: Bearer <token>`. At least 16 characters. */
+  /** When set, every admin request needs `Authorization: Bearer <token>`. At least 16 characters. */
   token?: string;
   /** More admin routes by path, served beside /metrics, /healthz and /readyz, behind the same token. */
   routes?: Record<string, Route>;
-  /** Metrics kept elsewhere (the gateway's threads), served with the gateway's own. */
-  moreMetrics?: () => Promise<MetricsJson[]>;
-}
-
-export interface AdminServer {
-  url: string;
-  server: Server;
-  /** Stops the admin listener; the gateway stays open (the public server, or its owner, closes it). */
-  close(): Promise<void>;
 }
 
 export const MIN_ADMIN_TOKEN = 16;
@@ -43,7 +32,7 @@ export async function isLoopbackHost(host: string): Promise<boolean> {
 }
 
 /** Refuses an admin listener that others could reach without a token, and a token too short to resist guessing. */
-export async function checkAdminOptions(o: Pick<AdminServerOptions, 'host' | 'token'>): Promise<void> {
+export async function checkAdminOptions(o: Pick<AdminOptions, 'host' | 'token'>): Promise<void> {
   const host = o.host ?? '127.0.0.1';
   if (o.token !== undefined && o.token.length < MIN_ADMIN_TOKEN) {
     throw new GatewayError('B24GW_BAD_CONFIG', `The admin token must be at least ${MIN_ADMIN_TOKEN} characters`);
@@ -53,24 +42,18 @@ export async function checkAdminOptions(o: Pick<AdminServerOptions, 'host' | 'to
   }
 }
 
-/** The gateway's metrics, merged with those kept elsewhere: counters add up, gauges say how they merge. */
-async function metricsText(gateway: Gateway, more?: () => Promise<MetricsJson[]>): Promise<string> {
-  if (!more) return gateway.metrics.registry.metrics();
-  return AggregatorRegistry.aggregate([await gateway.metrics.registry.getMetricsAsJSON(), ...(await more())]).metrics();
-}
-
 /** The routes every admin listener serves; another admin route joins this list (or `routes`). */
-function builtinRoutes(gateway: Gateway, o: AdminServerOptions, closing: () => boolean): Record<string, Route> {
+function builtinRoutes(served: Served, closing: () => boolean): Record<string, Route> {
   return {
-    ...healthRoutes(gateway, closing),
+    ...healthRoutes(served, closing),
     '/metrics': async (_req, res) => {
-      let text: string;
+      let metrics: { text: string; contentType: string };
       try {
-        text = await metricsText(gateway, o.moreMetrics);
+        metrics = await served.metrics();
       } catch (e) {
         throw new GatewayError('B24GW_STORE_FAILED', `metrics unavailable: ${(e as Error).message}`);
       }
-      res.writeHead(200, { 'content-type': gateway.metrics.registry.contentType }).end(text);
+      res.writeHead(200, { 'content-type': metrics.contentType }).end(metrics.text);
     },
   };
 }
@@ -80,16 +63,16 @@ function builtinRoutes(gateway: Gateway, o: AdminServerOptions, closing: () => b
  * the public one that takes events, on loopback by default. With a token, each request must
  * carry it as a bearer token (compared in constant time) or gets 401.
  */
-export async function startAdminServer(gateway: Gateway, options: AdminServerOptions): Promise<AdminServer> {
+export async function listenAdmin(served: Served, options: AdminOptions, closing: () => boolean): Promise<Listener> {
   await checkAdminOptions(options);
-  let closing = false;
-  const builtin = builtinRoutes(gateway, options, () => closing);
+  const builtin = builtinRoutes(served, closing);
   for (const path of Object.keys(options.routes ?? {})) {
     if (path in builtin) throw new GatewayError('B24GW_BAD_CONFIG', `The admin route ${path} is built in`);
   }
   const routes = new Map(Object.entries({ ...builtin, ...options.routes }));
   const digest = options.token === undefined ? undefined : secretDigest(options.token);
   const server = createServer((req, res) => {
+    if (closing()) res.setHeader('connection', 'close');
     if (digest) {
       const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
       if (!secretsEqual(bearer, digest)) {
@@ -104,19 +87,12 @@ export async function startAdminServer(gateway: Gateway, options: AdminServerOpt
     }
     void (async () => route(req, res))().catch((e: unknown) => {
       const error = isGatewayError(e) ? e : new GatewayError('B24GW_ADMIN_FAILED');
-      gateway.logger.error({ err: e, path: pathOf(req) }, 'admin route failed');
+      served.logger.error({ err: e, path: pathOf(req) }, 'admin route failed');
       if (!res.headersSent) sendJson(res, error.status, error.toJSON());
       else res.destroy();
     });
   });
   server.requestTimeout = 30_000;
   const url = await listen(server, options.port, options.host ?? '127.0.0.1');
-  return {
-    url,
-    server,
-    async close() {
-      closing = true;
-      await closeServer(server);
-    },
-  };
+  return { url, close: () => closeServer(server) };
 }

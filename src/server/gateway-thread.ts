@@ -1,65 +1,115 @@
 import { Worker } from 'node:worker_threads';
+import { GatewayError, errorCodes, type ErrorCode } from '../errors.js';
 import type { GatewayOptions } from '../gateway.js';
 import type { Logger } from '../log.js';
 import type { MetricsJson } from '../metrics.js';
 
-/** What a gateway thread is started with: the gateway's options that cross a thread, and its log level. */
-export interface ThreadOptions {
-  gateway: Omit<GatewayOptions, 'logger' | 'fetch' | 'onStored' | 'onRejected' | 'worker'> & {
-    db: string;
-    worker?: Pick<NonNullable<GatewayOptions['worker']>, 'concurrency' | 'leaseMs' | 'handlerTimeoutMs' | 'schedule'>;
-  };
+/** What a gateway thread is started with: the role it runs, the options that cross a thread, and how to build its Gateway. */
+export interface ThreadData {
+  role: 'intake' | 'worker';
+  gateway: Omit<GatewayOptions, 'logger'>;
+  /** The setup module's URL, or none for a plain Gateway. */
+  setup: string | undefined;
   logLevel: string;
 }
 
 /** Messages every gateway thread answers, besides its own. */
-export type ToThread = 'stop' | { metrics: number };
-export type FromThread = { metrics: MetricsJson; id: number } | 'stopped';
+export type ToThread = 'start' | 'stop' | { ask: 'metrics' | 'ping'; id: number };
+export type FromThread = 'ready' | 'stopped' | { failed: { code: string; message: string } } | { answer: number; value: MetricsJson | boolean };
+
+const codeOf = (code: string): ErrorCode => (code in errorCodes ? (code as ErrorCode) : 'B24GW_BAD_CONFIG');
 
 /**
- * A Gateway on a thread of its own (see thread-main.ts), for `serve`: its metrics are served
- * with the receiving thread's, and stopping it lets what it holds finish. If it dies, `onExit`
- * decides (serve exits, so that a supervisor restarts the whole gateway).
+ * A Gateway on a thread of its own (see thread-main.ts): it answers for its metrics and its
+ * store, and stopping it lets what it holds finish. If it stops by itself once ready, `onExit`
+ * decides what the server does.
  */
 export class GatewayThread<In = never, Out = never> {
   protected readonly thread: Worker;
+  /** Resolves once the thread's Gateway is built; rejects with why it could not be. */
+  readonly ready: Promise<void>;
   private asks = 0;
-  private readonly answers = new Map<number, (m: MetricsJson) => void>();
-  private stopped: (() => void) | undefined;
+  private readonly answers = new Map<number, (value: MetricsJson | boolean | undefined) => void>();
+  private stopping = false;
+  protected exited = false;
+  private onStopped: (() => void) | undefined;
 
-  constructor(role: 'intake' | 'worker', options: ThreadOptions, logger: Logger, onExit: (code: number) => void, onMessage?: (m: Out) => void) {
-    this.thread = new Worker(new URL('./thread-main.js', import.meta.url), { workerData: { ...options, role } });
+  constructor(data: ThreadData, logger: Logger, onExit: (code: number) => void, onMessage?: (m: Out) => void) {
+    try {
+      this.thread = new Worker(new URL('./thread-main.js', import.meta.url), { workerData: data });
+    } catch (e) {
+      throw new GatewayError('B24GW_BAD_CONFIG', `The gateway options must be plain data to cross to the ${data.role} thread (functions go in the setup module): ${(e as Error).message}`, { cause: e });
+    }
+    let isReady = false;
+    let settle!: (failure?: GatewayError) => void;
+    this.ready = new Promise<void>((resolve, reject) => (settle = (failure) => (failure ? reject(failure) : resolve())));
+    // A rejection nobody waits for (the server already failed) is no crash.
+    this.ready.catch(() => undefined);
     this.thread.on('message', (m: FromThread | Out) => {
-      if (m === 'stopped') return this.stopped?.();
-      if (typeof m === 'object' && m !== null && 'metrics' in m) {
-        this.answers.get(m.id)?.(m.metrics);
-        this.answers.delete(m.id);
+      if (m === 'ready') {
+        isReady = true;
+        return settle();
+      }
+      if (m === 'stopped') return this.onStopped?.();
+      if (typeof m === 'object' && m !== null && 'failed' in m) return settle(new GatewayError(codeOf(m.failed.code), m.failed.message));
+      if (typeof m === 'object' && m !== null && 'answer' in m) {
+        this.answers.get(m.answer)?.(m.value);
+        this.answers.delete(m.answer);
         return;
       }
       onMessage?.(m as Out);
     });
-    this.thread.on('error', (e) => logger.fatal({ err: e }, `the ${role} thread failed`));
+    this.thread.on('error', (e) => {
+      if (isReady) logger.fatal({ err: e }, `the ${data.role} thread failed`);
+      else settle(new GatewayError('B24GW_BAD_CONFIG', `The ${data.role} thread could not start: ${e.message}`, { cause: e }));
+    });
     this.thread.on('exit', (code) => {
-      if (!this.stopped) onExit(code || 1);
+      this.exited = true;
+      for (const answer of this.answers.values()) answer(undefined);
+      this.answers.clear();
+      this.onStopped?.();
+      settle(new GatewayError('B24GW_BAD_CONFIG', `The ${data.role} thread stopped (code ${code}) before its gateway was ready`));
+      if (isReady && !this.stopping) onExit(code || 1);
+      this.gone();
     });
   }
+
+  /** Once the thread is gone: what still waits for it is answered here. */
+  protected gone(): void {}
 
   protected post(m: In | ToThread): void {
-    this.thread.postMessage(m);
+    if (!this.exited) this.thread.postMessage(m);
   }
 
-  /** The thread's metrics, to be served beside the receiving thread's in one /metrics. */
-  metrics(): Promise<MetricsJson> {
+  private ask<T extends MetricsJson | boolean>(ask: 'metrics' | 'ping', fallback: T): Promise<T> {
+    if (this.exited) return Promise.resolve(fallback);
     const id = ++this.asks;
     return new Promise((resolve) => {
-      this.answers.set(id, resolve);
-      this.post({ metrics: id });
+      this.answers.set(id, (value) => resolve(value === undefined ? fallback : (value as T)));
+      this.post({ ask, id });
     });
+  }
+
+  /** The thread's metrics, to be served with the others in one /metrics; none once it is gone. */
+  metrics(): Promise<MetricsJson> {
+    return this.ask<MetricsJson>('metrics', []);
+  }
+
+  /** Whether the thread's store takes writes; false once it is gone. */
+  ping(): Promise<boolean> {
+    return this.ask('ping', false);
+  }
+
+  /** Starts the gateway's worker (and retention), once the server listens. */
+  start(): void {
+    this.post('start');
   }
 
   /** Lets what the thread holds finish, then ends it. */
   async stop(): Promise<void> {
-    const done = new Promise<void>((r) => (this.stopped = r));
+    this.stopping = true;
+    if (this.exited) return;
+    const done = new Promise<void>((r) => (this.onStopped = r));
     this.post('stop');
     await done;
     await this.thread.terminate();

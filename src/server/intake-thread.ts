@@ -3,7 +3,7 @@ import type { IntakeResult, Receiver } from '../intake/intake.js';
 import type { Logger } from '../log.js';
 import { TickBatch } from '../tick-batch.js';
 import { resolveLimits, type DecodeLimits } from '../wire/limits.js';
-import { GatewayThread, type ThreadOptions } from './gateway-thread.js';
+import { GatewayThread, type ThreadData } from './gateway-thread.js';
 
 /** Requests as they cross to the thread: the body and its content type. */
 export type IntakeBatch = { seq: number; items: [body: Uint8Array, contentType: string | undefined][] };
@@ -29,11 +29,13 @@ const fromWire = (r: WireResult): IntakeResult =>
       }
     : r;
 
+const stoppedError = () => new GatewayError('B24GW_SHUTTING_DOWN', 'The intake thread stopped before it answered');
+
 /** Requests sent to the thread and not answered yet, at most: more are answered 503 here. */
 const DEFAULT_MAX_PENDING = 2_048;
 
 /**
- * The intake (decode, validate, verify, store) on a thread of its own, for `serve`: the thread
+ * The intake (decode, validate, verify, store) on a thread of its own: the thread
  * that owns the sockets only reads bodies and writes answers. What one turn of its event loop
  * reads goes over as one message; answers come back the same way.
  */
@@ -50,8 +52,8 @@ export class IntakeThread extends GatewayThread<IntakeBatch, IntakeReplies> impl
   private readonly maxPending: number;
 
   /** `onStored` sees each event the thread committed, as the intake's own option does. */
-  constructor(options: ThreadOptions, logger: Logger, onExit: (code: number) => void, onStored?: (id: number, code: string, duplicate: boolean) => void) {
-    super('intake', options, logger, onExit, ({ seq, results }) => {
+  constructor(data: Omit<ThreadData, 'role'>, logger: Logger, onExit: (code: number) => void, onStored?: (id: number, code: string, duplicate: boolean) => void) {
+    super({ ...data, role: 'intake' }, logger, onExit, ({ seq, results }) => {
       const waiting = this.inFlight.get(seq) ?? [];
       this.inFlight.delete(seq);
       this.outstanding -= waiting.length;
@@ -60,11 +62,25 @@ export class IntakeThread extends GatewayThread<IntakeBatch, IntakeReplies> impl
         waiting[i]?.(fromWire(r));
       });
     });
-    this.limits = resolveLimits(options.gateway.limits);
-    this.maxPending = options.gateway.maxPending ?? DEFAULT_MAX_PENDING;
+    this.limits = resolveLimits(data.gateway.limits);
+    this.maxPending = data.gateway.maxPending ?? DEFAULT_MAX_PENDING;
+  }
+
+  /** The thread is gone: what waits for it is answered, not knowing whether it was stored. */
+  protected override gone(): void {
+    const error = stoppedError();
+    const waiting = [...this.inFlight.values()].flat();
+    this.inFlight.clear();
+    for (const q of this.batch.drop()) waiting.push(q.resolve);
+    this.outstanding = 0;
+    for (const resolve of waiting) resolve({ status: error.status, error });
   }
 
   receive(body: Uint8Array | string, contentType: string | null | undefined): Promise<IntakeResult> {
+    if (this.exited) {
+      const error = stoppedError();
+      return Promise.resolve({ status: error.status, error });
+    }
     if (this.outstanding >= this.maxPending) {
       const error = new GatewayError('B24GW_BUSY', `More than ${this.maxPending} deliveries are in progress`);
       return Promise.resolve({ status: error.status, error });

@@ -14,6 +14,8 @@ export async function listen(server: Server, port: number, host: string): Promis
 /** Stops taking connections and lets requests in flight finish. */
 export const closeServer = (server: Server): Promise<void> =>
   new Promise<void>((resolve) => {
+    // A connection whose request finishes from now on ends then, instead of idling for keepAliveTimeout.
+    server.keepAliveTimeout = 1;
     server.close(() => resolve());
     server.closeIdleConnections();
   });

@@ -1,5 +1,5 @@
-import { GatewayThread, type ThreadOptions } from './gateway-thread.js';
 import type { Logger } from '../log.js';
+import { GatewayThread, type ThreadData } from './gateway-thread.js';
 
 /**
  * The gateway's worker on a thread of its own: handlers, state and calls to Bitrix24 never take
@@ -8,8 +8,8 @@ import type { Logger } from '../log.js';
 export class WorkerThread extends GatewayThread<'wake'> {
   private wakeQueued = false;
 
-  constructor(options: ThreadOptions, logger: Logger, onExit: (code: number) => void) {
-    super('worker', options, logger, onExit);
+  constructor(data: Omit<ThreadData, 'role'>, logger: Logger, onExit: (code: number) => void) {
+    super({ ...data, role: 'worker' }, logger, onExit);
   }
 
   /** New events are stored: one message per turn of the event loop, however many arrived. */

@@ -4,7 +4,7 @@ import { tempDir } from '../../test/helpers.js';
 import { Gateway, type GatewayOptions } from '../gateway.js';
 import { httpBuildQuery, startSandbox, type Portal, type Sandbox } from '@b24-im-gateway/sandbox';
 import { createLogger } from '../log.js';
-import { startHttpServer, type RunningServer } from '../server/http.js';
+import { startServer, type RunningServer } from '../server/start.js';
 import type { SqliteStore } from '../store/sqlite/store.js';
 
 /**
@@ -26,7 +26,7 @@ const start = async (options: GatewayOptions = {}) => {
     ...(process.env.DEBUG_LOG ? { logger: createLogger({ level: 'debug' }) } : {}),
     ...options,
   });
-  running = await startHttpServer(gateway, { port: 0 });
+  running = await startServer(gateway, { port: 0, role: 'intake' });
   events = `${running.url}/events`;
 };
 

@@ -1,5 +1,6 @@
 import type { EventCode, EventMap, KnownEvent, UnknownEvent } from '../events/registry.js';
 import { normalizeCode } from '../events/registry.js';
+import { retryHintMs } from '../queue/schedule.js';
 import type { HandlerContext } from './context.js';
 
 export type AnyEvent = KnownEvent | UnknownEvent;
@@ -16,7 +17,7 @@ export class HandlerError extends AggregateError {
     const messages = errors.map((e) => (e instanceof Error ? e.message : String(e)));
     super(errors, `${errors.length} handler${errors.length > 1 ? 's' : ''} of ${code} failed: ${messages.join('; ')}`);
     this.name = 'HandlerError';
-    this.retryAfterMs = Math.max(0, ...errors.map((e) => Number((e as { retryAfterMs?: unknown })?.retryAfterMs) || 0));
+    this.retryAfterMs = Math.max(0, ...errors.map(retryHintMs));
   }
 }
 

@@ -5,7 +5,7 @@ import type { EventMap } from '../events/registry.js';
 import { Gateway } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import { lapsedAttempt } from '../store/lapsed.js';
-import { parseSchedule, nextAttemptAt } from './schedule.js';
+import { parseSchedule, nextAttemptAt } from '../queue/schedule.js';
 import { Worker } from './worker.js';
 
 const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';

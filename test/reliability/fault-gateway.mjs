@@ -7,7 +7,7 @@
 import { appendFileSync } from 'node:fs';
 import { argv, kill, pid } from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Gateway, createLogger, startHttpServer } from '../../dist/index.js';
+import { Gateway, createLogger, startServer } from '../../dist/index.js';
 
 const o = JSON.parse(argv[2]);
 const gateway = new Gateway({
@@ -28,6 +28,5 @@ gateway.on('ONIMCONNECTORMESSAGEUPDATE', async (event, ctx) => {
   line(`end ${id} ${ctx.attempt} ${pid} ${ctx.signal.aborted}`);
 });
 
-// The server first: the worker may take the poisoned event (and die) as soon as it starts.
-await startHttpServer(gateway, { port: o.port });
-gateway.start();
+// startServer listens before it starts the worker: the worker may take the poisoned event (and die) as soon as it starts.
+await startServer(gateway, { port: o.port });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { GatewayError } from '../../errors.js';
 import { finishedOnly, pruneAll } from '../../store/prune.js';
 import { FINISHED_STATUSES } from '../../store/types.js';
-import { parseDuration } from '../../worker/schedule.js';
+import { parseDuration } from '../../queue/schedule.js';
 import { action } from '../fail.js';
 import { dbHelp, defaultDb, openExistingDb } from '../open-db.js';
 

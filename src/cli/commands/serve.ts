@@ -1,15 +1,12 @@
 import type { Command } from 'commander';
 import type { TextFormat } from '../../effects/channel/bbcode.js';
 import { GatewayError } from '../../errors.js';
-import { Gateway } from '../../gateway.js';
 import { createLogger } from '../../log.js';
-import { checkAdminOptions, startAdminServer, type AdminServer } from '../../server/admin.js';
-import { startHttpServer } from '../../server/http.js';
-import { IntakeThread } from '../../server/intake-thread.js';
-import { WorkerThread } from '../../server/worker-thread.js';
+import { serverRoles, type ServerRole } from '../../server/setup.js';
+import { startServer } from '../../server/start.js';
 import { defaultAllowedDomains, validPattern } from '../../verify/domains.js';
 import { parseTokenPairs } from '../../verify/tokens.js';
-import { parseDuration, parseSchedule } from '../../worker/schedule.js';
+import { parseDuration, parseSchedule } from '../../queue/schedule.js';
 import { defaultLimits } from '../../wire/limits.js';
 import { action } from '../fail.js';
 import { dbHelp, defaultDb } from '../open-db.js';
@@ -49,8 +46,6 @@ interface ServeOptions {
 
 const formats = ['text', 'html', 'markdown'];
 const plans = ['standard', 'enterprise'];
-
-const roles = ['all', 'intake', 'worker'];
 
 /** A duration a timer can wait: above 0 and under 24 days (setTimeout runs longer ones at once). */
 function positiveDuration(flag: string, text: string): number {
@@ -95,7 +90,7 @@ export function registerServeCommand(program: Command): void {
     .addHelpText('after', '\nExample:\n  b24-im-gateway serve --port 3000 --db ./events.db --app-token a223c6b3...=51856fef...\n')
     .action(
       action(async (o: ServeOptions) => {
-        if (!roles.includes(o.role)) throw new GatewayError('B24GW_BAD_CONFIG', `--role must be one of ${roles.join(', ')}, got "${o.role}"`);
+        if (!(serverRoles as readonly string[]).includes(o.role)) throw new GatewayError('B24GW_BAD_CONFIG', `--role must be one of ${serverRoles.join(', ')}, got "${o.role}"`);
         if (!formats.includes(o.channelFormat)) throw new GatewayError('B24GW_BAD_CONFIG', `--channel-format must be one of ${formats.join(', ')}, got "${o.channelFormat}"`);
         if (!plans.includes(o.plan)) throw new GatewayError('B24GW_BAD_CONFIG', `--plan must be one of ${plans.join(', ')}, got "${o.plan}"`);
         if (o.channelUrl && !o.channelSecret) throw new GatewayError('B24GW_BAD_CONFIG', '--channel-url needs --channel-secret (a whsec_ secret) to sign deliveries');
@@ -122,14 +117,13 @@ export function registerServeCommand(program: Command): void {
         }
         if (adminPort !== undefined && adminPort !== 0 && adminPort === o.port) throw new GatewayError('B24GW_BAD_CONFIG', '--admin-port must differ from --port');
         const admin = adminPort === undefined ? undefined : { host: o.adminHost, port: adminPort, ...(o.adminToken !== undefined ? { token: o.adminToken } : {}) };
-        // Before anything starts: an admin listener others could reach without a token is refused.
-        if (admin) await checkAdminOptions(admin);
         const logger = createLogger({ level: o.logLevel });
         const allowDomains = [...o.allowDomain, ...envList('B24GW_ALLOW_DOMAINS')];
         const badPattern = allowDomains.find((p) => !validPattern(p));
         if (badPattern !== undefined) throw new GatewayError('B24GW_BAD_CONFIG', `--allow-domain "${badPattern}" is not a host name pattern (labels, * for one label, :port)`);
-        const options = {
+        const spec = {
           db: o.db,
+          logger,
           appTokens: parseTokenPairs([...o.appToken, ...envList('B24GW_APP_TOKENS')]),
           allowDomains: allowDomains.length > 0 ? allowDomains : defaultAllowedDomains,
           ...(o.appCode ? { appCode: o.appCode } : {}),
@@ -146,53 +140,25 @@ export function registerServeCommand(program: Command): void {
           ...(o.channelUrl && o.channelSecret ? { channel: { url: o.channelUrl, secret: o.channelSecret, format: o.channelFormat as TextFormat } } : {}),
           ...(retainMs !== undefined ? { retention: { olderThanMs: retainMs } } : {}),
         };
-        // With both roles, the intake and the worker each run on a thread of their own: this event
-        // loop only reads bodies and writes answers. Measured at 100 connections: +10 % events/s, p99
-        // 79–105 → 68–71 ms. Alone, the intake stays here: the hop cost 10 % at 10 connections and won nothing at 100.
-        const exitWith = (role: string) => (code: number) => {
-          logger.fatal({ code }, `the ${role} thread stopped; exiting so that a supervisor restarts the gateway`);
-          process.exit(code);
-        };
-        const workerThread = o.role === 'all' ? new WorkerThread({ gateway: options, logLevel: o.logLevel }, logger, exitWith('worker')) : undefined;
-        // What only takes events keeps no connector state, delivers nothing and prunes nothing: that is the worker's.
-        const { channel: _channel, retention: _retention, ...rest } = options;
-        const intakeOnly = { ...rest, state: false };
-        // The queue is counted once, by the worker thread when there is one: never on the thread that answers.
-        const intakeThread =
-          o.role === 'all'
-            ? new IntakeThread({ gateway: { ...intakeOnly, queueDepth: false }, logLevel: o.logLevel }, logger, exitWith('intake'), (_id, _code, duplicate) => duplicate || workerThread?.wake())
-            : undefined;
-        // This thread's gateway serves health and metrics; with one role, it is that role.
-        const gateway = new Gateway({ ...(o.role === 'worker' ? options : intakeOnly), logger, queueDepth: !workerThread });
-        const threads = [intakeThread, workerThread].filter((t) => t !== undefined);
-        const running = await startHttpServer(gateway, {
+        const server = await startServer(spec, {
           host: o.host,
           port: o.port,
-          intake: o.role !== 'worker',
-          ...(intakeThread ? { receiver: intakeThread } : {}),
+          role: o.role as ServerRole,
+          ...(admin ? { admin } : {}),
+          onThreadExit: (role, code) => {
+            logger.fatal({ code }, `the ${role} thread stopped; exiting so that a supervisor restarts the gateway`);
+            process.exit(code);
+          },
         });
-        let adminServer: AdminServer | undefined;
-        if (admin) {
-          adminServer = await startAdminServer(gateway, {
-            ...admin,
-            ...(threads.length > 0 ? { moreMetrics: () => Promise.all(threads.map((t) => t.metrics())) } : {}),
-          });
-        }
-        if (o.role === 'worker') gateway.start();
-        const where = o.role === 'worker' ? 'processing only' : `events go to POST ${running.url}/events`;
-        const adminAt = adminServer ? `; metrics at ${adminServer.url}/metrics` : '';
-        logger.info({ url: running.url, role: o.role, ...(adminServer ? { adminUrl: adminServer.url } : {}) }, `listening on ${running.url} (${o.role}): ${where}${adminAt}`);
+        const where = o.role === 'worker' ? 'processing only' : `events go to POST ${server.url}/events`;
+        const adminAt = server.adminUrl ? `; metrics at ${server.adminUrl}/metrics` : '';
+        logger.info({ url: server.url, role: o.role, ...(server.adminUrl ? { adminUrl: server.adminUrl } : {}) }, `listening on ${server.url} (${o.role}): ${where}${adminAt}`);
         let stopping = false;
         const stop = (signal: string) => {
           if (stopping) return;
           stopping = true;
           logger.info({ signal }, 'shutting down');
-          // Intake first, so nothing new arrives; then the worker finishes what it holds.
-          void Promise.resolve(adminServer?.close())
-            .then(() => running.close())
-            .then(() => intakeThread?.stop())
-            .then(() => workerThread?.stop())
-            .then(() => process.exit(0));
+          void server.close().then(() => process.exit(0));
         };
         process.on('SIGINT', () => stop('SIGINT'));
         process.on('SIGTERM', () => stop('SIGTERM'));

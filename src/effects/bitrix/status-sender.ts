@@ -1,7 +1,8 @@
 import { withDefaults } from '../../defaults.js';
 import { silentLogger, type Logger } from '../../log.js';
+import { QueueLoop } from '../../queue/loop.js';
+import { defaultSchedule, failedOutcome, retryBudget } from '../../queue/schedule.js';
 import type { PendingStatus, Store } from '../../store/types.js';
-import { defaultSchedule, nextAttemptAt } from '../../worker/schedule.js';
 import type { DeliveryStatus, DeliveryStatusBatcher } from './status-batcher.js';
 
 export interface StatusSenderOptions {
@@ -11,6 +12,7 @@ export interface StatusSenderOptions {
   schedule?: readonly number[];
   /** Statuses taken per round: all of them share the batcher's REST calls. Default 1,000. */
   batchSize?: number;
+  /** How long a round's statuses are held; not renewed, so it outlasts any round. Default 2 min. */
   leaseMs?: number;
   pollMs?: number;
   /** How long statuses gather after the first one is due, so one request carries many. Default 200 ms. */
@@ -22,84 +24,67 @@ export interface StatusSenderOptions {
 /**
  * Sends the status outbox to Bitrix24: everything due is taken at once and handed to the
  * batcher, so statuses of many events, one chat's included, share imconnector calls and
- * `batch` requests. A failed status is retried on the schedule, then kept as dead.
+ * `batch` requests. A failed status is retried on the schedule, then kept as dead. An instance
+ * of the queue loop whose unit is one round: the statuses one claim took.
  */
 export class StatusSender {
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly loop: QueueLoop<readonly PendingStatus[]>;
   private readonly o: Required<StatusSenderOptions>;
 
   constructor(options: StatusSenderOptions) {
-    this.o = withDefaults({ schedule: defaultSchedule, batchSize: 1_000, leaseMs: 120_000, pollMs: 1_000, gatherMs: 200, logger: silentLogger, now: Date.now }, options);
-  }
-
-  start(): void {
-    this.stopped = false;
-    this.wake();
-  }
-
-  wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-      if (!this.stopped) this.timer = setTimeout(() => this.wake(), this.o.pollMs).unref();
+    const o = (this.o = withDefaults({ schedule: defaultSchedule, batchSize: 1_000, leaseMs: 120_000, pollMs: 1_000, gatherMs: 200, logger: silentLogger, now: Date.now }, options));
+    // The retry budget: a status whose sender died on its last attempt is dead, not sent again.
+    const budget = retryBudget(o.schedule);
+    this.loop = new QueueLoop<readonly PendingStatus[]>({
+      claim: async (_limit, now) => {
+        const rows = await o.store.claimStatuses(o.owner, now, o.leaseMs, o.batchSize, budget);
+        return rows.length > 0 ? [rows] : [];
+      },
+      run: (rows) => this.send(rows),
+      describe: (rows) => `${rows.length} delivery statuses`,
+      words: { owner: 'status sender', runner: 'REST calls' },
+      leaseMs: o.leaseMs,
+      pollMs: o.pollMs,
+      gatherMs: o.gatherMs,
+      logger: o.logger,
+      now: o.now,
     });
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Looks for due statuses after the gather window, e.g. right after a handler enqueued some. */
+  wake(): void {
+    this.loop.wake();
+  }
+
+  /** Stops claiming and lets the round under way finish. */
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Sends everything due now. For tests and scripts. */
-  async drain(): Promise<void> {
-    await this.running;
-    while ((await this.round()) > 0);
+  drain(): Promise<void> {
+    return this.loop.drain();
   }
 
-  private async loop(): Promise<void> {
-    await new Promise((r) => setTimeout(r, this.o.gatherMs));
-    do {
-      this.again = false;
-      try {
-        while (!this.stopped && (await this.round()) > 0);
-      } catch (e) {
-        this.o.logger.error({ err: e }, 'could not send delivery statuses; will try again');
-      }
-    } while (this.again && !this.stopped);
-  }
-
-  private async round(): Promise<number> {
-    // The retry budget: a status whose sender died on its last attempt is dead, not sent again.
-    const rows = await this.o.store.claimStatuses(this.o.owner, this.o.now(), this.o.leaseMs, this.o.batchSize, this.o.schedule.length + 1);
-    if (rows.length === 0) return 0;
+  private async send(rows: readonly PendingStatus[]): Promise<void> {
     const results = await Promise.allSettled(
       rows.map((r) => this.o.batcher.enqueue(r.memberId, r.connector, r.line, JSON.parse(r.item) as DeliveryStatus)),
     );
     const sent = rows.filter((_, i) => results[i]!.status === 'fulfilled').map((r) => r.id);
     if (sent.length > 0) await this.o.store.finishStatuses(sent, this.o.owner, { ok: true }, this.o.now());
-    for (const [i, r] of results.entries()) {
-      if (r.status === 'fulfilled') continue;
-      await this.fail(rows[i]!, r.reason);
-    }
-    return rows.length;
+    for (const [i, r] of results.entries()) if (r.status === 'rejected') await this.fail(rows[i]!, r.reason);
   }
 
   private async fail(row: PendingStatus, reason: unknown): Promise<void> {
     const now = this.o.now();
-    const retryAt = nextAttemptAt(row.attempts, now, this.o.schedule, Number((reason as { retryAfterMs?: unknown })?.retryAfterMs) || 0);
-    const error = reason instanceof Error ? reason.message : String(reason);
-    await this.o.store.finishStatuses([row.id], this.o.owner, { ok: false, error, retryAt }, now);
-    const log = { statusId: row.id, eventId: row.eventId, memberId: row.memberId, attempt: row.attempts, error };
-    if (retryAt === null) this.o.logger.error(log, 'delivery status is dead after its last attempt');
+    const outcome = failedOutcome(reason, row.attempts, now, this.o.schedule);
+    await this.o.store.finishStatuses([row.id], this.o.owner, outcome, now);
+    const log = { statusId: row.id, eventId: row.eventId, memberId: row.memberId, attempt: row.attempts, error: outcome.error };
+    if (outcome.retryAt === null) this.o.logger.error(log, 'delivery status is dead after its last attempt');
     else this.o.logger.warn(log, 'delivery status failed; it will be retried');
   }
 }

@@ -29,3 +29,23 @@ export function nextAttemptAt(
   const jittered = base * (0.8 + 0.4 * random());
   return now + Math.round(Math.max(jittered, hintMs));
 }
+
+/** The retry budget a claim is given: the first attempt and one per delay of the schedule. */
+export const retryBudget = (schedule: readonly number[]): number => schedule.length + 1;
+
+/** What a failure may carry to say when to try again: a Retry-After, Bitrix24's operating_reset_at. */
+export interface RetryHint {
+  readonly retryAfterMs?: number | undefined;
+}
+
+/** The failure's own lower bound for the next attempt, in ms; 0 when it has none. The one place a hint is read. */
+export function retryHintMs(error: unknown): number {
+  if (typeof error !== 'object' || error === null || !('retryAfterMs' in error)) return 0;
+  const ms = error.retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? ms : 0;
+}
+
+/** A failed attempt as a store records it: retried on the schedule, no sooner than the failure asks, or dead (retryAt null). */
+export function failedOutcome(error: unknown, attempts: number, now: number, schedule: readonly number[]): { ok: false; error: string; retryAt: number | null } {
+  return { ok: false, error: error instanceof Error ? error.message : String(error), retryAt: nextAttemptAt(attempts, now, schedule, retryHintMs(error)) };
+}

@@ -1,0 +1,166 @@
+import { AggregatorRegistry } from 'prom-client';
+import { GatewayError } from '../errors.js';
+import { Gateway } from '../gateway.js';
+import { silentLogger, type Logger } from '../log.js';
+import { processMetrics } from '../metrics.js';
+import { checkAdminOptions, listenAdmin, type AdminOptions } from './admin.js';
+import { IntakeThread } from './intake-thread.js';
+import { listenPublic, type Listener } from './public.js';
+import type { Served } from './routes.js';
+import { buildGateway, optionsFor, serverRoles, setupUrl, type GatewaySpec, type ServerRole } from './setup.js';
+import { WorkerThread } from './worker-thread.js';
+
+export interface ServerOptions {
+  /** Address of the public listener. Default 127.0.0.1. */
+  host?: string;
+  /** Port of the public listener; 0 picks a free one. Default 3000. */
+  port?: number;
+  /** Path that takes events. Default `/events`. */
+  path?: string;
+  /**
+   * `all` (default): the intake and the worker; `intake`: POST /events only; `worker`: processing
+   * only (the public listener then answers health alone). With a GatewaySpec and `all`, the intake
+   * and the worker each run on a thread of their own.
+   */
+  role?: ServerRole;
+  /** The admin listener (/metrics, /healthz, /readyz and your routes), apart from the public one. Without it, no metrics are served. */
+  admin?: AdminOptions;
+  /**
+   * A gateway thread stopped by itself (a crash): the server cannot go on as it was. Default: log
+   * it and close the server (readiness fails, the sockets close). `serve` exits instead, so that a
+   * supervisor restarts the whole gateway.
+   */
+  onThreadExit?: (role: 'intake' | 'worker', exitCode: number) => void;
+}
+
+export interface RunningServer {
+  /** The public listener: POST `{url}/events`, `/healthz`, `/readyz`. */
+  url: string;
+  /** The admin listener, when `admin` was given. */
+  adminUrl: string | undefined;
+  /** The gateway on this thread: the one given, or the one built for role intake or worker. None when the gateway runs on threads. */
+  gateway: Gateway | undefined;
+  /**
+   * Stops: readiness goes false at once (and new deliveries get 503), the listeners finish the
+   * requests in flight, then the intake stops and the worker finishes what it holds (handlers get
+   * their grace period). The gateway is closed with it.
+   */
+  close(): Promise<void>;
+}
+
+/** The gateway behind the listeners, on this thread or on threads of its own. */
+interface Parts {
+  served: Served;
+  gateway: Gateway | undefined;
+  /** Starts processing, once the listeners are up. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves a gateway as `b24-im-gateway serve` does: the public listener (POST /events, /healthz,
+ * /readyz), the admin listener when asked (/metrics of every thread merged, behind its token
+ * rules), the role's parts, and a graceful `close()`.
+ *
+ * Give a Gateway you built, and everything runs on this thread. Give a GatewaySpec (plain
+ * options and your setup module), and the gateway is built where it runs: with role `all`, the
+ * intake and the worker each on a thread of its own, each building its Gateway through the setup
+ * module, and this thread only reads bodies and writes answers.
+ */
+export async function startServer(gateway: Gateway | GatewaySpec, options: ServerOptions = {}): Promise<RunningServer> {
+  const role = options.role ?? 'all';
+  if (!serverRoles.includes(role)) throw new GatewayError('B24GW_BAD_CONFIG', `role must be one of ${serverRoles.join(', ')}, got "${String(role)}"`);
+  // Before anything is opened: an admin listener others could reach without a token is refused.
+  if (options.admin) await checkAdminOptions(options.admin);
+  const logger = gateway instanceof Gateway ? gateway.logger : (gateway.logger ?? silentLogger);
+  let closing = false;
+  /** The server's close(), once it listens. */
+  const self: { close?: () => Promise<void> } = {};
+  const onThreadExit =
+    options.onThreadExit ??
+    ((thread: 'intake' | 'worker', code: number) => {
+      logger.fatal({ code }, `the ${thread} thread stopped; closing the server`);
+      void self.close?.();
+    });
+  const parts = gateway instanceof Gateway ? onThisThread(gateway, role) : await fromSpec(gateway, role, logger, onThreadExit);
+  const listeners: Listener[] = [];
+  try {
+    const isClosing = () => closing;
+    listeners.push(await listenPublic(parts.served, { host: options.host ?? '127.0.0.1', port: options.port ?? 3000, path: options.path ?? '/events' }, isClosing));
+    if (options.admin) listeners.unshift(await listenAdmin(parts.served, options.admin, isClosing));
+  } catch (e) {
+    closing = true;
+    await Promise.all(listeners.map((l) => l.close()));
+    // A gateway given stays its owner's; one built here is stopped.
+    if (!(gateway instanceof Gateway)) await parts.stop();
+    throw e;
+  }
+  // Processing starts only once both listeners are up: a server that cannot listen has begun no work.
+  parts.start();
+  let closed: Promise<void> | undefined;
+  self.close = () =>
+    (closed ??= (async () => {
+      closing = true;
+      // The admin listener first, then the public one; then the intake stops before the worker, so nothing new arrives for it.
+      for (const l of listeners) await l.close();
+      await parts.stop();
+    })());
+  return { url: listeners.at(-1)!.url, adminUrl: options.admin ? listeners[0]!.url : undefined, gateway: parts.gateway, close: self.close };
+}
+
+/** A Gateway on this thread: it receives, processes, or both. */
+function onThisThread(gateway: Gateway, role: ServerRole): Parts {
+  return {
+    served: {
+      receiver: role === 'worker' ? undefined : gateway.intake,
+      ready: () => gateway.store.ping(),
+      metrics: async () => ({ text: await gateway.metrics.registry.metrics(), contentType: gateway.metrics.registry.contentType }),
+      logger: gateway.logger,
+    },
+    gateway,
+    start: () => void (role !== 'intake' && gateway.start()),
+    stop: () => gateway.close(),
+  };
+}
+
+/** Builds the gateway from its spec: on this thread for one role, on two threads for both. */
+async function fromSpec(spec: GatewaySpec, role: ServerRole, logger: Logger, onThreadExit: (role: 'intake' | 'worker', code: number) => void): Promise<Parts> {
+  const { setup, logger: _logger, ...options } = spec;
+  const url = setup === undefined ? undefined : setupUrl(setup);
+  if (role === 'intake' && options.retention) throw new GatewayError('B24GW_BAD_CONFIG', 'retention runs with the worker: give it to a server with role all or worker');
+  if (role !== 'all') return onThisThread(await buildGateway(url, optionsFor(role, { ...options, logger }), role), role);
+
+  const data = { setup: url, logLevel: logger.level };
+  // One thread after the other: two first opens of a new SQLite file at once can find it locked.
+  const worker = new WorkerThread({ ...data, gateway: options }, logger, (code) => onThreadExit('worker', code));
+  let intake: IntakeThread | undefined;
+  try {
+    await worker.ready;
+    // The queue is counted once, by the worker thread: never on the thread that answers.
+    intake = new IntakeThread({ ...data, gateway: { ...optionsFor('intake', options), queueDepth: false } }, logger, (code) => onThreadExit('intake', code), (_id, _code, duplicate) => duplicate || worker.wake());
+    await intake.ready;
+  } catch (e) {
+    await Promise.all([intake?.stop(), worker.stop()]);
+    throw e;
+  }
+  const receiver = intake;
+  const own = options.defaultMetrics === false ? undefined : processMetrics();
+  return {
+    served: {
+      receiver,
+      ready: () => receiver.ping(),
+      metrics: async () => {
+        const all = await Promise.all([own?.getMetricsAsJSON() ?? [], receiver.metrics(), worker.metrics()]);
+        const merged = AggregatorRegistry.aggregate(all);
+        return { text: await merged.metrics(), contentType: merged.contentType };
+      },
+      logger,
+    },
+    gateway: undefined,
+    start: () => worker.start(),
+    stop: async () => {
+      await receiver.stop();
+      await worker.stop();
+    },
+  };
+}
