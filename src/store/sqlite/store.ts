@@ -26,9 +26,10 @@ export interface SqliteStoreOptions {
 
 function open(file: string, synchronous: 'FULL' | 'NORMAL'): Database.Database {
   const db = new Database(file);
+  // The wait first: switching a new file to WAL takes a lock another connection may hold.
+  db.pragma('busy_timeout = 5000');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);
-  db.pragma('busy_timeout = 5000');
   // Each commit of the intake empties the other connections' page caches, so every transaction of
   // the worker read its pages again with a system call each. Mapped, the file's pages are read in place.
   db.pragma(`mmap_size = ${MMAP_BYTES}`);
