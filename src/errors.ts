@@ -163,6 +163,42 @@ export const errorCodes = {
     title: 'Invalid input',
     meaning: 'A CLI argument or file is wrong, e.g. `prune` without `--older-than` or with an unfinished `--status`',
   },
+  B24GW_CHANNEL_UNAUTHORIZED: {
+    status: 401,
+    title: 'The request could not be verified as coming from the channel',
+    meaning: 'A `POST /channel/events` without a valid Standard Webhooks signature by the channel\'s secret (`webhook-id`, `webhook-timestamp`, `webhook-signature`), or with a timestamp more than 5 minutes from the gateway\'s clock',
+    fix: 'Sign the raw body with the secret given as `--channel-secret`, with a fresh timestamp on each attempt; see [the channel reference](../../src/effects/channel/README.md)',
+  },
+  B24GW_CHANNEL_NOT_CONFIGURED: {
+    status: 404,
+    title: 'The gateway takes no customer actions: no channel secret is configured',
+    meaning: 'A `POST /channel/events` to a gateway started without the channel\'s secret, which every request must be signed with',
+    fix: 'Start the gateway with `--channel-secret` (and `--channel-url`)',
+  },
+  B24GW_INVALID_CHANNEL_ACTION: {
+    status: 400,
+    title: 'The customer action does not match its documented shape',
+    meaning: 'A customer action (`POST /channel/events`, `gateway.fromChannel`) that is not JSON of a known `type` with the fields it needs; `path` names the first place',
+    fix: 'See the payloads in [the channel reference](../../src/effects/channel/README.md)',
+  },
+  B24GW_PORTAL_NOT_INSTALLED: {
+    status: 404,
+    title: 'The portal is not installed',
+    meaning: 'A customer action, `connector setup` or `doctor` names a portal (member_id) the gateway holds no install of, or one that was uninstalled',
+    fix: 'Install the application on the portal with the gateway as its handler; `b24-im-gateway doctor` lists the portals it knows',
+  },
+  B24GW_SETUP_FAILED: {
+    status: 502,
+    title: 'A Bitrix24 call of the setup failed',
+    meaning: '`connector setup` or `connector teardown` (or their library form) got an error from the portal; the message names the method and Bitrix24\'s error code, and what was done before it',
+    fix: 'Fix the cause and run the command again: each step checks what is there first, so a second run does only what is missing',
+  },
+  B24GW_CHECKS_FAILED: {
+    status: 500,
+    title: 'The doctor found a problem',
+    meaning: 'At least one check of `b24-im-gateway doctor` failed; each failed check is printed with its fix',
+    fix: 'Follow the fix printed under each ✖, then run the doctor again',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -2,6 +2,10 @@ import { BitrixClients, type BitrixOptions } from './effects/bitrix/client.js';
 import { DeliveryStatusBatcher } from './effects/bitrix/status-batcher.js';
 import { StatusSender } from './effects/bitrix/status-sender.js';
 import { builtinHandler, type ChannelOptions } from './effects/builtin.js';
+import { CustomerIntake, type CustomerResult } from './customer/intake.js';
+import { CustomerSender, type CustomerSenderOptions } from './customer/sender.js';
+import type { HeaderSource } from './effects/channel/sign.js';
+import { GatewayError } from './errors.js';
 import { connectorCodes } from './events/registry.js';
 import { Intake, type IntakeOptions } from './intake/intake.js';
 import type { ConnectorStateStore } from './store/state/types.js';
@@ -35,6 +39,24 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
   bitrix?: Omit<BitrixOptions, 'store' | 'logger'>;
   /** Removes finished events older than this while the gateway runs (from `start()`). Default: kept for ever. */
   retention?: RetentionOptions;
+  /**
+   * The customer's side: what the channel's customers do (POST /channel/events, `fromChannel`),
+   * kept and sent to Bitrix24. On whenever a channel is configured.
+   */
+  customers?: CustomerOptions;
+}
+
+export interface CustomerOptions {
+  /** What POST /channel/events must be signed with; several during a rotation. Default: the channel's `secret`. */
+  secret?: string | string[];
+  /** How the customer outbox is sent: rounds, gathering, leases, the retry schedule (default: the worker's). */
+  sender?: Omit<CustomerSenderOptions, 'store' | 'clients' | 'state' | 'owner' | 'logger'>;
+}
+
+/** What `fromChannel` answers: the action's id in the customer outbox, and whether an earlier one had its key. */
+export interface CustomerAccepted {
+  id: number;
+  duplicate: boolean;
 }
 
 export const defaultDbFile = 'b24-im-gateway.db';
@@ -57,6 +79,10 @@ export class Gateway {
   readonly statuses: StatusSender | undefined;
   /** Removes old finished events, when `retention` is set. */
   readonly retention: Retention | undefined;
+  /** Takes what the channel's customers do: signed requests, or actions from this process. */
+  readonly customers: CustomerIntake;
+  /** Sends what the customers did to Bitrix24 (the customer outbox), when a channel (or `customers`) is configured. */
+  readonly customerSender: CustomerSender | undefined;
 
   constructor(options: GatewayOptions = {}) {
     this.logger = options.logger ?? silentLogger;
@@ -96,6 +122,29 @@ export class Gateway {
       const builtin = builtinHandler({ state: this.state, channel: options.channel, statuses });
       for (const code of connectorCodes) this.handlers.on(code, builtin);
     }
+    const channelSecret = options.channel && 'secret' in options.channel ? options.channel.secret : undefined;
+    this.customerSender =
+      options.channel || options.customers
+        ? new CustomerSender({
+            ...options.customers?.sender,
+            schedule: options.customers?.sender?.schedule ?? options.worker?.schedule,
+            now: options.customers?.sender?.now ?? options.worker?.now,
+            store: this.store,
+            clients: this.bitrix,
+            state: this.state,
+            owner: this.worker.owner,
+            logger: this.logger,
+          })
+        : undefined;
+    this.customers = new CustomerIntake({
+      store: this.store,
+      secret: options.customers?.secret ?? channelSecret,
+      maxBodyBytes: options.limits?.maxBodyBytes,
+      logger: this.logger,
+      onStored: (_id, duplicate) => {
+        if (!duplicate) this.customerSender?.wake();
+      },
+    });
     const { clientId, clientSecret, oauthServer } = options.bitrix ?? {};
     this.intake = new Intake({
       ...(clientId && clientSecret ? { oauth: { clientId, clientSecret, server: oauthServer } } : {}),
@@ -132,18 +181,37 @@ export class Gateway {
     return this;
   }
 
-  /** Starts processing stored events (and pruning old ones, with `retention`). Intake works without it. */
+  /** Starts processing stored events and customer actions (and pruning old events, with `retention`). Intake works without it. */
   start(): this {
     this.worker.start();
     this.statuses?.start();
+    this.customerSender?.start();
     this.retention?.start();
     return this;
   }
 
-  /** Runs everything runnable now: events, then the delivery statuses they left. For tests and scripts. */
+  /** Runs everything runnable now: events, then the delivery statuses they left, then the customer actions. For tests and scripts. */
   async drain(): Promise<void> {
     await this.worker.drain();
     await this.statuses?.drain();
+    await this.customerSender?.drain();
+  }
+
+  /**
+   * What a customer did in the channel (wrote, edited, deleted, read, renamed a chat), from this
+   * process: validated, committed, then sent to Bitrix24 in order per chat. A new message is kept
+   * once per the channel's message id; give `id` (the channel's own id of this request) to make a
+   * repeat of anything else the same action too. Throws a GatewayError when the action is invalid
+   * or its portal is not installed. The payloads are those of POST /channel/events.
+   */
+  async fromChannel(action: unknown, options: { id?: string } = {}): Promise<CustomerAccepted> {
+    if (!this.customerSender) throw new GatewayError('B24GW_CHANNEL_NOT_CONFIGURED', 'fromChannel needs a Gateway with a channel (or the customers option)');
+    return this.customers.accept(action, options.id);
+  }
+
+  /** A signed POST /channel/events from the channel, for a server of your own: the raw body and its headers in, the answer out. */
+  receiveFromChannel(body: Uint8Array | string, headers: HeaderSource): Promise<CustomerResult> {
+    return this.customers.receive(body, headers);
   }
 
   /** For `http.createServer`, Express or Connect. */
@@ -164,6 +232,7 @@ export class Gateway {
     await this.retention?.stop();
     await this.worker.stop();
     await this.statuses?.stop();
+    await this.customerSender?.stop();
     this.bitrix.close();
     await this.store.close();
   }

@@ -1,4 +1,4 @@
-import type { ConnectorStateStore } from '../store/state/types.js';
+import type { ConnectorStateStore, DeliveredIds } from '../store/state/types.js';
 import type { HandlerContext } from '../worker/context.js';
 import type { AnyEvent } from '../worker/handlers.js';
 import type { NewStatus } from '../store/types.js';
@@ -45,18 +45,23 @@ export function builtinHandler(effects: BuiltinEffects) {
     // A portal known only by a configured token (an outgoing webhook) has no OAuth pair to call back with.
     const statuses = ctx.portal?.accessToken || ctx.portal?.refreshToken ? effects.statuses : undefined;
     const confirmations: NewStatus[] = [];
+    const delivered: DeliveredIds[] = [];
     for (const [i, payload] of payloads.entries()) {
       // A payload not yet sent when the attempt is aborted is not sent: the retry sends it.
       ctx.signal.throwIfAborted();
       const answer = await send(payload, { signal: ctx.signal });
       const item = items[i];
-      if (!statuses || !confirmed.has(payload.type) || !item?.im || !item.chat || data?.CONNECTOR === undefined || data.LINE === undefined) continue;
+      if (!confirmed.has(payload.type) || !item?.im || !item.chat || data?.CONNECTOR === undefined || data.LINE === undefined) continue;
       // A new message has no external id until the channel names one; its delivery id stands in.
       const fromEvent = 'message' in payload && 'externalIds' in payload.message ? payload.message.externalIds : undefined;
       const ids = answer?.externalIds ?? (fromEvent && fromEvent.length > 0 ? fromEvent : [payload.id]);
+      // The state learns the ids a new message was delivered under: a customer's read names it by them.
+      if (payload.type === 'message.created') delivered.push({ line: data.LINE, imMessageId: item.im.message_id, externalIds: ids });
+      if (!statuses) continue;
       const status = { im: item.im, message: { id: ids }, chat: { id: item.chat.id } };
       confirmations.push({ memberId: ctx.memberId, connector: data.CONNECTOR, line: data.LINE, item: JSON.stringify(status), eventId: ctx.eventId });
     }
+    if (delivered.length > 0) await effects.state?.recordDelivered(ctx.memberId, delivered);
     if (statuses && confirmations.length > 0) await statuses(confirmations);
   };
 }

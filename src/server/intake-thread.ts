@@ -1,4 +1,6 @@
 import { GatewayError, type ErrorCode } from '../errors.js';
+import { signatureHeaders, type CustomerReceiver, type CustomerResult } from '../customer/intake.js';
+import type { HeaderSource } from '../effects/channel/sign.js';
 import type { IntakeResult, Receiver } from '../intake/intake.js';
 import type { Logger } from '../log.js';
 import { TickBatch } from '../tick-batch.js';
@@ -7,18 +9,21 @@ import { GatewayThread, type ThreadData } from './gateway-thread.js';
 
 /** Requests as they cross to the thread: the body and its content type. */
 export type IntakeBatch = { seq: number; items: [body: Uint8Array, contentType: string | undefined][] };
+/** A customer action as it crosses to the thread: the body and the headers its signature is in. */
+export type ChannelRequest = { seq: number; channel: [body: Uint8Array, headers: Record<string, string>] };
 /** An answer as it crosses back: a GatewayError becomes its JSON. */
 export type WireResult =
   | Exclude<IntakeResult, { error: GatewayError }>
+  | Exclude<CustomerResult, { error: GatewayError }>
   | { status: number; error: ReturnType<GatewayError['toJSON']>['error']; retryAfter?: number | undefined };
 export type IntakeReplies = { seq: number; results: WireResult[] };
 
 /** A batch goes at once when it holds this many, so the thread starts while this one still reads requests. */
 const SEND_AT = 16;
 
-export const toWire = (r: IntakeResult): WireResult => ('error' in r ? { status: r.status, error: r.error.toJSON().error, retryAfter: r.error.retryAfter } : r);
+export const toWire = (r: IntakeResult | CustomerResult): WireResult => ('error' in r ? { status: r.status, error: r.error.toJSON().error, retryAfter: r.error.retryAfter } : r);
 
-const fromWire = (r: WireResult): IntakeResult =>
+const fromWire = (r: WireResult): IntakeResult | CustomerResult =>
   'error' in r
     ? {
         status: r.status,
@@ -39,26 +44,40 @@ const DEFAULT_MAX_PENDING = 2_048;
  * that owns the sockets only reads bodies and writes answers. What one turn of its event loop
  * reads goes over as one message; answers come back the same way.
  */
-export class IntakeThread extends GatewayThread<IntakeBatch, IntakeReplies> implements Receiver {
+export class IntakeThread extends GatewayThread<IntakeBatch | ChannelRequest, IntakeReplies> implements Receiver {
   readonly limits: DecodeLimits;
-  private readonly batch = new TickBatch<{ body: Uint8Array; contentType: string | undefined; resolve: (r: IntakeResult) => void }>(SEND_AT, (list) => {
+  /** Takes the channel's signed requests on the thread, one message each. */
+  readonly customers: CustomerReceiver = { receive: (body, headers) => this.receiveFromChannel(body, headers) };
+  /** Sequence numbers of the customer actions in flight: their answers wake the customer sender, not the worker. */
+  private readonly channelSeqs = new Set<number>();
+  private readonly batch = new TickBatch<{ body: Uint8Array; contentType: string | undefined; resolve: (r: IntakeResult | CustomerResult) => void }>(SEND_AT, (list) => {
     const seq = ++this.seq;
     this.inFlight.set(seq, list.map((q) => q.resolve));
     this.post({ seq, items: list.map((q) => [q.body, q.contentType]) });
   });
-  private readonly inFlight = new Map<number, ((r: IntakeResult) => void)[]>();
+  private readonly inFlight = new Map<number, ((r: IntakeResult | CustomerResult) => void)[]>();
   private seq = 0;
   private outstanding = 0;
   private readonly maxPending: number;
 
-  /** `onStored` sees each event the thread committed, as the intake's own option does. */
-  constructor(data: Omit<ThreadData, 'role'>, logger: Logger, onExit: (code: number) => void, onStored?: (id: number, code: string, duplicate: boolean) => void) {
+  /** `onStored` sees each event the thread committed, as the intake's own option does; `onCustomerStored` each customer action. */
+  constructor(
+    data: Omit<ThreadData, 'role'>,
+    logger: Logger,
+    onExit: (code: number) => void,
+    onStored?: (id: number, code: string, duplicate: boolean) => void,
+    onCustomerStored?: (id: number, duplicate: boolean) => void,
+  ) {
     super({ ...data, role: 'intake' }, logger, onExit, ({ seq, results }) => {
       const waiting = this.inFlight.get(seq) ?? [];
       this.inFlight.delete(seq);
       this.outstanding -= waiting.length;
+      const customer = this.channelSeqs.delete(seq);
       results.forEach((r, i) => {
-        if (r.status === 200 && 'id' in r) onStored?.(r.id, r.code, r.duplicate);
+        if (r.status === 200 && 'id' in r) {
+          if (customer) onCustomerStored?.(r.id, r.duplicate);
+          else if ('code' in r) onStored?.(r.id, r.code, r.duplicate);
+        }
         waiting[i]?.(fromWire(r));
       });
     });
@@ -73,6 +92,7 @@ export class IntakeThread extends GatewayThread<IntakeBatch, IntakeReplies> impl
     this.inFlight.clear();
     for (const q of this.batch.drop()) waiting.push(q.resolve);
     this.outstanding = 0;
+    this.channelSeqs.clear();
     for (const resolve of waiting) resolve({ status: error.status, error });
   }
 
@@ -86,6 +106,25 @@ export class IntakeThread extends GatewayThread<IntakeBatch, IntakeReplies> impl
       return Promise.resolve({ status: error.status, error });
     }
     this.outstanding++;
-    return new Promise((resolve) => this.batch.push({ body: typeof body === 'string' ? Buffer.from(body) : body, contentType: contentType ?? undefined, resolve }));
+    return new Promise((resolve) =>
+      this.batch.push({ body: typeof body === 'string' ? Buffer.from(body) : body, contentType: contentType ?? undefined, resolve: resolve as (r: IntakeResult | CustomerResult) => void }),
+    );
+  }
+
+  private receiveFromChannel(body: Uint8Array | string, headers: HeaderSource): Promise<CustomerResult> {
+    const refusal = this.exited ? stoppedError() : this.outstanding >= this.maxPending ? new GatewayError('B24GW_BUSY', `More than ${this.maxPending} deliveries are in progress`) : undefined;
+    if (refusal) return Promise.resolve({ status: refusal.status, error: refusal });
+    const plain: Record<string, string> = {};
+    for (const name of signatureHeaders) {
+      const value = headers instanceof Headers ? headers.get(name) : headers[name];
+      if (typeof value === 'string') plain[name] = value;
+    }
+    this.outstanding++;
+    const seq = ++this.seq;
+    this.channelSeqs.add(seq);
+    return new Promise((resolve) => {
+      this.inFlight.set(seq, [resolve as (r: IntakeResult | CustomerResult) => void]);
+      this.post({ seq, channel: [typeof body === 'string' ? Buffer.from(body) : body, plain] });
+    });
   }
 }

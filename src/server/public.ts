@@ -1,6 +1,8 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { customerAnswerBody, signatureHeaders, type CustomerReceiver } from '../customer/intake.js';
 import { createNodeHandler, sendResult } from '../intake/node.js';
+import { readBody } from '../intake/read-body.js';
 import { closeServer, listen } from './listen.js';
 import { healthRoutes, pathOf, type Served } from './routes.js';
 
@@ -9,6 +11,8 @@ export interface PublicListenerOptions {
   port: number;
   /** Path that takes events. */
   path: string;
+  /** Path that takes the channel's customer actions. */
+  channelPath: string;
 }
 
 /** A listener that `startServer` runs; its owner stops the gateway behind it. */
@@ -19,8 +23,9 @@ export interface Listener {
 }
 
 /**
- * The public listener: POST /events (unless the server only processes), GET /healthz and GET
- * /readyz. Metrics and other admin routes are never served here: they are the admin listener's.
+ * The public listener: POST /events and POST /channel/events (unless the server only processes),
+ * GET /healthz and GET /readyz. Metrics and other admin routes are never served here: they are the
+ * admin listener's.
  */
 export async function listenPublic(served: Served, options: PublicListenerOptions, closing: () => boolean): Promise<Listener> {
   const receiver = served.receiver;
@@ -40,6 +45,7 @@ export async function listenPublic(served: Served, options: PublicListenerOption
       const error = new GatewayError('B24GW_NOT_FOUND', 'This server runs with role worker and takes no events');
       return sendResult(res, { status: error.status, error });
     }
+    if (served.customers && pathOf(req) === options.channelPath) return void fromChannel(served.customers, req, res, receiver.limits.maxBodyBytes);
     void events(req, res);
   });
   server.keepAliveTimeout = 65_000;
@@ -47,4 +53,34 @@ export async function listenPublic(served: Served, options: PublicListenerOption
   server.requestTimeout = 30_000;
   const url = await listen(server, options.port, options.host);
   return { url, close: () => closeServer(server) };
+}
+
+/** POST /channel/events: the raw body and the signature's headers to the receiver, its answer back. */
+async function fromChannel(customers: CustomerReceiver, req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<void> {
+  const send = (status: number, body: object) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  };
+  if (req.method !== 'POST') {
+    req.resume();
+    const error = new GatewayError('B24GW_METHOD_NOT_ALLOWED', `${req.method} is not allowed; the channel sends with POST`);
+    res.setHeader('allow', 'POST');
+    return send(error.status, error.toJSON());
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req, maxBytes, 10_000);
+  } catch (e) {
+    res.setHeader('connection', 'close');
+    const error = e instanceof GatewayError ? e : new GatewayError('B24GW_BAD_INPUT', 'Request could not be read');
+    return send(error.status, error.toJSON());
+  }
+  const headers: Record<string, string> = {};
+  for (const name of signatureHeaders) {
+    const value = req.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  const result = await customers.receive(body, headers);
+  if ('error' in result && result.error.retryAfter !== undefined) res.setHeader('retry-after', String(result.error.retryAfter));
+  send(result.status, customerAnswerBody(result));
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CustomerReceiver } from '../customer/intake.js';
 import type { Receiver } from '../intake/intake.js';
 import type { Logger } from '../log.js';
 
@@ -12,6 +13,8 @@ export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promis
 export interface Served {
   /** Takes the bodies of POST /events; none when this server only processes. */
   receiver: Receiver | undefined;
+  /** Takes the channel's signed POST /channel/events; none when this server only processes. */
+  customers?: CustomerReceiver | undefined;
   /** True when the store takes writes. */
   ready(): Promise<boolean>;
   /** What /metrics answers. */

@@ -44,8 +44,10 @@ export function setupUrl(setup: string | URL): string {
 /** The options the gateway of one role is built with: what only the worker uses stays with the worker. */
 export function optionsFor(role: 'intake' | 'worker', options: GatewayOptions): GatewayOptions {
   if (role === 'worker') return options;
-  const { channel: _channel, retention: _retention, ...intake } = options;
-  return { ...intake, state: false };
+  const { channel, retention: _retention, ...intake } = options;
+  // The intake verifies the channel's requests with its secret, and delivers nothing.
+  const secret = options.customers?.secret ?? (channel && 'secret' in channel ? channel.secret : undefined);
+  return { ...intake, state: false, ...(secret === undefined ? {} : { customers: { ...options.customers, secret } }) };
 }
 
 /** Builds a Gateway through the setup module, or plainly without one. */

@@ -17,6 +17,8 @@ export interface ServerOptions {
   port?: number;
   /** Path that takes events. Default `/events`. */
   path?: string;
+  /** Path that takes the channel's customer actions. Default `/channel/events`. */
+  channelPath?: string;
   /**
    * `all` (default): the intake and the worker; `intake`: POST /events only; `worker`: processing
    * only (the public listener then answers health alone). With a GatewaySpec and `all`, the intake
@@ -86,7 +88,7 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
   const listeners: Listener[] = [];
   try {
     const isClosing = () => closing;
-    listeners.push(await listenPublic(parts.served, { host: options.host ?? '127.0.0.1', port: options.port ?? 3000, path: options.path ?? '/events' }, isClosing));
+    listeners.push(await listenPublic(parts.served, { host: options.host ?? '127.0.0.1', port: options.port ?? 3000, path: options.path ?? '/events', channelPath: options.channelPath ?? '/channel/events' }, isClosing));
     if (options.admin) listeners.unshift(await listenAdmin(parts.served, options.admin, isClosing));
   } catch (e) {
     closing = true;
@@ -113,6 +115,7 @@ function onThisThread(gateway: Gateway, role: ServerRole): Parts {
   return {
     served: {
       receiver: role === 'worker' ? undefined : gateway.intake,
+      customers: role === 'worker' ? undefined : gateway.customers,
       ready: () => gateway.store.ping(),
       metrics: async () => ({ text: await gateway.metrics.registry.metrics(), contentType: gateway.metrics.registry.contentType }),
       logger: gateway.logger,
@@ -137,7 +140,13 @@ async function fromSpec(spec: GatewaySpec, role: ServerRole, logger: Logger, onT
   try {
     await worker.ready;
     // The queue is counted once, by the worker thread: never on the thread that answers.
-    intake = new IntakeThread({ ...data, gateway: { ...optionsFor('intake', options), queueDepth: false } }, logger, (code) => onThreadExit('intake', code), (_id, _code, duplicate) => duplicate || worker.wake());
+    intake = new IntakeThread(
+      { ...data, gateway: { ...optionsFor('intake', options), queueDepth: false } },
+      logger,
+      (code) => onThreadExit('intake', code),
+      (_id, _code, duplicate) => duplicate || worker.wake(),
+      (_id, duplicate) => duplicate || worker.wakeCustomers(),
+    );
     await intake.ready;
   } catch (e) {
     await Promise.all([intake?.stop(), worker.stop()]);
@@ -148,6 +157,7 @@ async function fromSpec(spec: GatewaySpec, role: ServerRole, logger: Logger, onT
   return {
     served: {
       receiver,
+      customers: receiver.customers,
       ready: () => receiver.ping(),
       metrics: async () => {
         const all = await Promise.all([own?.getMetricsAsJSON() ?? [], receiver.metrics(), worker.metrics()]);

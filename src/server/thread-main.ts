@@ -3,7 +3,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
 import type { FromThread, ThreadData, ToThread } from './gateway-thread.js';
-import { toWire, type IntakeBatch, type IntakeReplies, type WireResult } from './intake-thread.js';
+import { toWire, type ChannelRequest, type IntakeBatch, type IntakeReplies, type WireResult } from './intake-thread.js';
 import { buildGateway } from './setup.js';
 
 /**
@@ -24,10 +24,16 @@ try {
 }
 // receive() answers every failure itself; this only keeps a batch from waiting forever if that ever broke.
 const unexpected = (): WireResult => ({ status: 500, error: new GatewayError('B24GW_STORE_FAILED').toJSON().error });
-port.on('message', (m: ToThread | 'wake' | IntakeBatch) => {
+port.on('message', (m: ToThread | 'wake' | 'wake-customers' | IntakeBatch | ChannelRequest) => {
   if (m === 'wake') return gateway.worker.wake();
+  if (m === 'wake-customers') return gateway.customerSender?.wake();
   if (m === 'start') return void gateway.start();
   if (m === 'stop') return void gateway.close().then(() => send('stopped'));
+  if ('channel' in m) {
+    const [body, headers] = m.channel;
+    void gateway.customers.receive(body, headers).then(toWire, unexpected).then((result) => send({ seq: m.seq, results: [result] }));
+    return;
+  }
   if ('items' in m) {
     void Promise.all(m.items.map(([body, contentType]) => gateway.receive(body, contentType).then(toWire, unexpected))).then((results) =>
       send({ seq: m.seq, results }),

@@ -5,8 +5,9 @@ import { GatewayThread, type ThreadData } from './gateway-thread.js';
  * The gateway's worker on a thread of its own: handlers, state and calls to Bitrix24 never take
  * the event loop that answers Bitrix24, and the worker's database waits block only its own thread.
  */
-export class WorkerThread extends GatewayThread<'wake'> {
+export class WorkerThread extends GatewayThread<'wake' | 'wake-customers'> {
   private wakeQueued = false;
+  private customersQueued = false;
 
   constructor(data: Omit<ThreadData, 'role'>, logger: Logger, onExit: (code: number) => void) {
     super({ ...data, role: 'worker' }, logger, onExit);
@@ -19,6 +20,16 @@ export class WorkerThread extends GatewayThread<'wake'> {
     setImmediate(() => {
       this.wakeQueued = false;
       this.post('wake');
+    });
+  }
+
+  /** The channel sent customer actions: the customer sender looks for them, once per turn of the event loop. */
+  wakeCustomers(): void {
+    if (this.customersQueued) return;
+    this.customersQueued = true;
+    setImmediate(() => {
+      this.customersQueued = false;
+      this.post('wake-customers');
     });
   }
 }

@@ -7,10 +7,14 @@ const STORE_METHODS = [
   'append', 'getEvent', 'listEvents', 'countEvents', 'getPortal', 'listPortals', 'savePortalTokens',
   'claim', 'renewLeases', 'finish', 'attempts', 'requeue', 'pruneEvents',
   'enqueueStatuses', 'claimStatuses', 'finishStatuses', 'countStatuses',
+  'appendCustomerAction', 'claimCustomerActions', 'renewCustomerActions', 'finishCustomerActions', 'releaseCustomerActions',
+  'listCustomerActions', 'countCustomerActions', 'requeueCustomerActions', 'noteRefusedTest', 'refusedTestAt', 'rateLevel',
   'rateSlot', 'withPortalLock', 'onNewEvents', 'ping', 'close',
 ] as const satisfies readonly (keyof Store)[];
 
-const STATE_METHODS = ['apply', 'applied', 'message', 'messages', 'chat', 'chatByImId', 'dialogs', 'lines'] as const satisfies readonly (keyof ConnectorStateStore)[];
+const STATE_METHODS = [
+  'apply', 'applied', 'message', 'messages', 'chat', 'chatByImId', 'dialogs', 'lines', 'recordCustomer', 'recordDelivered', 'customerMessage', 'conversation',
+] as const satisfies readonly (keyof ConnectorStateStore)[];
 
 /**
  * A store given to the Gateway, refused unless it is complete: one without, say, `withPortalLock`

@@ -1,4 +1,5 @@
 import { ConnectorState } from './state/state.js';
+import * as customers from './queries/customers.js';
 import * as events from './queries/events.js';
 import * as portals from './queries/portals.js';
 import * as statuses from './queries/statuses.js';
@@ -8,11 +9,15 @@ import type { Runner } from './sql/work.js';
 import type {
   AppendResult,
   Attempt,
+  CustomerActionQuery,
+  CustomerActionRecord,
   EventQuery,
   EventStatus,
   NewEvent,
+  NewCustomerAction,
   NewStatus,
   Outcome,
+  PendingCustomerAction,
   PendingStatus,
   PortalChange,
   PortalRecord,
@@ -109,6 +114,51 @@ export abstract class SqlStore implements Store {
 
   countStatuses(): Promise<{ pending: number; sent: number; dead: number }> {
     return this.work.once(statuses.countStatuses());
+  }
+
+  /** On the synced connection: the channel is answered once the action is on disk. */
+  appendCustomerAction(action: NewCustomerAction): Promise<AppendResult> {
+    return this.main.once(customers.appendCustomerAction(action));
+  }
+
+  claimCustomerActions(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<PendingCustomerAction[]> {
+    return this.work.write(customers.claimCustomerActions(this.dialect, owner, now, leaseMs, limit, maxAttempts));
+  }
+
+  renewCustomerActions(ids: readonly number[], owner: string, until: number): Promise<number[]> {
+    return this.work.once(customers.renewCustomerActions(this.dialect, ids, owner, until));
+  }
+
+  finishCustomerActions(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void> {
+    return this.work.once(customers.finishCustomerActions(this.dialect, ids, owner, outcome, now));
+  }
+
+  releaseCustomerActions(ids: readonly number[], owner: string): Promise<void> {
+    return this.work.once(customers.releaseCustomerActions(this.dialect, ids, owner));
+  }
+
+  listCustomerActions(query: CustomerActionQuery = {}): Promise<CustomerActionRecord[]> {
+    return this.main.once(customers.listCustomerActions(query));
+  }
+
+  countCustomerActions(): Promise<{ pending: number; sent: number; dead: number }> {
+    return this.main.once(customers.countCustomerActions());
+  }
+
+  requeueCustomerActions(ids: readonly number[]): Promise<number> {
+    return this.main.once(customers.requeueCustomerActions(this.dialect, ids));
+  }
+
+  noteRefusedTest(memberId: string, at: number): Promise<void> {
+    return this.main.once(portals.noteRefusedTest(memberId, at));
+  }
+
+  refusedTestAt(memberId: string): Promise<number | null> {
+    return this.main.once(portals.refusedTestAt(memberId));
+  }
+
+  rateLevel(memberId: string, limits: { perSecond: number }, now: number): Promise<number> {
+    return this.main.once(portals.rateLevel(memberId, limits, now));
   }
 
   rateSlot(memberId: string, limits: { burst: number; perSecond: number }, now: number, mode: 'take' | 'fill'): Promise<number> {

@@ -130,6 +130,47 @@ export interface PendingStatus extends NewStatus {
   attempts: number;
 }
 
+/**
+ * What a customer did in the external channel (wrote, edited, deleted, read, renamed a chat), as
+ * the channel told the gateway: kept before the channel is answered, then sent to Bitrix24 in
+ * order per chat (the customer outbox).
+ */
+export interface NewCustomerAction {
+  memberId: string;
+  connector: string;
+  line: number;
+  /** `message.created`, `message.updated`, `message.deleted`, `message.read` or `chat.renamed`. */
+  type: string;
+  /** The channel's own key (its message id for a new message, its request id otherwise): an action is kept once per key and portal. */
+  dedupKey: string;
+  /** Actions with one key (portal, connector, line and external chat) are sent in order. */
+  orderKey: string;
+  /** The action as JSON. */
+  item: string;
+  receivedAt: number;
+}
+
+export interface PendingCustomerAction extends NewCustomerAction {
+  id: number;
+  attempts: number;
+}
+
+export type CustomerActionStatus = 'pending' | 'sending' | 'sent' | 'dead';
+
+export interface CustomerActionRecord extends PendingCustomerAction {
+  status: CustomerActionStatus;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+  sentAt: number | null;
+}
+
+export interface CustomerActionQuery {
+  status?: CustomerActionStatus;
+  memberId?: string;
+  afterId?: number;
+  limit?: number;
+}
+
 export interface EventQuery {
   status?: EventStatus;
   memberId?: string;
@@ -195,6 +236,36 @@ export interface Store {
   /** Marks claimed statuses sent, or failed: retried at `retryAt`, dead when it is null. */
   finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void>;
   countStatuses(): Promise<{ pending: number; sent: number; dead: number }>;
+
+  /**
+   * The customer outbox: what the channel's customers did, kept once per key (a duplicate returns
+   * the first one's id with `duplicate: true`) before the channel is answered.
+   */
+  appendCustomerAction(action: NewCustomerAction): Promise<AppendResult>;
+  /**
+   * Leases due actions, in order per chat: an action is taken only with every earlier unfinished
+   * action of its chat (none of which may wait for a retry or be held by another owner), so one
+   * claim may take a chat's whole queue and send it in order. Like `claim`, one whose lease ran out
+   * after `maxAttempts` attempts is made dead first. On PostgreSQL claims wait for each other.
+   */
+  claimCustomerActions(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<PendingCustomerAction[]>;
+  /** Extends the leases `owner` still holds; returns the ids renewed. */
+  renewCustomerActions(ids: readonly number[], owner: string, until: number): Promise<number[]>;
+  /** Marks claimed actions sent, or failed: retried at `retryAt`, dead when it is null. */
+  finishCustomerActions(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void>;
+  /** Gives claimed actions back unsent, their attempt not counted (an earlier action of their chat failed). */
+  releaseCustomerActions(ids: readonly number[], owner: string): Promise<void>;
+  listCustomerActions(query?: CustomerActionQuery): Promise<CustomerActionRecord[]>;
+  countCustomerActions(): Promise<{ pending: number; sent: number; dead: number }>;
+  /** Puts dead or failed actions back to pending with a fresh retry budget (replay). Returns how many. */
+  requeueCustomerActions(ids: readonly number[]): Promise<number>;
+
+  /** Notes that an ONAPPTEST for the portal was refused for its application_token (the doctor reads it). */
+  noteRefusedTest(memberId: string, at: number): Promise<void>;
+  /** When an ONAPPTEST for the portal was last refused for its token; null if never. */
+  refusedTestAt(memberId: string): Promise<number | null>;
+  /** The portal's REST leaky bucket as it stands at `now`: requests counted and not yet drained. */
+  rateLevel(memberId: string, limits: { perSecond: number }, now: number): Promise<number>;
 
   /**
    * Each portal's REST leaky bucket, shared by whatever shares the store: reserves the next request

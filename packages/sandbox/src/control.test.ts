@@ -49,6 +49,18 @@ describe('control API over HTTP', () => {
     expect(decodeForm(ev!.text).params).toMatchObject({ event: 'ONIMCONNECTORLINEDELETE', data: '107', auth: { member_id: 'm2', application_token: 'app2' } });
   });
 
+  it("gives a portal another application_token, which its events then carry", async () => {
+    const before = sb.portal.applicationToken;
+    const given = await control(sb.url, '/sandbox/portals/application-token', { applicationToken: 'tok-2' });
+    expect(given.body).toMatchObject({ memberId: sb.portal.memberId, applicationToken: 'tok-2' });
+    await control(sb.url, '/sandbox/events', { code: 'ONAPPTEST', data: {}, handler: `${cap.url}/ev` });
+    const [ev] = await cap.waitFor(1);
+    expect(decodeForm(ev!.text).params).toMatchObject({ auth: { application_token: 'tok-2' } });
+    const fresh = await control(sb.url, '/sandbox/portals/application-token', {});
+    expect(fresh.body.applicationToken).toMatch(/^[0-9a-f]{32}$/);
+    expect([before, 'tok-2']).not.toContain(fresh.body.applicationToken);
+  });
+
   it('acts as operator and lists deliveries, calls and statuses with filters', async () => {
     const write = await control(sb.url, '/sandbox/act/operator-writes', {
       connector: 'myconnector',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SandboxError } from './errors.js';
+import { hex } from './ids.js';
 import { faultsInput } from './faults.js';
 import { scenarioNames, type ScenarioName } from './events/scenarios.js';
 import type { Portal } from './portal.js';
@@ -29,6 +30,7 @@ const schemas = {
     languageId: z.string().optional(),
   }),
   install: z.strictObject({ portal: portalRef, handler: url }),
+  applicationToken: z.strictObject({ portal: portalRef, applicationToken: z.string().min(1).optional() }),
   uninstall: z.strictObject({ portal: portalRef, handler: url.optional(), clean: z.boolean().optional() }),
   tokens: z.strictObject({ portal: portalRef, userId: z.number().int().positive().optional() }),
   event: z.strictObject({
@@ -130,6 +132,13 @@ export async function handleControl(sb: Sandbox, method: string, u: URL, body: u
       return ok(sb.portals.map(portalSummary));
     case 'POST /sandbox/portals':
       return ok(portalSummary(sb.addPortal(schemas.addPortal.parse(body))));
+    case 'POST /sandbox/portals/application-token': {
+      // The portal's events then carry another application_token, as after a reinstall the application never heard of.
+      const b = schemas.applicationToken.parse(body);
+      const portal = portalOf(b.portal);
+      portal.applicationToken = b.applicationToken ?? hex();
+      return ok(portalSummary(portal));
+    }
     case 'GET /sandbox/state':
       return ok(portalState(portalOf(query(u, 'portal'))));
     case 'POST /sandbox/install': {

@@ -59,6 +59,8 @@ export interface ChatState {
   /** The portal user standing for the external user. */
   userId: number;
   sessionId: number;
+  /** Set by imconnector.chat.name.set. */
+  name?: string;
 }
 
 export interface MessageState {
@@ -162,6 +164,13 @@ export class Portal {
     const connector = { id: id.toLowerCase(), name, chatGroup, params };
     this.connectors.set(connector.id, connector);
     return connector;
+  }
+
+  /** Removes a connector and its lines, as imconnector.unregister does; false if it was not registered. */
+  unregisterConnector(id: string): boolean {
+    const known = this.connectors.delete(id.toLowerCase());
+    for (const [key, state] of this.lines) if (state.connector === id.toLowerCase()) this.lines.delete(key);
+    return known;
   }
 
   line(connector: string, line: number): LineState | undefined {

@@ -5,6 +5,7 @@ import type { Dialect } from '../sql/dialect.js';
  * - Lists: an array parameter compared with ANY, which the planner takes through an index.
  * - skipLocked: several instances claim from one table; a row another one holds is left to it.
  * - INDEXED BY does not exist: the planner chooses, and the plan tests check it chose an index.
+ * - serialize: a transaction-level advisory lock named for the queue (a constant, never user input).
  */
 export const postgres: Dialect = {
   name: 'postgres',
@@ -12,4 +13,5 @@ export const postgres: Dialect = {
   list: (values) => values,
   skipLocked: ' FOR UPDATE SKIP LOCKED',
   indexedBy: () => '',
+  serialize: (queue) => `SELECT pg_advisory_xact_lock(hashtext('b24gw:queue:${queue}'))`,
 };

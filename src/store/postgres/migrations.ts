@@ -209,6 +209,59 @@ export const pgMigrations: readonly { version: number; sql: string }[] = [
       CREATE INDEX IF NOT EXISTS state_dialogs_chat ON state_dialogs (member_id, line, external_chat_id);
     `,
   },
+  {
+    // As SQLite's version 10: the customer actions, the customers' messages in the state, and the refused test events.
+    version: 10,
+    sql: `
+      CREATE TABLE customer_actions (
+        id BIGSERIAL PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        connector TEXT NOT NULL,
+        line BIGINT NOT NULL,
+        type TEXT NOT NULL,
+        dedup_key TEXT NOT NULL,
+        order_key TEXT NOT NULL,
+        item TEXT NOT NULL,
+        received_at BIGINT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        last_error TEXT,
+        sent_at BIGINT,
+        UNIQUE (member_id, dedup_key)
+      );
+      CREATE INDEX customer_actions_open ON customer_actions (order_key, id) WHERE status IN ('pending', 'sending');
+      CREATE INDEX customer_actions_due ON customer_actions (id) WHERE status IN ('pending', 'sending');
+      CREATE INDEX customer_actions_status ON customer_actions (status);
+      CREATE TABLE state_customer_messages (
+        id BIGSERIAL PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        line BIGINT NOT NULL,
+        connector TEXT NOT NULL,
+        external_chat_id TEXT NOT NULL,
+        external_message_id TEXT NOT NULL,
+        external_user_id TEXT NOT NULL,
+        im_chat_id BIGINT,
+        session_id BIGINT,
+        im_user_id BIGINT,
+        original_text TEXT,
+        text TEXT,
+        files TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        deleted_at BIGINT,
+        UNIQUE (member_id, line, external_chat_id, external_message_id)
+      );
+      ALTER TABLE state_messages ADD COLUMN read_at BIGINT;
+      ALTER TABLE state_chats ADD COLUMN name TEXT;
+      CREATE TABLE portal_probes (
+        member_id TEXT PRIMARY KEY,
+        refused_test_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Any number constant to name the lock; instances starting together migrate one at a time. */

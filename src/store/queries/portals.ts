@@ -74,3 +74,23 @@ export function* rateSlot(memberId: string, limits: { burst: number; perSecond: 
   const over = (row?.level ?? 0) - limits.burst;
   return mode === 'take' && over > 0 ? Math.ceil((over / limits.perSecond) * 1000) : 0;
 }
+
+/** The bucket's level drained to `now`, without taking a slot: what the doctor reports. */
+export function* rateLevel(memberId: string, limits: { perSecond: number }, now: number): Work<number> {
+  const row = yield* get<{ level: number; updated_at: number }>('SELECT level, updated_at FROM rate_buckets WHERE member_id = ?', memberId);
+  if (!row) return 0;
+  return Math.max(0, Number(row.level) - (Math.max(0, now - Number(row.updated_at)) * limits.perSecond) / 1000);
+}
+
+export function* noteRefusedTest(memberId: string, at: number): Work<void> {
+  yield* run(
+    `INSERT INTO portal_probes (member_id, refused_test_at) VALUES (?, ?)
+     ON CONFLICT (member_id) DO UPDATE SET refused_test_at = ${greatest('portal_probes.refused_test_at', 'excluded.refused_test_at')}`,
+    memberId, at,
+  );
+}
+
+export function* refusedTestAt(memberId: string): Work<number | null> {
+  const row = yield* get<{ refused_test_at: number }>('SELECT refused_test_at FROM portal_probes WHERE member_id = ?', memberId);
+  return row ? Number(row.refused_test_at) : null;
+}

@@ -13,4 +13,10 @@ export interface Dialect {
   readonly skipLocked: string;
   /** After a table in FROM: the index the query must use. */
   indexedBy(index: string): string;
+  /**
+   * A statement that makes the claims of one queue wait for each other until their transactions
+   * end, or none where one transaction writes at a time anyway. For a claim that must see what the
+   * claim before it took (skipping locked rows would not).
+   */
+  serialize(queue: string): string | undefined;
 }

@@ -6,6 +6,7 @@ import type { Dialect } from '../sql/dialect.js';
  * - skipLocked: one process writes at a time (the write lock is the whole file), so there is nothing to skip.
  * - INDEXED BY: its planner picked a scan of every unfinished event for some claims and prunes; naming the
  *   partial index keeps them on it (the store's plan tests check it).
+ * - serialize: one write transaction at a time already.
  */
 export const sqlite: Dialect = {
   name: 'sqlite',
@@ -13,4 +14,5 @@ export const sqlite: Dialect = {
   list: (values) => JSON.stringify(values),
   skipLocked: '',
   indexedBy: (index) => ` INDEXED BY ${index}`,
+  serialize: () => undefined,
 };

@@ -239,6 +239,62 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    // The customer's side: what the channel's customers did, kept before the channel is answered
+    // and sent to Bitrix24 in order per chat (order_key); dedup_key is the channel's own key, so a
+    // retried request is kept once. The state learns the customers' messages, the chats' names and
+    // which operator messages were read; portal_probes notes an ONAPPTEST refused for its token.
+    version: 10,
+    sql: `
+      CREATE TABLE customer_actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        member_id TEXT NOT NULL,
+        connector TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        dedup_key TEXT NOT NULL,
+        order_key TEXT NOT NULL,
+        item TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        last_error TEXT,
+        sent_at INTEGER,
+        UNIQUE (member_id, dedup_key)
+      );
+      CREATE INDEX customer_actions_open ON customer_actions (order_key, id) WHERE status IN ('pending', 'sending');
+      CREATE INDEX customer_actions_due ON customer_actions (id) WHERE status IN ('pending', 'sending');
+      CREATE INDEX customer_actions_status ON customer_actions (status);
+      CREATE TABLE state_customer_messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        member_id TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        connector TEXT NOT NULL,
+        external_chat_id TEXT NOT NULL,
+        external_message_id TEXT NOT NULL,
+        external_user_id TEXT NOT NULL,
+        im_chat_id INTEGER,
+        session_id INTEGER,
+        im_user_id INTEGER,
+        original_text TEXT,
+        text TEXT,
+        files TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        UNIQUE (member_id, line, external_chat_id, external_message_id)
+      );
+      ALTER TABLE state_messages ADD COLUMN read_at INTEGER;
+      ALTER TABLE state_chats ADD COLUMN name TEXT;
+      CREATE TABLE portal_probes (
+        member_id TEXT PRIMARY KEY,
+        refused_test_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies what is missing under a write lock, so processes starting together do it once. */

@@ -1,7 +1,19 @@
 import { GatewayError } from '../../errors.js';
 import { all, get, where as conditions, type Work } from '../sql/work.js';
-import type { ChatView, DialogFilter, DialogView, LineView, MessageEdit, MessageFilter, MessageRef, MessageView } from './types.js';
-import { chatView, dialogView, lineView, messageView, type ChatRow, type DialogRow, type LineConnectorRow, type LineRow, type MessageRow } from './views.js';
+import type { ChatView, ConversationEntry, CustomerMessageView, DialogFilter, DialogView, LineView, MessageEdit, MessageFilter, MessageRef, MessageView } from './types.js';
+import {
+  chatView,
+  customerMessageView,
+  dialogView,
+  lineView,
+  messageView,
+  type ChatRow,
+  type CustomerMessageRow,
+  type DialogRow,
+  type LineConnectorRow,
+  type LineRow,
+  type MessageRow,
+} from './views.js';
 
 /** Which messages, as a condition on message_id: `= ?` for one, `IN (SELECT ...)` for the rows a filter found. */
 interface Which {
@@ -112,4 +124,31 @@ export function* readLines(memberId: string): Work<LineView[]> {
     views.push(lineView(r, connectors));
   }
   return views;
+}
+
+export function* readCustomerMessage(memberId: string, line: number, externalChatId: string, externalMessageId: string): Work<CustomerMessageView | undefined> {
+  const row = yield* get<CustomerMessageRow>(
+    'SELECT * FROM state_customer_messages WHERE member_id = ? AND line = ? AND external_chat_id = ? AND external_message_id = ?',
+    memberId, line, externalChatId, externalMessageId,
+  );
+  return row && customerMessageView(row);
+}
+
+/** Both sides of a chat by when each message was first seen, the operators' first on a tie. */
+export function* readConversation(memberId: string, line: number, externalChatId: string): Work<ConversationEntry[]> {
+  const operators = yield* readMessages(memberId, { line, externalChatId });
+  const customers = yield* all<CustomerMessageRow>(
+    'SELECT * FROM state_customer_messages WHERE member_id = ? AND line = ? AND external_chat_id = ? ORDER BY id',
+    memberId, line, externalChatId,
+  );
+  const entries: ConversationEntry[] = [
+    ...operators.map((m): ConversationEntry => ({
+      from: 'operator', externalIds: m.externalIds, imMessageId: m.imMessageId, text: m.text, deleted: m.deleted, readAt: m.readAt, createdAt: m.createdAt, updatedAt: m.updatedAt,
+    })),
+    ...customers.map(customerMessageView).map((m): ConversationEntry => ({
+      from: 'customer', externalIds: [m.externalMessageId], imMessageId: null, text: m.text, deleted: m.deleted, readAt: null, createdAt: m.createdAt, updatedAt: m.updatedAt,
+    })),
+  ];
+  // A stable sort: each side keeps its own order within one millisecond.
+  return entries.sort((a, b) => a.createdAt - b.createdAt);
 }

@@ -1,9 +1,14 @@
 import { applyEvent, stateCodeOf } from './apply/index.js';
-import { readApplied, readChat, readChatByImId, readDialogs, readLines, readMessage, readMessages } from './reads.js';
+import { recordCustomer, recordDelivered } from './apply/customers.js';
+import { readApplied, readChat, readChatByImId, readConversation, readCustomerMessage, readDialogs, readLines, readMessage, readMessages } from './reads.js';
 import type { Runner } from '../sql/work.js';
 import type {
   ChatView,
   ConnectorStateStore,
+  ConversationEntry,
+  CustomerChange,
+  CustomerMessageView,
+  DeliveredIds,
   DialogFilter,
   DialogView,
   EventMeta,
@@ -56,5 +61,21 @@ export class ConnectorState implements ConnectorStateStore {
 
   async lines(memberId: string): Promise<LineView[]> {
     return this.db.read(readLines(memberId));
+  }
+
+  async recordCustomer(memberId: string, changes: readonly CustomerChange[], at: number): Promise<void> {
+    if (changes.length > 0) await this.db.write(recordCustomer(memberId, changes, at));
+  }
+
+  async recordDelivered(memberId: string, delivered: readonly DeliveredIds[]): Promise<void> {
+    if (delivered.length > 0) await this.db.write(recordDelivered(memberId, delivered));
+  }
+
+  async customerMessage(memberId: string, line: number, externalChatId: string, externalMessageId: string): Promise<CustomerMessageView | undefined> {
+    return this.db.read(readCustomerMessage(memberId, line, externalChatId, externalMessageId));
+  }
+
+  async conversation(memberId: string, line: number, externalChatId: string): Promise<ConversationEntry[]> {
+    return this.db.read(readConversation(memberId, line, externalChatId));
   }
 }

@@ -23,6 +23,8 @@ export interface MessageView {
   history: MessageEdit[];
   deleted: boolean;
   deletedAt: number | null;
+  /** When the customer read it (the channel said so and Bitrix24 took the read status); null until then. */
+  readAt: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -37,8 +39,10 @@ export interface ChatView {
   line: number;
   connector: string;
   externalChatId: string;
-  /** Null until a message event names the Bitrix24 chat: dialog events carry only the external one. */
+  /** Null until a message event (or Bitrix24's answer to a customer's message) names the Bitrix24 chat: dialog events carry only the external one. */
   imChatId: number | null;
+  /** The name the channel last gave the chat (chat.renamed); null if none. */
+  name: string | null;
   firstSeenAt: number;
   lastSeenAt: number;
 }
@@ -104,6 +108,76 @@ export interface DialogFilter {
   open?: boolean;
 }
 
+/** A file a customer sent: a URL Bitrix24 fetches, and its name. */
+export interface CustomerFile {
+  url: string;
+  name?: string | undefined;
+}
+
+/** A message a customer wrote in the external channel, as Bitrix24 took it (imconnector.send.messages). */
+export interface CustomerMessageView {
+  line: number;
+  connector: string;
+  externalChatId: string;
+  externalMessageId: string;
+  externalUserId: string;
+  /** The Open Lines chat, session and portal user Bitrix24 answered with; null if it named none. */
+  imChatId: number | null;
+  sessionId: number | null;
+  imUserId: number | null;
+  text: string | null;
+  /** The text it was first sent with. */
+  originalText: string | null;
+  files: CustomerFile[];
+  deleted: boolean;
+  deletedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What Bitrix24 accepted of a customer's action, as the state keeps it. */
+export type CustomerChange =
+  | {
+      kind: 'created';
+      line: number;
+      connector: string;
+      externalChatId: string;
+      externalUserId: string;
+      externalMessageId: string;
+      text: string | null;
+      files: CustomerFile[];
+      imChatId: number | null;
+      sessionId: number | null;
+      imUserId: number | null;
+    }
+  | { kind: 'updated'; line: number; connector: string; externalChatId: string; externalUserId: string; externalMessageId: string; text: string | null; files?: CustomerFile[] | undefined }
+  | { kind: 'deleted'; line: number; connector: string; externalChatId: string; externalUserId: string; externalMessageId: string }
+  /** The customer read these operator messages. */
+  | { kind: 'read'; line: number; imMessageIds: number[] }
+  | { kind: 'renamed'; line: number; connector: string; externalChatId: string; name: string };
+
+/** The ids the channel gave an operator's message when it was delivered (or the delivery id standing in). */
+export interface DeliveredIds {
+  line: number;
+  imMessageId: number;
+  externalIds: string[];
+}
+
+/** One message of a conversation, whichever side wrote it. */
+export interface ConversationEntry {
+  from: 'customer' | 'operator';
+  /** The channel's ids of the message (a customer's own id; the ids an operator's message was delivered under). */
+  externalIds: string[];
+  /** Bitrix24's id of an operator's message; null for a customer's (Bitrix24 names none). */
+  imMessageId: number | null;
+  text: string | null;
+  deleted: boolean;
+  /** An operator's message the customer read; null otherwise. */
+  readAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /**
  * What the connector events say about a portal's lines, chats, messages and dialogs, kept in
  * `state_*` tables beside the inbox, on SQLite or PostgreSQL alike. The worker applies each event
@@ -131,4 +205,12 @@ export interface ConnectorStateStore {
   dialogs(memberId: string, filter?: DialogFilter): Promise<DialogView[]>;
   /** Every line a connector event mentioned, with its delete marks. */
   lines(memberId: string): Promise<LineView[]>;
+  /** Records what Bitrix24 accepted of customers' actions, in one transaction; idempotent. */
+  recordCustomer(memberId: string, changes: readonly CustomerChange[], at: number): Promise<void>;
+  /** Records the ids operator messages were delivered under, so a read or a later event finds them by the channel's id. */
+  recordDelivered(memberId: string, delivered: readonly DeliveredIds[]): Promise<void>;
+  /** A customer's message by the channel's ids. */
+  customerMessage(memberId: string, line: number, externalChatId: string, externalMessageId: string): Promise<CustomerMessageView | undefined>;
+  /** Both sides of one chat, oldest first: the customers' messages and the operators'. */
+  conversation(memberId: string, line: number, externalChatId: string): Promise<ConversationEntry[]>;
 }

@@ -1,4 +1,4 @@
-import type { ChatView, DialogView, LineConnectorView, LineView, MessageEdit, MessageView } from './types.js';
+import type { ChatView, CustomerFile, CustomerMessageView, DialogView, LineConnectorView, LineView, MessageEdit, MessageView } from './types.js';
 
 /** Rows as both databases return them (PostgreSQL's BIGINT read as numbers), and the views made of them. */
 
@@ -15,6 +15,7 @@ export interface MessageRow {
   created_at: number;
   updated_at: number;
   deleted_at: number | null;
+  read_at: number | null;
 }
 
 export const messageView = (r: MessageRow, externalIds: string[], history: MessageEdit[]): MessageView => ({
@@ -30,6 +31,7 @@ export const messageView = (r: MessageRow, externalIds: string[], history: Messa
   history,
   deleted: r.deleted_at !== null,
   deletedAt: r.deleted_at,
+  readAt: r.read_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -39,6 +41,7 @@ export interface ChatRow {
   connector: string;
   external_chat_id: string;
   im_chat_id: number | null;
+  name: string | null;
   first_seen_at: number;
   last_seen_at: number;
 }
@@ -48,6 +51,7 @@ export const chatView = (r: ChatRow): ChatView => ({
   connector: r.connector,
   externalChatId: r.external_chat_id,
   imChatId: r.im_chat_id,
+  name: r.name,
   firstSeenAt: r.first_seen_at,
   lastSeenAt: r.last_seen_at,
 });
@@ -106,4 +110,39 @@ export const lineView = (r: LineRow, connectors: LineConnectorRow[]): LineView =
   connectors: connectors.map((c): LineConnectorView => ({ connector: c.connector, statusDeleted: c.status_deleted_at !== null, statusDeletedAt: c.status_deleted_at })),
   firstSeenAt: r.first_seen_at,
   lastSeenAt: r.last_seen_at,
+});
+
+export interface CustomerMessageRow {
+  line: number;
+  connector: string;
+  external_chat_id: string;
+  external_message_id: string;
+  external_user_id: string;
+  im_chat_id: number | null;
+  session_id: number | null;
+  im_user_id: number | null;
+  original_text: string | null;
+  text: string | null;
+  files: string | null;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+export const customerMessageView = (r: CustomerMessageRow): CustomerMessageView => ({
+  line: r.line,
+  connector: r.connector,
+  externalChatId: r.external_chat_id,
+  externalMessageId: r.external_message_id,
+  externalUserId: r.external_user_id,
+  imChatId: r.im_chat_id,
+  sessionId: r.session_id,
+  imUserId: r.im_user_id,
+  text: r.text,
+  originalText: r.original_text,
+  files: r.files === null ? [] : (JSON.parse(r.files) as CustomerFile[]),
+  deleted: r.deleted_at !== null,
+  deletedAt: r.deleted_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
 });

@@ -231,3 +231,44 @@ describe('imconnector.send.status.delivery / reading', () => {
     expect(sb.recorder.statuses()[0]?.known).toBe(false);
   });
 });
+
+describe('imconnector.list / unregister', () => {
+  it('lists the built-in connectors and the registered ones; unregister removes one with its lines', async () => {
+    await setUp();
+    expect((await call('imconnector.list', {})).body.result).toEqual({ livechat: 'Live Chat', network: 'Bitrix24.Network', myconnector: 'My connector' });
+    expect((await call('imconnector.unregister', { ID: 'MyConnector' })).body.result).toEqual({ result: true });
+    expect((await call('imconnector.list', {})).body.result).not.toHaveProperty('myconnector');
+    expect(sb.portal.line('myconnector', 107)).toBeUndefined();
+    const again = await call('imconnector.unregister', { ID: 'myconnector' });
+    expect(again.status).toBe(200);
+    expect(again.body.result).toEqual({ result: false, error: 'APPLICATION_UNREGISTRATION_ERROR', error_description: expect.any(String) });
+  });
+});
+
+describe('imconnector.chat.name.set', () => {
+  const customerWrites = () =>
+    call('imconnector.send.messages', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      MESSAGES: [{ user: { id: 'u1' }, message: { id: 'm1', text: 'Hi' }, chat: { id: 'c1' } }],
+    });
+
+  it('renames a known chat; USER_ID is needed by a one-to-one connector', async () => {
+    await setUp();
+    await customerWrites();
+    const missing = await call('imconnector.chat.name.set', { CONNECTOR: 'myconnector', LINE: 107, CHAT_ID: 'c1', NAME: 'Support' });
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({ error: 'ERROR_ARGUMENT', error_description: "Argument 'USER_ID' is null or empty" });
+    const renamed = await call('imconnector.chat.name.set', { CONNECTOR: 'myconnector', LINE: 107, CHAT_ID: 'c1', NAME: 'Support', USER_ID: 'u1' });
+    expect(renamed.body.result).toEqual({ SUCCESS: true, DATA: { RESULT: {} } });
+    expect([...sb.portal.chats.values()][0]!.name).toBe('Support');
+  });
+
+  it('refuses an unknown chat, an inactive line and an unregistered connector', async () => {
+    await setUp();
+    const unknown = await call('imconnector.chat.name.set', { CONNECTOR: 'myconnector', LINE: 107, CHAT_ID: 'nope', NAME: 'X', USER_ID: 'u1' });
+    expect(unknown.body.error).toBe('CHAT_RENAMING_FAILED');
+    expect((await call('imconnector.chat.name.set', { CONNECTOR: 'myconnector', LINE: 9, CHAT_ID: 'c1', NAME: 'X', USER_ID: 'u1' })).body.error).toBe('NOT_ACTIVE_LINE');
+    expect((await call('imconnector.chat.name.set', { CONNECTOR: 'other', LINE: 107, CHAT_ID: 'c1', NAME: 'X' })).body.error).toBe('IMCONNECTOR_NO_CORRECT_PROVIDER');
+  });
+});

@@ -53,6 +53,24 @@ export const register: MethodHandler = ({ portal, params }) => {
   return { result: true };
 };
 
+/** imconnector.unregister: errors, as register's, come back as HTTP 200 with result.result = false. */
+export const unregister: MethodHandler = ({ portal, params }) => {
+  const id = asString(params.ID)?.toLowerCase();
+  if (!id || !portal.unregisterConnector(id)) {
+    return { result: false, error: 'APPLICATION_UNREGISTRATION_ERROR', error_description: 'Error unregistering the application' };
+  }
+  return { result: true };
+};
+
+/** Connectors a portal has before any application registers one. */
+const builtInConnectors: Readonly<Record<string, string>> = { livechat: 'Live Chat', network: 'Bitrix24.Network' };
+
+/** imconnector.list: every connector of the portal, code → name, the built-in ones included. */
+export const list: MethodHandler = ({ portal }) => ({
+  ...builtInConnectors,
+  ...Object.fromEntries([...portal.connectors.values()].map((c) => [c.id, c.name])),
+});
+
 /** imconnector.activate: any non-empty ACTIVE enables; empty, 0 or N disables. */
 export const activate: MethodHandler = ({ portal, params }) => {
   const { connector, line } = connectorAndLine(params);
@@ -175,6 +193,22 @@ export const deleteMessages: MethodHandler = (ctx) => {
       };
     }),
   );
+};
+
+/** imconnector.chat.name.set: renames the chat behind an external chat; USER_ID is needed by one-to-one connectors. */
+export const chatNameSet: MethodHandler = ({ portal, params }) => {
+  const { connector, line } = connectorAndLine(params);
+  const chatId = requireString(params, 'CHAT_ID');
+  const name = requireString(params, 'NAME');
+  requireProvider(portal, connector);
+  requireActiveLine(portal, connector, line);
+  const group = portal.connectors.get(connector)?.chatGroup ?? true;
+  const userId = asString(params.USER_ID);
+  if (!group && !userId) throw nullOrEmpty('USER_ID');
+  const chat = group ? portal.latestChat(connector, line, chatId) : portal.findChat(connector, line, chatId, userId);
+  if (!chat) throw new RestError(400, 'CHAT_RENAMING_FAILED', 'Failed to rename the chat');
+  chat.name = name;
+  return { SUCCESS: true, DATA: { RESULT: {} } };
 };
 
 // ---- statuses of operator messages ----
