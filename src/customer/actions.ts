@@ -115,7 +115,7 @@ export function parseCustomerAction(input: unknown): CustomerAction {
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = issue && issue.path.length > 0 ? bracketPath(issue.path) : undefined;
-  const message = issue?.code === 'invalid_union' && issue.path.length === 0 ? `type must be one of ${customerActionTypes.join(', ')}` : (issue?.message ?? 'invalid');
+  const message = issue?.code === 'invalid_union' && path === 'type' ? `must be one of ${customerActionTypes.join(', ')}` : (issue?.message ?? 'invalid');
   throw new GatewayError('B24GW_INVALID_CHANNEL_ACTION', `The customer action is not valid${path ? ` at ${path}` : ''}: ${message}`, path === undefined ? undefined : { path });
 }
 

@@ -11,9 +11,6 @@ export const METHOD_OF: Readonly<Record<CustomerActionType, string>> = {
   'chat.renamed': 'imconnector.chat.name.set',
 };
 
-/** Methods that take a MESSAGES list: actions of many chats of one line share one command. */
-export const takesList = (type: CustomerActionType): boolean => type !== 'chat.renamed';
-
 /**
  * Variables per command. Inside `batch` a command is a query string the portal's PHP parses under
  * max_input_vars (1,000 by default), and a message with a full profile is about 20 of them.

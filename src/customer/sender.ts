@@ -7,7 +7,7 @@ import { defaultSchedule, failedOutcome, retryBudget } from '../queue/schedule.j
 import type { ConnectorStateStore, CustomerChange } from '../store/state/types.js';
 import type { PendingCustomerAction, Store } from '../store/types.js';
 import type { CustomerAction } from './actions.js';
-import { createdItem, itemOutcomes, METHOD_OF, notAccepted, pack, takesList, variables, withAnswer, type Prepared } from './commands.js';
+import { createdItem, itemOutcomes, METHOD_OF, notAccepted, pack, variables, withAnswer, type Prepared } from './commands.js';
 
 export interface CustomerSenderOptions {
   store: Store;
@@ -106,7 +106,9 @@ export class CustomerSender {
       for (const queue of chats.values()) {
         const type = queue[0]!.action.type;
         let n = 0;
-        while (n < queue.length && queue[n]!.action.type === type && (n === 0 || takesList(type))) n++;
+        // A chat's new messages go together; anything else one at a time, so that an edit Bitrix24
+        // refuses is never overtaken by a later one of the same chat that it took.
+        while (n < queue.length && queue[n]!.action.type === type && (n === 0 || type === 'message.created')) n++;
         wave.push(...queue.splice(0, n));
       }
       const fates = await this.sendWave(wave, authors);

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BitrixClients } from '../../src/effects/bitrix/client.js';
 import { CLIENT_ID, CLIENT_SECRET, installPortal, refreshesOf, startPortal } from '../bitrix-sandbox.js';
 import { lapsedAttempt } from '../../src/store/lapsed.js';
-import type { NewEvent, NewStatus, PortalRecord, Store } from '../../src/store/types.js';
+import type { NewCustomerAction, NewEvent, NewStatus, PortalRecord, Store } from '../../src/store/types.js';
 import { stateConformance } from './state-conformance.js';
 
 export interface StoreOptions {
@@ -461,6 +461,132 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       const closed = other();
       await closed.close();
       await expect(closed.append(newEvent())).rejects.toMatchObject({ code: 'B24GW_STORE_CLOSED', status: 503 });
+    });
+
+    describe('the customer outbox', () => {
+      let n = 0;
+      const action = (over: Partial<NewCustomerAction> = {}): NewCustomerAction => ({
+        memberId: 'm1',
+        connector: 'c',
+        line: 1,
+        type: 'message.created',
+        dedupKey: `d${++n}`,
+        orderKey: 'chat-A',
+        item: '{"a":1}',
+        receivedAt: 1_000,
+        ...over,
+      });
+
+      it('keeps an action once per portal and key, with every field; the same key of another portal is another action', async () => {
+        const first = await store.appendCustomerAction(action({ dedupKey: 'k' }));
+        expect(await store.appendCustomerAction(action({ dedupKey: 'k', item: '{"other":1}' }))).toEqual({ id: first.id, duplicate: true });
+        expect((await store.appendCustomerAction(action({ dedupKey: 'k', memberId: 'm2' }))).duplicate).toBe(false);
+        const [kept] = await store.listCustomerActions({ memberId: 'm1' });
+        expect(kept).toEqual({
+          id: first.id, memberId: 'm1', connector: 'c', line: 1, type: 'message.created', dedupKey: 'k', orderKey: 'chat-A', item: '{"a":1}',
+          receivedAt: 1_000, attempts: 0, status: 'pending', nextAttemptAt: null, lastError: null, sentAt: null,
+        });
+      });
+
+      it('claims a chat\'s whole queue in order; a retry not yet due holds back the rest of its chat, not other chats', async () => {
+        const ids = [];
+        for (const key of ['A', 'A', 'B', 'A']) ids.push((await store.appendCustomerAction(action({ orderKey: key }))).id);
+        const all = await store.claimCustomerActions('p1', 10, 100, 10, 5);
+        expect(all.map((a) => [a.id, a.attempts])).toEqual(ids.map((id) => [id, 1]));
+        // The first of A fails until 500; the rest of A goes back unsent, its attempt not counted.
+        await store.finishCustomerActions([ids[0]!], 'p1', { ok: false, error: 'boom', retryAt: 500 }, 20);
+        await store.releaseCustomerActions([ids[1]!, ids[3]!], 'p1');
+        await store.finishCustomerActions([ids[2]!], 'p1', { ok: true }, 20);
+        const b2 = await store.appendCustomerAction(action({ orderKey: 'B' }));
+        expect((await store.claimCustomerActions('p1', 30, 10_000, 10, 5)).map((a) => a.id)).toEqual([b2.id]);
+        const due = await store.claimCustomerActions('p1', 600, 100, 10, 5);
+        expect(due.map((a) => [a.id, a.attempts])).toEqual([[ids[0], 2], [ids[1], 1], [ids[3], 1]]);
+        const listed = await store.listCustomerActions({ status: 'sending' });
+        expect(listed.map((a) => a.id)).toEqual([ids[0], ids[1], ids[3], b2.id]);
+        expect((await store.listCustomerActions({ status: 'sent' })).map((a) => [a.id, a.sentAt])).toEqual([[ids[2], 20]]);
+      });
+
+      it('a limit takes whole prefixes of a chat; a lease held by another owner holds its chat back until it runs out', async () => {
+        for (const key of ['A', 'A', 'A']) await store.appendCustomerAction(action({ orderKey: key }));
+        const [first] = await store.claimCustomerActions('p1', 10, 100, 1, 5);
+        expect(await store.claimCustomerActions('p2', 20, 100, 10, 5)).toEqual([]);
+        expect(await store.renewCustomerActions([first!.id], 'p2', 500)).toEqual([]);
+        expect(await store.renewCustomerActions([first!.id], 'p1', 300)).toEqual([first!.id]);
+        expect(await store.claimCustomerActions('p2', 200, 100, 10, 5)).toEqual([]);
+        // p1's lease ran out at 300: p2 takes the chat from its first action.
+        const taken = await store.claimCustomerActions('p2', 301, 100, 10, 5);
+        expect(taken.map((a) => a.id)).toEqual([first!.id, first!.id + 1, first!.id + 2]);
+        // The late outcome of the owner that lost it changes nothing.
+        await store.finishCustomerActions([first!.id], 'p1', { ok: true }, 310);
+        expect(await store.countCustomerActions()).toEqual({ pending: 3, sent: 0, dead: 0 });
+      });
+
+      it('makes an action dead when its lease ran out on its last attempt, lets its chat go on, and replays it', async () => {
+        const a = await store.appendCustomerAction(action());
+        const b = await store.appendCustomerAction(action());
+        await store.claimCustomerActions('p1', 10, 100, 1, 2);
+        await store.finishCustomerActions([a.id], 'p1', { ok: false, error: 'x', retryAt: 50 }, 20);
+        await store.claimCustomerActions('p1', 60, 100, 1, 2);
+        // The second attempt's lease runs out: the budget (2) is spent.
+        const next = await store.claimCustomerActions('p2', 500, 100, 10, 2);
+        expect(next.map((x) => x.id)).toEqual([b.id]);
+        const [dead] = await store.listCustomerActions({ status: 'dead' });
+        expect(dead).toMatchObject({ id: a.id, attempts: 2, lastError: expect.stringMatching(/its last attempt/) });
+        expect(await store.countCustomerActions()).toEqual({ pending: 1, sent: 0, dead: 1 });
+        expect(await store.requeueCustomerActions([a.id, 999])).toBe(1);
+        expect((await store.listCustomerActions()).find((x) => x.id === a.id)).toMatchObject({ status: 'pending', attempts: 0, nextAttemptAt: null });
+      });
+
+      it('two instances never hold one chat at once, and each chat goes out in order', async () => {
+        for (let i = 0; i < 40; i++) await store.appendCustomerAction(action({ orderKey: `K${i % 4}` }));
+        const second = other();
+        const sent: { id: number; key: string }[] = [];
+        const held = new Set<string>();
+        let overlap = 0;
+        const work = async (s: Store, owner: string) => {
+          for (;;) {
+            const batch = await s.claimCustomerActions(owner, 10, 60_000, 3, 10);
+            if (batch.length === 0) {
+              if ((await s.countCustomerActions()).sent === 40) return;
+              await new Promise((r) => setTimeout(r, 2));
+              continue;
+            }
+            const keys = new Set(batch.map((a) => a.orderKey));
+            for (const k of keys) if (held.has(k)) overlap++;
+            for (const k of keys) held.add(k);
+            await new Promise((r) => setTimeout(r, 1));
+            for (const a of batch) sent.push({ id: a.id, key: a.orderKey });
+            for (const k of keys) held.delete(k);
+            await s.finishCustomerActions(batch.map((a) => a.id), owner, { ok: true }, 20);
+          }
+        };
+        await Promise.all([work(store, 'a'), work(second, 'b')]);
+        expect(overlap).toBe(0);
+        expect(sent).toHaveLength(40);
+        for (let k = 0; k < 4; k++) {
+          const ids = sent.filter((x) => x.key === `K${k}`).map((x) => x.id);
+          expect(ids).toEqual([...ids].sort((x, y) => x - y));
+        }
+      });
+    });
+
+    it('notes refused test events per portal, the latest kept', async () => {
+      expect(await store.refusedTestAt('m1')).toBeNull();
+      await store.noteRefusedTest('m1', 2_000);
+      await store.noteRefusedTest('m1', 1_000);
+      await store.noteRefusedTest('m2', 5_000);
+      expect(await store.refusedTestAt('m1')).toBe(2_000);
+      expect(await other().refusedTestAt('m2')).toBe(5_000);
+    });
+
+    it("reads a portal's leaky bucket as it drains, without taking a slot", async () => {
+      const limits = { burst: 5, perSecond: 10 };
+      expect(await store.rateLevel('m1', limits, 1_000)).toBe(0);
+      for (let i = 0; i < 4; i++) await store.rateSlot('m1', limits, 1_000, 'take');
+      expect(await store.rateLevel('m1', limits, 1_000)).toBe(4);
+      expect(await store.rateLevel('m1', limits, 1_200)).toBeCloseTo(2);
+      expect(await store.rateLevel('m1', limits, 9_000)).toBe(0);
+      expect(await store.rateLevel('m1', limits, 1_000)).toBe(4);
     });
 
     describe('what instances share', () => {

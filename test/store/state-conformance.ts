@@ -127,6 +127,7 @@ export function stateConformance(factory: StoreFactory): void {
           ],
           deleted: true,
           deletedAt: T0 + 3000,
+          readAt: null,
           createdAt: T0,
           updatedAt: T0 + 3000,
         });
@@ -370,6 +371,44 @@ export function stateConformance(factory: StoreFactory): void {
         const offers = await Promise.all(Array.from({ length: 16 }, (_, i) => (i % 2 ? other : state).apply(burst, meta(T0 + 99_000, 5000))));
         expect(offers.filter(Boolean)).toHaveLength(1);
         expect((await state.message(M, { externalId: 'burst' }))?.history.filter((e) => e.text === 'burst')).toHaveLength(1);
+      });
+    });
+
+    describe("the customers' side", () => {
+      const ref = { line: 107, connector: 'myconnector', externalChatId: 'channel-123', externalUserId: 'u-1', externalMessageId: 'c-1' };
+      const created = { kind: 'created' as const, ...ref, text: 'Hi', files: [{ url: 'https://x.example/a.png', name: 'a.png' }], imChatId: 1807, sessionId: 3281, imUserId: 585 };
+
+      it("keeps a customer's message with Bitrix24's chat, session and user; an edit and a delete; idempotent", async () => {
+        await state.recordCustomer(M, [created], T0);
+        await state.recordCustomer(M, [{ kind: 'updated', ...ref, text: 'Hi there' }], T0 + 1000);
+        await state.recordCustomer(M, [{ kind: 'deleted', ...ref }], T0 + 2000);
+        // Recorded again, as a round sent again after a crash would: nothing changes.
+        await state.recordCustomer(M, [created, { kind: 'deleted', ...ref }], T0 + 3000);
+        expect(await state.customerMessage(M, 107, 'channel-123', 'c-1')).toEqual({
+          line: 107, connector: 'myconnector', externalChatId: 'channel-123', externalMessageId: 'c-1', externalUserId: 'u-1',
+          imChatId: 1807, sessionId: 3281, imUserId: 585, text: 'Hi there', originalText: 'Hi', files: [{ url: 'https://x.example/a.png', name: 'a.png' }],
+          deleted: true, deletedAt: T0 + 2000, createdAt: T0, updatedAt: T0 + 3000,
+        });
+        expect(await state.customerMessage(M, 108, 'channel-123', 'c-1')).toBeUndefined();
+        expect(await state.chat(M, 107, 'channel-123')).toMatchObject({ imChatId: 1807, name: null });
+      });
+
+      it("learns the ids an operator's message was delivered under, marks it read, names the chat, and tells the whole conversation", async () => {
+        await state.apply(connectorEvent('ONIMCONNECTORMESSAGEADD', [add(86501, 'Hello')]), meta(T0));
+        await state.recordCustomer(M, [created], T0 + 1000);
+        await state.recordDelivered(M, [{ line: 107, imMessageId: 86501, externalIds: ['ch-1'] }]);
+        await state.recordDelivered(M, [{ line: 107, imMessageId: 86501, externalIds: ['ch-1'] }, { line: 107, imMessageId: 404, externalIds: ['none'] }]);
+        expect(await state.message(M, { line: 107, externalId: 'ch-1' })).toMatchObject({ imMessageId: 86501, externalIds: ['ch-1'], readAt: null });
+        await state.recordCustomer(M, [{ kind: 'read', line: 107, imMessageIds: [86501] }], T0 + 2000);
+        await state.recordCustomer(M, [{ kind: 'read', line: 107, imMessageIds: [86501] }], T0 + 5000);
+        await state.recordCustomer(M, [{ kind: 'renamed', line: 107, connector: 'myconnector', externalChatId: 'channel-123', name: 'Order 1042' }], T0 + 3000);
+        expect((await state.message(M, { imMessageId: 86501 }))?.readAt).toBe(T0 + 2000);
+        expect((await state.chat(M, 107, 'channel-123'))?.name).toBe('Order 1042');
+        expect(await state.conversation(M, 107, 'channel-123')).toEqual([
+          { from: 'operator', externalIds: ['ch-1'], imMessageId: 86501, text: 'Hello', deleted: false, readAt: T0 + 2000, createdAt: T0, updatedAt: T0 },
+          { from: 'customer', externalIds: ['c-1'], imMessageId: null, text: 'Hi', deleted: false, readAt: null, createdAt: T0 + 1000, updatedAt: T0 + 1000 },
+        ]);
+        expect(await state.conversation(M, 107, 'elsewhere')).toEqual([]);
       });
     });
   });
