@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerConnectorCommand } from './commands/connector.js';
 import { registerDemoCommand } from './commands/demo/index.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 import { registerEventsCommand } from './commands/events.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerParseCommand } from './commands/parse.js';
@@ -21,6 +23,8 @@ registerEventsCommand(program);
 registerReplayCommand(program);
 registerPruneCommand(program);
 registerMigrateCommand(program);
+registerConnectorCommand(program);
+registerDoctorCommand(program);
 registerSandboxCommand(program);
 registerDemoCommand(program);
 

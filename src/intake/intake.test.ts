@@ -89,6 +89,23 @@ describe('every seed event is stored before the answer', () => {
     }
   }
 
+  it('notes a test event refused for its token (what the doctor asks), once a second a portal; other refusals and unknown portals write nothing', async () => {
+    await start();
+    const wrong = (body: string) => body.replace(OTHER_TOKEN, 'f'.repeat(32)).replace(TOKEN, 'f'.repeat(32));
+    const before = Date.now();
+    expect((await post(wrong(formFixture('app-test')))).status).toBe(401);
+    const noted = await gateway.store.refusedTestAt(OTHER_MEMBER);
+    expect(noted).toBeGreaterThanOrEqual(before);
+    expect((await post(wrong(formFixture('app-test')))).status).toBe(401);
+    expect(await gateway.store.refusedTestAt(OTHER_MEMBER)).toBe(noted);
+    expect((await post(wrong(formFixture('imconnector-message-update')))).status).toBe(401);
+    expect(await gateway.store.refusedTestAt(MEMBER)).toBeNull();
+    expect((await post(formFixture('app-test').replaceAll(OTHER_MEMBER, 'c'.repeat(32)))).status).toBe(401);
+    expect(await gateway.store.refusedTestAt('c'.repeat(32))).toBeNull();
+    // The right token: the test event is stored, as any event.
+    expect((await post(formFixture('app-test'))).status).toBe(200);
+  });
+
   it('keeps an unknown event code as an unknown event', async () => {
     const r = await post(formFixture('unknown-event-crm-deal-update'));
     expect(r.status).toBe(200);

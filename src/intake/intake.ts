@@ -83,6 +83,8 @@ export class Intake {
   private readonly maxPending: number;
   private pending = 0;
   private installing = 0;
+  /** When a refused ONAPPTEST was last noted, per portal. */
+  private readonly testsNoted = new Map<string, number>();
 
   constructor(private readonly options: IntakeOptions) {
     this.limits = resolveLimits(options.limits);
@@ -163,12 +165,27 @@ export class Intake {
     return this.options.store.append(record, change);
   }
 
-  private async verifyToken({ memberId, token }: Claim): Promise<void> {
+  private async verifyToken({ memberId, token, event }: Claim): Promise<void> {
     if (!memberId || !token) throw new Refusal('no_credentials', 'The body carries no auth[member_id] and auth[application_token]');
     const hit = this.tokens.cached(memberId);
     const expected = hit !== undefined ? hit : await this.tokens.load(memberId);
     if (!expected) throw new Refusal('unknown_portal', `No application token is known for portal ${memberId.slice(0, 64)}`);
-    if (!secretsEqual(token, expected)) throw new Refusal('token_mismatch', `application_token does not match the one known for portal ${memberId.slice(0, 64)}`);
+    if (!secretsEqual(token, expected)) {
+      if (event !== undefined && normalizeCode(event) === 'ONAPPTEST') await this.noteRefusedTest(memberId);
+      throw new Refusal('token_mismatch', `application_token does not match the one known for portal ${memberId.slice(0, 64)}`);
+    }
+  }
+
+  /**
+   * The doctor's round trip (event.test) must tell "never arrived" from "arrived with another
+   * application_token": the second is noted, for installed portals only and at most once a
+   * second each, so forged requests cannot make the store write more than that.
+   */
+  private async noteRefusedTest(memberId: string): Promise<void> {
+    const now = Date.now();
+    if (now - (this.testsNoted.get(memberId) ?? 0) < 1_000) return;
+    this.testsNoted.set(memberId, now);
+    await this.options.store.noteRefusedTest(memberId, now).catch((err: unknown) => this.log.warn({ err, member: memberId }, 'could not note a refused test event'));
   }
 
   private async verifyInstall(auth: EventAuth): Promise<PortalChange> {

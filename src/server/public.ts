@@ -3,6 +3,7 @@ import { GatewayError } from '../errors.js';
 import { customerAnswerBody, signatureHeaders, type CustomerReceiver } from '../customer/intake.js';
 import { createNodeHandler, sendResult } from '../intake/node.js';
 import { readBody } from '../intake/read-body.js';
+import { SETTINGS_PATH } from '../setup/connector.js';
 import { closeServer, listen } from './listen.js';
 import { healthRoutes, pathOf, type Served } from './routes.js';
 
@@ -46,6 +47,7 @@ export async function listenPublic(served: Served, options: PublicListenerOption
       return sendResult(res, { status: error.status, error });
     }
     if (served.customers && pathOf(req) === options.channelPath) return void fromChannel(served.customers, req, res, receiver.limits.maxBodyBytes);
+    if (pathOf(req) === SETTINGS_PATH) return settingsPage(req, res);
     void events(req, res);
   });
   server.keepAliveTimeout = 65_000;
@@ -83,4 +85,18 @@ async function fromChannel(customers: CustomerReceiver, req: IncomingMessage, re
   const result = await customers.receive(body, headers);
   if ('error' in result && result.error.retryAfter !== undefined) res.setHeader('retry-after', String(result.error.retryAfter));
   send(result.status, customerAnswerBody(result));
+}
+
+/**
+ * The connector's settings page, which Bitrix24 opens in a slider (its PLACEMENT_HANDLER, unless
+ * setup was given another): the gateway's connectors are set up from the command line, and this
+ * says so. Static: nothing of the request is read or shown.
+ */
+function settingsPage(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  const html =
+    '<!doctype html><meta charset="utf-8"><title>Connector</title><body style="font-family:sans-serif;margin:2em">' +
+    '<h1>This connector runs on b24-im-gateway</h1>' +
+    '<p>It is set up with <code>b24-im-gateway connector setup</code> and checked with <code>b24-im-gateway doctor</code>.</p></body>';
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html) }).end(html);
 }

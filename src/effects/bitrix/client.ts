@@ -38,10 +38,31 @@ export interface BitrixOptions {
 /** What the portal and the authorization server answer for credentials of a removed application. */
 const REVOKED_CODES: ReadonlySet<string> = new Set(['invalid_grant', 'invalid_token', 'NO_AUTH_FOUND', 'INVALID_CREDENTIALS']);
 
+/** The `time` block of a REST answer, as far as the gateway reads it. */
+export interface RestTime {
+  /** Unix seconds (with a fraction) on the portal's clock when it began the call. */
+  start?: number;
+  /** Seconds of this method's operating time counted in the last 10 minutes. */
+  operating?: number;
+  operating_reset_at?: number;
+}
+
+export interface TimedResult<T> {
+  result: T;
+  time: RestTime | undefined;
+  /** This clock when the request left and when its answer came, in ms. */
+  sentAt: number;
+  receivedAt: number;
+}
+
 export interface PortalClient {
   call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
   /** Any number of calls; sent 50 per `batch` request. With halt, stops at the first failed command. */
   batch(calls: BatchCall[], halt?: boolean): Promise<BatchResult>;
+  /** A call with the answer's `time` block: operating time, and the portal's clock. */
+  callWithTime<T = unknown>(method: string, params?: Record<string, unknown>): Promise<TimedResult<T>>;
+  /** Exchanges the refresh token for a new pair now, expired or not (stored before it is used). */
+  refreshTokens(): Promise<void>;
 }
 
 interface Session {
@@ -105,14 +126,29 @@ class PortalClientImpl implements PortalClient {
     this.#retry = { attempts: 4, baseDelayMs: 1000, maxWaitMs: 15_000, ...o.retry };
   }
 
-  call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+  async call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    return (await this.callWithTime<T>(method, params)).result;
+  }
+
+  callWithTime<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<TimedResult<T>> {
     return this.#run(method, async (s) => {
+      const sentAt = this.#now();
       const res = await s.sdk.http.call<T>(method, params);
       if (!res.isSuccess) throw res.getErrors().next().value;
       const data = res.getData();
       this.#noteTime(s, method, data?.time);
-      return data?.result as T;
+      return { result: data?.result as T, time: data?.time as RestTime | undefined, sentAt, receivedAt: this.#now() };
     });
+  }
+
+  async refreshTokens(): Promise<void> {
+    const s = await this.#ready();
+    try {
+      // Named as the failed token, the current one is replaced whatever its expiry.
+      await s.auth.refresh(s.auth.accessToken);
+    } catch (e) {
+      throw this.#error(e, s, 'oauth/token');
+    }
   }
 
   async batch(calls: BatchCall[], halt = false): Promise<BatchResult> {
