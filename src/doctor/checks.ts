@@ -68,6 +68,9 @@ export async function diagnose(o: DoctorOptions): Promise<Check[]> {
   }
   checks.push(pass('portal', `${portal.domain} (${o.memberId}), installed ${portal.installedAt === null ? '' : new Date(portal.installedAt).toISOString()}`.trim()));
 
+  // Before the doctor's own calls take slots: what the gateway's work leaves of the budget.
+  const limits = planLimits(o.plan);
+  const level = await o.store.rateLevel(o.memberId, limits, now());
   const client = o.clients.forPortal(o.memberId);
   const times: { method: string; timed: TimedResult<unknown> }[] = [];
   const call = async <T>(method: string, params: Record<string, unknown> = {}): Promise<T> => {
@@ -93,7 +96,7 @@ export async function diagnose(o: DoctorOptions): Promise<Check[]> {
   }
   checks.push(await roundTrip(o, client, bindings, now));
   checks.push(await checkConnector(o, call));
-  checks.push(await budget(o, times, now));
+  checks.push(budget(limits, level, times));
   checks.push(clock(times));
   checks.push(...(await local(o)));
   return checks;
@@ -209,9 +212,7 @@ async function checkConnector(o: DoctorOptions, call: <T>(method: string, params
   }
 }
 
-async function budget(o: DoctorOptions, times: { method: string; timed: TimedResult<unknown> }[], now: () => number): Promise<Check> {
-  const limits = planLimits(o.plan);
-  const level = await o.store.rateLevel(o.memberId, limits, now());
+function budget(limits: { burst: number; perSecond: number }, level: number, times: { method: string; timed: TimedResult<unknown> }[]): Check {
   const busiest = times
     .map((t) => ({ method: t.method, operating: Number((t.timed.time as RestTime | undefined)?.operating ?? 0) }))
     .sort((a, b) => b.operating - a.operating)[0];
