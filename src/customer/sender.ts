@@ -197,10 +197,24 @@ export class CustomerSender {
     }
   }
 
-  /** The wave's outcomes written: taken ones sent (then kept in the state), refused ones retried or dead, and their chats' later actions released. */
+  /** The wave's outcomes written: taken ones kept in the state, then marked sent; refused ones retried or dead, and their chats' later actions released. */
   private async record(wave: Unit[], fates: Map<Unit, Fate>, chats: Map<string, Unit[]>): Promise<void> {
     const now = this.o.now();
     const sent = wave.filter((u) => fates.get(u)?.ok);
+    // The state first, so that an action marked sent is in the state too.
+    if (this.o.state) {
+      const byPortal = new Map<string, CustomerChange[]>();
+      for (const u of sent) {
+        const fate = fates.get(u) as { ok: true; change: CustomerChange };
+        const list = byPortal.get(u.row.memberId);
+        if (list) list.push(fate.change);
+        else byPortal.set(u.row.memberId, [fate.change]);
+      }
+      for (const [memberId, changes] of byPortal) {
+        // Bitrix24 has them already: a state that cannot keep them loses the mapping, never the messages.
+        await this.o.state.recordCustomer(memberId, changes, now).catch((err: unknown) => this.o.logger.error({ err, memberId }, 'could not record customer actions in the connector state'));
+      }
+    }
     if (sent.length > 0) await this.o.store.finishCustomerActions(sent.map((u) => u.row.id), this.o.owner, { ok: true }, now);
     for (const unit of wave) {
       const fate = fates.get(unit);
@@ -212,18 +226,6 @@ export class CustomerSender {
       const log = { actionId: unit.row.id, type: unit.row.type, memberId: unit.row.memberId, attempt: unit.row.attempts, error: outcome.error, heldBack: behind.length };
       if (outcome.retryAt === null) this.o.logger.error(log, 'customer action is dead after its last attempt');
       else this.o.logger.warn(log, 'customer action failed; it will be retried, and its chat waits for it');
-    }
-    if (!this.o.state) return;
-    const byPortal = new Map<string, CustomerChange[]>();
-    for (const u of sent) {
-      const fate = fates.get(u) as { ok: true; change: CustomerChange };
-      const list = byPortal.get(u.row.memberId);
-      if (list) list.push(fate.change);
-      else byPortal.set(u.row.memberId, [fate.change]);
-    }
-    for (const [memberId, changes] of byPortal) {
-      // Bitrix24 has them already: a state that cannot keep them loses the mapping, never the messages.
-      await this.o.state.recordCustomer(memberId, changes, now).catch((err: unknown) => this.o.logger.error({ err, memberId }, 'could not record customer actions in the connector state'));
     }
   }
 

@@ -85,7 +85,10 @@ it('plays the whole conversation, prints each step and PASS, and leaves no proce
   expect(out).toMatch(/app\.info with the install's access token.*<- 200/);
   expect(out).toMatch(/message\.created "<b>Maria Lopez:<\/b> <br>Hello Anna!/);
   expect(out).toMatch(/MESSAGES: im \{chat_id \d+, message_id \d+\}, message\.id \["ext-001"\]/);
-  expect(out).toMatch(/^PASS: 11 steps checked; 10 events done; 6 signed channel payloads verified; 3 delivery statuses/m);
+  // The client writes and reads through the channel and the gateway, never the portal's REST itself.
+  expect(out).toMatch(/channel -> gateway +POST \/channel\/events, signed <- 200, kept as customer action #1\n.*customer action #1 message\.created: sent\n.*gateway -> Bitrix24 +imconnector\.send\.messages <- 200/);
+  expect(out).toMatch(/gateway -> Bitrix24 +imconnector\.send\.status\.reading <- 200/);
+  expect(out).toMatch(/^PASS: 12 steps checked; 10 events done; 6 signed channel payloads verified; 3 delivery statuses with message\.id lists; 2 customer actions through the gateway/m);
   expect(out).not.toContain('FAIL');
   const { pid, dir } = started(out);
   expect(alive(pid)).toBe(false);

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generateSecret, verifySignature } from '../../../effects/channel/sign.js';
+import { generateSecret, sign, verifySignature } from '../../../effects/channel/sign.js';
 import type { ChannelPayload } from '../../../effects/channel/types.js';
 
 // The sample external channel: node:http in this process, verifying Standard Webhooks signatures.
@@ -19,6 +19,8 @@ export interface DemoChannel {
   /** Requests whose signature did not verify (answered 401). */
   refused: number;
   onHit?: (hit: ChannelHit) => void;
+  /** What a customer did, sent to the gateway's POST /channel/events signed with the channel's secret; the answer's status and body. */
+  send(channelEventsUrl: string, action: object): Promise<{ status: number; body: { ok?: boolean; id?: number; duplicate?: boolean; error?: { code: string; message: string } } }>;
   close(): Promise<void>;
 }
 
@@ -27,11 +29,23 @@ export async function startChannel(): Promise<DemoChannel> {
   const secret = generateSecret();
   const answered = new Map<string, ChannelHit['answer']>();
   let next = 1;
+  let requests = 0;
   const channel: DemoChannel = {
     url: '',
     secret,
     hits: [],
     refused: 0,
+    send: async (url, action) => {
+      const id = `demo-${++requests}`;
+      const body = JSON.stringify(action);
+      const ts = Math.floor(Date.now() / 1000);
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': sign(secret, id, ts, body) },
+        body,
+      });
+      return { status: res.status, body: (await res.json()) as { ok?: boolean } };
+    },
     close: () => closeServer(server),
   };
   const server = createServer((req, res) => {

@@ -1,14 +1,16 @@
 import { convertBbcode } from '../../../effects/channel/bbcode.js';
 import type { ChannelPayload } from '../../../effects/channel/types.js';
-import { callRest, payloads, type DeliveryResult } from '@b24-im-gateway/sandbox';
+import { payloads, type DeliveryResult } from '@b24-im-gateway/sandbox';
 import type { Env } from './environment.js';
 import { quote } from './format.js';
 import { CONNECTOR, LINE, setUp } from './setup.js';
 import { step, type Step } from './step.js';
+import { until } from './wait.js';
 import type { DemoResult } from './types.js';
 
-// The scripted conversation, after the setup: a client writes, the operator answers, edits and
-// deletes, Open Lines and a bot get events, the dialog closes. Each step is checked.
+// The scripted conversation, after the setup: a client writes through the channel and the
+// gateway, the operator answers, the client reads it, the operator edits and deletes, Open Lines
+// and a bot get events, the dialog closes. Each step is checked.
 
 const EXTERNAL_CHAT = 'chat-42';
 const EXTERNAL_USER = 'client-42';
@@ -20,25 +22,48 @@ type DialogPayload = Extract<ChannelPayload, { type: 'dialog.started' | 'dialog.
 export async function play(env: Env, result: DemoResult): Promise<void> {
   const { sb, portal, paint } = env;
   const convert = (raw: string) => convertBbcode(raw, env.format);
-  const accessToken = await setUp(env, result);
+  await setUp(env, result);
+
+  /** What the client does, through the channel and the gateway: kept before the answer, then sent to Bitrix24. */
+  const customerDoes = async (s: Step, action: Record<string, unknown>, what: string): Promise<boolean> => {
+    const reply = await env.channel.send(`${env.gateway.url}/channel/events`, { version: 1, portal: { memberId: portal.memberId }, connector: { id: CONNECTOR, line: LINE }, ...action });
+    const id = reply.body.id;
+    s.line('client -> channel', what);
+    s.line('channel -> gateway', `POST /channel/events, signed <- ${reply.status === 200 ? paint.ok(`200, kept as customer action #${String(id)}`) : paint.bad(`${reply.status} ${reply.body.error?.code ?? ''}`)}`);
+    s.sent = 'POST /channel/events';
+    if (!s.check(reply.status === 200 && id !== undefined, `the gateway answered ${reply.status} to the channel`)) return false;
+    const done = await until(
+      async () => (await env.store.listCustomerActions()).find((a) => a.id === id && (a.status === 'sent' || a.status === 'dead')),
+      `customer action #${String(id)} to be sent`,
+      env.timeoutMs,
+      env.signal,
+      env.gateway.gone,
+    ).catch((e: unknown) => void s.check(false, (e as Error).message));
+    if (!done) return false;
+    s.line('gateway store', `customer action #${String(id)} ${done.type}: ${done.status === 'sent' ? paint.ok('sent') : paint.bad(`${done.status}: ${done.lastError ?? ''}`)}`);
+    return s.check(done.status === 'sent', `customer action #${String(id)} is ${done.status}`);
+  };
 
   let chatId = 0;
   let sessionId = 0;
-  await step(env, result, 'A client writes; Bitrix24 starts a dialog (ONIMCONNECTORDIALOGSTART)', async (s) => {
+  await step(env, result, 'A client writes; the channel sends it through the gateway, and Bitrix24 starts a dialog (ONIMCONNECTORDIALOGSTART)', async (s) => {
     const text = 'Hi! Where is my order #1042?';
-    const reply = await callRest(sb.restUrl, 'imconnector.send.messages', {
-      auth: accessToken,
-      CONNECTOR,
-      LINE,
-      MESSAGES: [{ user: { id: EXTERNAL_USER, name: 'Anna' }, message: { id: 'in-001', date: Math.floor(Date.now() / 1000), text }, chat: { id: EXTERNAL_CHAT } }],
-    });
-    s.line('client -> Bitrix24', `${quote(text)} via the connector app's imconnector.send.messages <- ${reply.status === 200 ? paint.ok('200') : paint.bad(String(reply.status))}`);
-    s.check(reply.status === 200 && (reply.body as { result?: { SUCCESS?: boolean } }).result?.SUCCESS === true, 'imconnector.send.messages failed');
+    const sent = await customerDoes(s, {
+      type: 'message.created',
+      chat: { externalId: EXTERNAL_CHAT },
+      user: { externalId: EXTERNAL_USER, name: 'Anna' },
+      message: { externalId: 'in-001', text },
+    }, `message.created ${quote(text)}`);
+    if (!sent) return;
+    s.printBack();
     const chat = portal.latestChat(CONNECTOR, LINE, EXTERNAL_CHAT);
-    if (!chat) throw new Error('the sandbox made no chat for the client message');
-    chatId = chat.id;
-    sessionId = chat.sessionId;
-    await dialogEvent(s, await sb.act.dialog(portal, chat.id, 'start'), 'dialog.started', sessionId);
+    if (!s.check(chat !== undefined && [...portal.messages.values()].some((m) => m.chatId === chat.id && m.direction === 'in' && m.text === text), 'Bitrix24 has no client message in the chat')) return;
+    chatId = chat!.id;
+    sessionId = chat!.sessionId;
+    const known = await env.store.state.chat(portal.memberId, LINE, EXTERNAL_CHAT);
+    s.check(known?.imChatId === chatId, `the connector state maps chat ${EXTERNAL_CHAT} to Bitrix24 chat ${String(known?.imChatId)}, expected ${chatId}`);
+    s.line('gateway store', `chat ${EXTERNAL_CHAT} is Bitrix24 chat ${chatId} (session ${sessionId})`);
+    await dialogEvent(s, await sb.act.dialog(portal, chat!.id, 'start'), 'dialog.started', sessionId);
   });
 
   const operatorWrites = async (s: Step, text: string): Promise<{ messageId: number; raw: string; ids: string[] }> => {
@@ -64,6 +89,14 @@ export async function play(env: Env, result: DemoResult): Promise<void> {
   let second = { ...first };
   await step(env, result, 'The operator answers (ONIMCONNECTORMESSAGEADD)', async (s) => {
     first = await operatorWrites(s, 'Hello Anna! Your order [b]#1042[/b] left our warehouse today.');
+  });
+
+  await step(env, result, 'The client reads the answer; the gateway tells Bitrix24 (imconnector.send.status.reading)', async (s) => {
+    const [id] = first.ids;
+    if (!s.check(id !== undefined, 'the channel named no id for the answer')) return;
+    if (!(await customerDoes(s, { type: 'message.read', chat: { externalId: EXTERNAL_CHAT }, messages: [{ externalId: id }] }, `message.read ${id}`))) return;
+    s.printBack();
+    s.check(portal.messages.get(first.messageId)?.read === true, `Bitrix24 does not show message ${first.messageId} as read`);
   });
 
   await step(env, result, 'The operator writes in the wrong chat (ONIMCONNECTORMESSAGEADD)', async (s) => {

@@ -11,6 +11,8 @@ export async function finalChecks(env: Env, result: DemoResult): Promise<void> {
   if (notDone.length > 0) result.final.push(`events not done: ${notDone.map((e) => `#${e.id} ${e.code} ${e.status}`).join(', ')}`);
   const expected = result.steps.reduce((n, s) => n + s.events.length, 0);
   if (events.length !== expected) result.final.push(`the gateway stored ${events.length} events, the steps accounted for ${expected}`);
+  const unsent = (await env.store.listCustomerActions()).filter((a) => a.status !== 'sent');
+  if (unsent.length > 0) result.final.push(`customer actions not sent: ${unsent.map((a) => `#${a.id} ${a.type} ${a.status}`).join(', ')}`);
   if (env.channel.refused > 0) result.final.push(`the channel refused ${env.channel.refused} requests whose signature did not verify`);
   const statuses = env.sb.recorder.statuses();
   if (statuses.some((s) => !s.known)) result.final.push('a delivery status named a message the sandbox never sent');

@@ -10,11 +10,21 @@ export const lastSeq = (sb: Sandbox): number =>
 export const batchCommands = (sb: Sandbox, batch: CallRecord): CallRecord[] => sb.recorder.calls().filter((k) => k.batchSeq === batch.seq);
 
 /** The gateway's REST calls: app.info, imconnector.send.status.delivery, and batches of those. */
+/** What the gateway calls by itself: delivery statuses, and what the customers did. */
+const GATEWAY_METHODS: ReadonlySet<string> = new Set([
+  'imconnector.send.status.delivery',
+  'imconnector.send.messages',
+  'imconnector.update.messages',
+  'imconnector.delete.messages',
+  'imconnector.send.status.reading',
+  'imconnector.chat.name.set',
+]);
+
 export function gatewayCalls(sb: Sandbox, after: number): CallRecord[] {
   const calls = sb.recorder.calls().filter((c) => c.seq > after && c.batchSeq === undefined);
   return calls.filter((c) => {
-    if (c.method !== 'batch') return c.method === 'app.info' || c.method === 'imconnector.send.status.delivery';
+    if (c.method !== 'batch') return c.method === 'app.info' || GATEWAY_METHODS.has(c.method);
     const commands = batchCommands(sb, c);
-    return commands.length > 0 && commands.every((k) => k.method === 'imconnector.send.status.delivery');
+    return commands.length > 0 && commands.every((k) => GATEWAY_METHODS.has(k.method));
   });
 }

@@ -15,7 +15,7 @@ export function printHeader(env: Env): void {
 }
 
 /** One row per step, the failures after the steps, then PASS or FAIL with the first reasons. */
-export function printSummary(env: Env, result: DemoResult): void {
+export async function printSummary(env: Env, result: DemoResult): Promise<void> {
   const { out, paint } = env;
   const gatewayCell = (s: DemoStep) => (s.events.length ? s.events.map((e) => `#${e.id} ${e.status}`).join(', ') : '-');
   const rows = result.steps.map((s) => [String(s.n), s.title.replace(/ \(.*\)$/, ''), s.sent, gatewayCell(s), s.channel, s.back, s.failures.length ? 'FAIL' : 'ok']);
@@ -33,12 +33,13 @@ export function printSummary(env: Env, result: DemoResult): void {
   }
   const events = result.steps.reduce((n, s) => n + s.events.filter((e) => e.status === 'done').length, 0);
   const payloadCount = env.channel.hits.filter((h) => !h.repeat).length;
-  const statusCount = env.sb.recorder.statuses().length;
+  const statusCount = env.sb.recorder.statuses({ kind: 'delivery' }).length;
+  const customerCount = (await env.store.listCustomerActions({ status: 'sent' })).length;
   out('');
   for (const f of result.final) out(paint.bad(`  ${f}`));
   const failed = result.steps.filter((s) => s.failures.length > 0);
   if (result.pass) {
-    out(paint.ok(paint.bold(`PASS: ${result.steps.length} steps checked; ${events} events done; ${payloadCount} signed channel payloads verified; ${statusCount} delivery statuses with message.id lists`)));
+    out(paint.ok(paint.bold(`PASS: ${result.steps.length} steps checked; ${events} events done; ${payloadCount} signed channel payloads verified; ${statusCount} delivery statuses with message.id lists; ${customerCount} customer actions through the gateway`)));
   } else {
     const why = [...failed.map((s) => `step ${s.n}: ${s.failures[0]}`), ...result.final];
     const more = why.length > 3 ? `; and ${why.length - 3} more above` : '';

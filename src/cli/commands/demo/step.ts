@@ -19,6 +19,8 @@ export class Step {
   back: string[] = [];
   readonly mark: number;
   readonly channelMark: number;
+  /** The recorder's last call printed back. */
+  private printed: number;
 
   constructor(
     readonly env: Env,
@@ -26,6 +28,7 @@ export class Step {
     readonly title: string,
   ) {
     this.mark = lastSeq(env.sb);
+    this.printed = this.mark;
     this.channelMark = env.channel.hits.length;
   }
 
@@ -130,7 +133,9 @@ export class Step {
   /** Prints the gateway's REST calls since the step began. */
   printBack(statuses: StatusRecord[] = []): void {
     const { sb, paint } = this.env;
-    const calls = gatewayCalls(sb, this.mark);
+    // Only what was not printed yet: a step may print back twice.
+    const calls = gatewayCalls(sb, this.printed);
+    this.printed = lastSeq(sb);
     for (const c of calls) {
       const inBatch = c.method === 'batch' ? ` (${batchCommands(sb, c).length} commands)` : '';
       const answer = c.httpStatus === 200 ? paint.ok('200') : paint.bad(`${c.httpStatus} ${c.error ?? ''}`);
