@@ -7,7 +7,7 @@
  * @typedef {{ id: string, short: string, label: string, durability: string, color: string, instances: number }} TargetInfo
  * @typedef {object} Results
  * @property {'quick' | 'full'} mode
- * @property {{ concurrency: number[], seconds: number, warmupSeconds: number, decodeRounds: number, decodeRoundMs: number, chats: number, e2e: import('./e2e.js').EndToEndLoad }} settings
+ * @property {{ concurrency: number[], seconds: number, warmupSeconds: number, decodeRounds: number, decodeRoundMs: number, chats: number, e2e: import('./e2e.js').EndToEndLoad, customers?: import('./customers.js').CustomerLoad }} settings
  * @property {ReturnType<typeof import('./machine.js').describeMachine> & { loadavg1AtStart: number | null, postgres: { url: string, version: string, settings: Record<string, string> } | null }} machine
  * @property {TargetInfo[]} targets
  * @property {IntakeCell[]} intake
@@ -16,6 +16,7 @@
  * @property {Record<string, { answered: number, stored: number | null, unprocessed: number | null, lost: boolean }>} integrity
  * @property {import('./decode.js').DecodeRow[]} decode
  * @property {import('./e2e.js').EndToEndResult[]} e2e
+ * @property {import('./customers.js').CustomerResult[]} [customers]  the customers' side: channel → gateway → Bitrix24
  * @property {{ id: string, error: string }[]} e2eErrors  end-to-end runs that could not run (install failed, a process did not start…)
  * @property {Record<string, import('./noise.js').NoiseResult | null>} noise  per phase (intake target or end-to-end run), and `before` (1 s before the run)
  * @property {string[]} skipped  cells not run, and why
@@ -213,6 +214,34 @@ export function e2eMemoryTable(r) {
 }
 
 /**
+ * The customers' side end to end, beside the other direction: what the channel sent, what reached Bitrix24, how fast, how many REST requests.
+ * @param {Results} r
+ */
+export function customerTable(r) {
+  if (!r.customers?.length) return '';
+  return table(
+    ['run', 'offered actions/s', 'sent (achieved/s)', '200 answers', 'in Bitrix24', 'missing', 'seen twice', '**customer actions/s end to end**', 'send → Bitrix24 p50 ms', 'p99 ms', 'answer p50 ms', 'REST requests', '**REST per 1,000 actions**', 'check'],
+    r.customers.map((x) => [
+      x.id,
+      fmt.int(x.load.rate),
+      `${fmt.int(x.sent)} (${fmt.int(x.sendRate)})`,
+      fmt.int(x.acknowledged),
+      fmt.int(x.seen),
+      fmt.int(x.missing),
+      fmt.int(x.twice),
+      `**${fmt.int(x.actionsPerSec)}**`,
+      fmt.msExact(x.latencyMs?.p50),
+      fmt.msExact(x.latencyMs?.p99),
+      fmt.msExact(x.answerMs?.p50),
+      fmt.int(x.rest.requests),
+      `**${x.rest.per1000 ?? '—'}**`,
+      x.problems.length ? `**FLAGGED** ${x.problems.join('; ')}` : 'ok',
+    ]),
+    'lrrrrrrrrrrrrl',
+  );
+}
+
+/**
  * How busy the machine was in each phase, and with what.
  * @param {Results} r
  */
@@ -268,9 +297,11 @@ export function summarize(r) {
   for (const [id, x] of Object.entries(r.integrity)) if (x.lost) flags.push(`${id}: ${x.stored} rows stored for ${x.answered} answers of 200`);
   for (const d of r.decode) if (!d.equal) flags.push(`decode ${d.name}: decodeForm and qs.parse differ`);
   for (const x of r.e2e ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
+  for (const x of r.customers ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
   for (const x of r.e2eErrors ?? []) flags.push(`${x.id}: could not run: ${x.error.slice(0, 500)}`);
   /** @type {string[]} */
   const notes = [];
+  for (const x of r.customers ?? []) for (const n of x.notes) notes.push(`${x.id}: ${n}`);
   for (const x of r.e2e ?? []) {
     for (const n of x.notes) notes.push(`${x.id}: ${n}`);
     for (const [name, m] of Object.entries(x.memory)) {
@@ -297,16 +328,43 @@ export function summarize(r) {
   const e2e = (r.e2e ?? [])
     .map((x) => `${x.label}: ${fmt.int(x.eventsPerSec)} events/s (send → status p50 ${fmt.msExact(x.latencyMs?.p50)} ms, p99 ${fmt.msExact(x.latencyMs?.p99)} ms, ${x.rest.per1000 ?? '—'} REST requests per 1,000 events)${x.problems.length ? ' FLAGGED' : ''}`)
     .join('; ');
+  const customers = (r.customers ?? [])
+    .map((x) => `${x.label}: ${fmt.int(x.actionsPerSec)} customer actions/s (send → Bitrix24 p50 ${fmt.msExact(x.latencyMs?.p50)} ms, p99 ${fmt.msExact(x.latencyMs?.p99)} ms, ${x.rest.per1000 ?? '—'} REST requests per 1,000 actions)${x.problems.length ? ' FLAGGED' : ''}`)
+    .join('; ');
   const verdict =
     [
       versusBare('gateway', 'The gateway (`serve`)'),
       versusBare('gateway-intake', '`serve --role intake` (no worker)'),
       versusBare('intake-no-store', 'The intake with a store that keeps nothing (a bound, not a product mode)'),
       e2e ? `End to end, from the sandbox's send to the delivery status back at it: ${e2e}.` : '',
+      customers ? `The customers' side, from the channel's send to the message at the sandbox: ${customers}.` : '',
     ]
       .filter(Boolean)
       .join(' ') || 'gateway or bare target not run: no verdict';
   return { ratios, flags, notes, verdict };
+}
+
+/** @param {Results} r */
+function customersBlock(r) {
+  const c = r.settings.customers;
+  if (!r.customers?.length || !c) return '';
+  return `## The customers' side: channel → gateway → Bitrix24
+
+The other direction. A channel (in the bench's process) posts what its customers do to the gateway's \`POST /channel/events\`,
+each request signed with the channel's secret (Standard Webhooks) on a connection of its own: new messages in ${fmt.int(c.chats)} chats,
+round-robin, and every ${c.editEvery}th an edit of a message Bitrix24 already has; ${fmt.int(c.rate)} actions/s offered, ${c.warmupSeconds} s
+of warm-up (awaited, not counted), then ${c.seconds} s measured, at most ${c.maxInFlight} open at once. The gateway (\`serve --role all\`)
+keeps each before it answers 200, then sends them to the sandbox with imconnector.send.messages / update.messages, a chat's in
+order, many chats in one command and the commands of a round in one \`batch\`.
+
+- **customer actions/s end to end** — actions seen at the sandbox (the message's id in a command it ran) ÷ time from the first send to the last seen.
+- **send → Bitrix24** — per action, from the channel starting its POST to the sandbox running the command that carries it.
+- **REST per 1,000 actions** — HTTP requests to the sandbox's REST API during the load and the wait (a \`batch\` is one) ÷ actions sent × 1,000.
+- **seen twice** — new messages the sandbox got more than once (must be 0).
+
+${customerTable(r)}
+
+`;
 }
 
 /** @param {Results} r */
@@ -385,7 +443,7 @@ ${integrityTable(r)}
 
 ${memoryTable(r)}
 
-${e2eBlock}## Machine load during each phase
+${e2eBlock}${customersBlock(r)}## Machine load during each phase
 
 Other processes on the same cores (tests, builds) lower every number. *machine busy* is from /proc/stat; *bench* is this
 process (load generator, sandbox), the servers it started and the PostgreSQL backends of its databases; *other* is the rest.

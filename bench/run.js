@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { chartSvg } from './chart.js';
 import { benchDecode } from './decode.js';
+import { customerSetups, runCustomers } from './customers.js';
 import { endToEndSetups, runEndToEnd } from './e2e.js';
 import { bodySource, loadFixtures, portalTokens, runCell } from './load.js';
 import { describeMachine } from './machine.js';
@@ -22,6 +23,7 @@ import { machineLoadNow, startNoiseMeter } from './noise.js';
 import { dropAllDatabases, pgAdminUrl, pgSettings, pgUnreachable, pgVersion } from './pg.js';
 import {
   cellProblems,
+  customerTable,
   decodeTable,
   e2eLatencyTable,
   e2eMemoryTable,
@@ -53,6 +55,7 @@ Options:
   --e2e-rate <n>      events per second the sandbox offers end to end (300)
   --e2e-seconds <n>   seconds of end-to-end load (quick 5, full 45)
   --e2e-chats <n>     chats the end-to-end load spreads over (200)
+  --customer-rate <n> customer actions per second the channel offers (300)
   -h, --help          this text
 `;
 const parse = () =>
@@ -66,6 +69,7 @@ const parse = () =>
       'e2e-rate': { type: 'string' },
       'e2e-seconds': { type: 'string' },
       'e2e-chats': { type: 'string' },
+      'customer-rate': { type: 'string' },
     },
   }).values;
 /** @type {ReturnType<typeof parse>} */
@@ -92,15 +96,19 @@ const e2eLoad = values.full
 if (values['e2e-rate']) e2eLoad.rate = Number(values['e2e-rate']);
 if (values['e2e-seconds']) e2eLoad.seconds = Number(values['e2e-seconds']);
 if (values['e2e-chats']) e2eLoad.chats = Number(values['e2e-chats']);
+/** @type {import('./customers.js').CustomerLoad} */
+const customerLoad = { rate: 300, warmupSeconds: e2eLoad.warmupSeconds, seconds: e2eLoad.seconds, chats: 200, editEvery: 4, maxInFlight: 256, drainSeconds: 60 };
+if (values['customer-rate']) customerLoad.rate = Number(values['customer-rate']);
 const chats = Number(values.chats);
 const only = values.only?.split(',').map((s) => s.trim());
-const allIds = [...targets.map((t) => t.id), ...endToEndSetups.map((s) => s.id)];
+const allIds = [...targets.map((t) => t.id), ...endToEndSetups.map((s) => s.id), ...customerSetups.map((s) => s.id)];
 if (only && !only.every((id) => allIds.includes(id))) {
   process.stderr.write(`B24GW_BAD_CONFIG: --only takes ${allIds.join(',')}; got ${values.only}\n`);
   process.exit(2);
 }
 const chosen = only ? targets.filter((t) => only.includes(t.id)) : targets;
 const chosenE2e = only ? endToEndSetups.filter((s) => only.includes(s.id)) : endToEndSetups;
+const chosenCustomers = only ? customerSetups.filter((s) => only.includes(s.id)) : customerSetups;
 
 const root = new URL('..', import.meta.url).pathname;
 if (!existsSync(join(root, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
@@ -127,7 +135,7 @@ const abort = () => {
 process.on('SIGINT', abort);
 process.on('SIGTERM', abort);
 
-const pgNeeded = chosen.some((t) => t.db === 'postgres') || chosenE2e.some((s) => s.db === 'postgres');
+const pgNeeded = chosen.some((t) => t.db === 'postgres') || chosenE2e.some((s) => s.db === 'postgres') || chosenCustomers.some((s) => s.db === 'postgres');
 const pgDown = pgNeeded ? await pgUnreachable() : null;
 const redactedPgUrl = (() => {
   const u = new URL(pgAdminUrl);
@@ -148,13 +156,19 @@ const e2eSetups = chosenE2e.filter((s) => {
   return false;
 });
 
+const customerRuns = chosenCustomers.filter((s) => {
+  if (s.db !== 'postgres' || !pgDown) return true;
+  skipped.push(`${s.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`);
+  return false;
+});
 const cellCount = intakeTargets.length * settings.concurrency.length;
 const e2eEstimate = e2eSetups.reduce((a, s) => a + (e2eLoad.warmupSeconds + e2eLoad.seconds) * (s.db === 'postgres' ? 2.2 : 1.2) + 3, 0);
-const estimate = Math.round(cellCount * (settings.warmupSeconds + settings.seconds + 0.5) + intakeTargets.length + settings.decodeRounds * settings.decodeRoundMs * 10 / 1000 + e2eEstimate);
+const customerEstimate = customerRuns.length * (customerLoad.warmupSeconds + customerLoad.seconds + 4);
+const estimate = Math.round(cellCount * (settings.warmupSeconds + settings.seconds + 0.5) + intakeTargets.length + settings.decodeRounds * settings.decodeRoundMs * 10 / 1000 + e2eEstimate + customerEstimate);
 log(`b24-im-gateway bench (${mode}): ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; SQLite files in ${dir} on ${machine.dbFilesystem}`);
 if (postgres) log(`PostgreSQL ${postgres.version} at ${postgres.url} (a fresh database per target, dropped after it)`);
 log(
-  `${cellCount} intake cells × (${settings.warmupSeconds} s warm-up + ${settings.seconds} s), decoding, ${e2eSetups.length} end-to-end runs (${e2eLoad.rate} events/s offered for ${e2eLoad.seconds} s each, then the wait for statuses): about ${estimate} s`,
+  `${cellCount} intake cells × (${settings.warmupSeconds} s warm-up + ${settings.seconds} s), decoding, ${e2eSetups.length} end-to-end runs (${e2eLoad.rate} events/s offered for ${e2eLoad.seconds} s each, then the wait for statuses), ${customerRuns.length} customer-side runs (${customerLoad.rate} actions/s for ${customerLoad.seconds} s): about ${estimate} s`,
 );
 for (const s of skipped) log(`  ${s}`);
 
@@ -248,10 +262,32 @@ try {
     if (r.problems.length && r.output) log(`  ${setup.id} gateway printed (last lines):\n${r.output.split('\n').slice(-6).join('\n')}`);
   }
 
+  /** @type {import('./customers.js').CustomerResult[]} */
+  const customers = [];
+  if (customerRuns.length) {
+    log(`\nthe customers' side: channel → POST /channel/events → gateway → imconnector.send.messages / update.messages at the sandbox`);
+    log(`  ${customerLoad.rate} customer actions/s offered for ${customerLoad.warmupSeconds} s (warm-up) then ${customerLoad.seconds} s over ${customerLoad.chats} chats, every ${customerLoad.editEvery}th an edit`);
+  }
+  for (const [i, setup] of customerRuns.entries()) {
+    const head = `  [${i + 1}/${customerRuns.length}] ${setup.id.padEnd(16)}`;
+    try {
+      const r = await runCustomers(setup, customerLoad, { dir, progress: (line) => log(`${head} … ${line}`), onKill: (k) => killers.push(k) });
+      customers.push(r);
+      log(
+        `${head} ${fmt.int(r.actionsPerSec).padStart(5)} customer actions/s end to end  sent ${r.sent} (${r.sendRate}/s), 200 ${r.acknowledged}, in Bitrix24 ${r.seen}  send→Bitrix24 p50 ${fmt.ms(r.latencyMs?.p50 ?? 0)} ms p99 ${fmt.ms(r.latencyMs?.p99 ?? 0)} ms  REST ${r.rest.per1000 ?? '—'}/1,000 actions  ${r.problems.length ? `FLAGGED: ${r.problems.join('; ')}` : 'ok'}`,
+      );
+      for (const n of r.notes) log(`${' '.repeat(head.length)} note: ${n}`);
+    } catch (e) {
+      const error = /** @type {Error} */ (e).message || String(e);
+      e2eErrors.push({ id: setup.id, error });
+      log(`${head} FLAGGED: could not run: ${error.slice(0, 2000)}`);
+    }
+  }
+
   const runSeconds = Math.round((performance.now() - runStarted) / 100) / 10;
   const base = {
     mode,
-    settings: { ...settings, chats, e2e: e2eLoad },
+    settings: { ...settings, chats, e2e: e2eLoad, customers: customerLoad },
     machine: { ...machine, loadavg1AtStart: load.loadavg1, postgres },
     targets: intakeTargets.map((t) => ({ id: t.id, short: t.short, label: t.label, durability: t.durability, color: t.color, instances: instancesOf(t) })),
     intake,
@@ -259,6 +295,7 @@ try {
     integrity,
     decode,
     e2e,
+    customers,
     e2eErrors,
     noise,
     skipped,
@@ -276,7 +313,7 @@ try {
     writeFileSync(join(out, `${stamp}.${ext}`), text);
   }
 
-  const tables = [intakeTable(results), ratioTable(results), postgresTable(results), integrityTable(results), memoryTable(results), e2eTable(results), e2eLatencyTable(results), e2eMemoryTable(results), noiseTable(results), decodeTable(results)];
+  const tables = [intakeTable(results), ratioTable(results), postgresTable(results), integrityTable(results), memoryTable(results), e2eTable(results), e2eLatencyTable(results), e2eMemoryTable(results), customerTable(results), noiseTable(results), decodeTable(results)];
   log(`\n${tables.filter(Boolean).join('\n\n')}\n`);
   for (const s of skipped) log(s);
   log(`Verdict: ${results.verdict}`);
