@@ -1,3 +1,4 @@
+import { TickBatch } from '../tick-batch.js';
 import { ConnectorState } from './state/state.js';
 import * as customers from './queries/customers.js';
 import * as events from './queries/events.js';
@@ -116,9 +117,26 @@ export abstract class SqlStore implements Store {
     return this.work.once(statuses.countStatuses());
   }
 
-  /** On the synced connection: the channel is answered once the action is on disk. */
+  /**
+   * On the synced connection: the channel is answered once the action is on disk. The actions of
+   * one turn of the event loop share one transaction, so a burst costs one sync, not one each.
+   */
   appendCustomerAction(action: NewCustomerAction): Promise<AppendResult> {
-    return this.main.once(customers.appendCustomerAction(action));
+    return new Promise((resolve, reject) => this.customerAppends.push({ action, resolve, reject }));
+  }
+
+  private readonly customerAppends = new TickBatch<{ action: NewCustomerAction; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }>(256, (list) => void this.appendTogether(list));
+
+  /** One transaction for them all; if it fails, each in its own, so that one bad row fails alone. */
+  private async appendTogether(list: { action: NewCustomerAction; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[]): Promise<void> {
+    try {
+      const results = await this.main.write(customers.appendCustomerActions(list.map((x) => x.action)));
+      list.forEach((x, i) => x.resolve(results[i]!));
+      return;
+    } catch (e) {
+      if (list.length === 1) return list[0]!.reject(e);
+    }
+    for (const x of list) await this.main.write(customers.appendCustomerActions([x.action])).then((r) => x.resolve(r[0]!), x.reject);
   }
 
   claimCustomerActions(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<PendingCustomerAction[]> {

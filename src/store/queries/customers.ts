@@ -11,6 +11,13 @@ export const customerSpentByLapse = 'the gateway stopped (or stalled) while send
 const columns = `id, member_id AS "memberId", connector, line, type, dedup_key AS "dedupKey", order_key AS "orderKey", item,
   received_at AS "receivedAt", attempts`;
 
+/** Several, in one transaction: the appends of one turn of the event loop share a commit. */
+export function* appendCustomerActions(list: readonly NewCustomerAction[]): Work<AppendResult[]> {
+  const results: AppendResult[] = [];
+  for (const a of list) results.push(yield* appendCustomerAction(a));
+  return results;
+}
+
 /** Kept once per portal and key: a second one answers the first one's id. */
 export function* appendCustomerAction(a: NewCustomerAction): Work<AppendResult> {
   const row = yield* get<{ id: number }>(
