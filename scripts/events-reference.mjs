@@ -40,7 +40,7 @@ A Chatbots 2.0 event (\`ONIMBOTV2*\`, \`ONIMV2*\`) comes either as a webhook POS
 | \`object\\|boolean\` (\`user.phones\`) | fields, or "0" | the object, or \`false\` | |
 | \`X\\|null\` (\`color\`, \`backgroundId\`, \`date\`, \`diskFolderId\`, \`parentChatId\`, \`parentMessageId\`, \`forward\`) | nothing (PHP drops a null; the docs' table says "") | left out (\`undefined\`), from Event.get's \`null\` too | a webhook cannot tell null from absent, or "" from null; 0 stays 0 |
 | \`integer[]\` (\`user.departments\`) | nothing when empty | \`[]\` | PHP drops an empty array |
-| \`object\` of no documented shape (\`message.params\`, \`context\`, \`chat.entityLink\`, \`chat.permissions\`) | its fields as strings | the same strings in either mode: \`{"taskId": "456"}\` even from Event.get's \`456\`; nulls and empty lists left out; \`params\` and \`context\` \`{}\` when empty, the chat's two left out | a webhook cannot tell 456 from "456" in data of no known shape |
+| \`object\` of no documented shape (\`message.params\`, \`context\`, \`chat.entityLink\`, \`chat.permissions\`) | its fields as strings | the same strings in either mode: \`{"taskId": "456"}\` even from Event.get's \`456\`; nulls and empty lists left out; \`params\` and \`context\` \`{}\` when empty, the chat's two left out | a webhook cannot tell 456 from "456" in data of no known shape (a fractional number is written as JavaScript writes it, which may differ from PHP's 14 digits) |
 
 A webhook of these events is verified by its top-level \`auth[application_token]\` alone, never \`data[bot][auth]\`. The bot's own \`auth\` is kept apart from the stored event (its tokens read \`REDACTED\` there) and handed to handlers as \`ctx.bot.auth\`.
 `;
