@@ -163,6 +163,12 @@ export const errorCodes = {
     title: 'Invalid input',
     meaning: 'A CLI argument or file is wrong, e.g. `prune` without `--older-than` or with an unfinished `--status`',
   },
+  B24GW_NO_BOT: {
+    status: 500,
+    title: 'No bot to call imbot.v2 as',
+    meaning: "A handler called `imbotV2(ctx).send`, `update` or `delete` for an event that names no bot (not a Chatbots 2.0 bot event), without `botId`",
+    fix: 'Pass `imbotV2(ctx, { botId })`, or call it from an ONIMBOTV2 handler',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCodes;
