@@ -199,6 +199,12 @@ export const errorCodes = {
     meaning: 'At least one check of `b24-im-gateway doctor` failed; each failed check is printed with its fix',
     fix: 'Follow the fix printed under each ✖, then run the doctor again',
   },
+  B24GW_NO_BOT: {
+    status: 500,
+    title: 'No bot to call imbot.v2 as',
+    meaning: "A handler called `imbotV2(ctx).send`, `update` or `delete` for an event that names no bot (not a Chatbots 2.0 bot event), without `botId`",
+    fix: 'Pass `imbotV2(ctx, { botId })`, or call it from an ONIMBOTV2 handler',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -15,17 +15,23 @@ export { decodeForm } from './wire/form.js';
 export { defaultLimits, type DecodeLimits } from './wire/limits.js';
 export type { WireObject, WireValue } from './wire/types.js';
 export {
+  chatbotsV2Codes,
   eventSchemas,
   isEventCode,
   normalizeCode,
   parseEvent,
+  parseFetched,
+  type ChatbotsV2Code,
   type EventCode,
+  type FetchedEvent,
   type EventMap,
   type KnownEvent,
   type ParsedEvent,
   type UnknownEvent,
 } from './events/registry.js';
 export type { EventAuth } from './events/auth.js';
+export type { BotV2, ChatV2, MessageV2, UserV2 } from './events/entities-v2.js';
+export { imbotV2, type ImbotV2, type ImbotV2Options, type MessageFieldsV2, type DialogEventV2, type CommandEventV2 } from './effects/bitrix/imbot-v2.js';
 export { SqliteStore } from './store/sqlite/store.js';
 export type { ConnectorStateStore } from './store/state/types.js';
 export { FINISHED_STATUSES, type Store, type StoredEvent, type EventStatus, type FinishedStatus, type PortalRecord, type NewEvent, type PruneQuery } from './store/types.js';

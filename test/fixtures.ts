@@ -6,3 +6,5 @@ const dir = new URL('../fixtures/events/', import.meta.url);
 export const formFixture = (name: string): string => readFileSync(new URL(`${name}.form`, dir), 'utf8');
 /** The same payload as a JSON body, with the documented native types. */
 export const jsonFixture = (name: string): string => readFileSync(new URL(`${name}.json`, dir), 'utf8');
+/** A Chatbots 2.0 event as one item of an `imbot.v2.Event.get` / `im.v2.Event.get` answer (PHP json_encode). */
+export const fetchFixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fetch/${name}.json`, dir), 'utf8'));

@@ -1,5 +1,5 @@
 import { afterEach, expect, it } from 'vitest';
-import { Gateway, startServer, type RunningServer } from '../src/index.js';
+import { Gateway, imbotV2, startServer, type RunningServer } from '../src/index.js';
 import { formFixture } from './fixtures.js';
 import { tempDir } from './helpers.js';
 
@@ -58,4 +58,23 @@ it('the README connector example works as written', async () => {
   await gateway.drain();
   expect(sessions).toEqual([3282]);
   expect(sent).toEqual(['send channel-123 <b>Klaus Weber:</b> <br>Guten Tag!', 'edit ext-msg-005 <b>Samantha Johnson:</b><br> What questions do you have?']);
+});
+
+it('the README Chatbots 2.0 example type-checks as written', async () => {
+  const gateway = new Gateway({ db: `${tmp.dir}/bot.db` });
+  const memberId = 'bac1cd5c8940947a75e0d71b1a84e348';
+  // Registering needs an installed portal: only its type is checked here (the sandbox test runs it).
+  const register = () =>
+    gateway.bitrix.forPortal(memberId).call('imbot.v2.Bot.register', {
+      fields: { code: 'support_bot', eventMode: 'webhook', webhookUrl: 'https://your-host/events', properties: { name: 'Support Bot' } },
+    });
+  expect(typeof register).toBe('function');
+  gateway.on('ONIMBOTV2MESSAGEADD', async (event, ctx) => {
+    await imbotV2(ctx).reply(event, `Received: ${event.data.message.text}`);
+  });
+  gateway.on('ONIMBOTV2COMMANDADD', async (event, ctx) => {
+    await imbotV2(ctx).answer(event, 'Command executed');
+  });
+  gateway.on('ONIMBOTV2JOINCHAT', (event, ctx) => imbotV2(ctx).send(event.data.dialogId, { message: 'Hello!', urlPreview: false }));
+  await gateway.close();
 });

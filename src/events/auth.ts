@@ -26,3 +26,6 @@ export const installAuthSchema = authSchema.extend({
   access_token: str(),
   refresh_token: str(),
 });
+
+/** A bot's own tokens (v1 `data.BOT[id]`, v2 `data.bot.auth`): the fields of `auth`, any of them. */
+export const botAuthSchema = authSchema.partial();

@@ -1,10 +1,7 @@
 import { z } from 'zod';
-import { authSchema } from './auth.js';
+import { botAuthSchema as botAuth } from './auth.js';
 import { envelope } from './envelope.js';
 import { absentIfEmpty, int, str } from './scalars.js';
-
-/** A bot's own tokens: the same fields as `auth`, with the bot's ids beside them. */
-const botAuth = authSchema.partial();
 
 const botEntry = botAuth.extend({
   client_id: str().optional(),

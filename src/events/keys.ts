@@ -11,10 +11,15 @@ const chatOf = (data: { MESSAGES?: readonly ChatItem[]; DATA?: readonly ChatItem
 const botChat = (p: { CHAT_ID?: number; TO_CHAT_ID?: number; DIALOG_ID: string }): string =>
   String(p.CHAT_ID ?? p.TO_CHAT_ID ?? `dialog:${p.DIALOG_ID}`);
 
+/** The key of a Chatbots 2.0 chat, for events pulled with Event.get as for those posted. */
+export const chatV2Key = (member: string, chatId: number): string => `${member}|chat|${chatId}`;
+
 /**
  * The ordering key of an event: events with one key run one after another, so an edit
  * never overtakes the message it edits. A connector chat is portal + line + external chat;
- * a bot chat is portal + Bitrix24 chat; lifecycle events of a portal share one key.
+ * a bot chat is portal + Bitrix24 chat; lifecycle events of a portal share one key. A Chatbots
+ * 2.0 event (bot or user) is keyed by its chat's id, so an edit waits for the message it edits
+ * whichever way the two came; a bot's deletion, which names no chat, by the bot.
  */
 export function orderKeyOf(parsed: ParsedEvent): string | null {
   const member = parsed.event.auth.member_id;
@@ -50,5 +55,20 @@ export function orderKeyOf(parsed: ParsedEvent): string | null {
     case 'ONAPPUNINSTALL':
     case 'ONAPPTEST':
       return `${member}|app`;
+    case 'ONIMBOTV2DELETE':
+      return `${member}|botv2|${e.data.bot.id}`;
+    case 'ONIMBOTV2MESSAGEADD':
+    case 'ONIMBOTV2MESSAGEUPDATE':
+    case 'ONIMBOTV2MESSAGEDELETE':
+    case 'ONIMBOTV2JOINCHAT':
+    case 'ONIMBOTV2CONTEXTGET':
+    case 'ONIMBOTV2COMMANDADD':
+    case 'ONIMBOTV2REACTIONCHANGE':
+    case 'ONIMV2MESSAGEADD':
+    case 'ONIMV2MESSAGEUPDATE':
+    case 'ONIMV2MESSAGEDELETE':
+    case 'ONIMV2REACTIONCHANGE':
+    case 'ONIMV2JOINCHAT':
+      return chatV2Key(member, e.data.chat.id);
   }
 }

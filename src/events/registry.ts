@@ -3,6 +3,7 @@ import { GatewayError } from '../errors.js';
 import type { WireObject } from '../wire/types.js';
 import { appInstall, appTest, appUninstall } from './app.js';
 import { botMessageAdd, botMessageDelete, botMessageUpdate } from './bot.js';
+import { botV2Data, botV2Events } from './bot-v2.js';
 import {
   connectorDialogFinish,
   connectorDialogStart,
@@ -13,8 +14,9 @@ import {
   connectorStatusDelete,
 } from './connector.js';
 import { unknownEventSchema } from './envelope.js';
+import { imV2Data, imV2Events } from './im-v2.js';
 import { openLineMessageAdd, openLineMessageDelete, openLineMessageUpdate, sessionFinish, sessionStart } from './openlines.js';
-import { bracketPath } from './scalars.js';
+import { bracketPath, int, str } from './scalars.js';
 
 /** One schema per event code the gateway knows. */
 export const eventSchemas = {
@@ -36,6 +38,8 @@ export const eventSchemas = {
   ONAPPINSTALL: appInstall,
   ONAPPUNINSTALL: appUninstall,
   ONAPPTEST: appTest,
+  ...botV2Events,
+  ...imV2Events,
 } as const;
 
 export type EventCode = keyof typeof eventSchemas;
@@ -62,6 +66,11 @@ export const connectorCodes = [
   'ONIMCONNECTORSTATUSDELETE',
   'ONIMCONNECTORLINEDELETE',
 ] as const satisfies readonly EventCode[];
+/** The Chatbots 2.0 events: each comes by webhook or in an Event.get answer (see parseFetched). */
+export const chatbotsV2Codes = [...Object.keys(botV2Events), ...Object.keys(imV2Events)] as (keyof typeof botV2Events | keyof typeof imV2Events)[];
+export type ChatbotsV2Code = (typeof chatbotsV2Codes)[number];
+const v2Data: Record<ChatbotsV2Code, z.ZodType> = { ...botV2Data, ...imV2Data };
+
 /** Each known event, typed by its code. */
 export type EventMap = { [C in EventCode]: z.output<(typeof eventSchemas)[C]> };
 export type KnownEvent = EventMap[EventCode];
@@ -94,6 +103,34 @@ export function parseEvent(wire: WireObject): ParsedEvent {
   const result = compiledFor('', unknownEventSchema).safeParse(input);
   if (!result.success) throw invalid(code, unknownEventSchema.safeParse(input, { reportInput: true }).error!);
   return { known: false, code, event: result.data };
+}
+
+/** One item of an `imbot.v2.Event.get` or `im.v2.Event.get` answer. */
+const fetchedItem = z.looseObject({ eventId: int(), type: str(), date: str().optional(), data: z.unknown() });
+
+export type FetchedEvent =
+  | { [C in ChatbotsV2Code]: { known: true; code: C; eventId: number; date: string | undefined; data: EventMap[C]['data'] } }[ChatbotsV2Code]
+  | { known: false; code: string; eventId: number; date: string | undefined; data: unknown };
+
+/**
+ * Validates one item of an Event.get answer (`{eventId, type, date, data}`, native JSON types).
+ * Its `data` is read by the same schema as a webhook's `data[...]`, so a handler gets the same
+ * typed object whichever way the event came; only `bot` differs (the full bot object, no `auth`).
+ */
+export function parseFetched(item: unknown): FetchedEvent {
+  const head = compiledFor('fetched', fetchedItem).safeParse(item);
+  if (!head.success) throw invalid('Event.get item', fetchedItem.safeParse(item, { reportInput: true }).error!);
+  const { eventId, date } = head.data;
+  const code = normalizeCode(head.data.type);
+  const data = (item as { data?: unknown }).data;
+  if (!Object.hasOwn(v2Data, code)) return { known: false, code, eventId, date, data };
+  const schema = v2Data[code as ChatbotsV2Code];
+  const result = compiledFor(`fetched:${code}`, schema).safeParse(data);
+  if (!result.success) {
+    const error = schema.safeParse(data, { reportInput: true }).error!;
+    throw invalid(code, new z.ZodError(error.issues.map((i) => ({ ...i, path: ['data', ...i.path] }))));
+  }
+  return { known: true, code, eventId, date, data: result.data } as FetchedEvent;
 }
 
 function invalid(code: string, error: z.ZodError): GatewayError {

@@ -54,3 +54,72 @@ export const absentIfEmpty = <T extends z.ZodType>(schema: T) =>
 
 const isEmptyContainer = (v: unknown): boolean =>
   (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+
+/** A documented boolean: JSON `true`/`false`, or `"1"`/`"0"` as http_build_query writes them. */
+export const bool = () =>
+  scalar('a boolean', (v) => (v === true || v === '1' || v === 1 ? true : v === false || v === '0' || v === 0 ? false : undefined));
+
+/**
+ * A documented `string|boolean` (a date, or `false`). http_build_query writes `false` as `"0"` and
+ * `true` as `"1"`; no date is either, so those two are the booleans and any other string is kept.
+ */
+export const strOrBool = () =>
+  scalar('a string or a boolean', (v) => (typeof v === 'boolean' ? v : v === '0' ? false : v === '1' ? true : typeof v === 'string' ? v : undefined));
+
+/**
+ * A documented `X|null`. http_build_query leaves a null out (the docs' type table says `""`): null,
+ * an empty string and nothing at all all mean "not set", so the field is left out in either form.
+ */
+export const orNull = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null || v === '' ? undefined : v), schema.optional());
+
+/** A documented integer list. An empty list is left out of a webhook body: absent is []. */
+export const intList = () =>
+  z
+    .array(int())
+    .optional()
+    .transform((v) => v ?? []);
+
+export type FormValue = string | FormValue[] | { [key: string]: FormValue };
+
+/**
+ * A value of arbitrary shape as a webhook body carries it: every scalar a string (`true` "1",
+ * `false` "0"), nulls and empty lists and objects left out, keys 0..n-1 a list. A webhook cannot
+ * tell 164 from "164", so the fetch form is read the same way and both give one object.
+ */
+export function asForm(v: unknown): FormValue | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (typeof v !== 'object') return undefined;
+  const out: Record<string, FormValue> = {};
+  let n = 0;
+  let list = true;
+  for (const [key, child] of Object.entries(v)) {
+    const value = asForm(child);
+    if (value === undefined) continue;
+    if (key !== String(n)) list = false;
+    out[key] = value;
+    n++;
+  }
+  if (n === 0) return undefined;
+  return list ? Object.values(out) : out;
+}
+
+/** An object of arbitrary content read as asForm reads it; `empty` stands for one absent or empty. */
+const formObjectOr = <E>(empty: () => E) =>
+  z.transform((v: unknown, ctx): Record<string, FormValue> | E => {
+    if (v !== undefined && v !== null && typeof v !== 'object') {
+      ctx.issues.push({ code: 'custom', message: `expected an object, got ${shown(v)}`, input: v });
+      return z.NEVER;
+    }
+    const out = asForm(v);
+    if (out === undefined || typeof out === 'string') return empty();
+    return Array.isArray(out) ? Object.fromEntries(Object.entries(out)) : out;
+  });
+
+/** An object of arbitrary content (`message.params`, `context`); absent or empty is {}. */
+export const formObject = () => formObjectOr((): Record<string, FormValue> => ({}));
+
+/** An optional object of arbitrary content (`chat.entityLink`), left out when absent or empty. */
+export const optionalFormObject = () => formObjectOr(() => undefined).optional();

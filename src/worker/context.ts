@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import type { EventSecrets } from '../events/redact.js';
 import type { PortalRecord } from '../store/types.js';
 
-/** A bot's own credentials from `data.BOT[id]`: what a bot handler answers with. */
+/** A bot's own credentials (`data.BOT[id]`, or Chatbots 2.0's `data.bot`): what a bot handler answers with. */
 export interface BotAuth {
   id: number;
   code: string;
@@ -19,7 +19,7 @@ export interface HandlerContext {
   portal: PortalRecord | undefined;
   /** A REST client for this portal: tokens refreshed, limits respected. */
   rest: RestClient;
-  /** For bot events: each addressed bot's own auth (`data.BOT[id].AUTH`); `bot` is the first. */
+  /** For bot events: each addressed bot's own auth (`data.BOT[id].AUTH`, or `data.bot.auth` in Chatbots 2.0); `bot` is the first. */
   bots: BotAuth[];
   bot: BotAuth | undefined;
   log: Logger;
@@ -41,8 +41,12 @@ export interface RestClient {
  * comes from the secrets kept apart from it (see splitSecrets), while the event is unfinished.
  */
 export function botsOf(event: { data?: unknown }, secrets?: string | null): BotAuth[] {
-  const bots = (event.data as { BOT?: Record<string, { BOT_ID?: number; BOT_CODE?: string }> } | undefined)?.BOT;
-  if (!bots || typeof bots !== 'object') return [];
+  const data = event.data as { BOT?: Record<string, { BOT_ID?: number; BOT_CODE?: string }>; bot?: { id?: number; code?: string } } | undefined;
+  const bots = data?.BOT;
+  const v2 = data?.bot;
+  if ((!bots || typeof bots !== 'object') && (!v2 || typeof v2 !== 'object')) return [];
   const auths = secrets ? ((JSON.parse(secrets) as EventSecrets).bots ?? {}) : {};
-  return Object.entries(bots).map(([id, b]) => ({ id: b.BOT_ID ?? Number(id), code: b.BOT_CODE ?? '', auth: auths[id] ?? {} }));
+  // Chatbots 2.0: one bot, `{id, code}` (webhook) or the full bot object (Event.get, no auth).
+  if (v2 && typeof v2 === 'object') return [{ id: Number(v2.id), code: v2.code ?? '', auth: auths[String(v2.id)] ?? {} }];
+  return Object.entries(bots!).map(([id, b]) => ({ id: b.BOT_ID ?? Number(id), code: b.BOT_CODE ?? '', auth: auths[id] ?? {} }));
 }

@@ -26,7 +26,7 @@ describe('control API over HTTP', () => {
       clientId: 'cid',
       clientSecret: 'csecret',
       portals: [{ memberId: sb.portal.memberId, applicationToken: sb.portal.applicationToken, installed: false }],
-      scenarios: ['conversation', 'bot', 'portals', 'load'],
+      scenarios: ['conversation', 'bot', 'chatbot', 'portals', 'load'],
     });
   });
 

@@ -69,6 +69,40 @@ const schemas = {
     mention: z.boolean().optional(),
     handler: url.optional(),
   }),
+  chatbot: z.discriminatedUnion('kind', [
+    z.strictObject({ portal: portalRef, kind: z.literal('join'), botId: z.number().int().positive(), chatId: z.number().int().positive().optional(), title: z.string().optional(), userId: z.number().int().positive().optional() }),
+    z.strictObject({
+      portal: portalRef,
+      kind: z.literal('write'),
+      text: z.string(),
+      botId: z.number().int().positive().optional(),
+      chatId: z.number().int().positive().optional(),
+      userId: z.number().int().positive().optional(),
+      mention: z.boolean().optional(),
+    }),
+    z.strictObject({ portal: portalRef, kind: z.literal('edit'), messageId: z.number().int().positive(), text: z.string() }),
+    z.strictObject({ portal: portalRef, kind: z.literal('delete'), messageId: z.number().int().positive() }),
+    z.strictObject({
+      portal: portalRef,
+      kind: z.literal('command'),
+      botId: z.number().int().positive(),
+      command: z.string().min(1),
+      params: z.string().optional(),
+      chatId: z.number().int().positive().optional(),
+      userId: z.number().int().positive().optional(),
+      context: z.enum(['textarea', 'keyboard', 'menu']).optional(),
+    }),
+    z.strictObject({
+      portal: portalRef,
+      kind: z.literal('react'),
+      messageId: z.number().int().positive(),
+      reaction: z.string().optional(),
+      action: z.enum(['add', 'delete']).optional(),
+      userId: z.number().int().positive().optional(),
+    }),
+    z.strictObject({ portal: portalRef, kind: z.literal('context'), botId: z.number().int().positive(), context: z.record(z.string(), z.unknown()), userId: z.number().int().positive().optional() }),
+  ]),
+  webhook: z.strictObject({ portal: portalRef, userId: z.number().int().positive().optional(), scope: z.string().optional() }),
   scenario: z.looseObject({ name: z.enum(scenarioNames as [ScenarioName, ...ScenarioName[]]), portal: portalRef, handler: url.optional() }),
   expire: z.strictObject({ portal: portalRef, refresh: z.boolean().optional() }),
   clock: z.strictObject({ advanceMs: z.number() }),
@@ -98,6 +132,13 @@ function portalState(p: Portal) {
     bots: [...p.bots.values()],
     chats: [...p.chats.values()],
     messages: [...p.messages.values()],
+    chatbots: {
+      bots: [...p.chatbots.settings.entries()].map(([id, { queue, owner, ...s }]) => ({ id, ...s, owner: owner.kind, queued: queue.size })),
+      chats: [...p.chatbots.chats.values()].map((c) => ({ ...c, members: [...c.members], managers: [...c.managers] })),
+      messages: [...p.chatbots.messages.values()],
+      commands: [...p.chatbots.commands.values()],
+      subscribedUsers: [...p.chatbots.users.values()].filter((u) => u.subscribed).map((u) => ({ userId: u.userId, queued: u.queue.size })),
+    },
   };
 }
 
@@ -189,6 +230,14 @@ export async function handleControl(sb: Sandbox, method: string, u: URL, body: u
     case 'POST /sandbox/act/bot': {
       const { portal, kind, handler, ...input } = schemas.bot.parse(body);
       return ok(await sb.act.bot(portalOf(portal), kind, input, handlerOpt(handler)));
+    }
+    case 'POST /sandbox/act/chatbot': {
+      const { portal, ...act } = schemas.chatbot.parse(body);
+      return ok(await sb.act.chatbot(portalOf(portal), act));
+    }
+    case 'POST /sandbox/webhooks': {
+      const b = schemas.webhook.parse(body);
+      return ok(sb.addWebhook(portalOf(b.portal), { ...(b.userId === undefined ? {} : { userId: b.userId }), ...(b.scope === undefined ? {} : { scope: b.scope }) }));
     }
     case 'POST /sandbox/scenario': {
       const { name, handler, portal, ...opts } = schemas.scenario.parse(body);

@@ -1,6 +1,6 @@
 /**
  * A fake Bitrix24 on loopback for testing Bitrix24 applications: OAuth server, REST API
- * (imconnector, imbot, events, batch) with real limits, and an event sender that posts
+ * (imconnector, imbot and imbot.v2, im.v2 events, events, batch) with real limits, and an event sender that posts
  * exactly what Bitrix24 posts. `./php` has PHP's http_build_query and parse_str alone,
  * `./cli` the command line. See README.md.
  */
@@ -12,7 +12,10 @@ export type { Faults, FaultsInput, MethodFault, MethodResult, OperationTimeFault
 export { planLimits, type Plan, type BucketParams } from './limits.js';
 export type { Recorder, CallRecord, DeliveryRecord, StatusRecord, TokenRecord, RecordKind } from './recorder.js';
 export type { TokenPair } from './oauth.js';
-export type { DeliveryResult, SendOptions } from './events/deliver.js';
+export type { DeliveryResult, QueuedRecord, SendOptions } from './events/deliver.js';
+export type { ChatbotAct, ChatbotOutcome } from './events/chatbots.js';
+export type { BotV2Settings, BotOwner, EventMode, ChatV2, BotMessage, CommandV2 } from './chatbots.js';
+export type { EventPage, QueuedEvent } from './event-queue.js';
 export type { ScenarioName, ScenarioOptions, ScenarioResult, ScenarioStep, LoadStats } from './events/scenarios.js';
 export type { OperatorMessageInput, OperatorMessage, BotEventKind } from './events/actions.js';
 export * as payloads from './events/payloads/index.js';

@@ -1,3 +1,4 @@
+import { Chatbots } from './chatbots.js';
 import { counter, hex } from './ids.js';
 
 /** Application status in the portal (auth[status], app.info STATUS). */
@@ -101,6 +102,10 @@ export class Portal {
   readonly bots = new Map<number, BotState>();
   readonly chats = new Map<number, ChatState>();
   readonly messages = new Map<number, MessageState>();
+  /** Chats, messages, commands and event queues of the chat bots (imbot.v2, im.v2, imbot.message.*). */
+  readonly chatbots = new Chatbots();
+  /** Incoming webhooks by code: `/rest/<userId>/<code>/<method>` calls as that user. */
+  readonly webhooks = new Map<string, { userId: number; scope: string }>();
 
   readonly #ids = { handler: counter(1), chat: counter(1801), message: counter(86401), session: counter(3201), user: counter(501) };
   readonly #chatByExternal = new Map<string, number>();
@@ -151,6 +156,11 @@ export class Portal {
       removed++;
     }
     return removed;
+  }
+
+  /** Removes the handlers bound for one bot (its subscriptions). */
+  unbindBot(botId: number): void {
+    for (let i = this.handlers.length - 1; i >= 0; i--) if (this.handlers[i]!.botId === botId) this.handlers.splice(i, 1);
   }
 
   handlersFor(event: string): EventHandler[] {
@@ -208,10 +218,23 @@ export class Portal {
 
   /** Forgets what the application set up (handlers, connectors, lines, bots), as uninstalling does. */
   forgetApplication(): void {
-    this.unbind({});
+    // Bots registered through an incoming webhook (with a botToken) are the webhook's, not the application's.
+    const hooked = (botId: number | undefined) => botId !== undefined && this.chatbots.settings.get(botId)?.owner.kind === 'webhook';
+    for (let i = this.handlers.length - 1; i >= 0; i--) if (!hooked(this.handlers[i]!.botId)) this.handlers.splice(i, 1);
     this.connectors.clear();
     this.lines.clear();
-    this.bots.clear();
+    for (const id of [...this.bots.keys()]) {
+      if (hooked(id)) continue;
+      this.bots.delete(id);
+      this.chatbots.settings.delete(id);
+    }
+    this.chatbots.commands.forEach((c, id) => !this.bots.has(c.botId) && this.chatbots.commands.delete(id));
+  }
+
+  /** Adds an incoming webhook for a user; returns its code. */
+  addWebhook(userId = this.adminUserId, scope = this.scope, code = hex(8)): string {
+    this.webhooks.set(code, { userId, scope });
+    return code;
   }
 
   /** As findChat, creating the chat (with a portal user for the external user and a session) on first use. */

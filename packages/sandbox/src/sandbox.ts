@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { SandboxCore, type SandboxOptions } from './core.js';
 import { SandboxError } from './errors.js';
 import * as actions from './events/actions.js';
+import { chatbotAct, type ChatbotAct, type ChatbotOutcome } from './events/chatbots.js';
 import { botAuthEntry } from './events/auth.js';
 import * as build from './events/payloads/index.js';
 import { deliverPayload, sendEvent, type DeliveryResult, type SendOptions } from './events/deliver.js';
@@ -174,7 +175,19 @@ export class Sandbox {
       return actions.dialogEvent(this.core, portal, chat, phase, send);
     },
     bot: (portal: Portal, kind: actions.BotEventKind, input: build.BotMessageInput, send?: SendOptions) => actions.botEvent(this.core, portal, kind, input, send),
+    /** A user with Chatbots 2.0 bots: joins, writes, edits, deletes, commands, reactions, contexts (ONIMBOTV2*, ONIMV2*). */
+    chatbot: (portal: Portal, act: ChatbotAct): Promise<ChatbotOutcome> => chatbotAct(this.core, portal, act),
   };
+
+  /**
+   * An incoming webhook of `portal` for a user (default: the administrator): calls to
+   * `${url}<method>` act as that user, and imbot.v2 methods then need the bot's botToken.
+   */
+  addWebhook(portal: Portal, opts: { userId?: number; scope?: string } = {}): { url: string; userId: number; code: string } {
+    const userId = opts.userId ?? portal.adminUserId;
+    const code = portal.addWebhook(userId, opts.scope);
+    return { url: `${portal.clientEndpoint}${userId}/${code}/`, userId, code };
+  }
 
   /** Runs a scripted scenario; see ScenarioOptions for each one's knobs. */
   scenario(name: ScenarioName, opts: ScenarioOptions = {}): Promise<ScenarioResult> {

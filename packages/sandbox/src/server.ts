@@ -42,9 +42,10 @@ async function route(sb: Sandbox, req: IncomingMessage, res: ServerResponse): Pr
   }
 
   const isOAuth = u.pathname === '/oauth/token' || u.pathname === '/oauth/token/';
-  const rest = /^\/rest\/([^/]+?)(?:\.json)?\/?$/.exec(u.pathname);
+  // /rest/<method>, or an incoming webhook's /rest/<userId>/<code>/<method>.
+  const rest = /^\/rest\/(?:(\d+)\/([^/]+)\/)?([^/]+?)(?:\.json)?\/?$/.exec(u.pathname);
   if (!isOAuth && !rest) {
-    throw new SandboxError('B24SB_NOT_FOUND', `No route ${u.pathname}; use /rest/<method>, /oauth/token/ or /sandbox`);
+    throw new SandboxError('B24SB_NOT_FOUND', `No route ${u.pathname}; use /rest/<method>, /rest/<userId>/<webhook code>/<method>, /oauth/token/ or /sandbox`);
   }
 
   // Outage and slowness hit the portal and the authorization server, never the control API.
@@ -75,7 +76,8 @@ async function route(sb: Sandbox, req: IncomingMessage, res: ServerResponse): Pr
     return;
   }
   const answer = await handleRest(sb.core, {
-    method: decodeURIComponent(rest![1]!),
+    method: decodeURIComponent(rest![3]!),
+    ...(rest![1] === undefined ? {} : { webhook: { userId: Number(rest![1]), code: decodeURIComponent(rest![2]!) } }),
     params,
     transport,
     warnings,

@@ -32,10 +32,12 @@ export interface AuthOptions {
   style: AuthStyle;
   scope: string;
   userId: number;
+  /** Default: the portal's. */
+  applicationToken?: string;
 }
 
 /** Builds an auth block, issuing fresh tokens the application can really use against the sandbox. */
-export function eventAuth(core: SandboxCore, portal: Portal, { style, scope, userId }: AuthOptions): Record<string, unknown> {
+export function eventAuth(core: SandboxCore, portal: Portal, { style, scope, userId, applicationToken = portal.applicationToken }: AuthOptions): Record<string, unknown> {
   const identity = {
     domain: portal.domain,
     server_endpoint: portal.serverEndpoint,
@@ -45,9 +47,9 @@ export function eventAuth(core: SandboxCore, portal: Portal, { style, scope, use
   };
   if (style === 'uninstall') {
     const { status: _status, ...rest } = identity;
-    return { ...rest, application_token: portal.applicationToken };
+    return { ...rest, application_token: applicationToken };
   }
-  if (style === 'robot') return { scope, ...identity, application_token: portal.applicationToken };
+  if (style === 'robot') return { scope, ...identity, application_token: applicationToken };
   const pair = core.tokens.issue(portal, userId);
   if (style === 'install') {
     return {
@@ -60,7 +62,7 @@ export function eventAuth(core: SandboxCore, portal: Portal, { style, scope, use
       status: portal.status,
       client_endpoint: portal.clientEndpoint,
       member_id: portal.memberId,
-      application_token: portal.applicationToken,
+      application_token: applicationToken,
     };
   }
   return {
@@ -71,7 +73,7 @@ export function eventAuth(core: SandboxCore, portal: Portal, { style, scope, use
     ...identity,
     user_id: userId,
     ...(style === 'user+refresh' ? { refresh_token: pair.refresh_token } : {}),
-    application_token: portal.applicationToken,
+    application_token: applicationToken,
   };
 }
 
@@ -94,4 +96,26 @@ export function botAuthEntry(core: SandboxCore, portal: Portal, bot: { id: numbe
     application_token: portal.applicationToken,
   };
   return { ...auth, AUTH: { ...auth }, BOT_ID: bot.id, BOT_CODE: bot.code };
+}
+
+/**
+ * `data.bot.auth` of a Chatbots 2.0 webhook (events.md, "Bot Object Format"): the bot's own tokens
+ * for call-backs, issued for the bot user, with the application_token its webhooks carry.
+ */
+export function botAuthV2(core: SandboxCore, portal: Portal, botId: number, applicationToken: string): Record<string, unknown> {
+  const pair = core.tokens.issue(portal, botId);
+  return {
+    access_token: pair.access_token,
+    expires: pair.expires,
+    expires_in: pair.expires_in,
+    scope: 'imbot',
+    domain: portal.domain,
+    server_endpoint: portal.serverEndpoint,
+    status: portal.status,
+    client_endpoint: portal.clientEndpoint,
+    member_id: portal.memberId,
+    refresh_token: pair.refresh_token,
+    user_id: botId,
+    application_token: applicationToken,
+  };
 }

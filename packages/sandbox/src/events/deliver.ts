@@ -19,13 +19,24 @@ export interface SendOptions {
   handlerIdKey?: 'event_handler_id' | 'eventId';
   /** Overrides the auth style the code implies. */
   authStyle?: AuthStyle;
+  /** auth[application_token], when not the portal's: a bot registered with a botToken has one of its own. */
+  applicationToken?: string;
 }
 
 export interface DeliveryResult {
   code: string;
-  /** Every target answered 2xx (false when there was no target). */
+  /** Every target answered 2xx, or the event was queued (false when it went nowhere). */
   ok: boolean;
   deliveries: DeliveryRecord[];
+  /** Chatbots 2.0 events of fetch-mode bots and subscribed users wait in their queues for Event.get instead. */
+  queued?: QueuedRecord[];
+}
+
+/** One event put in a queue that imbot.v2.Event.get (a bot's) or im.v2.Event.get (a user's) reads. */
+export interface QueuedRecord {
+  eventId: number;
+  botId?: number;
+  userId?: number;
 }
 
 interface Target {
@@ -58,9 +69,11 @@ function targets(portal: Portal, code: string, data: unknown, handlerUrl: string
     .map((h) => ({ url: h.handler, handlerId: h.id }));
 }
 
+/** The bots an event is addressed to: v1's `data.BOT` keys, or Chatbots 2.0's one `data.bot`. */
 function botIds(data: unknown): number[] {
-  const bot = (data as { BOT?: unknown } | null)?.BOT;
-  return bot && typeof bot === 'object' ? Object.keys(bot).map(Number) : [];
+  const d = data as { BOT?: unknown; bot?: { id?: unknown } } | null;
+  if (d?.bot && typeof d.bot === 'object') return [Number(d.bot.id)];
+  return d?.BOT && typeof d.BOT === 'object' ? Object.keys(d.BOT).map(Number) : [];
 }
 
 /** The envelope Bitrix24 posts: event, event_handler_id, data, ts, auth – in that order. */
@@ -79,7 +92,12 @@ export function envelope(
     ...(withHandlerId ? { [opts.handlerIdKey ?? 'event_handler_id']: handlerId } : {}),
     data,
     ts: core.clock.unix(),
-    auth: eventAuth(core, portal, { style, scope: opts.scope ?? defaultEventScope(code, portal), userId: opts.userId ?? portal.adminUserId }),
+    auth: eventAuth(core, portal, {
+      style,
+      scope: opts.scope ?? defaultEventScope(code, portal),
+      userId: opts.userId ?? portal.adminUserId,
+      ...(opts.applicationToken === undefined ? {} : { applicationToken: opts.applicationToken }),
+    }),
   };
 }
 

@@ -4,10 +4,14 @@ import { SandboxError } from '../errors.js';
 import type { BotState, Portal } from '../portal.js';
 import type { DeliveryRecord } from '../recorder.js';
 import { botEvent, dialogEvent, operatorDeletes, operatorEdits, operatorWrites } from './actions.js';
+import { chatbotAct, type ChatbotAct } from './chatbots.js';
+import { isoDate } from './payloads/chatbots.js';
+import { botRegister, commandRegister } from '../methods/imbot-v2.js';
+import type { FaultsInput } from '../faults.js';
 import type { BotMessageInput } from './payloads/index.js';
 import type { DeliveryResult, SendOptions } from './deliver.js';
 
-export type ScenarioName = 'conversation' | 'bot' | 'portals' | 'load';
+export type ScenarioName = 'conversation' | 'bot' | 'chatbot' | 'portals' | 'load';
 
 export interface ScenarioOptions {
   /** Portal to play on (member_id or index); the first portal by default. */
@@ -30,6 +34,12 @@ export interface ScenarioOptions {
   /** load: events per second (default 10) for `seconds` (default 5). */
   rate?: number;
   seconds?: number;
+  /** chatbot: the Chatbots 2.0 bot (default: the portal's first imbot.v2 bot, else one registered for the scenario). */
+  botId?: number;
+  /** chatbot: how the bot registered for the scenario gets its events (default: webhook to handlerUrl when given, else fetch). */
+  mode?: 'webhook' | 'fetch';
+  /** chatbot: switches set before the first step (e.g. Event.get answering errors while the queue drains); they stay set. */
+  faults?: FaultsInput;
 }
 
 export interface ScenarioStep {
@@ -70,7 +80,7 @@ export interface ScenarioHost {
 
 const step = (name: string, result: DeliveryResult): ScenarioStep => ({
   step: name,
-  ...(result.deliveries.length === 0 ? { skipped: true } : {}),
+  ...(result.deliveries.length === 0 && !result.queued?.length ? { skipped: true } : {}),
   result,
 });
 
@@ -149,6 +159,57 @@ async function bot(host: ScenarioHost, opts: ScenarioOptions): Promise<ScenarioR
   return finish('bot', steps, [portal]);
 }
 
+/**
+ * A Chatbots 2.0 conversation, in the bot's mode (webhook: posted; fetch: queued for Event.get):
+ * the bot is added to a group chat, gets a private message, sees it edited, is called with a slash
+ * command, gets a reaction to its message, is mentioned in the group, sees the first message deleted.
+ */
+async function chatbot(host: ScenarioHost, opts: ScenarioOptions): Promise<ScenarioResult> {
+  const { core } = host;
+  const portal = core.portal(opts.portal);
+  if (opts.faults) core.setFaults(opts.faults);
+  const v2 = (id: number) => {
+    const s = portal.chatbots.settings.get(id);
+    return s?.version === 2 && !s.deleted;
+  };
+  let botId = opts.botId ?? [...portal.bots.keys()].find(v2);
+  if (botId === undefined) {
+    const mode = opts.mode ?? (opts.handlerUrl ? 'webhook' : 'fetch');
+    if (mode === 'webhook' && !opts.handlerUrl) throw new SandboxError('B24SB_BAD_REQUEST', 'A webhook-mode chatbot scenario needs handlerUrl, or a bot registered with imbot.v2.Bot.register');
+    const fields = { code: 'sandbox_chatbot', type: 'bot', eventMode: mode, properties: { name: 'Sandbox Bot' }, ...(mode === 'webhook' ? { webhookUrl: opts.handlerUrl } : {}) };
+    const made = (await botRegister({ core, portal, userId: portal.adminUserId, params: {}, raw: { fields } })) as { bot: { id: number } };
+    botId = made.bot.id;
+  }
+  if (!v2(botId)) throw new SandboxError('B24SB_NOT_FOUND', `Bot ${botId} is not a Chatbots 2.0 bot of portal ${portal.memberId}`);
+  const act = async (name: string, a: ChatbotAct) => {
+    const outcome = await chatbotAct(core, portal, a);
+    const bots = outcome.results.filter((r) => r.code.startsWith('ONIMBOTV2'));
+    const result: DeliveryResult = {
+      code: bots[0]?.code ?? outcome.results[0]?.code ?? '',
+      ok: bots.every((r) => r.ok),
+      deliveries: bots.flatMap((r) => r.deliveries),
+      queued: outcome.results.flatMap((r) => r.queued ?? []),
+    };
+    return { outcome, step: step(name, result) };
+  };
+  const steps: ScenarioStep[] = [];
+  const joined = await act('added to a group chat', { kind: 'join', botId, title: 'Sandbox group' });
+  steps.push(joined.step);
+  const written = await act('private message', { kind: 'write', botId, text: 'Hello' });
+  steps.push(written.step);
+  steps.push((await act('message edited', { kind: 'edit', messageId: written.outcome.messageId!, text: 'Hello (edited)' })).step);
+  await commandRegister({ core, portal, userId: portal.adminUserId, params: {}, raw: { botId, fields: { command: 'help', title: { en: 'Help' } } } });
+  steps.push((await act('slash command', { kind: 'command', botId, command: 'help', params: 'topic' })).step);
+  // A reaction needs a message of the bot's: its latest in the private chat, or a greeting written for it.
+  const chatId = written.outcome.chatId;
+  const latest = [...portal.chatbots.messages.values()].filter((m) => m.chatId === chatId && m.authorId === botId && !m.deleted).at(-1);
+  const reply = latest ?? portal.chatbots.addMessage({ chatId, authorId: botId, text: 'Hello! How can I help?', date: isoDate(core.clock.now()), system: false, params: {} });
+  steps.push((await act('reaction to the bot', { kind: 'react', messageId: reply.id })).step);
+  steps.push((await act('mentioned in the group', { kind: 'write', botId, chatId: joined.outcome.chatId, text: 'what is new?' })).step);
+  steps.push((await act('private message deleted', { kind: 'delete', messageId: written.outcome.messageId! })).step);
+  return finish('chatbot', steps, [portal]);
+}
+
 /** Installs the application on new portals, then each portal's operator writes messages. */
 async function portals(host: ScenarioHost, opts: ScenarioOptions): Promise<ScenarioResult> {
   if (!opts.handlerUrl) throw new SandboxError('B24SB_BAD_REQUEST', 'The portals scenario needs handlerUrl (where ONAPPINSTALL goes)');
@@ -219,6 +280,7 @@ async function load(host: ScenarioHost, opts: ScenarioOptions): Promise<Scenario
 export const scenarios: Record<ScenarioName, (host: ScenarioHost, opts: ScenarioOptions) => Promise<ScenarioResult>> = {
   conversation,
   bot,
+  chatbot,
   portals,
   load,
 };

@@ -7,6 +7,8 @@ export interface MethodContext {
   core: SandboxCore;
   portal: Portal;
   userId: number;
+  /** The incoming webhook the call came through (its code); absent for an OAuth call. */
+  hook?: string;
   /** Parameters with top-level keys upper-cased, as Bitrix24 reads them. */
   params: Params;
   /** Parameters as sent (without `auth`). */

@@ -16,6 +16,8 @@ export interface RestRequest {
   warnings?: string[];
   /** Host header: a token used on another portal's domain is refused. */
   host?: string;
+  /** An incoming webhook's call (`/rest/<userId>/<code>/<method>`): its path names the caller instead of `auth`. */
+  webhook?: { userId: number; code: string };
 }
 
 export interface RestAnswer {
@@ -27,6 +29,8 @@ export interface RestAnswer {
 export interface Caller {
   portal: Portal;
   userId: number;
+  /** An incoming webhook's code when the call came through one; OAuth calls have none. */
+  hook?: string;
 }
 
 /** Outcome of one method run, shared by direct calls and batch commands. */
@@ -83,6 +87,12 @@ export async function handleRest(core: SandboxCore, req: RestRequest): Promise<R
 }
 
 function authorize(core: SandboxCore, req: RestRequest): Caller {
+  if (req.webhook) {
+    const { userId, code } = req.webhook;
+    const portal = core.portals.find((p) => p.webhooks.get(code)?.userId === userId);
+    if (!portal) throw new RestError(401, 'INVALID_CREDENTIALS', 'Invalid request credentials');
+    return { portal, userId, hook: code };
+  }
   const token = typeof req.params.auth === 'string' ? req.params.auth : '';
   if (!token) throw new RestError(401, 'NO_AUTH_FOUND', 'Wrong authorization data');
   const check = core.tokens.check(token);
@@ -138,7 +148,9 @@ export async function runMethod(core: SandboxCore, caller: Caller, method: strin
     }
     const raw = withoutAuth(params);
     const forced = spend(core.faults.methodResults, method);
-    const result = forced ? forced.result : await handler({ core, portal: caller.portal, userId: caller.userId, params: upperKeys(raw), raw });
+    const result = forced
+      ? forced.result
+      : await handler({ core, portal: caller.portal, userId: caller.userId, ...(caller.hook === undefined ? {} : { hook: caller.hook }), params: upperKeys(raw), raw });
     const processingMs = performance.now() - t0;
     budget.spend(core.clock.now(), rule.costSeconds ?? processingMs / 1000);
     return { status: 200, result, time: time(processingMs) };
