@@ -41,6 +41,7 @@ export { parseCustomerAction, customerActionTypes, type CustomerAction, type Cus
 export type { CustomerResult } from './customer/intake.js';
 export { setupConnector, teardownConnector, type ConnectorSetupOptions, type TeardownOptions, type SetupReport, type SetupStep } from './setup/connector.js';
 export { connectorEvents, type Delivery } from './setup/bindings.js';
+export { setupBot, teardownBot, type BotSetupOptions, type BotCommand } from './setup/bot.js';
 export { diagnose, type Check, type DoctorOptions } from './doctor/checks.js';
 export type { ConversationEntry, CustomerMessageView } from './store/state/types.js';
 export type { CustomerActionRecord, CustomerActionStatus } from './store/types.js';

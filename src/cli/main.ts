@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerBotCommand } from './commands/bot.js';
 import { registerConnectorCommand } from './commands/connector.js';
 import { registerDemoCommand } from './commands/demo/index.js';
 import { registerDoctorCommand } from './commands/doctor.js';
@@ -24,6 +25,7 @@ registerReplayCommand(program);
 registerPruneCommand(program);
 registerMigrateCommand(program);
 registerConnectorCommand(program);
+registerBotCommand(program);
 registerDoctorCommand(program);
 registerSandboxCommand(program);
 registerDemoCommand(program);

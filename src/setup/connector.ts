@@ -1,8 +1,10 @@
 import type { BatchCall } from '../effects/bitrix/batch.js';
 import type { PortalClient } from '../effects/bitrix/client.js';
-import { BitrixApiError } from '../effects/bitrix/errors.js';
 import { GatewayError } from '../errors.js';
 import { connectorEvents, planBindings, readBindings, type Delivery } from './bindings.js';
+import { setupFailed, writeSteps, type SetupReport, type SetupStep, type WriteCall } from './steps.js';
+
+export type { SetupReport, SetupStep } from './steps.js';
 
 /*
  * A connector set up on an installed portal in one go: registered, its events bound (to the
@@ -42,20 +44,6 @@ export interface TeardownOptions {
   lines: readonly number[];
   delivery: Delivery;
   dryRun?: boolean;
-}
-
-/** One thing setup did (or would do, or found done). */
-export interface SetupStep {
-  /** `done`: called; `planned`: a dry run's call; `kept`: already so, nothing called. */
-  outcome: 'done' | 'planned' | 'kept';
-  method: string;
-  params: Record<string, unknown>;
-  /** In words, for people. */
-  summary: string;
-}
-
-export interface SetupReport {
-  steps: SetupStep[];
 }
 
 /** An SVG file's text as the data URI imconnector.register takes; a data URI as it is. */
@@ -104,7 +92,7 @@ export async function setupConnector(client: PortalClient, o: ConnectorSetupOpti
   const { bindings, active } = await readPortal(client, o.id, o.lines);
   const plan = planBindings(connectorEvents, bindings, o.delivery);
   const steps: SetupStep[] = [];
-  const calls: { call: BatchCall; summary: string; check?: (result: unknown) => string | undefined }[] = [];
+  const calls: WriteCall[] = [];
 
   const icon = { DATA_IMAGE: iconDataUri(o.icon), ...(o.iconColor ? { COLOR: o.iconColor } : {}) };
   calls.push({
@@ -125,7 +113,7 @@ export async function setupConnector(client: PortalClient, o: ConnectorSetupOpti
     const DATA = { ID: d.id ?? `${o.id}_line${line}`, NAME: d.name ?? o.name, ...(d.url ? { URL: d.url } : {}), ...(d.urlIm ?? d.url ? { URL_IM: d.urlIm ?? d.url } : {}) };
     calls.push({ call: { method: 'imconnector.connector.data.set', params: { CONNECTOR: o.id, LINE: line, DATA } }, summary: `set the channel's data on line ${line} (ID ${DATA.ID})` });
   }
-  return { steps: [...steps, ...(await write(client, calls, o.dryRun))] };
+  return { steps: [...steps, ...(await writeSteps(client, calls, o.dryRun))] };
 }
 
 /**
@@ -136,7 +124,7 @@ export async function teardownConnector(client: PortalClient, o: TeardownOptions
   checkOptions(o);
   const { bindings, active } = await readPortal(client, o.id, o.lines);
   const ours = bindings.filter((b) => connectorEvents.includes(b.event) && ('offline' in o.delivery ? b.offline : !b.offline && b.handler === o.delivery.url));
-  const calls: { call: BatchCall; summary: string; check?: (result: unknown) => string | undefined }[] = [];
+  const calls: WriteCall[] = [];
   for (const b of ours) calls.push({ call: unbindCall(b), summary: `unbind ${b.event} from ${where(o.delivery)}` });
   o.lines.forEach((line, i) => {
     if (active[i]) calls.push({ call: { method: 'imconnector.activate', params: { CONNECTOR: o.id, LINE: line, ACTIVE: 0 } }, summary: `switch off on line ${line}` });
@@ -147,34 +135,5 @@ export async function teardownConnector(client: PortalClient, o: TeardownOptions
     // Unregistering one that is not there is what teardown wants.
     check: (r) => ((r as { result?: unknown } | null)?.result === true || (r as { error?: unknown } | null)?.error === 'APPLICATION_UNREGISTRATION_ERROR' ? undefined : `${String((r as { error?: unknown } | null)?.error ?? 'no result')}`),
   });
-  return { steps: await write(client, calls, o.dryRun) };
-}
-
-/** The calls in one batch that stops at the first failure; a dry run only lists them. */
-async function write(client: PortalClient, calls: { call: BatchCall; summary: string; check?: (result: unknown) => string | undefined }[], dryRun = false): Promise<SetupStep[]> {
-  const step = (c: (typeof calls)[number], outcome: SetupStep['outcome']): SetupStep => ({ outcome, method: c.call.method, params: c.call.params ?? {}, summary: c.summary });
-  if (dryRun || calls.length === 0) return calls.map((c) => step(c, 'planned'));
-  let answer;
-  try {
-    answer = await client.batch(calls.map((c) => c.call), true);
-  } catch (e) {
-    throw setupFailed(e, []);
-  }
-  const done: SetupStep[] = [];
-  for (const [i, c] of calls.entries()) {
-    const it = answer.items[i]!;
-    const refused = it.ok ? c.check?.(it.result) : undefined;
-    if (!it.ok || refused !== undefined) {
-      const error = it.ok ? new BitrixApiError({ method: c.call.method, code: 'SETUP_REFUSED', status: 200, description: refused ?? '' }) : it.error;
-      throw setupFailed(error, done);
-    }
-    done.push(step(c, 'done'));
-  }
-  return done;
-}
-
-function setupFailed(e: unknown, done: SetupStep[]): GatewayError {
-  const before = done.length === 0 ? 'nothing was changed' : `done before it: ${done.map((d) => d.summary).join('; ')}`;
-  const message = e instanceof Error ? e.message : String(e);
-  return new GatewayError('B24GW_SETUP_FAILED', `${message} (${before})`, { cause: e });
+  return { steps: await writeSteps(client, calls, o.dryRun) };
 }

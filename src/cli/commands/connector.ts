@@ -46,7 +46,8 @@ function icon(value: string | undefined): string {
   return readFileSync(value, 'utf8');
 }
 
-function print(report: SetupReport, json: boolean | undefined, intro: string): void {
+/** What setup or teardown did, as lines (or JSON). */
+export function printReport(report: SetupReport, json: boolean | undefined, intro: string): void {
   if (json) return void process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   console.log(intro);
   for (const s of report.steps) {
@@ -101,7 +102,7 @@ export function registerConnectorCommand(program: Command): void {
             data: { ...(o.dataId ? { id: o.dataId } : {}), ...(o.dataUrl ? { url: o.dataUrl } : {}), ...(o.dataName ? { name: o.dataName } : {}) },
             dryRun: o.dryRun === true,
           });
-          print(report, o.json, `${o.dryRun ? 'Would set up' : 'Set up'} connector ${o.connector} on portal ${memberId}:`);
+          printReport(report, o.json, `${o.dryRun ? 'Would set up' : 'Set up'} connector ${o.connector} on portal ${memberId}:`);
         } finally {
           clients.close();
           await store.close();
@@ -127,7 +128,7 @@ export function registerConnectorCommand(program: Command): void {
         try {
           const memberId = await pickPortal(store, o.portal);
           const report = await teardownConnector(clients.forPortal(memberId), { id: o.connector, lines: lines(o.line), delivery: delivery(o), dryRun: o.dryRun === true });
-          print(report, o.json, `${o.dryRun ? 'Would tear down' : 'Tore down'} connector ${o.connector} on portal ${memberId}:`);
+          printReport(report, o.json, `${o.dryRun ? 'Would tear down' : 'Tore down'} connector ${o.connector} on portal ${memberId}:`);
         } finally {
           clients.close();
           await store.close();
