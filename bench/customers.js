@@ -9,6 +9,7 @@
  * it ran), customer actions per second from the first send to the last one seen, send → seen
  * latency, REST requests per 1,000 customer actions, messages seen twice, and what is left.
  */
+import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { join } from 'node:path';
