@@ -11,5 +11,8 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['error'] }],
     },
   },
-  { files: ['src/cli/**', 'bench/**', 'test/**', 'packages/sandbox/src/**', '**/*.test.ts'], rules: { 'no-console': 'off' } },
+  {
+    files: ['src/cli/**', 'bench/**', 'test/**', 'packages/sandbox/src/**', '**/*.test.ts'],
+    rules: { 'no-console': 'off' },
+  },
 );

@@ -30,7 +30,9 @@ function axes({ title, top, left, plotW, plotH, y0, max }) {
   for (let i = 0; i <= ticks; i++) {
     const y = y0 - (plotH * i) / ticks;
     out.push(`<line x1="${left}" y1="${y}" x2="${left + plotW}" y2="${y}" class="grid"/>`);
-    out.push(`<text x="${left - 6}" y="${y + 4}" class="axis" text-anchor="end">${(step * i).toLocaleString('en-US')}</text>`);
+    out.push(
+      `<text x="${left - 6}" y="${y + 4}" class="axis" text-anchor="end">${(step * i).toLocaleString('en-US')}</text>`,
+    );
   }
   return { yMax: step * ticks, out };
 }
@@ -58,10 +60,16 @@ function panel({ title, top, width, height, groups, series, value, label, line }
       if (!cell) return;
       const h = (cell.v / yMax) * plotH;
       const x = gx + si * barW;
-      out.push(`<rect x="${x + 2}" y="${y0 - h}" width="${barW - 4}" height="${h}" fill="${s.color}"${cell.bad ? ' stroke="#d93025" stroke-width="3"' : ''}/>`);
-      out.push(`<text x="${x + barW / 2}" y="${y0 - h - 4}" class="value" text-anchor="middle">${esc(label(cell.v))}${cell.bad ? ' !' : ''}</text>`);
+      out.push(
+        `<rect x="${x + 2}" y="${y0 - h}" width="${barW - 4}" height="${h}" fill="${s.color}"${cell.bad ? ' stroke="#d93025" stroke-width="3"' : ''}/>`,
+      );
+      out.push(
+        `<text x="${x + barW / 2}" y="${y0 - h - 4}" class="value" text-anchor="middle">${esc(label(cell.v))}${cell.bad ? ' !' : ''}</text>`,
+      );
     });
-    out.push(`<text x="${left + gi * groupW + groupW / 2}" y="${y0 + 18}" class="axis" text-anchor="middle">${esc(g.label)}</text>`);
+    out.push(
+      `<text x="${left + gi * groupW + groupW / 2}" y="${y0 + 18}" class="axis" text-anchor="middle">${esc(g.label)}</text>`,
+    );
   });
   out.push(`<line x1="${left}" y1="${y0}" x2="${left + plotW}" y2="${y0}" class="base"/>`);
   if (line) {
@@ -86,13 +94,20 @@ function linePanel({ title, top, width, height, lines, unit }) {
   const maxX = Math.max(1, ...lines.map((l) => l.ys.length - 1));
   const { yMax, out } = axes({ title, top, left, plotW, plotH, y0, max: maxY });
   const xStep = tickStep(maxX / 2);
-  for (let x = 0; x <= maxX; x += xStep) out.push(`<text x="${left + (plotW * x) / maxX}" y="${y0 + 18}" class="axis" text-anchor="middle">${x} s</text>`);
+  for (let x = 0; x <= maxX; x += xStep)
+    out.push(`<text x="${left + (plotW * x) / maxX}" y="${y0 + 18}" class="axis" text-anchor="middle">${x} s</text>`);
   lines.forEach((l, i) => {
-    const pts = l.ys.map((v, x) => `${(left + (plotW * x) / maxX).toFixed(1)},${(y0 - (v / yMax) * plotH).toFixed(1)}`).join(' ');
-    out.push(`<polyline points="${pts}" fill="none" stroke="${l.color}" stroke-width="2"${l.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    const pts = l.ys
+      .map((v, x) => `${(left + (plotW * x) / maxX).toFixed(1)},${(y0 - (v / yMax) * plotH).toFixed(1)}`)
+      .join(' ');
+    out.push(
+      `<polyline points="${pts}" fill="none" stroke="${l.color}" stroke-width="2"${l.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     const lx = left + 10 + (i % 3) * 270;
     const ly = top + 36 + Math.floor(i / 3) * 16;
-    out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 22}" y2="${ly - 4}" stroke="${l.color}" stroke-width="2"${l.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(
+      `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 22}" y2="${ly - 4}" stroke="${l.color}" stroke-width="2"${l.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     out.push(`<text x="${lx + 28}" y="${ly}" class="axis">${esc(l.name)}</text>`);
   });
   out.push(`<line x1="${left}" y1="${y0}" x2="${left + plotW}" y2="${y0}" class="base"/>`);
@@ -122,7 +137,8 @@ export function chartSvg(r) {
   const panelH = 300;
   const series = r.targets.filter((t) => r.intake.some((c) => c.target === t.id));
   const groups = r.settings.concurrency.map((c) => ({ key: c, label: `concurrency ${c}` }));
-  const find = (/** @type {string} */ id, /** @type {string | number} */ c) => r.intake.find((x) => x.target === id && x.concurrency === c);
+  const find = (/** @type {string} */ id, /** @type {string | number} */ c) =>
+    r.intake.find((x) => x.target === id && x.concurrency === c);
   const legend = legendOf(series, 44);
   const parts = [legend.svg];
   let top = 50 + legend.height;
@@ -134,10 +150,16 @@ export function chartSvg(r) {
   }
   const runs = r.e2e ?? [];
   if (runs.length) {
-    const e2eSeries = runs.map((x) => ({ id: x.id, short: `${x.id}: ${x.db === 'postgres' ? 'PostgreSQL' : 'SQLite'}, ${x.instances} instance${x.instances > 1 ? 's' : ''}`, color: x.color }));
+    const e2eSeries = runs.map((x) => ({
+      id: x.id,
+      short: `${x.id}: ${x.db === 'postgres' ? 'PostgreSQL' : 'SQLite'}, ${x.instances} instance${x.instances > 1 ? 's' : ''}`,
+      color: x.color,
+    }));
     const byId = (/** @type {string} */ id) => runs.find((x) => x.id === id);
     parts.push(`<line x1="20" y1="${top + 10}" x2="${width - 20}" y2="${top + 10}" class="base"/>`);
-    parts.push(`<text x="70" y="${top + 34}" class="title">End to end: sandbox → gateway → channel → delivery status at the sandbox · ${esc(String(r.settings.e2e.rate))} events/s for ${esc(String(r.settings.e2e.seconds))} s</text>`);
+    parts.push(
+      `<text x="70" y="${top + 34}" class="title">End to end: sandbox → gateway → channel → delivery status at the sandbox · ${esc(String(r.settings.e2e.rate))} events/s for ${esc(String(r.settings.e2e.seconds))} s</text>`,
+    );
     const e2eLegend = legendOf(e2eSeries, top + 46);
     parts.push(e2eLegend.svg);
     top += 56 + e2eLegend.height;
@@ -171,8 +193,24 @@ export function chartSvg(r) {
       })}</g>`,
     );
     top += panelH;
-    const lines = runs.flatMap((x) => Object.entries(x.memory).map(([name, m]) => ({ name: `${name} (peak ${m.peakMb ?? '?'} MB, ${fmt.pct(m.growthPct)})`, color: x.color, dashed: / #2$/.test(name), ys: m.rssMb })));
-    parts.push(linePanel({ title: 'gateway RSS through the end-to-end run, one sample a second', top, width, height: panelH, lines, unit: 'MB' }));
+    const lines = runs.flatMap((x) =>
+      Object.entries(x.memory).map(([name, m]) => ({
+        name: `${name} (peak ${m.peakMb ?? '?'} MB, ${fmt.pct(m.growthPct)})`,
+        color: x.color,
+        dashed: / #2$/.test(name),
+        ys: m.rssMb,
+      })),
+    );
+    parts.push(
+      linePanel({
+        title: 'gateway RSS through the end-to-end run, one sample a second',
+        top,
+        width,
+        height: panelH,
+        lines,
+        unit: 'MB',
+      }),
+    );
     top += panelH;
   }
   const height = top + 30;

@@ -96,10 +96,14 @@ const stats = (xs) => {
  */
 const post = (url, body, headers) =>
   new Promise((resolve) => {
-    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: 30_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: 30_000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(0));
     req.end(body);
@@ -135,14 +139,32 @@ export async function runCustomers(setup, load, { dir, progress = () => undefine
     onKill(() => gateway.kill());
     const portal = sb.portal;
     const installed = await sb.install(portal, `${gateway.url}/events`);
-    if (!installed.ok) throw new Error(`install failed: ${installed.deliveries[0]?.status} ${installed.deliveries[0]?.responseBody ?? installed.deliveries[0]?.error ?? ''}`);
+    if (!installed.ok)
+      throw new Error(
+        `install failed: ${installed.deliveries[0]?.status} ${installed.deliveries[0]?.responseBody ?? installed.deliveries[0]?.error ?? ''}`,
+      );
     portal.ensureConnector(CONNECTOR, LINE);
     await sleep(300);
 
     const url = `${gateway.url}/channel/events`;
     /** @typedef {{ sent: number, creates: number, edits: number, acknowledged: number, rejected: Record<string, number>, firstSend: number, lastSend: number, lastSeen: number, latencies: number[], answers: number[], requests: number, commands: number, errors: number, closed: boolean }} Tally */
     /** @returns {Tally} */
-    const newTally = () => ({ sent: 0, creates: 0, edits: 0, acknowledged: 0, rejected: {}, firstSend: 0, lastSend: 0, lastSeen: 0, latencies: [], answers: [], requests: 0, commands: 0, errors: 0, closed: false });
+    const newTally = () => ({
+      sent: 0,
+      creates: 0,
+      edits: 0,
+      acknowledged: 0,
+      rejected: {},
+      firstSend: 0,
+      lastSend: 0,
+      lastSeen: 0,
+      latencies: [],
+      answers: [],
+      requests: 0,
+      commands: 0,
+      errors: 0,
+      closed: false,
+    });
     let tally = newTally();
     /** `<kind>:<message id>` → when its action was sent, and in which phase */
     /** @type {Map<string, { at: number, tally: Tally }>} */
@@ -169,10 +191,16 @@ export async function runCustomers(setup, load, { dir, progress = () => undefine
         }
       }
       // A refused call (a 503 QUERY_LIMIT_EXCEEDED the gateway then retries) is recorded with its parameters, but ran nothing.
-      if ((c.method !== 'imconnector.send.messages' && c.method !== 'imconnector.update.messages') || c.httpStatus !== 200) return;
+      if (
+        (c.method !== 'imconnector.send.messages' && c.method !== 'imconnector.update.messages') ||
+        c.httpStatus !== 200
+      )
+        return;
       t.commands++;
       const at = performance.now();
-      const items = /** @type {{ message?: { id?: string }, chat?: { id?: string } }[]} */ (Array.isArray(c.params.MESSAGES) ? c.params.MESSAGES : []);
+      const items = /** @type {{ message?: { id?: string }, chat?: { id?: string } }[]} */ (
+        Array.isArray(c.params.MESSAGES) ? c.params.MESSAGES : []
+      );
       for (const m of items) {
         const id = String(m.message?.id ?? '');
         if (c.method === 'imconnector.send.messages') {
@@ -188,11 +216,27 @@ export async function runCustomers(setup, load, { dir, progress = () => undefine
     const sendOne = async (i) => {
       const t = tally;
       const edit = load.editEvery > 0 && i % load.editEvery === load.editEvery - 1 && editable.length > 0;
-      const target = edit ? /** @type {{ id: string, chat: string }} */ (editable.shift()) : { id: `m-${i}`, chat: `chat-${i % load.chats}` };
+      const target = edit
+        ? /** @type {{ id: string, chat: string }} */ (editable.shift())
+        : { id: `m-${i}`, chat: `chat-${i % load.chats}` };
       const action = edit
-        ? { type: 'message.updated', chat: { externalId: target.chat }, message: { externalId: target.id, text: `Bench message ${target.id}, edited at ${i}` } }
-        : { type: 'message.created', chat: { externalId: target.chat }, user: { externalId: `user-${target.chat}`, name: 'Bench' }, message: { externalId: target.id, text: `Bench message ${i}` } };
-      const body = JSON.stringify({ version: 1, portal: { memberId: portal.memberId }, connector: { id: CONNECTOR, line: LINE }, ...action });
+        ? {
+            type: 'message.updated',
+            chat: { externalId: target.chat },
+            message: { externalId: target.id, text: `Bench message ${target.id}, edited at ${i}` },
+          }
+        : {
+            type: 'message.created',
+            chat: { externalId: target.chat },
+            user: { externalId: `user-${target.chat}`, name: 'Bench' },
+            message: { externalId: target.id, text: `Bench message ${i}` },
+          };
+      const body = JSON.stringify({
+        version: 1,
+        portal: { memberId: portal.memberId },
+        connector: { id: CONNECTOR, line: LINE },
+        ...action,
+      });
       const requestId = `r-${i}`;
       const at = performance.now();
       if (!t.firstSend) t.firstSend = at;
@@ -203,7 +247,12 @@ export async function runCustomers(setup, load, { dir, progress = () => undefine
       const key = `${edit ? 'u' : 'c'}:${target.id}`;
       outstanding.set(key, { at, tally: t });
       const ts = Math.floor(Date.now() / 1000);
-      const status = await post(url, body, { 'content-type': 'application/json', 'webhook-id': requestId, 'webhook-timestamp': String(ts), 'webhook-signature': sign(secret, requestId, ts, body) });
+      const status = await post(url, body, {
+        'content-type': 'application/json',
+        'webhook-id': requestId,
+        'webhook-timestamp': String(ts),
+        'webhook-signature': sign(secret, requestId, ts, body),
+      });
       if (status === 200) {
         t.acknowledged++;
         t.answers.push(performance.now() - at);
@@ -218,7 +267,7 @@ export async function runCustomers(setup, load, { dir, progress = () => undefine
       const started = performance.now();
       /** @type {Set<Promise<void>>} */
       const inFlight = new Set();
-      for (let k = 0; k < count; ) {
+      for (let k = 0; k < count;) {
         const wait = started + (k * 1000) / load.rate - performance.now();
         if (wait > 0) await sleep(wait);
         if (inFlight.size >= load.maxInFlight) {
@@ -260,7 +309,8 @@ export async function runCustomers(setup, load, { dir, progress = () => undefine
       rows = /** @type {{ status: string, n: number }[]} */ (file.prepare(sql.replace('::int', '')).all());
       file.close();
     }
-    for (const r of rows) left[r.status === 'sending' ? 'pending' : /** @type {'pending' | 'sent' | 'dead'} */ (r.status)] += Number(r.n);
+    for (const r of rows)
+      left[r.status === 'sending' ? 'pending' : /** @type {'pending' | 'sent' | 'dead'} */ (r.status)] += Number(r.n);
     const twice = [...created.values()].filter((n) => n > 1).length;
     const seenCount = t.acknowledged - missing;
     const e2eSeconds = ((t.lastSeen || performance.now()) - t.firstSend) / 1000;
@@ -269,12 +319,21 @@ export async function runCustomers(setup, load, { dir, progress = () => undefine
     const problems = [];
     /** @type {string[]} */
     const notes = [];
-    if (t.acknowledged < t.sent) problems.push(`${t.sent - t.acknowledged} of ${t.sent} customer actions not answered 200: ${JSON.stringify(t.rejected)}`);
+    if (t.acknowledged < t.sent)
+      problems.push(
+        `${t.sent - t.acknowledged} of ${t.sent} customer actions not answered 200: ${JSON.stringify(t.rejected)}`,
+      );
     if (twice > 0) problems.push(`${twice} new messages reached Bitrix24 more than once`);
     if (missing > 0) {
       const queued = left.pending;
-      if (missing > queued) problems.push(`${missing} acknowledged customer actions never reached Bitrix24 and only ${queued} were left queued: lost`);
-      else notes.push(`backlog: ${missing} customer actions had not reached Bitrix24 ${load.drainSeconds} s after the last send (still queued when the gateway stopped)`);
+      if (missing > queued)
+        problems.push(
+          `${missing} acknowledged customer actions never reached Bitrix24 and only ${queued} were left queued: lost`,
+        );
+      else
+        notes.push(
+          `backlog: ${missing} customer actions had not reached Bitrix24 ${load.drainSeconds} s after the last send (still queued when the gateway stopped)`,
+        );
     }
     if (left.dead > 0) problems.push(`${left.dead} customer actions dead`);
     if (t.errors > 0) notes.push(`${t.errors} REST requests answered with an error (the gateway retried them)`);
@@ -295,7 +354,12 @@ export async function runCustomers(setup, load, { dir, progress = () => undefine
       actionsPerSec: e2eSeconds > 0 ? seenCount / e2eSeconds : 0,
       latencyMs: stats(t.latencies),
       answerMs: stats(t.answers),
-      rest: { requests: t.requests, commands: t.commands, errors: t.errors, per1000: t.sent > 0 ? Math.round((t.requests / t.sent) * 1000 * 10) / 10 : null },
+      rest: {
+        requests: t.requests,
+        commands: t.commands,
+        errors: t.errors,
+        per1000: t.sent > 0 ? Math.round((t.requests / t.sent) * 1000 * 10) / 10 : null,
+      },
       left,
       memory,
       problems,

@@ -15,7 +15,13 @@ import process from 'node:process';
  */
 const expressQsOptions = (body) => {
   const params = body.split('&').length;
-  return { allowPrototypes: true, arrayLimit: Math.max(100, params), depth: 32, parameterLimit: 1000, strictDepth: true };
+  return {
+    allowPrototypes: true,
+    arrayLimit: Math.max(100, params),
+    depth: 32,
+    parameterLimit: 1000,
+    strictDepth: true,
+  };
 };
 
 /** @type {Record<string, (body: string) => unknown>} */
@@ -96,7 +102,15 @@ export function benchDecode(fixtures, { rounds, roundMs, warmupCalls }) {
     }
     /** @type {Record<string, number>} */
     const usPerEvent = {};
-    for (const [id, s] of Object.entries(samples)) usPerEvent[id] = s.sort((a, b) => a - b)[Math.floor(s.length / 2)] ?? NaN;
-    return { name, bytes: Buffer.byteLength(body), params: body.split('&').length, usPerEvent, equal: diff.length === 0, differences: diff };
+    for (const [id, s] of Object.entries(samples))
+      usPerEvent[id] = s.sort((a, b) => a - b)[Math.floor(s.length / 2)] ?? NaN;
+    return {
+      name,
+      bytes: Buffer.byteLength(body),
+      params: body.split('&').length,
+      usPerEvent,
+      equal: diff.length === 0,
+      differences: diff,
+    };
   });
 }

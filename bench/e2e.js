@@ -49,7 +49,13 @@ const BOUND_EVENTS = [...connectorCodes];
 export const endToEndSetups = [
   { id: 'e2e-sqlite', label: 'gateway serve, SQLite, 1 instance', db: 'sqlite', instances: 1, color: '#1a73e8' },
   { id: 'e2e-pg', label: 'gateway serve, PostgreSQL, 1 instance', db: 'postgres', instances: 1, color: '#188038' },
-  { id: 'e2e-pg2', label: 'gateway serve ×2 (both --role all), PostgreSQL, one database', db: 'postgres', instances: 2, color: '#81c995' },
+  {
+    id: 'e2e-pg2',
+    label: 'gateway serve ×2 (both --role all), PostgreSQL, one database',
+    db: 'postgres',
+    instances: 2,
+    color: '#81c995',
+  },
 ];
 
 /**
@@ -129,7 +135,8 @@ const getJson = (url) =>
   });
 
 /** @param {number[]} sorted */
-const pct = (sorted, /** @type {number} */ p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const pct = (sorted, /** @type {number} */ p) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 /** @param {number[]} xs */
 const stats = (xs) => {
   if (xs.length === 0) return null;
@@ -189,16 +196,25 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
       if (c.transport !== 'batch') setupRequests++;
     });
     const installed = await sb.install(portal, /** @type {string} */ (eventUrls[0]));
-    if (!installed.ok) throw new Error(`install failed: ONAPPINSTALL answered ${installed.deliveries[0]?.status} ${installed.deliveries[0]?.responseBody ?? installed.deliveries[0]?.error ?? ''}`);
+    if (!installed.ok)
+      throw new Error(
+        `install failed: ONAPPINSTALL answered ${installed.deliveries[0]?.status} ${installed.deliveries[0]?.responseBody ?? installed.deliveries[0]?.error ?? ''}`,
+      );
     /** @type {Record<string, string>} */
     const cmd = {
       register: `imconnector.register?${httpBuildQuery({ ID: CONNECTOR, NAME: 'Bench channel', ICON: { DATA_IMAGE: 'data:image/svg+xml;base64,PHN2Zy8+' }, PLACEMENT_HANDLER: `${gateways[0]?.url}/placement` })}`,
       activate: `imconnector.activate?${httpBuildQuery({ CONNECTOR, LINE, ACTIVE: 1 })}`,
-      ...Object.fromEntries(BOUND_EVENTS.map((e) => [`bind_${e.toLowerCase()}`, `event.bind?${httpBuildQuery({ event: e, handler: eventUrls[0] })}`])),
+      ...Object.fromEntries(
+        BOUND_EVENTS.map((e) => [
+          `bind_${e.toLowerCase()}`,
+          `event.bind?${httpBuildQuery({ event: e, handler: eventUrls[0] })}`,
+        ]),
+      ),
     };
     const bound = await callRest(sb.restUrl, 'batch', { auth: installed.tokens.access_token, halt: 1, cmd });
     const boundErrors = bound.body?.result?.result_error;
-    if (bound.status !== 200 || (boundErrors && Object.keys(boundErrors).length > 0)) throw new Error(`binding the handlers failed: ${JSON.stringify(bound.body).slice(0, 300)}`);
+    if (bound.status !== 200 || (boundErrors && Object.keys(boundErrors).length > 0))
+      throw new Error(`binding the handlers failed: ${JSON.stringify(bound.body).slice(0, 300)}`);
     // The install is confirmed (app.info) and stored before the 200; wait until the worker has also taken ONAPPINSTALL.
     await sleep(300);
     countSetup();
@@ -243,7 +259,13 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
       }
     });
     const offToken = sb.recorder.on('token', () => tally.rest.tokenRequests++);
-    const confirm = (/** @type {Tally} */ t, /** @type {number} */ messageId, /** @type {number} */ sentAt, /** @type {number} */ at, /** @type {boolean} */ wasAdd) => {
+    const confirm = (
+      /** @type {Tally} */ t,
+      /** @type {number} */ messageId,
+      /** @type {number} */ sentAt,
+      /** @type {number} */ at,
+      /** @type {boolean} */ wasAdd,
+    ) => {
       t.confirmed++;
       t.latencies.push(at - sentAt);
       t.lastStatus = Math.max(t.lastStatus, at);
@@ -298,7 +320,17 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
         return;
       }
       t.adds++;
-      const m = await sb.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: `bench-${i % load.chats}`, text: `Bench message ${i}`, operatorName: 'Bench Operator' }, { handlerUrl });
+      const m = await sb.act.operatorWrites(
+        portal,
+        {
+          connector: CONNECTOR,
+          line: LINE,
+          externalChatId: `bench-${i % load.chats}`,
+          text: `Bench message ${i}`,
+          operatorName: 'Bench Operator',
+        },
+        { handlerUrl },
+      );
       if (!answered(t, m.delivery)) return;
       const id = m.message.id;
       const before = early.get(id);
@@ -321,7 +353,7 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
       const started = performance.now();
       /** @type {Set<Promise<void>>} */
       const inFlight = new Set();
-      for (let k = 0; k < count; ) {
+      for (let k = 0; k < count;) {
         const wait = started + (k * 1000) / load.rate - performance.now();
         if (wait > 0) await sleep(wait);
         if (inFlight.size >= load.maxInFlight) {
@@ -367,10 +399,13 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     const notes = [];
     if (warmup > 0) {
       await offer(warmup, 'warm-up');
-      if (outstanding.size > 0) notes.push(`${outstanding.size} statuses of the warm-up had not come when the measured phase began`);
+      if (outstanding.size > 0)
+        notes.push(`${outstanding.size} statuses of the warm-up had not come when the measured phase began`);
     }
     const warm = tally;
-    const channelBefore = /** @type {NonNullable<EndToEndResult['channel']>} */ (await getJson(`${channel.url}/stats`).catch(() => null)) ?? { requests: 0, unique: 0, repeats: 0, badJson: 0, byType: {} };
+    const channelBefore = /** @type {NonNullable<EndToEndResult['channel']>} */ (
+      await getJson(`${channel.url}/stats`).catch(() => null)
+    ) ?? { requests: 0, unique: 0, repeats: 0, badJson: 0, byType: {} };
     tally = newTally();
     const t = tally;
     const samplers = gateways.map((g) => sampleMemory(g.pid, 1000));
@@ -388,7 +423,12 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     const benchCpu = process.cpuUsage(cpuBefore.bench);
     const cpuSeconds = {
       'bench (sandbox + sender)': Math.round((benchCpu.user + benchCpu.system) / 1e5) / 10,
-      ...Object.fromEntries(gateways.map((g, i) => [names[i], Math.round(((procCpuSeconds(g.pid) ?? 0) - (cpuBefore.gateways[i] ?? 0)) * 10) / 10])),
+      ...Object.fromEntries(
+        gateways.map((g, i) => [
+          names[i],
+          Math.round(((procCpuSeconds(g.pid) ?? 0) - (cpuBefore.gateways[i] ?? 0)) * 10) / 10,
+        ]),
+      ),
     };
 
     await Promise.all(gateways.map((g) => g.stop()));
@@ -407,7 +447,13 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
       /** @type {Record<string, number>} */
       const byType = {};
       for (const [k, v] of Object.entries(after.byType)) byType[k] = v - (channelBefore.byType[k] ?? 0);
-      channelStats = { requests: after.requests - channelBefore.requests, unique: after.unique - channelBefore.unique, repeats: after.repeats - channelBefore.repeats, badJson: after.badJson - channelBefore.badJson, byType };
+      channelStats = {
+        requests: after.requests - channelBefore.requests,
+        unique: after.unique - channelBefore.unique,
+        repeats: after.repeats - channelBefore.repeats,
+        badJson: after.badJson - channelBefore.badJson,
+        byType,
+      };
     } catch {
       // counted as a problem below
     }
@@ -419,24 +465,52 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
 
     const e2eSeconds = ((t.lastStatus || performance.now()) - t.firstSend) / 1000;
     const problems = [];
-    if (t.acknowledged < t.sent) problems.push(`${t.sent - t.acknowledged} of ${t.sent} events not answered 2xx: ${JSON.stringify(t.rejected)}`);
-    if (warm.acknowledged < warm.sent) problems.push(`warm-up: ${warm.sent - warm.acknowledged} of ${warm.sent} events not answered 2xx: ${JSON.stringify(warm.rejected)}`);
-    const leftText = stored ? `when the gateway${setup.instances > 1 ? 's' : ''} stopped, ${stored.unprocessed ?? 0} events were still queued and ${stored.outbox?.unsent ?? 0} statuses unsent in the database; ${t.late} statuses came during the stop` : '';
-    if (missing > 0 && ended === 'stalled') problems.push(`${missing} of ${t.acknowledged} acknowledged events got no delivery status, and none came for ${load.stallSeconds} s (${leftText})`);
-    else if (missing > 0) notes.push(`backlog: ${missing} of ${t.acknowledged} statuses had not come ${Math.round(waitedSeconds)} s after the last send, the longest wait (the gateway was still working through them: ${leftText})`);
-    if (unaccounted > 0) problems.push(`${unaccounted} acknowledged events got no delivery status and nothing for them was left in the database (not queued, no unsent status): lost`);
-    if (t.unexpected + warm.unexpected > 0) problems.push(`${t.unexpected + warm.unexpected} delivery statuses for no outstanding event (repeated or unmatched)`);
-    if (t.unknownToSandbox + warm.unknownToSandbox > 0) problems.push(`${t.unknownToSandbox + warm.unknownToSandbox} delivery statuses for messages the sandbox did not send`);
+    if (t.acknowledged < t.sent)
+      problems.push(`${t.sent - t.acknowledged} of ${t.sent} events not answered 2xx: ${JSON.stringify(t.rejected)}`);
+    if (warm.acknowledged < warm.sent)
+      problems.push(
+        `warm-up: ${warm.sent - warm.acknowledged} of ${warm.sent} events not answered 2xx: ${JSON.stringify(warm.rejected)}`,
+      );
+    const leftText = stored
+      ? `when the gateway${setup.instances > 1 ? 's' : ''} stopped, ${stored.unprocessed ?? 0} events were still queued and ${stored.outbox?.unsent ?? 0} statuses unsent in the database; ${t.late} statuses came during the stop`
+      : '';
+    if (missing > 0 && ended === 'stalled')
+      problems.push(
+        `${missing} of ${t.acknowledged} acknowledged events got no delivery status, and none came for ${load.stallSeconds} s (${leftText})`,
+      );
+    else if (missing > 0)
+      notes.push(
+        `backlog: ${missing} of ${t.acknowledged} statuses had not come ${Math.round(waitedSeconds)} s after the last send, the longest wait (the gateway was still working through them: ${leftText})`,
+      );
+    if (unaccounted > 0)
+      problems.push(
+        `${unaccounted} acknowledged events got no delivery status and nothing for them was left in the database (not queued, no unsent status): lost`,
+      );
+    if (t.unexpected + warm.unexpected > 0)
+      problems.push(
+        `${t.unexpected + warm.unexpected} delivery statuses for no outstanding event (repeated or unmatched)`,
+      );
+    if (t.unknownToSandbox + warm.unknownToSandbox > 0)
+      problems.push(
+        `${t.unknownToSandbox + warm.unknownToSandbox} delivery statuses for messages the sandbox did not send`,
+      );
     if (!channelStats) problems.push('the channel did not answer GET /stats');
     else {
       const notYet = stored?.unprocessed ?? 0;
-      if (channelStats.unique < t.acknowledged - notYet) problems.push(`the channel got ${channelStats.unique} distinct deliveries for ${t.acknowledged} acknowledged events, of which ${notYet} were still queued`);
-      if (channelStats.repeats > 0) problems.push(`the channel got ${channelStats.repeats} repeated deliveries (same webhook-id)`);
+      if (channelStats.unique < t.acknowledged - notYet)
+        problems.push(
+          `the channel got ${channelStats.unique} distinct deliveries for ${t.acknowledged} acknowledged events, of which ${notYet} were still queued`,
+        );
+      if (channelStats.repeats > 0)
+        problems.push(`the channel got ${channelStats.repeats} repeated deliveries (same webhook-id)`);
     }
     const rest = t.rest;
     const limited = rest.errorsByCode['503 QUERY_LIMIT_EXCEEDED'] ?? 0;
     const otherErrors = rest.errors - limited;
-    if (otherErrors > 0) problems.push(`${otherErrors} REST requests answered with an error other than 503 QUERY_LIMIT_EXCEEDED: ${JSON.stringify(rest.errorsByCode)}`);
+    if (otherErrors > 0)
+      problems.push(
+        `${otherErrors} REST requests answered with an error other than 503 QUERY_LIMIT_EXCEEDED: ${JSON.stringify(rest.errorsByCode)}`,
+      );
     const warmLimited = warm.rest.errorsByCode['503 QUERY_LIMIT_EXCEEDED'] ?? 0;
     if (limited + warmLimited > 0) {
       const n = limited + warmLimited;
@@ -448,15 +522,19 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     const e2eRate = e2eSeconds > 0 ? t.confirmed / e2eSeconds : 0;
     // Statuses go out in batches at most 2 REST requests a second, so about a second of tail is normal.
     if (ended === 'drained' && sendRate >= load.rate * 0.95 && e2eRate >= load.rate * 0.8 && waitedSeconds <= 2) {
-      notes.push(`kept up with the ${load.rate} events/s offered (the last status ${waitedSeconds.toFixed(1)} s after the last send): end-to-end events/s is about the offered rate less that tail, not the gateway's ceiling; raise --e2e-rate to find it`);
+      notes.push(
+        `kept up with the ${load.rate} events/s offered (the last status ${waitedSeconds.toFixed(1)} s after the last send): end-to-end events/s is about the offered rate less that tail, not the gateway's ceiling; raise --e2e-rate to find it`,
+      );
     }
     if (stored) {
       // ONAPPINSTALL is one more row than the load.
       const answeredAll = warm.acknowledged + t.acknowledged + 1;
-      if (stored.rows < answeredAll) problems.push(`${stored.rows} events stored for ${answeredAll} acknowledged (warm-up and install included)`);
+      if (stored.rows < answeredAll)
+        problems.push(`${stored.rows} events stored for ${answeredAll} acknowledged (warm-up and install included)`);
       const dead = stored.byStatus.dead ?? 0;
       if (dead > 0) problems.push(`${dead} events dead (given up) in the database`);
-      if (stored.outbox && stored.outbox.dead > 0) problems.push(`${stored.outbox.dead} delivery statuses given up (dead) in the status outbox`);
+      if (stored.outbox && stored.outbox.dead > 0)
+        problems.push(`${stored.outbox.dead} delivery statuses given up (dead) in the status outbox`);
     }
     return {
       id: setup.id,

@@ -52,6 +52,11 @@ export function describeMachine(dbDir) {
     date: new Date().toISOString(),
     dbDir,
     dbFilesystem: mountOf(dbDir),
-    versions: { autocannon: versionOf('autocannon'), express: versionOf('express'), qs: versionOf('qs'), 'better-sqlite3': versionOf('better-sqlite3') },
+    versions: {
+      autocannon: versionOf('autocannon'),
+      express: versionOf('express'),
+      qs: versionOf('qs'),
+      'better-sqlite3': versionOf('better-sqlite3'),
+    },
   };
 }

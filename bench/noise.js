@@ -88,7 +88,13 @@ export function startNoiseMeter(pids, databases = () => []) {
       for (const db of databases()) for (const [pid, cpu] of pgBackends(db)) ours += cpu - (pg0.get(pid) ?? 0);
       const busy = m1.busy - m0.busy;
       const r = (/** @type {number} */ x) => Math.round((x / Math.max(seconds, 0.001)) * 100) / 100;
-      return { seconds: Math.round(seconds * 10) / 10, machineBusy: r(busy), ours: r(Math.min(ours, busy)), others: r(Math.max(0, busy - ours)), cores: availableParallelism() };
+      return {
+        seconds: Math.round(seconds * 10) / 10,
+        machineBusy: r(busy),
+        ours: r(Math.min(ours, busy)),
+        others: r(Math.max(0, busy - ours)),
+        cores: availableParallelism(),
+      };
     },
   };
 }
@@ -97,7 +103,7 @@ export function startNoiseMeter(pids, databases = () => []) {
 export function machineLoadNow() {
   let loadavg = null;
   try {
-    loadavg = Number((readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? 'NaN'));
+    loadavg = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? 'NaN');
   } catch {
     // not Linux
   }

@@ -36,16 +36,27 @@ async function adminQuery(sql, read, fallback) {
  * null when the server answers, else why not (for the skip line).
  * @returns {Promise<string | null>}
  */
-export const pgUnreachable = () => adminQuery('SELECT 1', () => null, (e) => /** @type {Error} */ (e).message || String(e));
+export const pgUnreachable = () =>
+  adminQuery(
+    'SELECT 1',
+    () => null,
+    (e) => /** @type {Error} */ (e).message || String(e),
+  );
 
 /** The server's version string, for the machine description. */
-export const pgVersion = () => adminQuery('SHOW server_version', (rows) => String(rows[0]?.server_version ?? 'unknown'), () => 'unreachable');
+export const pgVersion = () =>
+  adminQuery(
+    'SHOW server_version',
+    (rows) => String(rows[0]?.server_version ?? 'unknown'),
+    () => 'unreachable',
+  );
 
 /** The server's durability settings that decide what a commit costs. */
 export const pgSettings = () =>
   adminQuery(
     "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'max_connections', 'shared_buffers')",
-    (rows) => /** @type {Record<string, string>} */ (Object.fromEntries(rows.map((x) => [String(x.name), String(x.setting)]))),
+    (rows) =>
+      /** @type {Record<string, string>} */ (Object.fromEntries(rows.map((x) => [String(x.name), String(x.setting)]))),
     () => /** @type {Record<string, string>} */ ({}),
   );
 
@@ -97,7 +108,8 @@ export async function countPgRows(url) {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
   await c.connect();
   try {
-    const has = async (/** @type {string} */ t) => (await c.query('SELECT to_regclass($1) AS t', [t])).rows[0]?.t !== null;
+    const has = async (/** @type {string} */ t) =>
+      (await c.query('SELECT to_regclass($1) AS t', [t])).rows[0]?.t !== null;
     if (!(await has('events'))) return { rows: 0, unprocessed: null, byStatus: {}, outbox: null };
     const grouped = (await c.query('SELECT status, COUNT(*)::int AS n FROM events GROUP BY status')).rows;
     /** @type {Record<string, number>} */
@@ -106,7 +118,11 @@ export async function countPgRows(url) {
     const unprocessed = (byStatus.pending ?? 0) + (byStatus.retry ?? 0) + (byStatus.processing ?? 0);
     let outbox = null;
     if (await has('status_outbox')) {
-      const o = (await c.query("SELECT COUNT(*)::int AS rows, COUNT(*) FILTER (WHERE status IN ('pending', 'sending'))::int AS unsent, COUNT(*) FILTER (WHERE status = 'dead')::int AS dead FROM status_outbox")).rows[0];
+      const o = (
+        await c.query(
+          "SELECT COUNT(*)::int AS rows, COUNT(*) FILTER (WHERE status IN ('pending', 'sending'))::int AS unsent, COUNT(*) FILTER (WHERE status = 'dead')::int AS dead FROM status_outbox",
+        )
+      ).rows[0];
       outbox = { rows: Number(o?.rows ?? 0), unsent: Number(o?.unsent ?? 0), dead: Number(o?.dead ?? 0) };
     }
     return { rows, unprocessed, byStatus, outbox };

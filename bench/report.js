@@ -34,7 +34,8 @@ export const fmt = {
   ratio: (/** @type {number | null} */ r) => (r === null || !Number.isFinite(r) ? '—' : `${r.toFixed(2)}×`),
   pct: (/** @type {number | null} */ p) => (p === null ? '—' : `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`),
   /** latency we measured ourselves (sub-millisecond precision) */
-  msExact: (/** @type {number | null | undefined} */ n) => (n === null || n === undefined ? '—' : n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US')),
+  msExact: (/** @type {number | null | undefined} */ n) =>
+    n === null || n === undefined ? '—' : n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US'),
 };
 
 /** Within ±15% first third vs last third: what the end-to-end memory check calls flat. */
@@ -86,8 +87,22 @@ export function intakeTable(r) {
 /** @param {Results} r */
 export function ratioTable(r) {
   return table(
-    ['conc.', 'gateway ÷ bare (events/s)', 'gateway ÷ naive FULL', 'gateway ÷ naive NORMAL', 'gateway --role intake ÷ bare', 'intake without storage ÷ bare (bound)'],
-    r.ratios.map((x) => [x.concurrency, fmt.ratio(x.gatewayVsBare), fmt.ratio(x.gatewayVsNaiveFull), fmt.ratio(x.gatewayVsNaiveNormal), fmt.ratio(x.intakeOnlyVsBare), fmt.ratio(x.noStoreVsBare)]),
+    [
+      'conc.',
+      'gateway ÷ bare (events/s)',
+      'gateway ÷ naive FULL',
+      'gateway ÷ naive NORMAL',
+      'gateway --role intake ÷ bare',
+      'intake without storage ÷ bare (bound)',
+    ],
+    r.ratios.map((x) => [
+      x.concurrency,
+      fmt.ratio(x.gatewayVsBare),
+      fmt.ratio(x.gatewayVsNaiveFull),
+      fmt.ratio(x.gatewayVsNaiveNormal),
+      fmt.ratio(x.intakeOnlyVsBare),
+      fmt.ratio(x.noStoreVsBare),
+    ]),
     'rrrrrr',
   );
 }
@@ -97,11 +112,32 @@ export function decodeTable(r) {
   const rows = r.decode.map((d) => {
     const ours = d.usPerEvent.decodeForm ?? NaN;
     const theirs = d.usPerEvent['qs.parse'] ?? NaN;
-    return [d.name, d.bytes, d.params, fmt.us(ours), fmt.us(theirs), fmt.ratio(theirs / ours), d.equal ? 'yes' : `**NO**: ${d.differences.join('; ')}`];
+    return [
+      d.name,
+      d.bytes,
+      d.params,
+      fmt.us(ours),
+      fmt.us(theirs),
+      fmt.ratio(theirs / ours),
+      d.equal ? 'yes' : `**NO**: ${d.differences.join('; ')}`,
+    ];
   });
-  const mean = (/** @type {string} */ id) => r.decode.reduce((a, d) => a + (d.usPerEvent[id] ?? 0), 0) / Math.max(1, r.decode.length);
-  rows.push(['**mean**', '', '', fmt.us(mean('decodeForm')), fmt.us(mean('qs.parse')), fmt.ratio(mean('qs.parse') / mean('decodeForm')), '']);
-  return table(['body', 'bytes', 'params', 'decodeForm µs/event', 'qs.parse µs/event', 'qs ÷ decodeForm', 'same result'], rows, 'lrrrrrl');
+  const mean = (/** @type {string} */ id) =>
+    r.decode.reduce((a, d) => a + (d.usPerEvent[id] ?? 0), 0) / Math.max(1, r.decode.length);
+  rows.push([
+    '**mean**',
+    '',
+    '',
+    fmt.us(mean('decodeForm')),
+    fmt.us(mean('qs.parse')),
+    fmt.ratio(mean('qs.parse') / mean('decodeForm')),
+    '',
+  ]);
+  return table(
+    ['body', 'bytes', 'params', 'decodeForm µs/event', 'qs.parse µs/event', 'qs ÷ decodeForm', 'same result'],
+    rows,
+    'lrrrrrl',
+  );
 }
 
 /** @param {Results} r */
@@ -111,10 +147,31 @@ export function memoryTable(r) {
     const perCell = r.intake
       .filter((c) => c.target === id)
       .map((c) => `c=${c.concurrency}: ${(nth ? c.rssMbAfterEach?.[Number(nth) - 1] : c.rssMbAfter) ?? '—'}`);
-    const flat = m.growthPct === null ? '—' : Math.abs(m.growthPct) <= 10 ? 'flat' : m.growthPct > 0 ? 'grows' : 'shrinks';
-    return [id === 'gateway' ? `**${name}**` : name, m.peakMb ?? '—', m.firstThirdMb ?? '—', m.lastThirdMb ?? '—', `${fmt.pct(m.growthPct)} (${flat})`, perCell.join(', '), m.rssMb.length];
+    const flat =
+      m.growthPct === null ? '—' : Math.abs(m.growthPct) <= 10 ? 'flat' : m.growthPct > 0 ? 'grows' : 'shrinks';
+    return [
+      id === 'gateway' ? `**${name}**` : name,
+      m.peakMb ?? '—',
+      m.firstThirdMb ?? '—',
+      m.lastThirdMb ?? '—',
+      `${fmt.pct(m.growthPct)} (${flat})`,
+      perCell.join(', '),
+      m.rssMb.length,
+    ];
   });
-  return table(['process', 'peak RSS MB (VmHWM)', 'RSS MB, first third', 'RSS MB, last third', 'change', 'RSS MB after each cell', 'samples'], rows, 'lrrrllr');
+  return table(
+    [
+      'process',
+      'peak RSS MB (VmHWM)',
+      'RSS MB, first third',
+      'RSS MB, last third',
+      'change',
+      'RSS MB after each cell',
+      'samples',
+    ],
+    rows,
+    'lrrrllr',
+  );
 }
 
 /**
@@ -122,12 +179,22 @@ export function memoryTable(r) {
  * @param {Results} r
  */
 export function postgresTable(r) {
-  const cell = (/** @type {string} */ id, /** @type {number} */ c) => r.intake.find((x) => x.target === id && x.concurrency === c);
+  const cell = (/** @type {string} */ id, /** @type {number} */ c) =>
+    r.intake.find((x) => x.target === id && x.concurrency === c);
   if (!r.intake.some((x) => x.target === 'gateway-pg' || x.target === 'gateway-pg2')) return '';
-  const show = (/** @type {IntakeCell | undefined} */ x) => (x ? `${fmt.int(x.eventsPerSec)} (p99 ${fmt.ms(x.p99)} ms)${cellProblems(x) ? ' **FLAGGED**' : ''}` : '—');
-  const div = (/** @type {IntakeCell | undefined} */ a, /** @type {IntakeCell | undefined} */ b) => (a && b && b.eventsPerSec ? a.eventsPerSec / b.eventsPerSec : null);
+  const show = (/** @type {IntakeCell | undefined} */ x) =>
+    x ? `${fmt.int(x.eventsPerSec)} (p99 ${fmt.ms(x.p99)} ms)${cellProblems(x) ? ' **FLAGGED**' : ''}` : '—';
+  const div = (/** @type {IntakeCell | undefined} */ a, /** @type {IntakeCell | undefined} */ b) =>
+    a && b && b.eventsPerSec ? a.eventsPerSec / b.eventsPerSec : null;
   return table(
-    ['conc. (total)', 'SQLite, 1 instance: events/s', 'PostgreSQL, 1 instance', 'PostgreSQL, 2 instances (sum)', 'PG 1 ÷ SQLite', 'PG 2 ÷ PG 1'],
+    [
+      'conc. (total)',
+      'SQLite, 1 instance: events/s',
+      'PostgreSQL, 1 instance',
+      'PostgreSQL, 2 instances (sum)',
+      'PG 1 ÷ SQLite',
+      'PG 2 ÷ PG 1',
+    ],
     r.settings.concurrency.map((c) => [
       c,
       show(cell('gateway', c)),
@@ -140,7 +207,8 @@ export function postgresTable(r) {
   );
 }
 
-const e2eName = (/** @type {import('./e2e.js').EndToEndResult} */ x) => `${x.id === 'e2e-sqlite' ? `**${x.id}**` : x.id}`;
+const e2eName = (/** @type {import('./e2e.js').EndToEndResult} */ x) =>
+  `${x.id === 'e2e-sqlite' ? `**${x.id}**` : x.id}`;
 const gatewaysOf = (/** @type {import('./e2e.js').EndToEndResult} */ x) =>
   `${x.db === 'postgres' ? 'PostgreSQL' : 'SQLite'}, ${x.instances === 1 ? '1 × `serve`' : `${x.instances} × \`serve --role all\`, one database`}`;
 
@@ -151,7 +219,19 @@ const gatewaysOf = (/** @type {import('./e2e.js').EndToEndResult} */ x) =>
 export function e2eTable(r) {
   if (!r.e2e?.length) return '';
   return table(
-    ['run', 'gateway', 'offered events/s', 'sent (achieved/s)', '2xx answers', 'delivered to channel', 'statuses at sandbox', 'missing', '**end-to-end events/s**', 'first send → last status, s', 'check'],
+    [
+      'run',
+      'gateway',
+      'offered events/s',
+      'sent (achieved/s)',
+      '2xx answers',
+      'delivered to channel',
+      'statuses at sandbox',
+      'missing',
+      '**end-to-end events/s**',
+      'first send → last status, s',
+      'check',
+    ],
     r.e2e.map((x) => [
       e2eName(x),
       gatewaysOf(x),
@@ -163,7 +243,11 @@ export function e2eTable(r) {
       `${fmt.int(x.missing)}${x.lost ? ` (**${fmt.int(x.lost)} lost**)` : ''}`,
       `**${fmt.int(x.eventsPerSec)}**`,
       x.e2eSeconds.toFixed(1),
-      x.problems.length ? `**FLAGGED** ${x.problems.join('; ')}` : x.missing ? 'backlog left at the end of the wait, nothing lost (see Notes)' : 'ok',
+      x.problems.length
+        ? `**FLAGGED** ${x.problems.join('; ')}`
+        : x.missing
+          ? 'backlog left at the end of the wait, nothing lost (see Notes)'
+          : 'ok',
     ]),
     'llrrrrrrrrl',
   );
@@ -176,10 +260,24 @@ export function e2eTable(r) {
 export function e2eLatencyTable(r) {
   if (!r.e2e?.length) return '';
   return table(
-    ['run', 'send → status p50 ms', 'p99 ms', 'max ms', 'gateway answer p50 ms', 'p99 ms', 'REST requests', '**REST per 1,000 events**', 'commands (batched)', '503 QUERY_LIMIT', 'left in database'],
+    [
+      'run',
+      'send → status p50 ms',
+      'p99 ms',
+      'max ms',
+      'gateway answer p50 ms',
+      'p99 ms',
+      'REST requests',
+      '**REST per 1,000 events**',
+      'commands (batched)',
+      '503 QUERY_LIMIT',
+      'left in database',
+    ],
     r.e2e.map((x) => {
       const limited = x.rest.errorsByCode['503 QUERY_LIMIT_EXCEEDED'] ?? 0;
-      const left = x.stored ? `${fmt.int(x.stored.unprocessed ?? 0)} events unfinished, ${fmt.int(x.stored.outbox?.unsent ?? 0)} statuses unsent` : '—';
+      const left = x.stored
+        ? `${fmt.int(x.stored.unprocessed ?? 0)} events unfinished, ${fmt.int(x.stored.outbox?.unsent ?? 0)} statuses unsent`
+        : '—';
       return [
         e2eName(x),
         fmt.msExact(x.latencyMs?.p50),
@@ -206,11 +304,40 @@ export function e2eMemoryTable(r) {
   if (!r.e2e?.length) return '';
   const rows = r.e2e.flatMap((x) =>
     Object.entries(x.memory).map(([name, m]) => {
-      const verdict = m.growthPct === null ? '—' : Math.abs(m.growthPct) <= E2E_FLAT_PCT ? 'flat' : m.growthPct > 0 ? '**grows**' : 'shrinks';
-      return [name, m.rssMb.length, m.peakMb ?? '—', m.firstThirdMb ?? '—', m.lastThirdMb ?? '—', fmt.pct(m.growthPct), verdict, x.cpuSeconds[name] ?? '—'];
+      const verdict =
+        m.growthPct === null
+          ? '—'
+          : Math.abs(m.growthPct) <= E2E_FLAT_PCT
+            ? 'flat'
+            : m.growthPct > 0
+              ? '**grows**'
+              : 'shrinks';
+      return [
+        name,
+        m.rssMb.length,
+        m.peakMb ?? '—',
+        m.firstThirdMb ?? '—',
+        m.lastThirdMb ?? '—',
+        fmt.pct(m.growthPct),
+        verdict,
+        x.cpuSeconds[name] ?? '—',
+      ];
     }),
   );
-  return table(['gateway process', 'samples (1/s)', 'peak RSS MB (VmHWM)', 'RSS MB, first third', 'RSS MB, last third', 'change', `flat (±${E2E_FLAT_PCT}%)?`, 'CPU s used'], rows, 'lrrrrrlr');
+  return table(
+    [
+      'gateway process',
+      'samples (1/s)',
+      'peak RSS MB (VmHWM)',
+      'RSS MB, first third',
+      'RSS MB, last third',
+      'change',
+      `flat (±${E2E_FLAT_PCT}%)?`,
+      'CPU s used',
+    ],
+    rows,
+    'lrrrrrlr',
+  );
 }
 
 /**
@@ -220,7 +347,22 @@ export function e2eMemoryTable(r) {
 export function customerTable(r) {
   if (!r.customers?.length) return '';
   return table(
-    ['run', 'offered actions/s', 'sent (achieved/s)', '200 answers', 'in Bitrix24', 'missing', 'seen twice', '**customer actions/s end to end**', 'send → Bitrix24 p50 ms', 'p99 ms', 'answer p50 ms', 'REST requests', '**REST per 1,000 actions**', 'check'],
+    [
+      'run',
+      'offered actions/s',
+      'sent (achieved/s)',
+      '200 answers',
+      'in Bitrix24',
+      'missing',
+      'seen twice',
+      '**customer actions/s end to end**',
+      'send → Bitrix24 p50 ms',
+      'p99 ms',
+      'answer p50 ms',
+      'REST requests',
+      '**REST per 1,000 actions**',
+      'check',
+    ],
     r.customers.map((x) => [
       x.id,
       fmt.int(x.load.rate),
@@ -252,7 +394,14 @@ export function noiseTable(r) {
     ['phase', 'wall s', 'machine busy (cores)', 'bench + its servers + their PG backends', 'other processes', 'quiet?'],
     entries.map(([phase, n]) => {
       const x = /** @type {import('./noise.js').NoiseResult} */ (n);
-      return [phase === 'before' ? '1 s before the run' : phase, x.seconds, `${x.machineBusy.toFixed(2)} of ${x.cores}`, x.ours.toFixed(2), x.others.toFixed(2), x.others <= NOISY_CORES ? 'yes' : '**no**'];
+      return [
+        phase === 'before' ? '1 s before the run' : phase,
+        x.seconds,
+        `${x.machineBusy.toFixed(2)} of ${x.cores}`,
+        x.ours.toFixed(2),
+        x.others.toFixed(2),
+        x.others <= NOISY_CORES ? 'yes' : '**no**',
+      ];
     }),
     'lrrrrl',
   );
@@ -270,7 +419,11 @@ export function integrityTable(r) {
       fmt.int(x.answered),
       x.stored === null ? '—' : fmt.int(x.stored),
       x.unprocessed === null ? '—' : fmt.int(x.unprocessed),
-      x.stored === null ? 'stores nothing' : x.lost ? '**FLAGGED: fewer rows than 200 answers**' : 'ok (≥ answers; extra rows are requests cut off at the end of a run)',
+      x.stored === null
+        ? 'stores nothing'
+        : x.lost
+          ? '**FLAGGED: fewer rows than 200 answers**'
+          : 'ok (≥ answers; extra rows are requests cut off at the end of a run)',
     ]),
     'lrrrl',
   );
@@ -282,8 +435,10 @@ export function integrityTable(r) {
  * @returns {Pick<Results, 'ratios' | 'flags' | 'notes' | 'verdict'>}
  */
 export function summarize(r) {
-  const eps = (/** @type {string} */ id, /** @type {number} */ c) => r.intake.find((x) => x.target === id && x.concurrency === c)?.eventsPerSec;
-  const div = (/** @type {number | undefined} */ a, /** @type {number | undefined} */ b) => (a !== undefined && b ? a / b : null);
+  const eps = (/** @type {string} */ id, /** @type {number} */ c) =>
+    r.intake.find((x) => x.target === id && x.concurrency === c)?.eventsPerSec;
+  const div = (/** @type {number | undefined} */ a, /** @type {number | undefined} */ b) =>
+    a !== undefined && b ? a / b : null;
   const ratios = r.settings.concurrency.map((c) => ({
     concurrency: c,
     gatewayVsBare: div(eps('gateway', c), eps('bare', c)),
@@ -293,8 +448,10 @@ export function summarize(r) {
     noStoreVsBare: div(eps('intake-no-store', c), eps('bare', c)),
   }));
   const flags = [];
-  for (const c of r.intake) if (cellProblems(c) > 0) flags.push(`${c.target} c=${c.concurrency}: ${statusNote(c).replace('**FLAGGED** ', '')}`);
-  for (const [id, x] of Object.entries(r.integrity)) if (x.lost) flags.push(`${id}: ${x.stored} rows stored for ${x.answered} answers of 200`);
+  for (const c of r.intake)
+    if (cellProblems(c) > 0) flags.push(`${c.target} c=${c.concurrency}: ${statusNote(c).replace('**FLAGGED** ', '')}`);
+  for (const [id, x] of Object.entries(r.integrity))
+    if (x.lost) flags.push(`${id}: ${x.stored} rows stored for ${x.answered} answers of 200`);
   for (const d of r.decode) if (!d.equal) flags.push(`decode ${d.name}: decodeForm and qs.parse differ`);
   for (const x of r.e2e ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
   for (const x of r.customers ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
@@ -305,12 +462,21 @@ export function summarize(r) {
   for (const x of r.e2e ?? []) {
     for (const n of x.notes) notes.push(`${x.id}: ${n}`);
     for (const [name, m] of Object.entries(x.memory)) {
-      if (m.growthPct !== null && Math.abs(m.growthPct) > E2E_FLAT_PCT) notes.push(`${name}: RSS ${m.growthPct > 0 ? 'grew' : 'shrank'} ${fmt.pct(m.growthPct)} from the first to the last third of the end-to-end run (${m.firstThirdMb} → ${m.lastThirdMb} MB, ${m.rssMb.length} samples)`);
+      if (m.growthPct !== null && Math.abs(m.growthPct) > E2E_FLAT_PCT)
+        notes.push(
+          `${name}: RSS ${m.growthPct > 0 ? 'grew' : 'shrank'} ${fmt.pct(m.growthPct)} from the first to the last third of the end-to-end run (${m.firstThirdMb} → ${m.lastThirdMb} MB, ${m.rssMb.length} samples)`,
+        );
     }
-    if (x.sendRate < x.load.rate * 0.9) notes.push(`${x.id}: the sandbox sent ${fmt.int(x.sendRate)} events/s of the ${fmt.int(x.load.rate)} offered: ${x.load.maxInFlight} POSTs were open at once, waiting for the gateway's answers`);
+    if (x.sendRate < x.load.rate * 0.9)
+      notes.push(
+        `${x.id}: the sandbox sent ${fmt.int(x.sendRate)} events/s of the ${fmt.int(x.load.rate)} offered: ${x.load.maxInFlight} POSTs were open at once, waiting for the gateway's answers`,
+      );
   }
   const noisy = Object.entries(r.noise ?? {}).filter(([, n]) => n && n.others > NOISY_CORES);
-  if (noisy.length) notes.push(`other processes used the machine during ${noisy.map(([p, n]) => `${p === 'before' ? 'the check before the run' : p} (${n?.others.toFixed(2)} cores)`).join(', ')}: those numbers are lower than on a quiet machine`);
+  if (noisy.length)
+    notes.push(
+      `other processes used the machine during ${noisy.map(([p, n]) => `${p === 'before' ? 'the check before the run' : p} (${n?.others.toFixed(2)} cores)`).join(', ')}: those numbers are lower than on a quiet machine`,
+    );
   for (const s of r.skipped ?? []) notes.push(s);
   /**
    * One sentence comparing a gateway target with the bare ceiling at every concurrency.
@@ -320,16 +486,26 @@ export function summarize(r) {
   const versusBare = (id, name) => {
     const cells = r.settings.concurrency.filter((c) => eps(id, c) !== undefined && eps('bare', c));
     if (cells.length === 0) return '';
-    const share = (/** @type {number} */ c) => /** @type {number} */ (eps(id, c)) / /** @type {number} */ (eps('bare', c));
-    const parts = cells.map((c) => `${Math.round(share(c) * 100)}% at c=${c} (${fmt.int(eps(id, c) ?? 0)} vs ${fmt.int(eps('bare', c) ?? 0)} events/s)`);
+    const share = (/** @type {number} */ c) =>
+      /** @type {number} */ (eps(id, c)) / /** @type {number} */ (eps('bare', c));
+    const parts = cells.map(
+      (c) =>
+        `${Math.round(share(c) * 100)}% at c=${c} (${fmt.int(eps(id, c) ?? 0)} vs ${fmt.int(eps('bare', c) ?? 0)} events/s)`,
+    );
     const slow = cells.some((c) => share(c) < 0.5);
     return `${name} is ${slow ? 'SLOWER THAN HALF' : 'at least half'} the bare ceiling: ${parts.join('; ')}.`;
   };
   const e2e = (r.e2e ?? [])
-    .map((x) => `${x.label}: ${fmt.int(x.eventsPerSec)} events/s (send → status p50 ${fmt.msExact(x.latencyMs?.p50)} ms, p99 ${fmt.msExact(x.latencyMs?.p99)} ms, ${x.rest.per1000 ?? '—'} REST requests per 1,000 events)${x.problems.length ? ' FLAGGED' : ''}`)
+    .map(
+      (x) =>
+        `${x.label}: ${fmt.int(x.eventsPerSec)} events/s (send → status p50 ${fmt.msExact(x.latencyMs?.p50)} ms, p99 ${fmt.msExact(x.latencyMs?.p99)} ms, ${x.rest.per1000 ?? '—'} REST requests per 1,000 events)${x.problems.length ? ' FLAGGED' : ''}`,
+    )
     .join('; ');
   const customers = (r.customers ?? [])
-    .map((x) => `${x.label}: ${fmt.int(x.actionsPerSec)} customer actions/s (send → Bitrix24 p50 ${fmt.msExact(x.latencyMs?.p50)} ms, p99 ${fmt.msExact(x.latencyMs?.p99)} ms, ${x.rest.per1000 ?? '—'} REST requests per 1,000 actions)${x.problems.length ? ' FLAGGED' : ''}`)
+    .map(
+      (x) =>
+        `${x.label}: ${fmt.int(x.actionsPerSec)} customer actions/s (send → Bitrix24 p50 ${fmt.msExact(x.latencyMs?.p50)} ms, p99 ${fmt.msExact(x.latencyMs?.p99)} ms, ${x.rest.per1000 ?? '—'} REST requests per 1,000 actions)${x.problems.length ? ' FLAGGED' : ''}`,
+    )
     .join('; ');
   const verdict =
     [

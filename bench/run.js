@@ -91,13 +91,39 @@ const settings = values.full
 if (values.seconds) settings.seconds = Number(values.seconds);
 /** @type {import('./e2e.js').EndToEndLoad} */
 const e2eLoad = values.full
-  ? { rate: 300, warmupSeconds: 3, seconds: 45, chats: 200, updateEvery: 4, maxInFlight: 256, drainSeconds: 240, stallSeconds: 30 }
-  : { rate: 300, warmupSeconds: 1, seconds: 5, chats: 200, updateEvery: 4, maxInFlight: 256, drainSeconds: 60, stallSeconds: 20 };
+  ? {
+      rate: 300,
+      warmupSeconds: 3,
+      seconds: 45,
+      chats: 200,
+      updateEvery: 4,
+      maxInFlight: 256,
+      drainSeconds: 240,
+      stallSeconds: 30,
+    }
+  : {
+      rate: 300,
+      warmupSeconds: 1,
+      seconds: 5,
+      chats: 200,
+      updateEvery: 4,
+      maxInFlight: 256,
+      drainSeconds: 60,
+      stallSeconds: 20,
+    };
 if (values['e2e-rate']) e2eLoad.rate = Number(values['e2e-rate']);
 if (values['e2e-seconds']) e2eLoad.seconds = Number(values['e2e-seconds']);
 if (values['e2e-chats']) e2eLoad.chats = Number(values['e2e-chats']);
 /** @type {import('./customers.js').CustomerLoad} */
-const customerLoad = { rate: 300, warmupSeconds: e2eLoad.warmupSeconds, seconds: e2eLoad.seconds, chats: 200, editEvery: 4, maxInFlight: 256, drainSeconds: 60 };
+const customerLoad = {
+  rate: 300,
+  warmupSeconds: e2eLoad.warmupSeconds,
+  seconds: e2eLoad.seconds,
+  chats: 200,
+  editEvery: 4,
+  maxInFlight: 256,
+  drainSeconds: 60,
+};
 if (values['customer-rate']) customerLoad.rate = Number(values['customer-rate']);
 const chats = Number(values.chats);
 const only = values.only?.split(',').map((s) => s.trim());
@@ -111,7 +137,8 @@ const chosenE2e = only ? endToEndSetups.filter((s) => only.includes(s.id)) : end
 const chosenCustomers = only ? customerSetups.filter((s) => only.includes(s.id)) : customerSetups;
 
 const root = new URL('..', import.meta.url).pathname;
-if (!existsSync(join(root, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
+if (!existsSync(join(root, 'dist/cli/main.js')))
+  throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
 
 const runStarted = performance.now();
 const fixtures = loadFixtures();
@@ -135,37 +162,58 @@ const abort = () => {
 process.on('SIGINT', abort);
 process.on('SIGTERM', abort);
 
-const pgNeeded = chosen.some((t) => t.db === 'postgres') || chosenE2e.some((s) => s.db === 'postgres') || chosenCustomers.some((s) => s.db === 'postgres');
+const pgNeeded =
+  chosen.some((t) => t.db === 'postgres') ||
+  chosenE2e.some((s) => s.db === 'postgres') ||
+  chosenCustomers.some((s) => s.db === 'postgres');
 const pgDown = pgNeeded ? await pgUnreachable() : null;
 const redactedPgUrl = (() => {
   const u = new URL(pgAdminUrl);
   if (u.password) u.password = '***';
   return u.toString();
 })();
-const postgres = pgNeeded && !pgDown ? { url: redactedPgUrl, version: await pgVersion(), settings: await pgSettings() } : null;
+const postgres =
+  pgNeeded && !pgDown ? { url: redactedPgUrl, version: await pgVersion(), settings: await pgSettings() } : null;
 /** @type {string[]} */
 const skipped = [];
 const intakeTargets = chosen.filter((t) => {
   if (t.db !== 'postgres' || !pgDown) return true;
-  skipped.push(`${t.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`);
+  skipped.push(
+    `${t.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`,
+  );
   return false;
 });
 const e2eSetups = chosenE2e.filter((s) => {
   if (s.db !== 'postgres' || !pgDown) return true;
-  skipped.push(`${s.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`);
+  skipped.push(
+    `${s.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`,
+  );
   return false;
 });
 
 const customerRuns = chosenCustomers.filter((s) => {
   if (s.db !== 'postgres' || !pgDown) return true;
-  skipped.push(`${s.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`);
+  skipped.push(
+    `${s.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`,
+  );
   return false;
 });
 const cellCount = intakeTargets.length * settings.concurrency.length;
-const e2eEstimate = e2eSetups.reduce((a, s) => a + (e2eLoad.warmupSeconds + e2eLoad.seconds) * (s.db === 'postgres' ? 2.2 : 1.2) + 3, 0);
+const e2eEstimate = e2eSetups.reduce(
+  (a, s) => a + (e2eLoad.warmupSeconds + e2eLoad.seconds) * (s.db === 'postgres' ? 2.2 : 1.2) + 3,
+  0,
+);
 const customerEstimate = customerRuns.length * (customerLoad.warmupSeconds + customerLoad.seconds + 4);
-const estimate = Math.round(cellCount * (settings.warmupSeconds + settings.seconds + 0.5) + intakeTargets.length + settings.decodeRounds * settings.decodeRoundMs * 10 / 1000 + e2eEstimate + customerEstimate);
-log(`b24-im-gateway bench (${mode}): ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; SQLite files in ${dir} on ${machine.dbFilesystem}`);
+const estimate = Math.round(
+  cellCount * (settings.warmupSeconds + settings.seconds + 0.5) +
+    intakeTargets.length +
+    (settings.decodeRounds * settings.decodeRoundMs * 10) / 1000 +
+    e2eEstimate +
+    customerEstimate,
+);
+log(
+  `b24-im-gateway bench (${mode}): ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; SQLite files in ${dir} on ${machine.dbFilesystem}`,
+);
 if (postgres) log(`PostgreSQL ${postgres.version} at ${postgres.url} (a fresh database per target, dropped after it)`);
 log(
   `${cellCount} intake cells × (${settings.warmupSeconds} s warm-up + ${settings.seconds} s), decoding, ${e2eSetups.length} end-to-end runs (${e2eLoad.rate} events/s offered for ${e2eLoad.seconds} s each, then the wait for statuses), ${customerRuns.length} customer-side runs (${customerLoad.rate} actions/s for ${customerLoad.seconds} s): about ${estimate} s`,
@@ -177,15 +225,27 @@ const quiet = startNoiseMeter(() => []);
 await sleep(1000);
 const before = quiet.stop();
 const load = machineLoadNow();
-if (before) log(`machine before the run: ${before.others.toFixed(2)} of ${before.cores} cores busy with other processes, load average ${load.loadavg1 ?? '?'}`);
-if (before && before.others > 0.3) log('  WARNING: the machine is not quiet; numbers will be lower than on an idle machine (see "Machine load" in the report)');
+if (before)
+  log(
+    `machine before the run: ${before.others.toFixed(2)} of ${before.cores} cores busy with other processes, load average ${load.loadavg1 ?? '?'}`,
+  );
+if (before && before.others > 0.3)
+  log(
+    '  WARNING: the machine is not quiet; numbers will be lower than on an idle machine (see "Machine load" in the report)',
+  );
 log('');
 
 try {
   log('decoding: decodeForm vs qs.parse');
-  const decode = benchDecode(fixtures, { rounds: settings.decodeRounds, roundMs: settings.decodeRoundMs, warmupCalls: 2000 });
+  const decode = benchDecode(fixtures, {
+    rounds: settings.decodeRounds,
+    roundMs: settings.decodeRoundMs,
+    warmupCalls: 2000,
+  });
   for (const d of decode) {
-    log(`  ${d.name.padEnd(28)} decodeForm ${fmt.us(d.usPerEvent.decodeForm ?? NaN).padStart(6)} µs   qs.parse ${fmt.us(d.usPerEvent['qs.parse'] ?? NaN).padStart(6)} µs   ${d.equal ? 'same result' : `DIFFERENT: ${d.differences.join('; ')}`}`);
+    log(
+      `  ${d.name.padEnd(28)} decodeForm ${fmt.us(d.usPerEvent.decodeForm ?? NaN).padStart(6)} µs   qs.parse ${fmt.us(d.usPerEvent['qs.parse'] ?? NaN).padStart(6)} µs   ${d.equal ? 'same result' : `DIFFERENT: ${d.differences.join('; ')}`}`,
+    );
   }
 
   if (intakeTargets.length) log('\nintake');
@@ -202,17 +262,33 @@ try {
   for (const target of intakeTargets) {
     const server = await startTarget(target, { dir, tokens });
     killers.push(() => server.kill());
-    const meter = startNoiseMeter(() => server.pids, () => server.databases);
+    const meter = startNoiseMeter(
+      () => server.pids,
+      () => server.databases,
+    );
     let answered = 0;
     try {
       for (const concurrency of settings.concurrency) {
         const head = `  [${String(++done).padStart(String(cellCount).length)}/${cellCount}] ${target.id.padEnd(14)} c=${String(concurrency).padEnd(3)}`;
-        if (process.stdout.isTTY) process.stdout.write(`${head} running ${settings.warmupSeconds} + ${settings.seconds} s…`);
-        const cell = await runCell({ urls: server.urls, concurrency, seconds: settings.seconds, warmupSeconds: settings.warmupSeconds, nextBody });
+        if (process.stdout.isTTY)
+          process.stdout.write(`${head} running ${settings.warmupSeconds} + ${settings.seconds} s…`);
+        const cell = await runCell({
+          urls: server.urls,
+          concurrency,
+          seconds: settings.seconds,
+          warmupSeconds: settings.warmupSeconds,
+          nextBody,
+        });
         const rss = server.pids.map((pid) => procStatusKb(pid, 'VmRSS'));
         const mbOf = (/** @type {number | null} */ kb) => (kb === null ? null : mb(kb));
         const total = rss.every((x) => x !== null) ? mbOf(rss.reduce((a, b) => (a ?? 0) + (b ?? 0), 0)) : null;
-        intake.push({ target: target.id, instances: instancesOf(target), ...cell, rssMbAfter: total, rssMbAfterEach: rss.map(mbOf) });
+        intake.push({
+          target: target.id,
+          instances: instancesOf(target),
+          ...cell,
+          rssMbAfter: total,
+          rssMbAfterEach: rss.map(mbOf),
+        });
         answered += cell.ok + cell.warmupOk;
         const bad = cellProblems(cell);
         process.stdout.write(
@@ -225,7 +301,12 @@ try {
       const stopped = await server.stop();
       Object.assign(memory, stopped.memory);
       const stored = stopped.stored?.rows ?? null;
-      integrity[target.id] = { answered, stored, unprocessed: stopped.stored?.unprocessed ?? null, lost: stored !== null && stored < answered };
+      integrity[target.id] = {
+        answered,
+        stored,
+        unprocessed: stopped.stored?.unprocessed ?? null,
+        lost: stored !== null && stored < answered,
+      };
       if (said) log(`  ${target.id} printed (last lines):\n${said.split('\n').slice(-5).join('\n')}`);
     }
   }
@@ -234,7 +315,9 @@ try {
   const e2e = [];
   if (e2eSetups.length) {
     log(`\nend to end: sandbox (Bitrix24) → gateway → channel → imconnector.send.status.delivery back at the sandbox`);
-    log(`  ${e2eLoad.rate} events/s offered for ${e2eLoad.warmupSeconds} s (warm-up, not counted) then ${e2eLoad.seconds} s over ${e2eLoad.chats} chats, every ${e2eLoad.updateEvery}th an edit of a delivered message; at most ${e2eLoad.maxInFlight} POSTs open`);
+    log(
+      `  ${e2eLoad.rate} events/s offered for ${e2eLoad.warmupSeconds} s (warm-up, not counted) then ${e2eLoad.seconds} s over ${e2eLoad.chats} chats, every ${e2eLoad.updateEvery}th an edit of a delivered message; at most ${e2eLoad.maxInFlight} POSTs open`,
+    );
   }
   /** @type {{ id: string, error: string }[]} */
   const e2eErrors = [];
@@ -259,19 +342,28 @@ try {
       `${head} ${fmt.int(r.eventsPerSec).padStart(5)} events/s end to end  sent ${r.sent} (${r.sendRate}/s), 2xx ${r.acknowledged}, channel ${r.channel?.unique ?? '?'}, statuses ${r.confirmed}  send→status p50 ${fmt.ms(r.latencyMs?.p50 ?? 0)} ms p99 ${fmt.ms(r.latencyMs?.p99 ?? 0)} ms  REST ${r.rest.per1000 ?? '—'}/1,000 events  ${r.problems.length ? `FLAGGED: ${r.problems.join('; ')}` : 'ok'}`,
     );
     for (const n of r.notes) log(`${' '.repeat(head.length)} note: ${n}`);
-    if (r.problems.length && r.output) log(`  ${setup.id} gateway printed (last lines):\n${r.output.split('\n').slice(-6).join('\n')}`);
+    if (r.problems.length && r.output)
+      log(`  ${setup.id} gateway printed (last lines):\n${r.output.split('\n').slice(-6).join('\n')}`);
   }
 
   /** @type {import('./customers.js').CustomerResult[]} */
   const customers = [];
   if (customerRuns.length) {
-    log(`\nthe customers' side: channel → POST /channel/events → gateway → imconnector.send.messages / update.messages at the sandbox`);
-    log(`  ${customerLoad.rate} customer actions/s offered for ${customerLoad.warmupSeconds} s (warm-up) then ${customerLoad.seconds} s over ${customerLoad.chats} chats, every ${customerLoad.editEvery}th an edit`);
+    log(
+      `\nthe customers' side: channel → POST /channel/events → gateway → imconnector.send.messages / update.messages at the sandbox`,
+    );
+    log(
+      `  ${customerLoad.rate} customer actions/s offered for ${customerLoad.warmupSeconds} s (warm-up) then ${customerLoad.seconds} s over ${customerLoad.chats} chats, every ${customerLoad.editEvery}th an edit`,
+    );
   }
   for (const [i, setup] of customerRuns.entries()) {
     const head = `  [${i + 1}/${customerRuns.length}] ${setup.id.padEnd(16)}`;
     try {
-      const r = await runCustomers(setup, customerLoad, { dir, progress: (line) => log(`${head} … ${line}`), onKill: (k) => killers.push(k) });
+      const r = await runCustomers(setup, customerLoad, {
+        dir,
+        progress: (line) => log(`${head} … ${line}`),
+        onKill: (k) => killers.push(k),
+      });
       customers.push(r);
       log(
         `${head} ${fmt.int(r.actionsPerSec).padStart(5)} customer actions/s end to end  sent ${r.sent} (${r.sendRate}/s), 200 ${r.acknowledged}, in Bitrix24 ${r.seen}  send→Bitrix24 p50 ${fmt.ms(r.latencyMs?.p50 ?? 0)} ms p99 ${fmt.ms(r.latencyMs?.p99 ?? 0)} ms  REST ${r.rest.per1000 ?? '—'}/1,000 actions  ${r.problems.length ? `FLAGGED: ${r.problems.join('; ')}` : 'ok'}`,
@@ -289,7 +381,14 @@ try {
     mode,
     settings: { ...settings, chats, e2e: e2eLoad, customers: customerLoad },
     machine: { ...machine, loadavg1AtStart: load.loadavg1, postgres },
-    targets: intakeTargets.map((t) => ({ id: t.id, short: t.short, label: t.label, durability: t.durability, color: t.color, instances: instancesOf(t) })),
+    targets: intakeTargets.map((t) => ({
+      id: t.id,
+      short: t.short,
+      label: t.label,
+      durability: t.durability,
+      color: t.color,
+      instances: instancesOf(t),
+    })),
     intake,
     memory,
     integrity,
@@ -313,7 +412,19 @@ try {
     writeFileSync(join(out, `${stamp}.${ext}`), text);
   }
 
-  const tables = [intakeTable(results), ratioTable(results), postgresTable(results), integrityTable(results), memoryTable(results), e2eTable(results), e2eLatencyTable(results), e2eMemoryTable(results), customerTable(results), noiseTable(results), decodeTable(results)];
+  const tables = [
+    intakeTable(results),
+    ratioTable(results),
+    postgresTable(results),
+    integrityTable(results),
+    memoryTable(results),
+    e2eTable(results),
+    e2eLatencyTable(results),
+    e2eMemoryTable(results),
+    customerTable(results),
+    noiseTable(results),
+    decodeTable(results),
+  ];
   log(`\n${tables.filter(Boolean).join('\n\n')}\n`);
   for (const s of skipped) log(s);
   log(`Verdict: ${results.verdict}`);

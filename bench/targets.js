@@ -51,7 +51,18 @@ const tokenArgs = (tokens) => tokens.flatMap((t) => ['--app-token', t]);
  */
 const serveArgv =
   (extra = []) =>
-  ({ port, db, tokens }) => [join(root, 'dist/cli/main.js'), 'serve', ...extra, '--port', String(port), '--db', db, ...tokenArgs(tokens), '--log-level', 'warn'];
+  ({ port, db, tokens }) => [
+    join(root, 'dist/cli/main.js'),
+    'serve',
+    ...extra,
+    '--port',
+    String(port),
+    '--db',
+    db,
+    ...tokenArgs(tokens),
+    '--log-level',
+    'warn',
+  ];
 
 /** @type {Target[]} */
 export const targets = [
@@ -80,7 +91,16 @@ export const targets = [
     durability: 'insert per request, WAL, synchronous=FULL',
     color: '#e8710a',
     stores: true,
-    argv: ({ port, db, tokens }) => [join(root, 'bench/servers/naive-express.js'), '--port', String(port), '--db', db, '--synchronous', 'FULL', ...tokenArgs(tokens)],
+    argv: ({ port, db, tokens }) => [
+      join(root, 'bench/servers/naive-express.js'),
+      '--port',
+      String(port),
+      '--db',
+      db,
+      '--synchronous',
+      'FULL',
+      ...tokenArgs(tokens),
+    ],
   },
   {
     id: 'naive-normal',
@@ -89,7 +109,16 @@ export const targets = [
     durability: 'insert per request, WAL, synchronous=NORMAL (not power-safe)',
     color: '#fbbc04',
     stores: true,
-    argv: ({ port, db, tokens }) => [join(root, 'bench/servers/naive-express.js'), '--port', String(port), '--db', db, '--synchronous', 'NORMAL', ...tokenArgs(tokens)],
+    argv: ({ port, db, tokens }) => [
+      join(root, 'bench/servers/naive-express.js'),
+      '--port',
+      String(port),
+      '--db',
+      db,
+      '--synchronous',
+      'NORMAL',
+      ...tokenArgs(tokens),
+    ],
   },
   {
     id: 'gateway',
@@ -173,7 +202,10 @@ export async function freePort() {
 export async function startServer(id, argv) {
   const port = await freePort();
   let out = '';
-  const child = spawn(process.execPath, ['--import', WATCHDOG, ...argv(port)], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', WATCHDOG, ...argv(port)], {
+    cwd: root,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const keep = (/** @type {Buffer} */ c) => (out = (out + c.toString()).slice(-20_000));
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
@@ -228,7 +260,8 @@ export async function startTarget(target, { dir, tokens }) {
   };
   try {
     // One after another: the first one migrates the database.
-    for (let i = 0; i < count; i++) servers.push(await startServer(target.id, (port) => target.argv({ port, db, tokens })));
+    for (let i = 0; i < count; i++)
+      servers.push(await startServer(target.id, (port) => target.argv({ port, db, tokens })));
   } catch (e) {
     killAll();
     await pgDb?.drop().catch(() => undefined);
@@ -287,13 +320,20 @@ export function countRows(file) {
     const rows = /** @type {number} */ (db.prepare('SELECT COUNT(*) FROM events').pluck().get());
     const hasStatus = db.prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'status'").get() !== undefined;
     if (!hasStatus) return { rows, unprocessed: null, byStatus: {}, outbox: null };
-    const grouped = /** @type {{ status: string, n: number }[]} */ (db.prepare('SELECT status, COUNT(*) AS n FROM events GROUP BY status').all());
+    const grouped = /** @type {{ status: string, n: number }[]} */ (
+      db.prepare('SELECT status, COUNT(*) AS n FROM events GROUP BY status').all()
+    );
     const byStatus = Object.fromEntries(grouped.map((x) => [x.status, x.n]));
     const unprocessed = (byStatus.pending ?? 0) + (byStatus.retry ?? 0) + (byStatus.processing ?? 0);
-    const hasOutbox = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'status_outbox'").get() !== undefined;
+    const hasOutbox =
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'status_outbox'").get() !== undefined;
     const o = hasOutbox
       ? /** @type {{ rows: number, unsent: number, dead: number }} */ (
-          db.prepare("SELECT COUNT(*) AS rows, COALESCE(SUM(status IN ('pending', 'sending')), 0) AS unsent, COALESCE(SUM(status = 'dead'), 0) AS dead FROM status_outbox").get()
+          db
+            .prepare(
+              "SELECT COUNT(*) AS rows, COALESCE(SUM(status IN ('pending', 'sending')), 0) AS unsent, COALESCE(SUM(status = 'dead'), 0) AS dead FROM status_outbox",
+            )
+            .get()
         )
       : null;
     return { rows, unprocessed, byStatus, outbox: o };

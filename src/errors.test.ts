@@ -6,7 +6,9 @@ import { errorCodes, GatewayError } from './errors.js';
 
 describe('the table of error codes', () => {
   it('is what docs/reference/errors.md says: run npm run docs:errors after changing it', () => {
-    expect(readFileSync(new URL('../docs/reference/errors.md', import.meta.url), 'utf8')).toBe((renderErrors as (t: unknown) => string)(errorCodes));
+    expect(readFileSync(new URL('../docs/reference/errors.md', import.meta.url), 'utf8')).toBe(
+      (renderErrors as (t: unknown) => string)(errorCodes),
+    );
   });
 
   it('gives every code a prefix, an HTTP status and a title', () => {

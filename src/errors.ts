@@ -53,7 +53,8 @@ export const errorCodes = {
   B24GW_NUL_BYTE: {
     status: 400,
     title: 'Body holds a NUL character',
-    meaning: 'A key or value holds U+0000: `%00` or a raw NUL byte in a form body, `\\u0000` in JSON; `path` names where',
+    meaning:
+      'A key or value holds U+0000: `%00` or a raw NUL byte in a form body, `\\u0000` in JSON; `path` names where',
     fix: 'Bitrix24 never sends one; PHP would cut a name there',
   },
   B24GW_MALFORMED_JSON: {
@@ -85,8 +86,9 @@ export const errorCodes = {
   B24GW_UNAUTHORIZED: {
     status: 401,
     title: 'The event could not be verified as coming from Bitrix24',
-    meaning: 'The delivery could not be verified as Bitrix24\'s: unknown portal, wrong token, an install that is not proven, a crafted re-install, a domain off the allow-list. Every reason answers the same, so nobody learns which portals are installed',
-    fix: 'The gateway\'s log says why (`reason`), and `b24gw_events_rejected_total{reason}` counts it; see [security](../guides/security.md)',
+    meaning:
+      "The delivery could not be verified as Bitrix24's: unknown portal, wrong token, an install that is not proven, a crafted re-install, a domain off the allow-list. Every reason answers the same, so nobody learns which portals are installed",
+    fix: "The gateway's log says why (`reason`), and `b24gw_events_rejected_total{reason}` counts it; see [security](../guides/security.md)",
   },
   B24GW_METHOD_NOT_ALLOWED: {
     status: 405,
@@ -107,7 +109,7 @@ export const errorCodes = {
   B24GW_ADMIN_FAILED: {
     status: 500,
     title: 'Admin route failed',
-    meaning: 'An admin route failed; the detail is in the gateway\'s log, not in the answer',
+    meaning: "An admin route failed; the detail is in the gateway's log, not in the answer",
   },
   B24GW_BODY_TIMEOUT: {
     status: 408,
@@ -128,7 +130,8 @@ export const errorCodes = {
   B24GW_SECRET_UNREADABLE: {
     status: 500,
     title: 'A stored secret cannot be decrypted with B24GW_SECRET_KEY',
-    meaning: 'A stored OAuth token or event secret does not decrypt with `B24GW_SECRET_KEY` (another key, none, or changed); the store refuses to open',
+    meaning:
+      'A stored OAuth token or event secret does not decrypt with `B24GW_SECRET_KEY` (another key, none, or changed); the store refuses to open',
     fix: 'Set the key the secrets were written with',
   },
   B24GW_SHUTTING_DOWN: {
@@ -139,7 +142,8 @@ export const errorCodes = {
   B24GW_BUSY: {
     status: 503,
     title: 'Gateway has too many requests in progress; try again shortly',
-    meaning: 'More than `--max-pending` deliveries (default 2,048) at once, or more than 8 installs being confirmed; answered with `Retry-After`',
+    meaning:
+      'More than `--max-pending` deliveries (default 2,048) at once, or more than 8 installs being confirmed; answered with `Retry-After`',
     fix: 'Bitrix24 does not retry: give the gateway more room or more instances',
   },
   B24GW_VERIFY_UNAVAILABLE: {
@@ -156,7 +160,8 @@ export const errorCodes = {
   B24GW_BAD_CONFIG: {
     status: 500,
     title: 'Invalid configuration',
-    meaning: 'A flag or variable is malformed or unsafe, e.g. an admin listener beyond loopback without a token (CLI exits 1)',
+    meaning:
+      'A flag or variable is malformed or unsafe, e.g. an admin listener beyond loopback without a token (CLI exits 1)',
   },
   B24GW_BAD_INPUT: {
     status: 400,
@@ -166,31 +171,36 @@ export const errorCodes = {
   B24GW_CHANNEL_UNAUTHORIZED: {
     status: 401,
     title: 'The request could not be verified as coming from the channel',
-    meaning: 'A `POST /channel/events` without a valid Standard Webhooks signature by the channel\'s secret (`webhook-id`, `webhook-timestamp`, `webhook-signature`), or with a timestamp more than 5 minutes from the gateway\'s clock',
+    meaning:
+      "A `POST /channel/events` without a valid Standard Webhooks signature by the channel's secret (`webhook-id`, `webhook-timestamp`, `webhook-signature`), or with a timestamp more than 5 minutes from the gateway's clock",
     fix: 'Sign the raw body with the secret given as `--channel-secret`, with a fresh timestamp on each attempt; see [the channel reference](../../src/effects/channel/README.md)',
   },
   B24GW_CHANNEL_NOT_CONFIGURED: {
     status: 404,
     title: 'The gateway takes no customer actions: no channel secret is configured',
-    meaning: 'A `POST /channel/events` to a gateway started without the channel\'s secret, which every request must be signed with',
+    meaning:
+      "A `POST /channel/events` to a gateway started without the channel's secret, which every request must be signed with",
     fix: 'Start the gateway with `--channel-secret` (and `--channel-url`)',
   },
   B24GW_INVALID_CHANNEL_ACTION: {
     status: 400,
     title: 'The customer action does not match its documented shape',
-    meaning: 'A customer action (`POST /channel/events`, `gateway.fromChannel`) that is not JSON of a known `type` with the fields it needs; `path` names the first place',
+    meaning:
+      'A customer action (`POST /channel/events`, `gateway.fromChannel`) that is not JSON of a known `type` with the fields it needs; `path` names the first place',
     fix: 'See the payloads in [the channel reference](../../src/effects/channel/README.md)',
   },
   B24GW_PORTAL_NOT_INSTALLED: {
     status: 404,
     title: 'The portal is not installed',
-    meaning: 'A customer action, `connector setup` or `doctor` names a portal (member_id) the gateway holds no install of, or one that was uninstalled',
+    meaning:
+      'A customer action, `connector setup` or `doctor` names a portal (member_id) the gateway holds no install of, or one that was uninstalled',
     fix: 'Install the application on the portal with the gateway as its handler; `b24-im-gateway doctor` lists the portals it knows',
   },
   B24GW_SETUP_FAILED: {
     status: 502,
     title: 'A Bitrix24 call of the setup failed',
-    meaning: '`connector setup` or `connector teardown` (or their library form) got an error from the portal; the message names the method and Bitrix24\'s error code, and what was done before it',
+    meaning:
+      "`connector setup` or `connector teardown` (or their library form) got an error from the portal; the message names the method and Bitrix24's error code, and what was done before it",
     fix: 'Fix the cause and run the command again: each step checks what is there first, so a second run does only what is missing',
   },
   B24GW_CHECKS_FAILED: {
@@ -202,7 +212,8 @@ export const errorCodes = {
   B24GW_NO_BOT: {
     status: 500,
     title: 'No bot to call imbot.v2 as',
-    meaning: "A handler called `imbotV2(ctx).send`, `update` or `delete` for an event that names no bot (not a Chatbots 2.0 bot event), without `botId`",
+    meaning:
+      'A handler called `imbotV2(ctx).send`, `update` or `delete` for an event that names no bot (not a Chatbots 2.0 bot event), without `botId`',
     fix: 'Pass `imbotV2(ctx, { botId })`, or call it from an ONIMBOTV2 handler',
   },
 } as const satisfies Record<string, ErrorInfo>;
@@ -237,7 +248,9 @@ export class GatewayError extends Error {
   }
 
   toJSON(): { error: { code: ErrorCode; message: string; path?: string } } {
-    return { error: { code: this.code, message: this.message, ...(this.path === undefined ? {} : { path: this.path }) } };
+    return {
+      error: { code: this.code, message: this.message, ...(this.path === undefined ? {} : { path: this.path }) },
+    };
   }
 }
 

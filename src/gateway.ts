@@ -86,8 +86,14 @@ export class Gateway {
 
   constructor(options: GatewayOptions = {}) {
     this.logger = options.logger ?? silentLogger;
-    this.store = typeof options.db === 'object' ? completeStore(options.db) : openStore(options.db ?? defaultDbFile, { logger: this.logger });
-    const metrics = (this.metrics = new Metrics(this.store, { defaultMetrics: options.defaultMetrics, queueDepth: options.queueDepth }));
+    this.store =
+      typeof options.db === 'object'
+        ? completeStore(options.db)
+        : openStore(options.db ?? defaultDbFile, { logger: this.logger });
+    const metrics = (this.metrics = new Metrics(this.store, {
+      defaultMetrics: options.defaultMetrics,
+      queueDepth: options.queueDepth,
+    }));
     this.bitrix = new BitrixClients({
       ...options.bitrix,
       store: this.store,
@@ -98,7 +104,8 @@ export class Gateway {
       },
     });
     this.state = options.state === false ? undefined : this.store.state;
-    this.retention = options.retention && new Retention({ ...options.retention, store: this.store, logger: this.logger });
+    this.retention =
+      options.retention && new Retention({ ...options.retention, store: this.store, logger: this.logger });
     this.worker = new Worker({
       ...options.worker,
       store: this.store,
@@ -114,7 +121,14 @@ export class Gateway {
       },
     });
     const sender = options.channel
-      ? new StatusSender({ store: this.store, batcher: new DeliveryStatusBatcher(this.bitrix), owner: this.worker.owner, logger: this.logger, schedule: options.worker?.schedule, now: options.worker?.now })
+      ? new StatusSender({
+          store: this.store,
+          batcher: new DeliveryStatusBatcher(this.bitrix),
+          owner: this.worker.owner,
+          logger: this.logger,
+          schedule: options.worker?.schedule,
+          now: options.worker?.now,
+        })
       : undefined;
     this.statuses = sender;
     if (this.state || options.channel) {
@@ -205,7 +219,11 @@ export class Gateway {
    * or its portal is not installed. The payloads are those of POST /channel/events.
    */
   async fromChannel(action: unknown, options: { id?: string } = {}): Promise<CustomerAccepted> {
-    if (!this.customerSender) throw new GatewayError('B24GW_CHANNEL_NOT_CONFIGURED', 'fromChannel needs a Gateway with a channel (or the customers option)');
+    if (!this.customerSender)
+      throw new GatewayError(
+        'B24GW_CHANNEL_NOT_CONFIGURED',
+        'fromChannel needs a Gateway with a channel (or the customers option)',
+      );
     return this.customers.accept(action, options.id);
   }
 

@@ -31,15 +31,43 @@ export {
 } from './events/registry.js';
 export type { EventAuth } from './events/auth.js';
 export type { BotV2, ChatV2, MessageV2, UserV2 } from './events/entities-v2.js';
-export { imbotV2, type ImbotV2, type ImbotV2Options, type MessageFieldsV2, type DialogEventV2, type CommandEventV2 } from './effects/bitrix/imbot-v2.js';
+export {
+  imbotV2,
+  type ImbotV2,
+  type ImbotV2Options,
+  type MessageFieldsV2,
+  type DialogEventV2,
+  type CommandEventV2,
+} from './effects/bitrix/imbot-v2.js';
 export { SqliteStore } from './store/sqlite/store.js';
 export type { ConnectorStateStore } from './store/state/types.js';
-export { FINISHED_STATUSES, type Store, type StoredEvent, type EventStatus, type FinishedStatus, type PortalRecord, type NewEvent, type PruneQuery } from './store/types.js';
+export {
+  FINISHED_STATUSES,
+  type Store,
+  type StoredEvent,
+  type EventStatus,
+  type FinishedStatus,
+  type PortalRecord,
+  type NewEvent,
+  type PruneQuery,
+} from './store/types.js';
 export { createLogger, type Logger } from './log.js';
 export type { CustomerAccepted, CustomerOptions } from './gateway.js';
-export { parseCustomerAction, customerActionTypes, type CustomerAction, type CustomerActionType } from './customer/actions.js';
+export {
+  parseCustomerAction,
+  customerActionTypes,
+  type CustomerAction,
+  type CustomerActionType,
+} from './customer/actions.js';
 export type { CustomerResult } from './customer/intake.js';
-export { setupConnector, teardownConnector, type ConnectorSetupOptions, type TeardownOptions, type SetupReport, type SetupStep } from './setup/connector.js';
+export {
+  setupConnector,
+  teardownConnector,
+  type ConnectorSetupOptions,
+  type TeardownOptions,
+  type SetupReport,
+  type SetupStep,
+} from './setup/connector.js';
 export { connectorEvents, type Delivery } from './setup/bindings.js';
 export { setupBot, teardownBot, type BotSetupOptions, type BotCommand } from './setup/bot.js';
 export { diagnose, type Check, type DoctorOptions } from './doctor/checks.js';

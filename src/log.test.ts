@@ -4,10 +4,21 @@ import { createLogger, redactForLog } from './log.js';
 describe('log redaction', () => {
   it('replaces secrets and auth blocks at any depth, in a copy', () => {
     const bot = { id: 456, auth: { access_token: 'bot-secret', domain: 'd' } };
-    const event = { data: { bot: { id: 1, nested: { deeper: { access_token: 'deep-secret', refresh_token: 'r' } } }, BOT: { '5': { AUTH: { access_token: 'v1' } } } } };
-    const out = redactForLog({ bot, event, list: [{ application_token: 't' }], err: new Error('kept') }) as Record<string, unknown>;
+    const event = {
+      data: {
+        bot: { id: 1, nested: { deeper: { access_token: 'deep-secret', refresh_token: 'r' } } },
+        BOT: { '5': { AUTH: { access_token: 'v1' } } },
+      },
+    };
+    const out = redactForLog({ bot, event, list: [{ application_token: 't' }], err: new Error('kept') }) as Record<
+      string,
+      unknown
+    >;
     expect(JSON.stringify(out)).not.toMatch(/secret|"v1"|"t"|"r"/);
-    expect(out).toMatchObject({ bot: { id: 456, auth: 'REDACTED' }, event: { data: { bot: { nested: { deeper: { access_token: 'REDACTED' } } } } } });
+    expect(out).toMatchObject({
+      bot: { id: 456, auth: 'REDACTED' },
+      event: { data: { bot: { nested: { deeper: { access_token: 'REDACTED' } } } } },
+    });
     expect(out.err).toBeInstanceOf(Error);
     // The objects logged are left as they were: a handler that logs ctx.bot still answers with it.
     expect(bot.auth.access_token).toBe('bot-secret');

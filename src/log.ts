@@ -26,7 +26,11 @@ export function redactForLog(value: unknown, seen: WeakSet<object> = new WeakSet
   let out: Record<string, unknown> | unknown[] | undefined;
   const entries = Object.entries(value);
   for (const [key, child] of entries) {
-    const secret = !list && (authBlocks.has(key) ? typeof child === 'object' && child !== null : secretNames.has(key) && typeof child === 'string');
+    const secret =
+      !list &&
+      (authBlocks.has(key)
+        ? typeof child === 'object' && child !== null
+        : secretNames.has(key) && typeof child === 'string');
     const next = secret ? REDACTED : redactForLog(child, seen);
     if (next !== child) {
       out ??= list ? [...value] : { ...value };

@@ -13,10 +13,12 @@ export const eventLabel = (code: string): string => (isEventCode(code) ? code : 
 
 /** A refusal's code: one of the gateway's own, else `other`. */
 /** A gateway error code, or the reason a verification failed (see verify/refuse.ts), else `other`. */
-export const reasonLabel = (code: string): string => (Object.hasOwn(errorCodes, code) || (refusalReasons as readonly string[]).includes(code) ? code : OTHER);
+export const reasonLabel = (code: string): string =>
+  Object.hasOwn(errorCodes, code) || (refusalReasons as readonly string[]).includes(code) ? code : OTHER;
 
 /** `ok`, or a known Bitrix24/OAuth error code, else `other`. */
-export const restResultLabel = (result: string): string => (result === 'ok' || KNOWN_ERROR_CODES.has(result) ? result : OTHER);
+export const restResultLabel = (result: string): string =>
+  result === 'ok' || KNOWN_ERROR_CODES.has(result) ? result : OTHER;
 
 /** What a REST method name looks like: dotted words (`imconnector.send.status.delivery`, `imbot.v2.Chat.Message.send`). */
 const METHOD_SHAPE = /^[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*$/i;

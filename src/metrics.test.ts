@@ -30,7 +30,9 @@ describe('b24gw_queue_depth', () => {
 
   const depth = async (m: Metrics) => {
     const text = await m.registry.metrics();
-    return Object.fromEntries([...text.matchAll(/^b24gw_queue_depth\{status="(\w+)"\} (\d+)$/gm)].map(([, s, n]) => [s, Number(n)]));
+    return Object.fromEntries(
+      [...text.matchAll(/^b24gw_queue_depth\{status="(\w+)"\} (\d+)$/gm)].map(([, s, n]) => [s, Number(n)]),
+    );
   };
 
   it('costs one count however many scrapes come within its window, and never counts done events', async () => {
@@ -65,7 +67,8 @@ describe('b24gw_queue_depth', () => {
   });
 });
 
-const series = async (m: Metrics, name: string) => (await m.registry.getSingleMetric(name)!.get()).values.map((v) => v.labels);
+const series = async (m: Metrics, name: string) =>
+  (await m.registry.getSingleMetric(name)!.get()).values.map((v) => v.labels);
 
 describe('metric labels', () => {
   it('a stream of made-up error codes and methods leaves the label set bounded', async () => {
@@ -109,7 +112,11 @@ describe('metric labels', () => {
       { method: 'batch', result: 'other' },
       { method: 'other', result: 'ok' },
     ]);
-    expect(await series(metrics, 'b24gw_events_rejected_total')).toEqual([{ reason: 'token_mismatch' }, { reason: 'B24GW_BUSY' }, { reason: 'other' }]);
+    expect(await series(metrics, 'b24gw_events_rejected_total')).toEqual([
+      { reason: 'token_mismatch' },
+      { reason: 'B24GW_BUSY' },
+      { reason: 'other' },
+    ]);
   });
 });
 
@@ -120,16 +127,33 @@ describe('a portal answering made-up error codes', () => {
     const gateway = new Gateway({
       db: r.store,
       defaultMetrics: false,
-      bitrix: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, oauthServer: r.sb.url, now: clock.now, sleep: clock.sleep, plan: 'enterprise' },
+      bitrix: {
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        oauthServer: r.sb.url,
+        now: clock.now,
+        sleep: clock.sleep,
+        plan: 'enterprise',
+      },
     });
     try {
       const portal = gateway.bitrix.forPortal(r.memberId);
       for (let i = 0; i < 150; i++) {
         // A new made-up code for every call.
-        r.sb.faults.set({ methodErrors: { '*': { status: 400, error: `E_${randomBytes(6).toString('hex')}`, description: 'made up', times: 1 } } });
-        await expect(portal.call(i % 3 ? 'app.info' : `made.up${i}.${randomBytes(40).toString('hex')}`)).rejects.toThrow('made up');
+        r.sb.faults.set({
+          methodErrors: {
+            '*': { status: 400, error: `E_${randomBytes(6).toString('hex')}`, description: 'made up', times: 1 },
+          },
+        });
+        await expect(
+          portal.call(i % 3 ? 'app.info' : `made.up${i}.${randomBytes(40).toString('hex')}`),
+        ).rejects.toThrow('made up');
       }
-      r.sb.faults.set({ methodErrors: { 'app.info': { status: 503, error: 'QUERY_LIMIT_EXCEEDED', description: 'slow down', times: 1 } } });
+      r.sb.faults.set({
+        methodErrors: {
+          'app.info': { status: 503, error: 'QUERY_LIMIT_EXCEEDED', description: 'slow down', times: 1 },
+        },
+      });
       await portal.call('app.info');
       const labels = await series(gateway.metrics, 'b24gw_rest_calls_total');
       expect(labels).toHaveLength(4);

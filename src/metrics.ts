@@ -9,7 +9,13 @@ export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
  * The statuses b24gw_queue_depth reports: what an operator alerts on. `done` grows without end
  * (b24gw_events_processed_total counts it), and counting it would walk every row ever kept.
  */
-export const QUEUE_DEPTH_STATUSES = ['pending', 'processing', 'retry', 'dead', 'invalid'] as const satisfies readonly EventStatus[];
+export const QUEUE_DEPTH_STATUSES = [
+  'pending',
+  'processing',
+  'retry',
+  'dead',
+  'invalid',
+] as const satisfies readonly EventStatus[];
 
 /**
  * How long one count of the queue is reused. Scrapes come every 15-60 s, so each still sees a
@@ -56,12 +62,44 @@ export function processMetrics(): Registry {
 /** The gateway's Prometheus metrics, in a registry of its own so several gateways can share a process. */
 export class Metrics {
   readonly registry = new Registry();
-  readonly received = new Counter({ name: 'b24gw_events_received_total', help: 'Events accepted and stored, by event code', labelNames: ['event', 'duplicate'], registers: [this.registry] });
-  readonly rejected = new Counter({ name: 'b24gw_events_rejected_total', help: 'Deliveries refused, by error code', labelNames: ['reason'], registers: [this.registry] });
-  readonly processed = new Counter({ name: 'b24gw_events_processed_total', help: 'Handler runs, by event code and outcome (done, retry, dead)', labelNames: ['event', 'outcome'], registers: [this.registry] });
-  readonly processing = new Histogram({ name: 'b24gw_processing_seconds', help: 'Time to run one event’s handlers', labelNames: ['event'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry] });
-  readonly endToEnd = new Histogram({ name: 'b24gw_end_to_end_seconds', help: 'From receipt to done', labelNames: ['event'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 36000], registers: [this.registry] });
-  readonly restCalls = new Counter({ name: 'b24gw_rest_calls_total', help: 'Bitrix24 REST calls, by method and result (ok, a known error code, or other)', labelNames: ['method', 'result'], registers: [this.registry] });
+  readonly received = new Counter({
+    name: 'b24gw_events_received_total',
+    help: 'Events accepted and stored, by event code',
+    labelNames: ['event', 'duplicate'],
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: 'b24gw_events_rejected_total',
+    help: 'Deliveries refused, by error code',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly processed = new Counter({
+    name: 'b24gw_events_processed_total',
+    help: 'Handler runs, by event code and outcome (done, retry, dead)',
+    labelNames: ['event', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly processing = new Histogram({
+    name: 'b24gw_processing_seconds',
+    help: 'Time to run one event’s handlers',
+    labelNames: ['event'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+  readonly endToEnd = new Histogram({
+    name: 'b24gw_end_to_end_seconds',
+    help: 'From receipt to done',
+    labelNames: ['event'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 36000],
+    registers: [this.registry],
+  });
+  readonly restCalls = new Counter({
+    name: 'b24gw_rest_calls_total',
+    help: 'Bitrix24 REST calls, by method and result (ok, a known error code, or other)',
+    labelNames: ['method', 'result'],
+    registers: [this.registry],
+  });
   private readonly methodLabel = methodLabels();
 
   constructor(store: Store, options: MetricsOptions = {}) {

@@ -26,7 +26,12 @@ export async function startPortal(o: { slowOAuthMs?: number } = {}): Promise<{ s
 }
 
 /** Puts a sandbox portal into the store the way an install does, with `pair` as its tokens. */
-export async function installPortal(store: Store, portal: Portal, pair: TokenPair, o: { expiresAt?: number; serverEndpoint?: string } = {}): Promise<void> {
+export async function installPortal(
+  store: Store,
+  portal: Portal,
+  pair: TokenPair,
+  o: { expiresAt?: number; serverEndpoint?: string } = {},
+): Promise<void> {
   const now = Date.now();
   await store.append(
     {
@@ -66,12 +71,17 @@ export async function installPortal(store: Store, portal: Portal, pair: TokenPai
 }
 
 /** HTTP requests the sandbox answered (a batch is one). */
-export const requestsTo = (sb: Sandbox, method?: string): CallRecord[] => sb.recorder.calls({ method }).filter((c) => c.transport !== 'batch');
+export const requestsTo = (sb: Sandbox, method?: string): CallRecord[] =>
+  sb.recorder.calls({ method }).filter((c) => c.transport !== 'batch');
 /** Methods the sandbox ran, batch commands included and batch requests themselves not. */
-export const commandsOf = (sb: Sandbox, method?: string): CallRecord[] => sb.recorder.calls({ method }).filter((c) => c.method !== 'batch');
+export const commandsOf = (sb: Sandbox, method?: string): CallRecord[] =>
+  sb.recorder.calls({ method }).filter((c) => c.method !== 'batch');
 /** Refresh-token exchanges, in order. */
 export const refreshesOf = (sb: Sandbox): { refreshToken: string | undefined; ok: boolean }[] =>
-  sb.recorder.tokenRequests().filter((t) => t.grantType === 'refresh_token').map((t) => ({ refreshToken: t.refreshToken, ok: t.ok }));
+  sb.recorder
+    .tokenRequests()
+    .filter((t) => t.grantType === 'refresh_token')
+    .map((t) => ({ refreshToken: t.refreshToken, ok: t.ok }));
 
 export interface Rig {
   sb: Sandbox;
@@ -90,7 +100,9 @@ export interface Rig {
   close: () => Promise<void>;
 }
 
-export async function rig(o: { expiresAt?: number; serverEndpoint?: string; saveDelayMs?: number; slowOAuthMs?: number } = {}): Promise<Rig> {
+export async function rig(
+  o: { expiresAt?: number; serverEndpoint?: string; saveDelayMs?: number; slowOAuthMs?: number } = {},
+): Promise<Rig> {
   const dir = tempDir();
   const { sb, portal } = await startPortal(o);
   const store = new SqliteStore(join(dir.dir, 'gateway.sqlite'));
@@ -136,7 +148,14 @@ export async function rig(o: { expiresAt?: number; serverEndpoint?: string; save
     timeline,
     beforeSave,
     clients: (extra = {}) => {
-      const c = new BitrixClients({ store: spyStore, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, oauthServer: sb.url, logger, ...extra });
+      const c = new BitrixClients({
+        store: spyStore,
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        oauthServer: sb.url,
+        logger,
+        ...extra,
+      });
       made.push(c);
       return c;
     },

@@ -4,7 +4,13 @@ import type { AddressInfo } from 'node:net';
 
 export interface ChannelDelivery {
   webhookId: string;
-  payload: { type: string; id: string; chat?: { externalId?: string }; message?: { externalIds?: string[] }; source: { eventId: number } };
+  payload: {
+    type: string;
+    id: string;
+    chat?: { externalId?: string };
+    message?: { externalIds?: string[] };
+    source: { eventId: number };
+  };
 }
 
 /** A fake external channel: records every signed delivery; can be told to fail. */

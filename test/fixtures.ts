@@ -7,4 +7,5 @@ export const formFixture = (name: string): string => readFileSync(new URL(`${nam
 /** The same payload as a JSON body, with the documented native types. */
 export const jsonFixture = (name: string): string => readFileSync(new URL(`${name}.json`, dir), 'utf8');
 /** A Chatbots 2.0 event as one item of an `imbot.v2.Event.get` / `im.v2.Event.get` answer (PHP json_encode). */
-export const fetchFixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fetch/${name}.json`, dir), 'utf8'));
+export const fetchFixture = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`../fetch/${name}.json`, dir), 'utf8'));

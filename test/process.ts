@@ -36,7 +36,11 @@ export async function startGatewayProcess(args: string[], options: ProcessOption
 }
 
 /** Starts a Node script that serves the gateway on `port` (given in its arguments), and waits until it answers /healthz. */
-export async function startNodeProcess(argv: string[], port: number, env: Record<string, string> = {}): Promise<GatewayProcess> {
+export async function startNodeProcess(
+  argv: string[],
+  port: number,
+  env: Record<string, string> = {},
+): Promise<GatewayProcess> {
   let out = '';
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
@@ -44,7 +48,8 @@ export async function startNodeProcess(argv: string[], port: number, env: Record
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`gateway exited with ${child.exitCode ?? child.signalCode}: ${out}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`gateway exited with ${child.exitCode ?? child.signalCode}: ${out}`);
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
     } catch {

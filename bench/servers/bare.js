@@ -15,7 +15,9 @@ const server = createServer((req, res) => {
   let bytes = 0;
   req.on('data', (/** @type {Buffer} */ chunk) => (bytes += chunk.length));
   req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length, 'x-body-bytes': bytes }).end(answer);
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length, 'x-body-bytes': bytes })
+      .end(answer);
   });
 });
 server.keepAliveTimeout = 65_000;

@@ -33,7 +33,9 @@ const server = createServer((req, res) => {
     stats.requests++;
     let answer = empty;
     try {
-      const payload = /** @type {{ id?: string, type?: string }} */ (JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      const payload = /** @type {{ id?: string, type?: string }} */ (
+        JSON.parse(Buffer.concat(chunks).toString('utf8'))
+      );
       const id = String(req.headers['webhook-id'] ?? payload.id);
       const before = seen.get(id);
       if (before) {

@@ -18,7 +18,8 @@ const { values } = parseArgs({
     'app-token': { type: 'string', multiple: true, default: [] },
   },
 });
-if (!values.db || !['FULL', 'NORMAL'].includes(values.synchronous ?? '')) throw new Error('--db FILE and --synchronous FULL|NORMAL are required');
+if (!values.db || !['FULL', 'NORMAL'].includes(values.synchronous ?? ''))
+  throw new Error('--db FILE and --synchronous FULL|NORMAL are required');
 
 /** @type {Map<string, string>} */
 const tokens = new Map(values['app-token'].map((pair) => /** @type {[string, string]} */ (pair.split('='))));
@@ -42,7 +43,13 @@ app.post('/events', (req, res) => {
     res.status(401).json({ error: 'bad application_token' });
     return;
   }
-  const info = insert.run(String(body.event), auth.member_id, Number(body.ts) || null, JSON.stringify(body), Date.now());
+  const info = insert.run(
+    String(body.event),
+    auth.member_id,
+    Number(body.ts) || null,
+    JSON.stringify(body),
+    Date.now(),
+  );
   res.json({ ok: true, id: Number(info.lastInsertRowid) });
 });
 

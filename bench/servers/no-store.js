@@ -12,7 +12,11 @@ import { Intake } from '../../dist/intake/intake.js';
 import { createNodeHandler } from '../../dist/intake/node.js';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, 'app-token': { type: 'string', multiple: true, default: [] } },
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'app-token': { type: 'string', multiple: true, default: [] },
+  },
 });
 const appTokens = new Map(values['app-token'].map((pair) => /** @type {[string, string]} */ (pair.split('='))));
 let id = 0;
@@ -21,7 +25,8 @@ const store = /** @type {import('../../dist/store/types.js').Store} */ (
 );
 const events = createNodeHandler(new Intake({ store, appTokens }));
 const server = createServer((req, res) => {
-  if (req.url === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+  if (req.url === '/healthz')
+    return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
   void events(req, res);
 });
 server.keepAliveTimeout = 65_000;

@@ -3,7 +3,9 @@ import { isGatewayError } from '../errors.js';
 /** One line on stderr, no stack trace (unless B24GW_DEBUG is set), and a non-zero exit. */
 export function fail(e: unknown): never {
   if (process.env.B24GW_DEBUG) console.error(e);
-  const line = isGatewayError(e) ? `error ${e.code}: ${e.message}` : `error: ${e instanceof Error ? e.message : String(e)}`;
+  const line = isGatewayError(e)
+    ? `error ${e.code}: ${e.message}`
+    : `error: ${e instanceof Error ? e.message : String(e)}`;
   console.error(line.replace(/\s*\n\s*/g, ' '));
   process.exit(1);
 }

@@ -10,13 +10,18 @@ export const dbHelp = 'SQLite file or postgres:// URL (env DATABASE_URL or B24GW
 
 /** Opens an existing database for a CLI command; a missing file is an error, not a new empty one. */
 export function openExistingDb(location: string): Store {
-  if (!isPostgresUrl(location) && !existsSync(location)) throw new GatewayError('B24GW_BAD_INPUT', `No database at ${location} (set --db, DATABASE_URL or B24GW_DB)`);
+  if (!isPostgresUrl(location) && !existsSync(location))
+    throw new GatewayError('B24GW_BAD_INPUT', `No database at ${location} (set --db, DATABASE_URL or B24GW_DB)`);
   return openStore(location);
 }
 
 /** A time given as ISO 8601 or Unix milliseconds. */
 export function parseTime(flag: string, value: string): number {
   const t = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (Number.isNaN(t)) throw new GatewayError('B24GW_BAD_INPUT', `${flag} must be an ISO time (2026-11-22T10:00:00Z) or Unix ms, got "${value}"`);
+  if (Number.isNaN(t))
+    throw new GatewayError(
+      'B24GW_BAD_INPUT',
+      `${flag} must be an ISO time (2026-11-22T10:00:00Z) or Unix ms, got "${value}"`,
+    );
   return t;
 }

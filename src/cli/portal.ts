@@ -20,11 +20,27 @@ const plans = ['standard', 'enterprise'];
 export function portalOptions(command: Command): Command {
   return command
     .option('--db <location>', dbHelp, defaultDb())
-    .option('--portal <member_id>', 'the portal (member_id); may be left out when only one is installed (env B24GW_PORTAL)', process.env.B24GW_PORTAL)
-    .option('--client-id <id>', "the application's OAuth client_id, to refresh the portal's token (env B24GW_CLIENT_ID)", process.env.B24GW_CLIENT_ID)
+    .option(
+      '--portal <member_id>',
+      'the portal (member_id); may be left out when only one is installed (env B24GW_PORTAL)',
+      process.env.B24GW_PORTAL,
+    )
+    .option(
+      '--client-id <id>',
+      "the application's OAuth client_id, to refresh the portal's token (env B24GW_CLIENT_ID)",
+      process.env.B24GW_CLIENT_ID,
+    )
     .option('--client-secret <secret>', 'its client_secret (env B24GW_CLIENT_SECRET)', process.env.B24GW_CLIENT_SECRET)
-    .option('--oauth-server <url>', 'OAuth server for token refresh (env B24GW_OAUTH_SERVER; default https://oauth.bitrix.info)', process.env.B24GW_OAUTH_SERVER)
-    .option('--plan <plan>', 'REST limits per portal: standard or enterprise (env B24GW_PLAN)', process.env.B24GW_PLAN ?? 'standard');
+    .option(
+      '--oauth-server <url>',
+      'OAuth server for token refresh (env B24GW_OAUTH_SERVER; default https://oauth.bitrix.info)',
+      process.env.B24GW_OAUTH_SERVER,
+    )
+    .option(
+      '--plan <plan>',
+      'REST limits per portal: standard or enterprise (env B24GW_PLAN)',
+      process.env.B24GW_PLAN ?? 'standard',
+    );
 }
 
 /** The portal named, or the only one installed. */
@@ -32,17 +48,28 @@ export async function pickPortal(store: Store, named: string | undefined): Promi
   const installed = (await store.listPortals()).filter((p) => p.uninstalledAt === null);
   if (named !== undefined) {
     if (!installed.some((p) => p.memberId === named)) {
-      throw new GatewayError('B24GW_PORTAL_NOT_INSTALLED', `Portal ${named} is not installed in this database${installed.length ? `; installed: ${installed.map((p) => `${p.memberId} (${p.domain})`).join(', ')}` : ''}`);
+      throw new GatewayError(
+        'B24GW_PORTAL_NOT_INSTALLED',
+        `Portal ${named} is not installed in this database${installed.length ? `; installed: ${installed.map((p) => `${p.memberId} (${p.domain})`).join(', ')}` : ''}`,
+      );
     }
     return named;
   }
   if (installed.length === 1) return installed[0]!.memberId;
-  if (installed.length === 0) throw new GatewayError('B24GW_PORTAL_NOT_INSTALLED', 'No portal is installed in this database: install the application with the gateway as its install handler first');
-  throw new GatewayError('B24GW_BAD_INPUT', `Several portals are installed: say which with --portal (${installed.map((p) => `${p.memberId} (${p.domain})`).join(', ')})`);
+  if (installed.length === 0)
+    throw new GatewayError(
+      'B24GW_PORTAL_NOT_INSTALLED',
+      'No portal is installed in this database: install the application with the gateway as its install handler first',
+    );
+  throw new GatewayError(
+    'B24GW_BAD_INPUT',
+    `Several portals are installed: say which with --portal (${installed.map((p) => `${p.memberId} (${p.domain})`).join(', ')})`,
+  );
 }
 
 export function clientsFor(store: Store, o: PortalFlags): BitrixClients {
-  if (!plans.includes(o.plan)) throw new GatewayError('B24GW_BAD_INPUT', `--plan must be one of ${plans.join(', ')}, got "${o.plan}"`);
+  if (!plans.includes(o.plan))
+    throw new GatewayError('B24GW_BAD_INPUT', `--plan must be one of ${plans.join(', ')}, got "${o.plan}"`);
   return new BitrixClients({
     store,
     plan: o.plan as Plan,

@@ -80,7 +80,10 @@ const deleted = z.looseObject({
 });
 
 /** An operator's message the customer read: by Bitrix24's id (from `message.created`) or by the id the channel gave it. */
-const readRef = z.union([z.looseObject({ bitrixMessageId: z.number().int().positive() }), z.looseObject({ externalId: id() })]);
+const readRef = z.union([
+  z.looseObject({ bitrixMessageId: z.number().int().positive() }),
+  z.looseObject({ externalId: id() }),
+]);
 
 const read = z.looseObject({
   ...target,
@@ -107,7 +110,13 @@ export type MessageDeleted = z.infer<typeof deleted>;
 export type MessageRead = z.infer<typeof read>;
 export type ChatRenamed = z.infer<typeof renamed>;
 
-export const customerActionTypes: readonly CustomerActionType[] = ['message.created', 'message.updated', 'message.deleted', 'message.read', 'chat.renamed'];
+export const customerActionTypes: readonly CustomerActionType[] = [
+  'message.created',
+  'message.updated',
+  'message.deleted',
+  'message.read',
+  'chat.renamed',
+];
 
 /** A customer action as documented, or B24GW_INVALID_CHANNEL_ACTION naming the first place that is not. */
 export function parseCustomerAction(input: unknown): CustomerAction {
@@ -115,18 +124,27 @@ export function parseCustomerAction(input: unknown): CustomerAction {
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = issue && issue.path.length > 0 ? bracketPath(issue.path) : undefined;
-  const message = issue?.code === 'invalid_union' && path === 'type' ? `must be one of ${customerActionTypes.join(', ')}` : (issue?.message ?? 'invalid');
-  throw new GatewayError('B24GW_INVALID_CHANNEL_ACTION', `The customer action is not valid${path ? ` at ${path}` : ''}: ${message}`, path === undefined ? undefined : { path });
+  const message =
+    issue?.code === 'invalid_union' && path === 'type'
+      ? `must be one of ${customerActionTypes.join(', ')}`
+      : (issue?.message ?? 'invalid');
+  throw new GatewayError(
+    'B24GW_INVALID_CHANNEL_ACTION',
+    `The customer action is not valid${path ? ` at ${path}` : ''}: ${message}`,
+    path === undefined ? undefined : { path },
+  );
 }
 
 /** Actions of one chat go to Bitrix24 in order. */
-export const orderKeyOf = (a: CustomerAction): string => JSON.stringify([a.portal.memberId, a.connector.id, a.connector.line, a.chat.externalId]);
+export const orderKeyOf = (a: CustomerAction): string =>
+  JSON.stringify([a.portal.memberId, a.connector.id, a.connector.line, a.chat.externalId]);
 
 /**
  * What makes a retry the same action: a new message is the channel's message id (so a message is
  * never created twice, whatever request carries it); anything else is the request's id.
  */
 export function dedupKeyOf(a: CustomerAction, requestId: string): string {
-  if (a.type === 'message.created') return JSON.stringify(['created', a.connector.id, a.connector.line, a.chat.externalId, a.message.externalId]);
+  if (a.type === 'message.created')
+    return JSON.stringify(['created', a.connector.id, a.connector.line, a.chat.externalId, a.message.externalId]);
   return JSON.stringify([a.type, requestId]);
 }

@@ -38,7 +38,10 @@ function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
 }
 
 /** How a customer's message goes to imconnector.send.messages, as its page documents the blocks. */
-export function createdItem(a: Extract<CustomerAction, { type: 'message.created' }>, receivedAt: number): Record<string, unknown> {
+export function createdItem(
+  a: Extract<CustomerAction, { type: 'message.created' }>,
+  receivedAt: number,
+): Record<string, unknown> {
   const u = a.user;
   const m = a.message;
   return {
@@ -124,5 +127,10 @@ const idOf = (v: unknown): number | null => {
 /** A new message's change completed with what the portal answered: its chat, session and user. */
 export function withAnswer(change: CustomerChange, answer: ItemResult): CustomerChange {
   if (change.kind !== 'created') return change;
-  return { ...change, imChatId: idOf(answer.session?.CHAT_ID), sessionId: idOf(answer.session?.ID), imUserId: idOf(answer.user) };
+  return {
+    ...change,
+    imChatId: idOf(answer.session?.CHAT_ID),
+    sessionId: idOf(answer.session?.ID),
+    imUserId: idOf(answer.user),
+  };
 }

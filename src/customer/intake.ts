@@ -21,7 +21,8 @@ export interface CustomerIntakeOptions {
 export type CustomerResult = { status: 200; id: number; duplicate: boolean } | { status: number; error: GatewayError };
 
 /** What an answer to the channel carries. */
-export const customerAnswerBody = (r: CustomerResult): object => ('error' in r ? r.error.toJSON() : { ok: true, id: r.id, duplicate: r.duplicate });
+export const customerAnswerBody = (r: CustomerResult): object =>
+  'error' in r ? r.error.toJSON() : { ok: true, id: r.id, duplicate: r.duplicate };
 
 /** What takes the channel's signed requests: the intake itself, or one on another thread. */
 export interface CustomerReceiver {
@@ -49,7 +50,10 @@ export class CustomerIntake implements CustomerReceiver {
       try {
         secretKey(secret);
       } catch (e) {
-        throw new GatewayError('B24GW_BAD_CONFIG', `The channel's secret cannot verify requests: ${(e as Error).message}`);
+        throw new GatewayError(
+          'B24GW_BAD_CONFIG',
+          `The channel's secret cannot verify requests: ${(e as Error).message}`,
+        );
       }
     }
   }
@@ -61,21 +65,36 @@ export class CustomerIntake implements CustomerReceiver {
 
   async receive(body: Uint8Array | string, headers: HeaderSource): Promise<CustomerResult> {
     try {
-      if (!this.enabled) throw new GatewayError('B24GW_CHANNEL_NOT_CONFIGURED', 'POST /channel/events needs the channel\'s secret: start the gateway with --channel-secret');
+      if (!this.enabled)
+        throw new GatewayError(
+          'B24GW_CHANNEL_NOT_CONFIGURED',
+          "POST /channel/events needs the channel's secret: start the gateway with --channel-secret",
+        );
       const bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
       const max = this.o.maxBodyBytes ?? 1024 * 1024;
-      if (bytes > max) throw new GatewayError('B24GW_BODY_TOO_LARGE', `A customer action of ${bytes} bytes; the limit is ${max}`);
-      if (!verifySignature(this.secrets, headers, body, this.o.toleranceSeconds ?? 300)) throw new GatewayError('B24GW_CHANNEL_UNAUTHORIZED', 'The request is not signed with the channel\'s secret, or its webhook-timestamp is more than 5 minutes off');
+      if (bytes > max)
+        throw new GatewayError('B24GW_BODY_TOO_LARGE', `A customer action of ${bytes} bytes; the limit is ${max}`);
+      if (!verifySignature(this.secrets, headers, body, this.o.toleranceSeconds ?? 300))
+        throw new GatewayError(
+          'B24GW_CHANNEL_UNAUTHORIZED',
+          "The request is not signed with the channel's secret, or its webhook-timestamp is more than 5 minutes off",
+        );
       const requestId = readHeader(headers, 'webhook-id')!;
       let json: unknown;
       try {
-        json = JSON.parse(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+        json = JSON.parse(
+          typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'),
+        );
       } catch {
         throw new GatewayError('B24GW_MALFORMED_JSON', 'The customer action is not valid JSON');
       }
       return { status: 200, ...(await this.accept(json, requestId)) };
     } catch (e) {
-      const error = isGatewayError(e) ? e : new GatewayError('B24GW_STORE_FAILED', 'The customer action could not be stored; it was not accepted', { cause: e });
+      const error = isGatewayError(e)
+        ? e
+        : new GatewayError('B24GW_STORE_FAILED', 'The customer action could not be stored; it was not accepted', {
+            cause: e,
+          });
       this.refused(error);
       return { status: error.status, error };
     }
@@ -90,7 +109,10 @@ export class CustomerIntake implements CustomerReceiver {
     const action: CustomerAction = parseCustomerAction(input);
     const portal = await this.o.store.getPortal(action.portal.memberId);
     if (!portal || portal.uninstalledAt !== null) {
-      throw new GatewayError('B24GW_PORTAL_NOT_INSTALLED', `Portal ${action.portal.memberId} is not installed: the gateway cannot send to it`);
+      throw new GatewayError(
+        'B24GW_PORTAL_NOT_INSTALLED',
+        `Portal ${action.portal.memberId} is not installed: the gateway cannot send to it`,
+      );
     }
     const key = requestId ?? `${Date.now()}:${Math.random().toString(36).slice(2)}`;
     const stored = await this.o.store.appendCustomerAction({

@@ -7,7 +7,16 @@ import { defaultSchedule, failedOutcome, retryBudget } from '../queue/schedule.j
 import type { ConnectorStateStore, CustomerChange } from '../store/state/types.js';
 import type { PendingCustomerAction, Store } from '../store/types.js';
 import type { CustomerAction } from './actions.js';
-import { createdItem, itemOutcomes, METHOD_OF, notAccepted, pack, variables, withAnswer, type Prepared } from './commands.js';
+import {
+  createdItem,
+  itemOutcomes,
+  METHOD_OF,
+  notAccepted,
+  pack,
+  variables,
+  withAnswer,
+  type Prepared,
+} from './commands.js';
 
 export interface CustomerSenderOptions {
   store: Store;
@@ -49,7 +58,18 @@ export class CustomerSender {
   private readonly o: Required<Omit<CustomerSenderOptions, 'state'>> & Pick<CustomerSenderOptions, 'state'>;
 
   constructor(options: CustomerSenderOptions) {
-    const o = (this.o = withDefaults({ schedule: defaultSchedule, batchSize: 1_000, leaseMs: 120_000, pollMs: 1_000, gatherMs: 100, logger: silentLogger, now: Date.now }, options));
+    const o = (this.o = withDefaults(
+      {
+        schedule: defaultSchedule,
+        batchSize: 1_000,
+        leaseMs: 120_000,
+        pollMs: 1_000,
+        gatherMs: 100,
+        logger: silentLogger,
+        now: Date.now,
+      },
+      options,
+    ));
     const budget = retryBudget(o.schedule);
     this.loop = new QueueLoop<readonly PendingCustomerAction[]>({
       claim: async (_limit, now) => {
@@ -59,7 +79,13 @@ export class CustomerSender {
       run: (rows, lease) => this.send(rows, lease),
       // A round waits for the portal's bucket, shared with everything else: it may outlast a lease.
       renew: async (rounds, until) => {
-        const held = new Set(await o.store.renewCustomerActions(rounds.flatMap((r) => r.map((a) => a.id)), o.owner, until));
+        const held = new Set(
+          await o.store.renewCustomerActions(
+            rounds.flatMap((r) => r.map((a) => a.id)),
+            o.owner,
+            until,
+          ),
+        );
         return rounds.filter((r) => r.every((a) => held.has(a.id)));
       },
       describe: (rows) => `${rows.length} customer actions`,
@@ -140,7 +166,11 @@ export class CustomerSender {
     return fates;
   }
 
-  private async sendPortal(memberId: string, list: { unit: Unit; prepared: Prepared }[], fates: Map<Unit, Fate>): Promise<void> {
+  private async sendPortal(
+    memberId: string,
+    list: { unit: Unit; prepared: Prepared }[],
+    fates: Map<Unit, Fate>,
+  ): Promise<void> {
     // Commands: one per method, connector and line, its MESSAGES packed under PHP's variable limit; a rename is one of its own.
     const groups = new Map<string, { unit: Unit; prepared: Prepared; vars: number }[]>();
     const commands: { call: BatchCall; members: { unit: Unit; prepared: Prepared }[] }[] = [];
@@ -159,7 +189,13 @@ export class CustomerSender {
     for (const group of groups.values()) {
       const { method, connector, line } = group[0]!.prepared;
       for (const part of pack(group)) {
-        commands.push({ call: { method, params: { CONNECTOR: connector, LINE: line, MESSAGES: part.flatMap((x) => x.prepared.items) } }, members: part });
+        commands.push({
+          call: {
+            method,
+            params: { CONNECTOR: connector, LINE: line, MESSAGES: part.flatMap((x) => x.prepared.items) },
+          },
+          members: part,
+        });
       }
     }
     const client = this.o.clients.forPortal(memberId);
@@ -167,7 +203,12 @@ export class CustomerSender {
       if (c.call.params?.MESSAGES === undefined) {
         const ok = result === true || (result as { SUCCESS?: unknown } | null)?.SUCCESS === true;
         const unit = c.members[0]!.unit;
-        fates.set(unit, ok ? { ok: true, change: c.members[0]!.prepared.change } : { ok: false, error: notAccepted(c.call.method, 'Bitrix24 answered without SUCCESS: true') });
+        fates.set(
+          unit,
+          ok
+            ? { ok: true, change: c.members[0]!.prepared.change }
+            : { ok: false, error: notAccepted(c.call.method, 'Bitrix24 answered without SUCCESS: true') },
+        );
         return;
       }
       const outcomes = itemOutcomes(c.call.method, result, (c.call.params.MESSAGES as unknown[]).length);
@@ -177,7 +218,12 @@ export class CustomerSender {
         const mine = outcomes.slice(i, i + m.prepared.items.length);
         i += m.prepared.items.length;
         const failed = mine.find((x) => x instanceof Error);
-        fates.set(m.unit, failed ? { ok: false, error: failed } : { ok: true, change: withAnswer(m.prepared.change, mine[0] as object) });
+        fates.set(
+          m.unit,
+          failed
+            ? { ok: false, error: failed }
+            : { ok: true, change: withAnswer(m.prepared.change, mine[0] as object) },
+        );
       }
     };
     try {
@@ -212,18 +258,39 @@ export class CustomerSender {
       }
       for (const [memberId, changes] of byPortal) {
         // Bitrix24 has them already: a state that cannot keep them loses the mapping, never the messages.
-        await this.o.state.recordCustomer(memberId, changes, now).catch((err: unknown) => this.o.logger.error({ err, memberId }, 'could not record customer actions in the connector state'));
+        await this.o.state
+          .recordCustomer(memberId, changes, now)
+          .catch((err: unknown) =>
+            this.o.logger.error({ err, memberId }, 'could not record customer actions in the connector state'),
+          );
       }
     }
-    if (sent.length > 0) await this.o.store.finishCustomerActions(sent.map((u) => u.row.id), this.o.owner, { ok: true }, now);
+    if (sent.length > 0)
+      await this.o.store.finishCustomerActions(
+        sent.map((u) => u.row.id),
+        this.o.owner,
+        { ok: true },
+        now,
+      );
     for (const unit of wave) {
       const fate = fates.get(unit);
       if (!fate || fate.ok) continue;
       const outcome = failedOutcome(fate.error, unit.row.attempts, now, this.o.schedule);
       await this.o.store.finishCustomerActions([unit.row.id], this.o.owner, outcome, now);
       const behind = chats.get(unit.row.orderKey)?.splice(0) ?? [];
-      if (behind.length > 0) await this.o.store.releaseCustomerActions(behind.map((u) => u.row.id), this.o.owner);
-      const log = { actionId: unit.row.id, type: unit.row.type, memberId: unit.row.memberId, attempt: unit.row.attempts, error: outcome.error, heldBack: behind.length };
+      if (behind.length > 0)
+        await this.o.store.releaseCustomerActions(
+          behind.map((u) => u.row.id),
+          this.o.owner,
+        );
+      const log = {
+        actionId: unit.row.id,
+        type: unit.row.type,
+        memberId: unit.row.memberId,
+        attempt: unit.row.attempts,
+        error: outcome.error,
+        heldBack: behind.length,
+      };
       if (outcome.retryAt === null) this.o.logger.error(log, 'customer action is dead after its last attempt');
       else this.o.logger.warn(log, 'customer action failed; it will be retried, and its chat waits for it');
     }
@@ -255,31 +322,84 @@ export class CustomerSender {
       }
       case 'message.updated':
       case 'message.deleted': {
-        const userId = a.user?.externalId ?? authors.get(key(a.message.externalId)) ?? (await this.o.state?.customerMessage(row.memberId, a.connector.line, chatId, a.message.externalId))?.externalUserId;
-        if (userId === undefined) throw notAccepted(method, `no customer is known for message ${a.message.externalId} of chat ${chatId}: name its author in user.externalId`);
-        const ref = { line: a.connector.line, connector: a.connector.id, externalChatId: chatId, externalUserId: userId, externalMessageId: a.message.externalId };
-        if (a.type === 'message.deleted') return { ...base, items: [{ user: { id: userId }, message: { id: a.message.externalId }, chat: { id: chatId } }], change: { kind: 'deleted', ...ref } };
-        const message = { id: a.message.externalId, ...(a.message.text === undefined ? {} : { text: a.message.text }), ...(a.message.files ? { files: a.message.files } : {}) };
-        return { ...base, items: [{ user: { id: userId }, message, chat: { id: chatId } }], change: { kind: 'updated', ...ref, text: a.message.text ?? null, files: a.message.files } };
+        const userId =
+          a.user?.externalId ??
+          authors.get(key(a.message.externalId)) ??
+          (await this.o.state?.customerMessage(row.memberId, a.connector.line, chatId, a.message.externalId))
+            ?.externalUserId;
+        if (userId === undefined)
+          throw notAccepted(
+            method,
+            `no customer is known for message ${a.message.externalId} of chat ${chatId}: name its author in user.externalId`,
+          );
+        const ref = {
+          line: a.connector.line,
+          connector: a.connector.id,
+          externalChatId: chatId,
+          externalUserId: userId,
+          externalMessageId: a.message.externalId,
+        };
+        if (a.type === 'message.deleted')
+          return {
+            ...base,
+            items: [{ user: { id: userId }, message: { id: a.message.externalId }, chat: { id: chatId } }],
+            change: { kind: 'deleted', ...ref },
+          };
+        const message = {
+          id: a.message.externalId,
+          ...(a.message.text === undefined ? {} : { text: a.message.text }),
+          ...(a.message.files ? { files: a.message.files } : {}),
+        };
+        return {
+          ...base,
+          items: [{ user: { id: userId }, message, chat: { id: chatId } }],
+          change: { kind: 'updated', ...ref, text: a.message.text ?? null, files: a.message.files },
+        };
       }
       case 'message.read': {
         const items: Record<string, unknown>[] = [];
         const read: number[] = [];
         for (const ref of a.messages as { bitrixMessageId?: number; externalId?: string }[]) {
-          const by = ref.bitrixMessageId !== undefined ? { imMessageId: ref.bitrixMessageId } : { externalId: ref.externalId };
+          const by =
+            ref.bitrixMessageId !== undefined ? { imMessageId: ref.bitrixMessageId } : { externalId: ref.externalId };
           const view = await this.o.state?.message(row.memberId, { line: a.connector.line, ...by });
-          const named = ref.bitrixMessageId !== undefined ? `Bitrix24 message ${ref.bitrixMessageId}` : `message ${ref.externalId}`;
+          const named =
+            ref.bitrixMessageId !== undefined ? `Bitrix24 message ${ref.bitrixMessageId}` : `message ${ref.externalId}`;
           if (!view || view.externalChatId !== chatId || view.externalIds.length === 0) {
-            throw notAccepted(method, `${named} of chat ${chatId} is not one the gateway delivered on line ${a.connector.line}`);
+            throw notAccepted(
+              method,
+              `${named} of chat ${chatId} is not one the gateway delivered on line ${a.connector.line}`,
+            );
           }
-          items.push({ im: { chat_id: view.imChatId, message_id: view.imMessageId }, message: { id: view.externalIds }, chat: { id: chatId } });
+          items.push({
+            im: { chat_id: view.imChatId, message_id: view.imMessageId },
+            message: { id: view.externalIds },
+            chat: { id: chatId },
+          });
           read.push(view.imMessageId);
         }
         return { ...base, items, change: { kind: 'read', line: a.connector.line, imMessageIds: read } };
       }
       case 'chat.renamed': {
-        const params = { CONNECTOR: a.connector.id, LINE: a.connector.line, CHAT_ID: chatId, NAME: a.chat.name, ...(a.user ? { USER_ID: a.user.externalId } : {}) };
-        return { ...base, items: [], params, change: { kind: 'renamed', line: a.connector.line, connector: a.connector.id, externalChatId: chatId, name: a.chat.name } };
+        const params = {
+          CONNECTOR: a.connector.id,
+          LINE: a.connector.line,
+          CHAT_ID: chatId,
+          NAME: a.chat.name,
+          ...(a.user ? { USER_ID: a.user.externalId } : {}),
+        };
+        return {
+          ...base,
+          items: [],
+          params,
+          change: {
+            kind: 'renamed',
+            line: a.connector.line,
+            connector: a.connector.id,
+            externalChatId: chatId,
+            name: a.chat.name,
+          },
+        };
       }
     }
   }

@@ -59,14 +59,21 @@ export async function diagnose(o: DoctorOptions): Promise<Check[]> {
     checks.push(
       fail(
         'portal',
-        portal ? `portal ${o.memberId} (${portal.domain}) was uninstalled at ${new Date(portal.uninstalledAt!).toISOString()}` : `the gateway holds no install of portal ${o.memberId}`,
+        portal
+          ? `portal ${o.memberId} (${portal.domain}) was uninstalled at ${new Date(portal.uninstalledAt!).toISOString()}`
+          : `the gateway holds no install of portal ${o.memberId}`,
         'install the application on the portal with the gateway as its install handler (ONAPPINSTALL to its /events)',
       ),
     );
     checks.push(...(await local(o)));
     return checks;
   }
-  checks.push(pass('portal', `${portal.domain} (${o.memberId}), installed ${portal.installedAt === null ? '' : new Date(portal.installedAt).toISOString()}`.trim()));
+  checks.push(
+    pass(
+      'portal',
+      `${portal.domain} (${o.memberId}), installed ${portal.installedAt === null ? '' : new Date(portal.installedAt).toISOString()}`.trim(),
+    ),
+  );
 
   // Before the doctor's own calls take slots: what the gateway's work leaves of the budget.
   const limits = planLimits(o.plan);
@@ -82,7 +89,8 @@ export async function diagnose(o: DoctorOptions): Promise<Check[]> {
   const token = await checkToken(client, call);
   checks.push(token);
   if (!token.ok) {
-    for (const name of ['bindings', 'round trip', 'connector', 'REST budget', 'clock']) checks.push(skip(name, 'not checked: it needs a working token'));
+    for (const name of ['bindings', 'round trip', 'connector', 'REST budget', 'clock'])
+      checks.push(skip(name, 'not checked: it needs a working token'));
     checks.push(...(await local(o)));
     return checks;
   }
@@ -92,7 +100,7 @@ export async function diagnose(o: DoctorOptions): Promise<Check[]> {
     bindings = readBindings(await call('event.get'));
     checks.push(checkBindings(bindings, o.url));
   } catch (e) {
-    checks.push(fail('bindings', `event.get failed: ${message(e)}`, 'check the application\'s scopes on the portal'));
+    checks.push(fail('bindings', `event.get failed: ${message(e)}`, "check the application's scopes on the portal"));
   }
   checks.push(await roundTrip(o, client, bindings, now));
   checks.push(await checkConnector(o, call));
@@ -109,7 +117,10 @@ async function checkToken(client: PortalClient, call: <T>(method: string) => Pro
   try {
     await client.refreshTokens();
     const info = await call<{ STATUS?: unknown; CODE?: unknown }>('app.info');
-    return pass('token', `refreshed, and app.info answers${info?.CODE ? ` (application ${String(info.CODE)}, status ${String(info.STATUS)})` : ''}`);
+    return pass(
+      'token',
+      `refreshed, and app.info answers${info?.CODE ? ` (application ${String(info.CODE)}, status ${String(info.STATUS)})` : ''}`,
+    );
   } catch (e) {
     const code = codeOf(e);
     const fix =
@@ -128,18 +139,35 @@ function checkBindings(bindings: Binding[], url: string | undefined): Check {
   const online = bindings.filter((b) => !b.offline && connectorEvents.includes(b.event));
   const target = url ?? mostCommon(online.map((b) => b.handler));
   if (target === undefined) {
-    return fail('bindings', `none of ${connectorEvents.join(', ')} is bound`, 'run b24-im-gateway connector setup --url https://<your host>/events');
+    return fail(
+      'bindings',
+      `none of ${connectorEvents.join(', ')} is bound`,
+      'run b24-im-gateway connector setup --url https://<your host>/events',
+    );
   }
   const plan = planBindings(connectorEvents, bindings, { url: target });
   const wrong = plan.missing.filter((e) => online.some((b) => b.event === e));
   const absent = plan.missing.filter((e) => !wrong.includes(e));
-  if (plan.missing.length === 0 && plan.stale.filter((b) => !b.offline).length === 0) return pass('bindings', `all ${connectorEvents.length} events go to ${target}`);
+  if (plan.missing.length === 0 && plan.stale.filter((b) => !b.offline).length === 0)
+    return pass('bindings', `all ${connectorEvents.length} events go to ${target}`);
   const parts = [
     ...(absent.length ? [`not bound: ${absent.join(', ')}`] : []),
-    ...(wrong.length ? [`bound elsewhere, not to ${target}: ${wrong.map((e) => `${e} → ${online.find((b) => b.event === e)!.handler}`).join(', ')}`] : []),
-    ...(plan.stale.length && !wrong.length ? [`also bound elsewhere: ${plan.stale.map((b) => `${b.event} → ${b.offline ? 'offline queue' : b.handler}`).join(', ')}`] : []),
+    ...(wrong.length
+      ? [
+          `bound elsewhere, not to ${target}: ${wrong.map((e) => `${e} → ${online.find((b) => b.event === e)!.handler}`).join(', ')}`,
+        ]
+      : []),
+    ...(plan.stale.length && !wrong.length
+      ? [
+          `also bound elsewhere: ${plan.stale.map((b) => `${b.event} → ${b.offline ? 'offline queue' : b.handler}`).join(', ')}`,
+        ]
+      : []),
   ];
-  return fail('bindings', parts.join('; '), `run b24-im-gateway connector setup --url ${target} (it binds what is missing and removes this application's other bindings of these events)`);
+  return fail(
+    'bindings',
+    parts.join('; '),
+    `run b24-im-gateway connector setup --url ${target} (it binds what is missing and removes this application's other bindings of these events)`,
+  );
 }
 
 function mostCommon(values: string[]): string | undefined {
@@ -149,24 +177,40 @@ function mostCommon(values: string[]): string | undefined {
 }
 
 /** event.test makes the portal post ONAPPTEST to its handler: the gateway must store it (the right token), or note it refused (another token). */
-async function roundTrip(o: DoctorOptions, client: PortalClient, bindings: Binding[] | undefined, now: () => number): Promise<Check> {
+async function roundTrip(
+  o: DoctorOptions,
+  client: PortalClient,
+  bindings: Binding[] | undefined,
+  now: () => number,
+): Promise<Check> {
   const name = 'round trip';
   const bound = bindings?.filter((b) => b.event === 'ONAPPTEST' && !b.offline) ?? [];
-  if (bound.length === 0) return fail(name, 'ONAPPTEST is not bound, so the portal has nowhere to send a test event', 'run b24-im-gateway connector setup --url https://<your host>/events');
+  if (bound.length === 0)
+    return fail(
+      name,
+      'ONAPPTEST is not bound, so the portal has nowhere to send a test event',
+      'run b24-im-gateway connector setup --url https://<your host>/events',
+    );
   const probe = `doctor-${randomBytes(8).toString('hex')}`;
   const started = now();
   try {
     await client.call('event.test', { probe });
   } catch (e) {
-    return fail(name, `event.test failed: ${message(e)}`, 'check the application\'s scopes on the portal');
+    return fail(name, `event.test failed: ${message(e)}`, "check the application's scopes on the portal");
   }
   const sleep = o.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const deadline = started + (o.roundTripMs ?? 10_000);
   const to = bound.map((b) => b.handler).join(', ');
   for (;;) {
     const arrived = await o.store.listEvents({ code: 'ONAPPTEST', memberId: o.memberId, since: started - 60_000 });
-    const hit = arrived.find((e) => (e.event as { data?: { QUERY?: { probe?: unknown } } }).data?.QUERY?.probe === probe);
-    if (hit) return pass(name, `the portal's ONAPPTEST reached the gateway in ${Math.max(0, hit.receivedAt - started)} ms, with the right application_token`);
+    const hit = arrived.find(
+      (e) => (e.event as { data?: { QUERY?: { probe?: unknown } } }).data?.QUERY?.probe === probe,
+    );
+    if (hit)
+      return pass(
+        name,
+        `the portal's ONAPPTEST reached the gateway in ${Math.max(0, hit.receivedAt - started)} ms, with the right application_token`,
+      );
     const refused = await o.store.refusedTestAt(o.memberId);
     if (refused !== null && refused >= started - 1_000) {
       return fail(
@@ -186,15 +230,24 @@ async function roundTrip(o: DoctorOptions, client: PortalClient, bindings: Bindi
   }
 }
 
-async function checkConnector(o: DoctorOptions, call: <T>(method: string, params?: Record<string, unknown>) => Promise<T>): Promise<Check> {
+async function checkConnector(
+  o: DoctorOptions,
+  call: <T>(method: string, params?: Record<string, unknown>) => Promise<T>,
+): Promise<Check> {
   const name = 'connector';
-  if (!o.connector) return skip(name, 'not checked: give the connector\'s code (--connector)');
+  if (!o.connector) return skip(name, "not checked: give the connector's code (--connector)");
   try {
     const list = await call<Record<string, unknown>>('imconnector.list');
     if (!list || typeof list !== 'object' || !(o.connector in list)) {
-      return fail(name, `${o.connector} is not registered on the portal`, `run b24-im-gateway connector setup --connector ${o.connector}`);
+      return fail(
+        name,
+        `${o.connector} is not registered on the portal`,
+        `run b24-im-gateway connector setup --connector ${o.connector}`,
+      );
     }
-    const seen = (await o.store.state.lines(o.memberId)).filter((l) => !l.deleted && l.connectors.some((c) => c.connector === o.connector)).map((l) => l.line);
+    const seen = (await o.store.state.lines(o.memberId))
+      .filter((l) => !l.deleted && l.connectors.some((c) => c.connector === o.connector))
+      .map((l) => l.line);
     // Line 1 is every portal's first Open Line, and setup's default.
     const lines = o.lines ?? (seen.length > 0 ? seen : [1]);
     const active: number[] = [];
@@ -204,33 +257,72 @@ async function checkConnector(o: DoctorOptions, call: <T>(method: string, params
       (status?.STATUS === true ? active : inactive).push(line);
     }
     if (inactive.length > 0) {
-      return fail(name, `${o.connector} is registered; not active on line${inactive.length > 1 ? 's' : ''} ${inactive.join(', ')}${active.length ? ` (active on ${active.join(', ')})` : ''}`, `run b24-im-gateway connector setup --connector ${o.connector} ${inactive.map((l) => `--line ${l}`).join(' ')}`);
+      return fail(
+        name,
+        `${o.connector} is registered; not active on line${inactive.length > 1 ? 's' : ''} ${inactive.join(', ')}${active.length ? ` (active on ${active.join(', ')})` : ''}`,
+        `run b24-im-gateway connector setup --connector ${o.connector} ${inactive.map((l) => `--line ${l}`).join(' ')}`,
+      );
     }
-    return pass(name, `${o.connector} is registered and active on line${active.length > 1 ? 's' : ''} ${active.join(', ')}`);
+    return pass(
+      name,
+      `${o.connector} is registered and active on line${active.length > 1 ? 's' : ''} ${active.join(', ')}`,
+    );
   } catch (e) {
-    return fail(name, `imconnector.list or imconnector.status failed: ${message(e)}`, 'check the application\'s scopes on the portal (imconnector, imopenlines)');
+    return fail(
+      name,
+      `imconnector.list or imconnector.status failed: ${message(e)}`,
+      "check the application's scopes on the portal (imconnector, imopenlines)",
+    );
   }
 }
 
-function budget(limits: { burst: number; perSecond: number }, level: number, times: { method: string; timed: TimedResult<unknown> }[]): Check {
+function budget(
+  limits: { burst: number; perSecond: number },
+  level: number,
+  times: { method: string; timed: TimedResult<unknown> }[],
+): Check {
   const busiest = times
     .map((t) => ({ method: t.method, operating: Number((t.timed.time as RestTime | undefined)?.operating ?? 0) }))
     .sort((a, b) => b.operating - a.operating)[0];
-  const operating = busiest && busiest.operating > 0 ? `; operating time ${busiest.operating.toFixed(1)} s of ${OPERATING_LIMIT_S} s (${busiest.method})` : '';
+  const operating =
+    busiest && busiest.operating > 0
+      ? `; operating time ${busiest.operating.toFixed(1)} s of ${OPERATING_LIMIT_S} s (${busiest.method})`
+      : '';
   const detail = `${Math.round(level)} of ${limits.burst} requests in the portal's bucket (drains ${limits.perSecond}/s)${operating}`;
-  if (level >= limits.burst) return fail('REST budget', detail, 'calls now wait for the bucket: send fewer (statuses and messages already go in batches), or use --plan enterprise if the portal has it');
-  if (busiest && busiest.operating > OPERATING_LIMIT_S * 0.8) return fail('REST budget', detail, `${busiest.method} is near its operating-time limit and will answer OPERATION_TIME_LIMIT until a basket resets`);
+  if (level >= limits.burst)
+    return fail(
+      'REST budget',
+      detail,
+      'calls now wait for the bucket: send fewer (statuses and messages already go in batches), or use --plan enterprise if the portal has it',
+    );
+  if (busiest && busiest.operating > OPERATING_LIMIT_S * 0.8)
+    return fail(
+      'REST budget',
+      detail,
+      `${busiest.method} is near its operating-time limit and will answer OPERATION_TIME_LIMIT until a basket resets`,
+    );
   return pass('REST budget', detail);
 }
 
 function clock(times: { timed: TimedResult<unknown> }[]): Check {
-  const seen = times.map((t) => ({ start: Number((t.timed.time as RestTime | undefined)?.start), at: (t.timed.sentAt + t.timed.receivedAt) / 2, rtt: t.timed.receivedAt - t.timed.sentAt })).filter((t) => t.start > 0);
+  const seen = times
+    .map((t) => ({
+      start: Number((t.timed.time as RestTime | undefined)?.start),
+      at: (t.timed.sentAt + t.timed.receivedAt) / 2,
+      rtt: t.timed.receivedAt - t.timed.sentAt,
+    }))
+    .filter((t) => t.start > 0);
   if (seen.length === 0) return skip('clock', 'not checked: the portal sent no time');
   // The answer with the shortest round trip places the portal's clock best.
   const best = seen.sort((a, b) => a.rtt - b.rtt)[0]!;
   const skew = Math.round(best.start * 1000 - best.at);
   const detail = `the portal's clock is ${Math.abs(skew) < 1_000 ? 'within a second of' : `${(Math.abs(skew) / 1000).toFixed(0)} s ${skew > 0 ? 'ahead of' : 'behind'}`} this host's`;
-  if (Math.abs(skew) > MAX_SKEW_MS) return fail('clock', detail, 'set this host\'s clock (NTP): tokens are refreshed 60 s before their expiry, and the channel\'s signatures allow 5 minutes');
+  if (Math.abs(skew) > MAX_SKEW_MS)
+    return fail(
+      'clock',
+      detail,
+      "set this host's clock (NTP): tokens are refreshed 60 s before their expiry, and the channel's signatures allow 5 minutes",
+    );
   return pass('clock', detail);
 }
 
@@ -240,13 +332,28 @@ async function local(o: DoctorOptions): Promise<Check[]> {
   const backlog = events.pending + events.retry + events.processing;
   const inbox =
     events.dead > 0
-      ? fail('inbox', `${backlog} events waiting (${events.retry} to retry), ${events.dead} dead letters`, 'b24-im-gateway events --status dead shows why they died; b24-im-gateway replay --dead runs them again once the cause is fixed')
+      ? fail(
+          'inbox',
+          `${backlog} events waiting (${events.retry} to retry), ${events.dead} dead letters`,
+          'b24-im-gateway events --status dead shows why they died; b24-im-gateway replay --dead runs them again once the cause is fixed',
+        )
       : pass('inbox', `${backlog} events waiting (${events.retry} to retry), no dead letters`);
   const statuses = await o.store.countStatuses();
   const actions = await o.store.countCustomerActions();
   const outbox =
     statuses.dead + actions.dead > 0
-      ? fail('outboxes', `${statuses.pending} delivery statuses and ${actions.pending} customer actions waiting; dead: ${statuses.dead} statuses, ${actions.dead} customer actions`, 'b24-im-gateway connector actions --status dead shows why; b24-im-gateway connector replay --dead sends them again')
-      : pass('outboxes', `${statuses.pending} delivery statuses and ${actions.pending} customer actions waiting, none dead`);
-  return [inbox, outbox, skip('offline queue', 'not checked: this version does not pull offline events or Chatbots 2.0 fetch-mode events')];
+      ? fail(
+          'outboxes',
+          `${statuses.pending} delivery statuses and ${actions.pending} customer actions waiting; dead: ${statuses.dead} statuses, ${actions.dead} customer actions`,
+          'b24-im-gateway connector actions --status dead shows why; b24-im-gateway connector replay --dead sends them again',
+        )
+      : pass(
+          'outboxes',
+          `${statuses.pending} delivery statuses and ${actions.pending} customer actions waiting, none dead`,
+        );
+  return [
+    inbox,
+    outbox,
+    skip('offline queue', 'not checked: this version does not pull offline events or Chatbots 2.0 fetch-mode events'),
+  ];
 }

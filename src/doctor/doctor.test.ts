@@ -35,41 +35,94 @@ afterEach(async () => {
 const byName = (checks: Check[]) => Object.fromEntries(checks.map((c) => [c.name, c]));
 
 describe('doctor', () => {
-  it("tells a portal clock ten minutes ahead, with the fix", async () => {
+  it('tells a portal clock ten minutes ahead, with the fix', async () => {
     const memberId = await open(() => Date.now() + 600_000);
     const checks = byName(await diagnose({ store, clients, memberId, roundTripMs: 1 }));
     expect(checks.token!.ok).toBe(true);
-    expect(checks.clock).toMatchObject({ ok: false, detail: "the portal's clock is 600 s ahead of this host's", fix: expect.stringMatching(/NTP/) });
+    expect(checks.clock).toMatchObject({
+      ok: false,
+      detail: "the portal's clock is 600 s ahead of this host's",
+      fix: expect.stringMatching(/NTP/),
+    });
   });
 
   it('tells a full REST bucket, and dead letters in the inbox and the outboxes, each with its fix', async () => {
     const memberId = await open();
     await store.append({
-      dedupKey: 'dead-1', memberId, code: 'ONIMCONNECTORMESSAGEADD', known: true, status: 'pending', handlerId: 1, ts: 1, orderKey: null,
-      receivedAt: 1, event: '{}', rawBody: '', contentType: 'form', error: null,
+      dedupKey: 'dead-1',
+      memberId,
+      code: 'ONIMCONNECTORMESSAGEADD',
+      known: true,
+      status: 'pending',
+      handlerId: 1,
+      ts: 1,
+      orderKey: null,
+      receivedAt: 1,
+      event: '{}',
+      rawBody: '',
+      contentType: 'form',
+      error: null,
     });
     const [e] = await store.claim('w', 10, 1_000, 1, 1);
     await store.finish(e!.id, 'w', { ok: false, error: 'boom', retryAt: null }, 20);
-    await store.appendCustomerAction({ memberId, connector: 'c', line: 1, type: 'message.created', dedupKey: 'k', orderKey: 'o', item: '{}', receivedAt: 1 });
+    await store.appendCustomerAction({
+      memberId,
+      connector: 'c',
+      line: 1,
+      type: 'message.created',
+      dedupKey: 'k',
+      orderKey: 'o',
+      item: '{}',
+      receivedAt: 1,
+    });
     const [a] = await store.claimCustomerActions('w', 10, 1_000, 1, 1);
     await store.finishCustomerActions([a!.id], 'w', { ok: false, error: 'boom', retryAt: null }, 20);
 
     // A QUERY_LIMIT_EXCEEDED fills the bucket; stamped a little ahead, so that it has not drained when the doctor reads it.
     await store.rateSlot(memberId, { burst: 50, perSecond: 2 }, Date.now() + 3_000, 'fill');
     const checks = byName(await diagnose({ store, clients, memberId, roundTripMs: 1 }));
-    expect(checks['REST budget']).toMatchObject({ ok: false, detail: expect.stringMatching(/^50 of 50 requests in the portal's bucket \(drains 2\/s\)/), fix: expect.stringMatching(/--plan enterprise/) });
-    expect(checks.inbox).toMatchObject({ ok: false, detail: '0 events waiting (0 to retry), 1 dead letters', fix: expect.stringMatching(/replay --dead/) });
-    expect(checks.outboxes).toMatchObject({ ok: false, detail: expect.stringMatching(/dead: 0 statuses, 1 customer actions$/), fix: expect.stringMatching(/connector replay --dead/) });
+    expect(checks['REST budget']).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/^50 of 50 requests in the portal's bucket \(drains 2\/s\)/),
+      fix: expect.stringMatching(/--plan enterprise/),
+    });
+    expect(checks.inbox).toMatchObject({
+      ok: false,
+      detail: '0 events waiting (0 to retry), 1 dead letters',
+      fix: expect.stringMatching(/replay --dead/),
+    });
+    expect(checks.outboxes).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/dead: 0 statuses, 1 customer actions$/),
+      fix: expect.stringMatching(/connector replay --dead/),
+    });
   });
 
   it('skips the connector without its code, and checks the lines the gateway has seen its events on', async () => {
     const memberId = await open();
-    expect(byName(await diagnose({ store, clients, memberId, roundTripMs: 1 })).connector).toMatchObject({ ok: null, detail: expect.stringMatching(/--connector/) });
-    await setupConnector(clients.forPortal(memberId), { id: 'acme', name: 'Acme', icon: '<svg/>', placementHandler: 'https://x.example/s', lines: [4], delivery: { url: 'http://127.0.0.1:9/events' } });
+    expect(byName(await diagnose({ store, clients, memberId, roundTripMs: 1 })).connector).toMatchObject({
+      ok: null,
+      detail: expect.stringMatching(/--connector/),
+    });
+    await setupConnector(clients.forPortal(memberId), {
+      id: 'acme',
+      name: 'Acme',
+      icon: '<svg/>',
+      placementHandler: 'https://x.example/s',
+      lines: [4],
+      delivery: { url: 'http://127.0.0.1:9/events' },
+    });
     await store.state.apply({ event: 'ONIMCONNECTORLINEDELETE', data: 9 }, { eventId: 1, memberId, receivedAt: 1 });
-    await store.state.apply({ event: 'ONIMCONNECTORSTATUSDELETE', data: { connector: 'acme', line: 4 } }, { eventId: 2, memberId, receivedAt: 1 });
-    expect(byName(await diagnose({ store, clients, memberId, connector: 'acme', roundTripMs: 1 })).connector).toMatchObject({ ok: true, detail: 'acme is registered and active on line 4' });
-    expect(byName(await diagnose({ store, clients, memberId, connector: 'nope', roundTripMs: 1 })).connector).toMatchObject({ ok: false, detail: 'nope is not registered on the portal' });
+    await store.state.apply(
+      { event: 'ONIMCONNECTORSTATUSDELETE', data: { connector: 'acme', line: 4 } },
+      { eventId: 2, memberId, receivedAt: 1 },
+    );
+    expect(
+      byName(await diagnose({ store, clients, memberId, connector: 'acme', roundTripMs: 1 })).connector,
+    ).toMatchObject({ ok: true, detail: 'acme is registered and active on line 4' });
+    expect(
+      byName(await diagnose({ store, clients, memberId, connector: 'nope', roundTripMs: 1 })).connector,
+    ).toMatchObject({ ok: false, detail: 'nope is not registered on the portal' });
   });
 
   it('a portal the gateway does not hold: the first check fails and the local ones still run', async () => {

@@ -64,7 +64,11 @@ describe('the built-in effects, end to end over sockets', () => {
   it('the seed sequence ends in the right state, channel deliveries and REST calls', async () => {
     await send(asPortal('imconnector-message-add', (s) => s.replace('86497', '86501')));
     await send(asPortal('imconnector-message-update'));
-    await send(asPortal('imconnector-message-update', (s) => s.replace('What+questions', 'Which+questions').replace('ts=1773760030', 'ts=1773760031')));
+    await send(
+      asPortal('imconnector-message-update', (s) =>
+        s.replace('What+questions', 'Which+questions').replace('ts=1773760030', 'ts=1773760031'),
+      ),
+    );
     await send(asPortal('imconnector-message-delete'));
     await send(asPortal('imconnector-dialog-start'));
     await send(asPortal('imbot-message-update-group'));
@@ -78,16 +82,26 @@ describe('the built-in effects, end to end over sockets', () => {
     expect(await gateway.store.countEvents()).toMatchObject({ done: 7, retry: 0, dead: 0 });
     expect(botSeen).toBe(84537);
     const message = await gateway.state!.message(portal.memberId, { line: 107, imMessageId: 86501 });
-    expect(message).toMatchObject({ externalIds: ['ext-msg-005'], text: '[b]Samantha Johnson:[/b][br] Which questions do you have?', deleted: true });
+    expect(message).toMatchObject({
+      externalIds: ['ext-msg-005'],
+      text: '[b]Samantha Johnson:[/b][br] Which questions do you have?',
+      deleted: true,
+    });
     expect(message?.history).toHaveLength(2);
-    expect(await gateway.state!.dialogs(portal.memberId)).toMatchObject([{ sessionId: 3282, open: true, closeTerm: 10 }]);
+    expect(await gateway.state!.dialogs(portal.memberId)).toMatchObject([
+      { sessionId: 3282, open: true, closeTerm: 10 },
+    ]);
 
     // One chat's deliveries keep their order; the dialog is another chat and may come at any point.
-    const inChat = channel.deliveries.filter((d) => d.payload.chat?.externalId === 'channel-123').map((d) => d.payload.type);
+    const inChat = channel.deliveries
+      .filter((d) => d.payload.chat?.externalId === 'channel-123')
+      .map((d) => d.payload.type);
     expect(inChat).toEqual(['message.created', 'message.updated', 'message.updated', 'message.deleted']);
     expect(channel.deliveries.map((d) => d.payload.type)).toContain('dialog.started');
     const statusCalls = commandsOf(sb, 'imconnector.send.status.delivery');
-    const confirmed = statusCalls.flatMap((c) => Object.values(c.params.MESSAGES as object) as { im: { message_id: string }; message: { id: string[] } }[]);
+    const confirmed = statusCalls.flatMap(
+      (c) => Object.values(c.params.MESSAGES as object) as { im: { message_id: string }; message: { id: string[] } }[],
+    );
     // The add (with the id the channel answered) and both updates are confirmed; a delete is not.
     expect(confirmed.map((m) => [Number(m.im.message_id), Object.values(m.message.id)])).toEqual([
       [86501, ['ext-msg-005']],
@@ -98,13 +112,24 @@ describe('the built-in effects, end to end over sockets', () => {
 
   it('1,000 updates in one chat cost far fewer than 1,000 REST calls', async () => {
     for (let n = 0; n < 1000; n++) {
-      await send(asPortal('imconnector-message-update', (s) => s.replace('ext-msg-005', `m-${n}`).replace('ts=1773760030', `ts=${1773760030 + n}`)));
+      await send(
+        asPortal('imconnector-message-update', (s) =>
+          s.replace('ext-msg-005', `m-${n}`).replace('ts=1773760030', `ts=${1773760030 + n}`),
+        ),
+      );
     }
     gateway.start();
-    while ((await gateway.store.countEvents()).done < 1001 || (await gateway.store.countStatuses()).sent < 1000) await new Promise((r) => setTimeout(r, 50));
+    while ((await gateway.store.countEvents()).done < 1001 || (await gateway.store.countStatuses()).sent < 1000)
+      await new Promise((r) => setTimeout(r, 50));
     const statusCommands = commandsOf(sb, 'imconnector.send.status.delivery');
-    const confirmedIds = statusCommands.flatMap((c) => (Object.values(c.params.MESSAGES as object) as { message: { id: object } }[]).map((m) => Object.values(m.message.id)[0]));
-    console.log(`1,000 updates in one chat: ${requestsTo(sb).length} REST requests, ${statusCommands.length} status commands`);
+    const confirmedIds = statusCommands.flatMap((c) =>
+      (Object.values(c.params.MESSAGES as object) as { message: { id: object } }[]).map(
+        (m) => Object.values(m.message.id)[0],
+      ),
+    );
+    console.log(
+      `1,000 updates in one chat: ${requestsTo(sb).length} REST requests, ${statusCommands.length} status commands`,
+    );
     expect(new Set(confirmedIds).size).toBe(1000);
     expect(requestsTo(sb).length).toBeLessThan(100);
   }, 120_000);
@@ -149,6 +174,10 @@ describe('the built-in effects, end to end over sockets', () => {
     await gateway.drain();
     expect(seen).toEqual(['message.created:<b>Klaus Weber:</b> <br>Guten Tag!']);
     const status = commandsOf(sb, 'imconnector.send.status.delivery')[0];
-    expect(Object.values(status?.params.MESSAGES as object).map((m: { message: { id: object } }) => Object.values(m.message.id))).toEqual([['my-42']]);
+    expect(
+      Object.values(status?.params.MESSAGES as object).map((m: { message: { id: object } }) =>
+        Object.values(m.message.id),
+      ),
+    ).toEqual([['my-42']]);
   });
 });

@@ -8,14 +8,52 @@ import { formObject, int, str } from './scalars.js';
  * webhook body and an `imbot.v2.Event.get` item's data (see fetched.ts).
  */
 export const botV2Data = {
-  ONIMBOTV2MESSAGEADD: z.looseObject({ bot: botV2, message: messageV2, chat: chatV2, user: userV2, language: str().optional() }),
+  ONIMBOTV2MESSAGEADD: z.looseObject({
+    bot: botV2,
+    message: messageV2,
+    chat: chatV2,
+    user: userV2,
+    language: str().optional(),
+  }),
   // "The data format is identical to ONIMBOTV2MESSAGEADD."
-  ONIMBOTV2MESSAGEUPDATE: z.looseObject({ bot: botV2, message: messageV2, chat: chatV2, user: userV2, language: str().optional() }),
-  ONIMBOTV2MESSAGEDELETE: z.looseObject({ bot: botV2, messageId: int(), chat: chatV2, user: userV2, language: str().optional() }),
-  ONIMBOTV2JOINCHAT: z.looseObject({ bot: botV2, dialogId: str(), chat: chatV2, user: userV2, language: str().optional() }),
+  ONIMBOTV2MESSAGEUPDATE: z.looseObject({
+    bot: botV2,
+    message: messageV2,
+    chat: chatV2,
+    user: userV2,
+    language: str().optional(),
+  }),
+  ONIMBOTV2MESSAGEDELETE: z.looseObject({
+    bot: botV2,
+    messageId: int(),
+    chat: chatV2,
+    user: userV2,
+    language: str().optional(),
+  }),
+  ONIMBOTV2JOINCHAT: z.looseObject({
+    bot: botV2,
+    dialogId: str(),
+    chat: chatV2,
+    user: userV2,
+    language: str().optional(),
+  }),
   ONIMBOTV2DELETE: z.looseObject({ bot: botV2 }),
-  ONIMBOTV2CONTEXTGET: z.looseObject({ bot: botV2, dialogId: str(), context: formObject(), chat: chatV2, user: userV2, language: str().optional() }),
-  ONIMBOTV2COMMANDADD: z.looseObject({ bot: botV2, command: commandV2, message: messageV2, chat: chatV2, user: userV2, language: str().optional() }),
+  ONIMBOTV2CONTEXTGET: z.looseObject({
+    bot: botV2,
+    dialogId: str(),
+    context: formObject(),
+    chat: chatV2,
+    user: userV2,
+    language: str().optional(),
+  }),
+  ONIMBOTV2COMMANDADD: z.looseObject({
+    bot: botV2,
+    command: commandV2,
+    message: messageV2,
+    chat: chatV2,
+    user: userV2,
+    language: str().optional(),
+  }),
   ONIMBOTV2REACTIONCHANGE: z.looseObject({
     bot: botV2,
     reaction: str(),

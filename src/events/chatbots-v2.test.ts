@@ -53,18 +53,46 @@ describe('Chatbots 2.0 events: the webhook form and the Event.get form give one 
       params: {},
       viewedByOthers: false,
     });
-    expect(e.data.chat).toStrictEqual({ id: 5, dialogId: 'chat5', type: 'chat', name: 'Support Chat', entityType: '', owner: 1, avatar: '', color: '#ab7761' });
-    expect(e.data.user).toMatchObject({ id: 1, active: true, extranet: false, bot: false, idle: false, lastActivityDate: '2025-01-15T10:29:00+02:00', absent: false, departments: [1], phones: false });
+    expect(e.data.chat).toStrictEqual({
+      id: 5,
+      dialogId: 'chat5',
+      type: 'chat',
+      name: 'Support Chat',
+      entityType: '',
+      owner: 1,
+      avatar: '',
+      color: '#ab7761',
+    });
+    expect(e.data.user).toMatchObject({
+      id: 1,
+      active: true,
+      extranet: false,
+      bot: false,
+      idle: false,
+      lastActivityDate: '2025-01-15T10:29:00+02:00',
+      absent: false,
+      departments: [1],
+      phones: false,
+    });
     expect(e.data.language).toBe('en');
     // The webhook's bot: {id, code, auth}, its auth typed too.
-    expect(e.data.bot).toMatchObject({ id: 456, code: 'support_bot', auth: { access_token: BOT_ACCESS_TOKEN, expires: 1772093963, user_id: 27 } });
+    expect(e.data.bot).toMatchObject({
+      id: 456,
+      code: 'support_bot',
+      auth: { access_token: BOT_ACCESS_TOKEN, expires: 1772093963, user_id: 27 },
+    });
     expect(e.ts).toBe(1772093963);
     expect(e.auth).toMatchObject({ member_id: MEMBER, user_id: 27 });
   });
 
   it('Event.get gives the full bot object, typed, without auth', () => {
     const { fetched } = allForms('imbotv2-message-add');
-    expect(fetched).toMatchObject({ known: true, code: 'ONIMBOTV2MESSAGEADD', eventId: 1001, date: '2025-01-15T10:30:00+02:00' });
+    expect(fetched).toMatchObject({
+      known: true,
+      code: 'ONIMBOTV2MESSAGEADD',
+      eventId: 1001,
+      date: '2025-01-15T10:30:00+02:00',
+    });
     expect(asStored(fetched.data as EventMap['ONIMBOTV2MESSAGEADD']['data']).bot).toStrictEqual({
       id: 456,
       code: 'support_bot',
@@ -103,10 +131,19 @@ describe('Chatbots 2.0 events: the webhook form and the Event.get form give one 
     expect(e.data.chat.parentChatId).toBe(0);
     expect(e.data.chat.backgroundId).toBe('azure');
     expect(e.data.chat.isNew).toBe(true);
-    expect(e.data.message.forward).toStrictEqual({ id: 'chat5/790', userId: 3, chatId: 5, date: '2025-01-15T10:31:00+02:00' });
+    expect(e.data.message.forward).toStrictEqual({
+      id: 'chat5/790',
+      userId: 3,
+      chatId: 5,
+      date: '2025-01-15T10:31:00+02:00',
+    });
     // Objects of no documented shape are read as a webhook carries them, in either mode.
     expect(e.data.message.params).toStrictEqual({ FILE_ID: ['138', '139'], IS_EDITED: 'N', URL_ONLY: '1' });
-    expect(e.data.chat.entityLink).toStrictEqual({ type: 'TASKS', url: '/company/personal/user/1/tasks/task/view/164/', id: '164' });
+    expect(e.data.chat.entityLink).toStrictEqual({
+      type: 'TASKS',
+      url: '/company/personal/user/1/tasks/task/view/164/',
+      id: '164',
+    });
   });
 
   it('the other bot events', () => {
@@ -121,25 +158,50 @@ describe('Chatbots 2.0 events: the webhook form and the Event.get form give one 
     expect(context.data.dialogId).toBe('1');
     expect(context.data.context).toStrictEqual({ entityId: '164', entityType: 'task', source: 'link' });
     const link = hook('imbotv2-context-get-link', 'ONIMBOTV2CONTEXTGET');
-    expect(link.data).toMatchObject({ dialogId: '274', context: { action: 'openTask', taskId: '456' }, chat: { id: 4511, dialogId: '274' }, user: { id: 274 } });
+    expect(link.data).toMatchObject({
+      dialogId: '274',
+      context: { action: 'openTask', taskId: '456' },
+      chat: { id: 4511, dialogId: '274' },
+      user: { id: 274 },
+    });
     const command = hook('imbotv2-command-add', 'ONIMBOTV2COMMANDADD');
     expect(command.data.command).toStrictEqual({ id: 78, command: '/help', params: 'topic', context: 'textarea' });
     expect(command.data.message.id).toBe(790);
     const reaction = hook('imbotv2-reaction-change', 'ONIMBOTV2REACTIONCHANGE');
-    expect(reaction.data).toMatchObject({ reaction: 'like', action: 'add', message: { id: 789, authorId: 456, viewedByOthers: true } });
+    expect(reaction.data).toMatchObject({
+      reaction: 'like',
+      action: 'add',
+      message: { id: 789, authorId: 456, viewedByOthers: true },
+    });
   });
 
   it('the user events (im.v2)', () => {
     const add = hook('imv2-message-add', 'ONIMV2MESSAGEADD');
-    expect(add.data.chat).toMatchObject({ id: 5, messageType: 'C', diskFolderId: 42, parentChatId: 0, parentMessageId: 0, isNew: false, textFieldEnabled: 'Y' });
+    expect(add.data.chat).toMatchObject({
+      id: 5,
+      messageType: 'C',
+      diskFolderId: 42,
+      parentChatId: 0,
+      parentMessageId: 0,
+      isNew: false,
+      textFieldEnabled: 'Y',
+    });
     // Empty objects are left out of a webhook: so they are in either form.
     expect(add.data.chat).not.toHaveProperty('entityLink');
     expect(add.data.chat).not.toHaveProperty('permissions');
-    expect(add.data.user).toMatchObject({ lastActivityDate: false, mobileLastDate: false, desktopLastDate: false, email: 'john@example.com' });
+    expect(add.data.user).toMatchObject({
+      lastActivityDate: false,
+      mobileLastDate: false,
+      desktopLastDate: false,
+      email: 'john@example.com',
+    });
     expect(add.data).not.toHaveProperty('bot');
     expect(hook('imv2-message-update', 'ONIMV2MESSAGEUPDATE').data.message.text).toBe('Hello everyone! (edited)');
     expect(hook('imv2-message-delete', 'ONIMV2MESSAGEDELETE').data.messageId).toBe(5012);
-    expect(hook('imv2-reaction-change', 'ONIMV2REACTIONCHANGE').data).toMatchObject({ reaction: 'like', action: 'delete' });
+    expect(hook('imv2-reaction-change', 'ONIMV2REACTIONCHANGE').data).toMatchObject({
+      reaction: 'like',
+      action: 'delete',
+    });
     expect(hook('imv2-join-chat', 'ONIMV2JOINCHAT').data.dialogId).toBe('chat5');
   });
 
@@ -153,7 +215,12 @@ describe('Chatbots 2.0 events: the webhook form and the Event.get form give one 
 
 describe('refusals name the field', () => {
   it('a webhook boolean that is neither "1" nor "0"', () => {
-    const e = errorOf(formFixture('imbotv2-message-add').replace('data%5Bmessage%5D%5BisSystem%5D=0', 'data%5Bmessage%5D%5BisSystem%5D=N'));
+    const e = errorOf(
+      formFixture('imbotv2-message-add').replace(
+        'data%5Bmessage%5D%5BisSystem%5D=0',
+        'data%5Bmessage%5D%5BisSystem%5D=N',
+      ),
+    );
     expect(e.code).toBe('B24GW_INVALID_EVENT');
     expect(e.message).toContain('data[message][isSystem]: expected a boolean, got "N"');
   });
@@ -181,14 +248,22 @@ describe('refusals name the field', () => {
     expect(e.path).toBe('data[message][id]');
     expect(e.message).toContain('ONIMBOTV2MESSAGEADD is invalid: data[message][id]: expected an integer, got "seven"');
     // A type the gateway does not know is kept as it came.
-    expect(parseFetched({ eventId: 7, type: 'ONIMV2SOMETHINGNEW', date: 'x', data: { a: 1 } })).toStrictEqual({ known: false, code: 'ONIMV2SOMETHINGNEW', eventId: 7, date: 'x', data: { a: 1 } });
+    expect(parseFetched({ eventId: 7, type: 'ONIMV2SOMETHINGNEW', date: 'x', data: { a: 1 } })).toStrictEqual({
+      known: false,
+      code: 'ONIMV2SOMETHINGNEW',
+      eventId: 7,
+      date: 'x',
+      data: { a: 1 },
+    });
   });
 });
 
 describe('order keys', () => {
   it('one key per chat, whichever event and whichever way it came; a bot deletion by its bot', () => {
     const chat5 = `${MEMBER}|chat|5`;
-    for (const name of fixtures.filter((n) => !['imbotv2-delete', 'imbotv2-context-get-link', 'imbotv2-message-add-personal-types'].includes(n))) {
+    for (const name of fixtures.filter(
+      (n) => !['imbotv2-delete', 'imbotv2-context-get-link', 'imbotv2-message-add-personal-types'].includes(n),
+    )) {
       expect(orderKeyOf(allForms(name).webhook)).toBe(chat5);
     }
     expect(orderKeyOf(allForms('imbotv2-message-add-personal-types').webhook)).toBe(`${MEMBER}|chat|7`);

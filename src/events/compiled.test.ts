@@ -14,7 +14,9 @@ const fixtures = readdirSync(new URL('../../fixtures/events/', import.meta.url))
 
 /** Every path to a value in a decoded body. */
 const pathsOf = (value: unknown, path: string[] = []): string[][] =>
-  isWireObject(value) || Array.isArray(value) ? [path, ...Object.entries(value).flatMap(([k, v]) => pathsOf(v, [...path, k]))] : [path];
+  isWireObject(value) || Array.isArray(value)
+    ? [path, ...Object.entries(value).flatMap(([k, v]) => pathsOf(v, [...path, k]))]
+    : [path];
 
 /** A copy of `wire` with the value at `path` replaced (or removed, for undefined). */
 function withValue(wire: WireObject, path: string[], value: unknown): WireObject {
@@ -28,7 +30,24 @@ function withValue(wire: WireObject, path: string[], value: unknown): WireObject
 }
 
 const oddValue = fc.oneof(
-  fc.constantFrom(undefined, '', '0', '00123', '-5', '1e3', ' 7', '9007199254740993', 'abc', 12, 1.5, [], {}, ['x'], { 0: 'a' }, JSON.parse('{"__proto__":"x"}') as unknown),
+  fc.constantFrom(
+    undefined,
+    '',
+    '0',
+    '00123',
+    '-5',
+    '1e3',
+    ' 7',
+    '9007199254740993',
+    'abc',
+    12,
+    1.5,
+    [],
+    {},
+    ['x'],
+    { 0: 'a' },
+    JSON.parse('{"__proto__":"x"}') as unknown,
+  ),
   fc.string({ maxLength: 8 }),
   fc.integer(),
 );

@@ -17,12 +17,20 @@ const connectorData = <T extends z.ZodType>(item: T) => withItems(lineHead, item
 /** An operator's message to deliver: it has no external id yet, so `message` carries none. */
 export const connectorMessageAdd = envelope(
   'ONIMCONNECTORMESSAGEADD',
-  connectorData(z.looseObject({ im, message: z.looseObject({ user_id: int().optional(), text: str() }), chat: externalChat })),
+  connectorData(
+    z.looseObject({ im, message: z.looseObject({ user_id: int().optional(), text: str() }), chat: externalChat }),
+  ),
 );
 
 export const connectorMessageUpdate = envelope(
   'ONIMCONNECTORMESSAGEUPDATE',
-  connectorData(z.looseObject({ im, message: z.looseObject({ id: maybeEmptyIdList(), text: str().optional() }), chat: externalChat })),
+  connectorData(
+    z.looseObject({
+      im,
+      message: z.looseObject({ id: maybeEmptyIdList(), text: str().optional() }),
+      chat: externalChat,
+    }),
+  ),
 );
 
 export const connectorMessageDelete = envelope(
@@ -56,7 +64,10 @@ export const connectorDialogStart = envelope('ONIMCONNECTORDIALOGSTART', connect
 export const connectorDialogFinish = envelope('ONIMCONNECTORDIALOGFINISH', connectorData(dialogItem));
 
 /** Lower-case keys on this page only. */
-export const connectorStatusDelete = envelope('ONIMCONNECTORSTATUSDELETE', z.looseObject({ connector: str(), line: int() }));
+export const connectorStatusDelete = envelope(
+  'ONIMCONNECTORSTATUSDELETE',
+  z.looseObject({ connector: str(), line: int() }),
+);
 
 /** `data` is the bare id of the deleted line (the form body is just `data=107`). */
 export const connectorLineDelete = envelope('ONIMCONNECTORLINEDELETE', int());

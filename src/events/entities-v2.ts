@@ -76,7 +76,9 @@ export const messageV2 = z.looseObject({
   text: str(),
   isSystem: bool().optional(),
   uuid: str().optional(),
-  forward: orNull(z.looseObject({ id: str().optional(), userId: int().optional(), chatId: int().optional(), date: orNull(str()) })),
+  forward: orNull(
+    z.looseObject({ id: str().optional(), userId: int().optional(), chatId: int().optional(), date: orNull(str()) }),
+  ),
   params: formObject(),
   viewedByOthers: bool().optional(),
 });

@@ -12,7 +12,14 @@ export const imV2Data = {
   ONIMV2MESSAGEADD: z.looseObject({ message: messageV2, chat: chatV2, user: userV2, language: str().optional() }),
   ONIMV2MESSAGEUPDATE: z.looseObject({ message: messageV2, chat: chatV2, user: userV2, language: str().optional() }),
   ONIMV2MESSAGEDELETE: z.looseObject({ messageId: int(), chat: chatV2, user: userV2, language: str().optional() }),
-  ONIMV2REACTIONCHANGE: z.looseObject({ reaction: str(), action: str(), message: messageV2, chat: chatV2, user: userV2, language: str().optional() }),
+  ONIMV2REACTIONCHANGE: z.looseObject({
+    reaction: str(),
+    action: str(),
+    message: messageV2,
+    chat: chatV2,
+    user: userV2,
+    language: str().optional(),
+  }),
   ONIMV2JOINCHAT: z.looseObject({ dialogId: str(), chat: chatV2, user: userV2, language: str().optional() }),
 } as const;
 

@@ -5,7 +5,8 @@ interface ChatItem {
   chat: { id: string };
 }
 
-const chatOf = (data: { MESSAGES?: readonly ChatItem[]; DATA?: readonly ChatItem[] }): string => itemsOf(data)[0]?.chat.id ?? '';
+const chatOf = (data: { MESSAGES?: readonly ChatItem[]; DATA?: readonly ChatItem[] }): string =>
+  itemsOf(data)[0]?.chat.id ?? '';
 
 /** A bot chat by its Bitrix24 id; a personal dialog sent without one is keyed by its dialog id instead. */
 const botChat = (p: { CHAT_ID?: number; TO_CHAT_ID?: number; DIALOG_ID: string }): string =>

@@ -16,5 +16,7 @@ export const withItems = <S extends z.ZodRawShape, T extends z.ZodType>(shape: S
     });
 
 /** The items of a `withItems` body, under whichever name they came. */
-export const itemsOf = <T>(data: { MESSAGES?: readonly T[] | undefined; DATA?: readonly T[] | undefined }): readonly T[] =>
-  data.MESSAGES ?? data.DATA ?? [];
+export const itemsOf = <T>(data: {
+  MESSAGES?: readonly T[] | undefined;
+  DATA?: readonly T[] | undefined;
+}): readonly T[] => data.MESSAGES ?? data.DATA ?? [];

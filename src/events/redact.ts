@@ -29,7 +29,9 @@ const botAuthOf = (auth: Obj): Obj => {
  * the bot's auth without the application_token. The portal's own tokens live in its portal record.
  * Copies only what changes.
  */
-export function splitSecrets<E extends { auth?: unknown; data?: unknown }>(event: E): { event: E; secrets: EventSecrets | null } {
+export function splitSecrets<E extends { auth?: unknown; data?: unknown }>(
+  event: E,
+): { event: E; secrets: EventSecrets | null } {
   const out: Obj = { ...event };
   if (isObj(event.auth)) out.auth = withoutSecrets(event.auth);
   const bots = isObj(event.data) ? event.data.BOT : undefined;

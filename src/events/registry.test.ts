@@ -20,7 +20,12 @@ describe('seed events, form and JSON', () => {
         chat: { id: 'channel-123' },
       },
     ]);
-    expect(e.auth).toMatchObject({ member_id: 'bac1cd5c8940947a75e0d71b1a84e348', user_id: 27, expires_in: 3600, expires: 1773763630 });
+    expect(e.auth).toMatchObject({
+      member_id: 'bac1cd5c8940947a75e0d71b1a84e348',
+      user_id: 27,
+      expires_in: 3600,
+      expires: 1773763630,
+    });
   });
 
   it('ONIMCONNECTORMESSAGEDELETE: message.id stays a single string', () => {
@@ -45,7 +50,11 @@ describe('seed events, form and JSON', () => {
   it('ONOPENLINEMESSAGEUPDATE: DATA list, ids kept as strings', () => {
     const e = both('openline-message-update').event as EventMap['ONOPENLINEMESSAGEUPDATE'];
     expect(e.eventId).toBe(1);
-    expect(e.data.DATA?.[0]).toEqual({ im: { chat_id: 1024, message_id: 2056 }, message: { id: ['2056'] }, chat: { id: '1024' } });
+    expect(e.data.DATA?.[0]).toEqual({
+      im: { chat_id: 1024, message_id: 2056 },
+      message: { id: ['2056'] },
+      chat: { id: '1024' },
+    });
   });
 
   it('ONIMBOTMESSAGEUPDATE: BOT keyed by id with its own AUTH, PARAMS typed, USER optional', () => {
@@ -55,7 +64,13 @@ describe('seed events, form and JSON', () => {
     expect(bot?.BOT_CODE).toBe('BOT');
     expect(bot?.AUTH?.access_token).toBe('2c1da06900071b00084400023bf0f107464a9d34dc68a6b185f');
     expect(bot?.AUTH?.user_id).toBe(571);
-    expect(e.data.PARAMS).toMatchObject({ ID: 84537, CHAT_ID: 1157, DIALOG_ID: 'chat1157', MENTIONED_LIST: { '571': 571 }, CHAT_ENTITY_ID: '' });
+    expect(e.data.PARAMS).toMatchObject({
+      ID: 84537,
+      CHAT_ID: 1157,
+      DIALOG_ID: 'chat1157',
+      MENTIONED_LIST: { '571': 571 },
+      CHAT_ENTITY_ID: '',
+    });
     expect(e.data.USER).toBeUndefined();
     expect(e.event_handler_id).toBe(455);
     const personal = both('imbot-message-update-personal').event as EventMap['ONIMBOTMESSAGEUPDATE'];
@@ -86,7 +101,10 @@ describe('documented variants and edge cases', () => {
   });
 
   it('an update whose message.id list was empty (left out of the body by PHP) has an empty list', () => {
-    const body = formFixture('imconnector-message-update').replace('&data%5BMESSAGES%5D%5B0%5D%5Bmessage%5D%5Bid%5D%5B0%5D=ext-msg-005', '');
+    const body = formFixture('imconnector-message-update').replace(
+      '&data%5BMESSAGES%5D%5B0%5D%5Bmessage%5D%5Bid%5D%5B0%5D=ext-msg-005',
+      '',
+    );
     const e = parseEvent(decodeForm(body)).event as EventMap['ONIMCONNECTORMESSAGEUPDATE'];
     expect(e.data.MESSAGES?.[0]?.message.id).toEqual([]);
   });
@@ -97,7 +115,9 @@ describe('documented variants and edge cases', () => {
   });
 
   it('several messages, unicode and special characters survive exactly', () => {
-    expect((both('imconnector-message-update-three-messages').event as EventMap['ONIMCONNECTORMESSAGEUPDATE']).data.MESSAGES).toHaveLength(3);
+    expect(
+      (both('imconnector-message-update-three-messages').event as EventMap['ONIMCONNECTORMESSAGEUPDATE']).data.MESSAGES,
+    ).toHaveLength(3);
     const u = both('imconnector-message-update-unicode').event as EventMap['ONIMCONNECTORMESSAGEUPDATE'];
     expect(u.data.MESSAGES?.[0]?.message.text).toMatch(/[\u0400-\u04FF]/);
     const s = both('imconnector-message-update-special-chars').event as EventMap['ONIMCONNECTORMESSAGEUPDATE'];
@@ -118,7 +138,10 @@ describe('documented variants and edge cases', () => {
   });
 
   it('camel-case codes are accepted and normalised', () => {
-    const body = formFixture('imconnector-message-update').replace('event=ONIMCONNECTORMESSAGEUPDATE', 'event=OnImConnectorMessageUpdate');
+    const body = formFixture('imconnector-message-update').replace(
+      'event=ONIMCONNECTORMESSAGEUPDATE',
+      'event=OnImConnectorMessageUpdate',
+    );
     const p = parseEvent(decodeForm(body));
     expect(p.known && p.event.event).toBe('ONIMCONNECTORMESSAGEUPDATE');
   });
@@ -135,7 +158,11 @@ describe('invalid events say what is wrong and where', () => {
   });
 
   it('a list or an object where a string is documented, shown short', () => {
-    const e = errorOf(seed.replace('data%5BCONNECTOR%5D=', 'data%5BCONNECTOR%5D%5Bx%5D=').replace(/data%5BLINE%5D=107/, 'data%5BLINE%5D=' + '9'.repeat(60)));
+    const e = errorOf(
+      seed
+        .replace('data%5BCONNECTOR%5D=', 'data%5BCONNECTOR%5D%5Bx%5D=')
+        .replace(/data%5BLINE%5D=107/, 'data%5BLINE%5D=' + '9'.repeat(60)),
+    );
     expect(e.message).toContain('data[CONNECTOR]: expected a string, got an object');
     expect(e.message).toContain(`data[LINE]: expected an integer, got "${'9'.repeat(39)}…`);
   });

@@ -15,7 +15,13 @@ import {
 } from './connector.js';
 import { unknownEventSchema } from './envelope.js';
 import { imV2Data, imV2Events } from './im-v2.js';
-import { openLineMessageAdd, openLineMessageDelete, openLineMessageUpdate, sessionFinish, sessionStart } from './openlines.js';
+import {
+  openLineMessageAdd,
+  openLineMessageDelete,
+  openLineMessageUpdate,
+  sessionFinish,
+  sessionStart,
+} from './openlines.js';
 import { bracketPath, int, str } from './scalars.js';
 
 /** One schema per event code the gateway knows. */
@@ -67,7 +73,9 @@ export const connectorCodes = [
   'ONIMCONNECTORLINEDELETE',
 ] as const satisfies readonly EventCode[];
 /** The Chatbots 2.0 events: each comes by webhook or in an Event.get answer (see parseFetched). */
-export const chatbotsV2Codes = [...Object.keys(botV2Events), ...Object.keys(imV2Events)] as (keyof typeof botV2Events | keyof typeof imV2Events)[];
+export const chatbotsV2Codes = [...Object.keys(botV2Events), ...Object.keys(imV2Events)] as (
+  keyof typeof botV2Events | keyof typeof imV2Events
+)[];
 export type ChatbotsV2Code = (typeof chatbotsV2Codes)[number];
 const v2Data: Record<ChatbotsV2Code, z.ZodType> = { ...botV2Data, ...imV2Data };
 
@@ -77,8 +85,7 @@ export type KnownEvent = EventMap[EventCode];
 export type UnknownEvent = z.output<typeof unknownEventSchema>;
 
 export type ParsedEvent =
-  | { known: true; code: EventCode; event: KnownEvent }
-  | { known: false; code: string; event: UnknownEvent };
+  { known: true; code: EventCode; event: KnownEvent } | { known: false; code: string; event: UnknownEvent };
 
 /** Bitrix24 sends codes in upper case; its docs write them in camel case (`OnImConnectorMessageUpdate`). */
 export const normalizeCode = (code: string): string => code.trim().toUpperCase();
@@ -109,7 +116,15 @@ export function parseEvent(wire: WireObject): ParsedEvent {
 const fetchedItem = z.looseObject({ eventId: int(), type: str(), date: str().optional(), data: z.unknown() });
 
 export type FetchedEvent =
-  | { [C in ChatbotsV2Code]: { known: true; code: C; eventId: number; date: string | undefined; data: EventMap[C]['data'] } }[ChatbotsV2Code]
+  | {
+      [C in ChatbotsV2Code]: {
+        known: true;
+        code: C;
+        eventId: number;
+        date: string | undefined;
+        data: EventMap[C]['data'];
+      };
+    }[ChatbotsV2Code]
   | { known: false; code: string; eventId: number; date: string | undefined; data: unknown };
 
 /**

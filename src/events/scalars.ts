@@ -37,7 +37,8 @@ export const int = () =>
   });
 
 /** A documented string. Kept exactly as sent ("00123" stays "00123"); a JSON number is written out. */
-export const str = () => scalar('a string', (v) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined));
+export const str = () =>
+  scalar('a string', (v) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined));
 
 /** One or many ids, always a list: Bitrix24 documents both a list and a single string. */
 export const idList = () => z.union([z.array(str()), str().transform((s) => [s])]);
@@ -46,7 +47,10 @@ export const idList = () => z.union([z.array(str()), str().transform((s) => [s])
  * A list that may be empty: http_build_query leaves an empty array out of the body entirely,
  * so an absent key is an empty list (a message Bitrix24 holds no external id for yet).
  */
-export const maybeEmptyIdList = () => idList().optional().transform((v) => v ?? []);
+export const maybeEmptyIdList = () =>
+  idList()
+    .optional()
+    .transform((v) => v ?? []);
 
 /** A part the docs say "may be absent or empty": PHP sends an empty array, or nothing at all. */
 export const absentIfEmpty = <T extends z.ZodType>(schema: T) =>
@@ -57,20 +61,25 @@ const isEmptyContainer = (v: unknown): boolean =>
 
 /** A documented boolean: JSON `true`/`false`, or `"1"`/`"0"` as http_build_query writes them. */
 export const bool = () =>
-  scalar('a boolean', (v) => (v === true || v === '1' || v === 1 ? true : v === false || v === '0' || v === 0 ? false : undefined));
+  scalar('a boolean', (v) =>
+    v === true || v === '1' || v === 1 ? true : v === false || v === '0' || v === 0 ? false : undefined,
+  );
 
 /**
  * A documented `string|boolean` (a date, or `false`). http_build_query writes `false` as `"0"` and
  * `true` as `"1"`; no date is either, so those two are the booleans and any other string is kept.
  */
 export const strOrBool = () =>
-  scalar('a string or a boolean', (v) => (typeof v === 'boolean' ? v : v === '0' ? false : v === '1' ? true : typeof v === 'string' ? v : undefined));
+  scalar('a string or a boolean', (v) =>
+    typeof v === 'boolean' ? v : v === '0' ? false : v === '1' ? true : typeof v === 'string' ? v : undefined,
+  );
 
 /**
  * A documented `X|null`. http_build_query leaves a null out (the docs' type table says `""`): null,
  * an empty string and nothing at all all mean "not set", so the field is left out in either form.
  */
-export const orNull = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null || v === '' ? undefined : v), schema.optional());
+export const orNull = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === null || v === '' ? undefined : v), schema.optional());
 
 /** A documented integer list. An empty list is left out of a webhook body: absent is []. */
 export const intList = () =>

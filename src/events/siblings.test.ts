@@ -16,7 +16,8 @@ const formKeyOf = (body: string) => orderKeyOf(parseEvent(decodeForm(body)));
 
 /** The wire spelling of a bracket key, as http_build_query writes it. */
 const wire = (key: string) => key.replace(/\[/g, '%5B').replace(/\]/g, '%5D');
-const drop = (body: string, key: string) => body.replace(new RegExp(`&${wire(key).replace(/[%[\]]/g, '\\$&')}=[^&]*`), '');
+const drop = (body: string, key: string) =>
+  body.replace(new RegExp(`&${wire(key).replace(/[%[\]]/g, '\\$&')}=[^&]*`), '');
 const set = (body: string, key: string, value: string) =>
   body.replace(new RegExp(`(&${wire(key).replace(/[%[\]]/g, '\\$&')}=)[^&]*`), `$1${value}`);
 
@@ -112,7 +113,11 @@ describe('open line and session siblings', () => {
     const e = eventOf('openline-message-delete', 'ONOPENLINEMESSAGEDELETE');
     expect(e.data.CONNECTOR).toBe('livechat');
     expect(e.data.LINE).toBe(128);
-    expect(e.data.DATA?.[0]).toEqual({ im: { chat_id: 1024, message_id: 2056 }, message: { id: '2056' }, chat: { id: '1024' } });
+    expect(e.data.DATA?.[0]).toEqual({
+      im: { chat_id: 1024, message_id: 2056 },
+      message: { id: '2056' },
+      chat: { id: '1024' },
+    });
     expect(keyOf('openline-message-delete')).toBe(`${OPENLINE_MEMBER}|ol|128|1024`);
     expect(keyOf('openline-message-update')).toBe(keyOf('openline-message-delete'));
   });
@@ -188,7 +193,14 @@ describe('bot siblings', () => {
   it('ONIMBOTMESSAGEDELETE: the deleted message typed, USER optional', () => {
     const personal = eventOf('imbot-message-delete-personal', 'ONIMBOTMESSAGEDELETE');
     expect(personal.event_handler_id).toBe(457);
-    expect(personal.data.PARAMS).toMatchObject({ ID: 84525, CHAT_ID: 1453, AUTHOR_ID: 27, MESSAGE_ID: 84525, DIALOG_ID: '27', TO_USER_ID: 571 });
+    expect(personal.data.PARAMS).toMatchObject({
+      ID: 84525,
+      CHAT_ID: 1453,
+      AUTHOR_ID: 27,
+      MESSAGE_ID: 84525,
+      DIALOG_ID: '27',
+      TO_USER_ID: 571,
+    });
     expect(personal.data.USER?.ID).toBe(27);
     const group = eventOf('imbot-message-delete-group', 'ONIMBOTMESSAGEDELETE');
     expect(group.data.PARAMS).toMatchObject({ ID: 84537, CHAT_ID: 1157, CHAT_ENTITY_TYPE: 'THREAD', LANGUAGE: 'de' });

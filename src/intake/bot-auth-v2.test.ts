@@ -37,7 +37,11 @@ beforeEach(() => {
   });
   // With B24GW_SECRET_KEY's store: what is kept apart is encrypted too.
   const db = new SqliteStore(`${tmp.dir}/events.db`, { secretKey: 'ab'.repeat(32) });
-  gateway = new Gateway({ db, appTokens: new Map([[MEMBER, TOKEN]]), logger: createLogger({ level: 'trace', destination }) });
+  gateway = new Gateway({
+    db,
+    appTokens: new Map([[MEMBER, TOKEN]]),
+    logger: createLogger({ level: 'trace', destination }),
+  });
 });
 afterEach(async () => {
   await gateway.close();
@@ -45,7 +49,8 @@ afterEach(async () => {
 });
 
 type Answer = { status: number; id?: number; memberId?: string; error?: { code: string } };
-const form = async (body: string): Promise<Answer> => (await gateway.receive(body, 'application/x-www-form-urlencoded')) as Answer;
+const form = async (body: string): Promise<Answer> =>
+  (await gateway.receive(body, 'application/x-www-form-urlencoded')) as Answer;
 
 describe('verification uses the top-level auth only', () => {
   it('a forged top-level token is refused even when data[bot][auth] carries the right one', async () => {
@@ -62,7 +67,16 @@ describe('verification uses the top-level auth only', () => {
   });
 
   it('the right top-level token is accepted whatever data[bot][auth] says, or without it', async () => {
-    expect((await form(formFixture('imbotv2-message-add').replace(BOT_TOKEN, `${enc('data[bot][auth][application_token]')}=${FORGED}`))).status).toBe(200);
+    expect(
+      (
+        await form(
+          formFixture('imbotv2-message-add').replace(
+            BOT_TOKEN,
+            `${enc('data[bot][auth][application_token]')}=${FORGED}`,
+          ),
+        )
+      ).status,
+    ).toBe(200);
     const withoutBotAuth = formFixture('imbotv2-join-chat').replace(/&data%5Bbot%5D%5Bauth%5D[^&]*/g, '');
     expect(withoutBotAuth).not.toContain('data%5Bbot%5D%5Bauth%5D');
     expect((await form(withoutBotAuth)).status).toBe(200);
@@ -70,7 +84,10 @@ describe('verification uses the top-level auth only', () => {
 
   it('a body naming a second sender inside data is not read as one', async () => {
     // Only auth[member_id] names the portal: data[bot][auth][member_id] of another portal changes nothing.
-    const body = formFixture('imbotv2-message-add').replace(`${enc('data[bot][auth][member_id]')}=${MEMBER}`, `${enc('data[bot][auth][member_id]')}=${'e'.repeat(32)}`);
+    const body = formFixture('imbotv2-message-add').replace(
+      `${enc('data[bot][auth][member_id]')}=${MEMBER}`,
+      `${enc('data[bot][auth][member_id]')}=${'e'.repeat(32)}`,
+    );
     const r = await form(body);
     expect(r.status).toBe(200);
     expect(r.memberId).toBe(MEMBER);
@@ -85,7 +102,10 @@ describe("the bot's own auth", () => {
       ctx.log.info({ event, bot: ctx.bot }, 'handler saw the bot');
     });
     const forms = await form(formFixture('imbotv2-message-add'));
-    const json = (await gateway.receive(jsonFixture('imbotv2-message-add-personal-types'), 'application/json')) as Answer;
+    const json = (await gateway.receive(
+      jsonFixture('imbotv2-message-add-personal-types'),
+      'application/json',
+    )) as Answer;
     expect([forms.status, json.status]).toEqual([200, 200]);
 
     for (const id of [forms.id!, json.id!]) {
@@ -104,7 +124,11 @@ describe("the bot's own auth", () => {
     await gateway.drain();
     expect(seen).toHaveLength(2);
     for (const { bot, event } of seen) {
-      expect(bot).toMatchObject({ id: 456, code: 'support_bot', auth: { access_token: BOT_ACCESS, domain: 'some-domain.bitrix24.com' } });
+      expect(bot).toMatchObject({
+        id: 456,
+        code: 'support_bot',
+        auth: { access_token: BOT_ACCESS, domain: 'some-domain.bitrix24.com' },
+      });
       expect(event.data.bot.auth?.access_token).toBe('REDACTED');
     }
     const done = await gateway.store.getEvent(forms.id!);
@@ -116,7 +140,9 @@ describe("the bot's own auth", () => {
   });
 
   it('an Event.get bot has no auth: ctx.bot is the bot with an empty auth', async () => {
-    expect(botsOf({ data: { bot: { id: 456, code: 'support_bot', eventMode: 'fetch' } } }, null)).toEqual([{ id: 456, code: 'support_bot', auth: {} }]);
+    expect(botsOf({ data: { bot: { id: 456, code: 'support_bot', eventMode: 'fetch' } } }, null)).toEqual([
+      { id: 456, code: 'support_bot', auth: {} },
+    ]);
     expect(botsOf({ data: { message: { id: 1 } } }, null)).toEqual([]);
   });
 });

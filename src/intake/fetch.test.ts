@@ -7,7 +7,10 @@ let tmp: ReturnType<typeof tempDir>;
 let gateway: Gateway;
 beforeEach(() => {
   tmp = tempDir();
-  gateway = new Gateway({ db: `${tmp.dir}/f.db`, appTokens: new Map([['bac1cd5c8940947a75e0d71b1a84e348', '831c76b092f9f135d9b6b36c3a720757']]) });
+  gateway = new Gateway({
+    db: `${tmp.dir}/f.db`,
+    appTokens: new Map([['bac1cd5c8940947a75e0d71b1a84e348', '831c76b092f9f135d9b6b36c3a720757']]),
+  });
 });
 afterEach(async () => {
   await gateway.close();
@@ -15,7 +18,12 @@ afterEach(async () => {
 });
 
 const request = (body: string | ReadableStream<Uint8Array>, init: RequestInit = {}) =>
-  new Request('http://gateway.test/api/bitrix', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, ...init });
+  new Request('http://gateway.test/api/bitrix', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+    ...init,
+  });
 
 it('stores an event through the Fetch API adapter', async () => {
   const res = await gateway.fetch(request(formFixture('imconnector-message-update')));

@@ -6,7 +6,8 @@ const json = (status: number, body: object, extra: Record<string, string> = {}):
 
 async function readLimited(request: Request, max: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length'));
-  if (declared > max) throw new GatewayError('B24GW_BODY_TOO_LARGE', `Body is ${declared} bytes, over the limit of ${max}`);
+  if (declared > max)
+    throw new GatewayError('B24GW_BODY_TOO_LARGE', `Body is ${declared} bytes, over the limit of ${max}`);
   if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;

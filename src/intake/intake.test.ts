@@ -28,7 +28,10 @@ const start = async (options: ConstructorParameters<typeof Gateway>[0] = {}) => 
   });
   gateway = new Gateway({
     db: `${tmp.dir}/events.db`,
-    appTokens: new Map([[MEMBER, TOKEN], [OTHER_MEMBER, OTHER_TOKEN]]),
+    appTokens: new Map([
+      [MEMBER, TOKEN],
+      [OTHER_MEMBER, OTHER_TOKEN],
+    ]),
     logger: createLogger({ level: 'debug', destination }),
     ...options,
   });
@@ -41,7 +44,15 @@ const post = async (body: string | Buffer, contentType: string | null = FORM, pa
     headers: contentType ? { 'content-type': contentType } : {},
     body,
   });
-  return { status: res.status, body: (await res.json()) as { ok?: boolean; id?: number; duplicate?: boolean; error?: { code: string; message: string; path?: string } } };
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      ok?: boolean;
+      id?: number;
+      duplicate?: boolean;
+      error?: { code: string; message: string; path?: string };
+    },
+  };
 };
 
 beforeEach(() => {
@@ -55,7 +66,11 @@ afterEach(async () => {
 const secretValues = (v: unknown): string[] =>
   typeof v !== 'object' || v === null
     ? []
-    : Object.entries(v).flatMap(([k, x]) => (['access_token', 'refresh_token', 'application_token'].includes(k) && typeof x === 'string' ? [x] : secretValues(x)));
+    : Object.entries(v).flatMap(([k, x]) =>
+        ['access_token', 'refresh_token', 'application_token'].includes(k) && typeof x === 'string'
+          ? [x]
+          : secretValues(x),
+      );
 
 const seeds = [
   'imconnector-message-update',
@@ -120,7 +135,10 @@ describe('every seed event is stored before the answer', () => {
     expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
     expect(answers.filter((a) => a.body.duplicate === false)).toHaveLength(1);
     // The JSON rendering of the same delivery is the same event.
-    expect((await post(jsonFixture('imconnector-message-update'), 'application/json')).body).toMatchObject({ duplicate: true, id: answers[0]!.body.id });
+    expect((await post(jsonFixture('imconnector-message-update'), 'application/json')).body).toMatchObject({
+      duplicate: true,
+      id: answers[0]!.body.id,
+    });
     const all = await gateway.store.listEvents();
     expect(all).toHaveLength(1);
     expect(all[0]!.duplicates).toBe(20);
@@ -130,17 +148,24 @@ describe('every seed event is stored before the answer', () => {
     const body = formFixture('imconnector-message-update');
     const ts = /(?:^|&)ts=(\d+)/.exec(body)![1]!;
     const later = body.replace(`ts=${ts}`, `ts=${Number(ts) + 1}`);
-    const invalid = body.replace('data%5BLINE%5D=107', 'data%5BLINE%5D=seven').replace(`ts=${ts}`, `ts=${Number(ts) + 2}`);
+    const invalid = body
+      .replace('data%5BLINE%5D=107', 'data%5BLINE%5D=seven')
+      .replace(`ts=${ts}`, `ts=${Number(ts) + 2}`);
     expect((await post(later)).status).toBe(200);
     expect((await post(body)).status).toBe(200);
     expect((await post(invalid)).status).toBe(400);
-    const keys = (gateway.store as SqliteStore).db.prepare('SELECT dedup_key FROM events ORDER BY id').pluck().all() as string[];
+    const keys = (gateway.store as SqliteStore).db
+      .prepare('SELECT dedup_key FROM events ORDER BY id')
+      .pluck()
+      .all() as string[];
     expect(keys.map((k) => k.split(':')[0])).toEqual([String(Number(ts) + 1), ts, String(Number(ts) + 2)]);
     expect([...keys].sort()).toEqual([keys[1], keys[0], keys[2]]);
   });
 
   it('keeps a genuine but invalid event, as invalid, and answers 400 with where', async () => {
-    const r = await post(formFixture('imconnector-message-update').replace('data%5BLINE%5D=107', 'data%5BLINE%5D=seven'));
+    const r = await post(
+      formFixture('imconnector-message-update').replace('data%5BLINE%5D=107', 'data%5BLINE%5D=seven'),
+    );
     expect(r.status).toBe(400);
     expect(r.body.error).toMatchObject({ code: 'B24GW_INVALID_EVENT', path: 'data[LINE]' });
     const [kept] = await gateway.store.listEvents({ status: 'invalid' });
@@ -184,25 +209,70 @@ describe('errors answer with a status, a code and a clear message', () => {
     ['JSON that is not an object', () => post('[1,2]', 'application/json'), 400, 'B24GW_NOT_AN_OBJECT'],
     ['body over the byte limit', () => post(`a=${'x'.repeat(70 * 1024)}`), 413, 'B24GW_BODY_TOO_LARGE'],
     // A verified sender's body with something wrong in it: each limit has its own code.
-    ['too many parameters', () => post(signed(Array.from({ length: 201 }, (_, i) => `p${i}=1`).join('&'))), 400, 'B24GW_TOO_MANY_PARAMS'],
+    [
+      'too many parameters',
+      () => post(signed(Array.from({ length: 201 }, (_, i) => `p${i}=1`).join('&'))),
+      400,
+      'B24GW_TOO_MANY_PARAMS',
+    ],
     ['too deep', () => post(signed(`a${'[x]'.repeat(9)}=1`)), 400, 'B24GW_TOO_DEEP'],
-    ['too deep (JSON)', () => post(`{"a":${'{"x":'.repeat(9)}1${'}'.repeat(9)}}`, 'application/json'), 400, 'B24GW_TOO_DEEP'],
+    [
+      'too deep (JSON)',
+      () => post(`{"a":${'{"x":'.repeat(9)}1${'}'.repeat(9)}}`, 'application/json'),
+      400,
+      'B24GW_TOO_DEEP',
+    ],
     ['index over the limit', () => post(signed('a[1001]=1')), 400, 'B24GW_INDEX_TOO_LARGE'],
     ['appends past the index limit', () => post(signed('a[1000]=1&a[]=2')), 400, 'B24GW_INDEX_TOO_LARGE'],
     ['invalid UTF-8', () => post(signed('x=%ff')), 400, 'B24GW_INVALID_UTF8'],
     ['raw invalid UTF-8 bytes', () => post(Buffer.from([0x61, 0x3d, 0xc3, 0x28])), 400, 'B24GW_INVALID_UTF8'],
-    ['no event code', () => post(formFixture('imconnector-message-update').replace(/^event=[^&]*&/, '')), 400, 'B24GW_MISSING_EVENT'],
+    [
+      'no event code',
+      () => post(formFixture('imconnector-message-update').replace(/^event=[^&]*&/, '')),
+      400,
+      'B24GW_MISSING_EVENT',
+    ],
     // Who sent it is read before anything else: one code for every failed verification.
     ['missing auth', () => post('event=ONIMCONNECTORMESSAGEUPDATE&ts=1'), 401, 'B24GW_UNAUTHORIZED'],
-    ['wrong token', () => post(formFixture('imconnector-message-update').replace(TOKEN, 'x'.repeat(32))), 401, 'B24GW_UNAUTHORIZED'],
-    ['token of another portal', () => post(formFixture('imconnector-message-update').replace(TOKEN, OTHER_TOKEN)), 401, 'B24GW_UNAUTHORIZED'],
-    ['unknown portal', () => post(formFixture('imconnector-message-update').replaceAll(MEMBER, 'f'.repeat(32))), 401, 'B24GW_UNAUTHORIZED'],
-    ['a deep body from an unknown sender is refused for who sent it, undecoded', () => post(`a${'[x]'.repeat(9)}=1&auth[member_id]=${MEMBER}&auth[application_token]=wrong`), 401, 'B24GW_UNAUTHORIZED'],
-    ['a body naming its sender twice, differently', () => post(`${formFixture('imconnector-message-update')}&auth%5Bmember%5Fid%5D=${OTHER_MEMBER}`), 401, 'B24GW_UNAUTHORIZED'],
-    ['GET on /events', async () => {
-      const res = await fetch(`${running.url}/events`);
-      return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
-    }, 405, 'B24GW_METHOD_NOT_ALLOWED'],
+    [
+      'wrong token',
+      () => post(formFixture('imconnector-message-update').replace(TOKEN, 'x'.repeat(32))),
+      401,
+      'B24GW_UNAUTHORIZED',
+    ],
+    [
+      'token of another portal',
+      () => post(formFixture('imconnector-message-update').replace(TOKEN, OTHER_TOKEN)),
+      401,
+      'B24GW_UNAUTHORIZED',
+    ],
+    [
+      'unknown portal',
+      () => post(formFixture('imconnector-message-update').replaceAll(MEMBER, 'f'.repeat(32))),
+      401,
+      'B24GW_UNAUTHORIZED',
+    ],
+    [
+      'a deep body from an unknown sender is refused for who sent it, undecoded',
+      () => post(`a${'[x]'.repeat(9)}=1&auth[member_id]=${MEMBER}&auth[application_token]=wrong`),
+      401,
+      'B24GW_UNAUTHORIZED',
+    ],
+    [
+      'a body naming its sender twice, differently',
+      () => post(`${formFixture('imconnector-message-update')}&auth%5Bmember%5Fid%5D=${OTHER_MEMBER}`),
+      401,
+      'B24GW_UNAUTHORIZED',
+    ],
+    [
+      'GET on /events',
+      async () => {
+        const res = await fetch(`${running.url}/events`);
+        return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
+      },
+      405,
+      'B24GW_METHOD_NOT_ALLOWED',
+    ],
     ['unknown path', () => post('a=1', FORM, '/nope'), 404, 'B24GW_NOT_FOUND'],
   ];
   for (const [name, send, status, code] of cases) {
@@ -219,13 +289,29 @@ describe('errors answer with a status, a code and a clear message', () => {
   it('refuses a NUL in any value or key, form or JSON, with where it is, and keeps nothing (not even as invalid)', async () => {
     const form = formFixture('imconnector-message-update');
     const json = jsonFixture('imconnector-message-update');
-    const sends: [string, () => Promise<{ status: number; body: { error?: { code: string; path?: string } } }>, string][] = [
+    const sends: [
+      string,
+      () => Promise<{ status: number; body: { error?: { code: string; path?: string } } }>,
+      string,
+    ][] = [
       // A genuine event (right token) whose chat id, the order key's source, holds %00.
       ['%00 in a value', () => post(form.replace('channel-123', 'chan%00nel')), 'data[MESSAGES][0][chat][id]'],
-      ['raw NUL in a value', () => post(Buffer.from(form.replace('channel-123', 'chan\0nel'))), 'data[MESSAGES][0][chat][id]'],
-      ['%00 in the portal', () => post(form.replace(`auth%5Bmember_id%5D=${MEMBER}`, `auth%5Bmember_id%5D=${MEMBER}%00`)), 'auth[member_id]'],
+      [
+        'raw NUL in a value',
+        () => post(Buffer.from(form.replace('channel-123', 'chan\0nel'))),
+        'data[MESSAGES][0][chat][id]',
+      ],
+      [
+        '%00 in the portal',
+        () => post(form.replace(`auth%5Bmember_id%5D=${MEMBER}`, `auth%5Bmember_id%5D=${MEMBER}%00`)),
+        'auth[member_id]',
+      ],
       ['%00 in a name', () => post(`${form}&data%5Bx%00y%5D=1`), 'data[x%00y]'],
-      ['\\u0000 in a JSON value', () => post(json.replace('channel-123', 'chan\\u0000nel'), 'application/json'), 'data[MESSAGES][0][chat][id]'],
+      [
+        '\\u0000 in a JSON value',
+        () => post(json.replace('channel-123', 'chan\\u0000nel'), 'application/json'),
+        'data[MESSAGES][0][chat][id]',
+      ],
       ['\\u0000 in a JSON key', () => post(json.replace('"ts"', '"t\\u0000s"'), 'application/json'), 't\\u0000s'],
     ];
     for (const [name, send, path] of sends) {

@@ -61,7 +61,8 @@ const MAX_INSTALLS_AT_ONCE = 8;
  * The event's own time first, then the digest: keys of events that arrive together sit side by
  * side in the unique index, so a commit touches a few index pages at its end.
  */
-const dedupKeyOf = (ts: unknown, digest: string): string => `${typeof ts === 'string' || typeof ts === 'number' ? ts : ''}:${digest}`;
+const dedupKeyOf = (ts: unknown, digest: string): string =>
+  `${typeof ts === 'string' || typeof ts === 'number' ? ts : ''}:${digest}`;
 
 /** What takes a body and answers it: the Intake itself, or one on another thread. */
 export type Receiver = Pick<Intake, 'limits' | 'receive'>;
@@ -93,19 +94,29 @@ export class Intake {
     this.maxPending = options.maxPending ?? 2_048;
     if (options.trustFirstInstall) {
       if (process.env.NODE_ENV === 'production') {
-        throw new GatewayError('B24GW_BAD_CONFIG', 'trustFirstInstall (--trust-first-install) accepts forged installs and is refused with NODE_ENV=production');
+        throw new GatewayError(
+          'B24GW_BAD_CONFIG',
+          'trustFirstInstall (--trust-first-install) accepts forged installs and is refused with NODE_ENV=production',
+        );
       }
-      this.log.warn('first installs are trusted without proof (--trust-first-install): anyone can install any portal; for development only');
+      this.log.warn(
+        'first installs are trusted without proof (--trust-first-install): anyone can install any portal; for development only',
+      );
     }
   }
 
   async receive(body: Uint8Array | string, contentType: string | null | undefined): Promise<IntakeResult> {
-    if (this.pending >= this.maxPending) return this.refused(new GatewayError('B24GW_BUSY', `More than ${this.maxPending} deliveries are in progress`));
+    if (this.pending >= this.maxPending)
+      return this.refused(new GatewayError('B24GW_BUSY', `More than ${this.maxPending} deliveries are in progress`));
     this.pending++;
     try {
       return await this.accept(body, contentType);
     } catch (e) {
-      return this.refused(isGatewayError(e) ? e : new GatewayError('B24GW_STORE_FAILED', 'Event could not be stored; it was not accepted', { cause: e }));
+      return this.refused(
+        isGatewayError(e)
+          ? e
+          : new GatewayError('B24GW_STORE_FAILED', 'Event could not be stored; it was not accepted', { cause: e }),
+      );
     } finally {
       this.pending--;
     }
@@ -131,7 +142,10 @@ export class Intake {
     const claim = wire ? claimOf(wire) : peekForm(text, this.limits);
     const install = claim.event !== undefined && normalizeCode(claim.event) === 'ONAPPINSTALL';
     if (install && Buffer.byteLength(text) > MAX_INSTALL_BYTES) {
-      throw new GatewayError('B24GW_INSTALL_BODY_TOO_LARGE', `An install event of ${Buffer.byteLength(text)} bytes; genuine ones are under ${MAX_INSTALL_BYTES}`);
+      throw new GatewayError(
+        'B24GW_INSTALL_BODY_TOO_LARGE',
+        `An install event of ${Buffer.byteLength(text)} bytes; genuine ones are under ${MAX_INSTALL_BYTES}`,
+      );
     }
     if (!install) await this.verifyToken(claim);
     const secrets: number[] = [];
@@ -147,17 +161,30 @@ export class Intake {
       throw e;
     }
     const auth = parsed.event.auth;
-    if (parsed.code !== normalizeCode(claim.event ?? '') || auth.member_id !== claim.memberId || auth.application_token !== claim.token) {
-      throw new Refusal('token_mismatch', `The body names its sender twice, differently (portal ${auth.member_id.slice(0, 64)})`);
+    if (
+      parsed.code !== normalizeCode(claim.event ?? '') ||
+      auth.member_id !== claim.memberId ||
+      auth.application_token !== claim.token
+    ) {
+      throw new Refusal(
+        'token_mismatch',
+        `The body names its sender twice, differently (portal ${auth.member_id.slice(0, 64)})`,
+      );
     }
     let change: PortalChange | undefined;
     if (install) change = await this.verifyInstall(auth);
     else if (parsed.code === 'ONAPPUNINSTALL') change = await this.verifyUninstall(auth.member_id);
     const record = this.record(parsed, rawBody(), format);
-    const stored = change?.kind === 'install' ? await keepInstall(this.options.store, record, change, this.log) : await this.keep(record, change);
+    const stored =
+      change?.kind === 'install'
+        ? await keepInstall(this.options.store, record, change, this.log)
+        : await this.keep(record, change);
     if (change) this.tokens.forget(auth.member_id);
     this.options.onStored?.(stored.id, parsed.code, stored.duplicate);
-    this.log.debug({ id: stored.id, event: parsed.code, member: auth.member_id, duplicate: stored.duplicate }, 'event stored');
+    this.log.debug(
+      { id: stored.id, event: parsed.code, member: auth.member_id, duplicate: stored.duplicate },
+      'event stored',
+    );
     return { status: 200, id: stored.id, duplicate: stored.duplicate, code: parsed.code, memberId: auth.member_id };
   }
 
@@ -166,13 +193,18 @@ export class Intake {
   }
 
   private async verifyToken({ memberId, token, event }: Claim): Promise<void> {
-    if (!memberId || !token) throw new Refusal('no_credentials', 'The body carries no auth[member_id] and auth[application_token]');
+    if (!memberId || !token)
+      throw new Refusal('no_credentials', 'The body carries no auth[member_id] and auth[application_token]');
     const hit = this.tokens.cached(memberId);
     const expected = hit !== undefined ? hit : await this.tokens.load(memberId);
-    if (!expected) throw new Refusal('unknown_portal', `No application token is known for portal ${memberId.slice(0, 64)}`);
+    if (!expected)
+      throw new Refusal('unknown_portal', `No application token is known for portal ${memberId.slice(0, 64)}`);
     if (!secretsEqual(token, expected)) {
       if (event !== undefined && normalizeCode(event) === 'ONAPPTEST') await this.noteRefusedTest(memberId);
-      throw new Refusal('token_mismatch', `application_token does not match the one known for portal ${memberId.slice(0, 64)}`);
+      throw new Refusal(
+        'token_mismatch',
+        `application_token does not match the one known for portal ${memberId.slice(0, 64)}`,
+      );
     }
   }
 
@@ -185,11 +217,14 @@ export class Intake {
     const now = Date.now();
     if (now - (this.testsNoted.get(memberId) ?? 0) < 1_000) return;
     this.testsNoted.set(memberId, now);
-    await this.options.store.noteRefusedTest(memberId, now).catch((err: unknown) => this.log.warn({ err, member: memberId }, 'could not note a refused test event'));
+    await this.options.store
+      .noteRefusedTest(memberId, now)
+      .catch((err: unknown) => this.log.warn({ err, member: memberId }, 'could not note a refused test event'));
   }
 
   private async verifyInstall(auth: EventAuth): Promise<PortalChange> {
-    if (this.installing >= MAX_INSTALLS_AT_ONCE) throw new GatewayError('B24GW_BUSY', 'Too many installs are being confirmed at once');
+    if (this.installing >= MAX_INSTALLS_AT_ONCE)
+      throw new GatewayError('B24GW_BUSY', 'Too many installs are being confirmed at once');
     this.installing++;
     let tokens;
     try {
@@ -207,7 +242,10 @@ export class Intake {
       this.installing--;
     }
     if (!this.options.oauth && !this.options.appTokens?.has(auth.member_id)) {
-      this.log.warn({ member: auth.member_id, domain: auth.domain }, 'install trusted without proof (--trust-first-install): never use this in production');
+      this.log.warn(
+        { member: auth.member_id, domain: auth.domain },
+        'install trusted without proof (--trust-first-install): never use this in production',
+      );
     }
     const now = Date.now();
     this.log.info({ member: auth.member_id, domain: auth.domain }, 'install confirmed');
@@ -239,15 +277,32 @@ export class Intake {
    */
   private async verifyUninstall(memberId: string): Promise<PortalChange> {
     if ((await this.options.installLiveness?.(memberId)) === 'alive') {
-      throw new Refusal('uninstall_while_installed', `Uninstall of portal ${memberId} while the portal still accepts the install's credentials`);
+      throw new Refusal(
+        'uninstall_while_installed',
+        `Uninstall of portal ${memberId} while the portal still accepts the install's credentials`,
+      );
     }
     return { kind: 'uninstall', memberId, at: Date.now() };
   }
 
   /** A verified event that fails its schema is kept (status `invalid`) before the 400, so it is not lost. */
-  private invalidRecord(claim: Claim, wire: WireObject, rawBody: string, format: BodyFormat, error: GatewayError): NewEvent {
+  private invalidRecord(
+    claim: Claim,
+    wire: WireObject,
+    rawBody: string,
+    format: BodyFormat,
+    error: GatewayError,
+  ): NewEvent {
     const code = normalizeCode(claim.event ?? String(wire.event ?? ''));
-    return { ...this.baseRecord(claim.memberId!, code, wire, rawBody, format), known: false, status: 'invalid', handlerId: null, ts: null, orderKey: null, error: error.message };
+    return {
+      ...this.baseRecord(claim.memberId!, code, wire, rawBody, format),
+      known: false,
+      status: 'invalid',
+      handlerId: null,
+      ts: null,
+      orderKey: null,
+      error: error.message,
+    };
   }
 
   private record(parsed: ParsedEvent, rawBody: string, format: BodyFormat): NewEvent {
@@ -263,17 +318,29 @@ export class Intake {
     };
   }
 
-  private baseRecord(memberId: string, code: string, e: { event_handler_id?: unknown; eventId?: unknown; ts?: unknown; data?: unknown; auth?: unknown }, rawBody: string, format: BodyFormat) {
+  private baseRecord(
+    memberId: string,
+    code: string,
+    e: { event_handler_id?: unknown; eventId?: unknown; ts?: unknown; data?: unknown; auth?: unknown },
+    rawBody: string,
+    format: BodyFormat,
+  ) {
     const { event: kept, secrets } = splitSecrets(e);
     const { data, ...rest } = kept;
     // `data` is most of an event: written out once, for the duplicate key and for the kept event alike.
     const dataJson = data === undefined ? undefined : JSON.stringify(data);
     const head = JSON.stringify(rest);
-    const event = dataJson === undefined ? head : head === '{}' ? `{"data":${dataJson}}` : `${head.slice(0, -1)},"data":${dataJson}}`;
+    const event =
+      dataJson === undefined
+        ? head
+        : head === '{}'
+          ? `{"data":${dataJson}}`
+          : `${head.slice(0, -1)},"data":${dataJson}}`;
     const ts = e.ts ?? null;
     // The token belongs in the key: the same data sent under another install (a re-install within a second) is another event.
     const token = isWireObject(e.auth) ? e.auth.application_token : undefined;
-    const dedup = JSON.stringify([memberId, code, e.event_handler_id ?? e.eventId ?? null, ts, token]) + (dataJson ?? 'null');
+    const dedup =
+      JSON.stringify([memberId, code, e.event_handler_id ?? e.eventId ?? null, ts, token]) + (dataJson ?? 'null');
     return {
       dedupKey: dedupKeyOf(ts, hash('sha256', dedup, 'base64url')),
       memberId,

@@ -17,10 +17,38 @@ afterEach(async () => {
   tmp.cleanup();
 });
 
-const record: NewEvent = { dedupKey: 'k1', memberId: 'm1', code: 'ONAPPINSTALL', known: true, status: 'pending', handlerId: null, ts: 1, orderKey: null, receivedAt: 1, event: '{}', rawBody: '', contentType: 'form', error: null };
+const record: NewEvent = {
+  dedupKey: 'k1',
+  memberId: 'm1',
+  code: 'ONAPPINSTALL',
+  known: true,
+  status: 'pending',
+  handlerId: null,
+  ts: 1,
+  orderKey: null,
+  receivedAt: 1,
+  event: '{}',
+  rawBody: '',
+  contentType: 'form',
+  error: null,
+};
 const change: PortalChange = {
   kind: 'install',
-  portal: { memberId: 'm1', domain: 'a.bitrix24.com', applicationToken: 'sha256:00', accessToken: 'a', refreshToken: 'only-live-refresh-token', expiresAt: 1, clientEndpoint: null, serverEndpoint: null, scope: null, status: null, installedAt: 1, uninstalledAt: null, updatedAt: 1 },
+  portal: {
+    memberId: 'm1',
+    domain: 'a.bitrix24.com',
+    applicationToken: 'sha256:00',
+    accessToken: 'a',
+    refreshToken: 'only-live-refresh-token',
+    expiresAt: 1,
+    clientEndpoint: null,
+    serverEndpoint: null,
+    scope: null,
+    status: null,
+    installedAt: 1,
+    uninstalledAt: null,
+    updatedAt: 1,
+  },
 };
 
 /** The store refuses the first `n` appends, as a database that hiccups. */

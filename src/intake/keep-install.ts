@@ -14,7 +14,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
  * times before the answer, and after a 503 it keeps being tried in the background (the record is the
  * same, so a late success stores it once).
  */
-export async function keepInstall(store: Store, record: NewEvent, change: PortalChange, log: Logger): Promise<AppendResult> {
+export async function keepInstall(
+  store: Store,
+  record: NewEvent,
+  change: PortalChange,
+  log: Logger,
+): Promise<AppendResult> {
   let last: unknown;
   for (const wait of NOW_MS) {
     if (wait) await sleep(wait);
@@ -39,5 +44,8 @@ async function keepTrying(store: Store, record: NewEvent, change: PortalChange, 
       // tried again after the next wait
     }
   }
-  log.error({ member: record.memberId }, 'an install could not be stored for ten minutes; install the application on the portal again');
+  log.error(
+    { member: record.memberId },
+    'an install could not be stored for ten minutes; install the application on the portal again',
+  );
 }

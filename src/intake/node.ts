@@ -18,7 +18,8 @@ export function sendResult(res: ServerResponse, result: IntakeResult | { status:
   // Headers as a flat list: Node skips building and checking a headers object.
   const headers = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(payload))];
   if (result.status === 405) headers.push('allow', 'POST');
-  if ('error' in result && result.error.retryAfter !== undefined) headers.push('retry-after', String(result.error.retryAfter));
+  if ('error' in result && result.error.retryAfter !== undefined)
+    headers.push('retry-after', String(result.error.retryAfter));
   res.writeHead(result.status, headers).end(payload);
 }
 
@@ -40,16 +41,31 @@ export function createNodeHandler(intake: Receiver, options: NodeHandlerOptions 
     const q = url.indexOf('?');
     if ((q < 0 ? url : url.slice(0, q)) !== path) {
       if (next) return next();
-      return sendResult(res, failure(new GatewayError('B24GW_NOT_FOUND', `Nothing at ${url.slice(0, 200)}; events go to POST ${path}`)));
+      return sendResult(
+        res,
+        failure(new GatewayError('B24GW_NOT_FOUND', `Nothing at ${url.slice(0, 200)}; events go to POST ${path}`)),
+      );
     }
     if (req.method !== 'POST') {
       req.resume();
-      return sendResult(res, failure(new GatewayError('B24GW_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; send events with POST`)));
+      return sendResult(
+        res,
+        failure(
+          new GatewayError(
+            'B24GW_METHOD_NOT_ALLOWED',
+            `${req.method} is not allowed on ${path}; send events with POST`,
+          ),
+        ),
+      );
     }
     let body: Buffer | string;
     try {
       if (Buffer.isBuffer(req.body) || typeof req.body === 'string') body = req.body;
-      else if (req.readableEnded) throw new GatewayError('B24GW_BAD_INPUT', 'The body was consumed by another parser; mount the gateway before body parsers');
+      else if (req.readableEnded)
+        throw new GatewayError(
+          'B24GW_BAD_INPUT',
+          'The body was consumed by another parser; mount the gateway before body parsers',
+        );
       else body = await readBody(req, intake.limits.maxBodyBytes, timeout);
     } catch (e) {
       res.setHeader('connection', 'close');

@@ -9,12 +9,17 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
   const declared = Number(req.headers['content-length']);
   if (declared > maxBytes) {
     req.resume();
-    return Promise.reject(new GatewayError('B24GW_BODY_TOO_LARGE', `Body is ${declared} bytes, over the limit of ${maxBytes}`));
+    return Promise.reject(
+      new GatewayError('B24GW_BODY_TOO_LARGE', `Body is ${declared} bytes, over the limit of ${maxBytes}`),
+    );
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const timer = setTimeout(() => fail(new GatewayError('B24GW_BODY_TIMEOUT', `Body was not received within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => fail(new GatewayError('B24GW_BODY_TIMEOUT', `Body was not received within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const done = () => {
       clearTimeout(timer);
       req.off('data', onData).off('end', onEnd).off('error', onError);
@@ -26,7 +31,8 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) fail(new GatewayError('B24GW_BODY_TOO_LARGE', `Body is over the limit of ${maxBytes} bytes`));
+      if (size > maxBytes)
+        fail(new GatewayError('B24GW_BODY_TOO_LARGE', `Body is over the limit of ${maxBytes} bytes`));
       else chunks.push(chunk);
     };
     const onEnd = () => {

@@ -11,7 +11,13 @@ function memoryQueue() {
 
 const capture = () => {
   const lines: { msg: string; retryInMs?: number }[] = [];
-  return { lines, logger: createLogger({ level: 'warn', destination: { write: (c: string) => void lines.push(JSON.parse(c) as { msg: string }) } }) };
+  return {
+    lines,
+    logger: createLogger({
+      level: 'warn',
+      destination: { write: (c: string) => void lines.push(JSON.parse(c) as { msg: string }) },
+    }),
+  };
 };
 
 /** Real turns of the event loop: what the loop does between rounds. */
@@ -21,7 +27,8 @@ const turns = async (n = 5) => {
 
 /** Polls until `check` holds; false after `ms` (a wait, not an assertion). */
 const until = async (check: () => boolean, ms = 5_000) => {
-  for (const end = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 2))) if (Date.now() > end) return false;
+  for (const end = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 2)))
+    if (Date.now() > end) return false;
   return true;
 };
 
@@ -228,7 +235,9 @@ describe('the queue loop', () => {
     expect(leases.get(1)?.signal.aborted).toBe(false);
     clock += 1_000;
     expect(await until(() => leases.get(1)!.signal.aborted)).toBe(true);
-    expect((leases.get(1)!.signal.reason as Error).message).toBe('the lease ran out and could not be renewed (the store did not answer)');
+    expect((leases.get(1)!.signal.reason as Error).message).toBe(
+      'the lease ran out and could not be renewed (the store did not answer)',
+    );
     expect(leases.get(1)!.lost).toBe(false);
     release();
     expect(await until(() => loop!.inFlight === 0)).toBe(true);

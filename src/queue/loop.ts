@@ -49,7 +49,8 @@ export interface QueueLoopOptions<T> {
 /** setTimeout runs anything longer at once (after a warning). */
 export const MAX_TIMER_MS = 2_147_483_647;
 
-const aborted = (name: 'TimeoutError' | 'AbortError', message: string): Error => Object.assign(new Error(message), { name });
+const aborted = (name: 'TimeoutError' | 'AbortError', message: string): Error =>
+  Object.assign(new Error(message), { name });
 
 /** One unit in flight and its lease. */
 class Running<T> implements Lease {
@@ -100,20 +101,38 @@ export class QueueLoop<T> {
   /** The last claim found nothing: new work trickles in, and gathers before the next claim. */
   private idle = true;
   private unsubscribe: (() => void) | undefined;
-  private readonly o: Required<Omit<QueueLoopOptions<T>, 'renew' | 'subscribe' | 'logFields' | 'timeLimitMs'>> & QueueLoopOptions<T>;
+  private readonly o: Required<Omit<QueueLoopOptions<T>, 'renew' | 'subscribe' | 'logFields' | 'timeLimitMs'>> &
+    QueueLoopOptions<T>;
   private readonly renewEveryMs: number;
 
   constructor(options: QueueLoopOptions<T>) {
-    this.o = withDefaults({ concurrency: 1, stopGraceMs: 10_000, pollMs: 1_000, gatherMs: 0, backoffMaxMs: 30_000, logger: silentLogger, now: Date.now }, options);
+    this.o = withDefaults(
+      {
+        concurrency: 1,
+        stopGraceMs: 10_000,
+        pollMs: 1_000,
+        gatherMs: 0,
+        backoffMaxMs: 30_000,
+        logger: silentLogger,
+        now: Date.now,
+      },
+      options,
+    );
     for (const name of ['leaseMs', 'timeLimitMs', 'stopGraceMs', 'pollMs', 'backoffMaxMs'] as const) {
       const v = this.o[name];
       if (v === undefined && name === 'timeLimitMs') continue;
       if (!(typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= MAX_TIMER_MS)) {
-        throw new GatewayError('B24GW_BAD_CONFIG', `${this.o.words.owner} option ${name} must be a number of milliseconds above 0 and at most ${MAX_TIMER_MS}, got ${v}`);
+        throw new GatewayError(
+          'B24GW_BAD_CONFIG',
+          `${this.o.words.owner} option ${name} must be a number of milliseconds above 0 and at most ${MAX_TIMER_MS}, got ${v}`,
+        );
       }
     }
     if (!(Number.isInteger(this.o.concurrency) && this.o.concurrency > 0)) {
-      throw new GatewayError('B24GW_BAD_CONFIG', `${this.o.words.owner} option concurrency must be a whole number above 0, got ${this.o.concurrency}`);
+      throw new GatewayError(
+        'B24GW_BAD_CONFIG',
+        `${this.o.words.owner} option concurrency must be a whole number above 0, got ${this.o.concurrency}`,
+      );
     }
     this.renewEveryMs = Math.max(1, Math.floor(this.o.leaseMs / 3));
   }
@@ -128,10 +147,13 @@ export class QueueLoop<T> {
     this.stopped = false;
     this.failures = 0;
     this.wake();
-    void this.o.subscribe?.(() => this.wake()).then(
-      (off) => (this.stopped ? off() : (this.unsubscribe = off)),
-      (e: unknown) => this.o.logger.warn({ err: e }, `the ${this.o.words.owner} gets no news of new work; polling only`),
-    );
+    void this.o
+      .subscribe?.(() => this.wake())
+      .then(
+        (off) => (this.stopped ? off() : (this.unsubscribe = off)),
+        (e: unknown) =>
+          this.o.logger.warn({ err: e }, `the ${this.o.words.owner} gets no news of new work; polling only`),
+      );
   }
 
   /** Looks for work now. Wakes while a round runs are folded into one more round; while claims fail, the back-off decides. */
@@ -157,7 +179,10 @@ export class QueueLoop<T> {
     await Promise.allSettled([...this.claims]);
     if (this.running.size === 0) return;
     const grace = setTimeout(() => {
-      const reason = aborted('AbortError', `the ${this.o.words.owner} stopped, and the ${this.o.words.runner} did not finish within its ${this.o.stopGraceMs} ms grace period`);
+      const reason = aborted(
+        'AbortError',
+        `the ${this.o.words.owner} stopped, and the ${this.o.words.runner} did not finish within its ${this.o.stopGraceMs} ms grace period`,
+      );
       for (const r of this.running) this.abortRun(r, reason);
     }, this.o.stopGraceMs);
     while (this.running.size > 0) await Promise.allSettled([...this.running].map((r) => r.promise));
@@ -193,7 +218,10 @@ export class QueueLoop<T> {
     } catch (e) {
       this.failures++;
       next = Math.min(this.o.pollMs * 2 ** (this.failures - 1), Math.max(this.o.backoffMaxMs, this.o.pollMs));
-      this.o.logger.error({ err: e, failures: this.failures, retryInMs: next }, `the ${this.o.words.owner} could not claim work; trying again in ${next} ms`);
+      this.o.logger.error(
+        { err: e, failures: this.failures, retryInMs: next },
+        `the ${this.o.words.owner} could not claim work; trying again in ${next} ms`,
+      );
     } finally {
       this.looping = false;
       if (!this.stopped) this.timer = setTimeout(() => !this.looping && void this.loop(), next).unref();
@@ -227,10 +255,17 @@ export class QueueLoop<T> {
     this.running.add(r);
     if (this.o.renew) this.heartbeat ??= setInterval(() => void this.renew(), this.renewEveryMs).unref();
     const ms = this.o.timeLimitMs;
-    if (ms !== undefined) r.limit = setTimeout(() => this.abortRun(r, aborted('TimeoutError', `${this.o.words.runner} did not finish within ${ms} ms`)), ms);
+    if (ms !== undefined)
+      r.limit = setTimeout(
+        () => this.abortRun(r, aborted('TimeoutError', `${this.o.words.runner} did not finish within ${ms} ms`)),
+        ms,
+      );
     r.promise = (async () => this.o.run(unit, r))()
       .catch((e: unknown) =>
-        this.o.logger.error({ err: e, ...this.o.logFields?.(unit) }, `could not record the outcome of ${this.o.describe(unit)}; its lease will run out and it will run again`),
+        this.o.logger.error(
+          { err: e, ...this.o.logFields?.(unit) },
+          `could not record the outcome of ${this.o.describe(unit)}; its lease will run out and it will run again`,
+        ),
       )
       .finally(() => {
         clearTimeout(r.limit);
@@ -252,7 +287,8 @@ export class QueueLoop<T> {
   private renewalOverdue(): boolean {
     if (!this.o.renew) return false;
     const now = this.o.now();
-    for (const r of this.running) if (!r.lost && !r.done && r.heldUntil - now < this.o.leaseMs - this.renewEveryMs) return true;
+    for (const r of this.running)
+      if (!r.lost && !r.done && r.heldUntil - now < this.o.leaseMs - this.renewEveryMs) return true;
     return false;
   }
 
@@ -269,12 +305,20 @@ export class QueueLoop<T> {
     if (runs.length > 0 && this.o.renew) {
       const until = now + this.o.leaseMs;
       try {
-        const held = new Set(await this.o.renew(runs.map((r) => r.unit), until));
+        const held = new Set(
+          await this.o.renew(
+            runs.map((r) => r.unit),
+            until,
+          ),
+        );
         for (const r of runs) {
           if (held.has(r.unit)) r.heldUntil = until;
           else if (!r.done) {
             r.lost = true;
-            this.abortRun(r, aborted('AbortError', `the lease on ${this.o.describe(r.unit)} was lost to another ${owner}`));
+            this.abortRun(
+              r,
+              aborted('AbortError', `the lease on ${this.o.describe(r.unit)} was lost to another ${owner}`),
+            );
           }
         }
       } catch (e) {
@@ -288,7 +332,9 @@ export class QueueLoop<T> {
       if (!r.signal.aborted || now - r.warnedAt < this.o.leaseMs) continue;
       r.warnedAt = now;
       const what = this.o.describe(r.unit);
-      const holds = r.lost ? `another ${owner} has it now` : `${what} stays held, with what waits behind it, until they settle`;
+      const holds = r.lost
+        ? `another ${owner} has it now`
+        : `${what} stays held, with what waits behind it, until they settle`;
       this.o.logger.warn(
         { ...this.o.logFields?.(r.unit), reason: (r.signal.reason as Error).message },
         `the ${runner} of ${what} ignore their aborted signal and still run; ${holds}`,

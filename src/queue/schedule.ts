@@ -46,6 +46,15 @@ export function retryHintMs(error: unknown): number {
 }
 
 /** A failed attempt as a store records it: retried on the schedule, no sooner than the failure asks, or dead (retryAt null). */
-export function failedOutcome(error: unknown, attempts: number, now: number, schedule: readonly number[]): { ok: false; error: string; retryAt: number | null } {
-  return { ok: false, error: error instanceof Error ? error.message : String(error), retryAt: nextAttemptAt(attempts, now, schedule, retryHintMs(error)) };
+export function failedOutcome(
+  error: unknown,
+  attempts: number,
+  now: number,
+  schedule: readonly number[],
+): { ok: false; error: string; retryAt: number | null } {
+  return {
+    ok: false,
+    error: error instanceof Error ? error.message : String(error),
+    retryAt: nextAttemptAt(attempts, now, schedule, retryHintMs(error)),
+  };
 }

@@ -51,7 +51,12 @@ describe('the admin listener', () => {
 
   it('with a token, answers only a request that carries it as a bearer token', async () => {
     await start({ port: 0, token: TOKEN });
-    for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${TOKEN.slice(0, -1)}` }, { authorization: `Basic ${TOKEN}` }, { authorization: TOKEN }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: `Bearer ${TOKEN.slice(0, -1)}` },
+      { authorization: `Basic ${TOKEN}` },
+      { authorization: TOKEN },
+    ]) {
       for (const path of ['/metrics', '/healthz', '/nothing']) {
         const r = await get(`${admin.url}${path}`, headers);
         expect([path, r.status]).toEqual([path, 401]);
@@ -66,16 +71,24 @@ describe('the admin listener', () => {
   });
 
   it('refuses to listen beyond loopback without a token, and a short token', async () => {
-    for (const options of [{ host: '0.0.0.0', port: 0 }, { host: '::', port: 0 }, { port: 0, token: 'short' }]) {
-      await expect(startServer(gateway, { port: 0, role: 'intake', admin: options })).rejects.toMatchObject({ code: 'B24GW_BAD_CONFIG' });
+    for (const options of [
+      { host: '0.0.0.0', port: 0 },
+      { host: '::', port: 0 },
+      { port: 0, token: 'short' },
+    ]) {
+      await expect(startServer(gateway, { port: 0, role: 'intake', admin: options })).rejects.toMatchObject({
+        code: 'B24GW_BAD_CONFIG',
+      });
     }
     await start({ host: '0.0.0.0', port: 0, token: TOKEN });
     expect((await get(`${admin.url.replace('0.0.0.0', '127.0.0.1')}/metrics`)).status).toBe(401);
   });
 
   it('knows loopback addresses', async () => {
-    for (const host of ['127.0.0.1', '127.8.0.1', '::1', '::ffff:127.0.0.1', 'localhost']) expect([host, await isLoopbackHost(host)]).toEqual([host, true]);
-    for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.10', '::ffff:10.0.0.1', 'no-such-host.invalid']) expect([host, await isLoopbackHost(host)]).toEqual([host, false]);
+    for (const host of ['127.0.0.1', '127.8.0.1', '::1', '::ffff:127.0.0.1', 'localhost'])
+      expect([host, await isLoopbackHost(host)]).toEqual([host, true]);
+    for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.10', '::ffff:10.0.0.1', 'no-such-host.invalid'])
+      expect([host, await isLoopbackHost(host)]).toEqual([host, false]);
   });
 
   it('takes more routes behind the same token, never in place of a built-in one', async () => {
@@ -90,10 +103,15 @@ describe('the admin listener', () => {
       },
     });
     expect((await get(`${admin.url}/admin/portals`)).status).toBe(401);
-    expect(await get(`${admin.url}/admin/portals`, { authorization: `Bearer ${TOKEN}` })).toMatchObject({ status: 200, text: '[]' });
+    expect(await get(`${admin.url}/admin/portals`, { authorization: `Bearer ${TOKEN}` })).toMatchObject({
+      status: 200,
+      text: '[]',
+    });
     const broken = await get(`${admin.url}/admin/broken`, { authorization: `Bearer ${TOKEN}` });
     expect(broken.status).toBe(500);
     expect(JSON.parse(broken.text)).toEqual({ error: { code: 'B24GW_ADMIN_FAILED', message: 'Admin route failed' } });
-    await expect(startServer(gateway, { port: 0, role: 'intake', admin: { port: 0, routes: { '/metrics': () => undefined } } })).rejects.toMatchObject({ code: 'B24GW_BAD_CONFIG' });
+    await expect(
+      startServer(gateway, { port: 0, role: 'intake', admin: { port: 0, routes: { '/metrics': () => undefined } } }),
+    ).rejects.toMatchObject({ code: 'B24GW_BAD_CONFIG' });
   });
 });

@@ -38,7 +38,10 @@ export async function checkAdminOptions(o: Pick<AdminOptions, 'host' | 'token'>)
     throw new GatewayError('B24GW_BAD_CONFIG', `The admin token must be at least ${MIN_ADMIN_TOKEN} characters`);
   }
   if (o.token === undefined && !(await isLoopbackHost(host))) {
-    throw new GatewayError('B24GW_BAD_CONFIG', `The admin listener on ${host} is reachable from other machines: give it a token (--admin-token or B24GW_ADMIN_TOKEN), or listen on 127.0.0.1`);
+    throw new GatewayError(
+      'B24GW_BAD_CONFIG',
+      `The admin listener on ${host} is reachable from other machines: give it a token (--admin-token or B24GW_ADMIN_TOKEN), or listen on 127.0.0.1`,
+    );
   }
 }
 
@@ -77,13 +80,19 @@ export async function listenAdmin(served: Served, options: AdminOptions, closing
       const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
       if (!secretsEqual(bearer, digest)) {
         req.resume();
-        return sendJson(res, 401, new GatewayError('B24GW_ADMIN_UNAUTHORIZED').toJSON(), { 'www-authenticate': 'Bearer realm="b24-im-gateway admin"' });
+        return sendJson(res, 401, new GatewayError('B24GW_ADMIN_UNAUTHORIZED').toJSON(), {
+          'www-authenticate': 'Bearer realm="b24-im-gateway admin"',
+        });
       }
     }
     const route = routes.get(pathOf(req));
     if (!route) {
       req.resume();
-      return sendJson(res, 404, new GatewayError('B24GW_NOT_FOUND', `No admin route at ${pathOf(req).slice(0, 200)}`).toJSON());
+      return sendJson(
+        res,
+        404,
+        new GatewayError('B24GW_NOT_FOUND', `No admin route at ${pathOf(req).slice(0, 200)}`).toJSON(),
+      );
     }
     void (async () => route(req, res))().catch((e: unknown) => {
       const error = isGatewayError(e) ? e : new GatewayError('B24GW_ADMIN_FAILED');

@@ -15,7 +15,11 @@ export interface ThreadData {
 
 /** Messages every gateway thread answers, besides its own. */
 export type ToThread = 'start' | 'stop' | { ask: 'metrics' | 'ping'; id: number };
-export type FromThread = 'ready' | 'stopped' | { failed: { code: string; message: string } } | { answer: number; value: MetricsJson | boolean };
+export type FromThread =
+  | 'ready'
+  | 'stopped'
+  | { failed: { code: string; message: string } }
+  | { answer: number; value: MetricsJson | boolean };
 
 const codeOf = (code: string): ErrorCode => (code in errorCodes ? (code as ErrorCode) : 'B24GW_BAD_CONFIG');
 
@@ -38,11 +42,17 @@ export class GatewayThread<In = never, Out = never> {
     try {
       this.thread = new Worker(new URL('./thread-main.js', import.meta.url), { workerData: data });
     } catch (e) {
-      throw new GatewayError('B24GW_BAD_CONFIG', `The gateway options must be plain data to cross to the ${data.role} thread (functions go in the setup module): ${(e as Error).message}`, { cause: e });
+      throw new GatewayError(
+        'B24GW_BAD_CONFIG',
+        `The gateway options must be plain data to cross to the ${data.role} thread (functions go in the setup module): ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     let isReady = false;
     let settle!: (failure?: GatewayError) => void;
-    this.ready = new Promise<void>((resolve, reject) => (settle = (failure) => (failure ? reject(failure) : resolve())));
+    this.ready = new Promise<void>(
+      (resolve, reject) => (settle = (failure) => (failure ? reject(failure) : resolve())),
+    );
     // A rejection nobody waits for (the server already failed) is no crash.
     this.ready.catch(() => undefined);
     this.thread.on('message', (m: FromThread | Out) => {
@@ -51,7 +61,8 @@ export class GatewayThread<In = never, Out = never> {
         return settle();
       }
       if (m === 'stopped') return this.onStopped?.();
-      if (typeof m === 'object' && m !== null && 'failed' in m) return settle(new GatewayError(codeOf(m.failed.code), m.failed.message));
+      if (typeof m === 'object' && m !== null && 'failed' in m)
+        return settle(new GatewayError(codeOf(m.failed.code), m.failed.message));
       if (typeof m === 'object' && m !== null && 'answer' in m) {
         this.answers.get(m.answer)?.(m.value);
         this.answers.delete(m.answer);
@@ -61,14 +72,22 @@ export class GatewayThread<In = never, Out = never> {
     });
     this.thread.on('error', (e) => {
       if (isReady) logger.fatal({ err: e }, `the ${data.role} thread failed`);
-      else settle(new GatewayError('B24GW_BAD_CONFIG', `The ${data.role} thread could not start: ${e.message}`, { cause: e }));
+      else
+        settle(
+          new GatewayError('B24GW_BAD_CONFIG', `The ${data.role} thread could not start: ${e.message}`, { cause: e }),
+        );
     });
     this.thread.on('exit', (code) => {
       this.exited = true;
       for (const answer of this.answers.values()) answer(undefined);
       this.answers.clear();
       this.onStopped?.();
-      settle(new GatewayError('B24GW_BAD_CONFIG', `The ${data.role} thread stopped (code ${code}) before its gateway was ready`));
+      settle(
+        new GatewayError(
+          'B24GW_BAD_CONFIG',
+          `The ${data.role} thread stopped (code ${code}) before its gateway was ready`,
+        ),
+      );
       if (isReady && !this.stopping) onExit(code || 1);
       this.gone();
     });

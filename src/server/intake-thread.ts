@@ -21,7 +21,8 @@ export type IntakeReplies = { seq: number; results: WireResult[] };
 /** A batch goes at once when it holds this many, so the thread starts while this one still reads requests. */
 const SEND_AT = 16;
 
-export const toWire = (r: IntakeResult | CustomerResult): WireResult => ('error' in r ? { status: r.status, error: r.error.toJSON().error, retryAfter: r.error.retryAfter } : r);
+export const toWire = (r: IntakeResult | CustomerResult): WireResult =>
+  'error' in r ? { status: r.status, error: r.error.toJSON().error, retryAfter: r.error.retryAfter } : r;
 
 const fromWire = (r: WireResult): IntakeResult | CustomerResult =>
   'error' in r
@@ -50,9 +51,16 @@ export class IntakeThread extends GatewayThread<IntakeBatch | ChannelRequest, In
   readonly customers: CustomerReceiver = { receive: (body, headers) => this.receiveFromChannel(body, headers) };
   /** Sequence numbers of the customer actions in flight: their answers wake the customer sender, not the worker. */
   private readonly channelSeqs = new Set<number>();
-  private readonly batch = new TickBatch<{ body: Uint8Array; contentType: string | undefined; resolve: (r: IntakeResult | CustomerResult) => void }>(SEND_AT, (list) => {
+  private readonly batch = new TickBatch<{
+    body: Uint8Array;
+    contentType: string | undefined;
+    resolve: (r: IntakeResult | CustomerResult) => void;
+  }>(SEND_AT, (list) => {
     const seq = ++this.seq;
-    this.inFlight.set(seq, list.map((q) => q.resolve));
+    this.inFlight.set(
+      seq,
+      list.map((q) => q.resolve),
+    );
     this.post({ seq, items: list.map((q) => [q.body, q.contentType]) });
   });
   private readonly inFlight = new Map<number, ((r: IntakeResult | CustomerResult) => void)[]>();
@@ -107,12 +115,20 @@ export class IntakeThread extends GatewayThread<IntakeBatch | ChannelRequest, In
     }
     this.outstanding++;
     return new Promise((resolve) =>
-      this.batch.push({ body: typeof body === 'string' ? Buffer.from(body) : body, contentType: contentType ?? undefined, resolve: resolve as (r: IntakeResult | CustomerResult) => void }),
+      this.batch.push({
+        body: typeof body === 'string' ? Buffer.from(body) : body,
+        contentType: contentType ?? undefined,
+        resolve: resolve as (r: IntakeResult | CustomerResult) => void,
+      }),
     );
   }
 
   private receiveFromChannel(body: Uint8Array | string, headers: HeaderSource): Promise<CustomerResult> {
-    const refusal = this.exited ? stoppedError() : this.outstanding >= this.maxPending ? new GatewayError('B24GW_BUSY', `More than ${this.maxPending} deliveries are in progress`) : undefined;
+    const refusal = this.exited
+      ? stoppedError()
+      : this.outstanding >= this.maxPending
+        ? new GatewayError('B24GW_BUSY', `More than ${this.maxPending} deliveries are in progress`)
+        : undefined;
     if (refusal) return Promise.resolve({ status: refusal.status, error: refusal });
     const plain: Record<string, string> = {};
     for (const name of signatureHeaders) {

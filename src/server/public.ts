@@ -28,7 +28,11 @@ export interface Listener {
  * GET /healthz and GET /readyz. Metrics and other admin routes are never served here: they are the
  * admin listener's.
  */
-export async function listenPublic(served: Served, options: PublicListenerOptions, closing: () => boolean): Promise<Listener> {
+export async function listenPublic(
+  served: Served,
+  options: PublicListenerOptions,
+  closing: () => boolean,
+): Promise<Listener> {
   const receiver = served.receiver;
   const events = receiver && createNodeHandler(receiver, { path: options.path });
   const health = new Map(Object.entries(healthRoutes(served, closing)));
@@ -46,7 +50,8 @@ export async function listenPublic(served: Served, options: PublicListenerOption
       const error = new GatewayError('B24GW_NOT_FOUND', 'This server runs with role worker and takes no events');
       return sendResult(res, { status: error.status, error });
     }
-    if (served.customers && pathOf(req) === options.channelPath) return void fromChannel(served.customers, req, res, receiver.limits.maxBodyBytes);
+    if (served.customers && pathOf(req) === options.channelPath)
+      return void fromChannel(served.customers, req, res, receiver.limits.maxBodyBytes);
     if (pathOf(req) === SETTINGS_PATH) return settingsPage(req, res);
     void events(req, res);
   });
@@ -58,14 +63,22 @@ export async function listenPublic(served: Served, options: PublicListenerOption
 }
 
 /** POST /channel/events: the raw body and the signature's headers to the receiver, its answer back. */
-async function fromChannel(customers: CustomerReceiver, req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<void> {
+async function fromChannel(
+  customers: CustomerReceiver,
+  req: IncomingMessage,
+  res: ServerResponse,
+  maxBytes: number,
+): Promise<void> {
   const send = (status: number, body: object) => {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
   };
   if (req.method !== 'POST') {
     req.resume();
-    const error = new GatewayError('B24GW_METHOD_NOT_ALLOWED', `${req.method} is not allowed; the channel sends with POST`);
+    const error = new GatewayError(
+      'B24GW_METHOD_NOT_ALLOWED',
+      `${req.method} is not allowed; the channel sends with POST`,
+    );
     res.setHeader('allow', 'POST');
     return send(error.status, error.toJSON());
   }
@@ -83,7 +96,8 @@ async function fromChannel(customers: CustomerReceiver, req: IncomingMessage, re
     if (typeof value === 'string') headers[name] = value;
   }
   const result = await customers.receive(body, headers);
-  if ('error' in result && result.error.retryAfter !== undefined) res.setHeader('retry-after', String(result.error.retryAfter));
+  if ('error' in result && result.error.retryAfter !== undefined)
+    res.setHeader('retry-after', String(result.error.retryAfter));
   send(result.status, customerAnswerBody(result));
 }
 
@@ -98,5 +112,7 @@ function settingsPage(req: IncomingMessage, res: ServerResponse): void {
     '<!doctype html><meta charset="utf-8"><title>Connector</title><body style="font-family:sans-serif;margin:2em">' +
     '<h1>This connector runs on b24-im-gateway</h1>' +
     '<p>It is set up with <code>b24-im-gateway connector setup</code> and checked with <code>b24-im-gateway doctor</code>.</p></body>';
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html) }).end(html);
+  res
+    .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html) })
+    .end(html);
 }

@@ -15,7 +15,10 @@ export const serverRoles: readonly ServerRole[] = ['all', 'intake', 'worker'];
  * function), and the setup module that turns them into a Gateway with your handlers. `logger`
  * is used on the thread that calls `startServer`; the other threads log at its level.
  */
-export type GatewaySpec = Omit<GatewayOptions, 'db' | 'fetch' | 'onStored' | 'onRejected' | 'installLiveness' | 'worker' | 'bitrix' | 'channel'> & {
+export type GatewaySpec = Omit<
+  GatewayOptions,
+  'db' | 'fetch' | 'onStored' | 'onRejected' | 'installLiveness' | 'worker' | 'bitrix' | 'channel'
+> & {
   /** A SQLite file path or a postgres:// URL. Default `./b24-im-gateway.db`. */
   db?: string;
   worker?: Omit<NonNullable<GatewayOptions['worker']>, 'now' | 'onFinished'>;
@@ -32,7 +35,10 @@ export type GatewaySpec = Omit<GatewayOptions, 'db' | 'fetch' | 'onStored' | 'on
 };
 
 /** The default export of a setup module. `role` says which part the gateway runs here: the intake or the worker. */
-export type GatewaySetup = (options: GatewayOptions, context: { role: 'intake' | 'worker' }) => Gateway | Promise<Gateway>;
+export type GatewaySetup = (
+  options: GatewayOptions,
+  context: { role: 'intake' | 'worker' },
+) => Gateway | Promise<Gateway>;
 
 /** The module as a URL a thread can import: a path is taken from the current folder. */
 export function setupUrl(setup: string | URL): string {
@@ -51,26 +57,46 @@ export function optionsFor(role: 'intake' | 'worker', options: GatewayOptions): 
 }
 
 /** Builds a Gateway through the setup module, or plainly without one. */
-export async function buildGateway(setup: string | undefined, options: GatewayOptions, role: 'intake' | 'worker'): Promise<Gateway> {
+export async function buildGateway(
+  setup: string | undefined,
+  options: GatewayOptions,
+  role: 'intake' | 'worker',
+): Promise<Gateway> {
   if (setup === undefined) return new Gateway(options);
   let build: unknown;
   try {
     build = ((await import(setup)) as { default?: unknown }).default;
   } catch (e) {
-    throw new GatewayError('B24GW_BAD_CONFIG', `The setup module ${setup} could not be loaded: ${(e as Error).message}`, { cause: e });
+    throw new GatewayError(
+      'B24GW_BAD_CONFIG',
+      `The setup module ${setup} could not be loaded: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
-  if (typeof build !== 'function') throw new GatewayError('B24GW_BAD_CONFIG', `The setup module ${setup} must export a function by default: (options, { role }) => Gateway`);
+  if (typeof build !== 'function')
+    throw new GatewayError(
+      'B24GW_BAD_CONFIG',
+      `The setup module ${setup} must export a function by default: (options, { role }) => Gateway`,
+    );
   let gateway: unknown;
   try {
     gateway = await (build as GatewaySetup)(options, { role });
   } catch (e) {
     // A coded error (a store that cannot be opened) keeps its code.
     if (isGatewayError(e)) throw e;
-    throw new GatewayError('B24GW_BAD_CONFIG', `The setup module ${setup} failed: ${(e as Error).message}`, { cause: e });
+    throw new GatewayError('B24GW_BAD_CONFIG', `The setup module ${setup} failed: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   // Not instanceof: the module may have loaded its own copy of the package.
   const g = gateway as Partial<Gateway> | null;
-  if (typeof g !== 'object' || g === null || typeof g.receive !== 'function' || typeof g.start !== 'function' || typeof g.close !== 'function') {
+  if (
+    typeof g !== 'object' ||
+    g === null ||
+    typeof g.receive !== 'function' ||
+    typeof g.start !== 'function' ||
+    typeof g.close !== 'function'
+  ) {
     throw new GatewayError('B24GW_BAD_CONFIG', `The setup module ${setup} returned no Gateway`);
   }
   return gateway as Gateway;

@@ -9,15 +9,22 @@ const TOKEN = '831c76b092f9f135d9b6b36c3a720757';
 
 /** Polls until `check` holds; false after `ms` (a wait, not an assertion). */
 const until = async (check: () => boolean | Promise<boolean>, ms = 5_000) => {
-  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) return false;
+  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 10)))
+    if (Date.now() > end) return false;
   return true;
 };
 
 describe('startServer with a Gateway: everything on this thread', () => {
   let tmp: ReturnType<typeof tempDir>;
   let server: RunningServer | undefined;
-  const gateway = (db = 'g.db') => new Gateway({ db: `${tmp.dir}/${db}`, appTokens: new Map([[MEMBER, TOKEN]]), worker: { pollMs: 20 } });
-  const post = (url: string) => fetch(`${url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: formFixture('imconnector-message-update') });
+  const gateway = (db = 'g.db') =>
+    new Gateway({ db: `${tmp.dir}/${db}`, appTokens: new Map([[MEMBER, TOKEN]]), worker: { pollMs: 20 } });
+  const post = (url: string) =>
+    fetch(`${url}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: formFixture('imconnector-message-update'),
+    });
 
   beforeEach(() => {
     tmp = tempDir();
@@ -51,7 +58,9 @@ describe('startServer with a Gateway: everything on this thread', () => {
     try {
       const refused = await post(server.url);
       expect(refused.status).toBe(404);
-      expect(await refused.json()).toMatchObject({ error: { code: 'B24GW_NOT_FOUND', message: 'This server runs with role worker and takes no events' } });
+      expect(await refused.json()).toMatchObject({
+        error: { code: 'B24GW_NOT_FOUND', message: 'This server runs with role worker and takes no events' },
+      });
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
       expect((await post(intakeServer.url)).status).toBe(200);
       expect(await until(() => ran.length > 0)).toBe(true);
@@ -63,9 +72,13 @@ describe('startServer with a Gateway: everything on this thread', () => {
 
   it('refuses an unknown role, and leaves a gateway it could not serve open for its owner', async () => {
     const g = gateway();
-    await expect(startServer(g, { port: 0, role: 'both' as 'all' })).rejects.toMatchObject({ code: 'B24GW_BAD_CONFIG' });
+    await expect(startServer(g, { port: 0, role: 'both' as 'all' })).rejects.toMatchObject({
+      code: 'B24GW_BAD_CONFIG',
+    });
     server = await startServer(g, { port: 0 });
-    await expect(startServer(g, { port: Number(new URL(server.url).port) })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await expect(startServer(g, { port: Number(new URL(server.url).port) })).rejects.toMatchObject({
+      code: 'EADDRINUSE',
+    });
     await expect(g.store.ping()).resolves.toBe(true);
   });
 });

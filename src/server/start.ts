@@ -71,7 +71,8 @@ interface Parts {
  */
 export async function startServer(gateway: Gateway | GatewaySpec, options: ServerOptions = {}): Promise<RunningServer> {
   const role = options.role ?? 'all';
-  if (!serverRoles.includes(role)) throw new GatewayError('B24GW_BAD_CONFIG', `role must be one of ${serverRoles.join(', ')}, got "${String(role)}"`);
+  if (!serverRoles.includes(role))
+    throw new GatewayError('B24GW_BAD_CONFIG', `role must be one of ${serverRoles.join(', ')}, got "${String(role)}"`);
   // Before anything is opened: an admin listener others could reach without a token is refused.
   if (options.admin) await checkAdminOptions(options.admin);
   const logger = gateway instanceof Gateway ? gateway.logger : (gateway.logger ?? silentLogger);
@@ -84,11 +85,23 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
       logger.fatal({ code }, `the ${thread} thread stopped; closing the server`);
       void self.close?.();
     });
-  const parts = gateway instanceof Gateway ? onThisThread(gateway, role) : await fromSpec(gateway, role, logger, onThreadExit);
+  const parts =
+    gateway instanceof Gateway ? onThisThread(gateway, role) : await fromSpec(gateway, role, logger, onThreadExit);
   const listeners: Listener[] = [];
   try {
     const isClosing = () => closing;
-    listeners.push(await listenPublic(parts.served, { host: options.host ?? '127.0.0.1', port: options.port ?? 3000, path: options.path ?? '/events', channelPath: options.channelPath ?? '/channel/events' }, isClosing));
+    listeners.push(
+      await listenPublic(
+        parts.served,
+        {
+          host: options.host ?? '127.0.0.1',
+          port: options.port ?? 3000,
+          path: options.path ?? '/events',
+          channelPath: options.channelPath ?? '/channel/events',
+        },
+        isClosing,
+      ),
+    );
     if (options.admin) listeners.unshift(await listenAdmin(parts.served, options.admin, isClosing));
   } catch (e) {
     closing = true;
@@ -107,7 +120,12 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
       for (const l of listeners) await l.close();
       await parts.stop();
     })());
-  return { url: listeners.at(-1)!.url, adminUrl: options.admin ? listeners[0]!.url : undefined, gateway: parts.gateway, close: self.close };
+  return {
+    url: listeners.at(-1)!.url,
+    adminUrl: options.admin ? listeners[0]!.url : undefined,
+    gateway: parts.gateway,
+    close: self.close,
+  };
 }
 
 /** A Gateway on this thread: it receives, processes, or both. */
@@ -117,7 +135,10 @@ function onThisThread(gateway: Gateway, role: ServerRole): Parts {
       receiver: role === 'worker' ? undefined : gateway.intake,
       customers: role === 'worker' ? undefined : gateway.customers,
       ready: () => gateway.store.ping(),
-      metrics: async () => ({ text: await gateway.metrics.registry.metrics(), contentType: gateway.metrics.registry.contentType }),
+      metrics: async () => ({
+        text: await gateway.metrics.registry.metrics(),
+        contentType: gateway.metrics.registry.contentType,
+      }),
       logger: gateway.logger,
     },
     gateway,
@@ -127,11 +148,21 @@ function onThisThread(gateway: Gateway, role: ServerRole): Parts {
 }
 
 /** Builds the gateway from its spec: on this thread for one role, on two threads for both. */
-async function fromSpec(spec: GatewaySpec, role: ServerRole, logger: Logger, onThreadExit: (role: 'intake' | 'worker', code: number) => void): Promise<Parts> {
+async function fromSpec(
+  spec: GatewaySpec,
+  role: ServerRole,
+  logger: Logger,
+  onThreadExit: (role: 'intake' | 'worker', code: number) => void,
+): Promise<Parts> {
   const { setup, logger: _logger, ...options } = spec;
   const url = setup === undefined ? undefined : setupUrl(setup);
-  if (role === 'intake' && options.retention) throw new GatewayError('B24GW_BAD_CONFIG', 'retention runs with the worker: give it to a server with role all or worker');
-  if (role !== 'all') return onThisThread(await buildGateway(url, optionsFor(role, { ...options, logger }), role), role);
+  if (role === 'intake' && options.retention)
+    throw new GatewayError(
+      'B24GW_BAD_CONFIG',
+      'retention runs with the worker: give it to a server with role all or worker',
+    );
+  if (role !== 'all')
+    return onThisThread(await buildGateway(url, optionsFor(role, { ...options, logger }), role), role);
 
   const data = { setup: url, logLevel: logger.level };
   // One thread after the other: two first opens of a new SQLite file at once can find it locked.

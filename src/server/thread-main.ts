@@ -17,9 +17,18 @@ const send = (m: FromThread | IntakeReplies) => port.postMessage(m);
 let gateway: Gateway;
 try {
   // Node's process metrics are the receiving thread's to report, once.
-  gateway = await buildGateway(data.setup, { ...data.gateway, logger: createLogger({ level: data.logLevel }), defaultMetrics: false }, data.role);
+  gateway = await buildGateway(
+    data.setup,
+    { ...data.gateway, logger: createLogger({ level: data.logLevel }), defaultMetrics: false },
+    data.role,
+  );
 } catch (e) {
-  send({ failed: { code: isGatewayError(e) ? e.code : 'B24GW_BAD_CONFIG', message: e instanceof Error ? e.message : String(e) } });
+  send({
+    failed: {
+      code: isGatewayError(e) ? e.code : 'B24GW_BAD_CONFIG',
+      message: e instanceof Error ? e.message : String(e),
+    },
+  });
   process.exit(1);
 }
 // receive() answers every failure itself; this only keeps a batch from waiting forever if that ever broke.
@@ -31,16 +40,26 @@ port.on('message', (m: ToThread | 'wake' | 'wake-customers' | IntakeBatch | Chan
   if (m === 'stop') return void gateway.close().then(() => send('stopped'));
   if ('channel' in m) {
     const [body, headers] = m.channel;
-    void gateway.customers.receive(body, headers).then(toWire, unexpected).then((result) => send({ seq: m.seq, results: [result] }));
+    void gateway.customers
+      .receive(body, headers)
+      .then(toWire, unexpected)
+      .then((result) => send({ seq: m.seq, results: [result] }));
     return;
   }
   if ('items' in m) {
-    void Promise.all(m.items.map(([body, contentType]) => gateway.receive(body, contentType).then(toWire, unexpected))).then((results) =>
-      send({ seq: m.seq, results }),
-    );
+    void Promise.all(
+      m.items.map(([body, contentType]) => gateway.receive(body, contentType).then(toWire, unexpected)),
+    ).then((results) => send({ seq: m.seq, results }));
     return;
   }
-  if (m.ask === 'ping') return void gateway.store.ping().then((value) => send({ answer: m.id, value }), () => send({ answer: m.id, value: false }));
-  void gateway.metrics.registry.getMetricsAsJSON().then((value) => send({ answer: m.id, value }), () => send({ answer: m.id, value: [] }));
+  if (m.ask === 'ping')
+    return void gateway.store.ping().then(
+      (value) => send({ answer: m.id, value }),
+      () => send({ answer: m.id, value: false }),
+    );
+  void gateway.metrics.registry.getMetricsAsJSON().then(
+    (value) => send({ answer: m.id, value }),
+    () => send({ answer: m.id, value: [] }),
+  );
 });
 send('ready');

@@ -69,14 +69,19 @@ const validCode = /^[A-Za-z0-9_.-]{1,255}$/;
  * call that failed and what was done before it.
  */
 export async function setupBot(client: PortalClient, o: BotSetupOptions): Promise<SetupReport> {
-  if (!validCode.test(o.code)) throw new GatewayError('B24GW_BAD_INPUT', `The bot's code must be letters, digits, _, . and -, got "${o.code}"`);
+  if (!validCode.test(o.code))
+    throw new GatewayError('B24GW_BAD_INPUT', `The bot's code must be letters, digits, _, . and -, got "${o.code}"`);
   if (!o.name.trim()) throw new GatewayError('B24GW_BAD_INPUT', 'The bot needs a name (--name)');
-  if ('webhook' in o.delivery && !/^https?:\/\/[^\s]+$/i.test(o.delivery.webhook)) throw new GatewayError('B24GW_BAD_INPUT', `The events URL must be http(s), got "${o.delivery.webhook}"`);
+  if ('webhook' in o.delivery && !/^https?:\/\/[^\s]+$/i.test(o.delivery.webhook))
+    throw new GatewayError('B24GW_BAD_INPUT', `The events URL must be http(s), got "${o.delivery.webhook}"`);
   for (const c of o.commands ?? []) {
-    if (!/^[^\s/][^\s]*$/.test(c.command)) throw new GatewayError('B24GW_BAD_INPUT', `A command is a word without / or spaces, got "${c.command}"`);
+    if (!/^[^\s/][^\s]*$/.test(c.command))
+      throw new GatewayError('B24GW_BAD_INPUT', `A command is a word without / or spaces, got "${c.command}"`);
   }
-  const mode = 'webhook' in o.delivery ? { eventMode: 'webhook', webhookUrl: o.delivery.webhook } : { eventMode: 'fetch' };
-  const where = 'webhook' in o.delivery ? `events posted to ${o.delivery.webhook}` : 'events kept for the gateway to fetch';
+  const mode =
+    'webhook' in o.delivery ? { eventMode: 'webhook', webhookUrl: o.delivery.webhook } : { eventMode: 'fetch' };
+  const where =
+    'webhook' in o.delivery ? `events posted to ${o.delivery.webhook}` : 'events kept for the gateway to fetch';
   const known = (await listBots(client)).find((b) => b.code === o.code);
   const steps: SetupStep[] = [];
   let botId = known?.id;
@@ -86,20 +91,56 @@ export async function setupBot(client: PortalClient, o: BotSetupOptions): Promis
       type: o.type ?? 'bot',
       ...mode,
       isSupportOpenline: o.openline === true,
-      properties: { name: o.name, ...(o.lastName ? { lastName: o.lastName } : {}), ...(o.workPosition ? { workPosition: o.workPosition } : {}) },
+      properties: {
+        name: o.name,
+        ...(o.lastName ? { lastName: o.lastName } : {}),
+        ...(o.workPosition ? { workPosition: o.workPosition } : {}),
+      },
     };
-    const register: WriteCall = { call: { method: 'imbot.v2.Bot.register', params: { fields } }, summary: `register bot ${o.code} ("${o.name}", ${where})` };
-    if (o.dryRun) return { steps: [...(await writeSteps(client, [register], true)), ...(o.commands ?? []).map((c) => commandStep(undefined, c))] };
+    const register: WriteCall = {
+      call: { method: 'imbot.v2.Bot.register', params: { fields } },
+      summary: `register bot ${o.code} ("${o.name}", ${where})`,
+    };
+    if (o.dryRun)
+      return {
+        steps: [
+          ...(await writeSteps(client, [register], true)),
+          ...(o.commands ?? []).map((c) => commandStep(undefined, c)),
+        ],
+      };
     steps.push(...(await writeSteps(client, [register])));
     botId = (await listBots(client)).find((b) => b.code === o.code)?.id;
-    if (botId === undefined) throw setupFailed(new Error(`imbot.v2.Bot.register answered, but imbot.v2.Bot.list has no bot ${o.code}`), steps);
+    if (botId === undefined)
+      throw setupFailed(new Error(`imbot.v2.Bot.register answered, but imbot.v2.Bot.list has no bot ${o.code}`), steps);
   } else {
-    steps.push({ outcome: 'kept', method: 'imbot.v2.Bot.register', params: { code: o.code }, summary: `bot ${o.code} is registered (id ${botId})` });
+    steps.push({
+      outcome: 'kept',
+      method: 'imbot.v2.Bot.register',
+      params: { code: o.code },
+      summary: `bot ${o.code} is registered (id ${botId})`,
+    });
   }
   const calls: WriteCall[] = [];
-  if (known) calls.push({ call: { method: 'imbot.v2.Bot.update', params: { botId, fields: { ...mode, isSupportOpenline: o.openline === true } } }, summary: `update bot ${o.code}: ${where}` });
+  if (known)
+    calls.push({
+      call: {
+        method: 'imbot.v2.Bot.update',
+        params: { botId, fields: { ...mode, isSupportOpenline: o.openline === true } },
+      },
+      summary: `update bot ${o.code}: ${where}`,
+    });
   for (const c of o.commands ?? []) calls.push(commandCall(botId, c));
-  return { steps: [...steps, ...(await writeSteps(client, calls, o.dryRun, steps.filter((s) => s.outcome === 'done')))] };
+  return {
+    steps: [
+      ...steps,
+      ...(await writeSteps(
+        client,
+        calls,
+        o.dryRun,
+        steps.filter((s) => s.outcome === 'done'),
+      )),
+    ],
+  };
 }
 
 const commandCall = (botId: number, c: BotCommand): WriteCall => ({
@@ -107,7 +148,13 @@ const commandCall = (botId: number, c: BotCommand): WriteCall => ({
     method: 'imbot.v2.Command.register',
     params: {
       botId,
-      fields: { command: c.command, ...(c.title ? { title: c.title } : {}), ...(c.params ? { params: c.params } : {}), common: c.common === true, hidden: c.hidden === true },
+      fields: {
+        command: c.command,
+        ...(c.title ? { title: c.title } : {}),
+        ...(c.params ? { params: c.params } : {}),
+        common: c.common === true,
+        hidden: c.hidden === true,
+      },
     },
   },
   summary: `register command /${c.command}`,
@@ -115,13 +162,30 @@ const commandCall = (botId: number, c: BotCommand): WriteCall => ({
 
 const commandStep = (botId: number | undefined, c: BotCommand): SetupStep => {
   const { call, summary } = commandCall(botId ?? 0, c);
-  return { outcome: 'planned', method: call.method, params: { ...(call.params ?? {}), botId: botId ?? '(the new bot)' }, summary };
+  return {
+    outcome: 'planned',
+    method: call.method,
+    params: { ...(call.params ?? {}), botId: botId ?? '(the new bot)' },
+    summary,
+  };
 };
 
 /** Unregisters the application's bot with this code (its commands and subscriptions go with it). */
 export async function teardownBot(client: PortalClient, o: { code: string; dryRun?: boolean }): Promise<SetupReport> {
   const known = (await listBots(client)).find((b) => b.code === o.code);
-  if (!known) return { steps: [{ outcome: 'kept', method: 'imbot.v2.Bot.unregister', params: { code: o.code }, summary: `no bot ${o.code} is registered` }] };
+  if (!known)
+    return {
+      steps: [
+        {
+          outcome: 'kept',
+          method: 'imbot.v2.Bot.unregister',
+          params: { code: o.code },
+          summary: `no bot ${o.code} is registered`,
+        },
+      ],
+    };
   const call: BatchCall = { method: 'imbot.v2.Bot.unregister', params: { botId: known.id } };
-  return { steps: await writeSteps(client, [{ call, summary: `unregister bot ${o.code} (id ${known.id})` }], o.dryRun) };
+  return {
+    steps: await writeSteps(client, [{ call, summary: `unregister bot ${o.code} (id ${known.id})` }], o.dryRun),
+  };
 }

@@ -47,28 +47,43 @@ export interface TeardownOptions {
 }
 
 /** An SVG file's text as the data URI imconnector.register takes; a data URI as it is. */
-export const iconDataUri = (icon: string): string => (icon.startsWith('data:') ? icon : `data:image/svg+xml,${encodeURIComponent(icon.trim())}`);
+export const iconDataUri = (icon: string): string =>
+  icon.startsWith('data:') ? icon : `data:image/svg+xml,${encodeURIComponent(icon.trim())}`;
 
 const validId = /^[a-z0-9_]+$/;
 
 function checkOptions(o: { id: string; lines: readonly number[]; delivery: Delivery }): void {
-  if (!validId.test(o.id)) throw new GatewayError('B24GW_BAD_INPUT', `The connector id must be digits, lower-case letters and _ (Bitrix24 refuses a dot), got "${o.id}"`);
-  if (o.lines.length === 0 || o.lines.some((l) => !Number.isSafeInteger(l) || l <= 0)) throw new GatewayError('B24GW_BAD_INPUT', 'Give the Open Lines to use: whole numbers above 0 (--line)');
-  if ('url' in o.delivery && !/^https?:\/\/[^\s]+$/i.test(o.delivery.url)) throw new GatewayError('B24GW_BAD_INPUT', `The events URL must be http(s), got "${o.delivery.url}"`);
+  if (!validId.test(o.id))
+    throw new GatewayError(
+      'B24GW_BAD_INPUT',
+      `The connector id must be digits, lower-case letters and _ (Bitrix24 refuses a dot), got "${o.id}"`,
+    );
+  if (o.lines.length === 0 || o.lines.some((l) => !Number.isSafeInteger(l) || l <= 0))
+    throw new GatewayError('B24GW_BAD_INPUT', 'Give the Open Lines to use: whole numbers above 0 (--line)');
+  if ('url' in o.delivery && !/^https?:\/\/[^\s]+$/i.test(o.delivery.url))
+    throw new GatewayError('B24GW_BAD_INPUT', `The events URL must be http(s), got "${o.delivery.url}"`);
 }
 
 /** What the portal holds now: the application's bindings and the connector's status on each line. */
 async function readPortal(client: PortalClient, id: string, lines: readonly number[]) {
-  const reads: BatchCall[] = [{ method: 'event.get' }, ...lines.map((line) => ({ method: 'imconnector.status', params: { CONNECTOR: id, LINE: line } }))];
+  const reads: BatchCall[] = [
+    { method: 'event.get' },
+    ...lines.map((line) => ({ method: 'imconnector.status', params: { CONNECTOR: id, LINE: line } })),
+  ];
   const answer = await client.batch(reads, true);
   const failed = answer.items.find((it) => !it.ok);
   if (failed && !failed.ok) throw setupFailed(failed.error, []);
   const [bindings, ...statuses] = answer.items.map((it) => (it.ok ? it.result : undefined));
-  return { bindings: readBindings(bindings), active: lines.map((_, i) => (statuses[i] as { STATUS?: unknown } | undefined)?.STATUS === true) };
+  return {
+    bindings: readBindings(bindings),
+    active: lines.map((_, i) => (statuses[i] as { STATUS?: unknown } | undefined)?.STATUS === true),
+  };
 }
 
 const bindCall = (event: string, delivery: Delivery): BatchCall =>
-  'offline' in delivery ? { method: 'event.bind', params: { event, event_type: 'offline' } } : { method: 'event.bind', params: { event, handler: delivery.url } };
+  'offline' in delivery
+    ? { method: 'event.bind', params: { event, event_type: 'offline' } }
+    : { method: 'event.bind', params: { event, handler: delivery.url } };
 
 const unbindCall = (b: { event: string; handler: string; authType: string; offline: boolean }): BatchCall =>
   b.offline
@@ -88,7 +103,11 @@ const where = (d: Delivery) => ('offline' in d ? "the portal's offline queue" : 
  */
 export async function setupConnector(client: PortalClient, o: ConnectorSetupOptions): Promise<SetupReport> {
   checkOptions(o);
-  if (!/^https?:\/\/[^\s]+$/i.test(o.placementHandler)) throw new GatewayError('B24GW_BAD_INPUT', `The settings page (placement handler) must be an http(s) URL, got "${o.placementHandler}"`);
+  if (!/^https?:\/\/[^\s]+$/i.test(o.placementHandler))
+    throw new GatewayError(
+      'B24GW_BAD_INPUT',
+      `The settings page (placement handler) must be an http(s) URL, got "${o.placementHandler}"`,
+    );
   const { bindings, active } = await readPortal(client, o.id, o.lines);
   const plan = planBindings(connectorEvents, bindings, o.delivery);
   const steps: SetupStep[] = [];
@@ -96,22 +115,63 @@ export async function setupConnector(client: PortalClient, o: ConnectorSetupOpti
 
   const icon = { DATA_IMAGE: iconDataUri(o.icon), ...(o.iconColor ? { COLOR: o.iconColor } : {}) };
   calls.push({
-    call: { method: 'imconnector.register', params: { ID: o.id, NAME: o.name, ICON: icon, PLACEMENT_HANDLER: o.placementHandler, CHAT_GROUP: o.chatGroup ? 'Y' : 'N' } },
+    call: {
+      method: 'imconnector.register',
+      params: {
+        ID: o.id,
+        NAME: o.name,
+        ICON: icon,
+        PLACEMENT_HANDLER: o.placementHandler,
+        CHAT_GROUP: o.chatGroup ? 'Y' : 'N',
+      },
+    },
     summary: `register connector ${o.id} ("${o.name}", settings page ${o.placementHandler})`,
     // Its errors come as HTTP 200 with result.result = false.
-    check: (r) => ((r as { result?: unknown } | null)?.result === true ? undefined : `${String((r as { error?: unknown } | null)?.error ?? 'no result')}: ${String((r as { error_description?: unknown } | null)?.error_description ?? '')}`),
+    check: (r) =>
+      (r as { result?: unknown } | null)?.result === true
+        ? undefined
+        : `${String((r as { error?: unknown } | null)?.error ?? 'no result')}: ${String((r as { error_description?: unknown } | null)?.error_description ?? '')}`,
   });
-  for (const b of plan.stale) calls.push({ call: unbindCall(b), summary: `unbind ${b.event} from ${b.offline ? 'the offline queue' : b.handler} (stale)` });
-  for (const event of plan.missing) calls.push({ call: bindCall(event, o.delivery), summary: `bind ${event} to ${where(o.delivery)}` });
-  for (const event of plan.kept) steps.push({ outcome: 'kept', method: 'event.bind', params: { event }, summary: `${event} already goes to ${where(o.delivery)}` });
+  for (const b of plan.stale)
+    calls.push({
+      call: unbindCall(b),
+      summary: `unbind ${b.event} from ${b.offline ? 'the offline queue' : b.handler} (stale)`,
+    });
+  for (const event of plan.missing)
+    calls.push({ call: bindCall(event, o.delivery), summary: `bind ${event} to ${where(o.delivery)}` });
+  for (const event of plan.kept)
+    steps.push({
+      outcome: 'kept',
+      method: 'event.bind',
+      params: { event },
+      summary: `${event} already goes to ${where(o.delivery)}`,
+    });
   o.lines.forEach((line, i) => {
-    if (active[i]) steps.push({ outcome: 'kept', method: 'imconnector.activate', params: { CONNECTOR: o.id, LINE: line }, summary: `already active on line ${line}` });
-    else calls.push({ call: { method: 'imconnector.activate', params: { CONNECTOR: o.id, LINE: line, ACTIVE: 1 } }, summary: `activate on line ${line}` });
+    if (active[i])
+      steps.push({
+        outcome: 'kept',
+        method: 'imconnector.activate',
+        params: { CONNECTOR: o.id, LINE: line },
+        summary: `already active on line ${line}`,
+      });
+    else
+      calls.push({
+        call: { method: 'imconnector.activate', params: { CONNECTOR: o.id, LINE: line, ACTIVE: 1 } },
+        summary: `activate on line ${line}`,
+      });
   });
   for (const line of o.lines) {
     const d = o.data ?? {};
-    const DATA = { ID: d.id ?? `${o.id}_line${line}`, NAME: d.name ?? o.name, ...(d.url ? { URL: d.url } : {}), ...(d.urlIm ?? d.url ? { URL_IM: d.urlIm ?? d.url } : {}) };
-    calls.push({ call: { method: 'imconnector.connector.data.set', params: { CONNECTOR: o.id, LINE: line, DATA } }, summary: `set the channel's data on line ${line} (ID ${DATA.ID})` });
+    const DATA = {
+      ID: d.id ?? `${o.id}_line${line}`,
+      NAME: d.name ?? o.name,
+      ...(d.url ? { URL: d.url } : {}),
+      ...((d.urlIm ?? d.url) ? { URL_IM: d.urlIm ?? d.url } : {}),
+    };
+    calls.push({
+      call: { method: 'imconnector.connector.data.set', params: { CONNECTOR: o.id, LINE: line, DATA } },
+      summary: `set the channel's data on line ${line} (ID ${DATA.ID})`,
+    });
   }
   return { steps: [...steps, ...(await writeSteps(client, calls, o.dryRun))] };
 }
@@ -123,17 +183,29 @@ export async function setupConnector(client: PortalClient, o: ConnectorSetupOpti
 export async function teardownConnector(client: PortalClient, o: TeardownOptions): Promise<SetupReport> {
   checkOptions(o);
   const { bindings, active } = await readPortal(client, o.id, o.lines);
-  const ours = bindings.filter((b) => connectorEvents.includes(b.event) && ('offline' in o.delivery ? b.offline : !b.offline && b.handler === o.delivery.url));
+  const ours = bindings.filter(
+    (b) =>
+      connectorEvents.includes(b.event) &&
+      ('offline' in o.delivery ? b.offline : !b.offline && b.handler === o.delivery.url),
+  );
   const calls: WriteCall[] = [];
   for (const b of ours) calls.push({ call: unbindCall(b), summary: `unbind ${b.event} from ${where(o.delivery)}` });
   o.lines.forEach((line, i) => {
-    if (active[i]) calls.push({ call: { method: 'imconnector.activate', params: { CONNECTOR: o.id, LINE: line, ACTIVE: 0 } }, summary: `switch off on line ${line}` });
+    if (active[i])
+      calls.push({
+        call: { method: 'imconnector.activate', params: { CONNECTOR: o.id, LINE: line, ACTIVE: 0 } },
+        summary: `switch off on line ${line}`,
+      });
   });
   calls.push({
     call: { method: 'imconnector.unregister', params: { ID: o.id } },
     summary: `unregister connector ${o.id}`,
     // Unregistering one that is not there is what teardown wants.
-    check: (r) => ((r as { result?: unknown } | null)?.result === true || (r as { error?: unknown } | null)?.error === 'APPLICATION_UNREGISTRATION_ERROR' ? undefined : `${String((r as { error?: unknown } | null)?.error ?? 'no result')}`),
+    check: (r) =>
+      (r as { result?: unknown } | null)?.result === true ||
+      (r as { error?: unknown } | null)?.error === 'APPLICATION_UNREGISTRATION_ERROR'
+        ? undefined
+        : `${String((r as { error?: unknown } | null)?.error ?? 'no result')}`,
   });
   return { steps: await writeSteps(client, calls, o.dryRun) };
 }

@@ -28,12 +28,25 @@ export interface WriteCall {
 }
 
 /** The calls in one batch that stops at the first failure; a dry run only lists them. */
-export async function writeSteps(client: PortalClient, calls: WriteCall[], dryRun = false, before: readonly SetupStep[] = []): Promise<SetupStep[]> {
-  const step = (c: (typeof calls)[number], outcome: SetupStep['outcome']): SetupStep => ({ outcome, method: c.call.method, params: c.call.params ?? {}, summary: c.summary });
+export async function writeSteps(
+  client: PortalClient,
+  calls: WriteCall[],
+  dryRun = false,
+  before: readonly SetupStep[] = [],
+): Promise<SetupStep[]> {
+  const step = (c: (typeof calls)[number], outcome: SetupStep['outcome']): SetupStep => ({
+    outcome,
+    method: c.call.method,
+    params: c.call.params ?? {},
+    summary: c.summary,
+  });
   if (dryRun || calls.length === 0) return calls.map((c) => step(c, 'planned'));
   let answer;
   try {
-    answer = await client.batch(calls.map((c) => c.call), true);
+    answer = await client.batch(
+      calls.map((c) => c.call),
+      true,
+    );
   } catch (e) {
     throw setupFailed(e, before);
   }
@@ -42,7 +55,9 @@ export async function writeSteps(client: PortalClient, calls: WriteCall[], dryRu
     const it = answer.items[i]!;
     const refused = it.ok ? c.check?.(it.result) : undefined;
     if (!it.ok || refused !== undefined) {
-      const error = it.ok ? new BitrixApiError({ method: c.call.method, code: 'SETUP_REFUSED', status: 200, description: refused ?? '' }) : it.error;
+      const error = it.ok
+        ? new BitrixApiError({ method: c.call.method, code: 'SETUP_REFUSED', status: 200, description: refused ?? '' })
+        : it.error;
       throw setupFailed(error, [...before, ...done]);
     }
     done.push(step(c, 'done'));

@@ -4,16 +4,54 @@ import type { Store } from './types.js';
 
 /** Every method a Store has: the multi-instance guarantees (rateSlot, withPortalLock, onNewEvents) included. */
 const STORE_METHODS = [
-  'append', 'getEvent', 'listEvents', 'countEvents', 'getPortal', 'listPortals', 'savePortalTokens',
-  'claim', 'renewLeases', 'finish', 'attempts', 'requeue', 'pruneEvents',
-  'enqueueStatuses', 'claimStatuses', 'finishStatuses', 'countStatuses',
-  'appendCustomerAction', 'claimCustomerActions', 'renewCustomerActions', 'finishCustomerActions', 'releaseCustomerActions',
-  'listCustomerActions', 'countCustomerActions', 'requeueCustomerActions', 'noteRefusedTest', 'refusedTestAt', 'rateLevel',
-  'rateSlot', 'withPortalLock', 'onNewEvents', 'ping', 'close',
+  'append',
+  'getEvent',
+  'listEvents',
+  'countEvents',
+  'getPortal',
+  'listPortals',
+  'savePortalTokens',
+  'claim',
+  'renewLeases',
+  'finish',
+  'attempts',
+  'requeue',
+  'pruneEvents',
+  'enqueueStatuses',
+  'claimStatuses',
+  'finishStatuses',
+  'countStatuses',
+  'appendCustomerAction',
+  'claimCustomerActions',
+  'renewCustomerActions',
+  'finishCustomerActions',
+  'releaseCustomerActions',
+  'listCustomerActions',
+  'countCustomerActions',
+  'requeueCustomerActions',
+  'noteRefusedTest',
+  'refusedTestAt',
+  'rateLevel',
+  'rateSlot',
+  'withPortalLock',
+  'onNewEvents',
+  'ping',
+  'close',
 ] as const satisfies readonly (keyof Store)[];
 
 const STATE_METHODS = [
-  'apply', 'applied', 'message', 'messages', 'chat', 'chatByImId', 'dialogs', 'lines', 'recordCustomer', 'recordDelivered', 'customerMessage', 'conversation',
+  'apply',
+  'applied',
+  'message',
+  'messages',
+  'chat',
+  'chatByImId',
+  'dialogs',
+  'lines',
+  'recordCustomer',
+  'recordDelivered',
+  'customerMessage',
+  'conversation',
 ] as const satisfies readonly (keyof ConnectorStateStore)[];
 
 /**
@@ -28,7 +66,10 @@ export function completeStore(store: Store): Store {
   if (typeof state !== 'object' || state === null) missing.push('state');
   else missing.push(...STATE_METHODS.filter((m) => typeof state[m] !== 'function').map((m) => `state.${m}`));
   if (missing.length > 0) {
-    throw new GatewayError('B24GW_BAD_CONFIG', `The store given as \`db\` is incomplete: it has no ${missing.join(', ')} (every method of Store is required; see src/store/README.md)`);
+    throw new GatewayError(
+      'B24GW_BAD_CONFIG',
+      `The store given as \`db\` is incomplete: it has no ${missing.join(', ')} (every method of Store is required; see src/store/README.md)`,
+    );
   }
   return store;
 }

@@ -4,7 +4,8 @@
  */
 
 /** The error of such an attempt, in the event's attempt log. */
-export const lapsedAttempt = 'no outcome before its lease ran out: the gateway stopped (or stalled) during this attempt';
+export const lapsedAttempt =
+  'no outcome before its lease ran out: the gateway stopped (or stalled) during this attempt';
 
 /**
  * The last error of an event made dead at a claim: its lease ran out on its last attempt.
@@ -17,4 +18,5 @@ export function spentByLapses(attempts: number, lapsed: number): string {
 }
 
 /** The last error of a delivery status made dead at a claim. */
-export const statusSpentByLapse = 'the gateway stopped (or stalled) while sending it on its last attempt: no outcome before its lease ran out, and the retry budget is spent';
+export const statusSpentByLapse =
+  'the gateway stopped (or stalled) while sending it on its last attempt: no outcome before its lease ran out, and the retry budget is spent';

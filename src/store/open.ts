@@ -12,5 +12,7 @@ export const isPostgresUrl = (location: string): boolean => /^postgres(ql)?:\/\/
  */
 export function openStore(location: string, options: { logger?: Logger; env?: NodeJS.ProcessEnv } = {}): Store {
   const secretKey = (options.env ?? process.env)[SECRET_KEY_ENV] || undefined;
-  return isPostgresUrl(location) ? new PgStore(location, { secretKey }) : new SqliteStore(location, { secretKey, ...(options.logger ? { logger: options.logger } : {}) });
+  return isPostgresUrl(location)
+    ? new PgStore(location, { secretKey })
+    : new SqliteStore(location, { secretKey, ...(options.logger ? { logger: options.logger } : {}) });
 }

@@ -9,7 +9,10 @@ export const EVENT_TABLES = ['event_attempts', 'status_outbox', 'event_secrets']
 export function finishedOnly(statuses: readonly string[]): FinishedStatus[] {
   const bad = statuses.filter((s) => !(FINISHED_STATUSES as readonly string[]).includes(s));
   if (bad.length > 0 || statuses.length === 0) {
-    throw new GatewayError('B24GW_BAD_INPUT', `Only finished events can be pruned (${FINISHED_STATUSES.join(', ')}), got "${statuses.join(',')}"`);
+    throw new GatewayError(
+      'B24GW_BAD_INPUT',
+      `Only finished events can be pruned (${FINISHED_STATUSES.join(', ')}), got "${statuses.join(',')}"`,
+    );
   }
   return [...new Set(statuses)] as FinishedStatus[];
 }
@@ -28,7 +31,11 @@ export interface PruneLoopOptions {
 export const PRUNE_BATCH = 100;
 
 /** Removes every event `query` names, one short transaction at a time; returns how many went. */
-export async function pruneAll(store: Store, query: Omit<PruneQuery, 'limit' | 'dryRun'>, o: PruneLoopOptions = {}): Promise<number> {
+export async function pruneAll(
+  store: Store,
+  query: Omit<PruneQuery, 'limit' | 'dryRun'>,
+  o: PruneLoopOptions = {},
+): Promise<number> {
   const limit = o.batch ?? PRUNE_BATCH;
   let total = 0;
   for (;;) {

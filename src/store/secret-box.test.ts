@@ -21,7 +21,14 @@ describe('SecretBox', () => {
     expect(parseSecretKey(key.toString('hex'))).toEqual(key);
     expect(parseSecretKey(key.toString('base64'))).toEqual(key);
     expect(parseSecretKey(` ${key.toString('base64url')}\n`)).toEqual(key);
-    for (const bad of ['', 'short', Buffer.alloc(16).toString('base64'), Buffer.alloc(31).toString('hex'), Buffer.alloc(33).toString('base64'), 'not base64 at all!']) {
+    for (const bad of [
+      '',
+      'short',
+      Buffer.alloc(16).toString('base64'),
+      Buffer.alloc(31).toString('hex'),
+      Buffer.alloc(33).toString('base64'),
+      'not base64 at all!',
+    ]) {
       expect(codeOf(() => parseSecretKey(bad))).toBe('B24GW_BAD_CONFIG');
     }
     expect(codeOf(() => new SecretBox(new Uint8Array(16)))).toBe('B24GW_BAD_CONFIG');
@@ -74,7 +81,9 @@ describe('openStore', () => {
       expect(store.db.prepare('SELECT access_token FROM portals').pluck().get()).toMatch(/^enc:v1:/);
       expect(await store.getPortal('m1')).toMatchObject({ accessToken: 'access-1', refreshToken: 'refresh-1' });
       await store.close();
-      expect(codeOf(() => openStore(`${tmp.dir}/k.db`, { env: { B24GW_SECRET_KEY: 'abcd' } }))).toBe('B24GW_BAD_CONFIG');
+      expect(codeOf(() => openStore(`${tmp.dir}/k.db`, { env: { B24GW_SECRET_KEY: 'abcd' } }))).toBe(
+        'B24GW_BAD_CONFIG',
+      );
     } finally {
       tmp.cleanup();
     }

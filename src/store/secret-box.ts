@@ -59,7 +59,10 @@ export class SecretBox {
   open(stored: string | null, what: SecretColumn, memberId: string): string | null {
     if (stored === null || !stored.startsWith(PREFIX)) return stored;
     const unreadable = (why: string) =>
-      new GatewayError('B24GW_SECRET_UNREADABLE', `A stored secret (${what} of portal ${memberId}) cannot be decrypted with ${SECRET_KEY_ENV}: ${why}`);
+      new GatewayError(
+        'B24GW_SECRET_UNREADABLE',
+        `A stored secret (${what} of portal ${memberId}) cannot be decrypted with ${SECRET_KEY_ENV}: ${why}`,
+      );
     if (!this.key) throw unreadable('it is encrypted, and no key is set');
     const raw = Buffer.from(stored.slice(PREFIX.length), 'base64url');
     if (raw.length < IV_BYTES + TAG_BYTES) throw unreadable('it is cut short');
@@ -78,7 +81,8 @@ export class SecretBox {
 export type SecretColumn = 'portals.access_token' | 'portals.refresh_token' | 'event_secrets.data';
 
 function checkedKey(key: Uint8Array): Buffer {
-  if (key.byteLength !== 32) throw new GatewayError('B24GW_BAD_CONFIG', `The secret key must be 32 bytes, not ${key.byteLength}`);
+  if (key.byteLength !== 32)
+    throw new GatewayError('B24GW_BAD_CONFIG', `The secret key must be 32 bytes, not ${key.byteLength}`);
   return Buffer.from(key);
 }
 

@@ -51,7 +51,13 @@ export abstract class SqlStore implements Store {
   }
 
   abstract append(event: NewEvent, change?: PortalChange): Promise<AppendResult>;
-  abstract claim(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]>;
+  abstract claim(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    maxAttempts: number,
+  ): Promise<StoredEvent[]>;
   abstract withPortalLock<T>(memberId: string, fn: () => Promise<T>): Promise<T>;
   abstract onNewEvents(wake: () => void): Promise<() => void>;
   abstract ping(): Promise<boolean>;
@@ -98,14 +104,22 @@ export abstract class SqlStore implements Store {
   }
 
   pruneEvents(query: PruneQuery): Promise<number> {
-    return query.dryRun ? this.main.once(events.countPrunable(this.dialect, query)) : this.work.write(events.prune(this.dialect, query));
+    return query.dryRun
+      ? this.main.once(events.countPrunable(this.dialect, query))
+      : this.work.write(events.prune(this.dialect, query));
   }
 
   enqueueStatuses(list: readonly NewStatus[]): Promise<void> {
     return this.work.once(statuses.enqueueStatuses(list));
   }
 
-  claimStatuses(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<PendingStatus[]> {
+  claimStatuses(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    maxAttempts: number,
+  ): Promise<PendingStatus[]> {
     return this.work.write(statuses.claimStatuses(this.dialect, owner, now, leaseMs, limit, maxAttempts));
   }
 
@@ -125,10 +139,16 @@ export abstract class SqlStore implements Store {
     return new Promise((resolve, reject) => this.customerAppends.push({ action, resolve, reject }));
   }
 
-  private readonly customerAppends = new TickBatch<{ action: NewCustomerAction; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }>(256, (list) => void this.appendTogether(list));
+  private readonly customerAppends = new TickBatch<{
+    action: NewCustomerAction;
+    resolve: (r: AppendResult) => void;
+    reject: (e: unknown) => void;
+  }>(256, (list) => void this.appendTogether(list));
 
   /** One transaction for them all; if it fails, each in its own, so that one bad row fails alone. */
-  private async appendTogether(list: { action: NewCustomerAction; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[]): Promise<void> {
+  private async appendTogether(
+    list: { action: NewCustomerAction; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[],
+  ): Promise<void> {
     try {
       const results = await this.main.write(customers.appendCustomerActions(list.map((x) => x.action)));
       list.forEach((x, i) => x.resolve(results[i]!));
@@ -136,10 +156,17 @@ export abstract class SqlStore implements Store {
     } catch (e) {
       if (list.length === 1) return list[0]!.reject(e);
     }
-    for (const x of list) await this.main.write(customers.appendCustomerActions([x.action])).then((r) => x.resolve(r[0]!), x.reject);
+    for (const x of list)
+      await this.main.write(customers.appendCustomerActions([x.action])).then((r) => x.resolve(r[0]!), x.reject);
   }
 
-  claimCustomerActions(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<PendingCustomerAction[]> {
+  claimCustomerActions(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    maxAttempts: number,
+  ): Promise<PendingCustomerAction[]> {
     return this.work.write(customers.claimCustomerActions(this.dialect, owner, now, leaseMs, limit, maxAttempts));
   }
 
@@ -179,7 +206,12 @@ export abstract class SqlStore implements Store {
     return this.main.once(portals.rateLevel(memberId, limits, now));
   }
 
-  rateSlot(memberId: string, limits: { burst: number; perSecond: number }, now: number, mode: 'take' | 'fill'): Promise<number> {
+  rateSlot(
+    memberId: string,
+    limits: { burst: number; perSecond: number },
+    now: number,
+    mode: 'take' | 'fill',
+  ): Promise<number> {
     return this.work.once(portals.rateSlot(memberId, limits, now, mode));
   }
 }

@@ -46,7 +46,8 @@ export interface PortalRecord {
 }
 
 /** A change to a portal committed in the same transaction as the event that caused it. */
-export type PortalChange = { kind: 'install'; portal: PortalRecord } | { kind: 'uninstall'; memberId: string; at: number };
+export type PortalChange =
+  { kind: 'install'; portal: PortalRecord } | { kind: 'uninstall'; memberId: string; at: number };
 
 export interface AppendResult {
   id: number;
@@ -232,7 +233,13 @@ export interface Store {
    */
   enqueueStatuses(statuses: readonly NewStatus[]): Promise<void>;
   /** Leases due statuses; like `claim`, one whose lease ran out after `maxAttempts` attempts is made dead. */
-  claimStatuses(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<PendingStatus[]>;
+  claimStatuses(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    maxAttempts: number,
+  ): Promise<PendingStatus[]>;
   /** Marks claimed statuses sent, or failed: retried at `retryAt`, dead when it is null. */
   finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void>;
   countStatuses(): Promise<{ pending: number; sent: number; dead: number }>;
@@ -248,7 +255,13 @@ export interface Store {
    * claim may take a chat's whole queue and send it in order. Like `claim`, one whose lease ran out
    * after `maxAttempts` attempts is made dead first. On PostgreSQL claims wait for each other.
    */
-  claimCustomerActions(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<PendingCustomerAction[]>;
+  claimCustomerActions(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    maxAttempts: number,
+  ): Promise<PendingCustomerAction[]>;
   /** Extends the leases `owner` still holds; returns the ids renewed. */
   renewCustomerActions(ids: readonly number[], owner: string, until: number): Promise<number[]>;
   /** Marks claimed actions sent, or failed: retried at `retryAt`, dead when it is null. */
@@ -271,7 +284,12 @@ export interface Store {
    * Each portal's REST leaky bucket, shared by whatever shares the store: reserves the next request
    * slot and says how long to wait for it ('fill' records a QUERY_LIMIT_EXCEEDED: the bucket is full).
    */
-  rateSlot(memberId: string, limits: { burst: number; perSecond: number }, now: number, mode: 'take' | 'fill'): Promise<number>;
+  rateSlot(
+    memberId: string,
+    limits: { burst: number; perSecond: number },
+    now: number,
+    mode: 'take' | 'fill',
+  ): Promise<number>;
   /**
    * Runs `fn` while nothing else holds the portal's lock (a token refresh: a refresh token works once).
    * PostgreSQL: across instances; SQLite: across the stores of one thread on one file (held in memory).

@@ -3,7 +3,14 @@ import { defaultAllowedDomains, domainAllowed, validPattern } from './domains.js
 
 describe('the allow-list', () => {
   it('takes the Bitrix24 cloud by default, one portal label deep', () => {
-    for (const d of ['a.bitrix24.com', 'my-company.bitrix24.de', 'x.bitrix24.com.br', 'A.Bitrix24.COM', 'b.bitrix24.ru']) expect(domainAllowed(d, defaultAllowedDomains)).toBe(true);
+    for (const d of [
+      'a.bitrix24.com',
+      'my-company.bitrix24.de',
+      'x.bitrix24.com.br',
+      'A.Bitrix24.COM',
+      'b.bitrix24.ru',
+    ])
+      expect(domainAllowed(d, defaultAllowedDomains)).toBe(true);
   });
 
   it('refuses what only looks like the cloud: more labels, other TLDs, suffixes, hosts of attackers', () => {
@@ -33,7 +40,9 @@ describe('the allow-list', () => {
   });
 
   it('tells a malformed pattern from a host pattern', () => {
-    for (const p of ['*.bitrix24.com', '127.0.0.1:*', 'crm.example.com:8443', 'localhost']) expect(validPattern(p), p).toBe(true);
-    for (const p of ['https://crm.example.com', 'crm.example.com/', '*.example.com:x', 'a b']) expect(validPattern(p), p).toBe(false);
+    for (const p of ['*.bitrix24.com', '127.0.0.1:*', 'crm.example.com:8443', 'localhost'])
+      expect(validPattern(p), p).toBe(true);
+    for (const p of ['https://crm.example.com', 'crm.example.com/', '*.example.com:x', 'a b'])
+      expect(validPattern(p), p).toBe(false);
   });
 });

@@ -5,7 +5,25 @@ import { Refusal } from './refuse.js';
  * their owners' hosts and are added with --allow-domain.
  */
 export const cloudZones: readonly string[] = [
-  'com', 'eu', 'de', 'es', 'fr', 'it', 'pl', 'uk', 'com.br', 'com.tr', 'in', 'id', 'jp', 'cn', 'vn', 'ru', 'by', 'kz', 'ua',
+  'com',
+  'eu',
+  'de',
+  'es',
+  'fr',
+  'it',
+  'pl',
+  'uk',
+  'com.br',
+  'com.tr',
+  'in',
+  'id',
+  'jp',
+  'cn',
+  'vn',
+  'ru',
+  'by',
+  'kz',
+  'ua',
 ];
 export const defaultAllowedDomains: readonly string[] = cloudZones.map((zone) => `*.bitrix24.${zone}`);
 
@@ -39,7 +57,8 @@ function patternRegex(pattern: string): RegExp {
 }
 
 /** An allow-list pattern is a host name whose labels may be `*`: anything else is a mistake worth refusing at start. */
-export const validPattern = (pattern: string): boolean => HOST.test(pattern.toLowerCase().replace(/:\*$/, ':1').replaceAll('*', 'x'));
+export const validPattern = (pattern: string): boolean =>
+  HOST.test(pattern.toLowerCase().replace(/:\*$/, ':1').replaceAll('*', 'x'));
 
 /**
  * Where a portal's REST API lives, derived from its domain only (never from the

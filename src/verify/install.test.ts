@@ -46,7 +46,10 @@ const post = async (payload: Record<string, unknown> | string) => {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: typeof payload === 'string' ? payload : httpBuildQuery(payload),
   });
-  return { status: res.status, body: (await res.json()) as { ok?: boolean; error?: { code: string; message: string } } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { ok?: boolean; error?: { code: string; message: string } },
+  };
 };
 
 /** An install as a portal user could craft it: a real pair of `portal` for `userId`, and a token of their choosing. */
@@ -82,7 +85,9 @@ const genuineEvent = async (portal: Portal, text = 'hello') => {
 
 /** The same event with the token a forger chose. */
 const eventWithToken = (portal: Portal, token: string) =>
-  formFixture('imconnector-message-update').replaceAll('bac1cd5c8940947a75e0d71b1a84e348', portal.memberId).replace('831c76b092f9f135d9b6b36c3a720757', token);
+  formFixture('imconnector-message-update')
+    .replaceAll('bac1cd5c8940947a75e0d71b1a84e348', portal.memberId)
+    .replace('831c76b092f9f135d9b6b36c3a720757', token);
 
 describe('first install', () => {
   beforeEach(() => start());
@@ -97,7 +102,10 @@ describe('first install', () => {
     expect(stored?.refreshToken).toBeTruthy();
     expect(stored?.refreshToken).not.toBe(sent.refresh_token);
     // The application token is kept as a digest only.
-    const raw = (gateway.store as SqliteStore).db.prepare('SELECT application_token FROM portals').pluck().get() as string;
+    const raw = (gateway.store as SqliteStore).db
+      .prepare('SELECT application_token FROM portals')
+      .pluck()
+      .get() as string;
     expect(raw).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(raw).not.toContain(portal.applicationToken);
   });
@@ -127,7 +135,9 @@ describe('first install', () => {
   });
 
   it('is refused with a refresh token the authorization server does not know', async () => {
-    const r = await post(craftedInstall(sb.portal, sb.portal.adminUserId, { refresh_token: 'made-up-refresh-token-0000000000' }));
+    const r = await post(
+      craftedInstall(sb.portal, sb.portal.adminUserId, { refresh_token: 'made-up-refresh-token-0000000000' }),
+    );
     expect(r.status).toBe(401);
     expect(await gateway.store.getPortal(sb.portal.memberId)).toBeUndefined();
   });
@@ -178,7 +188,9 @@ describe('re-install of an installed portal', () => {
 
   it('takes the new token when the uninstall never arrived: the old credentials are dead', async () => {
     const portal = sb.portal;
-    expect((await sb.uninstall(portal, { handlerUrl: 'http://127.0.0.1:9/nowhere' })).deliveries[0]?.status).not.toBe(200);
+    expect((await sb.uninstall(portal, { handlerUrl: 'http://127.0.0.1:9/nowhere' })).deliveries[0]?.status).not.toBe(
+      200,
+    );
     expect((await sb.install(portal, events)).deliveries[0]?.status).toBe(200);
     expect(await genuineEvent(portal)).toBe(200);
   });
@@ -193,14 +205,18 @@ describe('uninstall', () => {
   it('with the real token but while the portal still accepts the install is refused, and the portal kept', async () => {
     const portal = sb.portal;
     const before = await gateway.store.getPortal(portal.memberId);
-    const forged = formFixture('app-uninstall').replace('a223c6b3710f85df22e9377d6c4f7553', portal.memberId).replace('51856fefc120afa4b628cc82d3935cce', portal.applicationToken);
+    const forged = formFixture('app-uninstall')
+      .replace('a223c6b3710f85df22e9377d6c4f7553', portal.memberId)
+      .replace('51856fefc120afa4b628cc82d3935cce', portal.applicationToken);
     expect((await post(forged)).status).toBe(401);
     expect((await gateway.store.getPortal(portal.memberId))?.applicationToken).toBe(before?.applicationToken);
     expect(await genuineEvent(portal)).toBe(200);
   });
 
   it('with the wrong token is refused', async () => {
-    const forged = formFixture('app-uninstall').replace('a223c6b3710f85df22e9377d6c4f7553', sb.portal.memberId).replace('51856fefc120afa4b628cc82d3935cce', 'x'.repeat(32));
+    const forged = formFixture('app-uninstall')
+      .replace('a223c6b3710f85df22e9377d6c4f7553', sb.portal.memberId)
+      .replace('51856fefc120afa4b628cc82d3935cce', 'x'.repeat(32));
     expect((await post(forged)).status).toBe(401);
     expect(await genuineEvent(sb.portal)).toBe(200);
   });

@@ -47,12 +47,18 @@ export interface ConfirmedInstall {
  * credentials: a user who holds a pair of the application cannot replace the token.
  * docs/guides/security.md has the whole model.
  */
-export async function confirmInstall(auth: EventAuth, known: PortalRecord | undefined, policy: InstallPolicy): Promise<ConfirmedInstall> {
+export async function confirmInstall(
+  auth: EventAuth,
+  known: PortalRecord | undefined,
+  policy: InstallPolicy,
+): Promise<ConfirmedInstall> {
   const { domain, member_id: memberId } = auth;
   const who = `Install of portal ${memberId} from "${domain.slice(0, 100)}"`;
-  if (!domainAllowed(domain, policy.allowDomains)) throw new Refusal('domain_not_allowed', `${who}: the domain is not on the allow-list (--allow-domain)`);
+  if (!domainAllowed(domain, policy.allowDomains))
+    throw new Refusal('domain_not_allowed', `${who}: the domain is not on the allow-list (--allow-domain)`);
   const live = known && known.uninstalledAt === null && known.applicationToken ? known : undefined;
-  const changesToken = live !== undefined && !secretsEqual(auth.application_token, digestOfStored(live.applicationToken!));
+  const changesToken =
+    live !== undefined && !secretsEqual(auth.application_token, digestOfStored(live.applicationToken!));
   const configured = policy.configuredToken;
   if (configured !== undefined && !secretsEqual(auth.application_token, configured)) {
     throw new Refusal('token_mismatch', `${who} does not carry the application token configured for it (--app-token)`);
@@ -61,9 +67,16 @@ export async function confirmInstall(auth: EventAuth, known: PortalRecord | unde
   if (policy.oauth) tokens = await proveWithAuthServer(auth, policy.oauth, who, policy.fetch);
   else if (configured === undefined) {
     if (!policy.trustFirstInstall) {
-      throw new Refusal('no_credentials', `${who}: nothing can prove it; configure the application's OAuth client (--client-id, --client-secret) or its token (--app-token)`);
+      throw new Refusal(
+        'no_credentials',
+        `${who}: nothing can prove it; configure the application's OAuth client (--client-id, --client-secret) or its token (--app-token)`,
+      );
     }
-    if (live) throw new Refusal('reinstall_while_installed', `${who}: the portal is installed, and without an OAuth client a re-install cannot be proven`);
+    if (live)
+      throw new Refusal(
+        'reinstall_while_installed',
+        `${who}: the portal is installed, and without an OAuth client a re-install cannot be proven`,
+      );
   }
   // Only the authorization server's word moves a portal to another address.
   if (known && known.domain.toLowerCase() !== domain.toLowerCase() && !tokens) {
@@ -78,7 +91,10 @@ export async function confirmInstall(auth: EventAuth, known: PortalRecord | unde
   const info = await callPortal(base, 'app.info', accessToken, who, policy);
   const code = typeof info === 'object' && info !== null ? (info as { CODE?: unknown }).CODE : undefined;
   if (policy.appCode !== undefined && code !== policy.appCode) {
-    throw new Refusal('wrong_application', `${who}: the portal reports application "${String(code).slice(0, 100)}", not "${policy.appCode}"`);
+    throw new Refusal(
+      'wrong_application',
+      `${who}: the portal reports application "${String(code).slice(0, 100)}", not "${policy.appCode}"`,
+    );
   }
   if (changesToken && configured === undefined) await requireGone(memberId, who, policy);
   return tokens ? { tokens } : {};
@@ -98,33 +114,54 @@ async function requireGone(memberId: string, who: string, policy: InstallPolicy)
     );
   }
   if (liveness === 'unknown') {
-    throw new GatewayError('B24GW_VERIFY_UNAVAILABLE', undefined, { detail: `${who} changes the application token, and the portal could not be asked whether its current install is gone` });
+    throw new GatewayError('B24GW_VERIFY_UNAVAILABLE', undefined, {
+      detail: `${who} changes the application token, and the portal could not be asked whether its current install is gone`,
+    });
   }
 }
 
 /** Spends the install's refresh token: the authorization server's answer says whose tokens they are. */
-async function proveWithAuthServer(auth: EventAuth, oauth: NonNullable<InstallPolicy['oauth']>, who: string, doFetch?: typeof fetch): Promise<ExchangedTokens> {
+async function proveWithAuthServer(
+  auth: EventAuth,
+  oauth: NonNullable<InstallPolicy['oauth']>,
+  who: string,
+  doFetch?: typeof fetch,
+): Promise<ExchangedTokens> {
   if (!auth.refresh_token) throw new Refusal('install_not_proven', `${who} carries no refresh_token to prove it with`);
   const server = oauthServerFor({ domain: auth.domain, serverEndpoint: auth.server_endpoint ?? null }, oauth.server);
   let pair: ExchangedTokens;
   try {
-    pair = await exchangeRefreshToken({ server, clientId: oauth.clientId, clientSecret: oauth.clientSecret, ...(doFetch ? { fetch: doFetch } : {}) }, auth.refresh_token);
+    pair = await exchangeRefreshToken(
+      { server, clientId: oauth.clientId, clientSecret: oauth.clientSecret, ...(doFetch ? { fetch: doFetch } : {}) },
+      auth.refresh_token,
+    );
   } catch (e) {
     const why = e instanceof OAuthError ? `${e.code} (${e.description})` : (e as Error).message;
     if (e instanceof OAuthError && (e.status === 0 || e.status >= 500)) {
-      throw new GatewayError('B24GW_VERIFY_UNAVAILABLE', undefined, { detail: `${who}: the authorization server could not be asked: ${why}` });
+      throw new GatewayError('B24GW_VERIFY_UNAVAILABLE', undefined, {
+        detail: `${who}: the authorization server could not be asked: ${why}`,
+      });
     }
     throw new Refusal('install_not_proven', `${who}: the authorization server refused its refresh token: ${why}`);
   }
   const host = pair.clientEndpoint ? hostOf(pair.clientEndpoint) : undefined;
   if (pair.memberId !== auth.member_id || host !== auth.domain.toLowerCase()) {
-    throw new Refusal('install_not_proven', `${who}: its tokens belong to portal ${String(pair.memberId)} at "${String(host)}"`);
+    throw new Refusal(
+      'install_not_proven',
+      `${who}: its tokens belong to portal ${String(pair.memberId)} at "${String(host)}"`,
+    );
   }
   return pair;
 }
 
 /** One REST call with the install's token, answer read with a size cap; the `result`, or a refusal. */
-async function callPortal(base: string, method: string, accessToken: string, who: string, policy: InstallPolicy): Promise<unknown> {
+async function callPortal(
+  base: string,
+  method: string,
+  accessToken: string,
+  who: string,
+  policy: InstallPolicy,
+): Promise<unknown> {
   let res: Response;
   try {
     res = await (policy.fetch ?? fetch)(`${base}${method}`, {
@@ -135,7 +172,9 @@ async function callPortal(base: string, method: string, accessToken: string, who
       signal: AbortSignal.timeout(policy.timeoutMs ?? 5_000),
     });
   } catch (e) {
-    throw new GatewayError('B24GW_VERIFY_UNAVAILABLE', undefined, { detail: `${who}: ${base}${method} could not be reached: ${(e as Error).message}` });
+    throw new GatewayError('B24GW_VERIFY_UNAVAILABLE', undefined, {
+      detail: `${who}: ${base}${method} could not be reached: ${(e as Error).message}`,
+    });
   }
   let body: unknown;
   try {
@@ -145,10 +184,16 @@ async function callPortal(base: string, method: string, accessToken: string, who
     throw new Refusal('install_not_proven', `${who}: ${method} answered with ${e.message}`);
   }
   const answer = (typeof body === 'object' && body !== null ? body : {}) as { result?: unknown; error?: unknown };
-  if (res.status >= 500) throw new GatewayError('B24GW_VERIFY_UNAVAILABLE', undefined, { detail: `${who}: ${method} answered HTTP ${res.status}` });
+  if (res.status >= 500)
+    throw new GatewayError('B24GW_VERIFY_UNAVAILABLE', undefined, {
+      detail: `${who}: ${method} answered HTTP ${res.status}`,
+    });
   if (!res.ok || !('result' in answer)) {
     const err = typeof answer.error === 'string' ? `, ${answer.error.slice(0, 100)}` : '';
-    throw new Refusal('install_not_proven', `${who}: the portal refused ${method} with the install's token (HTTP ${res.status}${err})`);
+    throw new Refusal(
+      'install_not_proven',
+      `${who}: the portal refused ${method} with the install's token (HTTP ${res.status}${err})`,
+    );
   }
   return answer.result;
 }

@@ -60,7 +60,12 @@ export class OAuthError extends Error {
 
 /** Spends a refresh token (it works once) for a new pair. */
 export async function exchangeRefreshToken(client: OAuthClient, refreshToken: string): Promise<ExchangedTokens> {
-  const form = new URLSearchParams({ grant_type: 'refresh_token', client_id: client.clientId, client_secret: client.clientSecret, refresh_token: refreshToken });
+  const form = new URLSearchParams({
+    grant_type: 'refresh_token',
+    client_id: client.clientId,
+    client_secret: client.clientSecret,
+    refresh_token: refreshToken,
+  });
   let res: Response;
   try {
     res = await (client.fetch ?? fetch)(`${client.server}/oauth/token/`, {
@@ -81,7 +86,11 @@ export async function exchangeRefreshToken(client: OAuthClient, refreshToken: st
   }
   if (!res.ok || typeof body.error === 'string') {
     const code = typeof body.error === 'string' ? body.error : `HTTP_${res.status}`;
-    throw new OAuthError(code, res.status, typeof body.error_description === 'string' ? body.error_description : 'token refresh refused');
+    throw new OAuthError(
+      code,
+      res.status,
+      typeof body.error_description === 'string' ? body.error_description : 'token refresh refused',
+    );
   }
   const { access_token, refresh_token, expires_in, expires } = body;
   if (typeof access_token !== 'string' || typeof refresh_token !== 'string' || !access_token || !refresh_token) {
@@ -89,7 +98,14 @@ export async function exchangeRefreshToken(client: OAuthClient, refreshToken: st
   }
   const expiresAt = expiresAtOf(expires_in, expires, (client.now ?? Date.now)());
   const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
-  return { accessToken: access_token, refreshToken: refresh_token, expiresAt, memberId: str(body.member_id), clientEndpoint: str(body.client_endpoint), serverEndpoint: str(body.server_endpoint) };
+  return {
+    accessToken: access_token,
+    refreshToken: refresh_token,
+    expiresAt,
+    memberId: str(body.member_id),
+    clientEndpoint: str(body.client_endpoint),
+    serverEndpoint: str(body.server_endpoint),
+  };
 }
 
 /**

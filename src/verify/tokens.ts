@@ -60,12 +60,18 @@ export class TokenBook {
 /** Parses `MEMBER_ID=TOKEN` pairs from flags and from `B24GW_APP_TOKENS=M1=T1,M2=T2`. */
 export function parseTokenPairs(pairs: readonly string[]): Map<string, string> {
   const map = new Map<string, string>();
-  for (const pair of pairs.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of pairs
+    .flatMap((p) => p.split(','))
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = pair.indexOf('=');
     const member = pair.slice(0, eq).trim();
     const token = pair.slice(eq + 1).trim();
     if (eq <= 0 || !member || !token) {
-      throw new GatewayError('B24GW_BAD_CONFIG', `Expected MEMBER_ID=TOKEN, got "${pair.slice(0, Math.max(eq, 0))}=…" (the token is not shown)`);
+      throw new GatewayError(
+        'B24GW_BAD_CONFIG',
+        `Expected MEMBER_ID=TOKEN, got "${pair.slice(0, Math.max(eq, 0))}=…" (the token is not shown)`,
+      );
     }
     map.set(member, token);
   }

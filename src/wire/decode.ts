@@ -17,7 +17,11 @@ export function formatOf(contentType: string | null | undefined): BodyFormat {
   if (contentType === 'application/x-www-form-urlencoded') return 'form';
   const [type = '', ...params] = contentType.toLowerCase().split(';');
   const mime = type.trim();
-  const charset = params.map((p) => p.trim()).find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
+  const charset = params
+    .map((p) => p.trim())
+    .find((p) => p.startsWith('charset='))
+    ?.slice(8)
+    .replace(/"/g, '');
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     throw new GatewayError('B24GW_UNSUPPORTED_MEDIA_TYPE', `Charset "${charset}" is not supported; send UTF-8`);
   }
@@ -45,7 +49,12 @@ export function bodyText(body: Uint8Array | string, limits: DecodeLimits = defau
  * Decodes a whole body under the limits: bytes, UTF-8, then the format's own rules.
  * For a form body, `secrets` collects the ranges of secret values (see decodeForm).
  */
-export function decodeBody(body: Uint8Array | string, format: BodyFormat, limits: DecodeLimits = defaultLimits, secrets?: number[]): WireObject {
+export function decodeBody(
+  body: Uint8Array | string,
+  format: BodyFormat,
+  limits: DecodeLimits = defaultLimits,
+  secrets?: number[],
+): WireObject {
   return decodeText(bodyText(body, limits), format, limits, secrets);
 }
 

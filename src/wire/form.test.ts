@@ -12,7 +12,9 @@ interface PhpCase {
   warnings?: string[];
 }
 
-const cases = JSON.parse(readFileSync(new URL('../../fixtures/parse_str/cases.json', import.meta.url), 'utf8')) as PhpCase[];
+const cases = JSON.parse(
+  readFileSync(new URL('../../fixtures/parse_str/cases.json', import.meta.url), 'utf8'),
+) as PhpCase[];
 // PHP's own limits, so the ground truth and the decoder agree on what is too much.
 const phpLimits = { ...defaultLimits, maxDepth: 64, maxParams: 1000, maxIndex: Number.MAX_SAFE_INTEGER };
 
@@ -20,7 +22,10 @@ const phpLimits = { ...defaultLimits, maxDepth: 64, maxParams: 1000, maxIndex: N
 const refusedIndexes = new Set([
   'PHP_INT_MAX index then append',
   'PHP_INT_MIN index then append',
- 'PHP_INT_MAX-1 index then appends', 'around 64-bit limits', 'top-level 64-bit limits']);
+  'PHP_INT_MAX-1 index then appends',
+  'around 64-bit limits',
+  'top-level 64-bit limits',
+]);
 
 const codeOf = (fn: () => unknown): string | undefined => {
   try {
@@ -41,7 +46,8 @@ describe('decodeForm matches PHP parse_str', () => {
       if (c.input.includes('%00')) return expect(codeOf(decode)).toBe('B24GW_NUL_BYTE');
       // Where PHP drops data past a limit, the decoder refuses the body instead.
       if (c.warnings?.some((w) => w.includes('nesting level'))) return expect(codeOf(decode)).toBe('B24GW_TOO_DEEP');
-      if (c.warnings?.some((w) => w.includes('Input variables exceeded'))) return expect(codeOf(decode)).toBe('B24GW_TOO_MANY_PARAMS');
+      if (c.warnings?.some((w) => w.includes('Input variables exceeded')))
+        return expect(codeOf(decode)).toBe('B24GW_TOO_MANY_PARAMS');
       if (refusedIndexes.has(c.name)) return expect(codeOf(decode)).toBe('B24GW_INDEX_TOO_LARGE');
       // The top level is always an object of parameters, even when PHP's keys are 0..n-1.
       const expected = Array.isArray(c.output) ? Object.assign({}, c.output) : c.output;

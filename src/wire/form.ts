@@ -40,7 +40,14 @@ export function decodeForm(body: string, limits: DecodeLimits = defaultLimits, s
  * (`auth[access_token]`, `data[BOT][571][AUTH][refresh_token]`), so the raw body can be
  * redacted without a second pass.
  */
-function addPair(root: PhpTable, body: string, start: number, end: number, limits: DecodeLimits, secrets?: number[]): void {
+function addPair(
+  root: PhpTable,
+  body: string,
+  start: number,
+  end: number,
+  limits: DecodeLimits,
+  secrets?: number[],
+): void {
   // Look for `=` within this pair only: a body of `a&a&…` must not rescan the rest each time.
   let eq = start;
   while (eq < end && body.charCodeAt(eq) !== 61) eq++;

@@ -11,7 +11,8 @@ export function decodeJson(body: string, limits: DecodeLimits): WireObject {
   } catch (e) {
     throw new GatewayError('B24GW_MALFORMED_JSON', `Body is not valid JSON: ${(e as Error).message}`);
   }
-  if (!isWireObject(value)) throw new GatewayError('B24GW_NOT_AN_OBJECT', 'JSON body must be an object with event, data, ts and auth');
+  if (!isWireObject(value))
+    throw new GatewayError('B24GW_NOT_AN_OBJECT', 'JSON body must be an object with event, data, ts and auth');
   checkShape(value, limits);
   // `\u0000` is the only way JSON text holds U+0000 (a raw NUL does not parse): most bodies skip the walk.
   if (body.includes('\\u0000')) checkNul(value);
@@ -24,7 +25,8 @@ function checkNul(root: WireObject): void {
   while (stack.length > 0) {
     const [value, path] = stack.pop()!;
     if (typeof value === 'string') {
-      if (value.includes('\0')) throw new GatewayError('B24GW_NUL_BYTE', `Value of "${path}" holds a NUL character (\\u0000)`, { path });
+      if (value.includes('\0'))
+        throw new GatewayError('B24GW_NUL_BYTE', `Value of "${path}" holds a NUL character (\\u0000)`, { path });
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
@@ -46,14 +48,19 @@ function checkShape(root: WireObject, limits: DecodeLimits): void {
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
     if (typeof value !== 'object' || value === null) {
-      if (++leaves > limits.maxParams) throw new GatewayError('B24GW_TOO_MANY_PARAMS', `Body has more than ${limits.maxParams} values`);
+      if (++leaves > limits.maxParams)
+        throw new GatewayError('B24GW_TOO_MANY_PARAMS', `Body has more than ${limits.maxParams} values`);
       continue;
     }
     // The top-level object is depth 0, as the top-level name is in a form body.
-    if (depth > limits.maxDepth) throw new GatewayError('B24GW_TOO_DEEP', `Body nests deeper than ${limits.maxDepth} levels`);
+    if (depth > limits.maxDepth)
+      throw new GatewayError('B24GW_TOO_DEEP', `Body nests deeper than ${limits.maxDepth} levels`);
     const children = Array.isArray(value) ? value : Object.values(value);
     if (Array.isArray(value) && value.length - 1 > limits.maxIndex) {
-      throw new GatewayError('B24GW_INDEX_TOO_LARGE', `A list has ${value.length} items, over the index limit of ${limits.maxIndex}`);
+      throw new GatewayError(
+        'B24GW_INDEX_TOO_LARGE',
+        `A list has ${value.length} items, over the index limit of ${limits.maxIndex}`,
+      );
     }
     for (const child of children) stack.push([child, depth + 1]);
   }

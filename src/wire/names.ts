@@ -52,7 +52,9 @@ function parseName(raw: string, limits: DecodeLimits): ParsedName | undefined {
   let ip = open;
   while (ip < name.length) {
     if (path.length >= limits.maxDepth) {
-      throw new GatewayError('B24GW_TOO_DEEP', `Parameter "${name}" nests deeper than ${limits.maxDepth} levels`, { path: name });
+      throw new GatewayError('B24GW_TOO_DEEP', `Parameter "${name}" nests deeper than ${limits.maxDepth} levels`, {
+        path: name,
+      });
     }
     const indexStart = ip + 1;
     let p = indexStart;

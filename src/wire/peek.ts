@@ -35,7 +35,11 @@ export function peekForm(body: string, limits: DecodeLimits): Claim {
 }
 
 /** Where each field sits, in the bracket form errors name. */
-const PATHS: Record<keyof Claim, string> = { event: 'event', memberId: 'auth[member_id]', token: 'auth[application_token]' };
+const PATHS: Record<keyof Claim, string> = {
+  event: 'event',
+  memberId: 'auth[member_id]',
+  token: 'auth[application_token]',
+};
 
 function fieldOf(raw: string, limits: DecodeLimits): keyof Claim | undefined {
   if (raw === 'event') return 'event';

@@ -56,7 +56,11 @@ function slowDecode(s: string, where: string): string {
   const out = Buffer.from(bytes);
   if (!isUtf8(out)) {
     const what = where === 'name' ? `Parameter name "${clip(s)}"` : `Value of "${where}"`;
-    throw new GatewayError('B24GW_INVALID_UTF8', `${what} is not valid UTF-8 after percent-decoding`, where === 'name' ? {} : { path: where });
+    throw new GatewayError(
+      'B24GW_INVALID_UTF8',
+      `${what} is not valid UTF-8 after percent-decoding`,
+      where === 'name' ? {} : { path: where },
+    );
   }
   return out.toString('utf8');
 }

@@ -50,18 +50,21 @@ export class PhpTable {
 }
 
 const indexTooLarge = (name: string, index: string, max: number): GatewayError =>
-  new GatewayError('B24GW_INDEX_TOO_LARGE', `Parameter "${name}" uses index ${index}, over the limit of ${max}`, { path: name });
+  new GatewayError('B24GW_INDEX_TOO_LARGE', `Parameter "${name}" uses index ${index}, over the limit of ${max}`, {
+    path: name,
+  });
 
 /** Renders a table as json_encode does: keys 0..n-1 in order make a list, anything else an object. */
 export function toPlain(table: PhpTable, forceObject = false): WireValue[] | WireObject {
   let isList = !forceObject;
   let i = 0;
-  if (isList) for (const k of table.entries.keys()) {
-    if (k !== i++) {
-      isList = false;
-      break;
+  if (isList)
+    for (const k of table.entries.keys()) {
+      if (k !== i++) {
+        isList = false;
+        break;
+      }
     }
-  }
   if (isList) {
     const list: WireValue[] = [];
     for (const v of table.entries.values()) list.push(typeof v === 'string' ? v : toPlain(v));
@@ -71,7 +74,8 @@ export function toPlain(table: PhpTable, forceObject = false): WireValue[] | Wir
   for (const [k, v] of table.entries) {
     const plain = typeof v === 'string' ? v : toPlain(v);
     // `__proto__` must become an own data key, never the object's prototype.
-    if (k === '__proto__') Object.defineProperty(obj, k, { value: plain, enumerable: true, writable: true, configurable: true });
+    if (k === '__proto__')
+      Object.defineProperty(obj, k, { value: plain, enumerable: true, writable: true, configurable: true });
     else obj[k] = plain;
   }
   return obj;

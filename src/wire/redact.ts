@@ -1,5 +1,10 @@
 /** Names whose values are secrets wherever they appear: in `auth`, in a bot's entry, in its `AUTH`. */
-export const secretNames: ReadonlySet<string> = new Set(['access_token', 'refresh_token', 'application_token', 'client_secret']);
+export const secretNames: ReadonlySet<string> = new Set([
+  'access_token',
+  'refresh_token',
+  'application_token',
+  'client_secret',
+]);
 
 export const REDACTED = 'REDACTED';
 

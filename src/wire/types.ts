@@ -4,5 +4,4 @@ export interface WireObject {
   [key: string]: WireValue;
 }
 
-export const isWireObject = (v: unknown): v is WireObject =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isWireObject = (v: unknown): v is WireObject => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -41,12 +41,18 @@ export interface RestClient {
  * comes from the secrets kept apart from it (see splitSecrets), while the event is unfinished.
  */
 export function botsOf(event: { data?: unknown }, secrets?: string | null): BotAuth[] {
-  const data = event.data as { BOT?: Record<string, { BOT_ID?: number; BOT_CODE?: string }>; bot?: { id?: number; code?: string } } | undefined;
+  const data = event.data as
+    { BOT?: Record<string, { BOT_ID?: number; BOT_CODE?: string }>; bot?: { id?: number; code?: string } } | undefined;
   const bots = data?.BOT;
   const v2 = data?.bot;
   if ((!bots || typeof bots !== 'object') && (!v2 || typeof v2 !== 'object')) return [];
   const auths = secrets ? ((JSON.parse(secrets) as EventSecrets).bots ?? {}) : {};
   // Chatbots 2.0: one bot, `{id, code}` (webhook) or the full bot object (Event.get, no auth).
-  if (v2 && typeof v2 === 'object') return [{ id: Number(v2.id), code: v2.code ?? '', auth: auths[String(v2.id)] ?? {} }];
-  return Object.entries(bots!).map(([id, b]) => ({ id: b.BOT_ID ?? Number(id), code: b.BOT_CODE ?? '', auth: auths[id] ?? {} }));
+  if (v2 && typeof v2 === 'object')
+    return [{ id: Number(v2.id), code: v2.code ?? '', auth: auths[String(v2.id)] ?? {} }];
+  return Object.entries(bots!).map(([id, b]) => ({
+    id: b.BOT_ID ?? Number(id),
+    code: b.BOT_CODE ?? '',
+    auth: auths[id] ?? {},
+  }));
 }

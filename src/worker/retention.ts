@@ -23,7 +23,8 @@ export class Retention {
   private readonly everyMs: number;
 
   constructor(private readonly o: RetentionOptions & { store: Store; logger: Logger; now?: () => number }) {
-    if (!(o.olderThanMs > 0)) throw new GatewayError('B24GW_BAD_CONFIG', `retention needs a positive age, got ${o.olderThanMs} ms`);
+    if (!(o.olderThanMs > 0))
+      throw new GatewayError('B24GW_BAD_CONFIG', `retention needs a positive age, got ${o.olderThanMs} ms`);
     this.everyMs = o.everyMs ?? Math.min(600_000, Math.max(1_000, o.olderThanMs / 10));
   }
 
@@ -44,7 +45,11 @@ export class Retention {
     const before = (this.o.now ?? Date.now)() - this.o.olderThanMs;
     const statuses = this.o.statuses ?? FINISHED_STATUSES;
     const removed = await pruneAll(this.o.store, { before, statuses }, { stopped: () => this.stopped });
-    if (removed > 0) this.o.logger.info({ removed, before: new Date(before).toISOString(), statuses }, `pruned ${removed} finished events received before ${new Date(before).toISOString()}`);
+    if (removed > 0)
+      this.o.logger.info(
+        { removed, before: new Date(before).toISOString(), statuses },
+        `pruned ${removed} finished events received before ${new Date(before).toISOString()}`,
+      );
     return removed;
   }
 

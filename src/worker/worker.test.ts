@@ -12,23 +12,38 @@ const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
 const TOKEN = '831c76b092f9f135d9b6b36c3a720757';
 const update = formFixture('imconnector-message-update');
 const updateIn = (chat: string, n: number) =>
-  update.replace('channel-123', chat).replace('ext-msg-005', `m-${n}`).replace('ts=1773760030', `ts=${1773760030 + n}`);
+  update
+    .replace('channel-123', chat)
+    .replace('ext-msg-005', `m-${n}`)
+    .replace('ts=1773760030', `ts=${1773760030 + n}`);
 
 let tmp: ReturnType<typeof tempDir>;
 let clock: number;
 let gateway: Gateway;
 const make = (worker: NonNullable<ConstructorParameters<typeof Gateway>[0]>['worker'] = {}, logger?: Logger) => {
-  gateway = new Gateway({ db: `${tmp.dir}/w.db`, appTokens: new Map([[MEMBER, TOKEN]]), logger, worker: { now: () => clock, pollMs: 10, ...worker } });
+  gateway = new Gateway({
+    db: `${tmp.dir}/w.db`,
+    appTokens: new Map([[MEMBER, TOKEN]]),
+    logger,
+    worker: { now: () => clock, pollMs: 10, ...worker },
+  });
   return gateway;
 };
 /** Polls until `check` holds; false after `ms` (a wait, not an assertion). */
 const until = async (check: () => boolean | Promise<boolean>, ms = 5_000) => {
-  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 5))) if (Date.now() > end) return false;
+  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 5)))
+    if (Date.now() > end) return false;
   return true;
 };
 const capture = () => {
   const lines: { msg: string; eventId?: number }[] = [];
-  return { lines, logger: createLogger({ level: 'warn', destination: { write: (c: string) => void lines.push(JSON.parse(c) as { msg: string }) } }) };
+  return {
+    lines,
+    logger: createLogger({
+      level: 'warn',
+      destination: { write: (c: string) => void lines.push(JSON.parse(c) as { msg: string }) },
+    }),
+  };
 };
 const receive = async (body: string) => {
   const r = await gateway.receive(body, 'application/x-www-form-urlencoded');
@@ -61,7 +76,12 @@ describe('handlers', () => {
     await receive(update);
     await receive(formFixture('imconnector-message-delete'));
     await gateway.worker.drain();
-    expect(seen).toEqual([`camel:ext-msg-005:1:${MEMBER}`, 'lower:107', 'any:ONIMCONNECTORMESSAGEUPDATE', 'any:ONIMCONNECTORMESSAGEDELETE']);
+    expect(seen).toEqual([
+      `camel:ext-msg-005:1:${MEMBER}`,
+      'lower:107',
+      'any:ONIMCONNECTORMESSAGEUPDATE',
+      'any:ONIMCONNECTORMESSAGEDELETE',
+    ]);
     expect((await gateway.store.countEvents()).done).toBe(2);
   });
 
@@ -145,7 +165,11 @@ describe('retries and dead letters', () => {
       expect(d).toBeLessThanOrEqual(delays[i]! * 1.2);
     });
     const dead = await gateway.store.getEvent(id);
-    expect(dead).toMatchObject({ status: 'dead', attempts: 4, lastError: '1 handler of ONIMCONNECTORMESSAGEUPDATE failed: attempt 4 failed' });
+    expect(dead).toMatchObject({
+      status: 'dead',
+      attempts: 4,
+      lastError: '1 handler of ONIMCONNECTORMESSAGEUPDATE failed: attempt 4 failed',
+    });
     expect((await gateway.store.attempts(id)).map((a) => a.ok)).toEqual([false, false, false, false]);
 
     fail = false;
@@ -184,7 +208,11 @@ describe('retries and dead letters', () => {
     gateway.store.getPortal = () => Promise.reject(new Error('database unreachable'));
     await gateway.worker.drain();
     expect(runs).toBe(0);
-    expect(await gateway.store.getEvent(id)).toMatchObject({ status: 'retry', attempts: 1, lastError: 'database unreachable' });
+    expect(await gateway.store.getEvent(id)).toMatchObject({
+      status: 'retry',
+      attempts: 1,
+      lastError: 'database unreachable',
+    });
     gateway.store.getPortal = getPortal;
     clock += 10_000;
     await gateway.worker.drain();
@@ -225,7 +253,14 @@ describe('time limit, heartbeat and lost leases', () => {
     const renewLeases = gateway.store.renewLeases.bind(gateway.store);
     gateway.store.renewLeases = (...args) => (renewals++, renewLeases(...args));
     // Another process on the same database.
-    const other = new Worker({ store: gateway.store, handlers: gateway.handlers, now: () => clock, leaseMs: LEASE, owner: 'other', schedule: parseSchedule('100ms') });
+    const other = new Worker({
+      store: gateway.store,
+      handlers: gateway.handlers,
+      now: () => clock,
+      leaseMs: LEASE,
+      owner: 'other',
+      schedule: parseSchedule('100ms'),
+    });
     const id = await receive(update);
     gateway.start();
     expect(await until(() => signal?.aborted === true)).toBe(true);
@@ -245,7 +280,10 @@ describe('time limit, heartbeat and lost leases', () => {
     // Settled at last: only now is the timed-out attempt recorded, and the event runs again after it.
     release();
     expect(await until(async () => (await gateway.store.getEvent(id))?.status === 'retry')).toBe(true);
-    expect(await gateway.store.getEvent(id)).toMatchObject({ attempts: 1, lastError: 'handlers did not finish within 20 ms' });
+    expect(await gateway.store.getEvent(id)).toMatchObject({
+      attempts: 1,
+      lastError: 'handlers did not finish within 20 ms',
+    });
     clock += 1_000;
     expect(await until(async () => (await gateway.store.getEvent(id))?.status === 'done')).toBe(true);
     expect((await gateway.store.attempts(id)).map((a) => [a.attempt, a.ok, a.error])).toEqual([
@@ -271,7 +309,11 @@ describe('time limit, heartbeat and lost leases', () => {
     await gateway.worker.drain();
     expect(reason).toMatchObject({ name: 'TimeoutError', message: 'handlers did not finish within 30 ms' });
     expect(later).toBe(0);
-    expect(await gateway.store.getEvent(id)).toMatchObject({ status: 'retry', attempts: 1, lastError: 'handlers did not finish within 30 ms' });
+    expect(await gateway.store.getEvent(id)).toMatchObject({
+      status: 'retry',
+      attempts: 1,
+      lastError: 'handlers did not finish within 30 ms',
+    });
   });
 
   it('aborts the signal when the lease was lost to another worker, and drops the outcome', async () => {
@@ -291,7 +333,10 @@ describe('time limit, heartbeat and lost leases', () => {
     const later = clock + 10 * LEASE;
     expect((await gateway.store.claim('other', later, LEASE, 10, 10)).map((e) => e.id)).toEqual([id]);
     await drained;
-    expect(reason).toMatchObject({ name: 'AbortError', message: `the lease on event ${id} was lost to another worker` });
+    expect(reason).toMatchObject({
+      name: 'AbortError',
+      message: `the lease on event ${id} was lost to another worker`,
+    });
     expect(await gateway.store.getEvent(id)).toMatchObject({ status: 'processing', attempts: 2, lastError: null });
     expect(await gateway.store.finish(id, 'other', { ok: true }, later)).toBe(true);
     expect((await gateway.store.attempts(id)).map((a) => [a.owner, a.ok, a.error])).toEqual([
@@ -317,7 +362,9 @@ describe('time limit, heartbeat and lost leases', () => {
     expect(reason).toMatchObject({ name: 'AbortError' });
     const stored = await gateway.store.getEvent(id);
     expect(stored).toMatchObject({ status: 'retry', attempts: 1 });
-    expect(stored?.lastError).toMatch(/the worker stopped, and the handlers did not finish within its 30 ms grace period/);
+    expect(stored?.lastError).toMatch(
+      /the worker stopped, and the handlers did not finish within its 30 ms grace period/,
+    );
   });
 
   it('does not run again an event whose process died during each of its attempts (a crash loop)', async () => {

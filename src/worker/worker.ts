@@ -70,7 +70,11 @@ export class Worker {
     const o = (this.o = withDefaults(defaults, { ...options, owner: this.owner }));
     for (const name of ['leaseMs', 'handlerTimeoutMs', 'stopGraceMs', 'pollMs'] as const) {
       const v = o[name];
-      if (!(Number.isFinite(v) && v > 0 && v <= MAX_TIMER_MS)) throw new GatewayError('B24GW_BAD_CONFIG', `worker option ${name} must be a number of milliseconds above 0 and at most ${MAX_TIMER_MS}, got ${v}`);
+      if (!(Number.isFinite(v) && v > 0 && v <= MAX_TIMER_MS))
+        throw new GatewayError(
+          'B24GW_BAD_CONFIG',
+          `worker option ${name} must be a number of milliseconds above 0 and at most ${MAX_TIMER_MS}, got ${v}`,
+        );
     }
     const { store, owner } = o;
     const budget = retryBudget(o.schedule);
@@ -78,7 +82,13 @@ export class Worker {
       claim: (limit, now) => store.claim(owner, now, o.leaseMs, limit, budget),
       run: (event, lease) => this.run(event, lease),
       renew: async (events, until) => {
-        const held = new Set(await store.renewLeases(events.map((e) => e.id), owner, until));
+        const held = new Set(
+          await store.renewLeases(
+            events.map((e) => e.id),
+            owner,
+            until,
+          ),
+        );
         return events.filter((e) => held.has(e.id));
       },
       // Another instance's intake wakes this worker through the store, where it can.
@@ -148,18 +158,30 @@ export class Worker {
     if (lease.lost) return this.dropped(stored);
     lease.finishing();
     const now = this.o.now();
-    const outcome: Outcome = failure ? failedOutcome(failure.error, stored.attempts, now, this.o.schedule) : { ok: true };
+    const outcome: Outcome = failure
+      ? failedOutcome(failure.error, stored.attempts, now, this.o.schedule)
+      : { ok: true };
     if (!(await this.o.store.finish(stored.id, this.owner, outcome, now))) return this.dropped(stored);
     const result = outcome.ok ? 'done' : outcome.retryAt === null ? 'dead' : 'retry';
     if (!outcome.ok) {
-      const log = { eventId: stored.id, event: stored.code, attempt: stored.attempts, error: outcome.error, retryAt: outcome.retryAt };
-      if (result === 'dead') this.o.logger.error(log, 'event is dead after its last attempt; replay it when the cause is fixed');
+      const log = {
+        eventId: stored.id,
+        event: stored.code,
+        attempt: stored.attempts,
+        error: outcome.error,
+        retryAt: outcome.retryAt,
+      };
+      if (result === 'dead')
+        this.o.logger.error(log, 'event is dead after its last attempt; replay it when the cause is fixed');
       else this.o.logger.warn(log, 'event failed; it will be retried');
     }
     this.o.onFinished?.(stored, result, this.o.now() - started);
   }
 
   private dropped(stored: StoredEvent): void {
-    this.o.logger.warn({ eventId: stored.id, event: stored.code, attempt: stored.attempts }, "the lease was lost to another worker; this attempt's outcome is dropped");
+    this.o.logger.warn(
+      { eventId: stored.id, event: stored.code, attempt: stored.attempts },
+      "the lease was lost to another worker; this attempt's outcome is dropped",
+    );
   }
 }

@@ -6,8 +6,10 @@ import { useSandboxRig } from './sandbox-rig.js';
 
 const rig = useSandboxRig({ timeoutMs: 30_000 });
 
-const setup = (...extra: string[]) => runCli(['bot', 'setup', ...portalFlags(rig), '--code', 'helper', '--name', 'Helper', ...extra]);
-const botsOf = () => [...rig.sb.portal.bots.values()].filter((b) => !rig.sb.portal.chatbots.settings.get(b.id)?.deleted);
+const setup = (...extra: string[]) =>
+  runCli(['bot', 'setup', ...portalFlags(rig), '--code', 'helper', '--name', 'Helper', ...extra]);
+const botsOf = () =>
+  [...rig.sb.portal.bots.values()].filter((b) => !rig.sb.portal.chatbots.settings.get(b.id)?.deleted);
 
 describe('bot setup', () => {
   it('registers a webhook bot posting to the gateway with its commands; the gateway takes its events; a second run registers no second bot; teardown removes it', async () => {
@@ -33,7 +35,10 @@ describe('bot setup', () => {
     // A user writes to the bot: Bitrix24 posts ONIMBOTV2MESSAGEADD to the gateway, which keeps it.
     const wrote = await rig.sb.act.chatbot(rig.sb.portal, { kind: 'write', botId: bot!.id, text: 'hi' });
     expect(wrote.ok).toBe(true);
-    await rig.until(async () => (await rig.store!.listEvents({ code: 'ONIMBOTV2MESSAGEADD' }))[0], () => 'the bot event stored');
+    await rig.until(
+      async () => (await rig.store!.listEvents({ code: 'ONIMBOTV2MESSAGEADD' }))[0],
+      () => 'the bot event stored',
+    );
 
     const again = await setup('--fetch', '--command', 'help=Show help');
     expect(again.code, again.stderr).toBe(0);
@@ -46,15 +51,21 @@ describe('bot setup', () => {
     expect(down.code, down.stderr).toBe(0);
     expect(down.stdout).toContain(`✔ unregister bot helper (id ${bot!.id})`);
     expect(botsOf()).toEqual([]);
-    expect((await runCli(['bot', 'teardown', ...portalFlags(rig), '--code', 'helper'])).stdout).toContain('· no bot helper is registered');
+    expect((await runCli(['bot', 'teardown', ...portalFlags(rig), '--code', 'helper'])).stdout).toContain(
+      '· no bot helper is registered',
+    );
   });
 
   it('refuses a missing mode and a bad command before any call; a refused registration says why', async () => {
     await installed(rig);
     expect((await setup()).stderr).toMatch(/^error B24GW_BAD_INPUT: Say how the bot gets its events/);
-    expect((await setup('--fetch', '--command', 'two words=x')).stderr).toMatch(/^error B24GW_BAD_INPUT: A command is a word/);
+    expect((await setup('--fetch', '--command', 'two words=x')).stderr).toMatch(
+      /^error B24GW_BAD_INPUT: A command is a word/,
+    );
     const refused = await setup('--fetch', '--type', 'robot');
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^error B24GW_SETUP_FAILED: Bitrix24 imbot\.v2\.Bot\.register .*BOT_INVALID_TYPE.*nothing was changed/);
+    expect(refused.stderr).toMatch(
+      /^error B24GW_SETUP_FAILED: Bitrix24 imbot\.v2\.Bot\.register .*BOT_INVALID_TYPE.*nothing was changed/,
+    );
   });
 });

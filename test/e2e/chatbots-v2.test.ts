@@ -41,7 +41,12 @@ async function installWithBot(eventMode: 'webhook' | 'fetch'): Promise<{ botId: 
   const token = sb.issueTokens(sb.portal).access_token;
   const r = await callRest(sb.restUrl, 'imbot.v2.Bot.register', {
     auth: token,
-    fields: { code: 'helper', properties: { name: 'Helper' }, eventMode, ...(eventMode === 'webhook' ? { webhookUrl: `${server.url}/events` } : {}) },
+    fields: {
+      code: 'helper',
+      properties: { name: 'Helper' },
+      eventMode,
+      ...(eventMode === 'webhook' ? { webhookUrl: `${server.url}/events` } : {}),
+    },
   });
   expect(r.status).toBe(200);
   return { botId: r.body.result.bot.id as number, token };
@@ -88,19 +93,32 @@ describe('Chatbots 2.0 in webhook mode, through the gateway', () => {
     await gateway.drain();
 
     const group = [...seen.keys()].find((k) => k.startsWith('chat'))!;
-    expect(seen.get(group)).toEqual(['join', expect.stringMatching(/^add:\[USER=\d+\]Helper\[\/USER\] what is new\?$/)]);
-    expect(seen.get('1')).toEqual(['add:Hello', 'messageupdate', 'command:/help topic', 'reactionchange', 'messagedelete']);
+    expect(seen.get(group)).toEqual([
+      'join',
+      expect.stringMatching(/^add:\[USER=\d+\]Helper\[\/USER\] what is new\?$/),
+    ]);
+    expect(seen.get('1')).toEqual([
+      'add:Hello',
+      'messageupdate',
+      'command:/help topic',
+      'reactionchange',
+      'messagedelete',
+    ]);
     expect(bots).toEqual([botId, botId]);
     // The sandbox recorded the answers, as the bot.
     const sends = sb.recorder.calls({ method: 'imbot.v2.chat.message.send' });
-    expect(sends.map((c) => [c.httpStatus, c.params.botId, (c.params.fields as { message: string }).message]).sort()).toEqual(
+    expect(
+      sends.map((c) => [c.httpStatus, c.params.botId, (c.params.fields as { message: string }).message]).sort(),
+    ).toEqual(
       [
         [200, botId, 'Hello, team!'],
         [200, botId, 'Received: Hello'],
         [200, botId, expect.stringMatching(/^Received: \[USER=/)],
       ].sort(),
     );
-    expect(sb.recorder.calls({ method: 'imbot.v2.command.answer' })).toEqual([expect.objectContaining({ httpStatus: 200 })]);
+    expect(sb.recorder.calls({ method: 'imbot.v2.command.answer' })).toEqual([
+      expect.objectContaining({ httpStatus: 200 }),
+    ]);
     const texts = [...sb.portal.chatbots.messages.values()].filter((m) => m.authorId === botId).map((m) => m.text);
     expect(texts).toEqual(expect.arrayContaining(['Hello, team!', 'Received: Hello', 'Command executed']));
     // Every event done; none keeps a token.
@@ -116,38 +134,75 @@ describe('Chatbots 2.0 in webhook mode, through the gateway', () => {
       await imbotV2(ctx).reply(event, 'Noted.');
     });
     gateway.on('ONIMBOTMESSAGEADD', async (event, ctx) => {
-      await ctx.rest.call('imbot.message.add', { BOT_ID: ctx.bot?.id, DIALOG_ID: event.data.PARAMS.DIALOG_ID, MESSAGE: 'Noted.' });
+      await ctx.rest.call('imbot.message.add', {
+        BOT_ID: ctx.bot?.id,
+        DIALOG_ID: event.data.PARAMS.DIALOG_ID,
+        MESSAGE: 'Noted.',
+      });
     });
     gateway.start();
     const { botId, token } = await installWithBot('webhook');
-    sb.faults.set({ methodErrors: { 'imbot.v2.Chat.Message.send': { status: 500, error: 'SENDING_FAILED', times: 1 } } });
+    sb.faults.set({
+      methodErrors: { 'imbot.v2.Chat.Message.send': { status: 500, error: 'SENDING_FAILED', times: 1 } },
+    });
     await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: 'Hi' });
     await until(() => sb.recorder.calls({ method: 'imbot.v2.chat.message.send' }).some((c) => c.httpStatus === 200));
     expect(sb.recorder.calls({ method: 'imbot.v2.chat.message.send' }).map((c) => c.httpStatus)).toEqual([500, 200]);
     expect(attempts).toBe(2);
 
     // v1: registered with imbot.register, it gets ONIMBOTMESSAGEADD and answers in v1.
-    const v1 = await callRest(sb.restUrl, 'imbot.register', { auth: token, CODE: 'old', TYPE: 'B', EVENT_HANDLER: `${server.url}/events`, PROPERTIES: { NAME: 'Old' } });
-    await sb.act.bot(sb.portal, 'add', { bots: [{ id: v1.body.result as number, code: 'old' }], chatType: 'P', chatId: 1401, messageId: 84331, text: 'Hello' });
+    const v1 = await callRest(sb.restUrl, 'imbot.register', {
+      auth: token,
+      CODE: 'old',
+      TYPE: 'B',
+      EVENT_HANDLER: `${server.url}/events`,
+      PROPERTIES: { NAME: 'Old' },
+    });
+    await sb.act.bot(sb.portal, 'add', {
+      bots: [{ id: v1.body.result as number, code: 'old' }],
+      chatType: 'P',
+      chatId: 1401,
+      messageId: 84331,
+      text: 'Hello',
+    });
     await gateway.drain();
     await until(() => sb.recorder.calls({ method: 'imbot.message.add' }).length === 1);
-    expect(sb.recorder.calls({ method: 'imbot.message.add' })[0]).toMatchObject({ httpStatus: 200, params: { BOT_ID: v1.body.result, DIALOG_ID: '1' } });
+    expect(sb.recorder.calls({ method: 'imbot.message.add' })[0]).toMatchObject({
+      httpStatus: 200,
+      params: { BOT_ID: v1.body.result, DIALOG_ID: '1' },
+    });
   });
 });
 
 describe('the same event, pulled', () => {
   it('an Event.get item of the sandbox parses to the data its webhook gives, bot aside', async () => {
     const { botId: fetchBot, token } = await installWithBot('fetch');
-    const hooked = await callRest(sb.restUrl, 'imbot.v2.Bot.register', { auth: token, fields: { code: 'hooked', properties: { name: 'Hooked' }, eventMode: 'webhook', webhookUrl: `${server.url}/events` } });
+    const hooked = await callRest(sb.restUrl, 'imbot.v2.Bot.register', {
+      auth: token,
+      fields: {
+        code: 'hooked',
+        properties: { name: 'Hooked' },
+        eventMode: 'webhook',
+        webhookUrl: `${server.url}/events`,
+      },
+    });
     const hookBot = hooked.body.result.bot.id as number;
     const chat = await sb.act.chatbot(sb.portal, { kind: 'join', botId: fetchBot, title: 'Both' });
     await sb.act.chatbot(sb.portal, { kind: 'join', botId: hookBot, chatId: chat.chatId });
-    await sb.act.chatbot(sb.portal, { kind: 'write', botId: fetchBot, chatId: chat.chatId, text: 'to both', mention: false });
+    await sb.act.chatbot(sb.portal, {
+      kind: 'write',
+      botId: fetchBot,
+      chatId: chat.chatId,
+      text: 'to both',
+      mention: false,
+    });
     // Neither was mentioned: a plain `bot` sees nothing. Mention each in turn with one message each.
     sb.portal.chatbots.settings.get(fetchBot)!.type = 'supervisor';
     sb.portal.chatbots.settings.get(hookBot)!.type = 'supervisor';
     const w = await sb.act.chatbot(sb.portal, { kind: 'write', chatId: chat.chatId, text: 'seen by both' });
-    const item = (await callRest(sb.restUrl, 'imbot.v2.Event.get', { auth: token, botId: fetchBot })).body.result.events.at(-1);
+    const item = (
+      await callRest(sb.restUrl, 'imbot.v2.Event.get', { auth: token, botId: fetchBot })
+    ).body.result.events.at(-1);
     const pulled = parseFetched(item);
     expect(pulled).toMatchObject({ known: true, code: 'ONIMBOTV2MESSAGEADD' });
     await gateway.drain();

@@ -16,7 +16,10 @@ const run = (args: string[], input?: string) => {
 
 describe('b24-im-gateway parse', () => {
   it('prints the typed event of a form body from a file', () => {
-    const r = run(['parse', new URL('../../fixtures/events/imconnector-message-delete.form', import.meta.url).pathname]);
+    const r = run([
+      'parse',
+      new URL('../../fixtures/events/imconnector-message-delete.form', import.meta.url).pathname,
+    ]);
     expect(r.code).toBe(0);
     const e = JSON.parse(r.stdout) as { data: { LINE: number; MESSAGES: { message: { id: string } }[] } };
     expect(e.data.LINE).toBe(107);
@@ -24,7 +27,10 @@ describe('b24-im-gateway parse', () => {
   });
 
   it('reads stdin, JSON included', () => {
-    const r = run(['parse', '--content-type', 'json'], '{"event":"ONAPPTEST","ts":"1","auth":{"domain":"a.bitrix24.com","member_id":"m","application_token":"t"}}');
+    const r = run(
+      ['parse', '--content-type', 'json'],
+      '{"event":"ONAPPTEST","ts":"1","auth":{"domain":"a.bitrix24.com","member_id":"m","application_token":"t"}}',
+    );
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ event: 'ONAPPTEST', ts: 1 });
   });
@@ -37,8 +43,15 @@ describe('b24-im-gateway parse', () => {
     expect(r.stderr).toContain('B24GW_INVALID_EVENT');
     expect(r.stderr).toContain('data[LINE]');
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(run(['parse', '/no/such/file']).stderr).toMatch(/^error B24GW_BAD_INPUT: Cannot read \/no\/such\/file: ENOENT\n$/);
-    expect(run(['parse', '--content-type', 'form'], 'a[b][c][d][e][f][g][h][i][j][k][l][m][n][o][p][q][r][s][t][u][v][w][x][y][z][a][b][c][d][e][f][g][h]=1').stderr).toContain('B24GW_TOO_DEEP');
+    expect(run(['parse', '/no/such/file']).stderr).toMatch(
+      /^error B24GW_BAD_INPUT: Cannot read \/no\/such\/file: ENOENT\n$/,
+    );
+    expect(
+      run(
+        ['parse', '--content-type', 'form'],
+        'a[b][c][d][e][f][g][h][i][j][k][l][m][n][o][p][q][r][s][t][u][v][w][x][y][z][a][b][c][d][e][f][g][h]=1',
+      ).stderr,
+    ).toContain('B24GW_TOO_DEEP');
   });
 
   it('has --help on every command', () => {
@@ -52,9 +65,15 @@ describe('b24-im-gateway parse', () => {
 
 describe('b24-im-gateway serve', () => {
   it('refuses a lease or handler time limit a timer cannot wait, before it starts', () => {
-    expect(run(['serve', '--handler-timeout', '0s']).stderr).toBe('error B24GW_BAD_CONFIG: --handler-timeout must be above 0 and at most 24 days, got "0s"\n');
-    expect(run(['serve', '--lease', '30d']).stderr).toBe('error B24GW_BAD_CONFIG: --lease must be above 0 and at most 24 days, got "30d"\n');
-    expect(run(['serve', '--handler-timeout', 'soon']).stderr).toMatch(/^error B24GW_BAD_CONFIG: "soon" is not a duration/);
+    expect(run(['serve', '--handler-timeout', '0s']).stderr).toBe(
+      'error B24GW_BAD_CONFIG: --handler-timeout must be above 0 and at most 24 days, got "0s"\n',
+    );
+    expect(run(['serve', '--lease', '30d']).stderr).toBe(
+      'error B24GW_BAD_CONFIG: --lease must be above 0 and at most 24 days, got "30d"\n',
+    );
+    expect(run(['serve', '--handler-timeout', 'soon']).stderr).toMatch(
+      /^error B24GW_BAD_CONFIG: "soon" is not a duration/,
+    );
   });
 });
 
@@ -87,7 +106,9 @@ describe('b24-im-gateway migrate', () => {
       expect(r.stdout).toBe('schema is up to date (postgres)\n');
       const client = new pg.Client({ connectionString: fresh.url });
       await client.connect();
-      const { rows } = await client.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+      const { rows } = await client.query<{ tablename: string }>(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+      );
       await client.end();
       expect(rows.map((x) => x.tablename)).toEqual(expect.arrayContaining(tables));
     } finally {
@@ -105,10 +126,21 @@ describe('b24-im-gateway events', () => {
 
   it('lists stored events as JSON while the server runs', async () => {
     const db = `${tmp.dir}/e.db`;
-    const gw = await startGatewayProcess(['--db', db, '--app-token', 'bac1cd5c8940947a75e0d71b1a84e348=831c76b092f9f135d9b6b36c3a720757', '--log-level', 'error']);
+    const gw = await startGatewayProcess([
+      '--db',
+      db,
+      '--app-token',
+      'bac1cd5c8940947a75e0d71b1a84e348=831c76b092f9f135d9b6b36c3a720757',
+      '--log-level',
+      'error',
+    ]);
     try {
       for (const name of ['imconnector-message-update', 'imconnector-message-delete']) {
-        const res = await fetch(`${gw.url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: formFixture(name) });
+        const res = await fetch(`${gw.url}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: formFixture(name),
+        });
         expect(res.status).toBe(200);
       }
       const r = run(['events', '--db', db, '--json']);
@@ -134,7 +166,11 @@ describe('b24-im-gateway replay', () => {
 
   it('puts dead letters back to pending, and events shows their attempts and last error', async () => {
     const db = `${tmp.dir}/r.db`;
-    const gateway = new Gateway({ db, appTokens: new Map([['bac1cd5c8940947a75e0d71b1a84e348', '831c76b092f9f135d9b6b36c3a720757']]), worker: { schedule: [] } });
+    const gateway = new Gateway({
+      db,
+      appTokens: new Map([['bac1cd5c8940947a75e0d71b1a84e348', '831c76b092f9f135d9b6b36c3a720757']]),
+      worker: { schedule: [] },
+    });
     gateway.on('ONIMCONNECTORMESSAGEUPDATE', () => {
       throw new Error('channel unreachable');
     });
@@ -143,7 +179,11 @@ describe('b24-im-gateway replay', () => {
     await gateway.worker.drain();
     await gateway.close();
 
-    const before = JSON.parse(run(['events', '--db', db, '--json']).stdout) as { status: string; attempts: number; lastError: string | null }[];
+    const before = JSON.parse(run(['events', '--db', db, '--json']).stdout) as {
+      status: string;
+      attempts: number;
+      lastError: string | null;
+    }[];
     expect(before.map((e) => e.status)).toEqual(['dead', 'done']);
     expect(before[0]).toMatchObject({ attempts: 1, lastError: expect.stringContaining('channel unreachable') });
 

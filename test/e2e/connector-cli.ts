@@ -22,7 +22,16 @@ export function runCli(args: string[]): Promise<CliRun> {
 }
 
 /** --db and the application's OAuth client, as setup and doctor take them. */
-export const portalFlags = (rig: SandboxRig): string[] => ['--db', rig.db, '--client-id', rig.sb.clientId, '--client-secret', rig.sb.clientSecret, '--oauth-server', rig.sb.url];
+export const portalFlags = (rig: SandboxRig): string[] => [
+  '--db',
+  rig.db,
+  '--client-id',
+  rig.sb.clientId,
+  '--client-secret',
+  rig.sb.clientSecret,
+  '--oauth-server',
+  rig.sb.url,
+];
 
 /** Starts the gateway and installs the application on the rig's portal through it. */
 export async function installed(rig: SandboxRig): Promise<void> {

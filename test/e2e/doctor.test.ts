@@ -11,14 +11,24 @@ const rig = useSandboxRig({ timeoutMs: 30_000 });
 /** Installed and set up as `connector setup` does it. */
 async function healthy(): Promise<void> {
   await installed(rig);
-  const r = await runCli(['connector', 'setup', ...portalFlags(rig), '--connector', CONNECTOR, '--url', rig.eventsUrl()]);
+  const r = await runCli([
+    'connector',
+    'setup',
+    ...portalFlags(rig),
+    '--connector',
+    CONNECTOR,
+    '--url',
+    rig.eventsUrl(),
+  ]);
   expect(r.code, r.stderr).toBe(0);
 }
 
-const doctor = (...extra: string[]) => runCli(['doctor', ...portalFlags(rig), '--url', rig.eventsUrl(), '--connector', CONNECTOR, ...extra]);
+const doctor = (...extra: string[]) =>
+  runCli(['doctor', ...portalFlags(rig), '--url', rig.eventsUrl(), '--connector', CONNECTOR, ...extra]);
 
 /** The line of one check. */
-const line = (r: CliRun, name: string): string => r.stdout.split('\n').find((l) => l.slice(2).startsWith(`${name}:`)) ?? `(no ${name} line in)\n${r.stdout}`;
+const line = (r: CliRun, name: string): string =>
+  r.stdout.split('\n').find((l) => l.slice(2).startsWith(`${name}:`)) ?? `(no ${name} line in)\n${r.stdout}`;
 
 function failedOn(r: CliRun, name: string): string {
   expect(r.code).toBe(1);
@@ -34,7 +44,18 @@ describe('doctor', () => {
     await healthy();
     const r = await doctor();
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    for (const name of ['portal', 'token', 'bindings', 'round trip', 'connector', 'REST budget', 'clock', 'inbox', 'outboxes']) expect(line(r, name)).toMatch(/^✔ /);
+    for (const name of [
+      'portal',
+      'token',
+      'bindings',
+      'round trip',
+      'connector',
+      'REST budget',
+      'clock',
+      'inbox',
+      'outboxes',
+    ])
+      expect(line(r, name)).toMatch(/^✔ /);
     expect(line(r, 'round trip')).toMatch(/reached the gateway in \d+ ms, with the right application_token/);
     expect(line(r, 'connector')).toContain(`${CONNECTOR} is registered and active on line 1`);
     expect(line(r, 'offline queue')).toMatch(/^– offline queue: not checked/);
@@ -56,7 +77,9 @@ describe('doctor', () => {
     await rest(rig, 'event.unbind', { event: 'ONIMCONNECTORMESSAGEADD', handler: rig.eventsUrl() });
     await rest(rig, 'event.bind', { event: 'ONIMCONNECTORMESSAGEADD', handler: 'https://old.example.com/events' });
     const l = failedOn(await doctor(), 'bindings');
-    expect(l).toContain(`bound elsewhere, not to ${rig.eventsUrl()}: ONIMCONNECTORMESSAGEADD → https://old.example.com/events`);
+    expect(l).toContain(
+      `bound elsewhere, not to ${rig.eventsUrl()}: ONIMCONNECTORMESSAGEADD → https://old.example.com/events`,
+    );
   });
 
   it('a revoked refresh token: the token check fails, and the checks that need it say so', async () => {
@@ -81,7 +104,9 @@ describe('doctor', () => {
     await healthy();
     await rig.gw!.kill('SIGTERM');
     const l = failedOn(await doctor('--timeout', '1500ms'), 'round trip');
-    expect(l).toContain(`no ONAPPTEST reached this gateway's store within 2 s of event.test (sent to ${rig.eventsUrl()})`);
+    expect(l).toContain(
+      `no ONAPPTEST reached this gateway's store within 2 s of event.test (sent to ${rig.eventsUrl()})`,
+    );
     expect(rig.sb.recorder.deliveries({ code: 'ONAPPTEST' }).at(-1)).toMatchObject({ ok: false });
   });
 
@@ -89,7 +114,7 @@ describe('doctor', () => {
     await healthy();
     await callControl(rig.sb.url, '/sandbox/portals/application-token', {});
     const l = failedOn(await doctor(), 'round trip');
-    expect(l).toContain('with another application_token than the install\'s');
+    expect(l).toContain("with another application_token than the install's");
     expect(l).toContain('fix: the application was reinstalled without the gateway seeing ONAPPINSTALL');
     expect(rig.sb.recorder.deliveries({ code: 'ONAPPTEST' }).at(-1)).toMatchObject({ status: 401 });
   });

@@ -7,7 +7,8 @@ import { startGatewayProcess } from '../process.js';
 const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
 const TOKEN = '831c76b092f9f135d9b6b36c3a720757';
 const seed = formFixture('imconnector-message-update');
-const bodyFor = (n: number) => seed.replace('ext-msg-005', `ext-msg-kill-${n}`).replace('ts=1773760030', `ts=${1773760030 + n}`);
+const bodyFor = (n: number) =>
+  seed.replace('ext-msg-005', `ext-msg-kill-${n}`).replace('ts=1773760030', `ts=${1773760030 + n}`);
 
 let tmp: ReturnType<typeof tempDir>;
 beforeEach(() => {
@@ -26,7 +27,11 @@ it('every event answered 200 survives SIGKILL of the server mid-stream', async (
       while (!stop) {
         const n = next++;
         try {
-          const res = await fetch(`${gw.url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: bodyFor(n) });
+          const res = await fetch(`${gw.url}/events`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: bodyFor(n),
+          });
           if (res.status === 200) acked.set(((await res.json()) as { id: number }).id, n);
         } catch {
           // The server died under this request: it was never answered, so it may be lost.
@@ -49,7 +54,9 @@ it('every event answered 200 survives SIGKILL of the server mid-stream', async (
       const e = byId.get(id);
       if (!e || !JSON.stringify(e.event).includes(`ext-msg-kill-${n}"`)) missing++;
     }
-    console.log(`kill test: ${next} sent, ${acked.size} acknowledged, ${stored.length} stored, ${missing} acknowledged but missing`);
+    console.log(
+      `kill test: ${next} sent, ${acked.size} acknowledged, ${stored.length} stored, ${missing} acknowledged but missing`,
+    );
     expect(acked.size).toBeGreaterThanOrEqual(900);
     expect(missing).toBe(0);
   } finally {

@@ -17,7 +17,10 @@ const run = (args: string[]) => {
 };
 
 /** A database with events in every status, received `ageMs` ago, each run once by a worker; returns their ids by status. */
-async function fill(file: string, ageMs: number): Promise<Record<'done' | 'dead' | 'retry' | 'invalid' | 'pending', number>> {
+async function fill(
+  file: string,
+  ageMs: number,
+): Promise<Record<'done' | 'dead' | 'retry' | 'invalid' | 'pending', number>> {
   const store = new SqliteStore(file);
   try {
     const at = Date.now() - ageMs;
@@ -27,10 +30,19 @@ async function fill(file: string, ageMs: number): Promise<Record<'done' | 'dead'
     // The pending one waits behind the retry (same chat): no worker takes it.
     const retry = await add({ orderKey: `chat-${ageMs}` });
     for (const e of await store.claim('old-worker', at, 60_000, 10, 8)) {
-      const outcome = e.id === done ? { ok: true as const } : { ok: false as const, error: 'boom', retryAt: e.id === dead ? null : Date.now() + 24 * HOUR };
+      const outcome =
+        e.id === done
+          ? { ok: true as const }
+          : { ok: false as const, error: 'boom', retryAt: e.id === dead ? null : Date.now() + 24 * HOUR };
       await store.finish(e.id, 'old-worker', outcome, at);
     }
-    return { done, dead, retry, invalid: await add({ status: 'invalid', error: 'bad' }), pending: await add({ orderKey: `chat-${ageMs}` }) };
+    return {
+      done,
+      dead,
+      retry,
+      invalid: await add({ status: 'invalid', error: 'bad' }),
+      pending: await add({ orderKey: `chat-${ageMs}` }),
+    };
   } finally {
     await store.close();
   }
@@ -83,8 +95,12 @@ describe('b24-im-gateway prune', () => {
   it('refuses unfinished statuses and a missing age, with codes', () => {
     const db = `${tmp.dir}/none.db`;
     expect(run(['prune', '--db', db]).stderr).toBe('error B24GW_BAD_INPUT: Say how old: --older-than 30d\n');
-    expect(run(['prune', '--db', db, '--older-than', 'a month']).stderr).toMatch(/^error B24GW_BAD_INPUT: --older-than: "a month" is not a duration/);
-    expect(run(['prune', '--db', db, '--older-than', '1d', '--status', 'done,pending']).stderr).toMatch(/^error B24GW_BAD_INPUT: Only finished events can be pruned \(done, invalid, dead\), got "done,pending"\n$/);
+    expect(run(['prune', '--db', db, '--older-than', 'a month']).stderr).toMatch(
+      /^error B24GW_BAD_INPUT: --older-than: "a month" is not a duration/,
+    );
+    expect(run(['prune', '--db', db, '--older-than', '1d', '--status', 'done,pending']).stderr).toMatch(
+      /^error B24GW_BAD_INPUT: Only finished events can be pruned \(done, invalid, dead\), got "done,pending"\n$/,
+    );
     const missing = run(['prune', '--db', db, '--older-than', '1d']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^error B24GW_BAD_INPUT: No database at/);
@@ -102,13 +118,29 @@ describe('b24-im-gateway serve --retain', () => {
   it('prunes finished events older than the retention while it runs, and nothing else', async () => {
     const db = `${tmp.dir}/r.db`;
     const old = await fill(db, 2 * HOUR);
-    const gw = await startGatewayProcess(['--db', db, '--retain', '1h', '--app-token', `${MEMBER}=${TOKEN}`, '--log-level', 'info']);
+    const gw = await startGatewayProcess([
+      '--db',
+      db,
+      '--retain',
+      '1h',
+      '--app-token',
+      `${MEMBER}=${TOKEN}`,
+      '--log-level',
+      'info',
+    ]);
     try {
-      const res = await fetch(`${gw.url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: formFixture('imconnector-message-update') });
+      const res = await fetch(`${gw.url}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: formFixture('imconnector-message-update'),
+      });
       const { id: fresh } = (await res.json()) as { id: number };
       const deadline = Date.now() + 15_000;
       let events = left(db).events;
-      while ((events.some((e) => e.id === old.done) || events.find((e) => e.id === fresh)?.status !== 'done') && Date.now() < deadline) {
+      while (
+        (events.some((e) => e.id === old.done) || events.find((e) => e.id === fresh)?.status !== 'done') &&
+        Date.now() < deadline
+      ) {
         await new Promise((r) => setTimeout(r, 100));
         events = left(db).events;
       }
@@ -121,6 +153,8 @@ describe('b24-im-gateway serve --retain', () => {
     } finally {
       await gw.kill();
     }
-    expect(run(['serve', '--db', db, '--role', 'intake', '--retain', '1h']).stderr).toBe('error B24GW_BAD_CONFIG: --retain runs with the worker: use it with --role all or worker\n');
+    expect(run(['serve', '--db', db, '--role', 'intake', '--retain', '1h']).stderr).toBe(
+      'error B24GW_BAD_CONFIG: --retain runs with the worker: use it with --role all or worker\n',
+    );
   });
 });

@@ -79,16 +79,30 @@ it('plays the whole conversation, prints each step and PASS, and leaves no proce
   expect(code, out).toBe(0);
   // Plain text when stdout is not a terminal.
   expect(out.includes(`${String.fromCharCode(27)}[`)).toBe(false);
-  for (const event of ['ONAPPINSTALL', 'ONIMCONNECTORDIALOGSTART', 'ONIMCONNECTORMESSAGEADD', 'ONIMCONNECTORMESSAGEUPDATE', 'ONIMCONNECTORMESSAGEDELETE', 'ONOPENLINEMESSAGEUPDATE', 'ONIMBOTMESSAGEADD', 'ONIMBOTMESSAGEUPDATE', 'ONIMCONNECTORDIALOGFINISH']) {
+  for (const event of [
+    'ONAPPINSTALL',
+    'ONIMCONNECTORDIALOGSTART',
+    'ONIMCONNECTORMESSAGEADD',
+    'ONIMCONNECTORMESSAGEUPDATE',
+    'ONIMCONNECTORMESSAGEDELETE',
+    'ONOPENLINEMESSAGEUPDATE',
+    'ONIMBOTMESSAGEADD',
+    'ONIMBOTMESSAGEUPDATE',
+    'ONIMCONNECTORDIALOGFINISH',
+  ]) {
     expect(out).toContain(`Bitrix24 -> gateway     ${event}`);
   }
   expect(out).toMatch(/app\.info with the install's access token.*<- 200/);
   expect(out).toMatch(/message\.created "<b>Maria Lopez:<\/b> <br>Hello Anna!/);
   expect(out).toMatch(/MESSAGES: im \{chat_id \d+, message_id \d+\}, message\.id \["ext-001"\]/);
   // The client writes and reads through the channel and the gateway, never the portal's REST itself.
-  expect(out).toMatch(/channel -> gateway +POST \/channel\/events, signed <- 200, kept as customer action #1\n.*customer action #1 message\.created: sent\n.*gateway -> Bitrix24 +imconnector\.send\.messages <- 200/);
+  expect(out).toMatch(
+    /channel -> gateway +POST \/channel\/events, signed <- 200, kept as customer action #1\n.*customer action #1 message\.created: sent\n.*gateway -> Bitrix24 +imconnector\.send\.messages <- 200/,
+  );
   expect(out).toMatch(/gateway -> Bitrix24 +imconnector\.send\.status\.reading <- 200/);
-  expect(out).toMatch(/^PASS: 12 steps checked; 10 events done; 6 signed channel payloads verified; 3 delivery statuses with message\.id lists; 2 customer actions through the gateway/m);
+  expect(out).toMatch(
+    /^PASS: 12 steps checked; 10 events done; 6 signed channel payloads verified; 3 delivery statuses with message\.id lists; 2 customer actions through the gateway/m,
+  );
   expect(out).not.toContain('FAIL');
   const { pid, dir } = started(out);
   expect(alive(pid)).toBe(false);
@@ -108,7 +122,11 @@ it('--keep leaves everything running until Ctrl+C, then stops it all', async () 
   expect(await (await fetch(`${metrics}/metrics`)).text()).toContain('b24gw_events_received_total');
   const sandbox = /sandbox control API {2}(http:\/\/127\.0\.0\.1:\d+)\/sandbox/.exec(run.output())![1]!;
   // More traffic while it runs is shown as it happens.
-  const scenario = await fetch(`${sandbox}/sandbox/scenario`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'conversation', messages: 1 }) });
+  const scenario = await fetch(`${sandbox}/sandbox/scenario`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'conversation', messages: 1 }),
+  });
   expect(((await scenario.json()) as { ok: boolean }).ok).toBe(true);
   await until(() => /gateway -> channel {3}dialog\.finished evt_/.test(run.output()), 'the live channel log', run);
 

@@ -29,20 +29,33 @@ interface Sent {
 }
 
 async function write(portal: Portal, n: number, chats = 4): Promise<Sent> {
-  const m = await rig.sb.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: `chat-${n % chats}`, text: `Message ${n}` });
+  const m = await rig.sb.act.operatorWrites(portal, {
+    connector: CONNECTOR,
+    line: LINE,
+    externalChatId: `chat-${n % chats}`,
+    text: `Message ${n}`,
+  });
   return { memberId: portal.memberId, eventId: rig.storedId(m.delivery), chatId: m.chat.id, messageId: m.message.id };
 }
 
 /** Waits for one delivery status per message, each naming the channel's id for it; returns them. */
 async function statusesFor(sent: Sent[], timeoutMs?: number): Promise<StatusRecord[]> {
-  const find = (s: Sent) => rig.sb.recorder.statuses().find((r) => r.memberId === s.memberId && r.messageId === s.messageId);
+  const find = (s: Sent) =>
+    rig.sb.recorder.statuses().find((r) => r.memberId === s.memberId && r.messageId === s.messageId);
   const found = await rig.until(
     () => (sent.every(find) ? sent.map((s) => find(s)!) : undefined),
     () => `${sent.length} delivery statuses (have ${sent.filter(find).length})`,
     timeoutMs,
   );
   for (const [i, s] of sent.entries()) {
-    expect(found[i]).toMatchObject({ kind: 'delivery', connector: CONNECTOR, line: LINE, chatId: s.chatId, externalIds: [`ext-evt_${s.eventId}_0`], known: true });
+    expect(found[i]).toMatchObject({
+      kind: 'delivery',
+      connector: CONNECTOR,
+      line: LINE,
+      chatId: s.chatId,
+      externalIds: [`ext-evt_${s.eventId}_0`],
+      known: true,
+    });
   }
   return found;
 }
@@ -68,7 +81,9 @@ it('token expiry mid-run: the gateway refreshes once per portal with its client 
 
   const refreshes = rig.sb.recorder.tokenRequests().slice(atInstall.length);
   for (const p of portals) {
-    expect(refreshes.filter((t) => t.memberId === p.memberId)).toEqual([expect.objectContaining({ grantType: 'refresh_token', clientId: rig.sb.clientId, ok: true })]);
+    expect(refreshes.filter((t) => t.memberId === p.memberId)).toEqual([
+      expect.objectContaining({ grantType: 'refresh_token', clientId: rig.sb.clientId, ok: true }),
+    ]);
   }
   expect(rig.sb.recorder.calls().filter((c) => c.error === 'expired_token').length).toBeGreaterThan(0);
   expect(refreshes).toHaveLength(portals.length);
@@ -102,7 +117,9 @@ it('a burst of hundreds of events: every status arrives, within the rate limit, 
 
   const all = requests();
   const limited = all.filter((c) => c.error === 'QUERY_LIMIT_EXCEEDED');
-  console.log(`burst: ${total} events, ${all.length} REST requests (${limited.length} answered 503) in ${seconds.toFixed(1)} s`);
+  console.log(
+    `burst: ${total} events, ${all.length} REST requests (${limited.length} answered 503) in ${seconds.toFixed(1)} s`,
+  );
   expect(all.every((c) => c.httpStatus === 200 || c.error === 'QUERY_LIMIT_EXCEEDED')).toBe(true);
   // The install's app.info call-back is not counted by the gateway's own bucket, so a burst past 50 may meet one 503.
   expect(limited.length).toBeLessThanOrEqual(3);

@@ -31,17 +31,25 @@ it('a restart in the middle (SIGTERM, start again on the same db) loses nothing 
   const sender = async () => {
     while (!stop) {
       const i = n++;
-      const m = await rig.sb.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: `chat-${i % 10}`, text: `Message ${i}` }, { handlerUrl: target });
+      const m = await rig.sb.act.operatorWrites(
+        portal,
+        { connector: CONNECTOR, line: LINE, externalChatId: `chat-${i % 10}`, text: `Message ${i}` },
+        { handlerUrl: target },
+      );
       const d = m.delivery.deliveries[0]!;
       // Bitrix24 never re-sends: an event the gateway did not answer 200 is not its to keep.
-      if (d.status === 200) acked.set((JSON.parse(d.responseBody!) as { id: number }).id, { chatId: m.chat.id, messageId: m.message.id });
+      if (d.status === 200)
+        acked.set((JSON.parse(d.responseBody!) as { id: number }).id, { chatId: m.chat.id, messageId: m.message.id });
       else unanswered++;
       await sleep(d.status === 200 ? 5 : 25);
     }
   };
   const senders = Array.from({ length: 4 }, sender);
 
-  await rig.until(() => (acked.size >= 60 ? true : undefined), () => '60 events answered before the restart');
+  await rig.until(
+    () => (acked.size >= 60 ? true : undefined),
+    () => '60 events answered before the restart',
+  );
   // A backlog: the channel and Bitrix24's REST API are down, so events wait for retries and statuses in the outbox.
   rig.channel.fail(true);
   rig.sb.faults.set({ outage: 'http503' });
@@ -56,7 +64,10 @@ it('a restart in the middle (SIGTERM, start again on the same db) loses nothing 
   target = `${rig.gw.url}/events`;
   rig.channel.fail(false);
   rig.sb.faults.set({ outage: false });
-  await rig.until(() => (acked.size >= ackedBeforeRestart + 60 ? true : undefined), () => '60 more events answered after the restart');
+  await rig.until(
+    () => (acked.size >= ackedBeforeRestart + 60 ? true : undefined),
+    () => '60 more events answered after the restart',
+  );
   stop = true;
   await Promise.all(senders);
 
@@ -77,15 +88,25 @@ it('a restart in the middle (SIGTERM, start again on the same db) loses nothing 
   expect(new Set(rig.channel.deliveries.map((d) => d.webhookId)).size).toBe(ids.length);
 
   const statusOf = (messageId: number) => rig.sb.recorder.statuses().find((s) => s.messageId === messageId);
-  await rig.until(() => (ids.every((id) => statusOf(acked.get(id)!.messageId)) ? true : undefined), () => `${ids.length} delivery statuses (have ${ids.filter((id) => statusOf(acked.get(id)!.messageId)).length})`);
+  await rig.until(
+    () => (ids.every((id) => statusOf(acked.get(id)!.messageId)) ? true : undefined),
+    () => `${ids.length} delivery statuses (have ${ids.filter((id) => statusOf(acked.get(id)!.messageId)).length})`,
+  );
   for (const [id, m] of acked) {
-    expect(statusOf(m.messageId)).toMatchObject({ kind: 'delivery', chatId: m.chatId, externalIds: [`ext-evt_${id}_0`], known: true });
+    expect(statusOf(m.messageId)).toMatchObject({
+      kind: 'delivery',
+      chatId: m.chatId,
+      externalIds: [`ext-evt_${id}_0`],
+      known: true,
+    });
   }
   expect(await rig.store!.countStatuses()).toMatchObject({ pending: 0, dead: 0 });
 
   // The restart mattered: the first process stopped cleanly with work left, which the second one did.
   expect(exitCode).toBe(0);
   const finishedAfter = events.filter((e) => e.receivedAt < stoppedAt && (e.processedAt ?? 0) > stoppedAt);
-  console.log(`restart: ${acked.size} events answered (${ackedBeforeRestart} before the restart), ${unanswered} not answered while it was down; ${finishedAfter.length} received before the stop were finished after it`);
+  console.log(
+    `restart: ${acked.size} events answered (${ackedBeforeRestart} before the restart), ${unanswered} not answered while it was down; ${finishedAfter.length} received before the stop were finished after it`,
+  );
   expect(finishedAfter.length).toBeGreaterThan(0);
 }, 120_000);

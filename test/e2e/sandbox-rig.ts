@@ -29,12 +29,24 @@ export class SandboxRig {
   /** The gateway's command line against this test's sandbox, channel and database. */
   gatewayArgs(extra: string[] = [], retrySchedule = RETRY_SCHEDULE): string[] {
     return [
-      '--db', this.db,
-      '--allow-domain', new URL(this.sb.url).host,
-      '--client-id', this.sb.clientId, '--client-secret', this.sb.clientSecret, '--oauth-server', this.sb.url,
-      '--channel-url', this.channel.url, '--channel-secret', this.channel.secret,
-      '--retry-schedule', retrySchedule,
-      '--log-level', 'warn',
+      '--db',
+      this.db,
+      '--allow-domain',
+      new URL(this.sb.url).host,
+      '--client-id',
+      this.sb.clientId,
+      '--client-secret',
+      this.sb.clientSecret,
+      '--oauth-server',
+      this.sb.url,
+      '--channel-url',
+      this.channel.url,
+      '--channel-secret',
+      this.channel.secret,
+      '--retry-schedule',
+      retrySchedule,
+      '--log-level',
+      'warn',
       ...extra,
     ];
   }
@@ -51,12 +63,19 @@ export class SandboxRig {
   }
 
   /** Polls `probe` until it gives a value; on a timeout, fails with the end of the gateway's output. */
-  async until<T>(probe: () => T | undefined | Promise<T | undefined>, what: () => string, timeoutMs = this.timeoutMs): Promise<T> {
+  async until<T>(
+    probe: () => T | undefined | Promise<T | undefined>,
+    what: () => string,
+    timeoutMs = this.timeoutMs,
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const value = await probe();
       if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}\n--- gateway output ---\n${this.gw?.output().slice(-3000) ?? ''}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for ${what()}\n--- gateway output ---\n${this.gw?.output().slice(-3000) ?? ''}`,
+        );
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -88,7 +107,9 @@ export function useSandboxRig({ timeoutMs }: { timeoutMs: number }): SandboxRig 
     rig.db = `${rig.tmp.dir}/gateway.db`;
     rig.sb = await startSandbox();
     // A channel names every new message; its ids are then what Bitrix24 must get back.
-    rig.channel = await fakeChannel((p) => (p.type === 'message.created' ? { externalMessageIds: [`ext-${p.id}`] } : {}));
+    rig.channel = await fakeChannel((p) =>
+      p.type === 'message.created' ? { externalMessageIds: [`ext-${p.id}`] } : {},
+    );
   });
   afterEach(async () => {
     await rig.gw?.kill('SIGKILL');

@@ -18,10 +18,20 @@ describe.each(['intake', 'all'])('b24-im-gateway serve --role %s', (role) => {
 
   it('answers each request with its own outcome, codes and paths intact, and stores before a clean exit', async () => {
     const db = `${tmp.dir}/data/e.db`;
-    const gw = await startGatewayProcess(['--role', role, '--db', db, '--app-token', `${MEMBER}=${TOKEN}`, '--log-level', 'error'], { admin: true });
+    const gw = await startGatewayProcess(
+      ['--role', role, '--db', db, '--app-token', `${MEMBER}=${TOKEN}`, '--log-level', 'error'],
+      { admin: true },
+    );
     const post = async (body: string) => {
-      const res = await fetch(`${gw.url}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
-      return { status: res.status, body: (await res.json()) as { id?: number; duplicate?: boolean; error?: { code: string; path?: string } } };
+      const res = await fetch(`${gw.url}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as { id?: number; duplicate?: boolean; error?: { code: string; path?: string } },
+      };
     };
     const good = formFixture('imconnector-message-update');
     let answers;
@@ -42,7 +52,8 @@ describe.each(['intake', 'all'])('b24-im-gateway serve --role %s', (role) => {
       expect(await publicMetrics.json()).toMatchObject({ error: { code: 'B24GW_NOT_FOUND' } });
       expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
       // The database, its -wal and -shm are the owner's only, and so is the folder made for them.
-      for (const f of [db, `${db}-wal`, `${db}-shm`]) expect([f, (statSync(f).mode & 0o777).toString(8)]).toEqual([f, '600']);
+      for (const f of [db, `${db}-wal`, `${db}-shm`])
+        expect([f, (statSync(f).mode & 0o777).toString(8)]).toEqual([f, '600']);
       expect((statSync(`${tmp.dir}/data`).mode & 0o777).toString(8)).toBe('700');
     } finally {
       await gw.kill('SIGTERM');
@@ -53,7 +64,10 @@ describe.each(['intake', 'all'])('b24-im-gateway serve --role %s', (role) => {
     expect(new Set(fresh.map((a) => a.body.id)).size).toBe(40);
     const [dup, invalid, forged, garbled] = answers.slice(40);
     expect(dup).toEqual({ status: 200, body: { ok: true, id: fresh[0]!.body.id, duplicate: true } });
-    expect(invalid).toMatchObject({ status: 400, body: { error: { code: 'B24GW_INVALID_EVENT', path: 'data[LINE]' } } });
+    expect(invalid).toMatchObject({
+      status: 400,
+      body: { error: { code: 'B24GW_INVALID_EVENT', path: 'data[LINE]' } },
+    });
     expect(forged).toMatchObject({ status: 401, body: { error: { code: 'B24GW_UNAUTHORIZED' } } });
     expect(garbled).toMatchObject({ status: 400, body: { error: { code: 'B24GW_TOO_DEEP' } } });
     const store = new SqliteStore(db);

@@ -6,13 +6,17 @@ import process from 'node:process';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { Gateway } from '../../dist/index.js';
 
-const tell = (what) => globalThis.fetch(process.env.B24GW_TEST_SINK, { method: 'POST', body: JSON.stringify({ ...what, threadId }) });
+const tell = (what) =>
+  globalThis.fetch(process.env.B24GW_TEST_SINK, { method: 'POST', body: JSON.stringify({ ...what, threadId }) });
 
 /** @type {import('../../src/index.js').GatewaySetup} */
 export default async function setup(options, { role }) {
   await tell({ kind: 'setup', role });
   // A channel that is a function cannot cross to a thread: the setup module gives it, to the worker.
-  const channel = { format: 'text', deliver: async (payload) => void (await tell({ kind: 'channel', type: payload.type })) };
+  const channel = {
+    format: 'text',
+    deliver: async (payload) => void (await tell({ kind: 'channel', type: payload.type })),
+  };
   const gateway = new Gateway({
     ...options,
     ...(role === 'worker' ? { channel } : {}),

@@ -13,7 +13,8 @@ const lib = (await import(new URL('../../dist/index.js', import.meta.url).href))
 const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
 const TOKEN = '831c76b092f9f135d9b6b36c3a720757';
 const FORM = 'application/x-www-form-urlencoded';
-const update = (messageId: string, ts: number) => formFixture('imconnector-message-update').replace('ext-msg-005', messageId).replace('ts=1773760030', `ts=${ts}`);
+const update = (messageId: string, ts: number) =>
+  formFixture('imconnector-message-update').replace('ext-msg-005', messageId).replace('ts=1773760030', `ts=${ts}`);
 
 interface Told {
   kind: 'setup' | 'handler' | 'channel';
@@ -41,7 +42,8 @@ async function startSink() {
 
 /** Polls until `check` holds; false after `ms` (a wait, not an assertion). */
 const until = async (check: () => boolean | Promise<boolean>, ms = 10_000) => {
-  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) return false;
+  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 20)))
+    if (Date.now() > end) return false;
   return true;
 };
 
@@ -92,10 +94,16 @@ describe('startServer with a spec and a setup module', () => {
     expect(new Set(setups.map((t) => t.threadId)).size).toBe(2);
 
     expect(await post(server.url, update('m-1', 1773760031))).toMatchObject({ status: 200, body: { id: 1 } });
-    expect(await until(() => sink.told.some((t) => t.kind === 'channel') && sink.told.some((t) => t.kind === 'handler'))).toBe(true);
+    expect(
+      await until(() => sink.told.some((t) => t.kind === 'channel') && sink.told.some((t) => t.kind === 'handler')),
+    ).toBe(true);
     const worker = setups.find((t) => t.role === 'worker')!.threadId;
-    expect(sink.told.filter((t) => t.kind === 'handler')).toEqual([{ kind: 'handler', role: 'worker', eventId: 1, messageId: 'm-1', aborted: false, threadId: worker }]);
-    expect(sink.told.filter((t) => t.kind === 'channel')).toEqual([{ kind: 'channel', type: 'message.updated', threadId: worker }]);
+    expect(sink.told.filter((t) => t.kind === 'handler')).toEqual([
+      { kind: 'handler', role: 'worker', eventId: 1, messageId: 'm-1', aborted: false, threadId: worker },
+    ]);
+    expect(sink.told.filter((t) => t.kind === 'channel')).toEqual([
+      { kind: 'channel', type: 'message.updated', threadId: worker },
+    ]);
 
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${server.adminUrl}/metrics`)).text();
@@ -114,7 +122,9 @@ describe('startServer with a spec and a setup module', () => {
     socket.on('data', (c: Buffer) => (answers += c.toString()));
     await new Promise((r) => socket.once('connect', r));
     const body = update('m-2', 1773760032);
-    socket.write(`POST /events HTTP/1.1\r\nhost: x\r\ncontent-type: ${FORM}\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 100)}`);
+    socket.write(
+      `POST /events HTTP/1.1\r\nhost: x\r\ncontent-type: ${FORM}\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 100)}`,
+    );
     // Time for the server to take the request in (a wait, not an assertion: it has nothing to watch).
     await new Promise((r) => setTimeout(r, 200));
     const closed = server.close();
@@ -124,7 +134,9 @@ describe('startServer with a spec and a setup module', () => {
     await closed;
     expect(answers).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*"ok":true,"id":1[\s\S]*HTTP\/1\.1 503 [\s\S]*"not ready"/);
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
-    const { SqliteStore } = await import(new URL('../../dist/store/sqlite/store.js', import.meta.url).href) as typeof import('../../src/store/sqlite/store.js');
+    const { SqliteStore } = (await import(
+      new URL('../../dist/store/sqlite/store.js', import.meta.url).href
+    )) as typeof import('../../src/store/sqlite/store.js');
     const store = new SqliteStore(`${tmp.dir}/s.db`);
     try {
       expect((await store.getEvent(1))?.status).toBe('done');
@@ -142,12 +154,17 @@ describe('startServer with a spec and a setup module', () => {
       { kind: 'setup', role: 'intake', threadId: 0 },
       { kind: 'setup', role: 'worker', threadId: 0 },
     ]);
-    expect(await post(worker.url, update('m-3', 1773760033))).toMatchObject({ status: 404, body: { error: { code: 'B24GW_NOT_FOUND' } } });
+    expect(await post(worker.url, update('m-3', 1773760033))).toMatchObject({
+      status: 404,
+      body: { error: { code: 'B24GW_NOT_FOUND' } },
+    });
     expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
     expect(await post(intake.url, update('m-3', 1773760033))).toMatchObject({ status: 200 });
     // Another server's worker finds it on its poll; the intake alone never processes.
     expect(await until(() => sink.told.some((t) => t.kind === 'handler'))).toBe(true);
-    expect(sink.told.filter((t) => t.kind === 'handler').map((t) => [t.role, t.messageId, t.threadId])).toEqual([['worker', 'm-3', 0]]);
+    expect(sink.told.filter((t) => t.kind === 'handler').map((t) => [t.role, t.messageId, t.threadId])).toEqual([
+      ['worker', 'm-3', 0],
+    ]);
   });
 
   it('refuses to start, with B24GW_BAD_CONFIG, when the setup module cannot be loaded, exports no function, fails, or options cannot cross a thread', async () => {
@@ -168,11 +185,21 @@ describe('startServer with a spec and a setup module', () => {
           (s) => (servers.push(s), undefined),
           (e: unknown) => e,
         );
-        expect([role, String(setupModule), error]).toMatchObject([role, String(setupModule), { code: 'B24GW_BAD_CONFIG', message: expect.stringMatching(message) }]);
+        expect([role, String(setupModule), error]).toMatchObject([
+          role,
+          String(setupModule),
+          { code: 'B24GW_BAD_CONFIG', message: expect.stringMatching(message) },
+        ]);
       }
     }
-    const withFunction = { ...spec(), channel: { url: 'http://127.0.0.1:9/', secret: 'whsec_AAAA', fetch: () => undefined } } as unknown as Parameters<Library['startServer']>[0];
-    await expect(lib.startServer(withFunction, { port: 0 })).rejects.toMatchObject({ code: 'B24GW_BAD_CONFIG', message: expect.stringMatching(/plain data/) });
+    const withFunction = {
+      ...spec(),
+      channel: { url: 'http://127.0.0.1:9/', secret: 'whsec_AAAA', fetch: () => undefined },
+    } as unknown as Parameters<Library['startServer']>[0];
+    await expect(lib.startServer(withFunction, { port: 0 })).rejects.toMatchObject({
+      code: 'B24GW_BAD_CONFIG',
+      message: expect.stringMatching(/plain data/),
+    });
   });
 
   it('a thread that stops by itself: onThreadExit hears which; by default the server closes, and a delivery the intake thread held is answered 503', async () => {
@@ -184,7 +211,17 @@ describe('startServer with a spec and a setup module', () => {
 
     const other = await start(spec({ db: `${tmp.dir}/t.db` }), { port: 0 });
     const answer = await post(other.url, formFixture('imconnector-message-delete'));
-    expect(answer).toMatchObject({ status: 503, body: { error: { code: 'B24GW_SHUTTING_DOWN', message: 'The intake thread stopped before it answered' } } });
-    expect(await until(() => fetch(`${other.url}/healthz`).then(() => false, () => true))).toBe(true);
+    expect(answer).toMatchObject({
+      status: 503,
+      body: { error: { code: 'B24GW_SHUTTING_DOWN', message: 'The intake thread stopped before it answered' } },
+    });
+    expect(
+      await until(() =>
+        fetch(`${other.url}/healthz`).then(
+          () => false,
+          () => true,
+        ),
+      ),
+    ).toBe(true);
   });
 });

@@ -45,7 +45,11 @@ parentPort.on('message', async (msg) => {
         const t = performance.now();
         try {
           const r = await gateway.receive(bodies[i], msg.types[i] ?? undefined);
-          out[i] = { status: r.status, body: 'error' in r ? r.error.toJSON() : { ok: true, id: r.id, duplicate: r.duplicate }, ms: performance.now() - t };
+          out[i] = {
+            status: r.status,
+            body: 'error' in r ? r.error.toJSON() : { ok: true, id: r.id, duplicate: r.duplicate },
+            ms: performance.now() - t,
+          };
         } catch (e) {
           out[i] = { status: 0, body: { threw: String(e && e.message) }, ms: performance.now() - t };
         }

@@ -13,7 +13,10 @@ import { useRig } from './rig.js';
 
 const seed = formFixture('imconnector-message-update');
 const bodyFor = (n: number) =>
-  seed.replace('channel-123', `chat-${n % 20}`).replace('ext-msg-005', `crash-${n}`).replace('ts=1773760030', `ts=${1773760030 + n}`);
+  seed
+    .replace('channel-123', `chat-${n % 20}`)
+    .replace('ext-msg-005', `crash-${n}`)
+    .replace('ts=1773760030', `ts=${1773760030 + n}`);
 
 const KILLS = 4;
 const ACKS_PER_ROUND = 250;
@@ -24,7 +27,16 @@ const rig = useRig();
 it(`crash: ${KILLS} SIGKILLs under sustained load lose no acknowledged event, and each is delivered under one webhook-id`, async () => {
   const rng = prng(seedFromEnv());
   const db = `${rig.tmp.dir}/crash.db`;
-  const args = ['--db', db, '--app-token', `${PORTAL_B.member}=${PORTAL_B.token}`, '--channel-url', rig.channel.url, '--channel-secret', rig.channel.secret];
+  const args = [
+    '--db',
+    db,
+    '--app-token',
+    `${PORTAL_B.member}=${PORTAL_B.token}`,
+    '--channel-url',
+    rig.channel.url,
+    '--channel-secret',
+    rig.channel.secret,
+  ];
   const run = [...args, '--lease', '2s', '--concurrency', '8', '--log-level', 'error'];
   const started = Date.now();
   rig.gw = await startGatewayProcess(run);
@@ -72,10 +84,14 @@ it(`crash: ${KILLS} SIGKILLs under sustained load lose no acknowledged event, an
   const store = new SqliteStore(db);
   try {
     // Events a killed process had claimed come back once their 2 s lease runs out.
-    const settled = await waitUntil(async () => {
-      const c = await store.countEvents();
-      return c.pending + c.retry + c.processing === 0;
-    }, 60_000, 200);
+    const settled = await waitUntil(
+      async () => {
+        const c = await store.countEvents();
+        return c.pending + c.retry + c.processing === 0;
+      },
+      60_000,
+      200,
+    );
     const counts = await store.countEvents();
     const stored = await store.listEvents();
     const byId = new Map(stored.map((e) => [e.id, e]));
@@ -95,7 +111,9 @@ it(`crash: ${KILLS} SIGKILLs under sustained load lose no acknowledged event, an
       else if (e.status !== 'done') notDone++;
       if (!effects.has(`evt_${id}_0`)) noEffect++;
     }
-    const lost = new Set([...acked.keys()].filter((id) => byId.get(id)?.status !== 'done' || !effects.has(`evt_${id}_0`))).size;
+    const lost = new Set(
+      [...acked.keys()].filter((id) => byId.get(id)?.status !== 'done' || !effects.has(`evt_${id}_0`)),
+    ).size;
     const inconsistent = [...effects.values()].filter((bodies) => new Set(bodies).size > 1).length;
     const redeliveries = rig.channel.deliveries.length - effects.size;
     figures('crash', {

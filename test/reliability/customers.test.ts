@@ -25,17 +25,28 @@ it('customers: every request sent 3 times under load and through a REST outage; 
   rig.sb = await startSandbox({ plan: 'enterprise' });
   const db = `${rig.tmp.dir}/customers.db`;
   rig.gw = await startGatewayProcess([
-    '--db', db,
-    '--allow-domain', '127.0.0.1:*',
-    '--client-id', rig.sb.clientId,
-    '--client-secret', rig.sb.clientSecret,
-    '--oauth-server', rig.sb.url,
-    '--plan', 'enterprise',
-    '--channel-url', rig.channel.url,
-    '--channel-secret', rig.channel.secret,
-    '--retry-schedule', '200ms,500ms,1s,2s,5s,5s,5s',
-    '--lease', '2s',
-    '--log-level', 'error',
+    '--db',
+    db,
+    '--allow-domain',
+    '127.0.0.1:*',
+    '--client-id',
+    rig.sb.clientId,
+    '--client-secret',
+    rig.sb.clientSecret,
+    '--oauth-server',
+    rig.sb.url,
+    '--plan',
+    'enterprise',
+    '--channel-url',
+    rig.channel.url,
+    '--channel-secret',
+    rig.channel.secret,
+    '--retry-schedule',
+    '200ms,500ms,1s,2s,5s,5s,5s',
+    '--lease',
+    '2s',
+    '--log-level',
+    'error',
   ]);
   const portal = rig.sb.portal;
   expect((await rig.sb.install(portal, `${rig.gw.url}/events`)).ok).toBe(true);
@@ -47,14 +58,24 @@ it('customers: every request sent 3 times under load and through a REST outage; 
   /** One action sent as a retrying channel would: the same signed request three times at once. */
   const send = async (action: object): Promise<boolean> => {
     const id = `req-${++seq}`;
-    const body = JSON.stringify({ version: 1, portal: { memberId: portal.memberId }, connector: { id: CONNECTOR, line: LINE }, ...action });
+    const body = JSON.stringify({
+      version: 1,
+      portal: { memberId: portal.memberId },
+      connector: { id: CONNECTOR, line: LINE },
+      ...action,
+    });
     const copies = await Promise.all(
       Array.from({ length: COPIES }, async () => {
         requests++;
         const ts = Math.floor(Date.now() / 1000);
         const res = await fetch(`${rig.gw!.url}/channel/events`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': sign(rig.channel.secret, id, ts, body) },
+          headers: {
+            'content-type': 'application/json',
+            'webhook-id': id,
+            'webhook-timestamp': String(ts),
+            'webhook-signature': sign(rig.channel.secret, id, ts, body),
+          },
           body,
         }).catch(() => undefined);
         return res?.status === 200;
@@ -73,12 +94,27 @@ it('customers: every request sent 3 times under load and through a REST outage; 
       const chat = `chat-${k}-${i % CHATS_PER_SENDER}`;
       const id = `m-${k}-${i}`;
       const text = `message ${k}/${i}`;
-      if (await send({ type: 'message.created', chat: { externalId: chat }, user: { externalId: `user-${chat}` }, message: { externalId: id, text } })) {
+      if (
+        await send({
+          type: 'message.created',
+          chat: { externalId: chat },
+          user: { externalId: `user-${chat}` },
+          message: { externalId: id, text },
+        })
+      ) {
         acked.set(chat, [...(acked.get(chat) ?? []), id]);
         lastText.set(id, text);
       }
       // Every third message is edited right away, its edit retried as well.
-      if (i % 3 === 2 && (await send({ type: 'message.updated', chat: { externalId: chat }, message: { externalId: id, text: `${text}, edited` } }))) lastText.set(id, `${text}, edited`);
+      if (
+        i % 3 === 2 &&
+        (await send({
+          type: 'message.updated',
+          chat: { externalId: chat },
+          message: { externalId: id, text: `${text}, edited` },
+        }))
+      )
+        lastText.set(id, `${text}, edited`);
       await sleep(10);
     }
   };
@@ -96,10 +132,18 @@ it('customers: every request sent 3 times under load and through a REST outage; 
   const store = new SqliteStore(db);
   try {
     const expected = [...acked.values()].reduce((n, l) => n + l.length, 0);
-    const settled = await waitUntil(async () => {
-      const c = await store.countCustomerActions();
-      return c.pending === 0 && c.dead === 0 && [...rig.sb!.portal.messages.values()].filter((m) => m.direction === 'in').length >= expected;
-    }, 90_000, 200);
+    const settled = await waitUntil(
+      async () => {
+        const c = await store.countCustomerActions();
+        return (
+          c.pending === 0 &&
+          c.dead === 0 &&
+          [...rig.sb!.portal.messages.values()].filter((m) => m.direction === 'in').length >= expected
+        );
+      },
+      90_000,
+      200,
+    );
     const recoveryMs = Date.now() - recovered;
     await sleep(500); // room for any (wrong) second copy to show up
     const inbound = [...portal.messages.values()].filter((m) => m.direction === 'in');
@@ -109,13 +153,26 @@ it('customers: every request sent 3 times under load and through a REST outage; 
     const lost = allAcked.filter((id) => !times.has(id)).length;
     const twice = [...times.values()].filter((n) => n > 1).length;
     const outOfOrder = [...acked].filter(([chat, ids]) => {
-      const inBitrix = inbound.filter((m) => portal.chats.get(m.chatId)?.externalChatId === chat).map((m) => m.externalIds[0]);
+      const inBitrix = inbound
+        .filter((m) => portal.chats.get(m.chatId)?.externalChatId === chat)
+        .map((m) => m.externalIds[0]);
       return JSON.stringify(inBitrix) !== JSON.stringify(ids);
     }).length;
-    const wrongText = allAcked.filter((id) => inbound.find((m) => m.externalIds.includes(id))?.text !== lastText.get(id)).length;
+    const wrongText = allAcked.filter(
+      (id) => inbound.find((m) => m.externalIds.includes(id))?.text !== lastText.get(id),
+    ).length;
     const counts = await store.countCustomerActions();
-    const retried = (store.db.prepare('SELECT COUNT(*) AS n FROM customer_actions WHERE attempts > 1').get() as { n: number }).n;
-    const restRequests = rig.sb.recorder.calls().filter((c) => c.transport !== 'batch' && (c.method === 'batch' || c.method.startsWith('imconnector.')) && c.method !== 'imconnector.send.status.delivery').length;
+    const retried = (
+      store.db.prepare('SELECT COUNT(*) AS n FROM customer_actions WHERE attempts > 1').get() as { n: number }
+    ).n;
+    const restRequests = rig.sb.recorder
+      .calls()
+      .filter(
+        (c) =>
+          c.transport !== 'batch' &&
+          (c.method === 'batch' || c.method.startsWith('imconnector.')) &&
+          c.method !== 'imconnector.send.status.delivery',
+      ).length;
     figures('customers', {
       requests,
       acknowledged: allAcked.length,

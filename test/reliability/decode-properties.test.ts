@@ -41,7 +41,26 @@ type V = null | string | number | boolean | { list: V[] } | { map: [string, V][]
 const wellFormed = (s: string) => Buffer.from(s, 'utf8').toString('utf8') === s; // no lone surrogates
 const anyText = fc.string({ unit: 'binary', maxLength: 12 }).filter(wellFormed);
 const text = fc.oneof(
-  fc.constantFrom('', ' ', '0', '00123', '-1', '1.5', 'Y', 'N', '[b]bold[/b]', 'a&b=c', '100%', 'x+y', '€', '😀', 'привет', '\u0000', '\r\n', '__proto__'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '0',
+    '00123',
+    '-1',
+    '1.5',
+    'Y',
+    'N',
+    '[b]bold[/b]',
+    'a&b=c',
+    '100%',
+    'x+y',
+    '€',
+    '😀',
+    'привет',
+    '\u0000',
+    '\r\n',
+    '__proto__',
+  ),
   fc.string({ maxLength: 10 }),
   anyText,
 );
@@ -55,7 +74,28 @@ const scalar: fc.Arbitrary<V> = fc.oneof(
 /** Nested keys survive parse_str unless they hold `]` or NUL, or are empty or one whitespace character (those mean `[]`). */
 const nestedKey = fc
   .oneof(
-    fc.constantFrom('id', 'MESSAGES', 'chat_id', 'a b', 'a.b', ' x', 'x ', '[', 'a[b', '-1', '01', '1.5', '__proto__', 'constructor', 'prototype', 'hasOwnProperty', '%', '+', '&', '='),
+    fc.constantFrom(
+      'id',
+      'MESSAGES',
+      'chat_id',
+      'a b',
+      'a.b',
+      ' x',
+      'x ',
+      '[',
+      'a[b',
+      '-1',
+      '01',
+      '1.5',
+      '__proto__',
+      'constructor',
+      'prototype',
+      'hasOwnProperty',
+      '%',
+      '+',
+      '&',
+      '=',
+    ),
     fc.integer({ min: -5, max: 3000 }).map(String),
     anyText,
   )
@@ -70,7 +110,12 @@ const value: fc.Arbitrary<V> = fc.letrec<{ v: V }>((tie) => ({
     { depthSize: 'small', withCrossShrink: true },
     { weight: 4, arbitrary: scalar },
     { weight: 1, arbitrary: fc.array(tie('v'), { maxLength: 4 }).map((list) => ({ list })) },
-    { weight: 1, arbitrary: fc.uniqueArray(fc.tuple(nestedKey, tie('v')), { maxLength: 4, selector: ([k]) => k }).map((map) => ({ map })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .uniqueArray(fc.tuple(nestedKey, tie('v')), { maxLength: 4, selector: ([k]) => k })
+        .map((map) => ({ map })),
+    },
   ),
 })).v;
 const topLevel = fc.uniqueArray(fc.tuple(topKey, value), { minLength: 0, maxLength: 6, selector: ([k]) => k });
@@ -90,7 +135,9 @@ function expected(v: V): unknown {
   if (typeof v === 'string') return v;
   if (typeof v === 'boolean') return v ? '1' : '0';
   if (typeof v === 'number') return Number.isSafeInteger(v) ? String(v) : phpFloat(v);
-  const entries = ('list' in v ? v.list.map((x, i) => [String(i), x] as const) : v.map).map(([k, x]) => [k, expected(x)] as const).filter(([, x]) => x !== undefined);
+  const entries = ('list' in v ? v.list.map((x, i) => [String(i), x] as const) : v.map)
+    .map(([k, x]) => [k, expected(x)] as const)
+    .filter(([, x]) => x !== undefined);
   if (entries.length === 0) return undefined;
   return container(entries, false);
 }
@@ -99,18 +146,35 @@ function container(entries: (readonly [string, unknown])[], top: boolean): unkno
   if (!top && entries.every(([k], i) => k === String(i))) return entries.map(([, x]) => x);
   const out: Record<string, unknown> = {};
   // PHP turns canonical integer strings into integer keys: "05" and "5" stay two keys, as in JS.
-  for (const [k, x] of entries) Object.defineProperty(out, canonicalInt.test(k) ? String(Number(k)) : k, { value: x, enumerable: true, writable: true, configurable: true });
+  for (const [k, x] of entries)
+    Object.defineProperty(out, canonicalInt.test(k) ? String(Number(k)) : k, {
+      value: x,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   return out;
 }
 
 /** Whether any key or string holds U+0000, which the gateway refuses in both formats. */
 const hasNul = (v: unknown): boolean =>
-  typeof v === 'string' ? v.includes('\0') : typeof v === 'object' && v !== null && Object.entries(v).some(([k, x]) => k.includes('\0') || hasNul(x));
+  typeof v === 'string'
+    ? v.includes('\0')
+    : typeof v === 'object' && v !== null && Object.entries(v).some(([k, x]) => k.includes('\0') || hasNul(x));
 
 /** A second, independent encoder for what needs no float formatting, to cross-check the sandbox's. */
 function tinyEncoder(entries: [string, V][]): string | undefined {
   const parts: string[] = [];
-  const enc = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => (/[A-Za-z0-9_.-]/.test(String.fromCharCode(b)) && b < 0x80 ? String.fromCharCode(b) : b === 0x20 ? '+' : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  const enc = (s: string) =>
+    [...Buffer.from(s, 'utf8')]
+      .map((b) =>
+        /[A-Za-z0-9_.-]/.test(String.fromCharCode(b)) && b < 0x80
+          ? String.fromCharCode(b)
+          : b === 0x20
+            ? '+'
+            : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+      )
+      .join('');
   let hasFloat = false;
   const walk = (name: string, v: V): void => {
     if (v === null) return;
@@ -131,7 +195,10 @@ describe('decodeForm: http_build_query round trip', () => {
         const body = httpBuildQuery(new Map(entries.map(([k, v]) => [k, toInput(v)])));
         const tiny = tinyEncoder(entries);
         if (tiny !== undefined) expect(body).toBe(tiny);
-        const want = container(entries.map(([k, v]) => [k, expected(v)] as const).filter(([, x]) => x !== undefined), true);
+        const want = container(
+          entries.map(([k, v]) => [k, expected(v)] as const).filter(([, x]) => x !== undefined),
+          true,
+        );
         if (hasNul(want)) expect(codeOf(() => decodeForm(body))).toEqual({ ok: false, code: 'B24GW_NUL_BYTE' });
         else expect(decodeForm(body)).toEqual(want);
         count('round-trip');
@@ -143,8 +210,12 @@ describe('decodeForm: http_build_query round trip', () => {
   it('the JSON body of the same value decodes to it unchanged (__proto__ and constructor keys included)', () => {
     fc.assert(
       fc.property(topLevel, (entries) => {
-        const obj = container(entries.map(([k, v]) => [k, expected(v)] as const).filter(([, x]) => x !== undefined), true);
-        if (hasNul(obj)) expect(codeOf(() => decodeBody(JSON.stringify(obj), 'json'))).toEqual({ ok: false, code: 'B24GW_NUL_BYTE' });
+        const obj = container(
+          entries.map(([k, v]) => [k, expected(v)] as const).filter(([, x]) => x !== undefined),
+          true,
+        );
+        if (hasNul(obj))
+          expect(codeOf(() => decodeBody(JSON.stringify(obj), 'json'))).toEqual({ ok: false, code: 'B24GW_NUL_BYTE' });
         else expect(decodeBody(JSON.stringify(obj), 'json')).toEqual(obj);
         count('json');
       }),
@@ -164,7 +235,9 @@ interface PhpCase {
 
 describe('decodeForm: random bracket keys against a reference model of parse_str', () => {
   it('the model reproduces every fixtures/parse_str case it claims to cover', () => {
-    const cases = JSON.parse(readFileSync(new URL('../../fixtures/parse_str/cases.json', import.meta.url), 'utf8')) as (PhpCase & { invalid_utf8?: boolean })[];
+    const cases = JSON.parse(
+      readFileSync(new URL('../../fixtures/parse_str/cases.json', import.meta.url), 'utf8'),
+    ) as (PhpCase & { invalid_utf8?: boolean })[];
     let checked = 0;
     const mismatches: string[] = [];
     for (const c of cases) {
@@ -190,7 +263,41 @@ describe('decodeForm: random bracket keys against a reference model of parse_str
   });
 
   /** Name pieces that exercise every rule of the model. */
-  const piece = fc.constantFrom('a', 'b', 'x', 'A', '0', '1', '-1', '01', '7', '2147483648', ' ', '.', '[', ']', '[]', '[0]', '[1]', '[a]', '[b]', '[ ]', '[\t]', '[-1]', '[ 1]', '[[', ']]', '_', '\0', '__proto__', 'constructor', '[__proto__]', '[prototype]', 'é', '€');
+  const piece = fc.constantFrom(
+    'a',
+    'b',
+    'x',
+    'A',
+    '0',
+    '1',
+    '-1',
+    '01',
+    '7',
+    '2147483648',
+    ' ',
+    '.',
+    '[',
+    ']',
+    '[]',
+    '[0]',
+    '[1]',
+    '[a]',
+    '[b]',
+    '[ ]',
+    '[\t]',
+    '[-1]',
+    '[ 1]',
+    '[[',
+    ']]',
+    '_',
+    '\0',
+    '__proto__',
+    'constructor',
+    '[__proto__]',
+    '[prototype]',
+    'é',
+    '€',
+  );
   const rawName = fc.array(piece, { minLength: 1, maxLength: 10 }).map((p) => p.join(''));
   /** Writes a name: each character raw when it can be, else (or by chance) percent-encoded; a space as `+` or `%20`. */
   const written = (name: string, choices: boolean[]) =>
@@ -202,10 +309,22 @@ describe('decodeForm: random bracket keys against a reference model of parse_str
         return ch;
       })
       .join('');
-  const pair = fc.tuple(rawName, fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), fc.option(text, { nil: undefined }), fc.boolean());
-  const body = fc.array(pair, { minLength: 1, maxLength: 6 }).map((pairs) =>
-    pairs.map(([name, choices, v, emptySegment]) => `${emptySegment ? '&' : ''}${written(name, choices)}${v === undefined ? '' : `=${urlencode(v)}`}`).join('&'),
+  const pair = fc.tuple(
+    rawName,
+    fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+    fc.option(text, { nil: undefined }),
+    fc.boolean(),
   );
+  const body = fc
+    .array(pair, { minLength: 1, maxLength: 6 })
+    .map((pairs) =>
+      pairs
+        .map(
+          ([name, choices, v, emptySegment]) =>
+            `${emptySegment ? '&' : ''}${written(name, choices)}${v === undefined ? '' : `=${urlencode(v)}`}`,
+        )
+        .join('&'),
+    );
 
   it('bodies of random bracket keys decode exactly as the model says (or are refused where it says)', () => {
     fc.assert(
@@ -238,7 +357,32 @@ describe('decodeForm: random bracket keys against a reference model of parse_str
 
 describe('decodeForm: hostile strings', () => {
   const hostile = fc.oneof(
-    fc.string({ unit: fc.constantFrom('a', '[', ']', '=', '&', '%', '+', ' ', '.', '0', '9', '_', '\0', '%5B', '%5D', '%ff', '%00', '%e2%82', '__proto__', 'constructor', 'prototype'), maxLength: 80 }),
+    fc.string({
+      unit: fc.constantFrom(
+        'a',
+        '[',
+        ']',
+        '=',
+        '&',
+        '%',
+        '+',
+        ' ',
+        '.',
+        '0',
+        '9',
+        '_',
+        '\0',
+        '%5B',
+        '%5D',
+        '%ff',
+        '%00',
+        '%e2%82',
+        '__proto__',
+        'constructor',
+        'prototype',
+      ),
+      maxLength: 80,
+    }),
     fc.string({ unit: 'binary', maxLength: 80 }),
     fc.string({ maxLength: 200 }),
   );

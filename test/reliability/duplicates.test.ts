@@ -18,17 +18,33 @@ const SENDERS = 32;
 
 const seed = formFixture('imconnector-message-update');
 const bodyFor = (n: number, copy: number) => {
-  const body = seed.replace('channel-123', `chat-${n % 25}`).replace('ext-msg-005', `dup-${n}`).replace('ts=1773760030', `ts=${1773760030 + n}`);
+  const body = seed
+    .replace('channel-123', `chat-${n % 25}`)
+    .replace('ext-msg-005', `dup-${n}`)
+    .replace('ts=1773760030', `ts=${1773760030 + n}`);
   if (copy % 2 === 0) return body;
   const fresh = `copy${copy}`.padEnd(32, '0');
-  return body.replace(/auth%5Baccess_token%5D=[^&]*/, `auth%5Baccess_token%5D=${fresh}`).replace(/auth%5Bexpires%5D=\d+/, `auth%5Bexpires%5D=${1773763630 + copy}`);
+  return body
+    .replace(/auth%5Baccess_token%5D=[^&]*/, `auth%5Baccess_token%5D=${fresh}`)
+    .replace(/auth%5Bexpires%5D=\d+/, `auth%5Bexpires%5D=${1773763630 + copy}`);
 };
 
 const rig = useRig();
 
 it(`duplicates: ${DISTINCT} events × ${COPIES} concurrent copies are stored once each, with one channel effect each`, async () => {
   const db = `${rig.tmp.dir}/dup.db`;
-  rig.gw = await startGatewayProcess(['--db', db, '--app-token', `${PORTAL_B.member}=${PORTAL_B.token}`, '--channel-url', rig.channel.url, '--channel-secret', rig.channel.secret, '--log-level', 'error']);
+  rig.gw = await startGatewayProcess([
+    '--db',
+    db,
+    '--app-token',
+    `${PORTAL_B.member}=${PORTAL_B.token}`,
+    '--channel-url',
+    rig.channel.url,
+    '--channel-secret',
+    rig.channel.secret,
+    '--log-level',
+    'error',
+  ]);
   const started = Date.now();
   const work = shuffle(
     Array.from({ length: DISTINCT * COPIES }, (_, i) => ({ n: i % DISTINCT, copy: Math.floor(i / DISTINCT) })),
@@ -55,7 +71,11 @@ it(`duplicates: ${DISTINCT} events × ${COPIES} concurrent copies are stored onc
 
   const store = new SqliteStore(db);
   try {
-    const settled = await waitUntil(async () => (await store.countEvents()).done >= DISTINCT && rig.channel.deliveries.length >= DISTINCT, 60_000, 100);
+    const settled = await waitUntil(
+      async () => (await store.countEvents()).done >= DISTINCT && rig.channel.deliveries.length >= DISTINCT,
+      60_000,
+      100,
+    );
     await new Promise((r) => setTimeout(r, 500)); // room for any (wrong) extra effect to show up
     const stored = await store.listEvents();
     const counts = await store.countEvents();
@@ -65,7 +85,9 @@ it(`duplicates: ${DISTINCT} events × ${COPIES} concurrent copies are stored onc
     const idsPerEvent = [...answers.values()].map((l) => new Set(l.map((a) => a.id)).size);
     const firstsPerEvent = [...answers.values()].map((l) => l.filter((a) => !a.duplicate).length);
     const webhookIds = new Set(rig.channel.deliveries.map((d) => d.webhookId));
-    const lost = [...answers.values()].filter((l) => !stored.some((e) => e.id === l[0]!.id && e.status === 'done')).length;
+    const lost = [...answers.values()].filter(
+      (l) => !stored.some((e) => e.id === l[0]!.id && e.status === 'done'),
+    ).length;
     figures('duplicates', {
       sent: work.length,
       acknowledged,

@@ -40,7 +40,12 @@ const RSS_SECOND_HALF_BOUND = 96 * 1024 * 1024;
 /** A worker thread's V8 heap may end at most this much above its size after warm-up. */
 const HEAP_GROWTH_BOUND = 64 * 1024 * 1024;
 
-const tokens = ['--app-token', `${PORTAL_A.member}=${PORTAL_A.token}`, '--app-token', `${PORTAL_B.member}=${PORTAL_B.token}`];
+const tokens = [
+  '--app-token',
+  `${PORTAL_A.member}=${PORTAL_A.token}`,
+  '--app-token',
+  `${PORTAL_B.member}=${PORTAL_B.token}`,
+];
 // Installs in the fixtures come from some-domain.bitrix24.com: an allow-list without it keeps every check on loopback.
 const allow = ['--allow-domain', '127.0.0.1:9'];
 
@@ -67,14 +72,17 @@ class Tally {
     let problem: string | undefined;
     if (status === 200) {
       const b = body as { ok?: unknown; id?: unknown; duplicate?: unknown };
-      if (b?.ok !== true || typeof b.id !== 'number' || typeof b.duplicate !== 'boolean') problem = 'a 200 without {ok, id, duplicate}';
+      if (b?.ok !== true || typeof b.id !== 'number' || typeof b.duplicate !== 'boolean')
+        problem = 'a 200 without {ok, id, duplicate}';
       else {
         this.ok++;
         this.ids.add(b.id);
       }
     } else if (status < 400 || status >= 500) problem = `status ${status}`;
-    else if (typeof error?.code !== 'string' || !(error.code in errorCodes)) problem = `a ${status} without a documented error code`;
-    else if (errorCodes[error.code as keyof typeof errorCodes].status !== status) problem = `${error.code} answered with ${status}`;
+    else if (typeof error?.code !== 'string' || !(error.code in errorCodes))
+      problem = `a ${status} without a documented error code`;
+    else if (errorCodes[error.code as keyof typeof errorCodes].status !== status)
+      problem = `${error.code} answered with ${status}`;
     else if (typeof error.message !== 'string' || error.message === '') problem = `${error.code} without a message`;
     const key = `${status} ${status === 200 ? 'ok' : typeof error?.code === 'string' ? error.code : '?'}`;
     this.byAnswer.set(key, (this.byAnswer.get(key) ?? 0) + 1);
@@ -84,7 +92,9 @@ class Tally {
   fail(h: Hostile, problem: string, detail = ''): void {
     this.failed++;
     if (this.failures.length < 10) {
-      this.failures.push(`${problem} for ${h.kind} (${h.contentType ?? 'no content-type'}, ${h.body.length} bytes, base64 head ${h.body.subarray(0, 120).toString('base64')}) ${detail}`);
+      this.failures.push(
+        `${problem} for ${h.kind} (${h.contentType ?? 'no content-type'}, ${h.body.length} bytes, base64 head ${h.body.subarray(0, 120).toString('base64')}) ${detail}`,
+      );
     }
   }
 
@@ -99,7 +109,10 @@ class Tally {
   }
 
   summary(): string {
-    return [...this.byAnswer.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}:${n}`).join(' ');
+    return [...this.byAnswer.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k}:${n}`)
+      .join(' ');
   }
 }
 
@@ -134,7 +147,11 @@ it(`hostile input over HTTP: ${HTTP_REQUESTS} mutated and random bodies to one g
   // A body that never completes must be answered (408) when the gateway's body timeout ends, not hang.
   const stalled = new PipelinedConnection(port);
   await stalled.ready;
-  const stalledAnswer = stalled.send(Buffer.from(`POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${FORM}\r\nContent-Length: 100\r\n\r\nevent=ONAPPTEST`));
+  const stalledAnswer = stalled.send(
+    Buffer.from(
+      `POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${FORM}\r\nContent-Length: 100\r\n\r\nevent=ONAPPTEST`,
+    ),
+  );
 
   const conns = await Promise.all(
     Array.from({ length: CONNECTIONS }, async () => {
@@ -163,7 +180,8 @@ it(`hostile input over HTTP: ${HTTP_REQUESTS} mutated and random bodies to one g
       } else tally.check(h, a.status, parse(a), a.ms);
     }
   };
-  const run = (limit: number) => Promise.all(Array.from({ length: CONNECTIONS * PIPELINE_DEPTH }, (_, slot) => pump(slot, limit)));
+  const run = (limit: number) =>
+    Promise.all(Array.from({ length: CONNECTIONS * PIPELINE_DEPTH }, (_, slot) => pump(slot, limit)));
 
   // Warm-up, then memory is measured from there.
   const warm = Math.min(20_000, Math.floor(HTTP_REQUESTS / 10));
@@ -207,8 +225,12 @@ it(`hostile input over HTTP: ${HTTP_REQUESTS} mutated and random bodies to one g
   await single('oversized, declared length', 413, requestBytes('POST', '/events', big, FORM));
   const chunk = Buffer.alloc(64 * 1024, 0x61);
   const chunked = Buffer.concat([
-    Buffer.from(`POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${FORM}\r\nTransfer-Encoding: chunked\r\n\r\n`),
-    ...Array.from({ length: 20 }, () => Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')])),
+    Buffer.from(
+      `POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${FORM}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    ),
+    ...Array.from({ length: 20 }, () =>
+      Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]),
+    ),
     Buffer.from('0\r\n\r\n'),
   ]);
   await single('oversized, chunked', 413, chunked);
@@ -216,31 +238,60 @@ it(`hostile input over HTTP: ${HTTP_REQUESTS} mutated and random bodies to one g
   // before its body is decoded): the worst case for the decoder's pair scan.
   const sender = Buffer.from(`auth%5Bmember_id%5D=${PORTAL_A.member}&auth%5Bapplication_token%5D=${PORTAL_A.token}&`);
   const worst = Buffer.concat([sender, noEqualsBody(Math.floor((1024 * 1024 - 2 - sender.length) / 2))]);
-  for (let i = 0; i < 3; i++) await single('1 MiB of "a&a&…" (no "=") from a known sender', 400, requestBytes('POST', '/events', worst, FORM));
-  await single('1 MiB of "a&a&…" from an unknown sender', 401, requestBytes('POST', '/events', noEqualsBody(Math.floor((1024 * 1024 - 2) / 2)), FORM));
+  for (let i = 0; i < 3; i++)
+    await single('1 MiB of "a&a&…" (no "=") from a known sender', 400, requestBytes('POST', '/events', worst, FORM));
+  await single(
+    '1 MiB of "a&a&…" from an unknown sender',
+    401,
+    requestBytes('POST', '/events', noEqualsBody(Math.floor((1024 * 1024 - 2) / 2)), FORM),
+  );
   await single('GET /events', 405, requestBytes('GET', '/events', Buffer.alloc(0), undefined));
   await single('PUT /events', 405, requestBytes('PUT', '/events', Buffer.from('a=1'), FORM));
   await single('POST /other', 404, requestBytes('POST', '/other', Buffer.from('a=1'), FORM));
   const stalledResult = await stalledAnswer;
   stalled.close();
-  special.push({ what: 'body never completes', expect: 408, status: stalledResult instanceof Error ? 0 : stalledResult.status, ms: stalledResult instanceof Error ? NaN : Math.round(stalledResult.ms) });
+  special.push({
+    what: 'body never completes',
+    expect: 408,
+    status: stalledResult instanceof Error ? 0 : stalledResult.status,
+    ms: stalledResult instanceof Error ? NaN : Math.round(stalledResult.ms),
+  });
 
   for (const c of conns) c.close();
   await sleep(500);
   const rssEnd = rssBytes(pid);
   const alive = gw.child.exitCode === null && gw.child.signalCode === null;
-  const healthz = await fetch(`${gw.url}/healthz`).then((r) => r.status, () => 0);
+  const healthz = await fetch(`${gw.url}/healthz`).then(
+    (r) => r.status,
+    () => 0,
+  );
   // A genuine event after all that is still accepted, stored and processed.
-  const canary = await post(`${gw.url}/events`, formFixture('imconnector-message-update').replace(/ts=\d+/, 'ts=1999999999'));
-  const metricsBytes = await fetch(`${gw.adminUrl}/metrics`).then((r) => r.text()).then((t) => t.length, () => -1);
+  const canary = await post(
+    `${gw.url}/events`,
+    formFixture('imconnector-message-update').replace(/ts=\d+/, 'ts=1999999999'),
+  );
+  const metricsBytes = await fetch(`${gw.adminUrl}/metrics`)
+    .then((r) => r.text())
+    .then(
+      (t) => t.length,
+      () => -1,
+    );
   const store = new SqliteStore(db);
   let canaryDone = false;
   try {
-    canaryDone = await waitUntil(async () => (await store.getEvent((canary.json as { id: number }).id))?.status === 'done', 10_000, 100);
-    const settled = await waitUntil(async () => {
-      const c = await store.countEvents();
-      return c.pending + c.processing === 0;
-    }, 30_000, 200);
+    canaryDone = await waitUntil(
+      async () => (await store.getEvent((canary.json as { id: number }).id))?.status === 'done',
+      10_000,
+      100,
+    );
+    const settled = await waitUntil(
+      async () => {
+        const c = await store.countEvents();
+        return c.pending + c.processing === 0;
+      },
+      30_000,
+      200,
+    );
     const counts = await store.countEvents();
     const events = await store.listEvents();
     const codes = new Set(events.map((e) => e.code));
@@ -278,7 +329,8 @@ it(`hostile input over HTTP: ${HTTP_REQUESTS} mutated and random bodies to one g
     console.log(`  hostile-http answers: ${tally.summary()}`);
     console.log(`  hostile-http rss (requests:MB): ${rssTrace.join(' ')}`);
     console.log(`  hostile-http kinds: ${[...tally.byKind.entries()].map(([k, n]) => `${k}:${n}`).join(' ')}`);
-    for (const s of special) console.log(`  hostile-http special: ${s.what} → ${s.status} in ${s.ms} ms (expected ${s.expect})`);
+    for (const s of special)
+      console.log(`  hostile-http special: ${s.what} → ${s.status} in ${s.ms} ms (expected ${s.expect})`);
     for (const f of tally.failures) console.log(`  hostile-http FAILURE: ${f}`);
     expect(tally.failures).toEqual([]);
     expect(noAnswer).toBe(0);
@@ -313,7 +365,10 @@ it(`hostile input through the in-process core: ${CORE_REQUESTS} mutated and rand
     ],
     allowDomains: ['127.0.0.1:9'],
   });
-  const workers = Array.from({ length: threads }, (_, i) => new Worker(new URL('./core-worker.mjs', import.meta.url), { workerData: workerData(i) }));
+  const workers = Array.from(
+    { length: threads },
+    (_, i) => new Worker(new URL('./core-worker.mjs', import.meta.url), { workerData: workerData(i) }),
+  );
   const threadIds = new Map(workers.map((w) => [w, new Set<number>()])); // ids answered 200, per thread (each has its own database)
   const rssStart = process.memoryUsage().rss;
   let rssPeak = rssStart;
@@ -336,29 +391,46 @@ it(`hostile input through the in-process core: ${CORE_REQUESTS} mutated and rand
         // One contiguous buffer per batch, transferred rather than copied.
         const packed = Buffer.concat(list.map((h) => h.body));
         const data = packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength);
-        w.postMessage({ type: 'batch', id, data, lengths: list.map((h) => h.body.length), types: list.map((h) => h.contentType ?? null) }, [data]);
+        w.postMessage(
+          {
+            type: 'batch',
+            id,
+            data,
+            lengths: list.map((h) => h.body.length),
+            types: list.map((h) => h.contentType ?? null),
+          },
+          [data],
+        );
         return true;
       };
       w.on('error', reject);
       w.on('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-      w.on('message', (msg: { type: string; id: number; answers: { status: number; body: unknown; ms: number }[] } & Finished) => {
-        if (msg.type === 'ready') {
-          sendBatch();
-          sendBatch();
-        } else if (msg.type === 'answers') {
-          const list = batches.get(msg.id)!;
-          batches.delete(msg.id);
-          msg.answers.forEach((a, i) => {
-            if (a.status === 0) tally.fail(list[i]!, `receive threw: ${JSON.stringify(a.body)}`);
-            else tally.check(list[i]!, a.status, a.body, a.ms);
-            if (a.status === 200) threadIds.get(w)!.add((a.body as { id: number }).id);
-          });
-          const rss = process.memoryUsage().rss;
-          rssPeak = Math.max(rssPeak, rss);
-          if (rssAfterWarmup === 0 && tally.answered >= 40_000) rssAfterWarmup = rss;
-          if (!sendBatch() && batches.size === 0) w.postMessage({ type: 'finish', ids: [...threadIds.get(w)!], canary: Buffer.from(formFixture('imconnector-message-update').replace(/ts=\d+/, 'ts=1999999998')) });
-        } else if (msg.type === 'finished') resolve(msg);
-      });
+      w.on(
+        'message',
+        (msg: { type: string; id: number; answers: { status: number; body: unknown; ms: number }[] } & Finished) => {
+          if (msg.type === 'ready') {
+            sendBatch();
+            sendBatch();
+          } else if (msg.type === 'answers') {
+            const list = batches.get(msg.id)!;
+            batches.delete(msg.id);
+            msg.answers.forEach((a, i) => {
+              if (a.status === 0) tally.fail(list[i]!, `receive threw: ${JSON.stringify(a.body)}`);
+              else tally.check(list[i]!, a.status, a.body, a.ms);
+              if (a.status === 200) threadIds.get(w)!.add((a.body as { id: number }).id);
+            });
+            const rss = process.memoryUsage().rss;
+            rssPeak = Math.max(rssPeak, rss);
+            if (rssAfterWarmup === 0 && tally.answered >= 40_000) rssAfterWarmup = rss;
+            if (!sendBatch() && batches.size === 0)
+              w.postMessage({
+                type: 'finish',
+                ids: [...threadIds.get(w)!],
+                canary: Buffer.from(formFixture('imconnector-message-update').replace(/ts=\d+/, 'ts=1999999998')),
+              });
+          } else if (msg.type === 'finished') resolve(msg);
+        },
+      );
     });
   let finished: Finished[];
   try {

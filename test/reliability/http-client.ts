@@ -20,7 +20,13 @@ interface InFlight {
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
-export function requestBytes(method: string, path: string, body: Buffer, contentType: string | undefined, extra = ''): Buffer {
+export function requestBytes(
+  method: string,
+  path: string,
+  body: Buffer,
+  contentType: string | undefined,
+  extra = '',
+): Buffer {
   const head = `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${contentType === undefined ? '' : `Content-Type: ${contentType}\r\n`}Content-Length: ${body.length}\r\n${extra}\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }

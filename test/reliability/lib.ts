@@ -3,7 +3,11 @@ import { readFileSync } from 'node:fs';
 import { cli } from '../process.js';
 
 /** Every wait in this suite is bounded: polls `check` until it is true or `timeoutMs` passes. */
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 50): Promise<boolean> {
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  stepMs = 50,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return true;
@@ -39,7 +43,12 @@ export async function post(
   timeoutMs = 10_000,
 ): Promise<{ status: number; json: unknown; error?: string }> {
   try {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': contentType },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     const text = await res.text();
     let json: unknown;
     try {

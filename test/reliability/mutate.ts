@@ -15,7 +15,9 @@ export interface Hostile {
 }
 
 const dir = new URL('../../fixtures/events/', import.meta.url);
-const names = readdirSync(dir).filter((f) => f.endsWith('.form')).map((f) => f.slice(0, -5));
+const names = readdirSync(dir)
+  .filter((f) => f.endsWith('.form'))
+  .map((f) => f.slice(0, -5));
 export const formSeeds = names.map((n) => Buffer.from(readFileSync(new URL(`${n}.form`, dir))));
 export const jsonSeeds = names.map((n) => Buffer.from(readFileSync(new URL(`${n}.json`, dir))));
 
@@ -42,9 +44,33 @@ const contentTypes: (string | undefined)[] = [
   'form',
 ];
 
-const invalidUtf8 = [[0xff], [0xfe], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0xc3]].map((b) => Buffer.from(b));
-const percentBad = ['%ff', '%FE', '%c0%af', '%ED%A0%80', '%80', '%e2%82', '%', '%z', '%%', '%2', '%u0041', '%00'].map((s) => Buffer.from(s));
-const hugeIndexes = ['2147483648', '-2147483649', '99999999999999999999', '9223372036854775807', '-9223372036854775808', '9223372036854775808', '4294967296', '1e99', '0x7fffffff', '2147483647', '-2147483647', '00000000000000000001'];
+const invalidUtf8 = [
+  [0xff],
+  [0xfe],
+  [0xc0, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0x80],
+  [0xe2, 0x82],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xc3],
+].map((b) => Buffer.from(b));
+const percentBad = ['%ff', '%FE', '%c0%af', '%ED%A0%80', '%80', '%e2%82', '%', '%z', '%%', '%2', '%u0041', '%00'].map(
+  (s) => Buffer.from(s),
+);
+const hugeIndexes = [
+  '2147483648',
+  '-2147483649',
+  '99999999999999999999',
+  '9223372036854775807',
+  '-9223372036854775808',
+  '9223372036854775808',
+  '4294967296',
+  '1e99',
+  '0x7fffffff',
+  '2147483647',
+  '-2147483647',
+  '00000000000000000001',
+];
 const protoInjections = [
   '&__proto__[polluted]=1',
   '&__proto__%5Bpolluted%5D=1',
@@ -62,7 +88,33 @@ const jsonProto = [
   '{"constructor":{"prototype":{"polluted":1}}}',
   '{"event":"ONIMCONNECTORMESSAGEUPDATE","data":{"__proto__":{"MESSAGES":[]}},"auth":{"__proto__":{"member_id":"x"}}}',
 ].map((s) => Buffer.from(s));
-const formAlphabet = ['a', 'b', 'x', '0', '1', '[', ']', '[]', '=', '&', '%', '+', '.', ' ', '_', '%5B', '%5D', 'data', 'auth', 'event', 'MESSAGES', '__proto__', '\n', '\0', ';'];
+const formAlphabet = [
+  'a',
+  'b',
+  'x',
+  '0',
+  '1',
+  '[',
+  ']',
+  '[]',
+  '=',
+  '&',
+  '%',
+  '+',
+  '.',
+  ' ',
+  '_',
+  '%5B',
+  '%5D',
+  'data',
+  'auth',
+  'event',
+  'MESSAGES',
+  '__proto__',
+  '\n',
+  '\0',
+  ';',
+];
 
 /** `a&a&a&…` without any `=`: each pair scans the rest of the body for `=` (see the report). */
 export const noEqualsBody = (pairs: number) => Buffer.from('a&'.repeat(pairs));
@@ -82,7 +134,9 @@ export function makeHostile(rng: Rng): Hostile {
   } else if (r < 0.015) {
     // A fresh ts makes a new event, so some hostile traffic really is stored.
     kind = 'valid-fresh';
-    body = json ? Buffer.from(seed.toString().replace(/"ts":\s*"?\d+"?/, `"ts":${1_700_000_000 + rng.int(1e8)}`)) : Buffer.from(seed.toString().replace(/ts=\d+/, `ts=${1_700_000_000 + rng.int(1e8)}`));
+    body = json
+      ? Buffer.from(seed.toString().replace(/"ts":\s*"?\d+"?/, `"ts":${1_700_000_000 + rng.int(1e8)}`))
+      : Buffer.from(seed.toString().replace(/ts=\d+/, `ts=${1_700_000_000 + rng.int(1e8)}`));
   } else if (r < 0.2) {
     kind = 'bitflip';
     body = Buffer.from(seed);
@@ -94,7 +148,8 @@ export function makeHostile(rng: Rng): Hostile {
     kind = 'byte-set';
     body = Buffer.from(seed);
     const specials = [0x00, 0xff, 0x26, 0x3d, 0x5b, 0x5d, 0x25, 0x2b, 0x22, 0x7b, 0x7d, 0x0a];
-    for (let i = 1 + rng.int(4); i > 0; i--) body[rng.int(body.length)] = rng.chance(0.5) ? rng.pick(specials) : rng.int(256);
+    for (let i = 1 + rng.int(4); i > 0; i--)
+      body[rng.int(body.length)] = rng.chance(0.5) ? rng.pick(specials) : rng.int(256);
   } else if (r < 0.4) {
     kind = 'truncate';
     body = seed.subarray(0, rng.int(seed.length));
@@ -125,7 +180,9 @@ export function makeHostile(rng: Rng): Hostile {
     const huge = rng.pick(hugeIndexes);
     const s = seed.toString('latin1');
     body = Buffer.from(
-      rng.chance(0.5) ? s.replace(/%5B(\d+)%5D/, `%5B${huge}%5D`) : `${s}&data[MESSAGES][${huge}][im][chat_id]=1&x[${huge}][]=1`,
+      rng.chance(0.5)
+        ? s.replace(/%5B(\d+)%5D/, `%5B${huge}%5D`)
+        : `${s}&data[MESSAGES][${huge}][im][chat_id]=1&x[${huge}][]=1`,
       'latin1',
     );
   } else if (r < 0.79) {
@@ -137,11 +194,22 @@ export function makeHostile(rng: Rng): Hostile {
   } else if (r < 0.85) {
     kind = 'proto';
     body = json ? rng.pick(jsonProto) : Buffer.concat([seed, rng.pick(protoInjections)]);
-    if (!json && rng.chance(0.5)) body = Buffer.from(body.toString('latin1').replace(/^event=/, '__proto__[event]=').replace('auth%5B', rng.pick(['__proto__%5B', 'constructor%5B', 'auth%5B__proto__%5D%5B'])), 'latin1');
+    if (!json && rng.chance(0.5))
+      body = Buffer.from(
+        body
+          .toString('latin1')
+          .replace(/^event=/, '__proto__[event]=')
+          .replace('auth%5B', rng.pick(['__proto__%5B', 'constructor%5B', 'auth%5B__proto__%5D%5B'])),
+        'latin1',
+      );
   } else if (r < 0.92) {
     kind = 'invalid-utf8';
     const at = rng.int(seed.length);
-    body = Buffer.concat([seed.subarray(0, at), rng.chance(0.5) ? rng.pick(invalidUtf8) : rng.pick(percentBad), seed.subarray(at)]);
+    body = Buffer.concat([
+      seed.subarray(0, at),
+      rng.chance(0.5) ? rng.pick(invalidUtf8) : rng.pick(percentBad),
+      seed.subarray(at),
+    ]);
   } else if (r < 0.925) {
     kind = 'many-params';
     body = manyParams;
@@ -154,7 +222,13 @@ export function makeHostile(rng: Rng): Hostile {
   } else if (r < 0.96) {
     kind = 'duplicate-keys';
     const s = seed.toString('latin1');
-    body = Buffer.from(`${s}&${s.split('&').slice(0, 1 + rng.int(6)).join('&')}&auth[application_token]=${rng.chance(0.5) ? '' : 'x'}`, 'latin1');
+    body = Buffer.from(
+      `${s}&${s
+        .split('&')
+        .slice(0, 1 + rng.int(6))
+        .join('&')}&auth[application_token]=${rng.chance(0.5) ? '' : 'x'}`,
+      'latin1',
+    );
   } else {
     kind = 'wrong-type';
     body = seed;

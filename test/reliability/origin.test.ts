@@ -21,17 +21,26 @@ const seed = Number(process.env.RELIABILITY_SEED ?? Date.now() % 2 ** 31);
 async function world(extra: string[] = []) {
   rig.sb = await startSandbox();
   rig.gw = await startGatewayProcess([
-    '--db', `${rig.tmp.dir}/origin.db`,
-    '--client-id', rig.sb.clientId,
-    '--client-secret', rig.sb.clientSecret,
-    '--oauth-server', rig.sb.url,
-    '--log-level', 'error',
+    '--db',
+    `${rig.tmp.dir}/origin.db`,
+    '--client-id',
+    rig.sb.clientId,
+    '--client-secret',
+    rig.sb.clientSecret,
+    '--oauth-server',
+    rig.sb.url,
+    '--log-level',
+    'error',
     ...extra,
   ]);
   return { sb: rig.sb, events: `${rig.gw.url}/events` };
 }
 
-const installOf = (portal: Portal, pair: { access_token: string; refresh_token: string }, over: Record<string, unknown> = {}) => ({
+const installOf = (
+  portal: Portal,
+  pair: { access_token: string; refresh_token: string },
+  over: Record<string, unknown> = {},
+) => ({
   event: 'ONAPPINSTALL',
   data: { VERSION: '1', ACTIVE: 'Y', INSTALLED: 'Y', LANGUAGE_ID: 'en' },
   ts: String(Math.floor(Date.now() / 1000)),
@@ -54,7 +63,12 @@ const installOf = (portal: Portal, pair: { access_token: string; refresh_token: 
 async function operatorWrites(portal: Portal, events: string, text: string): Promise<number> {
   portal.ensureConnector('origin_test', 1);
   if (portal.handlersFor('ONIMCONNECTORMESSAGEADD').length === 0) portal.bind('ONIMCONNECTORMESSAGEADD', events);
-  const m = await rig.sb!.act.operatorWrites(portal, { connector: 'origin_test', line: 1, externalChatId: 'origin', text });
+  const m = await rig.sb!.act.operatorWrites(portal, {
+    connector: 'origin_test',
+    line: 1,
+    externalChatId: 'origin',
+    text,
+  });
   return m.delivery.deliveries[0]!.status;
 }
 
@@ -72,8 +86,14 @@ it('forged first installs are refused, and the genuine install of the portal sti
   const victim = sb.portal;
   const forgeries = {
     'empty refresh token': installOf(victim, { access_token: sb.issueTokens(victim).access_token, refresh_token: '' }),
-    'no refresh token': installOf(victim, { access_token: sb.issueTokens(victim).access_token, refresh_token: '' }, { refresh_token: undefined }),
-    '* spanning several labels': installOf(victim, sb.issueTokens(victim), { domain: 'x.bitrix24.com.attacker.example' }),
+    'no refresh token': installOf(
+      victim,
+      { access_token: sb.issueTokens(victim).access_token, refresh_token: '' },
+      { refresh_token: undefined },
+    ),
+    '* spanning several labels': installOf(victim, sb.issueTokens(victim), {
+      domain: 'x.bitrix24.com.attacker.example',
+    }),
     'another TLD': installOf(victim, sb.issueTokens(victim), { domain: 'x.bitrix24.xyz' }),
     'a pair of another portal': installOf(victim, sb.issueTokens(sb.addPortal())),
     'a pair of a user who is no administrator': installOf(victim, sb.issueTokens(victim, 7)),
@@ -104,7 +124,13 @@ it("a portal user's crafted re-install never replaces the genuine token; a real 
     expect(r.status).toBe(401);
     refused++;
     // The crafted token is refused; the genuine portal's events keep arriving.
-    const forgedEvent = { event: 'ONIMCONNECTORSTATUSDELETE', event_handler_id: '1', data: { connector: 'origin_test', line: '1' }, ts: '1', auth: { domain: portal.domain, member_id: portal.memberId, application_token: crafted.auth.application_token } };
+    const forgedEvent = {
+      event: 'ONIMCONNECTORSTATUSDELETE',
+      event_handler_id: '1',
+      data: { connector: 'origin_test', line: '1' },
+      ts: '1',
+      auth: { domain: portal.domain, member_id: portal.memberId, application_token: crafted.auth.application_token },
+    };
     expect((await post(events, httpBuildQuery(forgedEvent))).status).toBe(401);
     expect(await operatorWrites(portal, events, `still here ${userId}`)).toBe(200);
   }
@@ -119,7 +145,9 @@ it("a portal user's crafted re-install never replaces the genuine token; a real 
 it('a hostile body from an unknown sender is refused for who sent it, before it is decoded', async () => {
   const { events } = await world(['--allow-domain', '127.0.0.1:*']);
   // About 1 MB: thousands of keys nested 26 levels, within every decoding limit, with a wrong token.
-  const deep = Array.from({ length: 9_000 }, (_, i) => `d${i % 97}${'[k]'.repeat(25)}[${i}]=${'v'.repeat(20)}`).join('&');
+  const deep = Array.from({ length: 9_000 }, (_, i) => `d${i % 97}${'[k]'.repeat(25)}[${i}]=${'v'.repeat(20)}`).join(
+    '&',
+  );
   const body = `event=ONIMCONNECTORMESSAGEADD&${deep}&auth%5Bmember_id%5D=${'a'.repeat(32)}&auth%5Bapplication_token%5D=${'b'.repeat(32)}`;
   expect(body.length).toBeGreaterThan(900_000);
   const started = Date.now();
@@ -137,11 +165,25 @@ it('more deliveries than --max-pending at once get 503 with Retry-After; every 2
   const { sb, events } = await world(['--allow-domain', '127.0.0.1:*', '--max-pending', '4']);
   expect((await sb.install(sb.portal, events)).deliveries[0]!.status).toBe(200);
   const body = (i: number) =>
-    httpBuildQuery({ event: 'ONIMCONNECTORSTATUSDELETE', event_handler_id: '1', data: { connector: 'c', line: String(i) }, ts: String(1_700_000_000 + i), auth: { domain: sb.portal.domain, member_id: sb.portal.memberId, application_token: sb.portal.applicationToken } });
+    httpBuildQuery({
+      event: 'ONIMCONNECTORSTATUSDELETE',
+      event_handler_id: '1',
+      data: { connector: 'c', line: String(i) },
+      ts: String(1_700_000_000 + i),
+      auth: { domain: sb.portal.domain, member_id: sb.portal.memberId, application_token: sb.portal.applicationToken },
+    });
   const answers = await Promise.all(
     Array.from({ length: 400 }, async (_, i) => {
-      const res = await fetch(events, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body(i) });
-      return { status: res.status, retryAfter: res.headers.get('retry-after'), code: ((await res.json()) as { error?: { code: string } }).error?.code };
+      const res = await fetch(events, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: body(i),
+      });
+      return {
+        status: res.status,
+        retryAfter: res.headers.get('retry-after'),
+        code: ((await res.json()) as { error?: { code: string } }).error?.code,
+      };
     }),
   );
   const ok = answers.filter((a) => a.status === 200).length;
@@ -158,20 +200,60 @@ it('fuzz: no install of any shape but a genuine one is taken, and every answer h
   const victim = sb.portal;
   const other = sb.addPortal();
   const runs = Number(process.env.RELIABILITY_PROPERTY_RUNS ?? 300);
-  const field = fc.constantFrom('access_token', 'refresh_token', 'member_id', 'domain', 'application_token', 'client_endpoint', 'server_endpoint', 'expires_in', 'status');
-  const pairOf = fc.constantFrom<'made-up' | 'non-admin' | 'other-portal' | 'none'>('made-up', 'non-admin', 'other-portal', 'none');
+  const field = fc.constantFrom(
+    'access_token',
+    'refresh_token',
+    'member_id',
+    'domain',
+    'application_token',
+    'client_endpoint',
+    'server_endpoint',
+    'expires_in',
+    'status',
+  );
+  const pairOf = fc.constantFrom<'made-up' | 'non-admin' | 'other-portal' | 'none'>(
+    'made-up',
+    'non-admin',
+    'other-portal',
+    'none',
+  );
   const mutation = fc.oneof(
     fc.record({ kind: fc.constant('drop' as const), field }),
     fc.record({ kind: fc.constant('empty' as const), field }),
-    fc.record({ kind: fc.constant('set' as const), field, value: fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom(victim.domain, victim.memberId, other.memberId, other.domain, 'x.bitrix24.com', `${victim.domain}.evil`, ' ', '0')) }),
-    fc.record({ kind: fc.constant('code' as const), value: fc.constantFrom('onappinstall', 'OnAppInstall', ' ONAPPINSTALL', 'ONAPPINSTALL ', 'ONAPPINSTAL') }),
+    fc.record({
+      kind: fc.constant('set' as const),
+      field,
+      value: fc.oneof(
+        fc.string({ maxLength: 40 }),
+        fc.constantFrom(
+          victim.domain,
+          victim.memberId,
+          other.memberId,
+          other.domain,
+          'x.bitrix24.com',
+          `${victim.domain}.evil`,
+          ' ',
+          '0',
+        ),
+      ),
+    }),
+    fc.record({
+      kind: fc.constant('code' as const),
+      value: fc.constantFrom('onappinstall', 'OnAppInstall', ' ONAPPINSTALL', 'ONAPPINSTALL ', 'ONAPPINSTAL'),
+    }),
     fc.record({ kind: fc.constant('nest' as const), field }),
   );
   const answers = new Map<string, number>();
   await fc.assert(
     fc.asyncProperty(pairOf, fc.array(mutation, { maxLength: 4 }), async (pairKind, mutations) => {
       const pair =
-        pairKind === 'non-admin' ? sb.issueTokens(victim, 7) : pairKind === 'other-portal' ? sb.issueTokens(other) : pairKind === 'none' ? { access_token: '', refresh_token: '' } : { access_token: randomBytes(16).toString('hex'), refresh_token: randomBytes(16).toString('hex') };
+        pairKind === 'non-admin'
+          ? sb.issueTokens(victim, 7)
+          : pairKind === 'other-portal'
+            ? sb.issueTokens(other)
+            : pairKind === 'none'
+              ? { access_token: '', refresh_token: '' }
+              : { access_token: randomBytes(16).toString('hex'), refresh_token: randomBytes(16).toString('hex') };
       const body = installOf(victim, pair) as { event: string; auth: Record<string, unknown> };
       for (const m of mutations) {
         if (m.kind === 'drop') delete body.auth[m.field];
@@ -181,7 +263,8 @@ it('fuzz: no install of any shape but a genuine one is taken, and every answer h
         else body.auth[m.field] = { nested: [body.auth[m.field]] };
       }
       const r = await post(events, httpBuildQuery(body));
-      const code = (r.json as { error?: { code?: string } } | undefined)?.error?.code ?? (r.status === 200 ? 'ok' : 'none');
+      const code =
+        (r.json as { error?: { code?: string } } | undefined)?.error?.code ?? (r.status === 200 ? 'ok' : 'none');
       answers.set(code, (answers.get(code) ?? 0) + 1);
       expect(r.status).not.toBe(200);
       expect(r.status).not.toBe(0);

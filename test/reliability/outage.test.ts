@@ -22,17 +22,28 @@ it('outage: REST API and channel down under load; after recovery every event is 
   rig.sb = await startSandbox({ plan: 'enterprise' });
   const db = `${rig.tmp.dir}/outage.db`;
   rig.gw = await startGatewayProcess([
-    '--db', db,
-    '--allow-domain', '127.0.0.1:*',
-    '--client-id', rig.sb.clientId,
-    '--client-secret', rig.sb.clientSecret,
-    '--oauth-server', rig.sb.url,
-    '--plan', 'enterprise',
-    '--channel-url', rig.channel.url,
-    '--channel-secret', rig.channel.secret,
-    '--retry-schedule', '200ms,500ms,1s,2s,5s',
-    '--lease', '2s',
-    '--log-level', 'error',
+    '--db',
+    db,
+    '--allow-domain',
+    '127.0.0.1:*',
+    '--client-id',
+    rig.sb.clientId,
+    '--client-secret',
+    rig.sb.clientSecret,
+    '--oauth-server',
+    rig.sb.url,
+    '--plan',
+    'enterprise',
+    '--channel-url',
+    rig.channel.url,
+    '--channel-secret',
+    rig.channel.secret,
+    '--retry-schedule',
+    '200ms,500ms,1s,2s,5s',
+    '--lease',
+    '2s',
+    '--log-level',
+    'error',
   ]);
   const handler = `${rig.gw.url}/events`;
   const portal = rig.sb.portal;
@@ -51,7 +62,12 @@ it('outage: REST API and channel down under load; after recovery every event is 
   const operator = async (k: number) => {
     for (let i = 0; !stop; i++) {
       sent++;
-      const m = await rig.sb!.act.operatorWrites(portal, { connector: CONNECTOR, line: LINE, externalChatId: `ext-chat-${k}-${i % 4}`, text: `message ${k}/${i}` });
+      const m = await rig.sb!.act.operatorWrites(portal, {
+        connector: CONNECTOR,
+        line: LINE,
+        externalChatId: `ext-chat-${k}-${i % 4}`,
+        text: `message ${k}/${i}`,
+      });
       const d = m.delivery.deliveries[0];
       if (m.delivery.ok && d) acked.set(m.message.id, (JSON.parse(d.responseBody ?? '{}') as { id: number }).id);
       else refused++;
@@ -76,14 +92,18 @@ it('outage: REST API and channel down under load; after recovery every event is 
   const store = new SqliteStore(db);
   try {
     const statusedIds = () => new Set(rig.sb!.recorder.statuses({ kind: 'delivery' }).map((s) => s.messageId));
-    const settled = await waitUntil(async () => {
-      const c = await store.countEvents();
-      if (c.pending + c.retry + c.processing > 0) return false;
-      const s = await store.countStatuses();
-      if (s.pending > 0) return false;
-      const got = statusedIds();
-      return [...acked.keys()].every((id) => got.has(id));
-    }, 60_000, 100);
+    const settled = await waitUntil(
+      async () => {
+        const c = await store.countEvents();
+        if (c.pending + c.retry + c.processing > 0) return false;
+        const s = await store.countStatuses();
+        if (s.pending > 0) return false;
+        const got = statusedIds();
+        return [...acked.keys()].every((id) => got.has(id));
+      },
+      60_000,
+      100,
+    );
     const recoveryMs = Date.now() - recovered;
     const counts = await store.countEvents();
     const statusCounts = await store.countStatuses();
@@ -92,10 +112,14 @@ it('outage: REST API and channel down under load; after recovery every event is 
     const effects = new Set(rig.channel.deliveries.map((d) => d.webhookId));
     const statuses = rig.sb.recorder.statuses({ kind: 'delivery' });
     const got = statusedIds();
-    const lost = [...acked].filter(([messageId, id]) => byId.get(id)?.status !== 'done' || !effects.has(`evt_${id}_0`) || !got.has(messageId)).length;
+    const lost = [...acked].filter(
+      ([messageId, id]) => byId.get(id)?.status !== 'done' || !effects.has(`evt_${id}_0`) || !got.has(messageId),
+    ).length;
     const retried = events.filter((e) => e.attempts > 1).length;
     // Statuses that needed more than one try were refused by the REST outage (the sandbox does not record refused calls).
-    const statusRetries = store.db.prepare('SELECT COUNT(*) AS n, MAX(attempts) AS max FROM status_outbox WHERE attempts > 1').get() as { n: number; max: number | null };
+    const statusRetries = store.db
+      .prepare('SELECT COUNT(*) AS n, MAX(attempts) AS max FROM status_outbox WHERE attempts > 1')
+      .get() as { n: number; max: number | null };
     figures('outage', {
       sent,
       acknowledged: acked.size,
@@ -135,16 +159,27 @@ it('outage with a tiny budget: events go dead only after budget+1 attempts, and 
   const db = `${rig.tmp.dir}/budget.db`;
   const schedule = [100, 100];
   rig.gw = await startGatewayProcess([
-    '--db', db,
-    '--app-token', `${PORTAL_B.member}=${PORTAL_B.token}`,
-    '--channel-url', rig.channel.url,
-    '--channel-secret', rig.channel.secret,
-    '--retry-schedule', '100ms,100ms',
-    '--lease', '2s',
-    '--log-level', 'error',
+    '--db',
+    db,
+    '--app-token',
+    `${PORTAL_B.member}=${PORTAL_B.token}`,
+    '--channel-url',
+    rig.channel.url,
+    '--channel-secret',
+    rig.channel.secret,
+    '--retry-schedule',
+    '100ms,100ms',
+    '--lease',
+    '2s',
+    '--log-level',
+    'error',
   ]);
   const seed = formFixture('imconnector-message-update');
-  const bodyFor = (n: number) => seed.replace('channel-123', `chat-${n % 10}`).replace('ext-msg-005', `budget-${n}`).replace('ts=1773760030', `ts=${1773760030 + n}`);
+  const bodyFor = (n: number) =>
+    seed
+      .replace('channel-123', `chat-${n % 10}`)
+      .replace('ext-msg-005', `budget-${n}`)
+      .replace('ts=1773760030', `ts=${1773760030 + n}`);
   const acked = new Map<number, number>();
   let n = 0;
   let refused = 0;
@@ -169,28 +204,45 @@ it('outage with a tiny budget: events go dead only after budget+1 attempts, and 
     await sleep(Math.max(0, outageStart + 3_000 - Date.now()));
     rig.channel.fail(false);
     await send(80); // after it
-    const settled = await waitUntil(async () => {
-      const c = await store.countEvents();
-      return c.pending + c.retry + c.processing === 0;
-    }, 30_000, 100);
+    const settled = await waitUntil(
+      async () => {
+        const c = await store.countEvents();
+        return c.pending + c.retry + c.processing === 0;
+      },
+      30_000,
+      100,
+    );
     const before = await store.listEvents();
     const dead = before.filter((e) => e.status === 'dead');
     const deadAttempts = await Promise.all(dead.map((e) => store.attempts(e.id)));
     const effectsBefore = new Set(rig.channel.deliveries.map((d) => d.webhookId));
     // Every dead event ran exactly budget+1 times, each run failed, and no retry came early.
-    const minGap = Math.min(...deadAttempts.flatMap((a) => a.slice(1).map((x, i) => x.startedAt - (a[i]!.finishedAt ?? Infinity))));
-    const badDead = dead.filter((e, i) => e.attempts !== schedule.length + 1 || deadAttempts[i]!.length !== schedule.length + 1 || deadAttempts[i]!.some((a) => a.ok !== false));
+    const minGap = Math.min(
+      ...deadAttempts.flatMap((a) => a.slice(1).map((x, i) => x.startedAt - (a[i]!.finishedAt ?? Infinity))),
+    );
+    const badDead = dead.filter(
+      (e, i) =>
+        e.attempts !== schedule.length + 1 ||
+        deadAttempts[i]!.length !== schedule.length + 1 ||
+        deadAttempts[i]!.some((a) => a.ok !== false),
+    );
     const overBudget = before.filter((e) => e.attempts > schedule.length + 1);
     const deadDelivered = dead.filter((e) => effectsBefore.has(`evt_${e.id}_0`));
 
     const replay = await runCli(['replay', '--dead', '--db', db]);
-    const replayed = await waitUntil(async () => {
-      const c = await store.countEvents();
-      return c.done === before.length;
-    }, 30_000, 100);
+    const replayed = await waitUntil(
+      async () => {
+        const c = await store.countEvents();
+        return c.done === before.length;
+      },
+      30_000,
+      100,
+    );
     const after = await store.listEvents();
     const effects = new Set(rig.channel.deliveries.map((d) => d.webhookId));
-    const lost = [...acked.keys()].filter((id) => after.find((e) => e.id === id)?.status !== 'done' || !effects.has(`evt_${id}_0`)).length;
+    const lost = [...acked.keys()].filter(
+      (id) => after.find((e) => e.id === id)?.status !== 'done' || !effects.has(`evt_${id}_0`),
+    ).length;
     figures('outage-budget', {
       sent: n,
       acknowledged: acked.size,
@@ -217,7 +269,9 @@ it('outage with a tiny budget: events go dead only after budget+1 attempts, and 
     expect(lost).toBe(0);
     expect(effects.size).toBe(after.length);
     // A replay starts a fresh budget: the replayed events are done after one more attempt.
-    expect(after.filter((e) => dead.some((d) => d.id === e.id)).every((e) => e.status === 'done' && e.attempts === 1)).toBe(true);
+    expect(
+      after.filter((e) => dead.some((d) => d.id === e.id)).every((e) => e.status === 'done' && e.attempts === 1),
+    ).toBe(true);
   } finally {
     await store.close();
   }

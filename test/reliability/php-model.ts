@@ -72,7 +72,8 @@ export function urldecode(s: string): string {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-const isCSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\v' || c === '\f' || c === '\r';
+const isCSpace = (c: string | undefined) =>
+  c === ' ' || c === '\t' || c === '\n' || c === '\v' || c === '\f' || c === '\r';
 
 /** php_register_variable_ex for one decoded name and its value, decoded once the name's keys are read (the gateway's order of refusals). */
 function register(root: PhpArray, name: string, rawValue: string, maxIndex: number): void {
@@ -141,12 +142,16 @@ export function render(value: PhpValue, top = false): unknown {
   const isList = !top && [...value.map.keys()].every((k) => k === i++);
   if (isList) return [...value.map.values()].map((v) => render(v));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of value.map) Object.defineProperty(out, String(k), { value: render(v), enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of value.map)
+    Object.defineProperty(out, String(k), { value: render(v), enumerable: true, writable: true, configurable: true });
   return out;
 }
 
 /** The model's answer for a body: the decoded object, or the gateway's refusal code. */
-export function modelDecode(body: string, maxIndex?: number): { ok: true; value: unknown } | { ok: false; code: string } {
+export function modelDecode(
+  body: string,
+  maxIndex?: number,
+): { ok: true; value: unknown } | { ok: false; code: string } {
   try {
     // A raw NUL anywhere is refused before any pair is read.
     if (body.includes('\0')) throw new Refusal('B24GW_NUL_BYTE');

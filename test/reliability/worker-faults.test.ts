@@ -19,7 +19,10 @@ import { useRig } from './rig.js';
 const script = new URL('./fault-gateway.mjs', import.meta.url).pathname;
 const seed = formFixture('imconnector-message-update');
 const bodyFor = (chat: string, message: string, n: number) =>
-  seed.replace('channel-123', chat).replace('ext-msg-005', message).replace('ts=1773760030', `ts=${1773760030 + n}`);
+  seed
+    .replace('channel-123', chat)
+    .replace('ext-msg-005', message)
+    .replace('ts=1773760030', `ts=${1773760030 + n}`);
 
 const rig = useRig();
 
@@ -32,7 +35,14 @@ interface Config {
 
 const start = async (config: Config): Promise<GatewayProcess> => {
   const port = await freePort();
-  const o = { ...config, db: `${rig.tmp.dir}/faults.db`, log: `${rig.tmp.dir}/runs.log`, port, member: PORTAL_B.member, token: PORTAL_B.token };
+  const o = {
+    ...config,
+    db: `${rig.tmp.dir}/faults.db`,
+    log: `${rig.tmp.dir}/runs.log`,
+    port,
+    member: PORTAL_B.member,
+    token: PORTAL_B.token,
+  };
   return startNodeProcess([script, JSON.stringify(o)], port);
 };
 
@@ -111,10 +121,14 @@ it('crash loop: an event that kills its process is dead after its retry budget, 
     const behind = await send(bodyFor('poisoned-chat', 'behind', n++));
 
     const others = [...before, ...after, behind];
-    const settled = await waitUntil(async () => {
-      const events = await Promise.all([poison, ...others].map((id) => store.getEvent(id)));
-      return events[0]?.status === 'dead' && events.slice(1).every((e) => e?.status === 'done');
-    }, 40_000, 100);
+    const settled = await waitUntil(
+      async () => {
+        const events = await Promise.all([poison, ...others].map((id) => store.getEvent(id)));
+        return events[0]?.status === 'dead' && events.slice(1).every((e) => e?.status === 'done');
+      },
+      40_000,
+      100,
+    );
     supervising = false;
 
     const dead = await store.getEvent(poison);
@@ -125,7 +139,8 @@ it('crash loop: an event that kills its process is dead after its retry budget, 
       crashes,
       'poison-runs': poisonRuns.length,
       'poison-status': dead?.status ?? 'missing',
-      'others-done': (await Promise.all(others.map((id) => store.getEvent(id)))).filter((e) => e?.status === 'done').length,
+      'others-done': (await Promise.all(others.map((id) => store.getEvent(id)))).filter((e) => e?.status === 'done')
+        .length,
       seconds: ((Date.now() - started) / 1000).toFixed(1),
     });
     expect(settled).toBe(true);

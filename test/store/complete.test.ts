@@ -6,7 +6,9 @@ import { tempDir } from '../helpers.js';
 
 /** A store of the user's own: a real one seen through a proxy that hides some of it. */
 function without(store: Store, hidden: string[], hiddenOfState: string[] = []): Store {
-  const state = new Proxy(store.state, { get: (s, p) => (hiddenOfState.includes(String(p)) ? undefined : Reflect.get(s, p, s)) });
+  const state = new Proxy(store.state, {
+    get: (s, p) => (hiddenOfState.includes(String(p)) ? undefined : Reflect.get(s, p, s)),
+  });
   return new Proxy(store, {
     get(target, prop) {
       if (hidden.includes(String(prop))) return undefined;
@@ -44,8 +46,12 @@ it('refuses a custom store without the multi-instance guarantees, naming each on
 });
 
 it('refuses a custom store without the connector state, or with part of it', () => {
-  expect(() => new Gateway({ db: without(store(), ['state']) })).toThrow(expect.objectContaining({ code: 'B24GW_BAD_CONFIG', message: expect.stringMatching(/it has no state \(/) }));
-  expect(() => new Gateway({ db: without(store(), [], ['apply', 'lines']) })).toThrow(/it has no state\.apply, state\.lines \(/);
+  expect(() => new Gateway({ db: without(store(), ['state']) })).toThrow(
+    expect.objectContaining({ code: 'B24GW_BAD_CONFIG', message: expect.stringMatching(/it has no state \(/) }),
+  );
+  expect(() => new Gateway({ db: without(store(), [], ['apply', 'lines']) })).toThrow(
+    /it has no state\.apply, state\.lines \(/,
+  );
   // Not even an object: every method is named.
   expect(() => new Gateway({ db: {} as Store })).toThrow(/it has no append, getEvent, .*, close, state \(/);
 });
@@ -54,7 +60,10 @@ it('takes a complete custom store, and keeps the connector state through it', as
   const inner = store();
   const gateway = new Gateway({ db: without(inner, []) });
   expect(gateway.state).toBe(gateway.store.state);
-  await gateway.state!.apply({ event: 'ONIMCONNECTORLINEDELETE', data: 5 }, { eventId: 1, memberId: 'm1', receivedAt: 1 });
+  await gateway.state!.apply(
+    { event: 'ONIMCONNECTORLINEDELETE', data: 5 },
+    { eventId: 1, memberId: 'm1', receivedAt: 1 },
+  );
   expect((await inner.state.lines('m1')).map((l) => [l.line, l.deleted])).toEqual([[5, true]]);
   await gateway.close();
 });

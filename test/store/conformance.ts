@@ -89,7 +89,21 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       const r = await store.append(e);
       expect(r.duplicate).toBe(false);
       const got = await store.getEvent(r.id);
-      expect(got).toMatchObject({ id: r.id, memberId: 'm1', code: e.code, known: true, status: 'pending', handlerId: 557, ts: 1773760030, orderKey: 'm1|im|1|c', receivedAt: 1_000, rawBody: e.rawBody, contentType: 'form', attempts: 0, duplicates: 0 });
+      expect(got).toMatchObject({
+        id: r.id,
+        memberId: 'm1',
+        code: e.code,
+        known: true,
+        status: 'pending',
+        handlerId: 557,
+        ts: 1773760030,
+        orderKey: 'm1|im|1|c',
+        receivedAt: 1_000,
+        rawBody: e.rawBody,
+        contentType: 'form',
+        attempts: 0,
+        duplicates: 0,
+      });
       expect(got?.event).toEqual({ event: 'ONIMCONNECTORMESSAGEUPDATE' });
     });
 
@@ -109,11 +123,25 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
 
     it('commits a portal change with its event, and erases secrets on uninstall', async () => {
       await store.append(newEvent({ code: 'ONAPPINSTALL' }), { kind: 'install', portal: portal() });
-      expect(await store.getPortal('m1')).toMatchObject({ domain: 'a.bitrix24.com', applicationToken: 'app', refreshToken: 'ref' });
+      expect(await store.getPortal('m1')).toMatchObject({
+        domain: 'a.bitrix24.com',
+        applicationToken: 'app',
+        refreshToken: 'ref',
+      });
       await store.savePortalTokens('m1', { accessToken: 'acc2', refreshToken: 'ref2', expiresAt: 9_000 });
-      expect(await store.getPortal('m1')).toMatchObject({ accessToken: 'acc2', refreshToken: 'ref2', expiresAt: 9_000, clientEndpoint: 'https://a.bitrix24.com/rest/' });
+      expect(await store.getPortal('m1')).toMatchObject({
+        accessToken: 'acc2',
+        refreshToken: 'ref2',
+        expiresAt: 9_000,
+        clientEndpoint: 'https://a.bitrix24.com/rest/',
+      });
       await store.append(newEvent({ code: 'ONAPPUNINSTALL' }), { kind: 'uninstall', memberId: 'm1', at: 7 });
-      expect(await store.getPortal('m1')).toMatchObject({ applicationToken: null, accessToken: null, refreshToken: null, uninstalledAt: 7 });
+      expect(await store.getPortal('m1')).toMatchObject({
+        applicationToken: null,
+        accessToken: null,
+        refreshToken: null,
+        uninstalledAt: 7,
+      });
       expect((await store.listPortals()).map((p) => p.memberId)).toEqual(['m1']);
     });
 
@@ -143,7 +171,10 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       expect(await store.getEvent(a1.id)).toMatchObject({ status: 'dead', lastError: 'boom twice' });
       expect((await store.claim('w1', 600, 1_000, 10, 10)).map((e) => e.id)).toEqual([a2.id]);
       const attempts = await store.attempts(a1.id);
-      expect(attempts.map((a) => [a.attempt, a.ok, a.error])).toEqual([[1, false, 'boom'], [2, false, 'boom twice']]);
+      expect(attempts.map((a) => [a.attempt, a.ok, a.error])).toEqual([
+        [1, false, 'boom'],
+        [2, false, 'boom twice'],
+      ]);
       expect(await store.requeue([a1.id])).toBe(1);
       expect(await store.getEvent(a1.id)).toMatchObject({ status: 'pending', attempts: 0 });
     });
@@ -163,10 +194,18 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
     });
 
     it('renews only the leases the owner still holds', async () => {
-      const [a, b, c] = [await store.append(newEvent()), await store.append(newEvent()), await store.append(newEvent())];
+      const [a, b, c] = [
+        await store.append(newEvent()),
+        await store.append(newEvent()),
+        await store.append(newEvent()),
+      ];
       expect((await store.claim('w1', 10, 100, 10, 10)).map((e) => e.id)).toEqual([a.id, b.id, c.id]);
       expect(await store.renewLeases([], 'w1', 300)).toEqual([]);
-      expect((await store.renewLeases([a.id, b.id, c.id], 'w1', 300)).sort((x, y) => x - y)).toEqual([a.id, b.id, c.id]);
+      expect((await store.renewLeases([a.id, b.id, c.id], 'w1', 300)).sort((x, y) => x - y)).toEqual([
+        a.id,
+        b.id,
+        c.id,
+      ]);
       // Renewed past 110: nobody may take them at 200.
       expect(await store.claim('w2', 200, 100, 10, 10)).toEqual([]);
       expect(await store.finish(a.id, 'w1', { ok: true }, 210)).toBe(true);
@@ -209,7 +248,9 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       expect((await store.claim('p2', 60, 100, 10, 2)).map((x) => x.attempts)).toEqual([2]);
       // Under budget, a lapsed lease is taken again; at the budget, it is dead.
       expect(await store.claim('p3', 1_000, 100, 10, 2)).toEqual([]);
-      expect((await store.getEvent(e.id))?.lastError).toMatch(/^the gateway stopped during its last attempt \(2 of 2\)/);
+      expect((await store.getEvent(e.id))?.lastError).toMatch(
+        /^the gateway stopped during its last attempt \(2 of 2\)/,
+      );
       expect(await store.requeue([e.id])).toBe(1);
       expect((await store.claim('p4', 1_100, 100, 10, 2)).map((x) => [x.id, x.attempts])).toEqual([[e.id, 1]]);
     });
@@ -269,7 +310,7 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       await store.append(newEvent({ memberId: 'm2', receivedAt: 300, status: 'invalid', error: 'bad' }));
       expect((await store.listEvents({ memberId: 'm2' })).map((e) => e.receivedAt)).toEqual([200, 300]);
       expect((await store.listEvents({ since: 150, until: 300 })).map((e) => e.receivedAt)).toEqual([200]);
-      expect((await store.listEvents({ code: 'ONAPPTEST' }))).toHaveLength(1);
+      expect(await store.listEvents({ code: 'ONAPPTEST' })).toHaveLength(1);
       expect((await store.listEvents({ status: 'invalid' }))[0]?.lastError).toBe('bad');
       expect(await store.listEvents({ limit: 1 })).toHaveLength(1);
       expect(await store.countEvents()).toMatchObject({ pending: 2, invalid: 1, done: 0 });
@@ -282,55 +323,102 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       const done = await store.append(newEvent());
       await store.claim('w', 10, 1_000, 10, 8);
       await store.finish(done.id, 'w', { ok: true }, 20);
-      expect(await store.countEvents(['pending', 'processing', 'invalid', 'dead'])).toEqual({ pending: 0, processing: 1, invalid: 1, dead: 0 });
+      expect(await store.countEvents(['pending', 'processing', 'invalid', 'dead'])).toEqual({
+        pending: 0,
+        processing: 1,
+        invalid: 1,
+        dead: 0,
+      });
       expect(await store.countEvents(['done'])).toEqual({ done: 1 });
     });
 
     it('prunes only finished events received before the cutoff, with their attempts and delivery statuses', async () => {
       type Ev = { id: number; status: string; receivedAt: number };
-      const add = async (status: string, receivedAt: number): Promise<Ev> => ({ id: (await store.append(newEvent({ receivedAt }))).id, status, receivedAt });
+      const add = async (status: string, receivedAt: number): Promise<Ev> => ({
+        id: (await store.append(newEvent({ receivedAt }))).id,
+        status,
+        receivedAt,
+      });
       // Old events (received at 1,000) in every status but pending, and new finished ones (9,000), run by a worker.
-      const run = [await add('done', 1_000), await add('done', 1_000), await add('dead', 1_000), await add('retry', 1_000), await add('processing', 1_000), await add('done', 9_000), await add('dead', 9_000)];
+      const run = [
+        await add('done', 1_000),
+        await add('done', 1_000),
+        await add('dead', 1_000),
+        await add('retry', 1_000),
+        await add('processing', 1_000),
+        await add('done', 9_000),
+        await add('dead', 9_000),
+      ];
       const unsent = await add('done', 1_000);
       run.push(unsent);
       expect(await store.claim('w', 10, 60_000, 100, 8)).toHaveLength(run.length);
       for (const e of run) {
         if (e.status === 'processing') continue;
-        const outcome = e.status === 'done' ? { ok: true as const } : { ok: false as const, error: 'boom', retryAt: e.status === 'dead' ? null : 50_000 };
+        const outcome =
+          e.status === 'done'
+            ? { ok: true as const }
+            : { ok: false as const, error: 'boom', retryAt: e.status === 'dead' ? null : 50_000 };
         expect(await store.finish(e.id, 'w', outcome, 20)).toBe(true);
       }
       const pending = await add('pending', 1_000);
-      const invalid = { id: (await store.append(newEvent({ receivedAt: 1_000, status: 'invalid', error: 'bad' }))).id, status: 'invalid', receivedAt: 1_000 };
+      const invalid = {
+        id: (await store.append(newEvent({ receivedAt: 1_000, status: 'invalid', error: 'bad' }))).id,
+        status: 'invalid',
+        receivedAt: 1_000,
+      };
       const all = [...run, pending, invalid].sort((a, b) => a.id - b.id);
       // Delivery statuses: sent for the first old done event, still waiting to be sent for `unsent`.
       const first = run[0]!;
-      await store.enqueueStatuses([first, unsent].map((e) => ({ memberId: 'm1', connector: 'c', line: 1, item: '{}', eventId: e.id })));
+      await store.enqueueStatuses(
+        [first, unsent].map((e) => ({ memberId: 'm1', connector: 'c', line: 1, item: '{}', eventId: e.id })),
+      );
       const statuses = await store.claimStatuses('s', 30, 60_000, 10, 8);
-      await store.finishStatuses(statuses.filter((x) => x.eventId === first.id).map((x) => x.id), 's', { ok: true }, 40);
-      await store.finishStatuses(statuses.filter((x) => x.eventId === unsent.id).map((x) => x.id), 's', { ok: false, error: 'later', retryAt: 99_000 }, 40);
+      await store.finishStatuses(
+        statuses.filter((x) => x.eventId === first.id).map((x) => x.id),
+        's',
+        { ok: true },
+        40,
+      );
+      await store.finishStatuses(
+        statuses.filter((x) => x.eventId === unsent.id).map((x) => x.id),
+        's',
+        { ok: false, error: 'later', retryAt: 99_000 },
+        40,
+      );
 
       const query = { before: 5_000, statuses: ['done', 'invalid', 'dead'] as const, limit: 100 };
-      const gone = all.filter((e) => e !== unsent && e.receivedAt < 5_000 && ['done', 'dead', 'invalid'].includes(e.status)).map((e) => e.id);
+      const gone = all
+        .filter((e) => e !== unsent && e.receivedAt < 5_000 && ['done', 'dead', 'invalid'].includes(e.status))
+        .map((e) => e.id);
       expect(gone).toHaveLength(4);
       expect(await store.pruneEvents({ ...query, dryRun: true })).toBe(4);
       expect(await store.pruneEvents({ ...query, statuses: ['dead'], limit: 5 })).toBe(1);
       expect(await store.pruneEvents({ ...query, limit: 2 })).toBe(2);
       expect(await store.pruneEvents(query)).toBe(1);
       expect(await store.pruneEvents(query)).toBe(0);
-      expect((await store.listEvents()).map((e) => e.id)).toEqual(all.map((e) => e.id).filter((id) => !gone.includes(id)));
+      expect((await store.listEvents()).map((e) => e.id)).toEqual(
+        all.map((e) => e.id).filter((id) => !gone.includes(id)),
+      );
       for (const id of gone) expect(await store.attempts(id)).toEqual([]);
       expect(await store.attempts(run[3]!.id)).toHaveLength(1);
       // The sent status went with its event; the one still waiting kept its event.
       expect(await store.countStatuses()).toEqual({ pending: 1, sent: 0, dead: 0 });
       expect((await store.getEvent(unsent.id))?.status).toBe('done');
-      await expect(store.pruneEvents({ ...query, statuses: ['done', 'pending'] as never })).rejects.toMatchObject({ code: 'B24GW_BAD_INPUT' });
+      await expect(store.pruneEvents({ ...query, statuses: ['done', 'pending'] as never })).rejects.toMatchObject({
+        code: 'B24GW_BAD_INPUT',
+      });
     });
 
     it('one row the database refuses fails alone: the others of its commit are stored and answered', async () => {
       for (const poison of factory.poisons) {
         // The first append is committed at once; those made meanwhile share the next commit.
         const lead = store.append(newEvent());
-        const rows = [newEvent({ orderKey: 'P' }), newEvent(poison as Partial<NewEvent>), newEvent(), newEvent({ memberId: 'm2' })];
+        const rows = [
+          newEvent({ orderKey: 'P' }),
+          newEvent(poison as Partial<NewEvent>),
+          newEvent(),
+          newEvent({ memberId: 'm2' }),
+        ];
         const results = await Promise.allSettled([lead, ...rows.map((e) => store.append(e))]);
         expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
         expect(String((results[2] as PromiseRejectedResult).reason)).not.toBe('');
@@ -348,7 +436,8 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
     });
 
     it('keeps an edit back within one second (A, B, A) and takes a re-delivery of the latest for a duplicate', async () => {
-      const at = (key: string, ts: number, orderKey: string | null = 'C') => newEvent({ dedupKey: `${ts}:${key}`, ts, orderKey });
+      const at = (key: string, ts: number, orderKey: string | null = 'C') =>
+        newEvent({ dedupKey: `${ts}:${key}`, ts, orderKey });
       const a1 = await store.append(at('a', 100));
       const b = await store.append(at('b', 100));
       const a2 = await store.append(at('a', 100));
@@ -418,30 +507,53 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       await store.finish(done.id, 'w', { ok: true }, 20);
       await store.finish(dead.id, 'w', { ok: false, error: 'x', retryAt: null }, 20);
       await store.finish(retried.id, 'w', { ok: false, error: 'x', retryAt: 30 }, 20);
-      expect((await sql('SELECT event_id FROM event_secrets ORDER BY event_id')).map((r) => Number(r.event_id))).toEqual([retried.id]);
+      expect(
+        (await sql('SELECT event_id FROM event_secrets ORDER BY event_id')).map((r) => Number(r.event_id)),
+      ).toEqual([retried.id]);
       // The retry has them again; a replayed finished event runs without.
-      expect((await store.claim('w', 30, 1_000, 10, 8)).find((e) => e.id === retried.id)?.secrets).toBe('{"x":"retry-secret"}');
+      expect((await store.claim('w', 30, 1_000, 10, 8)).find((e) => e.id === retried.id)?.secrets).toBe(
+        '{"x":"retry-secret"}',
+      );
       await store.requeue([done.id]);
       expect((await store.claim('w', 40, 1_000, 10, 8)).find((e) => e.id === done.id)?.secrets).toBeNull();
     });
 
     it('with a key, keeps tokens and secrets encrypted, reads them back, and re-encrypts plain ones when written', async () => {
       // Written without a key first: the plain values a store keeps before a key is set.
-      await store.append(newEvent({ code: 'ONAPPINSTALL' }), { kind: 'install', portal: portal({ accessToken: 'plain-access', refreshToken: 'plain-refresh' }) });
+      await store.append(newEvent({ code: 'ONAPPINSTALL' }), {
+        kind: 'install',
+        portal: portal({ accessToken: 'plain-access', refreshToken: 'plain-refresh' }),
+      });
       reopen({ secretKey: KEY });
       expect(await store.getPortal('m1')).toMatchObject({ accessToken: 'plain-access', refreshToken: 'plain-refresh' });
       await store.savePortalTokens('m1', { accessToken: 'access-2', refreshToken: 'refresh-2', expiresAt: 9_000 });
-      await store.append(newEvent({ code: 'ONAPPINSTALL', memberId: 'm2' }), { kind: 'install', portal: portal({ memberId: 'm2', accessToken: 'access-3', refreshToken: 'refresh-3' }) });
+      await store.append(newEvent({ code: 'ONAPPINSTALL', memberId: 'm2' }), {
+        kind: 'install',
+        portal: portal({ memberId: 'm2', accessToken: 'access-3', refreshToken: 'refresh-3' }),
+      });
       const e = await store.append(newEvent({ memberId: 'm2', secrets: '{"AUTH":"bot-secret"}' }));
-      const raw = JSON.stringify([...(await sql('SELECT * FROM portals')), ...(await sql('SELECT * FROM event_secrets'))]);
-      for (const plain of ['access-2', 'refresh-2', 'access-3', 'refresh-3', 'bot-secret']) expect(raw).not.toContain(plain);
+      const raw = JSON.stringify([
+        ...(await sql('SELECT * FROM portals')),
+        ...(await sql('SELECT * FROM event_secrets')),
+      ]);
+      for (const plain of ['access-2', 'refresh-2', 'access-3', 'refresh-3', 'bot-secret'])
+        expect(raw).not.toContain(plain);
       const tokens = await sql('SELECT access_token, refresh_token FROM portals ORDER BY member_id');
-      for (const t of tokens.flatMap((r) => [r.access_token, r.refresh_token])) expect(String(t)).toMatch(/^enc:v1:[A-Za-z0-9_-]+$/);
-      expect(await store.getPortal('m1')).toMatchObject({ accessToken: 'access-2', refreshToken: 'refresh-2', applicationToken: 'app' });
+      for (const t of tokens.flatMap((r) => [r.access_token, r.refresh_token]))
+        expect(String(t)).toMatch(/^enc:v1:[A-Za-z0-9_-]+$/);
+      expect(await store.getPortal('m1')).toMatchObject({
+        accessToken: 'access-2',
+        refreshToken: 'refresh-2',
+        applicationToken: 'app',
+      });
       expect((await store.listPortals()).map((p) => p.accessToken)).toEqual(['access-2', 'access-3']);
-      expect((await store.claim('w', 10, 1_000, 10, 8)).find((x) => x.id === e.id)?.secrets).toBe('{"AUTH":"bot-secret"}');
+      expect((await store.claim('w', 10, 1_000, 10, 8)).find((x) => x.id === e.id)?.secrets).toBe(
+        '{"AUTH":"bot-secret"}',
+      );
       // The application token is not the store's to encrypt.
-      expect((await sql('SELECT application_token FROM portals ORDER BY member_id')).map((r) => r.application_token)).toEqual(['app', 'app']);
+      expect(
+        (await sql('SELECT application_token FROM portals ORDER BY member_id')).map((r) => r.application_token),
+      ).toEqual(['app', 'app']);
     });
 
     it('refuses, with a coded error naming B24GW_SECRET_KEY, to read secrets under another key or none, never a garbled token', async () => {
@@ -452,9 +564,14 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       const refusal = { code: 'B24GW_SECRET_UNREADABLE', message: expect.stringMatching(/B24GW_SECRET_KEY/) };
       await expect(wrong.getPortal('m1')).rejects.toMatchObject(refusal);
       // Opened after: the store refuses from the start.
-      await expect(Promise.resolve().then(() => other({ secretKey: OTHER_KEY }).getPortal('m1'))).rejects.toMatchObject(refusal);
+      await expect(Promise.resolve().then(() => other({ secretKey: OTHER_KEY }).getPortal('m1'))).rejects.toMatchObject(
+        refusal,
+      );
       await expect(Promise.resolve().then(() => other().listPortals())).rejects.toMatchObject(refusal);
-      expect(await other({ secretKey: KEY }).getPortal('m1')).toMatchObject({ accessToken: 'acc', refreshToken: 'ref' });
+      expect(await other({ secretKey: KEY }).getPortal('m1')).toMatchObject({
+        accessToken: 'acc',
+        refreshToken: 'ref',
+      });
     });
 
     it('refuses an append once closed, with a coded error', async () => {
@@ -479,18 +596,34 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
 
       it('keeps an action once per portal and key, with every field; the same key of another portal is another action', async () => {
         const first = await store.appendCustomerAction(action({ dedupKey: 'k' }));
-        expect(await store.appendCustomerAction(action({ dedupKey: 'k', item: '{"other":1}' }))).toEqual({ id: first.id, duplicate: true });
+        expect(await store.appendCustomerAction(action({ dedupKey: 'k', item: '{"other":1}' }))).toEqual({
+          id: first.id,
+          duplicate: true,
+        });
         expect((await store.appendCustomerAction(action({ dedupKey: 'k', memberId: 'm2' }))).duplicate).toBe(false);
         const [kept] = await store.listCustomerActions({ memberId: 'm1' });
         expect(kept).toEqual({
-          id: first.id, memberId: 'm1', connector: 'c', line: 1, type: 'message.created', dedupKey: 'k', orderKey: 'chat-A', item: '{"a":1}',
-          receivedAt: 1_000, attempts: 0, status: 'pending', nextAttemptAt: null, lastError: null, sentAt: null,
+          id: first.id,
+          memberId: 'm1',
+          connector: 'c',
+          line: 1,
+          type: 'message.created',
+          dedupKey: 'k',
+          orderKey: 'chat-A',
+          item: '{"a":1}',
+          receivedAt: 1_000,
+          attempts: 0,
+          status: 'pending',
+          nextAttemptAt: null,
+          lastError: null,
+          sentAt: null,
         });
       });
 
-      it('claims a chat\'s whole queue in order; a retry not yet due holds back the rest of its chat, not other chats', async () => {
+      it("claims a chat's whole queue in order; a retry not yet due holds back the rest of its chat, not other chats", async () => {
         const ids = [];
-        for (const key of ['A', 'A', 'B', 'A']) ids.push((await store.appendCustomerAction(action({ orderKey: key }))).id);
+        for (const key of ['A', 'A', 'B', 'A'])
+          ids.push((await store.appendCustomerAction(action({ orderKey: key }))).id);
         const all = await store.claimCustomerActions('p1', 10, 100, 10, 5);
         expect(all.map((a) => [a.id, a.attempts])).toEqual(ids.map((id) => [id, 1]));
         // The first of A fails until 500; the rest of A goes back unsent, its attempt not counted.
@@ -500,10 +633,16 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
         const b2 = await store.appendCustomerAction(action({ orderKey: 'B' }));
         expect((await store.claimCustomerActions('p1', 30, 10_000, 10, 5)).map((a) => a.id)).toEqual([b2.id]);
         const due = await store.claimCustomerActions('p1', 600, 100, 10, 5);
-        expect(due.map((a) => [a.id, a.attempts])).toEqual([[ids[0], 2], [ids[1], 1], [ids[3], 1]]);
+        expect(due.map((a) => [a.id, a.attempts])).toEqual([
+          [ids[0], 2],
+          [ids[1], 1],
+          [ids[3], 1],
+        ]);
         const listed = await store.listCustomerActions({ status: 'sending' });
         expect(listed.map((a) => a.id)).toEqual([ids[0], ids[1], ids[3], b2.id]);
-        expect((await store.listCustomerActions({ status: 'sent' })).map((a) => [a.id, a.sentAt])).toEqual([[ids[2], 20]]);
+        expect((await store.listCustomerActions({ status: 'sent' })).map((a) => [a.id, a.sentAt])).toEqual([
+          [ids[2], 20],
+        ]);
       });
 
       it('a limit takes whole prefixes of a chat; a lease held by another owner holds its chat back until it runs out', async () => {
@@ -534,7 +673,11 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
         expect(dead).toMatchObject({ id: a.id, attempts: 2, lastError: expect.stringMatching(/its last attempt/) });
         expect(await store.countCustomerActions()).toEqual({ pending: 1, sent: 0, dead: 1 });
         expect(await store.requeueCustomerActions([a.id, 999])).toBe(1);
-        expect((await store.listCustomerActions()).find((x) => x.id === a.id)).toMatchObject({ status: 'pending', attempts: 0, nextAttemptAt: null });
+        expect((await store.listCustomerActions()).find((x) => x.id === a.id)).toMatchObject({
+          status: 'pending',
+          attempts: 0,
+          nextAttemptAt: null,
+        });
       });
 
       it('two instances never hold one chat at once, and each chat goes out in order', async () => {
@@ -557,7 +700,12 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
             await new Promise((r) => setTimeout(r, 1));
             for (const a of batch) sent.push({ id: a.id, key: a.orderKey });
             for (const k of keys) held.delete(k);
-            await s.finishCustomerActions(batch.map((a) => a.id), owner, { ok: true }, 20);
+            await s.finishCustomerActions(
+              batch.map((a) => a.id),
+              owner,
+              { ok: true },
+              20,
+            );
           }
         };
         await Promise.all([work(store, 'a'), work(second, 'b')]);
@@ -593,10 +741,14 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       it('one leaky bucket per portal: the burst is free once, then slots are spaced', async () => {
         const [a, b] = [store, other()];
         const limits = { burst: 5, perSecond: 10 };
-        const waits = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).rateSlot('m1', limits, 1_000, 'take')));
+        const waits = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).rateSlot('m1', limits, 1_000, 'take')),
+        );
         expect(waits.filter((w) => w === 0)).toHaveLength(5);
         // The 15 reservations past the burst are 100 ms apart, shared by both instances.
-        expect(waits.filter((w) => w > 0).sort((x, y) => x - y)).toEqual(Array.from({ length: 15 }, (_, i) => (i + 1) * 100));
+        expect(waits.filter((w) => w > 0).sort((x, y) => x - y)).toEqual(
+          Array.from({ length: 15 }, (_, i) => (i + 1) * 100),
+        );
         // A QUERY_LIMIT_EXCEEDED fills the bucket for everyone.
         expect(await a.rateSlot('m2', limits, 1_000, 'fill')).toBe(0);
         expect(await b.rateSlot('m2', limits, 1_000, 'take')).toBe(100);
@@ -633,7 +785,11 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
         const options = { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, oauthServer: sb.url };
         const clients = [new BitrixClients({ ...options, store: a }), new BitrixClients({ ...options, store: b })];
         try {
-          const results = await Promise.all(Array.from({ length: 20 }, (_, i) => clients[i % 2]!.forPortal(portal.memberId).call<{ ID: number }>('app.info')));
+          const results = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              clients[i % 2]!.forPortal(portal.memberId).call<{ ID: number }>('app.info'),
+            ),
+          );
           expect(results.every((r) => r.ID === portal.appId)).toBe(true);
           // A refresh token works once: a second refresh would have been refused and counted here.
           expect(refreshesOf(sb)).toEqual([{ refreshToken: pair.refresh_token, ok: true }]);

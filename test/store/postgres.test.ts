@@ -49,16 +49,23 @@ describe.skipIf(!pgAvailable)('PostgreSQL plans', () => {
         FROM generate_series(1, 30000) g`);
       await store.pool.query('ANALYZE events');
       pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-        if (typeof args[0] === 'string' && /^\s*SELECT/.test(args[0])) sent.push({ text: args[0], values: (args[1] as unknown[]) ?? [] });
+        if (typeof args[0] === 'string' && /^\s*SELECT/.test(args[0]))
+          sent.push({ text: args[0], values: (args[1] as unknown[]) ?? [] });
         return (query as (...a: unknown[]) => unknown).apply(this, args);
       } as typeof query;
-      expect(await store.countEvents(['pending', 'processing', 'retry', 'dead', 'invalid'])).toMatchObject({ pending: 60 });
-      expect(await store.pruneEvents({ before: 1_000, statuses: ['done', 'invalid', 'dead'], limit: 100, dryRun: true })).toBe(998);
+      expect(await store.countEvents(['pending', 'processing', 'retry', 'dead', 'invalid'])).toMatchObject({
+        pending: 60,
+      });
+      expect(
+        await store.pruneEvents({ before: 1_000, statuses: ['done', 'invalid', 'dead'], limit: 100, dryRun: true }),
+      ).toBe(998);
       expect(await store.pruneEvents({ before: 1_000, statuses: ['done', 'invalid', 'dead'], limit: 100 })).toBe(100);
       pg.Client.prototype.query = query;
       expect(sent).toHaveLength(3);
       for (const { text, values } of sent) {
-        const plan = (await store.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n');
+        const plan = (await store.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows
+          .map((r) => r['QUERY PLAN'])
+          .join('\n');
         expect(plan).not.toMatch(/Seq Scan on (events|status_outbox)/);
         expect(plan).toMatch(/Index (Only )?Scan using events_\w+ on events|Bitmap Index Scan on events_\w+/);
       }

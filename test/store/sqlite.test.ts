@@ -23,7 +23,9 @@ storeConformance('SQLite', {
       },
       sql: async (text, ...params) => {
         const statement = store.db.prepare(text);
-        return statement.reader ? (statement.all(...params) as Record<string, unknown>[]) : (statement.run(...params), []);
+        return statement.reader
+          ? (statement.all(...params) as Record<string, unknown>[])
+          : (statement.run(...params), []);
       },
       cleanup: async () => {
         for (const s of others) await s.close();
@@ -39,7 +41,8 @@ describe('SQLite connections', () => {
     const tmp = tempDir();
     const store = new SqliteStore(`${tmp.dir}/m.db`);
     try {
-      for (const db of [store.db, store.workDb]) expect(db.pragma('mmap_size', { simple: true })).toBe(256 * 1024 * 1024);
+      for (const db of [store.db, store.workDb])
+        expect(db.pragma('mmap_size', { simple: true })).toBe(256 * 1024 * 1024);
     } finally {
       await store.close();
       tmp.cleanup();
@@ -53,7 +56,10 @@ describe('SQLite connections', () => {
       // Its plan is what matters: under a flood, a scan of the backlog per claim took 3/4 of the worker's CPU.
       const plan = store.workDb.prepare(`EXPLAIN QUERY PLAN ${runnableFreeSql}`).all(0, 0, 8) as { detail: string }[];
       expect(plan.map((p) => p.detail).join('; ')).toMatch(/USING INDEX events_open_free/);
-      const indexes = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").pluck().all();
+      const indexes = store.db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'")
+        .pluck()
+        .all();
       expect(indexes).toContain('events_open_free');
       expect(indexes).not.toContain('events_open');
     } finally {
@@ -70,7 +76,9 @@ describe('SQLite connections', () => {
       await store.pruneEvents({ before: 1, statuses: ['done'], limit: 1 });
       // Their plans are what matters: a scan walks every event ever kept.
       const plan = (db: typeof store.db, sql: string, ...params: unknown[]) =>
-        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((p) => p.detail).join('; ');
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[])
+          .map((p) => p.detail)
+          .join('; ');
       const prune = ['["done","dead"]', 5];
       const plans = [
         plan(store.db, countSomeSql(sqlite), '["pending","dead"]'),

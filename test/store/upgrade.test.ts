@@ -19,7 +19,8 @@ import { newEvent } from './conformance.js';
 
 const released = (steps: readonly Migration[]) => steps.filter((m) => m.version <= 7);
 /** The state's step 1 as it was released: the tables this release's step 8 adopts (it only adds IF NOT EXISTS). */
-const releasedState = (steps: readonly Migration[]) => steps.find((m) => m.version === 8)!.sql.replaceAll(' IF NOT EXISTS', '');
+const releasedState = (steps: readonly Migration[]) =>
+  steps.find((m) => m.version === 8)!.sql.replaceAll(' IF NOT EXISTS', '');
 
 const T = 1_000;
 const rows: [string, unknown[]][] = [
@@ -27,25 +28,50 @@ const rows: [string, unknown[]][] = [
     `INSERT INTO events (id, dedup_key, member_id, code, known, status, handler_id, ts, order_key, received_at, event, raw_body, content_type,
        attempts, next_attempt_at, lease_owner, lease_until, last_error, duplicates, processed_at)
      VALUES (?, ?, 'm1', 'ONIMCONNECTORMESSAGEADD', '1', ?, 7, 100, ?, ?, '{"event":"ONIMCONNECTORMESSAGEADD"}', 'event=x', 'form', ?, ?, ?, ?, ?, 0, ?)`,
-    [i + 1, `key-${status}`, status, `chat-${status}`, T + i, ['processing', 'retry', 'done', 'dead'].includes(status) ? 1 : 0,
-      status === 'retry' ? T + 50 : null, status === 'processing' ? 'crashed' : null, status === 'processing' ? T + 10 : null,
-      ['retry', 'dead', 'invalid'].includes(status) ? `${status} error` : null, status === 'done' ? T + 20 : null],
+    [
+      i + 1,
+      `key-${status}`,
+      status,
+      `chat-${status}`,
+      T + i,
+      ['processing', 'retry', 'done', 'dead'].includes(status) ? 1 : 0,
+      status === 'retry' ? T + 50 : null,
+      status === 'processing' ? 'crashed' : null,
+      status === 'processing' ? T + 10 : null,
+      ['retry', 'dead', 'invalid'].includes(status) ? `${status} error` : null,
+      status === 'done' ? T + 20 : null,
+    ],
   ]),
-  ["INSERT INTO event_attempts (event_id, attempt, owner, started_at, finished_at, ok, error) VALUES (4, 1, 'w', ?, ?, '0', 'retry error')", [T, T + 1]],
+  [
+    "INSERT INTO event_attempts (event_id, attempt, owner, started_at, finished_at, ok, error) VALUES (4, 1, 'w', ?, ?, '0', 'retry error')",
+    [T, T + 1],
+  ],
   ["INSERT INTO event_attempts (event_id, attempt, owner, started_at) VALUES (3, 1, 'crashed', ?)", [T]],
-  ["INSERT INTO event_secrets (event_id, data) VALUES (3, '{\"AUTH\":\"bot-secret\"}')", []],
+  ['INSERT INTO event_secrets (event_id, data) VALUES (3, \'{"AUTH":"bot-secret"}\')', []],
   ["INSERT INTO chat_heads (order_key, last_key, last_id, last_ts) VALUES ('chat-pending', 'key-pending', 1, 100)", []],
   ...(['pending', 'sending', 'sent', 'dead'] as const).map((status, i): [string, unknown[]] => [
     "INSERT INTO status_outbox (member_id, connector, line, item, event_id, status, attempts, lease_owner, lease_until) VALUES ('m1', 'c', 1, '{}', ?, ?, ?, ?, ?)",
     [5, status, i, status === 'sending' ? 's' : null, status === 'sending' ? T : null],
   ]),
-  [`INSERT INTO portals (member_id, domain, application_token, access_token, refresh_token, expires_at, client_endpoint, server_endpoint, scope, status, installed_at, updated_at)
-    VALUES ('m1', 'a.bitrix24.com', 'app-digest', 'acc', 'ref', 9000, 'https://a.bitrix24.com/rest/', 'https://oauth.bitrix.info/rest/', 'imconnector', 'L', 1, 1)`, []],
-  ["INSERT INTO state_applied (event_id, member_id, code, applied_at) VALUES (5, 'm1', 'ONIMCONNECTORMESSAGEADD', ?)", [T]],
+  [
+    `INSERT INTO portals (member_id, domain, application_token, access_token, refresh_token, expires_at, client_endpoint, server_endpoint, scope, status, installed_at, updated_at)
+    VALUES ('m1', 'a.bitrix24.com', 'app-digest', 'acc', 'ref', 9000, 'https://a.bitrix24.com/rest/', 'https://oauth.bitrix.info/rest/', 'imconnector', 'L', 1, 1)`,
+    [],
+  ],
+  [
+    "INSERT INTO state_applied (event_id, member_id, code, applied_at) VALUES (5, 'm1', 'ONIMCONNECTORMESSAGEADD', ?)",
+    [T],
+  ],
   ['INSERT INTO state_lines (member_id, line, first_seen_at, last_seen_at) VALUES (?, 1, ?, ?)', ['m1', T, T]],
-  ["INSERT INTO state_chats (member_id, line, external_chat_id, im_chat_id, connector, first_seen_at, last_seen_at) VALUES ('m1', 1, 'ext-chat', 1807, 'c', ?, ?)", [T, T]],
-  [`INSERT INTO state_messages (id, member_id, line, connector, im_chat_id, im_message_id, external_chat_id, user_id, original_text, text, created_at, updated_at)
-    VALUES (1, 'm1', 1, 'c', 1807, 42, 'ext-chat', 27, 'hello', 'hello again', ?, ?)`, [T, T]],
+  [
+    "INSERT INTO state_chats (member_id, line, external_chat_id, im_chat_id, connector, first_seen_at, last_seen_at) VALUES ('m1', 1, 'ext-chat', 1807, 'c', ?, ?)",
+    [T, T],
+  ],
+  [
+    `INSERT INTO state_messages (id, member_id, line, connector, im_chat_id, im_message_id, external_chat_id, user_id, original_text, text, created_at, updated_at)
+    VALUES (1, 'm1', 1, 'c', 1807, 42, 'ext-chat', 27, 'hello', 'hello again', ?, ?)`,
+    [T, T],
+  ],
   ["INSERT INTO state_message_ids (message_id, external_id) VALUES (1, 'ext-42')", []],
   ["INSERT INTO state_message_history (message_id, event_id, text, at) VALUES (1, 5, 'hello again', ?)", [T]],
 ];
@@ -53,19 +79,46 @@ const rows: [string, unknown[]][] = [
 /** What the upgraded store must still say, and do. */
 async function expectKept(store: Store): Promise<void> {
   expect(await store.countEvents()).toEqual({ pending: 1, invalid: 1, processing: 1, retry: 1, done: 1, dead: 1 });
-  expect(await store.getEvent(6)).toMatchObject({ status: 'dead', lastError: 'dead error', attempts: 1, orderKey: 'chat-dead', known: true });
+  expect(await store.getEvent(6)).toMatchObject({
+    status: 'dead',
+    lastError: 'dead error',
+    attempts: 1,
+    orderKey: 'chat-dead',
+    known: true,
+  });
   expect(await store.getEvent(5)).toMatchObject({ status: 'done', processedAt: T + 20 });
   expect(await store.countStatuses()).toEqual({ pending: 1, sent: 1, dead: 1 });
-  expect(await store.getPortal('m1')).toMatchObject({ accessToken: 'acc', refreshToken: 'ref', applicationToken: 'app-digest', expiresAt: 9000 });
-  expect(await store.state.message('m1', { externalId: 'ext-42' })).toMatchObject({ text: 'hello again', originalText: 'hello', history: [{ text: 'hello again', at: T, eventId: 5 }] });
+  expect(await store.getPortal('m1')).toMatchObject({
+    accessToken: 'acc',
+    refreshToken: 'ref',
+    applicationToken: 'app-digest',
+    expiresAt: 9000,
+  });
+  expect(await store.state.message('m1', { externalId: 'ext-42' })).toMatchObject({
+    text: 'hello again',
+    originalText: 'hello',
+    history: [{ text: 'hello again', at: T, eventId: 5 }],
+  });
   expect(await store.state.chatByImId('m1', 1807)).toMatchObject({ externalChatId: 'ext-chat' });
   expect(await store.state.applied(5)).toBe(true);
-  expect(await store.state.apply({ event: 'ONIMCONNECTORLINEDELETE', data: 1 }, { eventId: 5, memberId: 'm1', receivedAt: T })).toBe(false);
+  expect(
+    await store.state.apply(
+      { event: 'ONIMCONNECTORLINEDELETE', data: 1 },
+      { eventId: 5, memberId: 'm1', receivedAt: T },
+    ),
+  ).toBe(false);
   // The lapsed lease is taken again (its secrets with it), the due retry and the pending event run.
   const claimed = await store.claim('w', T + 100, 1_000, 10, 8);
-  expect(claimed.map((e) => [e.id, e.status, e.attempts])).toEqual([[1, 'processing', 1], [3, 'processing', 2], [4, 'processing', 2]]);
+  expect(claimed.map((e) => [e.id, e.status, e.attempts])).toEqual([
+    [1, 'processing', 1],
+    [3, 'processing', 2],
+    [4, 'processing', 2],
+  ]);
   expect(claimed.find((e) => e.id === 3)?.secrets).toBe('{"AUTH":"bot-secret"}');
-  expect((await store.attempts(3)).map((a) => [a.attempt, a.owner, a.ok])).toEqual([[1, 'crashed', false], [2, 'w', null]]);
+  expect((await store.attempts(3)).map((a) => [a.attempt, a.owner, a.ok])).toEqual([
+    [1, 'crashed', false],
+    [2, 'w', null],
+  ]);
   // A re-delivery of a kept event is a duplicate; a new one is stored, and the new tables work.
   expect(await store.append(newEvent({ dedupKey: 'key-done' }))).toEqual({ id: 5, duplicate: true });
   expect((await store.append(newEvent())).duplicate).toBe(false);
@@ -88,13 +141,17 @@ describe('an upgrade in place, from the previous release', () => {
       old.exec(m.sql);
       old.prepare('INSERT INTO schema_migrations VALUES (?, 1)').run(m.version);
     }
-    old.exec(`CREATE TABLE state_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL); INSERT INTO state_migrations VALUES (1, 1); ${releasedState(migrations)}`);
+    old.exec(
+      `CREATE TABLE state_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL); INSERT INTO state_migrations VALUES (1, 1); ${releasedState(migrations)}`,
+    );
     for (const [sql, params] of rows) old.prepare(sql).run(...params);
     old.close();
 
     const store = new SqliteStore(file);
     cleanups.push(() => store.close());
-    expect(store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(migrations.map((m) => m.version));
+    expect(store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(
+      migrations.map((m) => m.version),
+    );
     expect(store.db.prepare('SELECT version FROM state_migrations').pluck().all()).toEqual([1]);
     await expectKept(store);
   });
@@ -110,7 +167,9 @@ describe('an upgrade in place, from the previous release', () => {
         await old.query(m.sql);
         await old.query('INSERT INTO schema_migrations VALUES ($1, 1)', [m.version]);
       }
-      await old.query(`CREATE TABLE state_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL); INSERT INTO state_migrations VALUES (1, 1); ${releasedState(pgMigrations)}`);
+      await old.query(
+        `CREATE TABLE state_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL); INSERT INTO state_migrations VALUES (1, 1); ${releasedState(pgMigrations)}`,
+      );
       for (const [sql, params] of rows) await old.query(toPg(sql), params);
       // Serial columns go on from the ids the rows took.
       await old.query("SELECT setval('events_id_seq', 6), setval('state_messages_id_seq', 1)");
@@ -121,7 +180,11 @@ describe('an upgrade in place, from the previous release', () => {
     const store = new PgStore(db.url);
     cleanups.push(() => store.close());
     await store.ready;
-    expect((await store.pool.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r: { version: number }) => r.version)).toEqual(pgMigrations.map((m) => m.version));
+    expect(
+      (await store.pool.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map(
+        (r: { version: number }) => r.version,
+      ),
+    ).toEqual(pgMigrations.map((m) => m.version));
     expect((await store.pool.query('SELECT version FROM state_migrations')).rows).toEqual([{ version: 1 }]);
     await expectKept(store);
     // Migrating again changes nothing.

@@ -42,7 +42,13 @@ export async function startCapture(initial: CaptureReply = {}): Promise<Capture>
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const captured = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, text: body.toString('utf8') };
+      const captured = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body,
+        text: body.toString('utf8'),
+      };
       requests.push(captured);
       waiters.splice(0).forEach((w) => w());
       const r = typeof reply === 'function' ? reply(captured) : reply;

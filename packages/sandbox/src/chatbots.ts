@@ -106,8 +106,17 @@ export class Chatbots {
 
   /** The private chat of a user and a bot, made on first use (Bitrix24 creates it when either writes). */
   privateChat(userId: number, botId: number): ChatV2 {
-    for (const c of this.chats.values()) if (c.type === 'private' && c.members.has(userId) && c.members.has(botId) && c.members.size === 2) return c;
-    const chat: ChatV2 = { id: this.#ids.chat(), type: 'private', name: '', owner: botId, color: '#ab7761', members: new Set([userId, botId]), managers: new Set() };
+    for (const c of this.chats.values())
+      if (c.type === 'private' && c.members.has(userId) && c.members.has(botId) && c.members.size === 2) return c;
+    const chat: ChatV2 = {
+      id: this.#ids.chat(),
+      type: 'private',
+      name: '',
+      owner: botId,
+      color: '#ab7761',
+      members: new Set([userId, botId]),
+      managers: new Set(),
+    };
     this.chats.set(chat.id, chat);
     return chat;
   }
@@ -115,7 +124,15 @@ export class Chatbots {
   groupChat(owner: number, name: string, id?: number): ChatV2 {
     const known = id === undefined ? undefined : this.chats.get(id);
     if (known) return known;
-    const chat: ChatV2 = { id: id ?? this.#ids.chat(), type: 'chat', name, owner, color: '#ab7761', members: new Set([owner]), managers: new Set([owner]) };
+    const chat: ChatV2 = {
+      id: id ?? this.#ids.chat(),
+      type: 'chat',
+      name,
+      owner,
+      color: '#ab7761',
+      members: new Set([owner]),
+      managers: new Set([owner]),
+    };
     this.chats.set(chat.id, chat);
     return chat;
   }
@@ -124,7 +141,8 @@ export class Chatbots {
   chatOf(dialogId: string, selfId: number): ChatV2 | undefined {
     const group = /^chat(\d+)$/.exec(dialogId);
     if (group) return this.chats.get(Number(group[1]));
-    if (/^\d+$/.test(dialogId) && Number(dialogId) > 0 && Number(dialogId) !== selfId) return this.privateChat(Number(dialogId), selfId);
+    if (/^\d+$/.test(dialogId) && Number(dialogId) > 0 && Number(dialogId) !== selfId)
+      return this.privateChat(Number(dialogId), selfId);
     return undefined;
   }
 

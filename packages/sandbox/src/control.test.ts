@@ -43,13 +43,23 @@ describe('control API over HTTP', () => {
     expect(installed.body.ok).toBe(true);
     expect(installed.body.tokens.access_token).toMatch(/^[0-9a-f]{32}$/);
 
-    const sent = await control(sb.url, '/sandbox/events', { portal: 'm2', code: 'ONIMCONNECTORLINEDELETE', data: 107, handler: `${cap.url}/ev`, withTokens: false });
+    const sent = await control(sb.url, '/sandbox/events', {
+      portal: 'm2',
+      code: 'ONIMCONNECTORLINEDELETE',
+      data: 107,
+      handler: `${cap.url}/ev`,
+      withTokens: false,
+    });
     expect(sent.body).toMatchObject({ code: 'ONIMCONNECTORLINEDELETE', ok: true });
     const [, ev] = await cap.waitFor(2);
-    expect(decodeForm(ev!.text).params).toMatchObject({ event: 'ONIMCONNECTORLINEDELETE', data: '107', auth: { member_id: 'm2', application_token: 'app2' } });
+    expect(decodeForm(ev!.text).params).toMatchObject({
+      event: 'ONIMCONNECTORLINEDELETE',
+      data: '107',
+      auth: { member_id: 'm2', application_token: 'app2' },
+    });
   });
 
-  it("gives a portal another application_token, which its events then carry", async () => {
+  it('gives a portal another application_token, which its events then carry', async () => {
     const before = sb.portal.applicationToken;
     const given = await control(sb.url, '/sandbox/portals/application-token', { applicationToken: 'tok-2' });
     expect(given.body).toMatchObject({ memberId: sb.portal.memberId, applicationToken: 'tok-2' });
@@ -69,22 +79,40 @@ describe('control API over HTTP', () => {
       text: 'Hi',
       handler: `${cap.url}/op`,
     });
-    expect(write.body).toMatchObject({ chatId: expect.any(Number), messageId: expect.any(Number), delivery: { ok: true } });
+    expect(write.body).toMatchObject({
+      chatId: expect.any(Number),
+      messageId: expect.any(Number),
+      delivery: { ok: true },
+    });
     const auth = sb.issueTokens(sb.portal).access_token;
     await callRest(sb.restUrl, 'imconnector.send.status.delivery', {
       auth,
       CONNECTOR: 'myconnector',
       LINE: 3,
-      MESSAGES: [{ im: { chat_id: write.body.chatId, message_id: write.body.messageId }, message: { id: ['x1'] }, chat: { id: 'chan' } }],
+      MESSAGES: [
+        {
+          im: { chat_id: write.body.chatId, message_id: write.body.messageId },
+          message: { id: ['x1'] },
+          chat: { id: 'chan' },
+        },
+      ],
     });
-    expect((await control(sb.url, `/sandbox/statuses?kind=delivery&messageId=${write.body.messageId}`)).body).toMatchObject([{ externalIds: ['x1'], known: true }]);
+    expect(
+      (await control(sb.url, `/sandbox/statuses?kind=delivery&messageId=${write.body.messageId}`)).body,
+    ).toMatchObject([{ externalIds: ['x1'], known: true }]);
     expect((await control(sb.url, '/sandbox/statuses?kind=reading')).body).toEqual([]);
     expect((await control(sb.url, '/sandbox/calls?method=imconnector.send.status.delivery')).body).toHaveLength(1);
     expect((await control(sb.url, '/sandbox/deliveries?code=onimconnectormessageadd&portal=0')).body).toHaveLength(1);
-    const edit = await control(sb.url, '/sandbox/act/operator-edits', { messageId: write.body.messageId, text: 'Hi!', handler: `${cap.url}/op` });
+    const edit = await control(sb.url, '/sandbox/act/operator-edits', {
+      messageId: write.body.messageId,
+      text: 'Hi!',
+      handler: `${cap.url}/op`,
+    });
     expect(edit.body.ok).toBe(true);
     const [, upd] = await cap.waitFor(2);
-    expect(decodeForm(upd!.text).params).toMatchObject({ data: { MESSAGES: [{ message: { id: ['x1'], text: 'Hi!' } }] } });
+    expect(decodeForm(upd!.text).params).toMatchObject({
+      data: { MESSAGES: [{ message: { id: ['x1'], text: 'Hi!' } }] },
+    });
     expect((await control(sb.url, '/sandbox/state')).body.messages).toHaveLength(1);
     expect((await control(sb.url, '/sandbox/recorder', undefined, 'DELETE')).body).toEqual({ cleared: true });
     expect((await control(sb.url, '/sandbox/deliveries')).body).toEqual([]);
@@ -101,7 +129,12 @@ describe('control API over HTTP', () => {
       handler: `${cap.url}/b`,
     });
     expect(bot.body.ok).toBe(true);
-    const run = await control(sb.url, '/sandbox/scenario', { name: 'conversation', handler: `${cap.url}/c`, messages: 1, statusWaitMs: 0 });
+    const run = await control(sb.url, '/sandbox/scenario', {
+      name: 'conversation',
+      handler: `${cap.url}/c`,
+      messages: 1,
+      statusWaitMs: 0,
+    });
     expect(run.body).toMatchObject({ name: 'conversation', ok: true });
     expect(run.body.steps).toHaveLength(5);
   });
@@ -118,7 +151,11 @@ describe('control API over HTTP', () => {
     expect((await control(sb.url, '/elsewhere')).status).toBe(404);
     expect((await control(sb.url, '/sandbox/install', { handler: 'not-a-url' })).status).toBe(400);
     expect((await control(sb.url, '/sandbox/scenario', { name: 'nope' })).status).toBe(400);
-    const res = await fetch(`${sb.url}/sandbox/faults`, { method: 'POST', body: '{', headers: { 'Content-Type': 'application/json' } });
+    const res = await fetch(`${sb.url}/sandbox/faults`, {
+      method: 'POST',
+      body: '{',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(res.status).toBe(400);
     expect((await control(sb.url, '/sandbox/tokens', { portal: 'no-such' })).status).toBe(404);
     expect((await control(sb.url, '/sandbox/scenario', { name: 'portals' })).status).toBe(400);

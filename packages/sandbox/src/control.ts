@@ -53,13 +53,29 @@ const schemas = {
     operatorName: z.string().optional(),
     handler: url.optional(),
   }),
-  operatorEdits: z.strictObject({ portal: portalRef, messageId: z.number().int().positive(), text: z.string(), handler: url.optional() }),
-  operatorDeletes: z.strictObject({ portal: portalRef, messageId: z.number().int().positive(), handler: url.optional() }),
-  dialog: z.strictObject({ portal: portalRef, chatId: z.number().int().positive(), phase: z.enum(['start', 'finish']), handler: url.optional() }),
+  operatorEdits: z.strictObject({
+    portal: portalRef,
+    messageId: z.number().int().positive(),
+    text: z.string(),
+    handler: url.optional(),
+  }),
+  operatorDeletes: z.strictObject({
+    portal: portalRef,
+    messageId: z.number().int().positive(),
+    handler: url.optional(),
+  }),
+  dialog: z.strictObject({
+    portal: portalRef,
+    chatId: z.number().int().positive(),
+    phase: z.enum(['start', 'finish']),
+    handler: url.optional(),
+  }),
   bot: z.strictObject({
     portal: portalRef,
     kind: z.enum(['add', 'update', 'delete']),
-    bots: z.array(z.strictObject({ id: z.number().int().positive(), code: z.string(), name: z.string().optional() })).min(1),
+    bots: z
+      .array(z.strictObject({ id: z.number().int().positive(), code: z.string(), name: z.string().optional() }))
+      .min(1),
     chatType: z.enum(['P', 'C']),
     chatId: z.number().int().positive(),
     messageId: z.number().int().positive(),
@@ -70,7 +86,14 @@ const schemas = {
     handler: url.optional(),
   }),
   chatbot: z.discriminatedUnion('kind', [
-    z.strictObject({ portal: portalRef, kind: z.literal('join'), botId: z.number().int().positive(), chatId: z.number().int().positive().optional(), title: z.string().optional(), userId: z.number().int().positive().optional() }),
+    z.strictObject({
+      portal: portalRef,
+      kind: z.literal('join'),
+      botId: z.number().int().positive(),
+      chatId: z.number().int().positive().optional(),
+      title: z.string().optional(),
+      userId: z.number().int().positive().optional(),
+    }),
     z.strictObject({
       portal: portalRef,
       kind: z.literal('write'),
@@ -80,7 +103,12 @@ const schemas = {
       userId: z.number().int().positive().optional(),
       mention: z.boolean().optional(),
     }),
-    z.strictObject({ portal: portalRef, kind: z.literal('edit'), messageId: z.number().int().positive(), text: z.string() }),
+    z.strictObject({
+      portal: portalRef,
+      kind: z.literal('edit'),
+      messageId: z.number().int().positive(),
+      text: z.string(),
+    }),
     z.strictObject({ portal: portalRef, kind: z.literal('delete'), messageId: z.number().int().positive() }),
     z.strictObject({
       portal: portalRef,
@@ -100,10 +128,24 @@ const schemas = {
       action: z.enum(['add', 'delete']).optional(),
       userId: z.number().int().positive().optional(),
     }),
-    z.strictObject({ portal: portalRef, kind: z.literal('context'), botId: z.number().int().positive(), context: z.record(z.string(), z.unknown()), userId: z.number().int().positive().optional() }),
+    z.strictObject({
+      portal: portalRef,
+      kind: z.literal('context'),
+      botId: z.number().int().positive(),
+      context: z.record(z.string(), z.unknown()),
+      userId: z.number().int().positive().optional(),
+    }),
   ]),
-  webhook: z.strictObject({ portal: portalRef, userId: z.number().int().positive().optional(), scope: z.string().optional() }),
-  scenario: z.looseObject({ name: z.enum(scenarioNames as [ScenarioName, ...ScenarioName[]]), portal: portalRef, handler: url.optional() }),
+  webhook: z.strictObject({
+    portal: portalRef,
+    userId: z.number().int().positive().optional(),
+    scope: z.string().optional(),
+  }),
+  scenario: z.looseObject({
+    name: z.enum(scenarioNames as [ScenarioName, ...ScenarioName[]]),
+    portal: portalRef,
+    handler: url.optional(),
+  }),
   expire: z.strictObject({ portal: portalRef, refresh: z.boolean().optional() }),
   clock: z.strictObject({ advanceMs: z.number() }),
 };
@@ -133,11 +175,18 @@ function portalState(p: Portal) {
     chats: [...p.chats.values()],
     messages: [...p.messages.values()],
     chatbots: {
-      bots: [...p.chatbots.settings.entries()].map(([id, { queue, owner, ...s }]) => ({ id, ...s, owner: owner.kind, queued: queue.size })),
+      bots: [...p.chatbots.settings.entries()].map(([id, { queue, owner, ...s }]) => ({
+        id,
+        ...s,
+        owner: owner.kind,
+        queued: queue.size,
+      })),
       chats: [...p.chatbots.chats.values()].map((c) => ({ ...c, members: [...c.members], managers: [...c.managers] })),
       messages: [...p.chatbots.messages.values()],
       commands: [...p.chatbots.commands.values()],
-      subscribedUsers: [...p.chatbots.users.values()].filter((u) => u.subscribed).map((u) => ({ userId: u.userId, queued: u.queue.size })),
+      subscribedUsers: [...p.chatbots.users.values()]
+        .filter((u) => u.subscribed)
+        .map((u) => ({ userId: u.userId, queued: u.queue.size })),
     },
   };
 }
@@ -149,7 +198,8 @@ const num = (v: string | undefined): number | undefined => (v === undefined || v
 export async function handleControl(sb: Sandbox, method: string, u: URL, body: unknown): Promise<ControlAnswer> {
   const path = u.pathname.replace(/\/+$/, '') || '/sandbox';
   const ok = (b: unknown): ControlAnswer => ({ status: 200, body: b });
-  const portalOf = (ref: string | number | undefined) => sb.getPortal(typeof ref === 'string' && /^\d+$/.test(ref) ? Number(ref) : ref);
+  const portalOf = (ref: string | number | undefined) =>
+    sb.getPortal(typeof ref === 'string' && /^\d+$/.test(ref) ? Number(ref) : ref);
   const memberFilter = () => {
     const p = query(u, 'portal');
     return p === undefined ? undefined : portalOf(p).memberId;
@@ -188,12 +238,21 @@ export async function handleControl(sb: Sandbox, method: string, u: URL, body: u
     }
     case 'POST /sandbox/uninstall': {
       const b = schemas.uninstall.parse(body);
-      return ok(await sb.uninstall(portalOf(b.portal), { ...(b.clean === undefined ? {} : { clean: b.clean }), ...(b.handler ? { handlerUrl: b.handler } : {}) }));
+      return ok(
+        await sb.uninstall(portalOf(b.portal), {
+          ...(b.clean === undefined ? {} : { clean: b.clean }),
+          ...(b.handler ? { handlerUrl: b.handler } : {}),
+        }),
+      );
     }
     case 'POST /sandbox/tokens': {
       const b = schemas.tokens.parse(body);
       const portal = portalOf(b.portal);
-      return ok({ ...sb.issueTokens(portal, b.userId), member_id: portal.memberId, client_endpoint: portal.clientEndpoint });
+      return ok({
+        ...sb.issueTokens(portal, b.userId),
+        member_id: portal.memberId,
+        client_endpoint: portal.clientEndpoint,
+      });
     }
     case 'POST /sandbox/oauth/code': {
       const b = schemas.tokens.parse(body);
@@ -237,11 +296,22 @@ export async function handleControl(sb: Sandbox, method: string, u: URL, body: u
     }
     case 'POST /sandbox/webhooks': {
       const b = schemas.webhook.parse(body);
-      return ok(sb.addWebhook(portalOf(b.portal), { ...(b.userId === undefined ? {} : { userId: b.userId }), ...(b.scope === undefined ? {} : { scope: b.scope }) }));
+      return ok(
+        sb.addWebhook(portalOf(b.portal), {
+          ...(b.userId === undefined ? {} : { userId: b.userId }),
+          ...(b.scope === undefined ? {} : { scope: b.scope }),
+        }),
+      );
     }
     case 'POST /sandbox/scenario': {
       const { name, handler, portal, ...opts } = schemas.scenario.parse(body);
-      return ok(await sb.scenario(name, { ...opts, ...(portal === undefined ? {} : { portal }), ...(handler ? { handlerUrl: handler } : {}) }));
+      return ok(
+        await sb.scenario(name, {
+          ...opts,
+          ...(portal === undefined ? {} : { portal }),
+          ...(handler ? { handlerUrl: handler } : {}),
+        }),
+      );
     }
     case 'GET /sandbox/calls':
       return ok(sb.recorder.calls({ method: query(u, 'method'), memberId: memberFilter() }));
@@ -249,7 +319,13 @@ export async function handleControl(sb: Sandbox, method: string, u: URL, body: u
       return ok(sb.recorder.deliveries({ code: query(u, 'code')?.toUpperCase(), memberId: memberFilter() }));
     case 'GET /sandbox/statuses': {
       const kind = query(u, 'kind');
-      return ok(sb.recorder.statuses({ kind: kind === 'delivery' || kind === 'reading' ? kind : undefined, messageId: num(query(u, 'messageId')), memberId: memberFilter() }));
+      return ok(
+        sb.recorder.statuses({
+          kind: kind === 'delivery' || kind === 'reading' ? kind : undefined,
+          messageId: num(query(u, 'messageId')),
+          memberId: memberFilter(),
+        }),
+      );
     }
     case 'GET /sandbox/token-requests':
       return ok(sb.recorder.tokenRequests());
@@ -265,7 +341,10 @@ export async function handleControl(sb: Sandbox, method: string, u: URL, body: u
       return ok(sb.faults.current);
     case 'POST /sandbox/faults/expire-tokens': {
       const b = schemas.expire.parse(body);
-      sb.faults.expireTokens({ ...(b.refresh === undefined ? {} : { refresh: b.refresh }), ...(b.portal === undefined ? {} : { portal: portalOf(b.portal) }) });
+      sb.faults.expireTokens({
+        ...(b.refresh === undefined ? {} : { refresh: b.refresh }),
+        ...(b.portal === undefined ? {} : { portal: portalOf(b.portal) }),
+      });
       return ok({ expired: true });
     }
     case 'POST /sandbox/clock': {

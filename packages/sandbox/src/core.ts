@@ -69,16 +69,27 @@ export class SandboxCore {
   }
 
   addPortal(init: PortalInit = {}): Portal {
-    const portal = new Portal({ ...init, domain: init.domain ?? this.hostPort }, () => `${this.#url}/rest/`, this.portals.length + 1);
-    if (this.portals.some((p) => p.memberId === portal.memberId)) throw new SandboxError('B24SB_PORTAL_EXISTS', `A portal with member_id ${portal.memberId} exists`);
+    const portal = new Portal(
+      { ...init, domain: init.domain ?? this.hostPort },
+      () => `${this.#url}/rest/`,
+      this.portals.length + 1,
+    );
+    if (this.portals.some((p) => p.memberId === portal.memberId))
+      throw new SandboxError('B24SB_PORTAL_EXISTS', `A portal with member_id ${portal.memberId} exists`);
     this.portals.push(portal);
     return portal;
   }
 
   /** A portal by member_id or index; the first portal when `ref` is absent. */
   portal(ref?: string | number): Portal {
-    const portal = ref === undefined ? this.portals[0] : typeof ref === 'number' ? this.portals[ref] : this.portals.find((p) => p.memberId === ref);
-    if (!portal) throw new SandboxError('B24SB_NOT_FOUND', `No portal ${ref === undefined ? 'exists' : JSON.stringify(ref)}`);
+    const portal =
+      ref === undefined
+        ? this.portals[0]
+        : typeof ref === 'number'
+          ? this.portals[ref]
+          : this.portals.find((p) => p.memberId === ref);
+    if (!portal)
+      throw new SandboxError('B24SB_NOT_FOUND', `No portal ${ref === undefined ? 'exists' : JSON.stringify(ref)}`);
     return portal;
   }
 
@@ -109,7 +120,8 @@ export class SandboxCore {
   /** The operating limit and charged cost for a method under the current switches. */
   operatingRule(method: string): { limitSeconds: number; costSeconds?: number } {
     const f = this.faults.operationTimeLimit;
-    if (f && (!f.methods || f.methods.includes(method))) return { limitSeconds: f.limitSeconds, costSeconds: f.costSeconds };
+    if (f && (!f.methods || f.methods.includes(method)))
+      return { limitSeconds: f.limitSeconds, costSeconds: f.costSeconds };
     return { limitSeconds: REAL_OPERATING_LIMIT_SECONDS };
   }
 }

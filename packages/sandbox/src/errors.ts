@@ -4,7 +4,10 @@
  * title. Messages add the specifics.
  */
 export const sandboxErrorCodes = {
-  B24SB_BAD_OPTION: { status: 400, title: 'A command line the b24-sandbox command cannot take (unknown option, bad value)' },
+  B24SB_BAD_OPTION: {
+    status: 400,
+    title: 'A command line the b24-sandbox command cannot take (unknown option, bad value)',
+  },
   B24SB_BAD_INPUT: { status: 400, title: 'The input of encode or decode cannot be read' },
   B24SB_LISTEN_FAILED: { status: 500, title: 'The sandbox could not listen on the host and port' },
   B24SB_BAD_REQUEST: { status: 400, title: 'A control request is invalid' },
@@ -32,4 +35,3 @@ export class SandboxError extends Error {
     this.status = sandboxErrorCodes[code].status;
   }
 }
-

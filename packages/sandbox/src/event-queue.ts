@@ -68,9 +68,17 @@ export class EventQueue {
  * last one's id + 1, or, when none was handed out, the id the next event will get (nothing is
  * waiting, so it confirms nothing new). Unconfirmed events are handed out again on every call.
  */
-export function readQueues(queues: EventQueue[], offset: number | undefined, limit: number, nextEventId: number): EventPage {
+export function readQueues(
+  queues: EventQueue[],
+  offset: number | undefined,
+  limit: number,
+  nextEventId: number,
+): EventPage {
   if (offset !== undefined && offset > 0) for (const q of queues) q.confirm(offset);
-  const pending = queues.length === 1 ? queues[0]!.pending() : queues.flatMap((q) => q.pending()).sort((a, b) => a.eventId - b.eventId);
+  const pending =
+    queues.length === 1
+      ? queues[0]!.pending()
+      : queues.flatMap((q) => q.pending()).sort((a, b) => a.eventId - b.eventId);
   const page = pending.slice(0, limit);
   return {
     events: page.map(({ eventId, type, date, data }) => ({ eventId, type, date, data })),

@@ -61,7 +61,10 @@ export const defaultFaults = (plan: Plan): Faults => ({
 /** What `set` accepts: `true` for a switch means "on with defaults", partial objects fill in defaults. */
 export const faultsInput = z.strictObject({
   rateLimit: z
-    .union([z.boolean(), z.strictObject({ burst: z.number().positive().optional(), drainPerSecond: z.number().nonnegative().optional() })])
+    .union([
+      z.boolean(),
+      z.strictObject({ burst: z.number().positive().optional(), drainPerSecond: z.number().nonnegative().optional() }),
+    ])
     .optional(),
   operationTimeLimit: z
     .union([
@@ -88,14 +91,21 @@ export const faultsInput = z.strictObject({
       }),
     )
     .optional(),
-  methodResults: z.record(z.string(), z.strictObject({ result: z.unknown(), times: z.number().int().positive().optional() })).optional(),
+  methodResults: z
+    .record(z.string(), z.strictObject({ result: z.unknown(), times: z.number().int().positive().optional() }))
+    .optional(),
 });
 export type FaultsInput = z.input<typeof faultsInput>;
 
 /** Merges a partial switch set into the current one. */
 export function applyFaults(current: Faults, input: FaultsInput, plan: Plan): Faults {
-  const next: Faults = { ...current, methodErrors: { ...current.methodErrors }, methodResults: { ...current.methodResults } };
-  const { rateLimit, operationTimeLimit, slowMs, slowOAuthMs, outage, methodErrors, methodResults } = faultsInput.parse(input);
+  const next: Faults = {
+    ...current,
+    methodErrors: { ...current.methodErrors },
+    methodResults: { ...current.methodResults },
+  };
+  const { rateLimit, operationTimeLimit, slowMs, slowOAuthMs, outage, methodErrors, methodResults } =
+    faultsInput.parse(input);
   if (rateLimit !== undefined) {
     next.rateLimit = rateLimit === false ? false : { ...planLimits[plan], ...(rateLimit === true ? {} : rateLimit) };
   }
@@ -103,7 +113,11 @@ export function applyFaults(current: Faults, input: FaultsInput, plan: Plan): Fa
     next.operationTimeLimit =
       operationTimeLimit === false
         ? false
-        : { limitSeconds: REAL_OPERATING_LIMIT_SECONDS, costSeconds: 60, ...(operationTimeLimit === true ? {} : operationTimeLimit) };
+        : {
+            limitSeconds: REAL_OPERATING_LIMIT_SECONDS,
+            costSeconds: 60,
+            ...(operationTimeLimit === true ? {} : operationTimeLimit),
+          };
   }
   if (slowMs !== undefined) next.slowMs = slowMs;
   if (slowOAuthMs !== undefined) next.slowOAuthMs = slowOAuthMs;

@@ -58,11 +58,18 @@ export function requestParams(req: IncomingMessage, url: URL, body: Buffer): Req
     return { params: { ...query.params, ...decodeJson(text) }, transport: 'json', warnings: query.warnings };
   }
   const form = decodeForm(text);
-  return { params: { ...query.params, ...form.params }, transport: 'form', warnings: [...query.warnings, ...form.warnings] };
+  return {
+    params: { ...query.params, ...form.params },
+    transport: 'form',
+    warnings: [...query.warnings, ...form.warnings],
+  };
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  });
   res.end(text);
 }

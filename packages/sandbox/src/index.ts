@@ -7,7 +7,17 @@
 export { startSandbox, Sandbox, type FaultControl, type InstallResult } from './sandbox.js';
 export { SandboxError, sandboxErrorCodes, type SandboxErrorCode } from './errors.js';
 export type { SandboxOptions } from './core.js';
-export type { Portal, PortalInit, AppStatus, EventHandler, ConnectorState, LineState, BotState, ChatState, MessageState } from './portal.js';
+export type {
+  Portal,
+  PortalInit,
+  AppStatus,
+  EventHandler,
+  ConnectorState,
+  LineState,
+  BotState,
+  ChatState,
+  MessageState,
+} from './portal.js';
 export type { Faults, FaultsInput, MethodFault, MethodResult, OperationTimeFault } from './faults.js';
 export { planLimits, type Plan, type BucketParams } from './limits.js';
 export type { Recorder, CallRecord, DeliveryRecord, StatusRecord, TokenRecord, RecordKind } from './recorder.js';

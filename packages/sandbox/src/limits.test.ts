@@ -53,7 +53,9 @@ describe('limits over HTTP', () => {
   it('standard plan: 50 calls pass, the 51st gets 503 QUERY_LIMIT_EXCEEDED, and the bucket recovers as the clock moves', async () => {
     sb = await startSandbox({ now: frozenAt() });
     const auth = sb.issueTokens(sb.portal).access_token;
-    const statuses = await Promise.all(Array.from({ length: 50 }, () => callRest(sb.restUrl, 'app.info', { auth }).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 50 }, () => callRest(sb.restUrl, 'app.info', { auth }).then((r) => r.status)),
+    );
     expect(statuses.every((s) => s === 200)).toBe(true);
     const refused = await callRest(sb.restUrl, 'app.info', { auth });
     expect(refused.status).toBe(503);
@@ -80,7 +82,9 @@ describe('limits over HTTP', () => {
   it('enterprise plan: 250 burst, 5 per second', async () => {
     sb = await startSandbox({ now: frozenAt(), plan: 'enterprise' });
     const auth = sb.issueTokens(sb.portal).access_token;
-    const statuses = await Promise.all(Array.from({ length: 251 }, () => callRest(sb.restUrl, 'app.info', { auth }).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 251 }, () => callRest(sb.restUrl, 'app.info', { auth }).then((r) => r.status)),
+    );
     expect(statuses.filter((s) => s === 503)).toHaveLength(1);
     sb.clock.advance(200);
     expect((await callRest(sb.restUrl, 'app.info', { auth })).status).toBe(200);
@@ -101,7 +105,10 @@ describe('limits over HTTP', () => {
   it('OPERATION_TIME_LIMIT: a method over its operating budget answers 429 until the oldest basket resets; other methods still work', async () => {
     sb = await startSandbox({ now: frozenAt(1_773_759_161_000) });
     const auth = sb.issueTokens(sb.portal).access_token;
-    sb.faults.set({ rateLimit: false, operationTimeLimit: { limitSeconds: 480, costSeconds: 100, methods: ['event.get'] } });
+    sb.faults.set({
+      rateLimit: false,
+      operationTimeLimit: { limitSeconds: 480, costSeconds: 100, methods: ['event.get'] },
+    });
     const seen: number[] = [];
     for (let i = 0; i < 5; i++) {
       const r = await callRest(sb.restUrl, 'event.get', { auth });

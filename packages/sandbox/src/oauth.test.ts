@@ -5,12 +5,23 @@ import { callRest, frozenAt } from './testing.js';
 let sb: Sandbox;
 
 beforeEach(async () => {
-  sb = await startSandbox({ now: frozenAt(), clientId: 'local.app.1', clientSecret: 'secret-1', tokenTtlSeconds: 3600 });
+  sb = await startSandbox({
+    now: frozenAt(),
+    clientId: 'local.app.1',
+    clientSecret: 'secret-1',
+    tokenTtlSeconds: 3600,
+  });
 });
 afterEach(() => sb.stop());
 
 const refreshQuery = (refresh: string, extra: Record<string, string> = {}) =>
-  new URLSearchParams({ grant_type: 'refresh_token', client_id: 'local.app.1', client_secret: 'secret-1', refresh_token: refresh, ...extra });
+  new URLSearchParams({
+    grant_type: 'refresh_token',
+    client_id: 'local.app.1',
+    client_secret: 'secret-1',
+    refresh_token: refresh,
+    ...extra,
+  });
 
 async function refreshGet(refresh: string, extra?: Record<string, string>) {
   const res = await fetch(`${sb.oauthUrl}?${refreshQuery(refresh, extra).toString()}`);
@@ -83,7 +94,9 @@ describe('/oauth/token/ refresh_token grant', () => {
 
   it('refuses wrong client credentials, unknown tokens and missing parameters', async () => {
     const pair = sb.issueTokens(sb.portal);
-    expect((await refreshGet(pair.refresh_token, { client_secret: 'nope' })).body).toMatchObject({ error: 'invalid_client' });
+    expect((await refreshGet(pair.refresh_token, { client_secret: 'nope' })).body).toMatchObject({
+      error: 'invalid_client',
+    });
     expect((await refreshGet(pair.refresh_token, { client_secret: 'nope' })).status).toBe(401);
     expect((await refreshGet('unknown')).body).toMatchObject({ error: 'invalid_grant' });
     const res = await fetch(`${sb.oauthUrl}?grant_type=refresh_token`);
@@ -112,7 +125,10 @@ describe('access token lifetime on the injected clock', () => {
     sb.clock.advance(1_000);
     const expired = await callRest(sb.restUrl, 'app.info', { auth: pair.access_token });
     expect(expired.status).toBe(401);
-    expect(expired.body).toEqual({ error: 'expired_token', error_description: 'The access token provided has expired.' });
+    expect(expired.body).toEqual({
+      error: 'expired_token',
+      error_description: 'The access token provided has expired.',
+    });
     const fresh = await refreshGet(pair.refresh_token);
     expect(fresh.status).toBe(200);
     expect(fresh.body.expires).toBe(1_773_759_161 + 3600 + 3600);
@@ -139,7 +155,13 @@ describe('access token lifetime on the injected clock', () => {
 describe('authorization_code grant', () => {
   it('exchanges a code once, within 30 seconds', async () => {
     const code = sb.issueAuthCode(sb.portal);
-    const q = (c: string) => new URLSearchParams({ grant_type: 'authorization_code', client_id: 'local.app.1', client_secret: 'secret-1', code: c });
+    const q = (c: string) =>
+      new URLSearchParams({
+        grant_type: 'authorization_code',
+        client_id: 'local.app.1',
+        client_secret: 'secret-1',
+        code: c,
+      });
     const ok = await fetch(`${sb.oauthUrl}?${q(code).toString()}`);
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { member_id: string }).member_id).toBe(sb.portal.memberId);

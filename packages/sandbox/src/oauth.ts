@@ -83,7 +83,13 @@ export class TokenStore {
   /** An authorization code as step 1 of the full OAuth protocol would return it (30 s, single use). */
   issueCode(portal: Portal, userId = portal.adminUserId): string {
     const code = hex();
-    this.#codes.set(code, { token: code, portal, userId, expiresAt: this.clock.now() + CODE_TTL_S * 1000, used: false });
+    this.#codes.set(code, {
+      token: code,
+      portal,
+      userId,
+      expiresAt: this.clock.now() + CODE_TTL_S * 1000,
+      used: false,
+    });
     return code;
   }
 
@@ -94,8 +100,10 @@ export class TokenStore {
   /** Makes every access token issued so far expired; with `refresh`, refresh tokens stop working too. */
   expireAll(opts: { refresh?: boolean; portal?: Portal } = {}): void {
     const now = this.clock.now();
-    for (const g of this.#access.values()) if (!opts.portal || g.portal === opts.portal) g.expiresAt = Math.min(g.expiresAt, now);
-    if (opts.refresh) for (const g of this.#refresh.values()) if (!opts.portal || g.portal === opts.portal) g.used = true;
+    for (const g of this.#access.values())
+      if (!opts.portal || g.portal === opts.portal) g.expiresAt = Math.min(g.expiresAt, now);
+    if (opts.refresh)
+      for (const g of this.#refresh.values()) if (!opts.portal || g.portal === opts.portal) g.used = true;
   }
 
   /** Forgets every token of a portal, as uninstalling the application does. */
@@ -150,7 +158,8 @@ export function tokenEndpoint(params: Record<string, unknown>, ctx: OAuthContext
 
   function exchange(): OAuthAnswer {
     if (!grantType) return oauthError(400, 'invalid_request', 'grant_type is required');
-    if (!str('client_id') || !str('client_secret')) return oauthError(400, 'invalid_request', 'client_id and client_secret are required');
+    if (!str('client_id') || !str('client_secret'))
+      return oauthError(400, 'invalid_request', 'client_id and client_secret are required');
     if (str('client_id') !== ctx.clientId || str('client_secret') !== ctx.clientSecret) {
       return oauthError(401, 'invalid_client', 'Invalid client_id or client_secret');
     }

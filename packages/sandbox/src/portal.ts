@@ -107,7 +107,13 @@ export class Portal {
   /** Incoming webhooks by code: `/rest/<userId>/<code>/<method>` calls as that user. */
   readonly webhooks = new Map<string, { userId: number; scope: string }>();
 
-  readonly #ids = { handler: counter(1), chat: counter(1801), message: counter(86401), session: counter(3201), user: counter(501) };
+  readonly #ids = {
+    handler: counter(1),
+    chat: counter(1801),
+    message: counter(86401),
+    session: counter(3201),
+    user: counter(501),
+  };
   readonly #chatByExternal = new Map<string, number>();
   readonly #serverEndpoint: () => string;
 
@@ -138,8 +144,16 @@ export class Portal {
   /** Binds a handler; returns undefined when the same event/handler/auth_type is already bound. */
   bind(event: string, handler: string, authType = 0, botId?: number): EventHandler | undefined {
     const code = event.toUpperCase();
-    if (this.handlers.some((h) => h.event === code && h.handler === handler && h.authType === authType)) return undefined;
-    const bound: EventHandler = { id: this.#ids.handler(), event: code, handler, authType, offline: 0, ...(botId === undefined ? {} : { botId }) };
+    if (this.handlers.some((h) => h.event === code && h.handler === handler && h.authType === authType))
+      return undefined;
+    const bound: EventHandler = {
+      id: this.#ids.handler(),
+      event: code,
+      handler,
+      authType,
+      offline: 0,
+      ...(botId === undefined ? {} : { botId }),
+    };
     this.handlers.push(bound);
     return bound;
   }
@@ -160,7 +174,8 @@ export class Portal {
 
   /** Removes the handlers bound for one bot (its subscriptions). */
   unbindBot(botId: number): void {
-    for (let i = this.handlers.length - 1; i >= 0; i--) if (this.handlers[i]!.botId === botId) this.handlers.splice(i, 1);
+    for (let i = this.handlers.length - 1; i >= 0; i--)
+      if (this.handlers[i]!.botId === botId) this.handlers.splice(i, 1);
   }
 
   handlersFor(event: string): EventHandler[] {
@@ -219,8 +234,10 @@ export class Portal {
   /** Forgets what the application set up (handlers, connectors, lines, bots), as uninstalling does. */
   forgetApplication(): void {
     // Bots registered through an incoming webhook (with a botToken) are the webhook's, not the application's.
-    const hooked = (botId: number | undefined) => botId !== undefined && this.chatbots.settings.get(botId)?.owner.kind === 'webhook';
-    for (let i = this.handlers.length - 1; i >= 0; i--) if (!hooked(this.handlers[i]!.botId)) this.handlers.splice(i, 1);
+    const hooked = (botId: number | undefined) =>
+      botId !== undefined && this.chatbots.settings.get(botId)?.owner.kind === 'webhook';
+    for (let i = this.handlers.length - 1; i >= 0; i--)
+      if (!hooked(this.handlers[i]!.botId)) this.handlers.splice(i, 1);
     this.connectors.clear();
     this.lines.clear();
     for (const id of [...this.bots.keys()]) {
@@ -261,7 +278,10 @@ export class Portal {
     return [connector, line, externalChatId, group ? '' : (externalUserId ?? '')].join('\u0000');
   }
 
-  addMessage(chat: ChatState, m: Pick<MessageState, 'direction' | 'authorId' | 'text'> & { externalIds?: string[] }): MessageState {
+  addMessage(
+    chat: ChatState,
+    m: Pick<MessageState, 'direction' | 'authorId' | 'text'> & { externalIds?: string[] },
+  ): MessageState {
     const message: MessageState = {
       id: this.#ids.message(),
       chatId: chat.id,

@@ -121,7 +121,11 @@ export class Recorder {
   }
 
   /** Resolves with the first record of `kind` (already logged or still to come) that passes `test`. */
-  waitFor<K extends RecordKind>(kind: K, test: (r: Logs[K]) => boolean = () => true, timeoutMs = 5000): Promise<Logs[K]> {
+  waitFor<K extends RecordKind>(
+    kind: K,
+    test: (r: Logs[K]) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<Logs[K]> {
     const seen = (this.#logs[kind] as Logs[K][]).find(test);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {

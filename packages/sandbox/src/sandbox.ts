@@ -53,7 +53,9 @@ export class Sandbox {
   async listen(host = '127.0.0.1', port = 0, portal?: PortalInit): Promise<this> {
     const server = createSandboxServer(this);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (e) => reject(new SandboxError('B24SB_LISTEN_FAILED', `Cannot listen on ${host}:${port}: ${e.message}`, { cause: e })));
+      server.once('error', (e) =>
+        reject(new SandboxError('B24SB_LISTEN_FAILED', `Cannot listen on ${host}:${port}: ${e.message}`, { cause: e })),
+      );
       server.listen(port, host, () => resolve());
     });
     const address = server.address() as AddressInfo;
@@ -124,9 +126,15 @@ export class Sandbox {
   async install(portal: Portal, handlerUrl: string): Promise<InstallResult> {
     portal.installed = true;
     portal.bind('ONAPPINSTALL', handlerUrl);
-    const result = await sendEvent(this.core, portal, 'ONAPPINSTALL', build.appInstall({ version: portal.appVersion, languageId: portal.languageId }), {
-      handlerUrl,
-    });
+    const result = await sendEvent(
+      this.core,
+      portal,
+      'ONAPPINSTALL',
+      build.appInstall({ version: portal.appVersion, languageId: portal.languageId }),
+      {
+        handlerUrl,
+      },
+    );
     const auth = (result.deliveries[0]?.payload.auth ?? {}) as Record<string, string>;
     return { ...result, tokens: { access_token: auth.access_token ?? '', refresh_token: auth.refresh_token ?? '' } };
   }
@@ -143,7 +151,9 @@ export class Sandbox {
     this.core.tokens.revokePortal(portal);
     portal.forgetApplication();
     const targets = opts.handlerUrl ? [opts.handlerUrl] : bound;
-    const results = await Promise.all(targets.map((handlerUrl) => sendEvent(this.core, portal, 'ONAPPUNINSTALL', data, { handlerUrl })));
+    const results = await Promise.all(
+      targets.map((handlerUrl) => sendEvent(this.core, portal, 'ONAPPUNINSTALL', data, { handlerUrl })),
+    );
     portal.applicationToken = hex();
     const deliveries = results.flatMap((r) => r.deliveries);
     return { code: 'ONAPPUNINSTALL', ok: results.length > 0 && results.every((r) => r.ok), deliveries };
@@ -166,15 +176,19 @@ export class Sandbox {
 
   /** People acting in the portal; each action updates state and sends its event. */
   readonly act = {
-    operatorWrites: (portal: Portal, input: actions.OperatorMessageInput, send?: SendOptions) => actions.operatorWrites(this.core, portal, input, send),
-    operatorEdits: (portal: Portal, messageId: number, text: string, send?: SendOptions) => actions.operatorEdits(this.core, portal, messageId, text, send),
-    operatorDeletes: (portal: Portal, messageId: number, send?: SendOptions) => actions.operatorDeletes(this.core, portal, messageId, send),
+    operatorWrites: (portal: Portal, input: actions.OperatorMessageInput, send?: SendOptions) =>
+      actions.operatorWrites(this.core, portal, input, send),
+    operatorEdits: (portal: Portal, messageId: number, text: string, send?: SendOptions) =>
+      actions.operatorEdits(this.core, portal, messageId, text, send),
+    operatorDeletes: (portal: Portal, messageId: number, send?: SendOptions) =>
+      actions.operatorDeletes(this.core, portal, messageId, send),
     dialog: (portal: Portal, chatId: number, phase: 'start' | 'finish', send?: SendOptions) => {
       const chat = portal.chats.get(chatId);
       if (!chat) throw new SandboxError('B24SB_NOT_FOUND', `No chat ${chatId} on portal ${portal.memberId}`);
       return actions.dialogEvent(this.core, portal, chat, phase, send);
     },
-    bot: (portal: Portal, kind: actions.BotEventKind, input: build.BotMessageInput, send?: SendOptions) => actions.botEvent(this.core, portal, kind, input, send),
+    bot: (portal: Portal, kind: actions.BotEventKind, input: build.BotMessageInput, send?: SendOptions) =>
+      actions.botEvent(this.core, portal, kind, input, send),
     /** A user with Chatbots 2.0 bots: joins, writes, edits, deletes, commands, reactions, contexts (ONIMBOTV2*, ONIMV2*). */
     chatbot: (portal: Portal, act: ChatbotAct): Promise<ChatbotOutcome> => chatbotAct(this.core, portal, act),
   };
@@ -183,7 +197,10 @@ export class Sandbox {
    * An incoming webhook of `portal` for a user (default: the administrator): calls to
    * `${url}<method>` act as that user, and imbot.v2 methods then need the bot's botToken.
    */
-  addWebhook(portal: Portal, opts: { userId?: number; scope?: string } = {}): { url: string; userId: number; code: string } {
+  addWebhook(
+    portal: Portal,
+    opts: { userId?: number; scope?: string } = {},
+  ): { url: string; userId: number; code: string } {
     const userId = opts.userId ?? portal.adminUserId;
     const code = portal.addWebhook(userId, opts.scope);
     return { url: `${portal.clientEndpoint}${userId}/${code}/`, userId, code };

@@ -8,7 +8,8 @@ import { tokenEndpoint } from './oauth.js';
 import { handleRest } from './rest/dispatch.js';
 import type { Sandbox } from './sandbox.js';
 
-const OUTAGE_PAGE = '<html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>503 Service Temporarily Unavailable</h1></body></html>';
+const OUTAGE_PAGE =
+  '<html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>503 Service Temporarily Unavailable</h1></body></html>';
 
 /** The one HTTP server: /oauth/token/ (authorization server), /rest/<method> (portal REST API), /sandbox/* (control). */
 export function createSandboxServer(sb: Sandbox): Server {
@@ -45,7 +46,10 @@ async function route(sb: Sandbox, req: IncomingMessage, res: ServerResponse): Pr
   // /rest/<method>, or an incoming webhook's /rest/<userId>/<code>/<method>.
   const rest = /^\/rest\/(?:(\d+)\/([^/]+)\/)?([^/]+?)(?:\.json)?\/?$/.exec(u.pathname);
   if (!isOAuth && !rest) {
-    throw new SandboxError('B24SB_NOT_FOUND', `No route ${u.pathname}; use /rest/<method>, /rest/<userId>/<webhook code>/<method>, /oauth/token/ or /sandbox`);
+    throw new SandboxError(
+      'B24SB_NOT_FOUND',
+      `No route ${u.pathname}; use /rest/<method>, /rest/<userId>/<webhook code>/<method>, /oauth/token/ or /sandbox`,
+    );
   }
 
   // Outage and slowness hit the portal and the authorization server, never the control API.

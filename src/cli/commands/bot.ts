@@ -34,24 +34,42 @@ export function registerBotCommand(program: Command): void {
   portalOptions(
     bot
       .command('setup')
-      .description('Register the bot (or update its event mode and URL), then its slash commands; a second run registers no new bot')
-      .requiredOption('--code <code>', "the bot's code, unique within the application (env B24GW_BOT_CODE)", process.env.B24GW_BOT_CODE),
+      .description(
+        'Register the bot (or update its event mode and URL), then its slash commands; a second run registers no new bot',
+      )
+      .requiredOption(
+        '--code <code>',
+        "the bot's code, unique within the application (env B24GW_BOT_CODE)",
+        process.env.B24GW_BOT_CODE,
+      ),
   )
     .option('--name <name>', 'its name in the chat list (default: the code)')
     .option('--last-name <name>', 'its last name')
     .option('--work-position <text>', 'its position, shown in its profile')
     .option('--type <type>', 'bot, supervisor, openline, network or personal', 'bot')
-    .option('--url <url>', "webhook mode: its events are posted to the gateway's events URL (env B24GW_PUBLIC_URL)", process.env.B24GW_PUBLIC_URL)
+    .option(
+      '--url <url>',
+      "webhook mode: its events are posted to the gateway's events URL (env B24GW_PUBLIC_URL)",
+      process.env.B24GW_PUBLIC_URL,
+    )
     .option('--fetch', 'fetch mode: its events wait for the gateway to fetch them with imbot.v2.Event.get')
     .option('--openline', 'it may answer in Open Lines')
     .option('--command <name=title>', 'a slash command, repeatable; without =title it is hidden', collect, [])
     .option('--dry-run', 'read the portal and print the calls that would be made, making none')
     .option('--json', 'print what was done as JSON')
-    .addHelpText('after', '\nExample:\n  b24-im-gateway bot setup --code helper --name Helper --url https://gw.example.com/events --command "help=Show help"\n')
+    .addHelpText(
+      'after',
+      '\nExample:\n  b24-im-gateway bot setup --code helper --name Helper --url https://gw.example.com/events --command "help=Show help"\n',
+    )
     .action(
       action(async (o: BotFlags) => {
-        if (o.fetch && o.url && process.env.B24GW_PUBLIC_URL !== o.url) throw new GatewayError('B24GW_BAD_INPUT', 'Give --url (webhook mode) or --fetch, not both');
-        if (!o.fetch && !o.url) throw new GatewayError('B24GW_BAD_INPUT', "Say how the bot gets its events: --url https://<your host>/events (webhook), or --fetch");
+        if (o.fetch && o.url && process.env.B24GW_PUBLIC_URL !== o.url)
+          throw new GatewayError('B24GW_BAD_INPUT', 'Give --url (webhook mode) or --fetch, not both');
+        if (!o.fetch && !o.url)
+          throw new GatewayError(
+            'B24GW_BAD_INPUT',
+            'Say how the bot gets its events: --url https://<your host>/events (webhook), or --fetch',
+          );
         const store = openExistingDb(o.db);
         const clients = clientsFor(store, o);
         try {

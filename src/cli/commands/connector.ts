@@ -33,16 +33,25 @@ const DEFAULT_ICON =
 const lines = (values: string[]): number[] => (values.length === 0 ? [1] : values.map((v) => positiveInt('--line')(v)));
 
 function delivery(o: { url?: string; offline?: boolean }): Delivery {
-  if (o.offline && o.url) throw new GatewayError('B24GW_BAD_INPUT', 'Give --url (events posted to the gateway) or --offline (kept in the portal\'s queue), not both');
+  if (o.offline && o.url)
+    throw new GatewayError(
+      'B24GW_BAD_INPUT',
+      "Give --url (events posted to the gateway) or --offline (kept in the portal's queue), not both",
+    );
   if (o.offline) return { offline: true };
-  if (!o.url) throw new GatewayError('B24GW_BAD_INPUT', 'Say where the portal sends events: --url https://<your host>/events (env B24GW_PUBLIC_URL), or --offline');
+  if (!o.url)
+    throw new GatewayError(
+      'B24GW_BAD_INPUT',
+      'Say where the portal sends events: --url https://<your host>/events (env B24GW_PUBLIC_URL), or --offline',
+    );
   return { url: o.url };
 }
 
 function icon(value: string | undefined): string {
   if (value === undefined) return DEFAULT_ICON;
   if (value.startsWith('data:') || value.trimStart().startsWith('<svg')) return value;
-  if (!existsSync(value)) throw new GatewayError('B24GW_BAD_INPUT', `--icon must be an SVG file, an SVG or a data: URI; no file at ${value}`);
+  if (!existsSync(value))
+    throw new GatewayError('B24GW_BAD_INPUT', `--icon must be an SVG file, an SVG or a data: URI; no file at ${value}`);
   return readFileSync(value, 'utf8');
 }
 
@@ -59,33 +68,57 @@ export function printReport(report: SetupReport, json: boolean | undefined, intr
 }
 
 export function registerConnectorCommand(program: Command): void {
-  const connector = program.command('connector').description("Set an Open Lines connector up on a portal, tear it down, and see or replay what the channel's customers did");
+  const connector = program
+    .command('connector')
+    .description(
+      "Set an Open Lines connector up on a portal, tear it down, and see or replay what the channel's customers did",
+    );
 
   portalOptions(
     connector
       .command('setup')
-      .description('Register the connector, bind its events to the gateway (or the offline queue), activate it on its lines and set its data; a second run does only what is missing')
-      .requiredOption('--connector <id>', "the connector's code: digits, lower-case letters and _ (env B24GW_CONNECTOR)", process.env.B24GW_CONNECTOR),
+      .description(
+        'Register the connector, bind its events to the gateway (or the offline queue), activate it on its lines and set its data; a second run does only what is missing',
+      )
+      .requiredOption(
+        '--connector <id>',
+        "the connector's code: digits, lower-case letters and _ (env B24GW_CONNECTOR)",
+        process.env.B24GW_CONNECTOR,
+      ),
   )
     .option('--name <name>', 'its name in the Open Lines settings (default: the code)')
     .option('--icon <svg>', 'its icon: an SVG file, an SVG, or a data: URI (default: a speech bubble)')
     .option('--icon-color <color>', "the icon's background, e.g. #69acc0")
     .option('--chat-group', 'one Bitrix24 chat per external chat (group chats), not one per external user')
-    .option('--placement-handler <url>', `the settings page Bitrix24 opens for it (default: the gateway's ${SETTINGS_PATH})`)
+    .option(
+      '--placement-handler <url>',
+      `the settings page Bitrix24 opens for it (default: the gateway's ${SETTINGS_PATH})`,
+    )
     .option('--line <n>', 'an Open Line to activate it on, repeatable (default 1)', collect, [])
-    .option('--url <url>', "the gateway's events URL the portal posts to (env B24GW_PUBLIC_URL)", process.env.B24GW_PUBLIC_URL)
+    .option(
+      '--url <url>',
+      "the gateway's events URL the portal posts to (env B24GW_PUBLIC_URL)",
+      process.env.B24GW_PUBLIC_URL,
+    )
     .option('--offline', "bind the events to the portal's offline queue instead of a URL")
     .option('--data-id <id>', "the channel's id for imconnector.connector.data.set (default <connector>_line<N>)")
     .option('--data-url <url>', 'a link to the channel, for the operators')
     .option('--data-name <name>', "the channel's name (default: the connector's name)")
     .option('--dry-run', 'read the portal and print the calls that would be made, making none')
     .option('--json', 'print what was done as JSON')
-    .addHelpText('after', '\nExample:\n  b24-im-gateway connector setup --connector acme_chat --name "Acme Chat" --line 1 --url https://gw.example.com/events\n')
+    .addHelpText(
+      'after',
+      '\nExample:\n  b24-im-gateway connector setup --connector acme_chat --name "Acme Chat" --line 1 --url https://gw.example.com/events\n',
+    )
     .action(
       action(async (o: SetupFlags) => {
         const to = delivery(o);
         const placement = o.placementHandler ?? ('url' in to ? new URL(SETTINGS_PATH, to.url).href : undefined);
-        if (!placement) throw new GatewayError('B24GW_BAD_INPUT', 'With --offline, give the settings page: --placement-handler https://...');
+        if (!placement)
+          throw new GatewayError(
+            'B24GW_BAD_INPUT',
+            'With --offline, give the settings page: --placement-handler https://...',
+          );
         const store = openExistingDb(o.db);
         const clients = clientsFor(store, o);
         try {
@@ -99,10 +132,18 @@ export function registerConnectorCommand(program: Command): void {
             placementHandler: placement,
             lines: lines(o.line),
             delivery: to,
-            data: { ...(o.dataId ? { id: o.dataId } : {}), ...(o.dataUrl ? { url: o.dataUrl } : {}), ...(o.dataName ? { name: o.dataName } : {}) },
+            data: {
+              ...(o.dataId ? { id: o.dataId } : {}),
+              ...(o.dataUrl ? { url: o.dataUrl } : {}),
+              ...(o.dataName ? { name: o.dataName } : {}),
+            },
             dryRun: o.dryRun === true,
           });
-          printReport(report, o.json, `${o.dryRun ? 'Would set up' : 'Set up'} connector ${o.connector} on portal ${memberId}:`);
+          printReport(
+            report,
+            o.json,
+            `${o.dryRun ? 'Would set up' : 'Set up'} connector ${o.connector} on portal ${memberId}:`,
+          );
         } finally {
           clients.close();
           await store.close();
@@ -113,11 +154,17 @@ export function registerConnectorCommand(program: Command): void {
   portalOptions(
     connector
       .command('teardown')
-      .description("Undo setup: unbind the connector's events from the gateway (or the offline queue), switch it off on its lines and unregister it")
+      .description(
+        "Undo setup: unbind the connector's events from the gateway (or the offline queue), switch it off on its lines and unregister it",
+      )
       .requiredOption('--connector <id>', "the connector's code (env B24GW_CONNECTOR)", process.env.B24GW_CONNECTOR),
   )
     .option('--line <n>', 'an Open Line it is active on, repeatable (default 1)', collect, [])
-    .option('--url <url>', "the gateway's events URL its events are bound to (env B24GW_PUBLIC_URL)", process.env.B24GW_PUBLIC_URL)
+    .option(
+      '--url <url>',
+      "the gateway's events URL its events are bound to (env B24GW_PUBLIC_URL)",
+      process.env.B24GW_PUBLIC_URL,
+    )
     .option('--offline', 'its events are bound to the offline queue')
     .option('--dry-run', 'print the calls that would be made, making none')
     .option('--json', 'print what was done as JSON')
@@ -127,8 +174,17 @@ export function registerConnectorCommand(program: Command): void {
         const clients = clientsFor(store, o);
         try {
           const memberId = await pickPortal(store, o.portal);
-          const report = await teardownConnector(clients.forPortal(memberId), { id: o.connector, lines: lines(o.line), delivery: delivery(o), dryRun: o.dryRun === true });
-          printReport(report, o.json, `${o.dryRun ? 'Would tear down' : 'Tore down'} connector ${o.connector} on portal ${memberId}:`);
+          const report = await teardownConnector(clients.forPortal(memberId), {
+            id: o.connector,
+            lines: lines(o.line),
+            delivery: delivery(o),
+            dryRun: o.dryRun === true,
+          });
+          printReport(
+            report,
+            o.json,
+            `${o.dryRun ? 'Would tear down' : 'Tore down'} connector ${o.connector} on portal ${memberId}:`,
+          );
         } finally {
           clients.close();
           await store.close();
@@ -139,7 +195,9 @@ export function registerConnectorCommand(program: Command): void {
   const statuses: CustomerActionStatus[] = ['pending', 'sending', 'sent', 'dead'];
   connector
     .command('actions')
-    .description("List what the channel's customers did (the customer outbox) with status, attempts and last error (works while the server runs)")
+    .description(
+      "List what the channel's customers did (the customer outbox) with status, attempts and last error (works while the server runs)",
+    )
     .option('--db <location>', dbHelp, defaultDb())
     .option('--json', 'print a JSON array instead of a table')
     .option('--status <status>', `only actions in this status: ${statuses.join(', ')}`)
@@ -147,7 +205,11 @@ export function registerConnectorCommand(program: Command): void {
     .option('--limit <n>', 'at most this many', positiveInt('--limit'))
     .action(
       action(async (o: { db: string; json?: boolean; status?: string; member?: string; limit?: number }) => {
-        if (o.status !== undefined && !statuses.includes(o.status as CustomerActionStatus)) throw new GatewayError('B24GW_BAD_INPUT', `--status must be one of ${statuses.join(', ')}, got "${o.status}"`);
+        if (o.status !== undefined && !statuses.includes(o.status as CustomerActionStatus))
+          throw new GatewayError(
+            'B24GW_BAD_INPUT',
+            `--status must be one of ${statuses.join(', ')}, got "${o.status}"`,
+          );
         const store = openExistingDb(o.db);
         try {
           const list = await store.listCustomerActions({
@@ -183,17 +245,25 @@ export function registerConnectorCommand(program: Command): void {
     .command('replay')
     .description('Send customer actions again with a fresh retry budget: by id, or every dead one')
     .option('--db <location>', dbHelp, defaultDb())
-    .option('--id <n>', 'an action id, repeatable', (v: string, prev: number[]) => [...prev, positiveInt('--id')(v)], [] as number[])
+    .option(
+      '--id <n>',
+      'an action id, repeatable',
+      (v: string, prev: number[]) => [...prev, positiveInt('--id')(v)],
+      [] as number[],
+    )
     .option('--dead', 'every dead action')
     .addHelpText('after', '\nA running gateway sends them within a second.\n')
     .action(
       action(async (o: { db: string; id: number[]; dead?: boolean }) => {
-        if (o.id.length === 0 && !o.dead) throw new GatewayError('B24GW_BAD_INPUT', 'Say what to replay: --id N or --dead');
+        if (o.id.length === 0 && !o.dead)
+          throw new GatewayError('B24GW_BAD_INPUT', 'Say what to replay: --id N or --dead');
         const store = openExistingDb(o.db);
         try {
           const ids = o.id.length > 0 ? o.id : (await store.listCustomerActions({ status: 'dead' })).map((a) => a.id);
           const requeued = await store.requeueCustomerActions(ids);
-          console.log(`${requeued} of ${ids.length} customer actions put back to pending${requeued < ids.length ? ' (the rest are sent, being sent, or unknown ids)' : ''}`);
+          console.log(
+            `${requeued} of ${ids.length} customer actions put back to pending${requeued < ids.length ? ' (the rest are sent, being sent, or unknown ids)' : ''}`,
+          );
         } finally {
           await store.close();
         }

@@ -19,7 +19,10 @@ export function registerEventsCommand(program: Command): void {
     .action(
       action(async (o: { db: string; json?: boolean; status?: string; member?: string; limit?: number }) => {
         if (o.status !== undefined && !statuses.includes(o.status as EventStatus)) {
-          throw new GatewayError('B24GW_BAD_INPUT', `--status must be one of ${statuses.join(', ')}, got "${o.status}"`);
+          throw new GatewayError(
+            'B24GW_BAD_INPUT',
+            `--status must be one of ${statuses.join(', ')}, got "${o.status}"`,
+          );
         }
         const store = openExistingDb(o.db);
         try {

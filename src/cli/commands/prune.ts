@@ -17,10 +17,16 @@ interface PruneOptions {
 export function registerPruneCommand(program: Command): void {
   program
     .command('prune')
-    .description('Remove finished events (with their attempts and delivery statuses) received longer ago than a given age; never pending, retry or processing ones')
+    .description(
+      'Remove finished events (with their attempts and delivery statuses) received longer ago than a given age; never pending, retry or processing ones',
+    )
     .option('--db <location>', dbHelp, defaultDb())
     .option('--older-than <duration>', 'events received longer ago than this, e.g. 30d, 12h (required)')
-    .option('--status <list>', `which finished events, comma-separated: ${FINISHED_STATUSES.join(', ')}`, FINISHED_STATUSES.join(','))
+    .option(
+      '--status <list>',
+      `which finished events, comma-separated: ${FINISHED_STATUSES.join(', ')}`,
+      FINISHED_STATUSES.join(','),
+    )
     .option('--dry-run', 'only say how many would go')
     .addHelpText(
       'after',
@@ -36,7 +42,12 @@ export function registerPruneCommand(program: Command): void {
         } catch (e) {
           throw new GatewayError('B24GW_BAD_INPUT', `--older-than: ${(e as Error).message}`);
         }
-        const statuses = finishedOnly(o.status.split(',').map((s) => s.trim()).filter(Boolean));
+        const statuses = finishedOnly(
+          o.status
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        );
         const before = Date.now() - ageMs;
         const which = `${statuses.join(', ')} events received before ${new Date(before).toISOString()}`;
         const store = openExistingDb(o.db);
@@ -46,10 +57,17 @@ export function registerPruneCommand(program: Command): void {
             console.log(`${total} ${which} would be pruned`);
             return;
           }
-          const bar = new SingleBar({ format: 'prune |{bar}| {value}/{total} events', stream: process.stderr, noTTYOutput: false }, Presets.shades_classic);
+          const bar = new SingleBar(
+            { format: 'prune |{bar}| {value}/{total} events', stream: process.stderr, noTTYOutput: false },
+            Presets.shades_classic,
+          );
           bar.start(total, 0);
           let done = 0;
-          const removed = await pruneAll(store, { before, statuses }, { onBatch: (n) => bar.update(Math.min((done += n), total)) });
+          const removed = await pruneAll(
+            store,
+            { before, statuses },
+            { onBatch: (n) => bar.update(Math.min((done += n), total)) },
+          );
           bar.stop();
           console.log(`${removed} ${which} pruned`);
         } finally {

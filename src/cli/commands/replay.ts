@@ -22,12 +22,20 @@ export function registerReplayCommand(program: Command): void {
     .command('replay')
     .description('Run stored events again with a fresh retry budget: by id, by time range, or every dead letter')
     .option('--db <location>', dbHelp, defaultDb())
-    .option('--id <n>', 'an event id, repeatable', (v: string, prev: number[]) => [...prev, positiveInt('--id')(v)], [] as number[])
+    .option(
+      '--id <n>',
+      'an event id, repeatable',
+      (v: string, prev: number[]) => [...prev, positiveInt('--id')(v)],
+      [] as number[],
+    )
     .option('--since <time>', 'events received at or after this time (ISO 8601 or Unix ms)')
     .option('--until <time>', 'events received before this time')
     .option('--dead', 'only dead letters (with --since/--until: dead letters in that range)')
     .option('--all', 'with --since/--until: every status, done events included')
-    .addHelpText('after', '\nA running gateway picks replayed events up within a second.\nExamples:\n  b24-im-gateway replay --dead\n  b24-im-gateway replay --id 42 --id 43\n  b24-im-gateway replay --since 2026-11-22T08:00:00Z --until 2026-11-22T09:00:00Z --all\n')
+    .addHelpText(
+      'after',
+      '\nA running gateway picks replayed events up within a second.\nExamples:\n  b24-im-gateway replay --dead\n  b24-im-gateway replay --id 42 --id 43\n  b24-im-gateway replay --since 2026-11-22T08:00:00Z --until 2026-11-22T09:00:00Z --all\n',
+    )
     .action(
       action(async (o: ReplayOptions) => {
         if (o.id.length === 0 && !o.dead && o.since === undefined && o.until === undefined) {
@@ -43,7 +51,10 @@ export function registerReplayCommand(program: Command): void {
             if (o.dead || !o.all) q.status = 'dead';
             ids = (await store.listEvents(q)).map((e) => e.id);
           }
-          const bar = new SingleBar({ format: 'replay |{bar}| {value}/{total} events', stream: process.stderr, noTTYOutput: false }, Presets.shades_classic);
+          const bar = new SingleBar(
+            { format: 'replay |{bar}| {value}/{total} events', stream: process.stderr, noTTYOutput: false },
+            Presets.shades_classic,
+          );
           bar.start(ids.length, 0);
           let requeued = 0;
           for (let i = 0; i < ids.length; i += CHUNK) {
@@ -51,7 +62,9 @@ export function registerReplayCommand(program: Command): void {
             bar.update(Math.min(i + CHUNK, ids.length));
           }
           bar.stop();
-          console.log(`${requeued} of ${ids.length} events put back to pending${requeued < ids.length ? ' (the rest are invalid, running now, or unknown ids)' : ''}`);
+          console.log(
+            `${requeued} of ${ids.length} events put back to pending${requeued < ids.length ? ' (the rest are invalid, running now, or unknown ids)' : ''}`,
+          );
         } finally {
           await store.close();
         }

@@ -61,39 +61,144 @@ export function registerServeCommand(program: Command): void {
     .option('--host <host>', 'address to listen on (env HOST)', process.env.HOST ?? '127.0.0.1')
     .option('--port <port>', 'port to listen on (env PORT)', positiveInt('--port'), Number(process.env.PORT ?? 3000))
     .option('--db <location>', dbHelp, defaultDb())
-    .option('--role <role>', 'all: intake and worker; intake: only POST /events; worker: only processing (env B24GW_ROLE)', process.env.B24GW_ROLE ?? 'all')
-    .option('--app-token <member=token>', 'known application_token of a portal, repeatable (env B24GW_APP_TOKENS=M=T,...)', collect, [])
-    .option('--allow-domain <pattern>', 'domain an install may come from, repeatable; * is one label, e.g. *.bitrix24.com or crm.example.com (env B24GW_ALLOW_DOMAINS; default: the Bitrix24 cloud, *.bitrix24.<zone>)', collect, [])
-    .option('--trust-first-install', 'development only: accept first installs that no OAuth client or --app-token proves; refused with NODE_ENV=production (env B24GW_TRUST_FIRST_INSTALL=1)', process.env.B24GW_TRUST_FIRST_INSTALL === '1')
-    .option('--max-pending <n>', 'deliveries taken at once; more are answered 503 with Retry-After (env B24GW_MAX_PENDING)', positiveInt('--max-pending'), Number(process.env.B24GW_MAX_PENDING ?? 2048))
-    .option('--app-code <code>', "application code app.info must report on install (env B24GW_APP_CODE)", process.env.B24GW_APP_CODE)
-    .option('--max-body-bytes <n>', 'largest body accepted', positiveInt('--max-body-bytes'), defaultLimits.maxBodyBytes)
+    .option(
+      '--role <role>',
+      'all: intake and worker; intake: only POST /events; worker: only processing (env B24GW_ROLE)',
+      process.env.B24GW_ROLE ?? 'all',
+    )
+    .option(
+      '--app-token <member=token>',
+      'known application_token of a portal, repeatable (env B24GW_APP_TOKENS=M=T,...)',
+      collect,
+      [],
+    )
+    .option(
+      '--allow-domain <pattern>',
+      'domain an install may come from, repeatable; * is one label, e.g. *.bitrix24.com or crm.example.com (env B24GW_ALLOW_DOMAINS; default: the Bitrix24 cloud, *.bitrix24.<zone>)',
+      collect,
+      [],
+    )
+    .option(
+      '--trust-first-install',
+      'development only: accept first installs that no OAuth client or --app-token proves; refused with NODE_ENV=production (env B24GW_TRUST_FIRST_INSTALL=1)',
+      process.env.B24GW_TRUST_FIRST_INSTALL === '1',
+    )
+    .option(
+      '--max-pending <n>',
+      'deliveries taken at once; more are answered 503 with Retry-After (env B24GW_MAX_PENDING)',
+      positiveInt('--max-pending'),
+      Number(process.env.B24GW_MAX_PENDING ?? 2048),
+    )
+    .option(
+      '--app-code <code>',
+      'application code app.info must report on install (env B24GW_APP_CODE)',
+      process.env.B24GW_APP_CODE,
+    )
+    .option(
+      '--max-body-bytes <n>',
+      'largest body accepted',
+      positiveInt('--max-body-bytes'),
+      defaultLimits.maxBodyBytes,
+    )
     .option('--max-params <n>', 'most parameters in a body', positiveInt('--max-params'), defaultLimits.maxParams)
     .option('--max-depth <n>', 'deepest nesting in a body', positiveInt('--max-depth'), defaultLimits.maxDepth)
     .option('--max-index <n>', 'largest numeric key in a body', positiveInt('--max-index'), defaultLimits.maxIndex)
-    .option('--channel-url <url>', 'deliver connector events here as signed JSON (env B24GW_CHANNEL_URL)', process.env.B24GW_CHANNEL_URL)
-    .option('--channel-secret <secret>', 'Standard Webhooks signing secret, whsec_ followed by base64 (env B24GW_CHANNEL_SECRET)', process.env.B24GW_CHANNEL_SECRET)
-    .option('--channel-format <format>', 'message text for the channel: text, html or markdown (env B24GW_CHANNEL_FORMAT)', process.env.B24GW_CHANNEL_FORMAT ?? 'text')
-    .option('--client-id <id>', "the application's OAuth client_id, to refresh portal tokens (env B24GW_CLIENT_ID)", process.env.B24GW_CLIENT_ID)
+    .option(
+      '--channel-url <url>',
+      'deliver connector events here as signed JSON (env B24GW_CHANNEL_URL)',
+      process.env.B24GW_CHANNEL_URL,
+    )
+    .option(
+      '--channel-secret <secret>',
+      'Standard Webhooks signing secret, whsec_ followed by base64 (env B24GW_CHANNEL_SECRET)',
+      process.env.B24GW_CHANNEL_SECRET,
+    )
+    .option(
+      '--channel-format <format>',
+      'message text for the channel: text, html or markdown (env B24GW_CHANNEL_FORMAT)',
+      process.env.B24GW_CHANNEL_FORMAT ?? 'text',
+    )
+    .option(
+      '--client-id <id>',
+      "the application's OAuth client_id, to refresh portal tokens (env B24GW_CLIENT_ID)",
+      process.env.B24GW_CLIENT_ID,
+    )
     .option('--client-secret <secret>', 'its client_secret (env B24GW_CLIENT_SECRET)', process.env.B24GW_CLIENT_SECRET)
-    .option('--oauth-server <url>', 'OAuth server for token refresh (env B24GW_OAUTH_SERVER; default https://oauth.bitrix.info)', process.env.B24GW_OAUTH_SERVER)
-    .option('--plan <plan>', 'REST limits per portal: standard (50 burst, 2/s) or enterprise (250, 5/s) (env B24GW_PLAN)', process.env.B24GW_PLAN ?? 'standard')
-    .option('--concurrency <n>', 'events processed at once (env B24GW_CONCURRENCY)', positiveInt('--concurrency'), Number(process.env.B24GW_CONCURRENCY ?? 8))
-    .option('--retry-schedule <list>', 'delays before each retry, e.g. 5s,5m,30m,2h,5h,10h,10h (env B24GW_RETRY_SCHEDULE)', process.env.B24GW_RETRY_SCHEDULE)
-    .option('--lease <duration>', 'how long a claimed event stays held without a renewal: renewed every third of it while its handlers run, so a crashed process\'s events are taken again after it (env B24GW_LEASE)', process.env.B24GW_LEASE ?? '30s')
-    .option('--handler-timeout <duration>', "how long an event's handlers may run before their ctx.signal is aborted and the attempt fails (env B24GW_HANDLER_TIMEOUT)", process.env.B24GW_HANDLER_TIMEOUT ?? '4m')
-    .option('--admin-port <port>', 'serve GET /metrics (and /healthz, /readyz) on this port, apart from the events; without it, no metrics (env B24GW_ADMIN_PORT)', process.env.B24GW_ADMIN_PORT || undefined)
-    .option('--admin-host <host>', 'address of the admin listener; anything but loopback needs --admin-token (env B24GW_ADMIN_HOST)', process.env.B24GW_ADMIN_HOST ?? '127.0.0.1')
-    .option('--admin-token <token>', 'admin routes then need Authorization: Bearer <token>, 16 characters or more (env B24GW_ADMIN_TOKEN: better than the flag, which ps shows)', process.env.B24GW_ADMIN_TOKEN || undefined)
-    .option('--retain <duration>', 'remove finished events (done, invalid, dead) received longer ago than this, e.g. 30d; default: kept for ever (env B24GW_RETAIN)', process.env.B24GW_RETAIN || undefined)
+    .option(
+      '--oauth-server <url>',
+      'OAuth server for token refresh (env B24GW_OAUTH_SERVER; default https://oauth.bitrix.info)',
+      process.env.B24GW_OAUTH_SERVER,
+    )
+    .option(
+      '--plan <plan>',
+      'REST limits per portal: standard (50 burst, 2/s) or enterprise (250, 5/s) (env B24GW_PLAN)',
+      process.env.B24GW_PLAN ?? 'standard',
+    )
+    .option(
+      '--concurrency <n>',
+      'events processed at once (env B24GW_CONCURRENCY)',
+      positiveInt('--concurrency'),
+      Number(process.env.B24GW_CONCURRENCY ?? 8),
+    )
+    .option(
+      '--retry-schedule <list>',
+      'delays before each retry, e.g. 5s,5m,30m,2h,5h,10h,10h (env B24GW_RETRY_SCHEDULE)',
+      process.env.B24GW_RETRY_SCHEDULE,
+    )
+    .option(
+      '--lease <duration>',
+      "how long a claimed event stays held without a renewal: renewed every third of it while its handlers run, so a crashed process's events are taken again after it (env B24GW_LEASE)",
+      process.env.B24GW_LEASE ?? '30s',
+    )
+    .option(
+      '--handler-timeout <duration>',
+      "how long an event's handlers may run before their ctx.signal is aborted and the attempt fails (env B24GW_HANDLER_TIMEOUT)",
+      process.env.B24GW_HANDLER_TIMEOUT ?? '4m',
+    )
+    .option(
+      '--admin-port <port>',
+      'serve GET /metrics (and /healthz, /readyz) on this port, apart from the events; without it, no metrics (env B24GW_ADMIN_PORT)',
+      process.env.B24GW_ADMIN_PORT || undefined,
+    )
+    .option(
+      '--admin-host <host>',
+      'address of the admin listener; anything but loopback needs --admin-token (env B24GW_ADMIN_HOST)',
+      process.env.B24GW_ADMIN_HOST ?? '127.0.0.1',
+    )
+    .option(
+      '--admin-token <token>',
+      'admin routes then need Authorization: Bearer <token>, 16 characters or more (env B24GW_ADMIN_TOKEN: better than the flag, which ps shows)',
+      process.env.B24GW_ADMIN_TOKEN || undefined,
+    )
+    .option(
+      '--retain <duration>',
+      'remove finished events (done, invalid, dead) received longer ago than this, e.g. 30d; default: kept for ever (env B24GW_RETAIN)',
+      process.env.B24GW_RETAIN || undefined,
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
-    .addHelpText('after', '\nExample:\n  b24-im-gateway serve --port 3000 --db ./events.db --app-token a223c6b3...=51856fef...\n')
+    .addHelpText(
+      'after',
+      '\nExample:\n  b24-im-gateway serve --port 3000 --db ./events.db --app-token a223c6b3...=51856fef...\n',
+    )
     .action(
       action(async (o: ServeOptions) => {
-        if (!(serverRoles as readonly string[]).includes(o.role)) throw new GatewayError('B24GW_BAD_CONFIG', `--role must be one of ${serverRoles.join(', ')}, got "${o.role}"`);
-        if (!formats.includes(o.channelFormat)) throw new GatewayError('B24GW_BAD_CONFIG', `--channel-format must be one of ${formats.join(', ')}, got "${o.channelFormat}"`);
-        if (!plans.includes(o.plan)) throw new GatewayError('B24GW_BAD_CONFIG', `--plan must be one of ${plans.join(', ')}, got "${o.plan}"`);
-        if (o.channelUrl && !o.channelSecret) throw new GatewayError('B24GW_BAD_CONFIG', '--channel-url needs --channel-secret (a whsec_ secret) to sign deliveries');
+        if (!(serverRoles as readonly string[]).includes(o.role))
+          throw new GatewayError(
+            'B24GW_BAD_CONFIG',
+            `--role must be one of ${serverRoles.join(', ')}, got "${o.role}"`,
+          );
+        if (!formats.includes(o.channelFormat))
+          throw new GatewayError(
+            'B24GW_BAD_CONFIG',
+            `--channel-format must be one of ${formats.join(', ')}, got "${o.channelFormat}"`,
+          );
+        if (!plans.includes(o.plan))
+          throw new GatewayError('B24GW_BAD_CONFIG', `--plan must be one of ${plans.join(', ')}, got "${o.plan}"`);
+        if (o.channelUrl && !o.channelSecret)
+          throw new GatewayError(
+            'B24GW_BAD_CONFIG',
+            '--channel-url needs --channel-secret (a whsec_ secret) to sign deliveries',
+          );
         let schedule: number[] | undefined;
         let leaseMs: number;
         let handlerTimeoutMs: number;
@@ -106,21 +211,34 @@ export function registerServeCommand(program: Command): void {
         } catch (e) {
           throw new GatewayError('B24GW_BAD_CONFIG', (e as Error).message);
         }
-        if (retainMs !== undefined && retainMs < 1_000) throw new GatewayError('B24GW_BAD_CONFIG', `--retain must be 1s or more, got "${o.retain}"`);
-        if (retainMs !== undefined && o.role === 'intake') throw new GatewayError('B24GW_BAD_CONFIG', '--retain runs with the worker: use it with --role all or worker');
+        if (retainMs !== undefined && retainMs < 1_000)
+          throw new GatewayError('B24GW_BAD_CONFIG', `--retain must be 1s or more, got "${o.retain}"`);
+        if (retainMs !== undefined && o.role === 'intake')
+          throw new GatewayError('B24GW_BAD_CONFIG', '--retain runs with the worker: use it with --role all or worker');
         const adminPort = o.adminPort === undefined ? undefined : Number(o.adminPort);
         if (adminPort !== undefined && !(/^\d{1,5}$/.test(o.adminPort!) && adminPort < 65_536)) {
           throw new GatewayError('B24GW_BAD_CONFIG', `--admin-port must be a port number, got "${o.adminPort}"`);
         }
         if (adminPort === undefined && (o.adminToken !== undefined || o.adminHost !== '127.0.0.1')) {
-          throw new GatewayError('B24GW_BAD_CONFIG', '--admin-host and --admin-token need --admin-port (B24GW_ADMIN_PORT)');
+          throw new GatewayError(
+            'B24GW_BAD_CONFIG',
+            '--admin-host and --admin-token need --admin-port (B24GW_ADMIN_PORT)',
+          );
         }
-        if (adminPort !== undefined && adminPort !== 0 && adminPort === o.port) throw new GatewayError('B24GW_BAD_CONFIG', '--admin-port must differ from --port');
-        const admin = adminPort === undefined ? undefined : { host: o.adminHost, port: adminPort, ...(o.adminToken !== undefined ? { token: o.adminToken } : {}) };
+        if (adminPort !== undefined && adminPort !== 0 && adminPort === o.port)
+          throw new GatewayError('B24GW_BAD_CONFIG', '--admin-port must differ from --port');
+        const admin =
+          adminPort === undefined
+            ? undefined
+            : { host: o.adminHost, port: adminPort, ...(o.adminToken !== undefined ? { token: o.adminToken } : {}) };
         const logger = createLogger({ level: o.logLevel });
         const allowDomains = [...o.allowDomain, ...envList('B24GW_ALLOW_DOMAINS')];
         const badPattern = allowDomains.find((p) => !validPattern(p));
-        if (badPattern !== undefined) throw new GatewayError('B24GW_BAD_CONFIG', `--allow-domain "${badPattern}" is not a host name pattern (labels, * for one label, :port)`);
+        if (badPattern !== undefined)
+          throw new GatewayError(
+            'B24GW_BAD_CONFIG',
+            `--allow-domain "${badPattern}" is not a host name pattern (labels, * for one label, :port)`,
+          );
         const spec = {
           db: o.db,
           logger,
@@ -137,7 +255,9 @@ export function registerServeCommand(program: Command): void {
             ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}),
             ...(o.oauthServer ? { oauthServer: o.oauthServer } : {}),
           },
-          ...(o.channelUrl && o.channelSecret ? { channel: { url: o.channelUrl, secret: o.channelSecret, format: o.channelFormat as TextFormat } } : {}),
+          ...(o.channelUrl && o.channelSecret
+            ? { channel: { url: o.channelUrl, secret: o.channelSecret, format: o.channelFormat as TextFormat } }
+            : {}),
           ...(retainMs !== undefined ? { retention: { olderThanMs: retainMs } } : {}),
         };
         const server = await startServer(spec, {
@@ -152,7 +272,10 @@ export function registerServeCommand(program: Command): void {
         });
         const where = o.role === 'worker' ? 'processing only' : `events go to POST ${server.url}/events`;
         const adminAt = server.adminUrl ? `; metrics at ${server.adminUrl}/metrics` : '';
-        logger.info({ url: server.url, role: o.role, ...(server.adminUrl ? { adminUrl: server.adminUrl } : {}) }, `listening on ${server.url} (${o.role}): ${where}${adminAt}`);
+        logger.info(
+          { url: server.url, role: o.role, ...(server.adminUrl ? { adminUrl: server.adminUrl } : {}) },
+          `listening on ${server.url} (${o.role}): ${where}${adminAt}`,
+        );
         let stopping = false;
         const stop = (signal: string) => {
           if (stopping) return;

@@ -29,7 +29,12 @@ export interface BatchHooks {
  * Sends up to 50 calls as one `batch` (cmd is a map c0..cN of "method?query" strings, which
  * the SDK builds with PHP-style brackets) and reads each command's result or result_error.
  */
-export async function sendBatch(http: TypeHttp, calls: readonly BatchCall[], halt: boolean, hooks: BatchHooks): Promise<BatchItem[]> {
+export async function sendBatch(
+  http: TypeHttp,
+  calls: readonly BatchCall[],
+  halt: boolean,
+  hooks: BatchHooks,
+): Promise<BatchItem[]> {
   if (calls.length === 0) return [];
   if (calls.length > MAX_BATCH_COMMANDS) throw new RangeError(`a batch takes at most ${MAX_BATCH_COMMANDS} commands`);
   const named: Record<string, { method: string; params: Record<string, unknown> }> = {};
@@ -44,8 +49,18 @@ export async function sendBatch(http: TypeHttp, calls: readonly BatchCall[], hal
   return calls.map((c, i): BatchItem => {
     const row = rows?.get(`c${i}`) as AjaxResult | undefined;
     if (!row) {
-      const description = halt ? 'not run: an earlier command of the batch failed (halt)' : 'the batch answer has no result for this command';
-      return { ok: false, error: new BitrixApiError({ method: c.method, code: halt ? 'BATCH_HALTED' : 'BATCH_NO_ANSWER', status: 0, description }) };
+      const description = halt
+        ? 'not run: an earlier command of the batch failed (halt)'
+        : 'the batch answer has no result for this command';
+      return {
+        ok: false,
+        error: new BitrixApiError({
+          method: c.method,
+          code: halt ? 'BATCH_HALTED' : 'BATCH_NO_ANSWER',
+          status: 0,
+          description,
+        }),
+      };
     }
     if (!row.isSuccess) {
       const first = row.getErrors().next();

@@ -16,7 +16,12 @@ function recordedSleep() {
 }
 
 const generous = { burst: 1000, perSecond: 1000 };
-const queryLimit = (times?: number) => ({ status: 503, error: 'QUERY_LIMIT_EXCEEDED', description: 'Too many requests', ...(times ? { times } : {}) });
+const queryLimit = (times?: number) => ({
+  status: 503,
+  error: 'QUERY_LIMIT_EXCEEDED',
+  description: 'Too many requests',
+  ...(times ? { times } : {}),
+});
 const operationLimit = (o: { resetAt?: number; times?: number } = {}) => ({
   status: 429,
   error: 'OPERATION_TIME_LIMIT',
@@ -32,7 +37,13 @@ describe('rate limits', () => {
     const clock = new FakeClock();
     const t0 = clock.now();
     const sent: number[] = [];
-    const c = r.clients({ now: clock.now, sleep: clock.sleep, fetch: (input, init) => (sent.push(clock.now() - t0), fetch(input, init)) }).forPortal(r.memberId);
+    const c = r
+      .clients({
+        now: clock.now,
+        sleep: clock.sleep,
+        fetch: (input, init) => (sent.push(clock.now() - t0), fetch(input, init)),
+      })
+      .forPortal(r.memberId);
 
     await Promise.all(Array.from({ length: 60 }, () => c.call('app.info')));
 
@@ -64,12 +75,18 @@ describe('rate limits', () => {
     r = await rig();
     r.sb.faults.set({ methodErrors: { '*': queryLimit() } });
     const { sleep } = recordedSleep();
-    const err = (await r.clients({ sleep, plan: generous }).forPortal(r.memberId).call('app.info').catch((e: unknown) => e)) as BitrixApiError;
+    const err = (await r
+      .clients({ sleep, plan: generous })
+      .forPortal(r.memberId)
+      .call('app.info')
+      .catch((e: unknown) => e)) as BitrixApiError;
 
     expect(err).toBeInstanceOf(BitrixApiError);
     expect(err).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', status: 503, method: 'app.info' });
     expect(err.retryAfterMs).toBeGreaterThanOrEqual(8000);
-    expect(err.message).toMatch(/^Bitrix24 app\.info for portal member-1 failed with QUERY_LIMIT_EXCEEDED: Too many requests \(gave up after 4 attempts\) \(HTTP 503\); retry in \d+ s$/);
+    expect(err.message).toMatch(
+      /^Bitrix24 app\.info for portal member-1 failed with QUERY_LIMIT_EXCEEDED: Too many requests \(gave up after 4 attempts\) \(HTTP 503\); retry in \d+ s$/,
+    );
     expect(count(r, 'app.info')).toBe(4);
   });
 
@@ -78,7 +95,10 @@ describe('rate limits', () => {
     r.sb.faults.set({ methodErrors: { 'app.info': queryLimit(1) } });
     const { waits, sleep } = recordedSleep();
     const clock = new FakeClock(); // stands still: the wait is exact
-    await r.clients({ sleep, now: clock.now, retry: { baseDelayMs: 10 } }).forPortal(r.memberId).call('app.info');
+    await r
+      .clients({ sleep, now: clock.now, retry: { baseDelayMs: 10 } })
+      .forPortal(r.memberId)
+      .call('app.info');
     // standard plan: the backoff (10-12 ms), then one slot of 1/2 s.
     expect(waits).toHaveLength(2);
     expect(waits[1]).toBe(500);
@@ -103,7 +123,11 @@ describe('rate limits', () => {
     r = await rig();
     r.sb.faults.set({ methodErrors: { '*': operationLimit({ resetAt: Math.floor(Date.now() / 1000) + 600 }) } });
     const { waits, sleep } = recordedSleep();
-    const err = (await r.clients({ sleep, plan: generous }).forPortal(r.memberId).call('app.info').catch((e: unknown) => e)) as BitrixApiError;
+    const err = (await r
+      .clients({ sleep, plan: generous })
+      .forPortal(r.memberId)
+      .call('app.info')
+      .catch((e: unknown) => e)) as BitrixApiError;
 
     expect(err).toMatchObject({ code: 'OPERATION_TIME_LIMIT', status: 429 });
     expect(err.retryAfterMs).toBeGreaterThan(595_000);
@@ -116,7 +140,9 @@ describe('rate limits', () => {
     r = await rig();
     // The client reads time off the sandbox clock. A call 8 minutes ago started the operating-time
     // basket, so the answer now says it resets in 2 minutes.
-    const c = r.clients({ sleep: recordedSleep().sleep, plan: generous, now: () => r!.sb.clock.now() }).forPortal(r.memberId);
+    const c = r
+      .clients({ sleep: recordedSleep().sleep, plan: generous, now: () => r!.sb.clock.now() })
+      .forPortal(r.memberId);
     r.sb.faults.set({ operationTimeLimit: { costSeconds: 1, methods: ['app.info'] } });
     await c.call('app.info');
     r.sb.clock.advance(480_000);
@@ -132,19 +158,33 @@ describe('rate limits', () => {
 describe('errors', () => {
   it('names the method, the Bitrix24 code and its description', async () => {
     r = await rig();
-    const err = (await r.clients().forPortal(r.memberId).call('imconnector.send.status.delivery', { LINE: 1 }).catch((e: unknown) => e)) as BitrixApiError;
+    const err = (await r
+      .clients()
+      .forPortal(r.memberId)
+      .call('imconnector.send.status.delivery', { LINE: 1 })
+      .catch((e: unknown) => e)) as BitrixApiError;
     expect(err).toBeInstanceOf(BitrixApiError);
     expect(err).toMatchObject({ code: 'ERROR_ARGUMENT', status: 400, method: 'imconnector.send.status.delivery' });
     expect(err.retryAfterMs).toBeUndefined();
-    expect(err.message).toBe("Bitrix24 imconnector.send.status.delivery for portal member-1 failed with ERROR_ARGUMENT: Argument 'CONNECTOR' is null or empty (HTTP 400)");
+    expect(err.message).toBe(
+      "Bitrix24 imconnector.send.status.delivery for portal member-1 failed with ERROR_ARGUMENT: Argument 'CONNECTOR' is null or empty (HTTP 400)",
+    );
     expect(count(r, 'imconnector.send.status.delivery')).toBe(1); // not retried
   });
 
   it('never carries a token, even when Bitrix24 echoes one', async () => {
     r = await rig();
     const t = r.pair.access_token;
-    r.sb.faults.set({ methodErrors: { '*': { status: 400, error: 'ERROR_CORE', description: `bad request ${t}; auth=${t.slice(0, 12)}xyz` } } });
-    const err = (await r.clients().forPortal(r.memberId).call('app.info').catch((e: unknown) => e)) as BitrixApiError;
+    r.sb.faults.set({
+      methodErrors: {
+        '*': { status: 400, error: 'ERROR_CORE', description: `bad request ${t}; auth=${t.slice(0, 12)}xyz` },
+      },
+    });
+    const err = (await r
+      .clients()
+      .forPortal(r.memberId)
+      .call('app.info')
+      .catch((e: unknown) => e)) as BitrixApiError;
     expect(err.code).toBe('ERROR_CORE');
     expect(err.message).toContain('[redacted]');
     const all = `${err.message} ${err.description} ${err.stack} ${JSON.stringify(err)}`;
@@ -155,7 +195,10 @@ describe('errors', () => {
   it('an unknown portal, and a portal whose server is down, fail clearly', async () => {
     r = await rig();
     const clients = r.clients();
-    await expect(clients.forPortal('nobody').call('app.info')).rejects.toMatchObject({ code: 'PORTAL_NOT_INSTALLED', message: expect.stringContaining('portal nobody') });
+    await expect(clients.forPortal('nobody').call('app.info')).rejects.toMatchObject({
+      code: 'PORTAL_NOT_INSTALLED',
+      message: expect.stringContaining('portal nobody'),
+    });
     const c = clients.forPortal(r.memberId);
     await c.call('app.info');
     await r.sb.stop();
@@ -168,7 +211,9 @@ describe('errors', () => {
 describe('batch', () => {
   it('sends 50 commands per request and keeps results in order', async () => {
     r = await rig();
-    const calls = Array.from({ length: 120 }, (_, i) => (i === 70 ? { method: 'no.such.method' } : { method: 'app.info' }));
+    const calls = Array.from({ length: 120 }, (_, i) =>
+      i === 70 ? { method: 'no.such.method' } : { method: 'app.info' },
+    );
     const res = await r.clients().forPortal(r.memberId).batch(calls);
     expect(res.requests).toBe(3);
     expect(count(r, 'batch')).toBe(3);
@@ -176,22 +221,38 @@ describe('batch', () => {
     expect(res.items.filter((i) => i.ok)).toHaveLength(119);
     const bad = res.items[70]!;
     expect(bad.ok).toBe(false);
-    if (!bad.ok) expect(bad.error.message).toBe('Bitrix24 no.such.method for portal member-1 failed with ERROR_METHOD_NOT_FOUND: Method not found!');
+    if (!bad.ok)
+      expect(bad.error.message).toBe(
+        'Bitrix24 no.such.method for portal member-1 failed with ERROR_METHOD_NOT_FOUND: Method not found!',
+      );
   });
 
   it('with halt, stops at the first failed command', async () => {
     r = await rig();
-    const calls = [{ method: 'app.info' }, { method: 'no.such.method' }, { method: 'app.info' }, ...Array.from({ length: 60 }, () => ({ method: 'app.info' }))];
+    const calls = [
+      { method: 'app.info' },
+      { method: 'no.such.method' },
+      { method: 'app.info' },
+      ...Array.from({ length: 60 }, () => ({ method: 'app.info' })),
+    ];
     const res = await r.clients().forPortal(r.memberId).batch(calls, true);
     expect(res.requests).toBe(1);
-    expect(res.items.map((i) => (i.ok ? 'ok' : i.error.code)).slice(0, 4)).toEqual(['ok', 'ERROR_METHOD_NOT_FOUND', 'BATCH_HALTED', 'BATCH_HALTED']);
+    expect(res.items.map((i) => (i.ok ? 'ok' : i.error.code)).slice(0, 4)).toEqual([
+      'ok',
+      'ERROR_METHOD_NOT_FOUND',
+      'BATCH_HALTED',
+      'BATCH_HALTED',
+    ]);
     expect(res.items.filter((i) => !i.ok && i.error.code === 'BATCH_HALTED')).toHaveLength(61);
   });
 
   it('a 503 on the batch request is retried like any call', async () => {
     r = await rig();
     r.sb.faults.set({ methodErrors: { batch: queryLimit(1) } });
-    const res = await r.clients({ sleep: recordedSleep().sleep, plan: generous }).forPortal(r.memberId).batch([{ method: 'app.info' }, { method: 'app.info' }]);
+    const res = await r
+      .clients({ sleep: recordedSleep().sleep, plan: generous })
+      .forPortal(r.memberId)
+      .batch([{ method: 'app.info' }, { method: 'app.info' }]);
     expect(res.items.every((i) => i.ok)).toBe(true);
     expect(count(r, 'batch')).toBe(2);
   });

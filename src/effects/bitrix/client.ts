@@ -36,7 +36,12 @@ export interface BitrixOptions {
 }
 
 /** What the portal and the authorization server answer for credentials of a removed application. */
-const REVOKED_CODES: ReadonlySet<string> = new Set(['invalid_grant', 'invalid_token', 'NO_AUTH_FOUND', 'INVALID_CREDENTIALS']);
+const REVOKED_CODES: ReadonlySet<string> = new Set([
+  'invalid_grant',
+  'invalid_token',
+  'NO_AUTH_FOUND',
+  'INVALID_CREDENTIALS',
+]);
 
 /** The `time` block of a REST answer, as far as the gateway reads it. */
 export interface RestTime {
@@ -157,7 +162,16 @@ class PortalClientImpl implements PortalClient {
     for (let i = 0; i < calls.length; i += MAX_BATCH_COMMANDS) {
       const chunk = calls.slice(i, i + MAX_BATCH_COMMANDS);
       if (halt && items.some((it) => !it.ok)) {
-        for (const c of chunk) items.push({ ok: false, error: new BitrixApiError({ method: c.method, code: 'BATCH_HALTED', status: 0, description: 'not run: an earlier command failed (halt)' }) });
+        for (const c of chunk)
+          items.push({
+            ok: false,
+            error: new BitrixApiError({
+              method: c.method,
+              code: 'BATCH_HALTED',
+              status: 0,
+              description: 'not run: an earlier command failed (halt)',
+            }),
+          });
         continue;
       }
       requests += 1;
@@ -190,11 +204,23 @@ class PortalClientImpl implements PortalClient {
         if (!LIMIT_CODES.has(err.code)) throw err;
         if (err.code === 'QUERY_LIMIT_EXCEEDED') s.bucket.fill();
         const wait =
-          err.code === 'QUERY_LIMIT_EXCEEDED' ? Math.round(this.#retry.baseDelayMs * 2 ** (attempt - 1) * (1 + Math.random() * 0.2)) : (err.retryAfterMs ?? 60_000);
+          err.code === 'QUERY_LIMIT_EXCEEDED'
+            ? Math.round(this.#retry.baseDelayMs * 2 ** (attempt - 1) * (1 + Math.random() * 0.2))
+            : (err.retryAfterMs ?? 60_000);
         if (attempt >= this.#retry.attempts || wait > this.#retry.maxWaitMs) {
-          throw new BitrixApiError({ method, memberId: this.memberId, code: err.code, status: err.status, description: `${err.description} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'})`, retryAfterMs: wait });
+          throw new BitrixApiError({
+            method,
+            memberId: this.memberId,
+            code: err.code,
+            status: err.status,
+            description: `${err.description} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'})`,
+            retryAfterMs: wait,
+          });
         }
-        this.#log.warn({ memberId: this.memberId, method, code: err.code, attempt, waitMs: wait }, 'bitrix24 limit reached; backing off');
+        this.#log.warn(
+          { memberId: this.memberId, method, code: err.code, attempt, waitMs: wait },
+          'bitrix24 limit reached; backing off',
+        );
         await this.#sleep(wait);
       }
     }
@@ -206,7 +232,14 @@ class PortalClientImpl implements PortalClient {
     // No reset time in the answer: limits.md says to use the last successful answer's.
     const reset = s.resetAt.get(method);
     const retryAfterMs = reset !== undefined && reset > this.#now() ? reset - this.#now() + 1000 : 60_000;
-    return new BitrixApiError({ method, memberId: this.memberId, code: err.code, status: err.status, description: err.description, retryAfterMs });
+    return new BitrixApiError({
+      method,
+      memberId: this.memberId,
+      code: err.code,
+      status: err.status,
+      description: err.description,
+      retryAfterMs,
+    });
   }
 
   #noteTime(s: Session, method: string, time: unknown): void {
@@ -224,9 +257,11 @@ class PortalClientImpl implements PortalClient {
   }
 
   async #open(): Promise<Session> {
-    const fail = (code: string, description: string) => new BitrixApiError({ method: 'portal', memberId: this.memberId, code, status: 0, description });
+    const fail = (code: string, description: string) =>
+      new BitrixApiError({ method: 'portal', memberId: this.memberId, code, status: 0, description });
     const p = await this.o.store.getPortal(this.memberId);
-    if (!p || p.uninstalledAt !== null) throw fail('PORTAL_NOT_INSTALLED', 'the application is not installed on this portal');
+    if (!p || p.uninstalledAt !== null)
+      throw fail('PORTAL_NOT_INSTALLED', 'the application is not installed on this portal');
     if (!p.accessToken || !p.refreshToken) throw fail('NO_TOKENS', 'the install saved no OAuth tokens for this portal');
     let restBase: string;
     try {
@@ -250,8 +285,17 @@ class PortalClientImpl implements PortalClient {
     const limits = planLimits(this.o.plan);
     const store = this.o.store;
     // Instances (and threads) sharing a database share the portal's bucket too; the portal counts them all.
-    const bucket = new LeakyBucket(limits, this.#now, this.#sleep, (mode) => store.rateSlot(this.memberId, limits, this.#now(), mode));
-    const sdk = await createSdkPortal({ memberId: this.memberId, domain: p.domain, restBase, auth, bucket, fetch: this.o.fetch });
+    const bucket = new LeakyBucket(limits, this.#now, this.#sleep, (mode) =>
+      store.rateSlot(this.memberId, limits, this.#now(), mode),
+    );
+    const sdk = await createSdkPortal({
+      memberId: this.memberId,
+      domain: p.domain,
+      restBase,
+      auth,
+      bucket,
+      fetch: this.o.fetch,
+    });
     return { auth, bucket, sdk, resetAt: new Map() };
   }
 }

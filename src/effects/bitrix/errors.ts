@@ -9,28 +9,95 @@ export const LIMIT_CODES: ReadonlySet<string> = new Set(['QUERY_LIMIT_EXCEEDED',
  */
 export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set([
   // limits
-  'QUERY_LIMIT_EXCEEDED', 'OPERATION_TIME_LIMIT',
+  'QUERY_LIMIT_EXCEEDED',
+  'OPERATION_TIME_LIMIT',
   // common REST answers
-  'expired_token', 'invalid_token', 'NO_AUTH_FOUND', 'INVALID_CREDENTIALS', 'insufficient_scope', 'ACCESS_DENIED', 'WRONG_AUTH_TYPE',
-  'ERROR_METHOD_NOT_FOUND', 'ERROR_ARGUMENT', 'INTERNAL_SERVER_ERROR', 'ERROR_CORE', 'PAYMENT_REQUIRED', 'SCOPE_ERROR', 'AUTH_ERROR',
-  'ERROR_BATCH_LENGTH_EXCEEDED', 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'ERROR_EVENT_NOT_FOUND', 'ERROR_HANDLER_ALREADY_EXIST',
+  'expired_token',
+  'invalid_token',
+  'NO_AUTH_FOUND',
+  'INVALID_CREDENTIALS',
+  'insufficient_scope',
+  'ACCESS_DENIED',
+  'WRONG_AUTH_TYPE',
+  'ERROR_METHOD_NOT_FOUND',
+  'ERROR_ARGUMENT',
+  'INTERNAL_SERVER_ERROR',
+  'ERROR_CORE',
+  'PAYMENT_REQUIRED',
+  'SCOPE_ERROR',
+  'AUTH_ERROR',
+  'ERROR_BATCH_LENGTH_EXCEEDED',
+  'ERROR_BATCH_METHOD_NOT_ALLOWED',
+  'ERROR_EVENT_NOT_FOUND',
+  'ERROR_HANDLER_ALREADY_EXIST',
   // the authorization server (oauth.bitrix.info)
-  'invalid_request', 'invalid_client', 'invalid_scope', 'invalid_grant',
+  'invalid_request',
+  'invalid_client',
+  'invalid_scope',
+  'invalid_grant',
   // imconnector.*
-  'NOT_ACTIVE_LINE', 'IMCONNECTOR_NO_CORRECT_PROVIDER', 'IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND', 'CHAT_RENAMING_FAILED',
-  'APPLICATION_REGISTRATION_ERROR', 'APPLICATION_REGISTRATION_ERROR_POINT', 'APPLICATION_UNREGISTRATION_ERROR', 'CONNECTOR_ID_REQUIRED',
-  'NAME_REQUIRED', 'ICON_REQUIRED', 'NO_APPLICATION_ID', 'NO_PLACEMENT_HANDLER', 'GENERAL_CONNECTOR_REGISTRATION_ERROR',
+  'NOT_ACTIVE_LINE',
+  'IMCONNECTOR_NO_CORRECT_PROVIDER',
+  'IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND',
+  'CHAT_RENAMING_FAILED',
+  'APPLICATION_REGISTRATION_ERROR',
+  'APPLICATION_REGISTRATION_ERROR_POINT',
+  'APPLICATION_UNREGISTRATION_ERROR',
+  'CONNECTOR_ID_REQUIRED',
+  'NAME_REQUIRED',
+  'ICON_REQUIRED',
+  'NO_APPLICATION_ID',
+  'NO_PLACEMENT_HANDLER',
+  'GENERAL_CONNECTOR_REGISTRATION_ERROR',
   // imbot.*
-  'BOT_NOT_FOUND', 'BOT_ID_REQUIRED', 'BOT_OWNERSHIP_ERROR', 'BOT_TOKEN_NOT_SPECIFIED', 'BOT_CODE_REQUIRED', 'BOT_CODE_ALREADY_TAKEN',
-  'BOT_INVALID_TYPE', 'BOT_INVALID_EVENT_MODE', 'BOT_INVALID_CALLBACK', 'BOT_LIMIT_EXCEEDED', 'BOT_REGISTER_FAILED', 'BOT_UNREGISTER_FAILED',
-  'BOT_PROPERTIES_REQUIRED', 'BOT_WEBHOOK_URL_REQUIRED', 'BOT_TOKEN_ROTATION_FAILED', 'BOT_TOKEN_INVALID_LENGTH', 'BOT_AVATAR_INCORRECT_SIZE', 'BOT_AVATAR_INCORRECT_TYPE',
-  'MESSAGE_NOT_FOUND', 'EMPTY_MESSAGE', 'PARAMS_REQUIRED', 'SENDING_FAILED', 'USER_NOT_SUBSCRIBED',
-  'COMMAND_REQUIRED', 'COMMAND_TITLE_REQUIRED', 'COMMAND_NAME_INVALID', 'COMMAND_REGISTER_FAILED', 'COMMAND_ANSWER_FAILED',
+  'BOT_NOT_FOUND',
+  'BOT_ID_REQUIRED',
+  'BOT_OWNERSHIP_ERROR',
+  'BOT_TOKEN_NOT_SPECIFIED',
+  'BOT_CODE_REQUIRED',
+  'BOT_CODE_ALREADY_TAKEN',
+  'BOT_INVALID_TYPE',
+  'BOT_INVALID_EVENT_MODE',
+  'BOT_INVALID_CALLBACK',
+  'BOT_LIMIT_EXCEEDED',
+  'BOT_REGISTER_FAILED',
+  'BOT_UNREGISTER_FAILED',
+  'BOT_PROPERTIES_REQUIRED',
+  'BOT_WEBHOOK_URL_REQUIRED',
+  'BOT_TOKEN_ROTATION_FAILED',
+  'BOT_TOKEN_INVALID_LENGTH',
+  'BOT_AVATAR_INCORRECT_SIZE',
+  'BOT_AVATAR_INCORRECT_TYPE',
+  'MESSAGE_NOT_FOUND',
+  'EMPTY_MESSAGE',
+  'PARAMS_REQUIRED',
+  'SENDING_FAILED',
+  'USER_NOT_SUBSCRIBED',
+  'COMMAND_REQUIRED',
+  'COMMAND_TITLE_REQUIRED',
+  'COMMAND_NAME_INVALID',
+  'COMMAND_REGISTER_FAILED',
+  'COMMAND_ANSWER_FAILED',
   // the SDK's transport
-  'NETWORK_ERROR', 'REQUEST_TIMEOUT', 'JSSDK_INTERNAL_AJAX_ERROR', 'JSSDK_UNKNOWN_ERROR', 'JSSDK_CALL_ALL_ATTEMPTS_EXHAUSTED',
+  'NETWORK_ERROR',
+  'REQUEST_TIMEOUT',
+  'JSSDK_INTERNAL_AJAX_ERROR',
+  'JSSDK_UNKNOWN_ERROR',
+  'JSSDK_CALL_ALL_ATTEMPTS_EXHAUSTED',
   // the gateway's own
-  'ERROR_UNKNOWN', 'BATCH_HALTED', 'BATCH_NO_ANSWER', 'STATUS_NOT_ACCEPTED', 'PORTAL_NOT_INSTALLED', 'NO_TOKENS', 'BAD_PORTAL_DOMAIN',
-  'NO_CLIENT_CREDENTIALS', 'MEMBER_ID_MISMATCH', 'TOKEN_SAVE_FAILED', 'ERROR_UNEXPECTED_ANSWER', 'ACTION_NOT_ACCEPTED', 'SETUP_REFUSED',
+  'ERROR_UNKNOWN',
+  'BATCH_HALTED',
+  'BATCH_NO_ANSWER',
+  'STATUS_NOT_ACCEPTED',
+  'PORTAL_NOT_INSTALLED',
+  'NO_TOKENS',
+  'BAD_PORTAL_DOMAIN',
+  'NO_CLIENT_CREDENTIALS',
+  'MEMBER_ID_MISMATCH',
+  'TOKEN_SAVE_FAILED',
+  'ERROR_UNEXPECTED_ANSWER',
+  'ACTION_NOT_ACCEPTED',
+  'SETUP_REFUSED',
 ]);
 
 export interface BitrixApiErrorInit {
@@ -77,7 +144,10 @@ export function scrub(text: string, secrets: Iterable<string | null | undefined>
   let out = text;
   for (const s of secrets) if (s && s.length >= 8) out = out.split(s).join('[redacted]');
   // Anything that still looks like `auth=…` or `access_token: …` loses its value too.
-  return out.replace(/\b(auth|access_token|refresh_token|client_secret)(["']?\s*[=:]\s*["']?)[^\s"'&,;}]+/gi, '$1$2[redacted]');
+  return out.replace(
+    /\b(auth|access_token|refresh_token|client_secret)(["']?\s*[=:]\s*["']?)[^\s"'&,;}]+/gi,
+    '$1$2[redacted]',
+  );
 }
 
 export interface ErrorContext {
@@ -98,13 +168,18 @@ export function toApiError(e: unknown, ctx: ErrorContext): BitrixApiError {
   const original = (e as { originalError?: unknown } | null)?.originalError;
   if (original instanceof BitrixApiError) return original;
   const fields = (e ?? {}) as { code?: unknown; status?: unknown };
-  const code = typeof fields.code === 'string' && fields.code ? fields.code : typeof fields.code === 'number' ? String(fields.code) : 'ERROR_UNKNOWN';
+  const code =
+    typeof fields.code === 'string' && fields.code
+      ? fields.code
+      : typeof fields.code === 'number'
+        ? String(fields.code)
+        : 'ERROR_UNKNOWN';
   const status = ctx.status ?? (typeof fields.status === 'number' ? fields.status : 0);
   const description = scrub(e instanceof Error ? e.message : String(e), ctx.secrets);
   const body = (original as { response?: { data?: unknown } } | undefined)?.response?.data as
-    | { time?: { operating_reset_at?: unknown }; operating_reset_at?: unknown }
-    | undefined;
+    { time?: { operating_reset_at?: unknown }; operating_reset_at?: unknown } | undefined;
   const resetAt = Number(body?.time?.operating_reset_at ?? body?.operating_reset_at);
-  const retryAfterMs = code === 'OPERATION_TIME_LIMIT' && resetAt > 0 ? Math.max(0, resetAt * 1000 - ctx.now()) + 1000 : undefined;
+  const retryAfterMs =
+    code === 'OPERATION_TIME_LIMIT' && resetAt > 0 ? Math.max(0, resetAt * 1000 - ctx.now()) + 1000 : undefined;
   return new BitrixApiError({ method: ctx.method, memberId: ctx.memberId, code, status, description, retryAfterMs });
 }

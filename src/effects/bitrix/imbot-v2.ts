@@ -35,7 +35,10 @@ export interface ImbotV2 {
   /** imbot.v2.Chat.Message.send: the new message's id. */
   send(dialogId: string, fields: string | MessageFieldsV2): Promise<{ id: number; uuidMap: Record<string, number> }>;
   /** Sends as the event's bot into the event's dialog (its `chat.dialogId`: the user in a private chat, `chatN` in a group). */
-  reply(event: DialogEventV2, fields: string | MessageFieldsV2): Promise<{ id: number; uuidMap: Record<string, number> }>;
+  reply(
+    event: DialogEventV2,
+    fields: string | MessageFieldsV2,
+  ): Promise<{ id: number; uuidMap: Record<string, number> }>;
   /** imbot.v2.Command.answer to an ONIMBOTV2COMMANDADD. */
   answer(event: CommandEventV2, fields: string | MessageFieldsV2): Promise<boolean>;
   /** imbot.v2.Chat.Message.update of one of the bot's messages. */
@@ -53,16 +56,26 @@ const fieldsOf = (f: string | MessageFieldsV2): MessageFieldsV2 => (typeof f ===
  *
  *   gateway.on('ONIMBOTV2MESSAGEADD', (event, ctx) => imbotV2(ctx).reply(event, 'Received'));
  */
-export function imbotV2(ctx: { rest: RestClient; bot?: { id: number } | undefined }, options: ImbotV2Options = {}): ImbotV2 {
+export function imbotV2(
+  ctx: { rest: RestClient; bot?: { id: number } | undefined },
+  options: ImbotV2Options = {},
+): ImbotV2 {
   const token = options.botToken === undefined ? {} : { botToken: options.botToken };
   const botId = (event?: { data: { bot: { id: number } } }): number => {
     const id = event?.data.bot.id ?? options.botId ?? ctx.bot?.id;
-    if (id === undefined) throw new GatewayError('B24GW_NO_BOT', 'imbot.v2 needs a bot: this event names none, and no botId was given');
+    if (id === undefined)
+      throw new GatewayError('B24GW_NO_BOT', 'imbot.v2 needs a bot: this event names none, and no botId was given');
     return id;
   };
   const send = (id: number, dialogId: string, fields: string | MessageFieldsV2) =>
-    ctx.rest.call<{ id: number; uuidMap: Record<string, number> }>('imbot.v2.Chat.Message.send', { botId: id, ...token, dialogId, fields: fieldsOf(fields) });
-  const ok = (r: { result?: unknown } | boolean | undefined): boolean => (typeof r === 'boolean' ? r : r?.result === true);
+    ctx.rest.call<{ id: number; uuidMap: Record<string, number> }>('imbot.v2.Chat.Message.send', {
+      botId: id,
+      ...token,
+      dialogId,
+      fields: fieldsOf(fields),
+    });
+  const ok = (r: { result?: unknown } | boolean | undefined): boolean =>
+    typeof r === 'boolean' ? r : r?.result === true;
   return {
     send: (dialogId, fields) => send(botId(), dialogId, fields),
     reply: (event, fields) => send(botId(event), event.data.chat.dialogId, fields),
@@ -77,7 +90,16 @@ export function imbotV2(ctx: { rest: RestClient; bot?: { id: number } | undefine
           fields: fieldsOf(fields),
         }),
       ),
-    update: async (messageId, fields) => ok(await ctx.rest.call('imbot.v2.Chat.Message.update', { botId: botId(), ...token, messageId, fields: fieldsOf(fields) })),
-    delete: async (messageId, complete = false) => ok(await ctx.rest.call('imbot.v2.Chat.Message.delete', { botId: botId(), ...token, messageId, complete })),
+    update: async (messageId, fields) =>
+      ok(
+        await ctx.rest.call('imbot.v2.Chat.Message.update', {
+          botId: botId(),
+          ...token,
+          messageId,
+          fields: fieldsOf(fields),
+        }),
+      ),
+    delete: async (messageId, complete = false) =>
+      ok(await ctx.rest.call('imbot.v2.Chat.Message.delete', { botId: botId(), ...token, messageId, complete })),
   };
 }

@@ -69,7 +69,12 @@ describe('token refresh', () => {
     const post = () =>
       fetch(r!.sb.oauthUrl, {
         method: 'POST',
-        body: new URLSearchParams({ grant_type: 'refresh_token', client_id: r!.sb.clientId, client_secret: r!.sb.clientSecret, refresh_token: r!.pair.refresh_token }),
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: r!.sb.clientId,
+          client_secret: r!.sb.clientSecret,
+          refresh_token: r!.pair.refresh_token,
+        }),
       });
     expect((await post()).status).toBe(200);
     const second = await post();
@@ -94,14 +99,25 @@ describe('token refresh', () => {
     // Spend the refresh token elsewhere first: the gateway's copy is now dead.
     await fetch(r.sb.oauthUrl, {
       method: 'POST',
-      body: new URLSearchParams({ grant_type: 'refresh_token', client_id: r.sb.clientId, client_secret: r.sb.clientSecret, refresh_token: r.pair.refresh_token }),
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        client_id: r.sb.clientId,
+        client_secret: r.sb.clientSecret,
+        refresh_token: r.pair.refresh_token,
+      }),
     });
-    const err = (await r.clients().forPortal(r.memberId).call('app.info').catch((e: unknown) => e)) as BitrixApiError;
+    const err = (await r
+      .clients()
+      .forPortal(r.memberId)
+      .call('app.info')
+      .catch((e: unknown) => e)) as BitrixApiError;
     expect(err).toBeInstanceOf(BitrixApiError);
     expect(err.code).toBe('invalid_grant');
     expect(err.method).toBe('oauth/token');
     expect(err.status).toBe(400);
-    expect(err.message).toBe('Bitrix24 oauth/token for portal member-1 failed with invalid_grant: Refresh token is invalid, expired or already used (HTTP 400)');
+    expect(err.message).toBe(
+      'Bitrix24 oauth/token for portal member-1 failed with invalid_grant: Refresh token is invalid, expired or already used (HTTP 400)',
+    );
     const secrets = [r.pair.access_token, r.pair.refresh_token, r.sb.clientSecret];
     expect(tokenFree(`${err.message} ${err.stack} ${JSON.stringify(err)}`, secrets)).toBe(true);
     expect(tokenFree(r.logs.join(''), secrets)).toBe(true);
@@ -110,7 +126,11 @@ describe('token refresh', () => {
 
   it('without client credentials a needed refresh fails clearly', async () => {
     r = await rig({ expiresAt: Date.now() - 1000 });
-    const err = await r.clients({ clientId: undefined, clientSecret: undefined }).forPortal(r.memberId).call('app.info').catch((e: unknown) => e);
+    const err = await r
+      .clients({ clientId: undefined, clientSecret: undefined })
+      .forPortal(r.memberId)
+      .call('app.info')
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'NO_CLIENT_CREDENTIALS' });
     expect(refreshesOf(r.sb)).toHaveLength(0);
   });
@@ -121,7 +141,15 @@ describe('token refresh', () => {
     const fresh = await newToken(r);
     const stored = await r.store.getPortal(r.memberId);
     expect(r.logs.join('')).toContain('bitrix24 oauth token refreshed');
-    expect(tokenFree(r.logs.join(''), [r.pair.access_token, r.pair.refresh_token, fresh, stored!.refreshToken!, r.sb.clientSecret])).toBe(true);
+    expect(
+      tokenFree(r.logs.join(''), [
+        r.pair.access_token,
+        r.pair.refresh_token,
+        fresh,
+        stored!.refreshToken!,
+        r.sb.clientSecret,
+      ]),
+    ).toBe(true);
   });
 });
 
@@ -131,12 +159,18 @@ describe('oauthServerFor', () => {
     expect(oauthServerFor(real)).toBe(DEFAULT_OAUTH_SERVER);
     expect(oauthServerFor({ ...real, serverEndpoint: 'https://evil.example/rest/' })).toBe(DEFAULT_OAUTH_SERVER);
     expect(oauthServerFor({ ...real, serverEndpoint: 'http://127.0.0.1:9/rest/' })).toBe(DEFAULT_OAUTH_SERVER);
-    expect(oauthServerFor({ ...real, serverEndpoint: 'https://evil.example/rest/' }, 'https://oauth.example.org/x')).toBe('https://oauth.example.org');
+    expect(
+      oauthServerFor({ ...real, serverEndpoint: 'https://evil.example/rest/' }, 'https://oauth.example.org/x'),
+    ).toBe('https://oauth.example.org');
   });
 
   it('lets a loopback test portal use its loopback authorization server', () => {
-    expect(oauthServerFor({ domain: '127.0.0.1:8080', serverEndpoint: 'http://127.0.0.1:8081/rest/' })).toBe('http://127.0.0.1:8081');
-    expect(oauthServerFor({ domain: '127.0.0.1:8080', serverEndpoint: 'https://evil.example/rest/' })).toBe(DEFAULT_OAUTH_SERVER);
+    expect(oauthServerFor({ domain: '127.0.0.1:8080', serverEndpoint: 'http://127.0.0.1:8081/rest/' })).toBe(
+      'http://127.0.0.1:8081',
+    );
+    expect(oauthServerFor({ domain: '127.0.0.1:8080', serverEndpoint: 'https://evil.example/rest/' })).toBe(
+      DEFAULT_OAUTH_SERVER,
+    );
   });
 
   it('the configured server wins over a loopback portal claim (the refresh reaches the sandbox)', async () => {

@@ -84,8 +84,17 @@ export class PortalAuth {
     if (this.#unsaved) return this.#save(this.#unsaved);
     // Another gateway instance (same store) may have refreshed already, or the app was reinstalled.
     const stored = await this.o.store.getPortal(this.o.memberId);
-    if (stored?.accessToken && stored.refreshToken && stored.refreshToken !== this.#tokens.refreshToken && stored.accessToken !== failed) {
-      const adopted: Tokens = { accessToken: stored.accessToken, refreshToken: stored.refreshToken, expiresAt: stored.expiresAt };
+    if (
+      stored?.accessToken &&
+      stored.refreshToken &&
+      stored.refreshToken !== this.#tokens.refreshToken &&
+      stored.accessToken !== failed
+    ) {
+      const adopted: Tokens = {
+        accessToken: stored.accessToken,
+        refreshToken: stored.refreshToken,
+        expiresAt: stored.expiresAt,
+      };
       if (adopted.expiresAt === null || this.o.now() < adopted.expiresAt - EXPIRY_SKEW_MS) {
         this.#remember(adopted);
         this.#tokens = adopted;
@@ -103,7 +112,10 @@ export class PortalAuth {
     }
     let pair: ExchangedTokens;
     try {
-      pair = await exchangeRefreshToken({ server: this.o.oauthServer, clientId, clientSecret, fetch: this.o.fetch, now: this.o.now }, this.#tokens.refreshToken);
+      pair = await exchangeRefreshToken(
+        { server: this.o.oauthServer, clientId, clientSecret, fetch: this.o.fetch, now: this.o.now },
+        this.#tokens.refreshToken,
+      );
     } catch (e) {
       if (e instanceof OAuthError) throw this.#error(e.code, e.status, e.description);
       throw e;
@@ -127,7 +139,11 @@ export class PortalAuth {
         serverEndpoint: pair.serverEndpoint,
       });
     } catch (e) {
-      throw this.#error('TOKEN_SAVE_FAILED', 0, `refreshed OAuth pair could not be stored (${scrub(String((e as Error)?.message ?? e), this.secrets())})`);
+      throw this.#error(
+        'TOKEN_SAVE_FAILED',
+        0,
+        `refreshed OAuth pair could not be stored (${scrub(String((e as Error)?.message ?? e), this.secrets())})`,
+      );
     }
     this.#unsaved = undefined;
     this.#tokens = { accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresAt: pair.expiresAt };
@@ -141,6 +157,12 @@ export class PortalAuth {
   }
 
   #error(code: string, status: number, description: string): BitrixApiError {
-    return new BitrixApiError({ method: 'oauth/token', memberId: this.o.memberId, code, status, description: scrub(description, this.secrets()) });
+    return new BitrixApiError({
+      method: 'oauth/token',
+      memberId: this.o.memberId,
+      code,
+      status,
+      description: scrub(description, this.secrets()),
+    });
   }
 }

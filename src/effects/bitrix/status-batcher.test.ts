@@ -9,7 +9,11 @@ afterEach(async () => {
   r = undefined;
 });
 
-const status = (i: number): DeliveryStatus => ({ im: { chat_id: 323, message_id: 85_000 + i }, message: { id: [`ext-${i}`], date: 1738065600 }, chat: { id: 'channel-123' } });
+const status = (i: number): DeliveryStatus => ({
+  im: { chat_id: 323, message_id: 85_000 + i },
+  message: { id: [`ext-${i}`], date: 1738065600 },
+  chat: { id: 'channel-123' },
+});
 type Cmd = { CONNECTOR: string; LINE: string | number; MESSAGES: DeliveryStatus[] };
 const sent = (rr: Rig) => commandsOf(rr.sb, DELIVERY_METHOD).map((c) => c.params as unknown as Cmd);
 const requests = (rr: Rig) => requestsTo(rr.sb);
@@ -19,13 +23,17 @@ describe('DeliveryStatusBatcher', () => {
   it('1,000 statuses on one line in one window: one HTTP request (a batch of 10 commands × 100)', async () => {
     r = await rig();
     const batcher = new DeliveryStatusBatcher(r.clients());
-    const results = await settleAll(Array.from({ length: 1000 }, (_, i) => batcher.enqueue(r!.memberId, 'myconnector', 107, status(i))));
+    const results = await settleAll(
+      Array.from({ length: 1000 }, (_, i) => batcher.enqueue(r!.memberId, 'myconnector', 107, status(i))),
+    );
 
     expect(results.every((x) => x.status === 'fulfilled')).toBe(true);
     expect(requests(r).map((q) => q.method)).toEqual(['batch']);
     const cmds = sent(r);
     expect(cmds).toHaveLength(10);
-    expect(cmds.every((c) => c.CONNECTOR === 'myconnector' && Number(c.LINE) === 107 && c.MESSAGES.length === 100)).toBe(true);
+    expect(
+      cmds.every((c) => c.CONNECTOR === 'myconnector' && Number(c.LINE) === 107 && c.MESSAGES.length === 100),
+    ).toBe(true);
     const ids = cmds.flatMap((c) => c.MESSAGES.map((m) => m.message.id));
     expect(ids).toHaveLength(1000);
     expect(ids.every((id) => Array.isArray(id) && id.length === 1)).toBe(true);
@@ -35,7 +43,9 @@ describe('DeliveryStatusBatcher', () => {
   it('statuses of one line within the window go in ONE imconnector.send.status.delivery call', async () => {
     r = await rig();
     const batcher = new DeliveryStatusBatcher(r.clients());
-    await Promise.all(Array.from({ length: 40 }, (_, i) => batcher.enqueue(r!.memberId, 'myconnector', 107, status(i))));
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => batcher.enqueue(r!.memberId, 'myconnector', 107, status(i))),
+    );
     expect(requests(r).map((q) => q.method)).toEqual([DELIVERY_METHOD]);
     const body = requests(r)[0]!.params as unknown as Cmd;
     expect(body.MESSAGES).toHaveLength(40);
@@ -50,7 +60,9 @@ describe('DeliveryStatusBatcher', () => {
       ['myconnector', 2],
       ['other', 1],
     ];
-    await Promise.all(Array.from({ length: 30 }, (_, i) => batcher.enqueue(r!.memberId, lines[i % 3]![0], lines[i % 3]![1], status(i))));
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => batcher.enqueue(r!.memberId, lines[i % 3]![0], lines[i % 3]![1], status(i))),
+    );
     expect(requests(r).map((q) => q.method)).toEqual(['batch']);
     expect(sent(r).map((c) => [c.CONNECTOR, Number(c.LINE), c.MESSAGES.length])).toEqual([
       ['myconnector', 1, 10],
@@ -62,7 +74,9 @@ describe('DeliveryStatusBatcher', () => {
   it('60 lines: two batch requests (50 + 10 commands)', async () => {
     r = await rig();
     const batcher = new DeliveryStatusBatcher(r.clients());
-    await Promise.all(Array.from({ length: 120 }, (_, i) => batcher.enqueue(r!.memberId, 'myconnector', 1 + (i % 60), status(i))));
+    await Promise.all(
+      Array.from({ length: 120 }, (_, i) => batcher.enqueue(r!.memberId, 'myconnector', 1 + (i % 60), status(i))),
+    );
     expect(requests(r).map((q) => q.method)).toEqual(['batch', 'batch']);
     expect(requests(r).map((q) => Object.keys(q.params.cmd as object).length)).toEqual([50, 10]);
     expect(sent(r)).toHaveLength(60);
@@ -91,19 +105,26 @@ describe('DeliveryStatusBatcher', () => {
   it('a failed single call rejects its statuses with the Bitrix24 error', async () => {
     r = await rig();
     const batcher = new DeliveryStatusBatcher(r.clients());
-    await expect(batcher.enqueue(r.memberId, 'unknown-connector', 5, status(1))).rejects.toMatchObject({ code: 'IMCONNECTOR_NO_CORRECT_PROVIDER', status: 400 });
+    await expect(batcher.enqueue(r.memberId, 'unknown-connector', 5, status(1))).rejects.toMatchObject({
+      code: 'IMCONNECTOR_NO_CORRECT_PROVIDER',
+      status: 400,
+    });
   });
 
   it('an answer without SUCCESS: true is not a confirmation', async () => {
     r = await rig();
     r.sb.faults.set({ methodResults: { [DELIVERY_METHOD]: { result: { SUCCESS: false, DATA: [] } } } });
     const batcher = new DeliveryStatusBatcher(r.clients());
-    await expect(batcher.enqueue(r.memberId, 'myconnector', 5, status(1))).rejects.toMatchObject({ code: 'STATUS_NOT_ACCEPTED' });
+    await expect(batcher.enqueue(r.memberId, 'myconnector', 5, status(1))).rejects.toMatchObject({
+      code: 'STATUS_NOT_ACCEPTED',
+    });
   });
 
   it('a rate limit that outlasts the retries rejects every status with retryAfterMs', async () => {
     r = await rig();
-    r.sb.faults.set({ methodErrors: { '*': { status: 503, error: 'QUERY_LIMIT_EXCEEDED', description: 'Too many requests' } } });
+    r.sb.faults.set({
+      methodErrors: { '*': { status: 503, error: 'QUERY_LIMIT_EXCEEDED', description: 'Too many requests' } },
+    });
     const clients = r.clients({ sleep: async () => undefined, retry: { attempts: 2 } });
     const batcher = new DeliveryStatusBatcher(clients);
     const res = await settleAll([1, 2, 3].map((i) => batcher.enqueue(r!.memberId, 'c', 1 + (i % 2), status(i))));
@@ -125,7 +146,8 @@ describe('DeliveryStatusBatcher', () => {
         fetch: (input, init) => {
           if (first) {
             first = false;
-            for (let i = 0; i < 300; i++) setImmediate(() => later.push(batcher.enqueue(r!.memberId, 'myconnector', 1 + (i % 3), status(100 + i))));
+            for (let i = 0; i < 300; i++)
+              setImmediate(() => later.push(batcher.enqueue(r!.memberId, 'myconnector', 1 + (i % 3), status(100 + i))));
           }
           return fetch(input, init);
         },

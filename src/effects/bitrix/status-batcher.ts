@@ -98,7 +98,13 @@ export class DeliveryStatusBatcher {
     for (const g of groups) {
       for (let i = 0; i < g.waiters.length; i += this.#maxPerCall) {
         const waiters = g.waiters.slice(i, i + this.#maxPerCall);
-        commands.push({ call: { method: DELIVERY_METHOD, params: { CONNECTOR: g.connector, LINE: g.line, MESSAGES: waiters.map((w) => w.item) } }, waiters });
+        commands.push({
+          call: {
+            method: DELIVERY_METHOD,
+            params: { CONNECTOR: g.connector, LINE: g.line, MESSAGES: waiters.map((w) => w.item) },
+          },
+          waiters,
+        });
       }
     }
     if (commands.length === 0) return;
@@ -119,8 +125,14 @@ export class DeliveryStatusBatcher {
 
 /** `{SUCCESS: true}` (or a bare `true`) is acceptance; anything else is an error for the items. */
 function accepted(result: unknown): BitrixApiError | undefined {
-  if (result === true || (result && typeof result === 'object' && (result as { SUCCESS?: unknown }).SUCCESS === true)) return undefined;
-  return new BitrixApiError({ method: DELIVERY_METHOD, code: 'STATUS_NOT_ACCEPTED', status: 0, description: 'Bitrix24 answered without SUCCESS: true' });
+  if (result === true || (result && typeof result === 'object' && (result as { SUCCESS?: unknown }).SUCCESS === true))
+    return undefined;
+  return new BitrixApiError({
+    method: DELIVERY_METHOD,
+    code: 'STATUS_NOT_ACCEPTED',
+    status: 0,
+    description: 'Bitrix24 answered without SUCCESS: true',
+  });
 }
 
 function settle(waiters: Waiter[], error: unknown): void {
@@ -133,5 +145,9 @@ function settle(waiters: Waiter[], error: unknown): void {
 function normalize(item: DeliveryStatus): DeliveryStatus {
   const ids: unknown = item.message.id;
   const id = Array.isArray(ids) ? ids.map(String) : [String(ids)];
-  return { im: { chat_id: item.im.chat_id, message_id: item.im.message_id }, message: { ...item.message, id }, chat: { id: String(item.chat.id) } };
+  return {
+    im: { chat_id: item.im.chat_id, message_id: item.im.message_id },
+    message: { ...item.message, id },
+    chat: { id: String(item.chat.id) },
+  };
 }

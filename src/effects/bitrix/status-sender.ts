@@ -32,7 +32,18 @@ export class StatusSender {
   private readonly o: Required<StatusSenderOptions>;
 
   constructor(options: StatusSenderOptions) {
-    const o = (this.o = withDefaults({ schedule: defaultSchedule, batchSize: 1_000, leaseMs: 120_000, pollMs: 1_000, gatherMs: 200, logger: silentLogger, now: Date.now }, options));
+    const o = (this.o = withDefaults(
+      {
+        schedule: defaultSchedule,
+        batchSize: 1_000,
+        leaseMs: 120_000,
+        pollMs: 1_000,
+        gatherMs: 200,
+        logger: silentLogger,
+        now: Date.now,
+      },
+      options,
+    ));
     // The retry budget: a status whose sender died on its last attempt is dead, not sent again.
     const budget = retryBudget(o.schedule);
     this.loop = new QueueLoop<readonly PendingStatus[]>({
@@ -83,7 +94,13 @@ export class StatusSender {
     const now = this.o.now();
     const outcome = failedOutcome(reason, row.attempts, now, this.o.schedule);
     await this.o.store.finishStatuses([row.id], this.o.owner, outcome, now);
-    const log = { statusId: row.id, eventId: row.eventId, memberId: row.memberId, attempt: row.attempts, error: outcome.error };
+    const log = {
+      statusId: row.id,
+      eventId: row.eventId,
+      memberId: row.memberId,
+      attempt: row.attempts,
+      error: outcome.error,
+    };
     if (outcome.retryAt === null) this.o.logger.error(log, 'delivery status is dead after its last attempt');
     else this.o.logger.warn(log, 'delivery status failed; it will be retried');
   }

@@ -148,7 +148,7 @@ const cases: Case[] = [
   },
   {
     name: 'quoted url value',
-    input: '[url=\'https://example.com\']site[/url]',
+    input: "[url='https://example.com']site[/url]",
     text: 'site (https://example.com)',
     html: '<a href="https://example.com" rel="noopener noreferrer">site</a>',
     markdown: '[site](https://example.com)',
@@ -365,7 +365,8 @@ const cases: Case[] = [
   },
   {
     name: 'Bitrix dashed quote',
-    input: 'Hi\n------------------------------------------------------\nJohn Doe [08.04.2016 13:06:49]\nHello everyone!\n------------------------------------------------------\nThanks',
+    input:
+      'Hi\n------------------------------------------------------\nJohn Doe [08.04.2016 13:06:49]\nHello everyone!\n------------------------------------------------------\nThanks',
     text: 'Hi\n> John Doe [08.04.2016 13:06:49]\n> Hello everyone!\nThanks',
     html: 'Hi<br><blockquote>John Doe [08.04.2016 13:06:49]<br>Hello everyone!</blockquote>Thanks',
     markdown: 'Hi\n\n> John Doe \\[08\\.04\\.2016 13:06:49\\]\\\n> Hello everyone\\!\n\nThanks',
@@ -375,7 +376,8 @@ const cases: Case[] = [
     input: 'x\n------------------------------------------------------\ny',
     text: 'x\n------------------------------------------------------\ny',
     html: 'x<br>------------------------------------------------------<br>y',
-    markdown: 'x\\\n\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\\ny',
+    markdown:
+      'x\\\n\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\-\\\ny',
   },
   {
     name: 'quote with formatting across lines',
@@ -556,11 +558,51 @@ describe('hostile 1 MB inputs', () => {
 
 // Fragments that make for dense, often broken markup.
 const fragment = fc.constantFrom(
-  '[b]', '[/b]', '[i]', '[/i]', '[u]', '[/U]', '[s]', '[/s]', '[br]', '\n', '[quote]', '[/quote]',
-  '[code]', '[/code]', '[url]', '[url=https://a.example/?x=1&y=2]', '[url=javascript:alert(1)]',
-  '[url="https://a.example" x="y"]', '[/url]', '[img]', '[/img]', '[USER=1]', '[/USER]', '[icon=https://i.example/i.png title=t]',
-  '[DISK=1]', '>>', '-'.repeat(54), 'https://x.example', 'javascript:', '<', '>', '"', "'", '&', '*', '_', '`', '#',
-  ' ', 'text', '[', ']', '=', '(', ')',
+  '[b]',
+  '[/b]',
+  '[i]',
+  '[/i]',
+  '[u]',
+  '[/U]',
+  '[s]',
+  '[/s]',
+  '[br]',
+  '\n',
+  '[quote]',
+  '[/quote]',
+  '[code]',
+  '[/code]',
+  '[url]',
+  '[url=https://a.example/?x=1&y=2]',
+  '[url=javascript:alert(1)]',
+  '[url="https://a.example" x="y"]',
+  '[/url]',
+  '[img]',
+  '[/img]',
+  '[USER=1]',
+  '[/USER]',
+  '[icon=https://i.example/i.png title=t]',
+  '[DISK=1]',
+  '>>',
+  '-'.repeat(54),
+  'https://x.example',
+  'javascript:',
+  '<',
+  '>',
+  '"',
+  "'",
+  '&',
+  '*',
+  '_',
+  '`',
+  '#',
+  ' ',
+  'text',
+  '[',
+  ']',
+  '=',
+  '(',
+  ')',
 );
 const markup = fc.array(fragment, { maxLength: 40 }).map((parts) => parts.join(''));
 
@@ -590,7 +632,10 @@ describe('properties', () => {
       .string({ maxLength: 80 })
       .filter((s) => !/[[\n\r#]/.test(s) && !s.startsWith('>>') && !s.includes('-'.repeat(54)));
     const unescapeHtml = (s: string): string =>
-      s.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? '');
+      s.replace(
+        /&(amp|lt|gt|quot|#39);/g,
+        (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? '',
+      );
     fc.assert(
       fc.property(unmarked, (s) => {
         expect(convertBbcode(s, 'text')).toBe(s);

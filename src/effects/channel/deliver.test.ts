@@ -103,7 +103,9 @@ describe('deliverToChannel: delivered', () => {
     expect(verify(secret, r!.headers, r!.body.replace('Samantha', 'Samanta'))).toBe(false);
     expect(verify(generateSecret(), r!.headers, r!.body)).toBe(false);
     expect(verify(secret, { ...r!.headers, 'webhook-timestamp': 'x' }, r!.body)).toBe(false);
-    expect(verify(secret, { ...r!.headers, 'webhook-timestamp': String(Math.floor(Date.now() / 1000) - 600) }, r!.body)).toBe(false);
+    expect(
+      verify(secret, { ...r!.headers, 'webhook-timestamp': String(Math.floor(Date.now() / 1000) - 600) }, r!.body),
+    ).toBe(false);
   });
 
   it('any 2xx counts as delivered', async () => {
@@ -129,10 +131,18 @@ describe('deliverToChannel: delivered', () => {
     const answer = JSON.stringify({ received: 'x'.repeat(5_000), externalMessageIds: ['abc-1', 'abc-2'] });
     expect(answer.indexOf('externalMessageIds')).toBeGreaterThan(200);
     const ch = await channel((res) => res.writeHead(200, { 'content-type': 'application/json' }).end(answer));
-    expect(await deliverToChannel({ url: ch.url, secret }, payload)).toMatchObject({ status: 200, externalIds: ['abc-1', 'abc-2'] });
+    expect(await deliverToChannel({ url: ch.url, secret }, payload)).toMatchObject({
+      status: 200,
+      externalIds: ['abc-1', 'abc-2'],
+    });
     // Whitespace in the answer is the JSON's, kept as sent.
-    const spaced = await channel((res) => res.writeHead(201).end(`{\n  "note": "${' '.repeat(300)}",\n  "externalMessageId": "a  b"\n}`));
-    expect(await deliverToChannel({ url: spaced.url, secret }, payload)).toMatchObject({ status: 201, externalIds: ['a  b'] });
+    const spaced = await channel((res) =>
+      res.writeHead(201).end(`{\n  "note": "${' '.repeat(300)}",\n  "externalMessageId": "a  b"\n}`),
+    );
+    expect(await deliverToChannel({ url: spaced.url, secret }, payload)).toMatchObject({
+      status: 201,
+      externalIds: ['a  b'],
+    });
   });
 
   it('refuses a 2xx answer larger than 64 KiB, declared or streamed: not counted as delivered, with a clear error', async () => {
@@ -144,11 +154,15 @@ describe('deliverToChannel: delivered', () => {
       });
       const e = await failure(deliverToChannel({ url: ch.url, secret }, payload));
       expect(e).toMatchObject({ kind: 'answer', status: 200, retryable: false });
-      expect(e.message).toMatch(/^Delivery evt_9_0 failed: http:\/\/127\.0\.0\.1:\d+ answered 200 with more than 64 KiB; the answer is refused unread/);
+      expect(e.message).toMatch(
+        /^Delivery evt_9_0 failed: http:\/\/127\.0\.0\.1:\d+ answered 200 with more than 64 KiB; the answer is refused unread/,
+      );
     }
     // Exactly the limit is read.
     const fits = JSON.stringify({ externalMessageIds: ['abc-1'], pad: '' });
-    const at = await channel((res) => res.writeHead(200).end(fits.replace('"pad":""', `"pad":"${'x'.repeat(MAX_ANSWER_BYTES - fits.length)}"`)));
+    const at = await channel((res) =>
+      res.writeHead(200).end(fits.replace('"pad":""', `"pad":"${'x'.repeat(MAX_ANSWER_BYTES - fits.length)}"`)),
+    );
     expect(await deliverToChannel({ url: at.url, secret }, payload)).toMatchObject({ externalIds: ['abc-1'] });
   });
 
@@ -168,33 +182,62 @@ describe('deliverToChannel: delivered', () => {
       calls.push(String(input));
       return new Response(null, { status: 202 });
     };
-    expect(await deliverToChannel({ url: 'https://channel.example/in', secret, fetch: fake }, payload)).toMatchObject({ status: 202 });
+    expect(await deliverToChannel({ url: 'https://channel.example/in', secret, fetch: fake }, payload)).toMatchObject({
+      status: 202,
+    });
     expect(calls).toEqual(['https://channel.example/in']);
   });
 });
 
 describe('deliverToChannel: failures', () => {
   it('500: status, the start of the answer, retryable; the URL path is not in the message', async () => {
-    const ch = await channel((res) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`boom\n${'x'.repeat(5000)}`));
+    const ch = await channel((res) =>
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`boom\n${'x'.repeat(5000)}`),
+    );
     const e = await failure(deliverToChannel({ url: ch.url, secret }, payload));
-    expect(e).toMatchObject({ kind: 'http', status: 500, retryable: true, deliveryId: 'evt_9_0', retryAfterMs: undefined });
+    expect(e).toMatchObject({
+      kind: 'http',
+      status: 500,
+      retryable: true,
+      deliveryId: 'evt_9_0',
+      retryAfterMs: undefined,
+    });
     expect(e.body).toHaveLength(200);
     expect(e.body!.startsWith('boom xxx')).toBe(true);
-    expect(e.message).toMatch(/^Delivery evt_9_0 failed: http:\/\/127\.0\.0\.1:\d+ answered 500 Internal Server Error: boom x+$/);
+    expect(e.message).toMatch(
+      /^Delivery evt_9_0 failed: http:\/\/127\.0\.0\.1:\d+ answered 500 Internal Server Error: boom x+$/,
+    );
     expect(e.message).not.toContain('token');
   });
 
   it('4xx: not retryable unless it says "later" (408, 409, 425, 429)', async () => {
-    const expected: Record<number, boolean> = { 400: false, 401: false, 404: false, 410: false, 422: false, 408: true, 409: true, 425: true, 429: true, 503: true };
+    const expected: Record<number, boolean> = {
+      400: false,
+      401: false,
+      404: false,
+      410: false,
+      422: false,
+      408: true,
+      409: true,
+      425: true,
+      429: true,
+      503: true,
+    };
     for (const [status, retryable] of Object.entries(expected)) {
       const ch = await channel((res) => res.writeHead(Number(status)).end());
-      expect(await failure(deliverToChannel({ url: ch.url, secret }, payload))).toMatchObject({ status: Number(status), retryable });
+      expect(await failure(deliverToChannel({ url: ch.url, secret }, payload))).toMatchObject({
+        status: Number(status),
+        retryable,
+      });
     }
   });
 
   it('Retry-After in seconds or as a date becomes retryAfterMs', async () => {
     let ch = await channel((res) => res.writeHead(429, { 'retry-after': '7' }).end('slow down'));
-    expect(await failure(deliverToChannel({ url: ch.url, secret }, payload))).toMatchObject({ status: 429, retryAfterMs: 7000 });
+    expect(await failure(deliverToChannel({ url: ch.url, secret }, payload))).toMatchObject({
+      status: 429,
+      retryAfterMs: 7000,
+    });
 
     const at = new Date(Date.now() + 120_000).toUTCString();
     ch = await channel((res) => res.writeHead(503, { 'retry-after': at }).end());
@@ -236,7 +279,10 @@ describe('deliverToChannel: failures', () => {
     ]) {
       const sent: unknown[] = [];
       const fake: typeof fetch = async (input) => (sent.push(input), new Response(null));
-      expect(await failure(deliverToChannel({ ...options, fetch: fake }, payload))).toMatchObject({ kind: 'config', retryable: false });
+      expect(await failure(deliverToChannel({ ...options, fetch: fake }, payload))).toMatchObject({
+        kind: 'config',
+        retryable: false,
+      });
       expect(sent).toEqual([]);
     }
   });

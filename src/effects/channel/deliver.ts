@@ -49,7 +49,15 @@ export class ChannelDeliveryError extends Error {
 
   constructor(
     message: string,
-    o: { kind: DeliveryFailure; deliveryId: string; retryable: boolean; status?: number; retryAfterMs?: number; body?: string; cause?: unknown },
+    o: {
+      kind: DeliveryFailure;
+      deliveryId: string;
+      retryable: boolean;
+      status?: number;
+      retryAfterMs?: number;
+      body?: string;
+      cause?: unknown;
+    },
   ) {
     super(message, o.cause === undefined ? undefined : { cause: o.cause });
     this.name = 'ChannelDeliveryError';
@@ -66,7 +74,11 @@ export class ChannelDeliveryError extends Error {
  * POSTs one signed payload. Resolves on a 2xx whose answer was read; anything else throws a
  * ChannelDeliveryError. `abort` (a handler's ctx.signal) stops the attempt, throwing its reason.
  */
-export async function deliverToChannel(options: ChannelTarget, payload: ChannelPayload, abort?: AbortSignal): Promise<Delivered> {
+export async function deliverToChannel(
+  options: ChannelTarget,
+  payload: ChannelPayload,
+  abort?: AbortSignal,
+): Promise<Delivered> {
   const started = performance.now();
   const deliveryId = payload.id;
   const fail = (message: string, o: Omit<ConstructorParameters<typeof ChannelDeliveryError>[1], 'deliveryId'>) =>
@@ -109,7 +121,8 @@ export async function deliverToChannel(options: ChannelTarget, payload: ChannelP
     });
   } catch (e) {
     abort?.throwIfAborted();
-    if (signal.aborted) throw fail(`${where} did not answer within ${timeoutMs} ms`, { kind: 'timeout', retryable: true, cause: e });
+    if (signal.aborted)
+      throw fail(`${where} did not answer within ${timeoutMs} ms`, { kind: 'timeout', retryable: true, cause: e });
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     const reason = cause?.message ?? (e as Error).message;
     throw fail(`${where} could not be reached: ${reason}`, { kind: 'network', retryable: true, cause: e });
@@ -123,14 +136,22 @@ export async function deliverToChannel(options: ChannelTarget, payload: ChannelP
     } catch (e) {
       abort?.throwIfAborted();
       if (e === tooLarge) {
-        throw fail(`${where} answered ${status} with more than ${MAX_ANSWER_BYTES / 1024} KiB; the answer is refused unread, and the delivery not counted: answer {"externalMessageIds": [...]} alone`, {
-          kind: 'answer',
-          retryable: false,
-          status,
-        });
+        throw fail(
+          `${where} answered ${status} with more than ${MAX_ANSWER_BYTES / 1024} KiB; the answer is refused unread, and the delivery not counted: answer {"externalMessageIds": [...]} alone`,
+          {
+            kind: 'answer',
+            retryable: false,
+            status,
+          },
+        );
       }
       const why = signal.aborted ? `not read within ${timeoutMs} ms` : `cut short (${(e as Error).message})`;
-      throw fail(`${where} answered ${status}, but its answer was ${why}; the delivery is not counted`, { kind: 'answer', retryable: true, status, cause: e });
+      throw fail(`${where} answered ${status}, but its answer was ${why}; the delivery is not counted`, {
+        kind: 'answer',
+        retryable: true,
+        status,
+        cause: e,
+      });
     }
     const externalIds = idsFromAnswer(answer);
     return { status, ms: Math.round(performance.now() - started), ...(externalIds ? { externalIds } : {}) };
@@ -142,13 +163,16 @@ export async function deliverToChannel(options: ChannelTarget, payload: ChannelP
   const answered = `${where} answered ${status}${res.statusText ? ` ${res.statusText}` : ''}`;
   if (status >= 300 && status < 400) {
     const location = res.headers.get('location');
-    throw fail(`${answered}, a redirect${location ? ` to ${location}` : ''}; redirects are not followed, update the channel URL`, {
-      kind: 'redirect',
-      retryable: false,
-      status,
-      retryAfterMs,
-      body: snippet,
-    });
+    throw fail(
+      `${answered}, a redirect${location ? ` to ${location}` : ''}; redirects are not followed, update the channel URL`,
+      {
+        kind: 'redirect',
+        retryable: false,
+        status,
+        retryAfterMs,
+        body: snippet,
+      },
+    );
   }
   throw fail(`${answered}${snippet ? `: ${snippet}` : ''}`, {
     kind: 'http',
@@ -177,8 +201,11 @@ function idsFromAnswer(text: string): string[] | undefined {
   } catch {
     return undefined;
   }
-  const ids = answer?.externalMessageIds ?? (answer?.externalMessageId === undefined ? undefined : [answer.externalMessageId]);
-  return Array.isArray(ids) && ids.length > 0 && ids.every((i) => typeof i === 'string' || typeof i === 'number') ? ids.map(String) : undefined;
+  const ids =
+    answer?.externalMessageIds ?? (answer?.externalMessageId === undefined ? undefined : [answer.externalMessageId]);
+  return Array.isArray(ids) && ids.length > 0 && ids.every((i) => typeof i === 'string' || typeof i === 'number')
+    ? ids.map(String)
+    : undefined;
 }
 
 const tooLarge = new Error('answer too large');

@@ -26,13 +26,27 @@ describe('channelPayloads: message events', () => {
         portal: { memberId: meta.memberId, domain: meta.domain },
         connector: { id: 'myconnector', line: 107 },
         chat: { externalId: 'channel-123', bitrixChatId: 1807 },
-        message: { bitrixMessageId: 86497, bitrixAuthorId: 27, text: convertBbcode(raw, 'html'), textFormat: 'html', rawText: raw },
+        message: {
+          bitrixMessageId: 86497,
+          bitrixAuthorId: 27,
+          text: convertBbcode(raw, 'html'),
+          textFormat: 'html',
+          rawText: raw,
+        },
         source: { event: 'ONIMCONNECTORMESSAGEADD', eventId: 42 },
       },
     ]);
     // Keys in the documented order, which is what a person reading a raw body sees.
     expect(Object.keys(payloads('imconnector-message-add')[0]!)).toEqual([
-      'version', 'type', 'id', 'occurredAt', 'portal', 'connector', 'chat', 'message', 'source',
+      'version',
+      'type',
+      'id',
+      'occurredAt',
+      'portal',
+      'connector',
+      'chat',
+      'message',
+      'source',
     ]);
   });
 
@@ -44,7 +58,11 @@ describe('channelPayloads: message events', () => {
       occurredAt: new Date(1773760030 * 1000).toISOString(),
       connector: { id: 'myconnector', line: 107 },
       chat: { externalId: 'channel-123', bitrixChatId: 1807 },
-      message: { externalIds: ['ext-msg-005'], bitrixMessageId: 86501, rawText: '[b]Samantha Johnson:[/b][br] What questions do you have?' },
+      message: {
+        externalIds: ['ext-msg-005'],
+        bitrixMessageId: 86501,
+        rawText: '[b]Samantha Johnson:[/b][br] What questions do you have?',
+      },
       source: { event: 'ONIMCONNECTORMESSAGEUPDATE', eventId: 42 },
     });
   });
@@ -67,14 +85,22 @@ describe('channelPayloads: message events', () => {
   });
 
   it('an external chat id keeps its leading zeros', () => {
-    expect((payloads('imconnector-message-update-chat-id-leading-zeros')[0] as MessageUpdated).chat.externalId).toBe('00123');
+    expect((payloads('imconnector-message-update-chat-id-leading-zeros')[0] as MessageUpdated).chat.externalId).toBe(
+      '00123',
+    );
   });
 
   it('an update without text says so with null, not an empty message', () => {
     const e = event('imconnector-message-update') as EventMap['ONIMCONNECTORMESSAGEUPDATE'];
     delete e.data.MESSAGES![0]!.message.text;
     const [p] = channelPayloads(e, meta, 'html') as MessageUpdated[];
-    expect(p!.message).toEqual({ externalIds: ['ext-msg-005'], bitrixMessageId: 86501, text: null, textFormat: 'html', rawText: null });
+    expect(p!.message).toEqual({
+      externalIds: ['ext-msg-005'],
+      bitrixMessageId: 86501,
+      text: null,
+      textFormat: 'html',
+      rawText: null,
+    });
   });
 
   it('message.deleted: the documented single id becomes a list', () => {
@@ -96,7 +122,11 @@ describe('channelPayloads: message events', () => {
 });
 
 describe('channelPayloads: text per format', () => {
-  const cases = ['imconnector-message-add', 'imconnector-message-update-special-chars', 'imconnector-message-update-unicode'];
+  const cases = [
+    'imconnector-message-add',
+    'imconnector-message-update-special-chars',
+    'imconnector-message-update-unicode',
+  ];
   for (const name of cases) {
     it(`${name}: text is convertBbcode(rawText, format) for each format`, () => {
       for (const format of formats) {
@@ -125,10 +155,19 @@ describe('channelPayloads: dialog and line events', () => {
       dialog: { sessionId: 3282, previousSessionId: null, closeTermMinutes: 10 },
     };
     expect(payloads('imconnector-dialog-start')).toEqual([
-      expect.objectContaining({ type: 'dialog.started', id: 'evt_42_0', ...dialog, source: { event: 'ONIMCONNECTORDIALOGSTART', eventId: 42 } }),
+      expect.objectContaining({
+        type: 'dialog.started',
+        id: 'evt_42_0',
+        ...dialog,
+        source: { event: 'ONIMCONNECTORDIALOGSTART', eventId: 42 },
+      }),
     ]);
     expect(payloads('imconnector-dialog-finish')).toEqual([
-      expect.objectContaining({ type: 'dialog.finished', ...dialog, source: { event: 'ONIMCONNECTORDIALOGFINISH', eventId: 42 } }),
+      expect.objectContaining({
+        type: 'dialog.finished',
+        ...dialog,
+        source: { event: 'ONIMCONNECTORDIALOGFINISH', eventId: 42 },
+      }),
     ]);
     expect(payloads('imconnector-dialog-start-event-handler-id')).toEqual(payloads('imconnector-dialog-start'));
   });
@@ -146,12 +185,23 @@ describe('channelPayloads: dialog and line events', () => {
       },
     ]);
     expect(payloads('imconnector-line-delete')).toEqual([
-      expect.objectContaining({ type: 'line.deleted', connector: { id: null, line: 107 }, source: { event: 'ONIMCONNECTORLINEDELETE', eventId: 42 } }),
+      expect.objectContaining({
+        type: 'line.deleted',
+        connector: { id: null, line: 107 },
+        source: { event: 'ONIMCONNECTORLINEDELETE', eventId: 42 },
+      }),
     ]);
   });
 
   it('events that are not for the channel give none', () => {
-    for (const name of ['openline-message-add', 'openline-message-update', 'session-start', 'imbot-message-add-group', 'app-install', 'unknown-event-crm-deal-update']) {
+    for (const name of [
+      'openline-message-add',
+      'openline-message-update',
+      'session-start',
+      'imbot-message-add-group',
+      'app-install',
+      'unknown-event-crm-deal-update',
+    ]) {
       expect(payloads(name), name).toEqual([]);
     }
     expect(channelPayloads({ event: 'ONIMCONNECTORMESSAGEADD' }, meta, 'text')).toEqual([]);

@@ -15,7 +15,10 @@ export const deliveryId = (eventId: number, index: number): string => `evt_${eve
 
 type Ev<C extends keyof EventMap> = EventMap[C];
 type Type = ChannelPayload['type'];
-type Body<T extends Type> = Omit<Extract<ChannelPayload, { type: T }>, 'version' | 'type' | 'id' | 'occurredAt' | 'portal' | 'connector' | 'source'>;
+type Body<T extends Type> = Omit<
+  Extract<ChannelPayload, { type: T }>,
+  'version' | 'type' | 'id' | 'occurredAt' | 'portal' | 'connector' | 'source'
+>;
 type ConnectorOf<T extends Type> = Extract<ChannelPayload, { type: T }>['connector'];
 
 /**
@@ -44,41 +47,56 @@ export function channelPayloads(event: KnownEventLike, meta: PayloadMeta, format
     case 'ONIMCONNECTORMESSAGEADD': {
       const { data } = e as Ev<'ONIMCONNECTORMESSAGEADD'>;
       return itemsOf(data).map((m, i) =>
-        make('message.created', i, { id: data.CONNECTOR, line: data.LINE }, {
-          chat: { externalId: m.chat.id, bitrixChatId: m.im.chat_id },
-          message: {
-            bitrixMessageId: m.im.message_id,
-            bitrixAuthorId: m.message.user_id ?? null,
-            text: text(m.message.text),
-            textFormat: format,
-            rawText: m.message.text,
+        make(
+          'message.created',
+          i,
+          { id: data.CONNECTOR, line: data.LINE },
+          {
+            chat: { externalId: m.chat.id, bitrixChatId: m.im.chat_id },
+            message: {
+              bitrixMessageId: m.im.message_id,
+              bitrixAuthorId: m.message.user_id ?? null,
+              text: text(m.message.text),
+              textFormat: format,
+              rawText: m.message.text,
+            },
           },
-        }),
+        ),
       );
     }
     case 'ONIMCONNECTORMESSAGEUPDATE': {
       const { data } = e as Ev<'ONIMCONNECTORMESSAGEUPDATE'>;
       return itemsOf(data).map((m, i) =>
-        make('message.updated', i, { id: data.CONNECTOR, line: data.LINE }, {
-          chat: { externalId: m.chat.id, bitrixChatId: m.im.chat_id },
-          message: {
-            externalIds: [...m.message.id],
-            bitrixMessageId: m.im.message_id,
-            text: m.message.text === undefined ? null : text(m.message.text),
-            textFormat: format,
-            rawText: m.message.text ?? null,
+        make(
+          'message.updated',
+          i,
+          { id: data.CONNECTOR, line: data.LINE },
+          {
+            chat: { externalId: m.chat.id, bitrixChatId: m.im.chat_id },
+            message: {
+              externalIds: [...m.message.id],
+              bitrixMessageId: m.im.message_id,
+              text: m.message.text === undefined ? null : text(m.message.text),
+              textFormat: format,
+              rawText: m.message.text ?? null,
+            },
           },
-        }),
+        ),
       );
     }
     case 'ONIMCONNECTORMESSAGEDELETE': {
       const { data } = e as Ev<'ONIMCONNECTORMESSAGEDELETE'>;
       return itemsOf(data).map((m, i) =>
-        make('message.deleted', i, { id: data.CONNECTOR, line: data.LINE }, {
-          chat: { externalId: m.chat.id, bitrixChatId: m.im.chat_id },
-          // Documented as one string; a list is kept whole.
-          message: { externalIds: ([] as string[]).concat(m.message.id), bitrixMessageId: m.im.message_id },
-        }),
+        make(
+          'message.deleted',
+          i,
+          { id: data.CONNECTOR, line: data.LINE },
+          {
+            chat: { externalId: m.chat.id, bitrixChatId: m.im.chat_id },
+            // Documented as one string; a list is kept whole.
+            message: { externalIds: ([] as string[]).concat(m.message.id), bitrixMessageId: m.im.message_id },
+          },
+        ),
       );
     }
     case 'ONIMCONNECTORDIALOGSTART':
@@ -87,16 +105,21 @@ export function channelPayloads(event: KnownEventLike, meta: PayloadMeta, format
       const type = e.event === 'ONIMCONNECTORDIALOGSTART' ? 'dialog.started' : 'dialog.finished';
       return itemsOf(data).map((d, i) => {
         const user = d.user?.id ?? d.connector.user_id;
-        return make(type, i, { id: data.CONNECTOR, line: data.LINE }, {
-          chat: { externalId: d.chat.id },
-          user: user === undefined ? null : { externalId: user },
-          dialog: {
-            sessionId: d.session.id,
-            // Bitrix24 writes "no previous session" as 0.
-            previousSessionId: d.session.parent_id || null,
-            closeTermMinutes: d.session.close_term ?? null,
+        return make(
+          type,
+          i,
+          { id: data.CONNECTOR, line: data.LINE },
+          {
+            chat: { externalId: d.chat.id },
+            user: user === undefined ? null : { externalId: user },
+            dialog: {
+              sessionId: d.session.id,
+              // Bitrix24 writes "no previous session" as 0.
+              previousSessionId: d.session.parent_id || null,
+              closeTermMinutes: d.session.close_term ?? null,
+            },
           },
-        });
+        );
       });
     }
     case 'ONIMCONNECTORSTATUSDELETE': {

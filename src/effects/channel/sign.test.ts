@@ -9,7 +9,10 @@ const now = () => Math.floor(Date.now() / 1000);
 
 /** The documented algorithm, written out independently of sign.ts. */
 const expectedSignature = (s: string, id: string, ts: number, b: string) =>
-  'v1,' + createHmac('sha256', Buffer.from(s.replace(/^whsec_/, ''), 'base64')).update(`${id}.${ts}.${b}`).digest('base64');
+  'v1,' +
+  createHmac('sha256', Buffer.from(s.replace(/^whsec_/, ''), 'base64'))
+    .update(`${id}.${ts}.${b}`)
+    .digest('base64');
 
 const headersFor = (s: string, id = 'evt_7_0', ts = now(), b = body) => ({
   'webhook-id': id,
@@ -49,7 +52,11 @@ describe('verifySignature', () => {
   it('accepts a valid request: plain object, any header case, Fetch Headers, Buffer body', () => {
     const h = headersFor(secret);
     expect(verifySignature(secret, h, body)).toBe(true);
-    const upper = { 'Webhook-Id': h['webhook-id'], 'WEBHOOK-TIMESTAMP': h['webhook-timestamp'], 'Webhook-Signature': h['webhook-signature'] };
+    const upper = {
+      'Webhook-Id': h['webhook-id'],
+      'WEBHOOK-TIMESTAMP': h['webhook-timestamp'],
+      'Webhook-Signature': h['webhook-signature'],
+    };
     expect(verifySignature(secret, upper, body)).toBe(true);
     expect(verifySignature(secret, new Headers(h), Buffer.from(body))).toBe(true);
   });
@@ -69,7 +76,9 @@ describe('verifySignature', () => {
     expect(verifySignature(secret, { ...h, 'webhook-timestamp': String(now() - 1) }, body)).toBe(false);
     expect(verifySignature(other, h, body)).toBe(false);
     expect(verifySignature(secret, { ...h, 'webhook-signature': 'v1,' }, body)).toBe(false);
-    expect(verifySignature(secret, { ...h, 'webhook-signature': h['webhook-signature'].slice(0, 20) }, body)).toBe(false);
+    expect(verifySignature(secret, { ...h, 'webhook-signature': h['webhook-signature'].slice(0, 20) }, body)).toBe(
+      false,
+    );
     for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature'] as const) {
       const { [name]: _gone, ...rest } = h;
       expect(verifySignature(secret, rest, body), name).toBe(false);

@@ -31,8 +31,10 @@ const hmac = (key: Buffer, id: string, timestamp: string, body: string | Uint8Ar
 /** The `webhook-signature` value (`v1,<base64>`) of one attempt. */
 export function sign(secret: string, id: string, timestamp: number, body: string): string {
   // A dot or space in the id would make the signed string or the header ambiguous.
-  if (!/^[^\s.]+$/.test(id)) throw new Error(`Webhook id must be non-empty, without dots or spaces: ${JSON.stringify(id)}`);
-  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new Error(`Webhook timestamp must be unix seconds: ${timestamp}`);
+  if (!/^[^\s.]+$/.test(id))
+    throw new Error(`Webhook id must be non-empty, without dots or spaces: ${JSON.stringify(id)}`);
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+    throw new Error(`Webhook timestamp must be unix seconds: ${timestamp}`);
   return `v1,${hmac(secretKey(secret), id, String(timestamp), body)}`;
 }
 

@@ -89,10 +89,4 @@ export interface LineDeleted extends Omit<Envelope<'line.deleted'>, 'connector'>
 }
 
 export type ChannelPayload =
-  | MessageCreated
-  | MessageUpdated
-  | MessageDeleted
-  | DialogStarted
-  | DialogFinished
-  | ConnectorDeleted
-  | LineDeleted;
+  MessageCreated | MessageUpdated | MessageDeleted | DialogStarted | DialogFinished | ConnectorDeleted | LineDeleted;

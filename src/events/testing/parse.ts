@@ -38,6 +38,8 @@ export const allForms = (name: string): { webhook: ParsedEvent; fetched: Fetched
   const { bot: hookBot, ...hookData } = asStored(webhook.event.data) as { bot?: { id: number; code: string } };
   const { bot: fetchBot, ...fetchData } = asStored(fetched.data) as { bot?: { id: number; code: string } };
   expect(fetchData).toStrictEqual(hookData);
-  expect(fetchBot && { id: fetchBot.id, code: fetchBot.code }).toStrictEqual(hookBot && { id: hookBot.id, code: hookBot.code });
+  expect(fetchBot && { id: fetchBot.id, code: fetchBot.code }).toStrictEqual(
+    hookBot && { id: hookBot.id, code: hookBot.code },
+  );
   return { webhook, fetched };
 };

@@ -39,12 +39,16 @@ const batchInsert = (withSecrets: boolean) => `
     INSERT INTO chat_heads (order_key, last_key, last_id, last_ts)
     SELECT DISTINCT ON (order_key) order_key, dedup_key, id, ts FROM ins WHERE order_key IS NOT NULL ORDER BY order_key, id DESC
     ON CONFLICT (order_key) DO UPDATE SET last_key = excluded.last_key, last_id = excluded.last_id, last_ts = excluded.last_ts
-    WHERE excluded.last_id > chat_heads.last_id)${withSecrets ? `,
+    WHERE excluded.last_id > chat_heads.last_id)${
+      withSecrets
+        ? `,
   secrets AS (
     INSERT INTO event_secrets (event_id, data)
     SELECT id, data FROM (
       SELECT DISTINCT ON (ins.id) ins.id, s.data FROM ins JOIN unnest($1::text[], $14::text[]) WITH ORDINALITY AS s(k, data, n) ON s.k = ins.dedup_key
-      ORDER BY ins.id, s.n) AS first WHERE data IS NOT NULL)` : ''}
+      ORDER BY ins.id, s.n) AS first WHERE data IS NOT NULL)`
+        : ''
+    }
   SELECT id, dedup_key FROM ins`;
 const batchSql = { plain: batchInsert(false), secrets: batchInsert(true) };
 
@@ -61,7 +65,10 @@ export async function writeBatch(c: pg.PoolClient, batch: Pending[], box: Secret
   const rows = e.map(eventValues);
   const arrays = EVENT_COLUMNS.map((_, i) => rows.map((r) => r[i]));
   const secrets = e.some((x) => x.secrets != null) ? e.map((x) => sealedSecrets(x, box)) : undefined;
-  const inserted = await c.query<{ id: number; dedup_key: string }>(secrets ? batchSql.secrets : batchSql.plain, secrets ? [...arrays, secrets] : arrays);
+  const inserted = await c.query<{ id: number; dedup_key: string }>(
+    secrets ? batchSql.secrets : batchSql.plain,
+    secrets ? [...arrays, secrets] : arrays,
+  );
   const fresh = new Map(inserted.rows.map((r) => [r.dedup_key, r.id]));
   const results: AppendResult[] = [];
   const claimed = new Set<string>();
@@ -103,7 +110,8 @@ export async function writeEach(c: pg.PoolClient, batch: Pending[], box: SecretB
   return results;
 }
 
-const one = async (c: pg.PoolClient, sql: string, params: unknown[]) => (await c.query<{ id: number }>(toPg(sql), params)).rows[0]?.id;
+const one = async (c: pg.PoolClient, sql: string, params: unknown[]) =>
+  (await c.query<{ id: number }>(toPg(sql), params)).rows[0]?.id;
 
 /**
  * One event. A repeat of a stored key is a re-delivery, counted on the stored event, unless a
@@ -120,9 +128,15 @@ async function writeOne(c: pg.PoolClient, p: Pending, box: SecretBox): Promise<A
   };
   let id = await one(c, appendSql.insert, values);
   if (id === undefined) {
-    const head = e.orderKey === null ? undefined : (await c.query<ChatHead>(toPg(`${appendSql.head} FOR UPDATE`), [e.orderKey])).rows[0];
+    const head =
+      e.orderKey === null
+        ? undefined
+        : (await c.query<ChatHead>(toPg(`${appendSql.head} FOR UPDATE`), [e.orderKey])).rows[0];
     // The stored key when the head's own row is gone (archived).
-    if (head && head.last_key === e.dedupKey) return (await duplicate(appendSql.duplicateOf, head.last_id)) ?? (await duplicate(appendSql.duplicate, e.dedupKey))!;
+    if (head && head.last_key === e.dedupKey)
+      return (
+        (await duplicate(appendSql.duplicateOf, head.last_id)) ?? (await duplicate(appendSql.duplicate, e.dedupKey))!
+      );
     if (!head || head.last_ts !== e.ts) return (await duplicate(appendSql.duplicate, e.dedupKey))!;
     const repeat = `${e.dedupKey}#${head.last_id}`;
     id = await one(c, appendSql.insert, [repeat, ...values.slice(1)]);

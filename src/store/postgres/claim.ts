@@ -14,7 +14,15 @@ import type { Outcome, StoredEvent } from '../types.js';
  */
 
 /** See Store.claim. */
-export async function claimEvents(c: pg.PoolClient, box: SecretBox, owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]> {
+export async function claimEvents(
+  c: pg.PoolClient,
+  box: SecretBox,
+  owner: string,
+  now: number,
+  leaseMs: number,
+  limit: number,
+  maxAttempts: number,
+): Promise<StoredEvent[]> {
   // First, so that a chat held by a spent event is free for this very claim.
   await killSpent(c, now, maxAttempts);
   const rows = await c.query<EventRow & { was: string; secrets: string | null }>(
@@ -32,12 +40,22 @@ export async function claimEvents(c: pg.PoolClient, box: SecretBox, owner: strin
     [now, limit, owner, now + leaseMs, maxAttempts],
   );
   const lapsed = rows.rows.filter((r) => r.was === 'processing');
-  if (lapsed.length > 0) await endAttempts(c, lapsed.map((r) => [r.id, r.attempts - 1, lapsedAttempt]), now);
+  if (lapsed.length > 0)
+    await endAttempts(
+      c,
+      lapsed.map((r) => [r.id, r.attempts - 1, lapsedAttempt]),
+      now,
+    );
   if (rows.rows.length > 0) {
     await c.query(
       `INSERT INTO event_attempts (event_id, attempt, owner, started_at) SELECT * FROM unnest($1::int8[], $2::int[], $3::text[], $4::int8[])
        ON CONFLICT (event_id, attempt) DO UPDATE SET owner = excluded.owner, started_at = excluded.started_at, finished_at = NULL, ok = NULL, error = NULL`,
-      [rows.rows.map((r) => r.id), rows.rows.map((r) => r.attempts), rows.rows.map(() => owner), rows.rows.map(() => now)],
+      [
+        rows.rows.map((r) => r.id),
+        rows.rows.map((r) => r.attempts),
+        rows.rows.map(() => owner),
+        rows.rows.map(() => now),
+      ],
     );
   }
   return rows.rows.sort((a, b) => a.id - b.id).map((r) => claimedFromRow(r, box));
@@ -75,7 +93,13 @@ async function endAttempts(c: pg.PoolClient, ends: [number, number, string][], n
 }
 
 /** See Store.finish: the event, its attempt's log row and its secrets, in one statement. */
-export async function finishEvent(db: pg.Pool, id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
+export async function finishEvent(
+  db: pg.Pool,
+  id: number,
+  owner: string,
+  outcome: Outcome,
+  now: number,
+): Promise<boolean> {
   const { status, retryAt, error } = ended(outcome, EVENT_ENDS);
   const r = await db.query<{ attempts: number }>(
     `WITH ended AS (

@@ -272,7 +272,9 @@ export async function migratePg(client: PoolClient, steps = pgMigrations): Promi
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
   try {
     await client.query(`CREATE TABLE IF NOT EXISTS ${table} (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);
-    const done = new Set((await client.query<{ version: number }>(`SELECT version FROM ${table}`)).rows.map((r) => r.version));
+    const done = new Set(
+      (await client.query<{ version: number }>(`SELECT version FROM ${table}`)).rows.map((r) => r.version),
+    );
     let applied = 0;
     for (const m of steps) {
       if (done.has(m.version)) continue;

@@ -37,7 +37,9 @@ export class PgStore extends SqlStore {
   ) {
     const box = new SecretBox(options.secretKey);
     const pool = openPool(url, options.poolSize);
-    const ready = migrateOnce(pool, migratePg).then(async () => checkSecretKey(box, (await pool.query<SampleSecret>(sampleSecretSql)).rows[0]));
+    const ready = migrateOnce(pool, migratePg).then(async () =>
+      checkSecretKey(box, (await pool.query<SampleSecret>(sampleSecretSql)).rows[0]),
+    );
     // Reported by whoever awaits it, never as an unhandled rejection.
     ready.catch(() => undefined);
     const runner = new PgRunner(pool, ready);
@@ -52,7 +54,8 @@ export class PgStore extends SqlStore {
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
-    if (this.closed) return Promise.reject(new GatewayError('B24GW_STORE_CLOSED', 'The store is closed: no more events are taken'));
+    if (this.closed)
+      return Promise.reject(new GatewayError('B24GW_STORE_CLOSED', 'The store is closed: no more events are taken'));
     return new Promise((resolve, reject) => {
       this.queue.push({ event, change, resolve, reject });
       if (!this.flushing) void this.flush();
@@ -72,7 +75,10 @@ export class PgStore extends SqlStore {
 
   /** The batch in one transaction; when that fails, each row in its own, so that one bad row fails only itself. */
   private async commit(batch: Pending[]): Promise<void> {
-    const failed = (e: unknown) => (e instanceof GatewayError ? e : new GatewayError('B24GW_STORE_FAILED', 'Event could not be stored; it was not accepted', { cause: e }));
+    const failed = (e: unknown) =>
+      e instanceof GatewayError
+        ? e
+        : new GatewayError('B24GW_STORE_FAILED', 'Event could not be stored; it was not accepted', { cause: e });
     let results: AppendResult[] | undefined;
     try {
       results = await this.tx((c) => writeBatch(c, batch, this.box));

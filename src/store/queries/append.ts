@@ -7,11 +7,37 @@ import type { NewEvent } from '../types.js';
  */
 
 /** The columns an append writes, in the order eventValues binds them. */
-export const EVENT_COLUMNS = ['dedup_key', 'member_id', 'code', 'known', 'status', 'handler_id', 'ts', 'order_key', 'received_at', 'event', 'raw_body', 'content_type', 'last_error'] as const;
+export const EVENT_COLUMNS = [
+  'dedup_key',
+  'member_id',
+  'code',
+  'known',
+  'status',
+  'handler_id',
+  'ts',
+  'order_key',
+  'received_at',
+  'event',
+  'raw_body',
+  'content_type',
+  'last_error',
+] as const;
 
 /** A row as the insert binds it: plain values in a list clone (to the writer thread) and bind faster than an object's properties. */
 export const eventValues = (e: NewEvent): (string | number | null)[] => [
-  e.dedupKey, e.memberId, e.code, e.known ? 1 : 0, e.status, e.handlerId, e.ts, e.orderKey, e.receivedAt, e.event, e.rawBody, e.contentType, e.error,
+  e.dedupKey,
+  e.memberId,
+  e.code,
+  e.known ? 1 : 0,
+  e.status,
+  e.handlerId,
+  e.ts,
+  e.orderKey,
+  e.receivedAt,
+  e.event,
+  e.rawBody,
+  e.contentType,
+  e.error,
 ];
 
 /** Where eventValues puts the values the one-row rule reads. */

@@ -1,12 +1,21 @@
 import type { Dialect } from '../sql/dialect.js';
 import { all, get, run, where, type Work } from '../sql/work.js';
-import type { AppendResult, CustomerActionQuery, CustomerActionRecord, CustomerActionStatus, NewCustomerAction, Outcome, PendingCustomerAction } from '../types.js';
+import type {
+  AppendResult,
+  CustomerActionQuery,
+  CustomerActionRecord,
+  CustomerActionStatus,
+  NewCustomerAction,
+  Outcome,
+  PendingCustomerAction,
+} from '../types.js';
 import { ended, STATUS_ENDS } from './outcome.js';
 
 /** The customer outbox's queries, alike on both databases. */
 
 /** What a lapsed last attempt leaves as the action's error. */
-export const customerSpentByLapse = 'the gateway stopped (or stalled) while sending it on its last attempt: no outcome before its lease ran out, and the retry budget is spent';
+export const customerSpentByLapse =
+  'the gateway stopped (or stalled) while sending it on its last attempt: no outcome before its lease ran out, and the retry budget is spent';
 
 const columns = `id, member_id AS "memberId", connector, line, type, dedup_key AS "dedupKey", order_key AS "orderKey", item,
   received_at AS "receivedAt", attempts`;
@@ -23,10 +32,21 @@ export function* appendCustomerAction(a: NewCustomerAction): Work<AppendResult> 
   const row = yield* get<{ id: number }>(
     `INSERT INTO customer_actions (member_id, connector, line, type, dedup_key, order_key, item, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (member_id, dedup_key) DO NOTHING RETURNING id`,
-    a.memberId, a.connector, a.line, a.type, a.dedupKey, a.orderKey, a.item, a.receivedAt,
+    a.memberId,
+    a.connector,
+    a.line,
+    a.type,
+    a.dedupKey,
+    a.orderKey,
+    a.item,
+    a.receivedAt,
   );
   if (row) return { id: row.id, duplicate: false };
-  const first = yield* get<{ id: number }>('SELECT id FROM customer_actions WHERE member_id = ? AND dedup_key = ?', a.memberId, a.dedupKey);
+  const first = yield* get<{ id: number }>(
+    'SELECT id FROM customer_actions WHERE member_id = ? AND dedup_key = ?',
+    a.memberId,
+    a.dedupKey,
+  );
   return { id: first!.id, duplicate: true };
 }
 
@@ -37,13 +57,22 @@ export function* appendCustomerAction(a: NewCustomerAction): Work<AppendResult> 
 const holding = `(p.status = 'pending' AND p.next_attempt_at > ?) OR (p.status = 'sending' AND p.lease_until > ?)`;
 
 /** See Store.claimCustomerActions. */
-export function* claimCustomerActions(d: Dialect, owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Work<PendingCustomerAction[]> {
+export function* claimCustomerActions(
+  d: Dialect,
+  owner: string,
+  now: number,
+  leaseMs: number,
+  limit: number,
+  maxAttempts: number,
+): Work<PendingCustomerAction[]> {
   const serialize = d.serialize('customer_actions');
   if (serialize) yield* get(serialize);
   yield* run(
     `UPDATE customer_actions SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL
      WHERE id IN (SELECT id FROM customer_actions WHERE status = 'sending' AND lease_until <= ? AND attempts >= ?${d.skipLocked})`,
-    customerSpentByLapse, now, maxAttempts,
+    customerSpentByLapse,
+    now,
+    maxAttempts,
   );
   // ORDER BY id with LIMIT: an action is in only if every earlier due one of its chat is too.
   const rows = yield* all<PendingCustomerAction>(
@@ -54,28 +83,54 @@ export function* claimCustomerActions(d: Dialect, owner: string, now: number, le
          AND NOT EXISTS (SELECT 1 FROM customer_actions p WHERE p.order_key = a.order_key AND p.id < a.id AND p.status IN ('pending', 'sending') AND (${holding}))
        ORDER BY a.id LIMIT ?${d.skipLocked})
      RETURNING ${columns}`,
-    owner, now + leaseMs, now, now, maxAttempts, now, now, limit,
+    owner,
+    now + leaseMs,
+    now,
+    now,
+    maxAttempts,
+    now,
+    now,
+    limit,
   );
   return rows.sort((a, b) => a.id - b.id);
 }
 
-export function* renewCustomerActions(d: Dialect, ids: readonly number[], owner: string, until: number): Work<number[]> {
+export function* renewCustomerActions(
+  d: Dialect,
+  ids: readonly number[],
+  owner: string,
+  until: number,
+): Work<number[]> {
   if (ids.length === 0) return [];
   const rows = yield* all<{ id: number }>(
     `UPDATE customer_actions SET lease_until = ? WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'sending' RETURNING id`,
-    until, d.list(ids), owner,
+    until,
+    d.list(ids),
+    owner,
   );
   return rows.map((r) => r.id);
 }
 
-export function* finishCustomerActions(d: Dialect, ids: readonly number[], owner: string, outcome: Outcome, now: number): Work<void> {
+export function* finishCustomerActions(
+  d: Dialect,
+  ids: readonly number[],
+  owner: string,
+  outcome: Outcome,
+  now: number,
+): Work<void> {
   if (ids.length === 0) return;
   const { status, retryAt, error } = ended(outcome, STATUS_ENDS);
   yield* run(
     `UPDATE customer_actions SET status = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL,
        sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
      WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'sending'`,
-    status, retryAt, error, status, now, d.list(ids), owner,
+    status,
+    retryAt,
+    error,
+    status,
+    now,
+    d.list(ids),
+    owner,
   );
 }
 
@@ -84,7 +139,8 @@ export function* releaseCustomerActions(d: Dialect, ids: readonly number[], owne
   yield* run(
     `UPDATE customer_actions SET status = 'pending', attempts = attempts - 1, lease_owner = NULL, lease_until = NULL
      WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'sending'`,
-    d.list(ids), owner,
+    d.list(ids),
+    owner,
   );
 }
 
@@ -105,13 +161,16 @@ export function* listCustomerActions(q: CustomerActionQuery): Work<CustomerActio
   return yield* all<ActionRow>(
     `SELECT ${columns}, status, next_attempt_at AS "nextAttemptAt", last_error AS "lastError", sent_at AS "sentAt"
      FROM customer_actions${filter.where ? ` WHERE ${filter.where}` : ''} ORDER BY id${limit}`,
-    ...filter.params, ...(limit ? [q.limit] : []),
+    ...filter.params,
+    ...(limit ? [q.limit] : []),
   );
 }
 
 export function* countCustomerActions(): Work<{ pending: number; sent: number; dead: number }> {
   const counts = { pending: 0, sent: 0, dead: 0 };
-  const rows = yield* all<{ status: CustomerActionStatus; n: number }>('SELECT status, COUNT(*) AS n FROM customer_actions GROUP BY status');
+  const rows = yield* all<{ status: CustomerActionStatus; n: number }>(
+    'SELECT status, COUNT(*) AS n FROM customer_actions GROUP BY status',
+  );
   // One being sent is still waiting to be sent.
   for (const r of rows) counts[r.status === 'sending' ? 'pending' : r.status] += Number(r.n);
   return counts;

@@ -24,12 +24,17 @@ export function* listEvents(q: EventQuery): Work<StoredEvent[]> {
     ['received_at < ?', q.until],
   ]);
   const limit = q.limit === undefined ? '' : ' LIMIT ?';
-  const rows = yield* all<EventRow>(`SELECT * FROM events${filter.where ? ` WHERE ${filter.where}` : ''} ORDER BY id${limit}`, ...filter.params, ...(limit ? [q.limit] : []));
+  const rows = yield* all<EventRow>(
+    `SELECT * FROM events${filter.where ? ` WHERE ${filter.where}` : ''} ORDER BY id${limit}`,
+    ...filter.params,
+    ...(limit ? [q.limit] : []),
+  );
   return rows.map(eventFromRow);
 }
 
 /** With a list, through events_status: one range per status listed, never the rows of the others. */
-export const countSomeSql = (d: Dialect): string => `SELECT status, COUNT(*) AS n FROM events WHERE ${d.inList('status', 'text')} GROUP BY status`;
+export const countSomeSql = (d: Dialect): string =>
+  `SELECT status, COUNT(*) AS n FROM events WHERE ${d.inList('status', 'text')} GROUP BY status`;
 
 export function* countEvents<S extends EventStatus>(d: Dialect, statuses?: readonly S[]): Work<Record<S, number>> {
   const counts = Object.fromEntries((statuses ?? EVENT_STATUSES).map((s) => [s, 0])) as Record<S, number>;
@@ -41,14 +46,18 @@ export function* countEvents<S extends EventStatus>(d: Dialect, statuses?: reado
 }
 
 export function* attempts(id: number): Work<Attempt[]> {
-  return (yield* all<AttemptRow>('SELECT * FROM event_attempts WHERE event_id = ? ORDER BY attempt', id)).map(attemptFromRow);
+  return (yield* all<AttemptRow>('SELECT * FROM event_attempts WHERE event_id = ? ORDER BY attempt', id)).map(
+    attemptFromRow,
+  );
 }
 
 export function* renewLeases(d: Dialect, ids: readonly number[], owner: string, until: number): Work<number[]> {
   if (ids.length === 0) return [];
   const rows = yield* all<{ id: number }>(
     `UPDATE events SET lease_until = ? WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'processing' RETURNING id`,
-    until, d.list(ids), owner,
+    until,
+    d.list(ids),
+    owner,
   );
   return rows.map((r) => r.id);
 }
@@ -63,7 +72,8 @@ export function* requeue(d: Dialect, ids: readonly number[]): Work<number> {
 }
 
 /** Closes an attempt's log row. */
-export const endAttemptSql = 'UPDATE event_attempts SET finished_at = ?, ok = ?, error = ? WHERE event_id = ? AND attempt = ?';
+export const endAttemptSql =
+  'UPDATE event_attempts SET finished_at = ?, ok = ?, error = ? WHERE event_id = ? AND attempt = ?';
 /** Opens it (again, when a lapsed attempt is taken by another worker under the same number). */
 export const startAttemptSql = `
   INSERT INTO event_attempts (event_id, attempt, owner, started_at) VALUES (?, ?, ?, ?)
@@ -78,7 +88,13 @@ export function* finishEvent(id: number, owner: string, outcome: Outcome, now: n
     `UPDATE events SET status = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL,
        processed_at = CASE WHEN ? = 'done' THEN ? ELSE processed_at END
      WHERE id = ? AND lease_owner = ? AND status = 'processing' RETURNING attempts`,
-    status, retryAt, error, status, now, id, owner,
+    status,
+    retryAt,
+    error,
+    status,
+    now,
+    id,
+    owner,
   );
   if (!row) return false;
   yield* run(endAttemptSql, now, outcome.ok ? 1 : 0, error, id, row.attempts);
@@ -96,7 +112,10 @@ export const prunable = (d: Dialect): string => `
     AND NOT EXISTS (SELECT 1 FROM status_outbox s WHERE s.event_id = events.id AND s.status IN ('pending', 'sending'))`;
 
 export function* countPrunable(d: Dialect, q: PruneQuery): Work<number> {
-  return (yield* get<{ n: number }>(`SELECT COUNT(*) AS n ${prunable(d)}`, d.list(finishedOnly(q.statuses)), q.before))?.n ?? 0;
+  return (
+    (yield* get<{ n: number }>(`SELECT COUNT(*) AS n ${prunable(d)}`, d.list(finishedOnly(q.statuses)), q.before))?.n ??
+    0
+  );
 }
 
 /** Locked on PostgreSQL, so a replay of one of them waits and then finds it gone; another pruner skips them. */
@@ -109,7 +128,9 @@ export const pruneDeletesSql = (d: Dialect): string[] => [
 ];
 
 export function* prune(d: Dialect, q: PruneQuery): Work<number> {
-  const ids = (yield* all<{ id: number }>(pruneIdsSql(d), d.list(finishedOnly(q.statuses)), q.before, q.limit)).map((r) => r.id);
+  const ids = (yield* all<{ id: number }>(pruneIdsSql(d), d.list(finishedOnly(q.statuses)), q.before, q.limit)).map(
+    (r) => r.id,
+  );
   if (ids.length === 0) return 0;
   let removed = 0;
   for (const sql of pruneDeletesSql(d)) removed = yield* run(sql, d.list(ids));

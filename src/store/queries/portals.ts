@@ -24,10 +24,24 @@ const eraseSql = `
 export function portalChangeQuery(change: PortalChange | undefined): Query | undefined {
   if (change?.kind === 'install') {
     const p = change.portal;
-    const params = [p.memberId, p.domain, p.applicationToken, p.accessToken, p.refreshToken, p.expiresAt, p.clientEndpoint, p.serverEndpoint, p.scope, p.status, p.installedAt, p.updatedAt];
+    const params = [
+      p.memberId,
+      p.domain,
+      p.applicationToken,
+      p.accessToken,
+      p.refreshToken,
+      p.expiresAt,
+      p.clientEndpoint,
+      p.serverEndpoint,
+      p.scope,
+      p.status,
+      p.installedAt,
+      p.updatedAt,
+    ];
     return { kind: 'run', sql: upsertSql, params };
   }
-  if (change?.kind === 'uninstall') return { kind: 'run', sql: eraseSql, params: [change.at, change.at, change.memberId] };
+  if (change?.kind === 'uninstall')
+    return { kind: 'run', sql: eraseSql, params: [change.at, change.at, change.memberId] };
   return undefined;
 }
 
@@ -47,7 +61,11 @@ export function* savePortalTokens(memberId: string, t: PortalTokens, box: Secret
      WHERE member_id = ?`,
     box.seal(t.accessToken, 'portals.access_token', memberId),
     box.seal(t.refreshToken, 'portals.refresh_token', memberId),
-    t.expiresAt, t.clientEndpoint ?? null, t.serverEndpoint ?? null, now, memberId,
+    t.expiresAt,
+    t.clientEndpoint ?? null,
+    t.serverEndpoint ?? null,
+    now,
+    memberId,
   );
 }
 
@@ -69,7 +87,12 @@ const rateSlotSql = `
     updated_at = ${greatest('b.updated_at', 'excluded.updated_at')}
   RETURNING level`;
 
-export function* rateSlot(memberId: string, limits: { burst: number; perSecond: number }, now: number, mode: 'take' | 'fill'): Work<number> {
+export function* rateSlot(
+  memberId: string,
+  limits: { burst: number; perSecond: number },
+  now: number,
+  mode: 'take' | 'fill',
+): Work<number> {
   const row = yield* get<{ level: number }>(rateSlotSql, memberId, mode, limits.burst, limits.perSecond, now);
   const over = (row?.level ?? 0) - limits.burst;
   return mode === 'take' && over > 0 ? Math.ceil((over / limits.perSecond) * 1000) : 0;
@@ -77,7 +100,10 @@ export function* rateSlot(memberId: string, limits: { burst: number; perSecond: 
 
 /** The bucket's level drained to `now`, without taking a slot: what the doctor reports. */
 export function* rateLevel(memberId: string, limits: { perSecond: number }, now: number): Work<number> {
-  const row = yield* get<{ level: number; updated_at: number }>('SELECT level, updated_at FROM rate_buckets WHERE member_id = ?', memberId);
+  const row = yield* get<{ level: number; updated_at: number }>(
+    'SELECT level, updated_at FROM rate_buckets WHERE member_id = ?',
+    memberId,
+  );
   if (!row) return 0;
   return Math.max(0, Number(row.level) - (Math.max(0, now - Number(row.updated_at)) * limits.perSecond) / 1000);
 }
@@ -86,11 +112,15 @@ export function* noteRefusedTest(memberId: string, at: number): Work<void> {
   yield* run(
     `INSERT INTO portal_probes (member_id, refused_test_at) VALUES (?, ?)
      ON CONFLICT (member_id) DO UPDATE SET refused_test_at = ${greatest('portal_probes.refused_test_at', 'excluded.refused_test_at')}`,
-    memberId, at,
+    memberId,
+    at,
   );
 }
 
 export function* refusedTestAt(memberId: string): Work<number | null> {
-  const row = yield* get<{ refused_test_at: number }>('SELECT refused_test_at FROM portal_probes WHERE member_id = ?', memberId);
+  const row = yield* get<{ refused_test_at: number }>(
+    'SELECT refused_test_at FROM portal_probes WHERE member_id = ?',
+    memberId,
+  );
   return row ? Number(row.refused_test_at) : null;
 }

@@ -16,11 +16,20 @@ export function* enqueueStatuses(statuses: readonly NewStatus[]): Work<void> {
 }
 
 /** Due statuses leased to `owner`; one whose lease ran out after `maxAttempts` attempts is made dead first. */
-export function* claimStatuses(d: Dialect, owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Work<PendingStatus[]> {
+export function* claimStatuses(
+  d: Dialect,
+  owner: string,
+  now: number,
+  leaseMs: number,
+  limit: number,
+  maxAttempts: number,
+): Work<PendingStatus[]> {
   yield* run(
     `UPDATE status_outbox SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL
      WHERE id IN (SELECT id FROM status_outbox WHERE status = 'sending' AND lease_until <= ? AND attempts >= ?${d.skipLocked})`,
-    statusSpentByLapse, now, maxAttempts,
+    statusSpentByLapse,
+    now,
+    maxAttempts,
   );
   const rows = yield* all<PendingStatus>(
     `UPDATE status_outbox SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1
@@ -29,7 +38,12 @@ export function* claimStatuses(d: Dialect, owner: string, now: number, leaseMs: 
        WHERE (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)) OR (status = 'sending' AND lease_until <= ? AND attempts < ?)
        ORDER BY id LIMIT ?${d.skipLocked})
      RETURNING id, member_id AS "memberId", connector, line, item, event_id AS "eventId", attempts`,
-    owner, now + leaseMs, now, now, maxAttempts, limit,
+    owner,
+    now + leaseMs,
+    now,
+    now,
+    maxAttempts,
+    limit,
   );
   return rows.sort((a, b) => a.id - b.id);
 }
@@ -40,12 +54,19 @@ export function* finishStatuses(d: Dialect, ids: readonly number[], owner: strin
   yield* run(
     `UPDATE status_outbox SET status = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL
      WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'sending'`,
-    status, retryAt, error, d.list(ids), owner,
+    status,
+    retryAt,
+    error,
+    d.list(ids),
+    owner,
   );
 }
 
 export function* countStatuses(): Work<{ pending: number; sent: number; dead: number }> {
   const counts = { pending: 0, sent: 0, dead: 0 };
-  for (const r of yield* all<{ status: keyof typeof counts; n: number }>("SELECT status, COUNT(*) AS n FROM status_outbox WHERE status <> 'sending' GROUP BY status")) counts[r.status] = r.n;
+  for (const r of yield* all<{ status: keyof typeof counts; n: number }>(
+    "SELECT status, COUNT(*) AS n FROM status_outbox WHERE status <> 'sending' GROUP BY status",
+  ))
+    counts[r.status] = r.n;
   return counts;
 }

@@ -112,7 +112,9 @@ interface Pending {
  * Each committed event's id, negated for a duplicate (the id of the event it repeats); 0 for a
  * row that failed alone, with its error under its index.
  */
-type Reply = { done: { seq: number; ids: number[]; errors?: Record<number, ThreadError> }[] } | { failed: number[]; error: ThreadError };
+type Reply =
+  | { done: { seq: number; ids: number[]; errors?: Record<number, ThreadError> }[] }
+  | { failed: number[]; error: ThreadError };
 
 /** An error of the thread's database, as it crosses to this one. */
 interface ThreadError {
@@ -122,7 +124,9 @@ interface ThreadError {
 
 /** The error an append rejects with when the database refused its commit; the database's own is its cause. */
 const commitFailed = (e: ThreadError | undefined) =>
-  new GatewayError('B24GW_STORE_FAILED', 'Event could not be stored; it was not accepted', { cause: Object.assign(new Error(e?.message ?? 'unknown'), { code: e?.code }) });
+  new GatewayError('B24GW_STORE_FAILED', 'Event could not be stored; it was not accepted', {
+    cause: Object.assign(new Error(e?.message ?? 'unknown'), { code: e?.code }),
+  });
 
 /** A batch goes at once when it holds this many, so the thread starts committing while the event loop still reads requests. */
 const SEND_AT = 16;
@@ -148,11 +152,22 @@ export class Appender {
     private readonly stored: () => void,
   ) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(writerSource, { eval: true, workerData: { file, synchronous, driver, sql: appendSql, at: AT } });
+    this.worker = new Worker(writerSource, {
+      eval: true,
+      workerData: { file, synchronous, driver, sql: appendSql, at: AT },
+    });
     this.worker.unref();
     this.worker.on('message', (m: Reply) => this.done(m));
-    this.worker.on('error', (e) => this.fail(new GatewayError('B24GW_STORE_FAILED', 'The SQLite writer thread failed', { cause: e })));
-    this.worker.on('exit', (code) => this.fail(new GatewayError('B24GW_STORE_FAILED', 'The SQLite writer thread stopped', { cause: new Error(`exit code ${code}`) })));
+    this.worker.on('error', (e) =>
+      this.fail(new GatewayError('B24GW_STORE_FAILED', 'The SQLite writer thread failed', { cause: e })),
+    );
+    this.worker.on('exit', (code) =>
+      this.fail(
+        new GatewayError('B24GW_STORE_FAILED', 'The SQLite writer thread stopped', {
+          cause: new Error(`exit code ${code}`),
+        }),
+      ),
+    );
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
@@ -169,8 +184,12 @@ export class Appender {
     const seq = ++this.seq;
     this.inFlight.set(seq, list);
     // Secrets are sealed here, so the thread never holds the key.
-    const changes = list.some((p) => p.change) ? list.map((p) => portalChangeQuery(sealChange(p.change, this.box))) : undefined;
-    const secrets = list.some((p) => p.event.secrets != null) ? list.map((p) => sealedSecrets(p.event, this.box)) : undefined;
+    const changes = list.some((p) => p.change)
+      ? list.map((p) => portalChangeQuery(sealChange(p.change, this.box)))
+      : undefined;
+    const secrets = list.some((p) => p.event.secrets != null)
+      ? list.map((p) => sealedSecrets(p.event, this.box))
+      : undefined;
     this.worker.postMessage({ seq, rows: list.map((p) => eventValues(p.event)), changes, secrets });
   }
 
@@ -178,7 +197,11 @@ export class Appender {
     if ('done' in m) {
       let fresh = false;
       for (const { seq, ids, errors } of m.done) {
-        this.take(seq)?.forEach((p, i) => (ids[i] === 0 ? p.reject(commitFailed(errors?.[i])) : p.resolve({ id: Math.abs(ids[i]!), duplicate: ids[i]! < 0 })));
+        this.take(seq)?.forEach((p, i) =>
+          ids[i] === 0
+            ? p.reject(commitFailed(errors?.[i]))
+            : p.resolve({ id: Math.abs(ids[i]!), duplicate: ids[i]! < 0 }),
+        );
         fresh ||= ids.some((id) => id > 0);
       }
       if (fresh) this.stored();

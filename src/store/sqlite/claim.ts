@@ -40,20 +40,36 @@ const spentSql = `
   SELECT id, attempts, (SELECT COUNT(*) FROM event_attempts a WHERE a.event_id = e.id AND a.attempt <= e.attempts AND (a.finished_at IS NULL OR a.error = ?)) AS lapsed
   FROM events e WHERE status = 'processing' AND lease_until <= ? AND attempts >= ?`;
 
-const killSql = "UPDATE events SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?";
+const killSql =
+  "UPDATE events SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?";
 
 const leaseSql = `UPDATE events SET status = 'processing', lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ? RETURNING attempts`;
 
 /** See Store.claim. */
-export function* claimEvents(box: SecretBox, owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Work<StoredEvent[]> {
+export function* claimEvents(
+  box: SecretBox,
+  owner: string,
+  now: number,
+  leaseMs: number,
+  limit: number,
+  maxAttempts: number,
+): Work<StoredEvent[]> {
   // First, so that a chat held by a spent event is free for this very claim.
-  for (const s of yield* all<{ id: number; attempts: number; lapsed: number }>(spentSql, lapsedAttempt, now, maxAttempts)) {
+  for (const s of yield* all<{ id: number; attempts: number; lapsed: number }>(
+    spentSql,
+    lapsedAttempt,
+    now,
+    maxAttempts,
+  )) {
     const error = spentByLapses(s.attempts, s.lapsed);
     yield* run(killSql, error, s.id);
     yield* run(eraseSecretsSql, s.id);
     yield* run(endAttemptSql, now, 0, error, s.id, s.attempts);
   }
-  const rows = [...(yield* all<EventRow>(runnableHeadsSql, now, now, limit)), ...(yield* all<EventRow>(runnableFreeSql, now, now, limit))]
+  const rows = [
+    ...(yield* all<EventRow>(runnableHeadsSql, now, now, limit)),
+    ...(yield* all<EventRow>(runnableFreeSql, now, now, limit)),
+  ]
     .sort((a, b) => a.id - b.id)
     .slice(0, limit);
   const claimed: StoredEvent[] = [];
@@ -61,7 +77,8 @@ export function* claimEvents(box: SecretBox, owner: string, now: number, leaseMs
     if (row.status === 'processing') yield* run(endAttemptSql, now, 0, lapsedAttempt, row.id, row.attempts);
     const { attempts } = (yield* get<{ attempts: number }>(leaseSql, owner, now + leaseMs, row.id))!;
     yield* run(startAttemptSql, row.id, attempts, owner, now);
-    const secrets = (yield* get<{ data: string }>('SELECT data FROM event_secrets WHERE event_id = ?', row.id))?.data ?? null;
+    const secrets =
+      (yield* get<{ data: string }>('SELECT data FROM event_secrets WHERE event_id = ?', row.id))?.data ?? null;
     claimed.push(claimedFromRow({ ...row, status: 'processing', attempts, secrets }, box));
   }
   return claimed;

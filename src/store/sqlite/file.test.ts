@@ -12,7 +12,11 @@ const modeOf = (path: string) => statSync(path).mode & 0o777;
 describe('the SQLite database file', () => {
   let tmp: ReturnType<typeof tempDir>;
   let lines: string[];
-  const logger = () => createLogger({ level: 'warn', destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }) });
+  const logger = () =>
+    createLogger({
+      level: 'warn',
+      destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }),
+    });
   beforeEach(() => {
     tmp = tempDir();
     lines = [];
@@ -42,7 +46,12 @@ describe('the SQLite database file', () => {
     await store.close();
     expect(modeOf(file).toString(8)).toBe('644');
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, file, mode: '644', msg: expect.stringContaining('chmod 600') });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 40,
+      file,
+      mode: '644',
+      msg: expect.stringContaining('chmod 600'),
+    });
 
     chmodSync(file, 0o600);
     lines = [];

@@ -17,7 +17,10 @@ export function prepareDbFile(file: string, logger?: Logger): void {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     const mode = statSync(file).mode & 0o777;
     if (mode & 0o066) {
-      logger?.warn({ file, mode: mode.toString(8) }, `the database file ${file} is open to other users (mode ${mode.toString(8)}); it holds the portals' tokens: chmod 600 it`);
+      logger?.warn(
+        { file, mode: mode.toString(8) },
+        `the database file ${file} is open to other users (mode ${mode.toString(8)}); it holds the portals' tokens: chmod 600 it`,
+      );
     }
   }
 }

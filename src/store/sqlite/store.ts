@@ -63,7 +63,8 @@ export class SqliteStore extends SqlStore {
     options: SqliteStoreOptions = {},
   ) {
     // Three connections (intake writer thread, intake reads, worker) must see one database.
-    if (file === ':memory:' || file === '') throw new GatewayError('B24GW_BAD_CONFIG', 'The SQLite store needs a file path, not an in-memory database');
+    if (file === ':memory:' || file === '')
+      throw new GatewayError('B24GW_BAD_CONFIG', 'The SQLite store needs a file path, not an in-memory database');
     const box = new SecretBox(options.secretKey);
     prepareDbFile(file, options.logger);
     const synchronous = options.synchronous ?? 'FULL';
@@ -84,7 +85,8 @@ export class SqliteStore extends SqlStore {
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
-    if (this.closed) return Promise.reject(new GatewayError('B24GW_STORE_CLOSED', 'The store is closed: no more events are taken'));
+    if (this.closed)
+      return Promise.reject(new GatewayError('B24GW_STORE_CLOSED', 'The store is closed: no more events are taken'));
     this.appender ??= new Appender(this.file, this.synchronous, this.box, () => announceLocal(this.key));
     return this.appender.append(event, change);
   }

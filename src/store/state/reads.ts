@@ -1,6 +1,17 @@
 import { GatewayError } from '../../errors.js';
 import { all, get, where as conditions, type Work } from '../sql/work.js';
-import type { ChatView, ConversationEntry, CustomerMessageView, DialogFilter, DialogView, LineView, MessageEdit, MessageFilter, MessageRef, MessageView } from './types.js';
+import type {
+  ChatView,
+  ConversationEntry,
+  CustomerMessageView,
+  DialogFilter,
+  DialogView,
+  LineView,
+  MessageEdit,
+  MessageFilter,
+  MessageRef,
+  MessageView,
+} from './types.js';
 import {
   chatView,
   customerMessageView,
@@ -22,9 +33,17 @@ interface Which {
 }
 
 /** The rows of `table` for the messages `which` selects, grouped by message, each group in the query's order. */
-function* byMessage<R extends { message_id: number }>(select: string, table: string, order: string, which: Which): Work<Map<number, R[]>> {
+function* byMessage<R extends { message_id: number }>(
+  select: string,
+  table: string,
+  order: string,
+  which: Which,
+): Work<Map<number, R[]>> {
   const found = new Map<number, R[]>();
-  for (const r of yield* all<R>(`SELECT message_id, ${select} FROM ${table} WHERE message_id ${which.sql} ORDER BY ${order}`, ...which.params)) {
+  for (const r of yield* all<R>(
+    `SELECT message_id, ${select} FROM ${table} WHERE message_id ${which.sql} ORDER BY ${order}`,
+    ...which.params,
+  )) {
     const list = found.get(r.message_id);
     if (list) list.push(r);
     else found.set(r.message_id, [r]);
@@ -36,8 +55,18 @@ function* byMessage<R extends { message_id: number }>(select: string, table: str
 function* messageViews(rows: MessageRow[], which: Which): Work<MessageView[]> {
   if (rows.length === 0) return [];
   // rowid: insertion order (SQLite's implicit column; on PostgreSQL a serial of that name).
-  const externalIds = yield* byMessage<{ message_id: number; external_id: string }>('external_id', 'state_message_ids', 'rowid', which);
-  const history = yield* byMessage<MessageEdit & { message_id: number }>('text, at, event_id AS "eventId"', 'state_message_history', 'id', which);
+  const externalIds = yield* byMessage<{ message_id: number; external_id: string }>(
+    'external_id',
+    'state_message_ids',
+    'rowid',
+    which,
+  );
+  const history = yield* byMessage<MessageEdit & { message_id: number }>(
+    'text, at, event_id AS "eventId"',
+    'state_message_history',
+    'id',
+    which,
+  );
   return rows.map((r) =>
     messageView(
       r,
@@ -62,7 +91,10 @@ export function* readMessage(memberId: string, ref: MessageRef): Work<MessageVie
     // The outer member_id scopes it: message rows belong to one portal.
     ['id IN (SELECT message_id FROM state_message_ids WHERE external_id = ?)', ref.externalId],
   ]);
-  const row = yield* get<MessageRow>(`SELECT * FROM state_messages WHERE ${where} ORDER BY updated_at DESC, id DESC LIMIT 1`, ...params);
+  const row = yield* get<MessageRow>(
+    `SELECT * FROM state_messages WHERE ${where} ORDER BY updated_at DESC, id DESC LIMIT 1`,
+    ...params,
+  );
   return row && (yield* messageViews([row], { sql: '= ?', params: [row.id] }))[0];
 }
 
@@ -77,12 +109,21 @@ export function* readMessages(memberId: string, filter: MessageFilter = {}): Wor
 }
 
 export function* readChat(memberId: string, line: number, externalChatId: string): Work<ChatView | undefined> {
-  const row = yield* get<ChatRow>('SELECT * FROM state_chats WHERE member_id = ? AND line = ? AND external_chat_id = ?', memberId, line, externalChatId);
+  const row = yield* get<ChatRow>(
+    'SELECT * FROM state_chats WHERE member_id = ? AND line = ? AND external_chat_id = ?',
+    memberId,
+    line,
+    externalChatId,
+  );
   return row && chatView(row);
 }
 
 export function* readChatByImId(memberId: string, imChatId: number): Work<ChatView | undefined> {
-  const row = yield* get<ChatRow>('SELECT * FROM state_chats WHERE member_id = ? AND im_chat_id = ? ORDER BY last_seen_at DESC LIMIT 1', memberId, imChatId);
+  const row = yield* get<ChatRow>(
+    'SELECT * FROM state_chats WHERE member_id = ? AND im_chat_id = ? ORDER BY last_seen_at DESC LIMIT 1',
+    memberId,
+    imChatId,
+  );
   return row && chatView(row);
 }
 
@@ -94,7 +135,12 @@ function* parentsOf(r: DialogRow): Work<number[]> {
   while (next !== null && !seen.has(next)) {
     chain.push(next);
     seen.add(next);
-    next = (yield* get<{ parent_id: number | null }>('SELECT parent_id FROM state_dialogs WHERE member_id = ? AND session_id = ?', r.member_id, next))?.parent_id ?? null;
+    next =
+      (yield* get<{ parent_id: number | null }>(
+        'SELECT parent_id FROM state_dialogs WHERE member_id = ? AND session_id = ?',
+        r.member_id,
+        next,
+      ))?.parent_id ?? null;
   }
   return chain;
 }
@@ -117,7 +163,8 @@ export function* readLines(memberId: string): Work<LineView[]> {
   for (const r of yield* all<LineRow>('SELECT * FROM state_lines WHERE member_id = ? ORDER BY line', memberId)) {
     const connectors = yield* all<LineConnectorRow>(
       'SELECT connector, status_deleted_at FROM state_line_connectors WHERE member_id = ? AND line = ?',
-      memberId, r.line,
+      memberId,
+      r.line,
     );
     // Sorted here: PostgreSQL orders text by the database's locale, SQLite by code point.
     connectors.sort((a, b) => (a.connector < b.connector ? -1 : a.connector > b.connector ? 1 : 0));
@@ -126,10 +173,18 @@ export function* readLines(memberId: string): Work<LineView[]> {
   return views;
 }
 
-export function* readCustomerMessage(memberId: string, line: number, externalChatId: string, externalMessageId: string): Work<CustomerMessageView | undefined> {
+export function* readCustomerMessage(
+  memberId: string,
+  line: number,
+  externalChatId: string,
+  externalMessageId: string,
+): Work<CustomerMessageView | undefined> {
   const row = yield* get<CustomerMessageRow>(
     'SELECT * FROM state_customer_messages WHERE member_id = ? AND line = ? AND external_chat_id = ? AND external_message_id = ?',
-    memberId, line, externalChatId, externalMessageId,
+    memberId,
+    line,
+    externalChatId,
+    externalMessageId,
   );
   return row && customerMessageView(row);
 }
@@ -139,14 +194,30 @@ export function* readConversation(memberId: string, line: number, externalChatId
   const operators = yield* readMessages(memberId, { line, externalChatId });
   const customers = yield* all<CustomerMessageRow>(
     'SELECT * FROM state_customer_messages WHERE member_id = ? AND line = ? AND external_chat_id = ? ORDER BY id',
-    memberId, line, externalChatId,
+    memberId,
+    line,
+    externalChatId,
   );
   const entries: ConversationEntry[] = [
     ...operators.map((m): ConversationEntry => ({
-      from: 'operator', externalIds: m.externalIds, imMessageId: m.imMessageId, text: m.text, deleted: m.deleted, readAt: m.readAt, createdAt: m.createdAt, updatedAt: m.updatedAt,
+      from: 'operator',
+      externalIds: m.externalIds,
+      imMessageId: m.imMessageId,
+      text: m.text,
+      deleted: m.deleted,
+      readAt: m.readAt,
+      createdAt: m.createdAt,
+      updatedAt: m.updatedAt,
     })),
     ...customers.map(customerMessageView).map((m): ConversationEntry => ({
-      from: 'customer', externalIds: [m.externalMessageId], imMessageId: null, text: m.text, deleted: m.deleted, readAt: null, createdAt: m.createdAt, updatedAt: m.updatedAt,
+      from: 'customer',
+      externalIds: [m.externalMessageId],
+      imMessageId: null,
+      text: m.text,
+      deleted: m.deleted,
+      readAt: null,
+      createdAt: m.createdAt,
+      updatedAt: m.updatedAt,
     })),
   ];
   // A stable sort: each side keeps its own order within one millisecond.

@@ -1,6 +1,16 @@
 import { applyEvent, stateCodeOf } from './apply/index.js';
 import { recordCustomer, recordDelivered } from './apply/customers.js';
-import { readApplied, readChat, readChatByImId, readConversation, readCustomerMessage, readDialogs, readLines, readMessage, readMessages } from './reads.js';
+import {
+  readApplied,
+  readChat,
+  readChatByImId,
+  readConversation,
+  readCustomerMessage,
+  readDialogs,
+  readLines,
+  readMessage,
+  readMessages,
+} from './reads.js';
 import type { Runner } from '../sql/work.js';
 import type {
   ChatView,
@@ -71,7 +81,12 @@ export class ConnectorState implements ConnectorStateStore {
     if (delivered.length > 0) await this.db.write(recordDelivered(memberId, delivered));
   }
 
-  async customerMessage(memberId: string, line: number, externalChatId: string, externalMessageId: string): Promise<CustomerMessageView | undefined> {
+  async customerMessage(
+    memberId: string,
+    line: number,
+    externalChatId: string,
+    externalMessageId: string,
+  ): Promise<CustomerMessageView | undefined> {
     return this.db.read(readCustomerMessage(memberId, line, externalChatId, externalMessageId));
   }
 

@@ -150,8 +150,24 @@ export type CustomerChange =
       sessionId: number | null;
       imUserId: number | null;
     }
-  | { kind: 'updated'; line: number; connector: string; externalChatId: string; externalUserId: string; externalMessageId: string; text: string | null; files?: CustomerFile[] | undefined }
-  | { kind: 'deleted'; line: number; connector: string; externalChatId: string; externalUserId: string; externalMessageId: string }
+  | {
+      kind: 'updated';
+      line: number;
+      connector: string;
+      externalChatId: string;
+      externalUserId: string;
+      externalMessageId: string;
+      text: string | null;
+      files?: CustomerFile[] | undefined;
+    }
+  | {
+      kind: 'deleted';
+      line: number;
+      connector: string;
+      externalChatId: string;
+      externalUserId: string;
+      externalMessageId: string;
+    }
   /** The customer read these operator messages. */
   | { kind: 'read'; line: number; imMessageIds: number[] }
   | { kind: 'renamed'; line: number; connector: string; externalChatId: string; name: string };
@@ -210,7 +226,12 @@ export interface ConnectorStateStore {
   /** Records the ids operator messages were delivered under, so a read or a later event finds them by the channel's id. */
   recordDelivered(memberId: string, delivered: readonly DeliveredIds[]): Promise<void>;
   /** A customer's message by the channel's ids. */
-  customerMessage(memberId: string, line: number, externalChatId: string, externalMessageId: string): Promise<CustomerMessageView | undefined>;
+  customerMessage(
+    memberId: string,
+    line: number,
+    externalChatId: string,
+    externalMessageId: string,
+  ): Promise<CustomerMessageView | undefined>;
   /** Both sides of one chat, oldest first: the customers' messages and the operators'. */
   conversation(memberId: string, line: number, externalChatId: string): Promise<ConversationEntry[]>;
 }

@@ -1,4 +1,13 @@
-import type { ChatView, CustomerFile, CustomerMessageView, DialogView, LineConnectorView, LineView, MessageEdit, MessageView } from './types.js';
+import type {
+  ChatView,
+  CustomerFile,
+  CustomerMessageView,
+  DialogView,
+  LineConnectorView,
+  LineView,
+  MessageEdit,
+  MessageView,
+} from './types.js';
 
 /** Rows as both databases return them (PostgreSQL's BIGINT read as numbers), and the views made of them. */
 
@@ -107,7 +116,11 @@ export const lineView = (r: LineRow, connectors: LineConnectorRow[]): LineView =
   line: r.line,
   deleted: r.deleted_at !== null,
   deletedAt: r.deleted_at,
-  connectors: connectors.map((c): LineConnectorView => ({ connector: c.connector, statusDeleted: c.status_deleted_at !== null, statusDeletedAt: c.status_deleted_at })),
+  connectors: connectors.map((c): LineConnectorView => ({
+    connector: c.connector,
+    statusDeleted: c.status_deleted_at !== null,
+    statusDeletedAt: c.status_deleted_at,
+  })),
   firstSeenAt: r.first_seen_at,
   lastSeenAt: r.last_seen_at,
 });

@@ -22,7 +22,11 @@ describe('the sandbox command', () => {
     const cap = await startCapture();
     const lines: string[] = [];
     const stop = new AbortController();
-    const running = runSandbox({ host: '127.0.0.1', port: 0, tokenTtl: 60, plan: 'enterprise', handler: `${cap.url}/install` }, stop.signal, (l) => lines.push(l));
+    const running = runSandbox(
+      { host: '127.0.0.1', port: 0, tokenTtl: 60, plan: 'enterprise', handler: `${cap.url}/install` },
+      stop.signal,
+      (l) => lines.push(l),
+    );
     while (!lines.includes('Press Ctrl+C to stop.')) await sleep(10);
     const url = /listening on (\S+)/.exec(lines[0]!)![1]!;
     const text = lines.join('\n');
@@ -47,7 +51,11 @@ describe('the sandbox command', () => {
 /** The built bin (npm run build makes it), run to its end. */
 const bin = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const b24Sandbox = (args: string[], input?: string) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000, ...(input === undefined ? {} : { input }) });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    ...(input === undefined ? {} : { input }),
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
@@ -59,7 +67,9 @@ describe('b24-sandbox', () => {
       expect(code).toBe(0);
       expect(stdout).toContain(`Usage: b24-sandbox ${command}`);
     }
-    expect(b24Sandbox(['serve', '--help']).stdout).toContain('b24-sandbox --port 8090 --handler http://127.0.0.1:3000/events');
+    expect(b24Sandbox(['serve', '--help']).stdout).toContain(
+      'b24-sandbox --port 8090 --handler http://127.0.0.1:3000/events',
+    );
   });
 
   it('encodes as http_build_query and decodes as parse_str, PHP’s warnings on stderr', () => {
@@ -68,7 +78,11 @@ describe('b24-sandbox', () => {
       stdout: 'event=ONAPPTEST&data%5BQUERY%5D%5Ba+b%5D%5B0%5D=1&data%5BQUERY%5D%5Ba+b%5D%5B1%5D=1\n',
       stderr: '',
     });
-    expect(b24Sandbox(['decode'], 'MESSAGES[0][message][id][]=42&a.b=1\n')).toEqual({ code: 0, stdout: '{"MESSAGES":[{"message":{"id":["42"]}}],"a_b":"1"}\n', stderr: '' });
+    expect(b24Sandbox(['decode'], 'MESSAGES[0][message][id][]=42&a.b=1\n')).toEqual({
+      code: 0,
+      stdout: '{"MESSAGES":[{"message":{"id":["42"]}}],"a_b":"1"}\n',
+      stderr: '',
+    });
     const deep = b24Sandbox(['decode'], `a${'[x]'.repeat(65)}=1&z=2`);
     expect(deep.stdout).toBe('{"z":"2"}\n');
     expect(deep.stderr).toContain('warning: Input variable nesting level exceeded 64');
@@ -78,10 +92,14 @@ describe('b24-sandbox', () => {
     const missing = b24Sandbox(['decode', '/no/such/file']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^error B24SB_BAD_INPUT: Cannot read \/no\/such\/file: ENOENT[^\n]*\n$/);
-    expect(b24Sandbox(['encode'], '[1]').stderr).toBe('error B24SB_NOT_AN_OBJECT: JSON body is not an object of parameters\n');
+    expect(b24Sandbox(['encode'], '[1]').stderr).toBe(
+      'error B24SB_NOT_AN_OBJECT: JSON body is not an object of parameters\n',
+    );
     const option = b24Sandbox(['--port', 'abc']);
     expect(option.code).toBe(1);
-    expect(option.stderr).toContain("error B24SB_BAD_OPTION: option '--port <port>' argument 'abc' is invalid. --port must be a whole number");
+    expect(option.stderr).toContain(
+      "error B24SB_BAD_OPTION: option '--port <port>' argument 'abc' is invalid. --port must be a whole number",
+    );
     expect(b24Sandbox(['serve', '--nope']).stderr).toContain("error B24SB_BAD_OPTION: unknown option '--nope'");
 
     const taken = createServer();
@@ -90,6 +108,8 @@ describe('b24-sandbox', () => {
     const busy = b24Sandbox(['--port', String(port)]);
     taken.close();
     expect(busy.code).toBe(1);
-    expect(busy.stderr).toMatch(new RegExp(`^error B24SB_LISTEN_FAILED: Cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE[^\\n]*\\n$`));
+    expect(busy.stderr).toMatch(
+      new RegExp(`^error B24SB_LISTEN_FAILED: Cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE[^\\n]*\\n$`),
+    );
   });
 });

@@ -4,10 +4,14 @@ import { Command } from 'commander';
 import { registerPhpCommands } from './php.js';
 import { registerSandboxCommand } from './serve.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command('b24-sandbox')
-  .description('A fake Bitrix24 portal on loopback for testing Bitrix24 applications, and PHP http_build_query / parse_str on the command line')
+  .description(
+    'A fake Bitrix24 portal on loopback for testing Bitrix24 applications, and PHP http_build_query / parse_str on the command line',
+  )
   .version(version)
   .showHelpAfterError('(run with --help for usage)')
   // Command-line mistakes carry a code too, like every other error of the sandbox.

@@ -48,10 +48,12 @@ const url = (value: string): string => {
 };
 
 /** Digits only: no sign, exponent or hex, which Number() would take. */
-const wholeNumber = (name: string) => (value: string): number => {
-  if (/^\d{1,9}$/.test(value)) return Number(value);
-  throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
-};
+const wholeNumber =
+  (name: string) =>
+  (value: string): number => {
+    if (/^\d{1,9}$/.test(value)) return Number(value);
+    throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
+  };
 
 /**
  * Adds the command that runs the sandbox: `b24-sandbox serve` (its default command) and
@@ -60,12 +62,18 @@ const wholeNumber = (name: string) => (value: string): number => {
 export function registerSandboxCommand(program: Command, name = 'sandbox', opts: { isDefault?: boolean } = {}): void {
   program
     .command(name, { isDefault: opts.isDefault ?? false })
-    .description('Run a fake Bitrix24 portal (OAuth, REST, events, limits, faults) on loopback for testing applications')
+    .description(
+      'Run a fake Bitrix24 portal (OAuth, REST, events, limits, faults) on loopback for testing applications',
+    )
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', wholeNumber('--port'), 0)
     .option('--handler <url>', 'install the application at start: send ONAPPINSTALL to this URL', url)
     .option('--token-ttl <seconds>', 'access token lifetime in seconds', wholeNumber('--token-ttl'), 3600)
-    .addOption(new Option('--plan <plan>', 'rate-limit plan: standard (50 burst, 2/s) or enterprise (250, 5/s)').choices(['standard', 'enterprise']).default('standard'))
+    .addOption(
+      new Option('--plan <plan>', 'rate-limit plan: standard (50 burst, 2/s) or enterprise (250, 5/s)')
+        .choices(['standard', 'enterprise'])
+        .default('standard'),
+    )
     .option('--client-id <id>', 'OAuth client_id the token endpoint accepts (random by default)')
     .option('--client-secret <secret>', 'OAuth client_secret the token endpoint accepts (random by default)')
     .option('--quiet', 'do not print each REST call and event delivery')
@@ -87,7 +95,11 @@ export function registerSandboxCommand(program: Command, name = 'sandbox', opts:
 }
 
 /** Starts the sandbox, prints how to use it, and runs until `signal` aborts; then stops cleanly. */
-export async function runSandbox(o: SandboxCliOptions, signal: AbortSignal, out: (line: string) => void = console.log): Promise<Sandbox> {
+export async function runSandbox(
+  o: SandboxCliOptions,
+  signal: AbortSignal,
+  out: (line: string) => void = console.log,
+): Promise<Sandbox> {
   const sb = await startSandbox({
     host: o.host,
     port: o.port,
@@ -108,7 +120,9 @@ export async function runSandbox(o: SandboxCliOptions, signal: AbortSignal, out:
   out(`  portal member_id      ${p.memberId}`);
   out(`  portal domain         ${p.domain}`);
   out(`  application_token     ${p.applicationToken}`);
-  out(`  plan                  ${o.plan} (${limits.burst} burst, ${limits.drainPerSecond}/s), access tokens live ${o.tokenTtl} s`);
+  out(
+    `  plan                  ${o.plan} (${limits.burst} burst, ${limits.drainPerSecond}/s), access tokens live ${o.tokenTtl} s`,
+  );
   out('');
 
   const unsubscribe: (() => void)[] = [];
@@ -117,22 +131,35 @@ export async function runSandbox(o: SandboxCliOptions, signal: AbortSignal, out:
       sb.recorder.on('call', (c) => {
         if (c.transport !== 'batch') out(`rest   ${c.httpStatus} ${c.method}${c.error ? ` ${c.error}` : ''}`);
       }),
-      sb.recorder.on('delivery', (d) => out(`event  ${d.status || 'no answer'} ${d.code} -> ${d.url}${d.error ? ` (${d.error})` : ''}`)),
+      sb.recorder.on('delivery', (d) =>
+        out(`event  ${d.status || 'no answer'} ${d.code} -> ${d.url}${d.error ? ` (${d.error})` : ''}`),
+      ),
       sb.recorder.on('token', (t) => out(`oauth  ${t.ok ? 200 : t.error} ${t.grantType}`)),
     );
   }
 
   if (o.handler) {
     const installed = await sb.install(p, o.handler);
-    out(installed.ok ? `Installed: ONAPPINSTALL delivered to ${o.handler}` : `Install event to ${o.handler} failed (${installed.deliveries[0]?.error ?? installed.deliveries[0]?.status}); retry with POST /sandbox/install`);
+    out(
+      installed.ok
+        ? `Installed: ONAPPINSTALL delivered to ${o.handler}`
+        : `Install event to ${o.handler} failed (${installed.deliveries[0]?.error ?? installed.deliveries[0]?.status}); retry with POST /sandbox/install`,
+    );
   } else {
-    out(`Install the application: curl -s -X POST ${sb.url}/sandbox/install -H 'content-type: application/json' -d '{"handler":"<your handler URL>"}'`);
+    out(
+      `Install the application: curl -s -X POST ${sb.url}/sandbox/install -H 'content-type: application/json' -d '{"handler":"<your handler URL>"}'`,
+    );
   }
-  out(`Then e.g.:                curl -s -X POST ${sb.url}/sandbox/scenario -H 'content-type: application/json' -d '{"name":"conversation"}'`);
-  out(`Inspect:                  curl -s ${sb.url}/sandbox/calls   |   ${sb.url}/sandbox/deliveries   |   ${sb.url}/sandbox/statuses`);
+  out(
+    `Then e.g.:                curl -s -X POST ${sb.url}/sandbox/scenario -H 'content-type: application/json' -d '{"name":"conversation"}'`,
+  );
+  out(
+    `Inspect:                  curl -s ${sb.url}/sandbox/calls   |   ${sb.url}/sandbox/deliveries   |   ${sb.url}/sandbox/statuses`,
+  );
   out('Press Ctrl+C to stop.');
 
-  if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  if (!signal.aborted)
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   for (const off of unsubscribe) off();
   await sb.stop();
   out('Sandbox stopped.');

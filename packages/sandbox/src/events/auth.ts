@@ -37,7 +37,11 @@ export interface AuthOptions {
 }
 
 /** Builds an auth block, issuing fresh tokens the application can really use against the sandbox. */
-export function eventAuth(core: SandboxCore, portal: Portal, { style, scope, userId, applicationToken = portal.applicationToken }: AuthOptions): Record<string, unknown> {
+export function eventAuth(
+  core: SandboxCore,
+  portal: Portal,
+  { style, scope, userId, applicationToken = portal.applicationToken }: AuthOptions,
+): Record<string, unknown> {
   const identity = {
     domain: portal.domain,
     server_endpoint: portal.serverEndpoint,
@@ -78,7 +82,11 @@ export function eventAuth(core: SandboxCore, portal: Portal, { style, scope, use
 }
 
 /** One bot's entry in data.BOT of ONIMBOT* events: its own tokens, then the same again under AUTH. */
-export function botAuthEntry(core: SandboxCore, portal: Portal, bot: { id: number; code: string }): Record<string, unknown> {
+export function botAuthEntry(
+  core: SandboxCore,
+  portal: Portal,
+  bot: { id: number; code: string },
+): Record<string, unknown> {
   const pair = core.tokens.issue(portal, bot.id);
   const auth = {
     access_token: pair.access_token,
@@ -102,7 +110,12 @@ export function botAuthEntry(core: SandboxCore, portal: Portal, bot: { id: numbe
  * `data.bot.auth` of a Chatbots 2.0 webhook (events.md, "Bot Object Format"): the bot's own tokens
  * for call-backs, issued for the bot user, with the application_token its webhooks carry.
  */
-export function botAuthV2(core: SandboxCore, portal: Portal, botId: number, applicationToken: string): Record<string, unknown> {
+export function botAuthV2(
+  core: SandboxCore,
+  portal: Portal,
+  botId: number,
+  applicationToken: string,
+): Record<string, unknown> {
   const pair = core.tokens.issue(portal, botId);
   return {
     access_token: pair.access_token,

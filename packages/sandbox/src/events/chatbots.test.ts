@@ -7,7 +7,8 @@ import { callRest, control, frozenAt } from '../testing.js';
 let sb: Sandbox;
 let app: Capture;
 let auth: string;
-const call = (method: string, params: Record<string, unknown> = {}) => callRest(sb.restUrl, method, { auth, ...params });
+const call = (method: string, params: Record<string, unknown> = {}) =>
+  callRest(sb.restUrl, method, { auth, ...params });
 type Form = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 async function register(fields: Record<string, unknown>): Promise<number> {
@@ -50,7 +51,12 @@ describe('webhook mode', () => {
     expect(body.auth).toMatchObject({ member_id: sb.portal.memberId, application_token: sb.portal.applicationToken });
     // The bot's auth is a real pair for the bot user.
     expect(body.data.bot.auth).toMatchObject({ user_id: String(botId), member_id: sb.portal.memberId, scope: 'imbot' });
-    const reply = await callRest(sb.restUrl, 'imbot.v2.Chat.Message.send', { auth: body.data.bot.auth.access_token, botId, dialogId: body.data.chat.dialogId, fields: { message: 'Hi!' } });
+    const reply = await callRest(sb.restUrl, 'imbot.v2.Chat.Message.send', {
+      auth: body.data.bot.auth.access_token,
+      botId,
+      dialogId: body.data.chat.dialogId,
+      fields: { message: 'Hi!' },
+    });
     expect(reply.status).toBe(200);
   });
 
@@ -59,7 +65,10 @@ describe('webhook mode', () => {
     const res = await fetch(`${hook.url}imbot.v2.Bot.register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ botToken: 'secret-1', fields: { code: 'local', properties: { name: 'Local' }, eventMode: 'webhook', webhookUrl: app.url } }),
+      body: JSON.stringify({
+        botToken: 'secret-1',
+        fields: { code: 'local', properties: { name: 'Local' }, eventMode: 'webhook', webhookUrl: app.url },
+      }),
     });
     const botId = ((await res.json()) as { result: { bot: { id: number } } }).result.bot.id;
     await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: 'x' });
@@ -72,11 +81,22 @@ describe('webhook mode', () => {
   it('events go to the bots a message is addressed to, in the version each registered with', async () => {
     const mentioned = await register({ code: 'mentioned', eventMode: 'webhook', webhookUrl: `${app.url}/m` });
     const quiet = await register({ code: 'quiet', eventMode: 'webhook', webhookUrl: `${app.url}/q` });
-    const supervisor = await register({ code: 'super', type: 'supervisor', eventMode: 'webhook', webhookUrl: `${app.url}/s` });
-    await call('imbot.register', { CODE: 'v1', TYPE: 'S', EVENT_HANDLER: `${app.url}/v1`, PROPERTIES: { NAME: 'Old' } });
+    const supervisor = await register({
+      code: 'super',
+      type: 'supervisor',
+      eventMode: 'webhook',
+      webhookUrl: `${app.url}/s`,
+    });
+    await call('imbot.register', {
+      CODE: 'v1',
+      TYPE: 'S',
+      EVENT_HANDLER: `${app.url}/v1`,
+      PROPERTIES: { NAME: 'Old' },
+    });
     const v1 = [...sb.portal.bots.values()].find((b) => b.code === 'v1')!.id;
     const joined = await sb.act.chatbot(sb.portal, { kind: 'join', botId: mentioned, title: 'Team' });
-    for (const botId of [quiet, supervisor]) await sb.act.chatbot(sb.portal, { kind: 'join', botId, chatId: joined.chatId });
+    for (const botId of [quiet, supervisor])
+      await sb.act.chatbot(sb.portal, { kind: 'join', botId, chatId: joined.chatId });
     sb.portal.chatbots.chats.get(joined.chatId)!.members.add(v1);
     sb.recorder.clear();
     await sb.act.chatbot(sb.portal, { kind: 'write', botId: mentioned, chatId: joined.chatId, text: 'ping' });
@@ -92,14 +112,32 @@ describe('fetch mode', () => {
   it('queues each event with the full bot object and native types, for imbot.v2.Event.get', async () => {
     const botId = await register({ code: 'fetch_bot' });
     const w = await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: 'Hello' });
-    expect(w.results).toEqual([{ code: 'ONIMBOTV2MESSAGEADD', ok: true, deliveries: [], queued: [{ eventId: expect.any(Number), botId }] }]);
+    expect(w.results).toEqual([
+      { code: 'ONIMBOTV2MESSAGEADD', ok: true, deliveries: [], queued: [{ eventId: expect.any(Number), botId }] },
+    ]);
     expect(sb.recorder.deliveries()).toEqual([]);
     const page = (await call('imbot.v2.Event.get', { botId })).body.result;
     expect(page.events[0]).toMatchObject({
       type: 'ONIMBOTV2MESSAGEADD',
       data: {
-        bot: { id: botId, code: 'fetch_bot', type: 'bot', isHidden: false, eventMode: 'fetch', countChat: 1, countUser: 1 },
-        message: { id: w.messageId, chatId: w.chatId, authorId: 1, text: 'Hello', isSystem: false, forward: null, params: {} },
+        bot: {
+          id: botId,
+          code: 'fetch_bot',
+          type: 'bot',
+          isHidden: false,
+          eventMode: 'fetch',
+          countChat: 1,
+          countUser: 1,
+        },
+        message: {
+          id: w.messageId,
+          chatId: w.chatId,
+          authorId: 1,
+          text: 'Hello',
+          isSystem: false,
+          forward: null,
+          params: {},
+        },
         chat: { id: w.chatId, dialogId: '1', type: 'private' },
         user: { id: 1, active: true, idle: false, departments: [1] },
         language: 'en',
@@ -110,7 +148,15 @@ describe('fetch mode', () => {
 });
 
 describe('the chatbot scenario', () => {
-  const codes = ['ONIMBOTV2JOINCHAT', 'ONIMBOTV2MESSAGEADD', 'ONIMBOTV2MESSAGEUPDATE', 'ONIMBOTV2COMMANDADD', 'ONIMBOTV2REACTIONCHANGE', 'ONIMBOTV2MESSAGEADD', 'ONIMBOTV2MESSAGEDELETE'];
+  const codes = [
+    'ONIMBOTV2JOINCHAT',
+    'ONIMBOTV2MESSAGEADD',
+    'ONIMBOTV2MESSAGEUPDATE',
+    'ONIMBOTV2COMMANDADD',
+    'ONIMBOTV2REACTIONCHANGE',
+    'ONIMBOTV2MESSAGEADD',
+    'ONIMBOTV2MESSAGEDELETE',
+  ];
 
   it('webhook mode: message, edit, command, reaction, mention, deletion posted in order', async () => {
     const r = await sb.scenario('chatbot', { handlerUrl: app.url });
@@ -142,9 +188,18 @@ describe('the chatbot scenario', () => {
     expect(page.events.map((e: { type: string }) => e.type)).toEqual(codes);
     expect(page.hasMore).toBe(false);
     const command = page.events[3].data;
-    expect(command).toMatchObject({ command: { command: '/help', params: 'topic', context: 'textarea' }, message: { text: '/help topic' } });
+    expect(command).toMatchObject({
+      command: { command: '/help', params: 'topic', context: 'textarea' },
+      message: { text: '/help topic' },
+    });
     // Answering the command as the docs' bot would.
-    const answered = await call('imbot.v2.Command.answer', { botId, commandId: command.command.id, messageId: command.message.id, dialogId: command.chat.dialogId, fields: { message: 'Help' } });
+    const answered = await call('imbot.v2.Command.answer', {
+      botId,
+      commandId: command.command.id,
+      messageId: command.message.id,
+      dialogId: command.chat.dialogId,
+      fields: { message: 'Help' },
+    });
     expect(answered.body.result).toEqual({ result: true });
   });
 
@@ -157,6 +212,8 @@ describe('the chatbot scenario', () => {
     const bad = await control(sb.url, '/sandbox/act/chatbot', { kind: 'write', text: 'nobody' });
     expect(bad).toMatchObject({ status: 400, body: { error: 'B24SB_BAD_REQUEST' } });
     const state = await control(sb.url, '/sandbox/state');
-    expect(state.body.chatbots.bots).toEqual([expect.objectContaining({ id: botId, eventMode: 'fetch', queued: 1, owner: 'app' })]);
+    expect(state.body.chatbots.bots).toEqual([
+      expect.objectContaining({ id: botId, eventMode: 'fetch', queued: 1, owner: 'app' }),
+    ]);
   });
 });

@@ -17,22 +17,47 @@ import { botUserV2, botV2, chatV2, isoDate, messageV2, sandboxUser, userV2 } fro
 const IM_EVENT_TTL_MS = 24 * 3600_000;
 
 /** One ONIMBOTV2 event to one bot. */
-export async function toBot(core: SandboxCore, portal: Portal, botId: number, code: string, data: Record<string, unknown>, userId?: number): Promise<DeliveryResult> {
+export async function toBot(
+  core: SandboxCore,
+  portal: Portal,
+  botId: number,
+  code: string,
+  data: Record<string, unknown>,
+  userId?: number,
+): Promise<DeliveryResult> {
   const bot = portal.bots.get(botId);
   const s = portal.chatbots.settings.get(botId);
   if (!bot || s?.version !== 2 || (s.deleted && code !== 'ONIMBOTV2DELETE')) return { code, ok: false, deliveries: [] };
   if (s.eventMode === 'fetch') {
     const eventId = portal.chatbots.nextEventId();
     const now = core.clock.now();
-    s.queue.push({ eventId, type: code, date: isoDate(now), data: { bot: botV2(bot, s, portal.chatbots.counts(bot.id)), ...data }, at: now });
+    s.queue.push({
+      eventId,
+      type: code,
+      date: isoDate(now),
+      data: { bot: botV2(bot, s, portal.chatbots.counts(bot.id)), ...data },
+      at: now,
+    });
     return { code, ok: true, deliveries: [], queued: [{ eventId, botId }] };
   }
   const webhookBot = { id: bot.id, code: bot.code, auth: botAuthV2(core, portal, bot.id, s.applicationToken) };
-  return sendEvent(core, portal, code, { bot: webhookBot, ...data }, { applicationToken: s.applicationToken, ...(userId === undefined ? {} : { userId }) });
+  return sendEvent(
+    core,
+    portal,
+    code,
+    { bot: webhookBot, ...data },
+    { applicationToken: s.applicationToken, ...(userId === undefined ? {} : { userId }) },
+  );
 }
 
 /** One ONIMV2 event to every subscribed member of a chat, each seeing it from their side. */
-export function toUsers(core: SandboxCore, portal: Portal, chat: ChatV2, code: string, dataFor: (viewerId: number) => Record<string, unknown>): QueuedRecord[] {
+export function toUsers(
+  core: SandboxCore,
+  portal: Portal,
+  chat: ChatV2,
+  code: string,
+  dataFor: (viewerId: number) => Record<string, unknown>,
+): QueuedRecord[] {
   const queued: QueuedRecord[] = [];
   const now = core.clock.now();
   for (const member of chat.members) {
@@ -57,7 +82,15 @@ export type ChatbotAct =
   /** The author deletes a message: ONIMBOTV2MESSAGEDELETE. */
   | { kind: 'delete'; messageId: number }
   /** A user calls a registered slash command (in the bot's private chat, or `chatId`): ONIMBOTV2COMMANDADD. */
-  | { kind: 'command'; botId: number; command: string; params?: string; chatId?: number; userId?: number; context?: 'textarea' | 'keyboard' | 'menu' }
+  | {
+      kind: 'command';
+      botId: number;
+      command: string;
+      params?: string;
+      chatId?: number;
+      userId?: number;
+      context?: 'textarea' | 'keyboard' | 'menu';
+    }
   /** A user reacts to a message: ONIMBOTV2REACTIONCHANGE to the bot that wrote it. */
   | { kind: 'react'; messageId: number; reaction?: string; action?: 'add' | 'delete'; userId?: number }
   /** A user opens the bot's dialog with a context: ONIMBOTV2CONTEXTGET. */
@@ -77,20 +110,29 @@ export interface ChatbotOutcome {
 const v2Bot = (portal: Portal, botId: number): { bot: BotState; s: BotV2Settings } => {
   const bot = portal.bots.get(botId);
   const s = portal.chatbots.settings.get(botId);
-  if (!bot || !s || s.deleted) throw new SandboxError('B24SB_NOT_FOUND', `No bot ${botId} on portal ${portal.memberId}; register one with imbot.v2.Bot.register`);
+  if (!bot || !s || s.deleted)
+    throw new SandboxError(
+      'B24SB_NOT_FOUND',
+      `No bot ${botId} on portal ${portal.memberId}; register one with imbot.v2.Bot.register`,
+    );
   return { bot, s };
 };
 
 const messageOf = (portal: Portal, id: number): { message: BotMessage; chat: ChatV2 } => {
   const message = portal.chatbots.messages.get(id);
   const chat = message && portal.chatbots.chats.get(message.chatId);
-  if (!message || !chat || message.deleted) throw new SandboxError('B24SB_NOT_FOUND', `No message ${id} on portal ${portal.memberId}`);
+  if (!message || !chat || message.deleted)
+    throw new SandboxError('B24SB_NOT_FOUND', `No message ${id} on portal ${portal.memberId}`);
   return { message, chat };
 };
 
 const chatOf = (portal: Portal, chatId: number): ChatV2 => {
   const chat = portal.chatbots.chats.get(chatId);
-  if (!chat) throw new SandboxError('B24SB_NOT_FOUND', `No chat ${chatId} on portal ${portal.memberId}; a join action makes one`);
+  if (!chat)
+    throw new SandboxError(
+      'B24SB_NOT_FOUND',
+      `No chat ${chatId} on portal ${portal.memberId}; a join action makes one`,
+    );
   return chat;
 };
 
@@ -118,7 +160,12 @@ export async function chatbotAct(core: SandboxCore, portal: Portal, act: Chatbot
     const queued = toUsers(core, portal, chat, code, dataFor);
     if (queued.length > 0) results.push({ code, ok: true, deliveries: [], queued });
   };
-  const bots = async (ids: number[], code: string, dataFor: (botId: number) => Record<string, unknown>, userId?: number) => {
+  const bots = async (
+    ids: number[],
+    code: string,
+    dataFor: (botId: number) => Record<string, unknown>,
+    userId?: number,
+  ) => {
     for (const id of ids) results.push(await toBot(core, portal, id, code, dataFor(id), userId));
   };
   const done = (chatId: number, messageId?: number): ChatbotOutcome => ({
@@ -133,12 +180,23 @@ export async function chatbotAct(core: SandboxCore, portal: Portal, act: Chatbot
     case 'join': {
       const { bot } = v2Bot(portal, act.botId);
       const userId = act.userId ?? portal.adminUserId;
-      const chat = act.chatId === undefined ? cb.groupChat(userId, act.title ?? 'Sandbox chat') : chatOf(portal, act.chatId);
+      const chat =
+        act.chatId === undefined ? cb.groupChat(userId, act.title ?? 'Sandbox chat') : chatOf(portal, act.chatId);
       chat.members.add(userId);
       chat.members.add(bot.id);
       const dialogId = `chat${chat.id}`;
-      await bots([bot.id], 'ONIMBOTV2JOINCHAT', (id) => ({ dialogId, chat: chatV2(chat, id), user: userObject(core, portal, userId), language }), userId);
-      users(chat, 'ONIMV2JOINCHAT', (viewer) => ({ dialogId, chat: chatV2(chat, viewer), user: userObject(core, portal, bot.id), language }));
+      await bots(
+        [bot.id],
+        'ONIMBOTV2JOINCHAT',
+        (id) => ({ dialogId, chat: chatV2(chat, id), user: userObject(core, portal, userId), language }),
+        userId,
+      );
+      users(chat, 'ONIMV2JOINCHAT', (viewer) => ({
+        dialogId,
+        chat: chatV2(chat, viewer),
+        user: userObject(core, portal, bot.id),
+        language,
+      }));
       return done(chat.id);
     }
     case 'write': {
@@ -155,12 +213,26 @@ export async function chatbotAct(core: SandboxCore, portal: Portal, act: Chatbot
           mentioned.push(bot.id);
         }
       } else {
-        if (act.botId === undefined) throw new SandboxError('B24SB_BAD_REQUEST', 'A write needs botId (its private chat) or chatId');
+        if (act.botId === undefined)
+          throw new SandboxError('B24SB_BAD_REQUEST', 'A write needs botId (its private chat) or chatId');
         chat = cb.privateChat(userId, v2Bot(portal, act.botId).bot.id);
       }
       const to = addressed(portal, chat, mentioned);
-      const message = cb.addMessage({ chatId: chat.id, authorId: userId, text, date: now(), system: false, params: {}, addressedTo: to });
-      const common = (viewer: number) => ({ message: messageV2(message), chat: chatV2(chat, viewer), user: userObject(core, portal, userId), language });
+      const message = cb.addMessage({
+        chatId: chat.id,
+        authorId: userId,
+        text,
+        date: now(),
+        system: false,
+        params: {},
+        addressedTo: to,
+      });
+      const common = (viewer: number) => ({
+        message: messageV2(message),
+        chat: chatV2(chat, viewer),
+        user: userObject(core, portal, userId),
+        language,
+      });
       await bots(to, 'ONIMBOTV2MESSAGEADD', common, userId);
       users(chat, 'ONIMV2MESSAGEADD', common);
       return done(chat.id, message.id);
@@ -169,7 +241,12 @@ export async function chatbotAct(core: SandboxCore, portal: Portal, act: Chatbot
       const { message, chat } = messageOf(portal, act.messageId);
       message.text = act.text;
       message.params = { ...message.params, IS_EDITED: 'Y' };
-      const common = (viewer: number) => ({ message: messageV2(message), chat: chatV2(chat, viewer), user: userObject(core, portal, message.authorId), language });
+      const common = (viewer: number) => ({
+        message: messageV2(message),
+        chat: chatV2(chat, viewer),
+        user: userObject(core, portal, message.authorId),
+        language,
+      });
       await bots(message.addressedTo, 'ONIMBOTV2MESSAGEUPDATE', common, message.authorId);
       users(chat, 'ONIMV2MESSAGEUPDATE', common);
       return done(chat.id, message.id);
@@ -177,7 +254,12 @@ export async function chatbotAct(core: SandboxCore, portal: Portal, act: Chatbot
     case 'delete': {
       const { message, chat } = messageOf(portal, act.messageId);
       message.deleted = true;
-      const common = (viewer: number) => ({ messageId: message.id, chat: chatV2(chat, viewer), user: userObject(core, portal, message.authorId), language });
+      const common = (viewer: number) => ({
+        messageId: message.id,
+        chat: chatV2(chat, viewer),
+        user: userObject(core, portal, message.authorId),
+        language,
+      });
       await bots(message.addressedTo, 'ONIMBOTV2MESSAGEDELETE', common, message.authorId);
       users(chat, 'ONIMV2MESSAGEDELETE', common);
       return done(chat.id, message.id);
@@ -186,16 +268,44 @@ export async function chatbotAct(core: SandboxCore, portal: Portal, act: Chatbot
       const { bot } = v2Bot(portal, act.botId);
       const name = act.command.replace(/^\//, '');
       const command = [...cb.commands.values()].find((c) => c.botId === bot.id && c.command === name);
-      if (!command) throw new SandboxError('B24SB_NOT_FOUND', `Bot ${bot.id} has no command /${name}; register it with imbot.v2.Command.register`);
+      if (!command)
+        throw new SandboxError(
+          'B24SB_NOT_FOUND',
+          `Bot ${bot.id} has no command /${name}; register it with imbot.v2.Command.register`,
+        );
       const userId = act.userId ?? portal.adminUserId;
       const chat = act.chatId === undefined ? cb.privateChat(userId, bot.id) : chatOf(portal, act.chatId);
       chat.members.add(userId);
       const params = act.params ?? '';
-      const message = cb.addMessage({ chatId: chat.id, authorId: userId, text: `/${name}${params ? ` ${params}` : ''}`, date: now(), system: false, params: {}, addressedTo: [] });
+      const message = cb.addMessage({
+        chatId: chat.id,
+        authorId: userId,
+        text: `/${name}${params ? ` ${params}` : ''}`,
+        date: now(),
+        system: false,
+        params: {},
+        addressedTo: [],
+      });
       cb.commandCalls.add(`${message.id}:${command.id}`);
       const call = { id: command.id, command: `/${name}`, params, context: act.context ?? 'textarea' };
-      await bots([bot.id], 'ONIMBOTV2COMMANDADD', (viewer) => ({ command: call, message: messageV2(message), chat: chatV2(chat, viewer), user: userObject(core, portal, userId), language }), userId);
-      users(chat, 'ONIMV2MESSAGEADD', (viewer) => ({ message: messageV2(message), chat: chatV2(chat, viewer), user: userObject(core, portal, userId), language }));
+      await bots(
+        [bot.id],
+        'ONIMBOTV2COMMANDADD',
+        (viewer) => ({
+          command: call,
+          message: messageV2(message),
+          chat: chatV2(chat, viewer),
+          user: userObject(core, portal, userId),
+          language,
+        }),
+        userId,
+      );
+      users(chat, 'ONIMV2MESSAGEADD', (viewer) => ({
+        message: messageV2(message),
+        chat: chatV2(chat, viewer),
+        user: userObject(core, portal, userId),
+        language,
+      }));
       return done(chat.id, message.id);
     }
     case 'react': {
@@ -205,7 +315,14 @@ export async function chatbotAct(core: SandboxCore, portal: Portal, act: Chatbot
       const action = act.action ?? 'add';
       const author = cb.settings.get(message.authorId);
       const to = author?.version === 2 && author.isReactionsEnabled && !message.system ? [message.authorId] : [];
-      const common = (viewer: number) => ({ reaction, action, message: messageV2(message), chat: chatV2(chat, viewer), user: userObject(core, portal, userId), language });
+      const common = (viewer: number) => ({
+        reaction,
+        action,
+        message: messageV2(message),
+        chat: chatV2(chat, viewer),
+        user: userObject(core, portal, userId),
+        language,
+      });
       await bots(to, 'ONIMBOTV2REACTIONCHANGE', common, userId);
       users(chat, 'ONIMV2REACTIONCHANGE', common);
       return done(chat.id, message.id);
@@ -214,7 +331,18 @@ export async function chatbotAct(core: SandboxCore, portal: Portal, act: Chatbot
       const { bot } = v2Bot(portal, act.botId);
       const userId = act.userId ?? portal.adminUserId;
       const chat = cb.privateChat(userId, bot.id);
-      await bots([bot.id], 'ONIMBOTV2CONTEXTGET', (viewer) => ({ dialogId: String(userId), context: act.context, chat: chatV2(chat, viewer), user: userObject(core, portal, userId), language }), userId);
+      await bots(
+        [bot.id],
+        'ONIMBOTV2CONTEXTGET',
+        (viewer) => ({
+          dialogId: String(userId),
+          context: act.context,
+          chat: chatV2(chat, viewer),
+          user: userObject(core, portal, userId),
+          language,
+        }),
+        userId,
+      );
       return done(chat.id);
     }
   }

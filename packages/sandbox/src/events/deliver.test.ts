@@ -25,7 +25,19 @@ afterEach(async () => {
   await sb.stop();
 });
 
-const USER_AUTH_KEYS = ['access_token', 'expires', 'expires_in', 'scope', 'domain', 'server_endpoint', 'status', 'client_endpoint', 'member_id', 'user_id', 'application_token'];
+const USER_AUTH_KEYS = [
+  'access_token',
+  'expires',
+  'expires_in',
+  'scope',
+  'domain',
+  'server_endpoint',
+  'status',
+  'client_endpoint',
+  'member_id',
+  'user_id',
+  'application_token',
+];
 
 describe('what a handler receives', () => {
   it('for every PHP fixture payload, a form POST byte-identical to PHP http_build_query', async () => {
@@ -50,7 +62,15 @@ describe('what a handler receives', () => {
     const data = payloads.imconnectorMessageAdd({
       connector: 'myconnector',
       line: 107,
-      messages: [{ chatId: 1807, messageId: 86497, externalChatId: 'channel-123', userId: 27, text: '[b]Klaus Weber:[/b] [br]Guten Tag!' }],
+      messages: [
+        {
+          chatId: 1807,
+          messageId: 86497,
+          externalChatId: 'channel-123',
+          userId: 27,
+          text: '[b]Klaus Weber:[/b] [br]Guten Tag!',
+        },
+      ],
     });
     const result = await sb.sendEvent(sb.portal, 'ONIMCONNECTORMESSAGEADD', data, { userId: 27 });
     expect(result.ok).toBe(true);
@@ -77,20 +97,42 @@ describe('what a handler receives', () => {
   });
 
   it('withTokens:false (robot-caused) leaves the tokens out, as the no-oauth fixture shows', async () => {
-    await sb.sendEvent(sb.portal, 'ONIMCONNECTORMESSAGEADD', { CONNECTOR: 'c', LINE: 1 }, { handlerUrl: `${cap.url}/r`, withTokens: false });
+    await sb.sendEvent(
+      sb.portal,
+      'ONIMCONNECTORMESSAGEADD',
+      { CONNECTOR: 'c', LINE: 1 },
+      { handlerUrl: `${cap.url}/r`, withTokens: false },
+    );
     const [req] = await cap.waitFor(1);
     const auth = (decodeForm(req!.text).params as Record<string, Record<string, unknown>>).auth!;
-    expect(Object.keys(auth)).toEqual(['scope', 'domain', 'server_endpoint', 'status', 'client_endpoint', 'member_id', 'application_token']);
+    expect(Object.keys(auth)).toEqual([
+      'scope',
+      'domain',
+      'server_endpoint',
+      'status',
+      'client_endpoint',
+      'member_id',
+      'application_token',
+    ]);
   });
 
   it('ONIMCONNECTORLINEDELETE carries data as a bare number; eventId can replace event_handler_id', async () => {
-    await sb.sendEvent(sb.portal, 'ONIMCONNECTORLINEDELETE', payloads.imconnectorLineDelete(107), { handlerUrl: `${cap.url}/l` });
-    await sb.sendEvent(sb.portal, 'ONIMCONNECTORDIALOGSTART', payloads.imconnectorDialogStart({ connector: 'c', line: 105, chatId: 8, sessionId: 3282 }), {
-      handlerUrl: `${cap.url}/d`,
-      handlerIdKey: 'eventId',
+    await sb.sendEvent(sb.portal, 'ONIMCONNECTORLINEDELETE', payloads.imconnectorLineDelete(107), {
+      handlerUrl: `${cap.url}/l`,
     });
+    await sb.sendEvent(
+      sb.portal,
+      'ONIMCONNECTORDIALOGSTART',
+      payloads.imconnectorDialogStart({ connector: 'c', line: 105, chatId: 8, sessionId: 3282 }),
+      {
+        handlerUrl: `${cap.url}/d`,
+        handlerIdKey: 'eventId',
+      },
+    );
     const [line, dialog] = await cap.waitFor(2);
-    expect(line!.text).toMatch(/^event=ONIMCONNECTORLINEDELETE&event_handler_id=\d+&data=107&ts=1773759161&auth%5Baccess_token%5D=/);
+    expect(line!.text).toMatch(
+      /^event=ONIMCONNECTORLINEDELETE&event_handler_id=\d+&data=107&ts=1773759161&auth%5Baccess_token%5D=/,
+    );
     const d = decodeForm(dialog!.text).params;
     expect(Object.keys(d)).toEqual(['event', 'eventId', 'data', 'ts', 'auth']);
     expect(d.data).toMatchObject({ CONNECTOR: 'c', LINE: '105', DATA: [{ session: { id: '3282', closed: 'N' } }] });
@@ -99,10 +141,19 @@ describe('what a handler receives', () => {
   it('ONIMBOT* events go to the addressed bots’ handlers, with per-bot tokens and an AUTH copy', async () => {
     sb.portal.bind('ONIMBOTMESSAGEADD', `${cap.url}/bot567`, 0, 567);
     sb.portal.bind('ONIMBOTMESSAGEADD', `${cap.url}/bot999`, 0, 999);
-    const r = await sb.act.bot(sb.portal, 'add', { bots: [{ id: 567, code: 'BOT1', name: 'NewBot' }], chatType: 'C', chatId: 1157, messageId: 84351, text: ', hi' });
+    const r = await sb.act.bot(sb.portal, 'add', {
+      bots: [{ id: 567, code: 'BOT1', name: 'NewBot' }],
+      chatType: 'C',
+      chatId: 1157,
+      messageId: 84351,
+      text: ', hi',
+    });
     expect(r.deliveries.map((d) => d.url)).toEqual([`${cap.url}/bot567`]);
     const [req] = await cap.waitFor(1);
-    const body = decodeForm(req!.text).params as Record<string, Record<string, Record<string, Record<string, unknown>>>>;
+    const body = decodeForm(req!.text).params as Record<
+      string,
+      Record<string, Record<string, Record<string, unknown>>>
+    >;
     const bot = body.data!.BOT!['567']!;
     expect(Object.keys(bot)).toEqual([
       'access_token',
@@ -124,7 +175,11 @@ describe('what a handler receives', () => {
     ]);
     expect(bot).toMatchObject({ user_id: '567', client_id: sb.clientId, BOT_ID: '567', BOT_CODE: 'BOT1' });
     expect(bot.AUTH).toMatchObject({ access_token: bot.access_token, refresh_token: bot.refresh_token });
-    expect(body.data!.PARAMS).toMatchObject({ MENTIONED_LIST: { 567: '567' }, MESSAGE_ORIGINAL: '[USER=567]NewBot[/USER] , hi', DIALOG_ID: 'chat1157' });
+    expect(body.data!.PARAMS).toMatchObject({
+      MENTIONED_LIST: { 567: '567' },
+      MESSAGE_ORIGINAL: '[USER=567]NewBot[/USER] , hi',
+      DIALOG_ID: 'chat1157',
+    });
     expect(Object.keys(body.auth!)).toEqual([...USER_AUTH_KEYS.slice(0, -1), 'refresh_token', 'application_token']);
     expect((await callRest(sb.restUrl, 'app.info', { auth: bot.access_token })).status).toBe(200);
   });
@@ -153,7 +208,9 @@ describe('install and uninstall', () => {
     expect(body.auth!.access_token).toBe(result.tokens.access_token);
     const info = await callRest(sb.restUrl, 'app.info', { auth: result.tokens.access_token });
     expect(info.body.result.INSTALLED).toBe(true);
-    expect((await callRest(sb.restUrl, 'event.get', { auth: result.tokens.access_token })).body.result[0].event).toBe('ONAPPINSTALL');
+    expect((await callRest(sb.restUrl, 'event.get', { auth: result.tokens.access_token })).body.result[0].event).toBe(
+      'ONAPPINSTALL',
+    );
   });
 
   it('uninstall sends ONAPPUNINSTALL without tokens to the bound handlers', async () => {
@@ -163,7 +220,13 @@ describe('install and uninstall', () => {
     const body = decodeForm(req!.text).params as Record<string, Record<string, unknown>>;
     expect(Object.keys(body)).toEqual(['event', 'data', 'ts', 'auth']);
     expect(body.data).toEqual({ LANGUAGE_ID: 'en', CLEAN: '1' });
-    expect(Object.keys(body.auth!)).toEqual(['domain', 'server_endpoint', 'client_endpoint', 'member_id', 'application_token']);
+    expect(Object.keys(body.auth!)).toEqual([
+      'domain',
+      'server_endpoint',
+      'client_endpoint',
+      'member_id',
+      'application_token',
+    ]);
     expect(sb.portal.handlers).toEqual([]);
     expect(sb.portal.installed).toBe(false);
   });
@@ -174,7 +237,13 @@ describe('no re-send, outcome recorded', () => {
     cap.reply({ status: 500, body: 'boom' });
     const r = await sb.sendEvent(sb.portal, 'ONAPPTEST', { QUERY: {} }, { handlerUrl: `${cap.url}/fail` });
     expect(r.ok).toBe(false);
-    expect(r.deliveries[0]).toMatchObject({ status: 500, ok: false, responseBody: 'boom', code: 'ONAPPTEST', url: `${cap.url}/fail` });
+    expect(r.deliveries[0]).toMatchObject({
+      status: 500,
+      ok: false,
+      responseBody: 'boom',
+      code: 'ONAPPTEST',
+      url: `${cap.url}/fail`,
+    });
     await sleep(300);
     expect(cap.requests).toHaveLength(1);
     expect(sb.recorder.deliveries()).toHaveLength(1);

@@ -85,7 +85,8 @@ export function envelope(
   handlerId: number | undefined,
   opts: SendOptions = {},
 ): Record<string, unknown> {
-  const style: AuthStyle = opts.authStyle ?? (opts.withTokens === false && code !== 'ONAPPUNINSTALL' ? 'robot' : defaultAuthStyle(code));
+  const style: AuthStyle =
+    opts.authStyle ?? (opts.withTokens === false && code !== 'ONAPPUNINSTALL' ? 'robot' : defaultAuthStyle(code));
   const withHandlerId = handlerId !== undefined && code !== 'ONAPPINSTALL' && code !== 'ONAPPUNINSTALL';
   return {
     event: code,
@@ -105,7 +106,13 @@ export function envelope(
  * Sends an event the way Bitrix24's queue does: one form-encoded POST per handler, the
  * outcome logged, nothing re-sent whatever the answer.
  */
-export async function sendEvent(core: SandboxCore, portal: Portal, code: string, data: unknown, opts: SendOptions = {}): Promise<DeliveryResult> {
+export async function sendEvent(
+  core: SandboxCore,
+  portal: Portal,
+  code: string,
+  data: unknown,
+  opts: SendOptions = {},
+): Promise<DeliveryResult> {
   const upper = code.toUpperCase();
   const list = targets(portal, upper, data, opts.handlerUrl);
   const deliveries = await Promise.all(
@@ -118,13 +125,30 @@ export async function sendEvent(core: SandboxCore, portal: Portal, code: string,
 }
 
 /** Posts a complete payload as it is (a recorded or hand-made event), encoded and logged like any delivery. */
-export function deliverPayload(core: SandboxCore, portal: Portal, url: string, payload: Record<string, unknown>): Promise<DeliveryRecord> {
+export function deliverPayload(
+  core: SandboxCore,
+  portal: Portal,
+  url: string,
+  payload: Record<string, unknown>,
+): Promise<DeliveryRecord> {
   const code = typeof payload.event === 'string' ? payload.event : '';
   const handlerId = Number(payload.event_handler_id ?? payload.eventId);
-  return deliverOnce(core, portal, code, { url, handlerId: Number.isInteger(handlerId) ? handlerId : undefined }, payload);
+  return deliverOnce(
+    core,
+    portal,
+    code,
+    { url, handlerId: Number.isInteger(handlerId) ? handlerId : undefined },
+    payload,
+  );
 }
 
-async function deliverOnce(core: SandboxCore, portal: Portal, code: string, target: Target, payload: Record<string, unknown>): Promise<DeliveryRecord> {
+async function deliverOnce(
+  core: SandboxCore,
+  portal: Portal,
+  code: string,
+  target: Target,
+  payload: Record<string, unknown>,
+): Promise<DeliveryRecord> {
   const body = httpBuildQuery(payload);
   const at = core.clock.now();
   const started = performance.now();
@@ -191,7 +215,11 @@ async function post(url: string, body: string, timeoutMs: number): Promise<PostO
         kept += c.byteLength;
       });
       const done = (error?: string): void =>
-        resolve({ status: res.statusCode ?? 0, responseBody: Buffer.concat(chunks).toString('utf8'), ...(error ? { error } : {}) });
+        resolve({
+          status: res.statusCode ?? 0,
+          responseBody: Buffer.concat(chunks).toString('utf8'),
+          ...(error ? { error } : {}),
+        });
       res.on('end', () => done());
       res.on('error', (e) => done(e.message));
       res.on('close', () => done(res.complete ? undefined : 'Answer cut off'));

@@ -23,17 +23,17 @@ function connectorApp(restUrl: string): (req: CapturedRequest) => { status: numb
     if (ev.event === 'ONAPPINSTALL' && auth) {
       track(
         (async () => {
-        await callRest(restUrl, 'imconnector.register', {
-          auth,
-          ID: 'myconnector',
-          NAME: 'Mine',
-          ICON: { DATA_IMAGE: 'data:image/svg+xml,x' },
-          PLACEMENT_HANDLER: 'https://app.example/p',
-        });
-        await callRest(restUrl, 'imconnector.activate', { auth, CONNECTOR: 'myconnector', LINE: 1, ACTIVE: 1 });
-        for (const event of ['ONIMCONNECTORMESSAGEADD', 'ONIMCONNECTORMESSAGEUPDATE', 'ONIMCONNECTORMESSAGEDELETE']) {
-          await callRest(restUrl, 'event.bind', { auth, event, handler: `${app.url}/events` });
-        }
+          await callRest(restUrl, 'imconnector.register', {
+            auth,
+            ID: 'myconnector',
+            NAME: 'Mine',
+            ICON: { DATA_IMAGE: 'data:image/svg+xml,x' },
+            PLACEMENT_HANDLER: 'https://app.example/p',
+          });
+          await callRest(restUrl, 'imconnector.activate', { auth, CONNECTOR: 'myconnector', LINE: 1, ACTIVE: 1 });
+          for (const event of ['ONIMCONNECTORMESSAGEADD', 'ONIMCONNECTORMESSAGEUPDATE', 'ONIMCONNECTORMESSAGEDELETE']) {
+            await callRest(restUrl, 'event.bind', { auth, event, handler: `${app.url}/events` });
+          }
         })(),
       );
     }
@@ -65,9 +65,21 @@ afterEach(async () => {
 
 describe('conversation', () => {
   it('dialog start, operator messages, an edit carrying the reported external ids, a deletion, dialog finish', async () => {
-    const result = await sb.scenario('conversation', { handlerUrl: `${app.url}/events`, messages: 2, connector: 'myconnector', externalChatId: 'chan-1' });
+    const result = await sb.scenario('conversation', {
+      handlerUrl: `${app.url}/events`,
+      messages: 2,
+      connector: 'myconnector',
+      externalChatId: 'chan-1',
+    });
     expect(result.ok).toBe(true);
-    expect(result.steps.map((s) => s.step)).toEqual(['dialog start', 'operator writes 1', 'operator writes 2', 'operator edits', 'operator deletes', 'dialog finish']);
+    expect(result.steps.map((s) => s.step)).toEqual([
+      'dialog start',
+      'operator writes 1',
+      'operator writes 2',
+      'operator edits',
+      'operator deletes',
+      'dialog finish',
+    ]);
     const events = app.requests.map(form);
     expect(events.map((e) => e.event)).toEqual([
       'ONIMCONNECTORDIALOGSTART',
@@ -108,7 +120,12 @@ describe('bot', () => {
 
   it('uses the bot an application registered; TYPE=B bots get no update/delete, which is reported as skipped', async () => {
     const auth = sb.issueTokens(sb.portal).access_token;
-    await callRest(sb.restUrl, 'imbot.register', { auth, CODE: 'b', EVENT_HANDLER: `${app.url}/registered`, PROPERTIES: { NAME: 'B' } });
+    await callRest(sb.restUrl, 'imbot.register', {
+      auth,
+      CODE: 'b',
+      EVENT_HANDLER: `${app.url}/registered`,
+      PROPERTIES: { NAME: 'B' },
+    });
     const result = await sb.scenario('bot');
     expect(result.steps.map((s) => [s.step, Boolean(s.skipped)])).toEqual([
       ['personal message', false],
@@ -133,7 +150,12 @@ describe('portals', () => {
 
 describe('load', () => {
   it('sends N events per second for T seconds and reports the outcome', async () => {
-    const result = await sb.scenario('load', { handlerUrl: `${app.url}/load`, rate: 40, seconds: 0.5, connector: 'myconnector' });
+    const result = await sb.scenario('load', {
+      handlerUrl: `${app.url}/load`,
+      rate: 40,
+      seconds: 0.5,
+      connector: 'myconnector',
+    });
     expect(result.ok).toBe(true);
     expect(result.load).toMatchObject({ sent: 20, ok: 20, failed: 0, statuses: { 200: 20 } });
     expect(result.load!.durationMs).toBeGreaterThanOrEqual(450);

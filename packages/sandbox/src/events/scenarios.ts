@@ -84,9 +84,21 @@ const step = (name: string, result: DeliveryResult): ScenarioStep => ({
   result,
 });
 
-function finish(name: ScenarioName, steps: ScenarioStep[], portals: Portal[], extra: Partial<ScenarioResult> = {}): ScenarioResult {
+function finish(
+  name: ScenarioName,
+  steps: ScenarioStep[],
+  portals: Portal[],
+  extra: Partial<ScenarioResult> = {},
+): ScenarioResult {
   const deliveries = steps.flatMap((s) => s.result.deliveries);
-  return { name, ok: steps.every((s) => s.skipped || s.result.ok), steps, deliveries, portals: portals.map((p) => p.memberId), ...extra };
+  return {
+    name,
+    ok: steps.every((s) => s.skipped || s.result.ok),
+    steps,
+    deliveries,
+    portals: portals.map((p) => p.memberId),
+    ...extra,
+  };
 }
 
 function connectorOf(portal: Portal, opts: ScenarioOptions): { connector: string; line: number } {
@@ -100,7 +112,9 @@ const sendOpts = (opts: ScenarioOptions): SendOptions => (opts.handlerUrl ? { ha
 /** Waits for the application to report delivery of a message, so later edits carry its external ids. */
 async function awaitStatus(core: SandboxCore, portal: Portal, messageId: number, ms: number): Promise<void> {
   if (ms <= 0) return;
-  await core.recorder.waitFor('status', (s) => s.memberId === portal.memberId && s.messageId === messageId && s.kind === 'delivery', ms).catch(() => undefined);
+  await core.recorder
+    .waitFor('status', (s) => s.memberId === portal.memberId && s.messageId === messageId && s.kind === 'delivery', ms)
+    .catch(() => undefined);
 }
 
 /** Dialog start, operator messages, an edit, a deletion, dialog finish. */
@@ -117,14 +131,21 @@ async function conversation(host: ScenarioHost, opts: ScenarioOptions): Promise<
   const written: number[] = [];
   for (let i = 1; i <= (opts.messages ?? 3); i++) {
     await pause();
-    const m = await operatorWrites(core, portal, { connector, line, externalChatId, text: `Operator message ${i}` }, send);
+    const m = await operatorWrites(
+      core,
+      portal,
+      { connector, line, externalChatId, text: `Operator message ${i}` },
+      send,
+    );
     written.push(m.message.id);
     steps.push(step(`operator writes ${i}`, m.delivery));
     if (m.delivery.deliveries.length) await awaitStatus(core, portal, m.message.id, opts.statusWaitMs ?? 1000);
   }
   if (written.length > 0) {
     await pause();
-    steps.push(step('operator edits', await operatorEdits(core, portal, written[0]!, 'Operator message 1 (edited)', send)));
+    steps.push(
+      step('operator edits', await operatorEdits(core, portal, written[0]!, 'Operator message 1 (edited)', send)),
+    );
     await pause();
     steps.push(step('operator deletes', await operatorDeletes(core, portal, written.at(-1)!, send)));
   }
@@ -139,9 +160,26 @@ async function bot(host: ScenarioHost, opts: ScenarioOptions): Promise<ScenarioR
   const portal = core.portal(opts.portal);
   let target: BotState | undefined = [...portal.bots.values()][0];
   if (!target) {
-    if (!opts.handlerUrl) throw new SandboxError('B24SB_BAD_REQUEST', 'No bot is registered on the portal; register one with imbot.register or pass handlerUrl');
-    const events = ['ONIMBOTMESSAGEADD', 'ONIMBOTMESSAGEUPDATE', 'ONIMBOTMESSAGEDELETE', 'ONIMBOTJOINCHAT', 'ONIMBOTDELETE'];
-    target = { id: portal.nextUserId(), code: 'sandbox_bot', type: 'S', openline: false, properties: { NAME: 'Sandbox Bot' }, handlers: {} };
+    if (!opts.handlerUrl)
+      throw new SandboxError(
+        'B24SB_BAD_REQUEST',
+        'No bot is registered on the portal; register one with imbot.register or pass handlerUrl',
+      );
+    const events = [
+      'ONIMBOTMESSAGEADD',
+      'ONIMBOTMESSAGEUPDATE',
+      'ONIMBOTMESSAGEDELETE',
+      'ONIMBOTJOINCHAT',
+      'ONIMBOTDELETE',
+    ];
+    target = {
+      id: portal.nextUserId(),
+      code: 'sandbox_bot',
+      type: 'S',
+      openline: false,
+      properties: { NAME: 'Sandbox Bot' },
+      handlers: {},
+    };
     for (const e of events) target.handlers[e] = opts.handlerUrl;
     portal.bots.set(target.id, target);
     for (const e of events) portal.bind(e, opts.handlerUrl, 0, target.id);
@@ -149,12 +187,25 @@ async function bot(host: ScenarioHost, opts: ScenarioOptions): Promise<ScenarioR
   const bots = [{ id: target.id, code: target.code, name: String(target.properties.NAME ?? target.code) }];
   const send = sendOpts(opts);
   const personal: BotMessageInput = { bots, chatType: 'P', chatId: 1401, messageId: 84331, text: 'Hello' };
-  const group: BotMessageInput = { bots, chatType: 'C', chatId: 1157, messageId: 84351, text: ', how to set up the left menu', chatTitle: 'Sandbox group' };
+  const group: BotMessageInput = {
+    bots,
+    chatType: 'C',
+    chatId: 1157,
+    messageId: 84351,
+    text: ', how to set up the left menu',
+    chatTitle: 'Sandbox group',
+  };
   const steps = [
     step('personal message', await botEvent(core, portal, 'add', personal, send)),
     step('mentioned in group', await botEvent(core, portal, 'add', group, send)),
-    step('mention edited', await botEvent(core, portal, 'update', { ...group, text: ', how to set up the left menu, please' }, send)),
-    step('personal message deleted', await botEvent(core, portal, 'delete', { ...personal, text: 'Message has been deleted' }, send)),
+    step(
+      'mention edited',
+      await botEvent(core, portal, 'update', { ...group, text: ', how to set up the left menu, please' }, send),
+    ),
+    step(
+      'personal message deleted',
+      await botEvent(core, portal, 'delete', { ...personal, text: 'Message has been deleted' }, send),
+    ),
   ];
   return finish('bot', steps, [portal]);
 }
@@ -175,12 +226,25 @@ async function chatbot(host: ScenarioHost, opts: ScenarioOptions): Promise<Scena
   let botId = opts.botId ?? [...portal.bots.keys()].find(v2);
   if (botId === undefined) {
     const mode = opts.mode ?? (opts.handlerUrl ? 'webhook' : 'fetch');
-    if (mode === 'webhook' && !opts.handlerUrl) throw new SandboxError('B24SB_BAD_REQUEST', 'A webhook-mode chatbot scenario needs handlerUrl, or a bot registered with imbot.v2.Bot.register');
-    const fields = { code: 'sandbox_chatbot', type: 'bot', eventMode: mode, properties: { name: 'Sandbox Bot' }, ...(mode === 'webhook' ? { webhookUrl: opts.handlerUrl } : {}) };
-    const made = (await botRegister({ core, portal, userId: portal.adminUserId, params: {}, raw: { fields } })) as { bot: { id: number } };
+    if (mode === 'webhook' && !opts.handlerUrl)
+      throw new SandboxError(
+        'B24SB_BAD_REQUEST',
+        'A webhook-mode chatbot scenario needs handlerUrl, or a bot registered with imbot.v2.Bot.register',
+      );
+    const fields = {
+      code: 'sandbox_chatbot',
+      type: 'bot',
+      eventMode: mode,
+      properties: { name: 'Sandbox Bot' },
+      ...(mode === 'webhook' ? { webhookUrl: opts.handlerUrl } : {}),
+    };
+    const made = (await botRegister({ core, portal, userId: portal.adminUserId, params: {}, raw: { fields } })) as {
+      bot: { id: number };
+    };
     botId = made.bot.id;
   }
-  if (!v2(botId)) throw new SandboxError('B24SB_NOT_FOUND', `Bot ${botId} is not a Chatbots 2.0 bot of portal ${portal.memberId}`);
+  if (!v2(botId))
+    throw new SandboxError('B24SB_NOT_FOUND', `Bot ${botId} is not a Chatbots 2.0 bot of portal ${portal.memberId}`);
   const act = async (name: string, a: ChatbotAct) => {
     const outcome = await chatbotAct(core, portal, a);
     const bots = outcome.results.filter((r) => r.code.startsWith('ONIMBOTV2'));
@@ -197,22 +261,45 @@ async function chatbot(host: ScenarioHost, opts: ScenarioOptions): Promise<Scena
   steps.push(joined.step);
   const written = await act('private message', { kind: 'write', botId, text: 'Hello' });
   steps.push(written.step);
-  steps.push((await act('message edited', { kind: 'edit', messageId: written.outcome.messageId!, text: 'Hello (edited)' })).step);
-  await commandRegister({ core, portal, userId: portal.adminUserId, params: {}, raw: { botId, fields: { command: 'help', title: { en: 'Help' } } } });
+  steps.push(
+    (await act('message edited', { kind: 'edit', messageId: written.outcome.messageId!, text: 'Hello (edited)' })).step,
+  );
+  await commandRegister({
+    core,
+    portal,
+    userId: portal.adminUserId,
+    params: {},
+    raw: { botId, fields: { command: 'help', title: { en: 'Help' } } },
+  });
   steps.push((await act('slash command', { kind: 'command', botId, command: 'help', params: 'topic' })).step);
   // A reaction needs a message of the bot's: its latest in the private chat, or a greeting written for it.
   const chatId = written.outcome.chatId;
-  const latest = [...portal.chatbots.messages.values()].filter((m) => m.chatId === chatId && m.authorId === botId && !m.deleted).at(-1);
-  const reply = latest ?? portal.chatbots.addMessage({ chatId, authorId: botId, text: 'Hello! How can I help?', date: isoDate(core.clock.now()), system: false, params: {} });
+  const latest = [...portal.chatbots.messages.values()]
+    .filter((m) => m.chatId === chatId && m.authorId === botId && !m.deleted)
+    .at(-1);
+  const reply =
+    latest ??
+    portal.chatbots.addMessage({
+      chatId,
+      authorId: botId,
+      text: 'Hello! How can I help?',
+      date: isoDate(core.clock.now()),
+      system: false,
+      params: {},
+    });
   steps.push((await act('reaction to the bot', { kind: 'react', messageId: reply.id })).step);
-  steps.push((await act('mentioned in the group', { kind: 'write', botId, chatId: joined.outcome.chatId, text: 'what is new?' })).step);
+  steps.push(
+    (await act('mentioned in the group', { kind: 'write', botId, chatId: joined.outcome.chatId, text: 'what is new?' }))
+      .step,
+  );
   steps.push((await act('private message deleted', { kind: 'delete', messageId: written.outcome.messageId! })).step);
   return finish('chatbot', steps, [portal]);
 }
 
 /** Installs the application on new portals, then each portal's operator writes messages. */
 async function portals(host: ScenarioHost, opts: ScenarioOptions): Promise<ScenarioResult> {
-  if (!opts.handlerUrl) throw new SandboxError('B24SB_BAD_REQUEST', 'The portals scenario needs handlerUrl (where ONAPPINSTALL goes)');
+  if (!opts.handlerUrl)
+    throw new SandboxError('B24SB_BAD_REQUEST', 'The portals scenario needs handlerUrl (where ONAPPINSTALL goes)');
   const { core } = host;
   const created = Array.from({ length: opts.count ?? 3 }, () => core.addPortal());
   const steps: ScenarioStep[] = [];
@@ -223,7 +310,12 @@ async function portals(host: ScenarioHost, opts: ScenarioOptions): Promise<Scena
     const bound = await waitUntil(() => p.handlersFor('ONIMCONNECTORMESSAGEADD').length > 0, 1000);
     const send = bound ? {} : { handlerUrl: opts.handlerUrl };
     for (let i = 1; i <= (opts.messages ?? 2); i++) {
-      const m = await operatorWrites(core, p, { connector, line, externalChatId: `sandbox-chat-${p.memberId.slice(0, 8)}`, text: `Hello ${i}` }, send);
+      const m = await operatorWrites(
+        core,
+        p,
+        { connector, line, externalChatId: `sandbox-chat-${p.memberId.slice(0, 8)}`, text: `Hello ${i}` },
+        send,
+      );
       steps.push(step(`${p.memberId} operator writes ${i}`, m.delivery));
     }
   }
@@ -254,7 +346,11 @@ async function load(host: ScenarioHost, opts: ScenarioOptions): Promise<Scenario
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     const externalChatId = `load-${i % 20}`;
-    pending.push(operatorWrites(core, portal, { connector, line, externalChatId, text: `Load message ${i + 1}` }, send).then((m) => m.delivery));
+    pending.push(
+      operatorWrites(core, portal, { connector, line, externalChatId, text: `Load message ${i + 1}` }, send).then(
+        (m) => m.delivery,
+      ),
+    );
   }
   const results = await Promise.all(pending);
   const durationMs = performance.now() - started;
@@ -274,7 +370,14 @@ async function load(host: ScenarioHost, opts: ScenarioOptions): Promise<Scenario
     achievedRate: Math.round((total / (durationMs / 1000)) * 10) / 10,
   };
   // Per-message detail stays in the recorder; the answer carries the numbers only.
-  return { name: 'load', ok: loadStats.sent > 0 && loadStats.failed === 0, steps: [], deliveries: [], portals: [portal.memberId], load: loadStats };
+  return {
+    name: 'load',
+    ok: loadStats.sent > 0 && loadStats.failed === 0,
+    steps: [],
+    deliveries: [],
+    portals: [portal.memberId],
+    load: loadStats,
+  };
 }
 
 export const scenarios: Record<ScenarioName, (host: ScenarioHost, opts: ScenarioOptions) => Promise<ScenarioResult>> = {

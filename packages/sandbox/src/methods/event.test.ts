@@ -20,14 +20,22 @@ afterEach(async () => {
 
 describe('event.bind / event.get / event.unbind', () => {
   it('binds, lists and unbinds handlers, event names case-insensitive', async () => {
-    expect((await call('event.bind', { event: 'onImConnectorMessageAdd', handler: `${cap.url}/a` })).body.result).toBe(true);
-    expect((await call('event.bind', { EVENT: 'ONAPPTEST', HANDLER: `${cap.url}/b`, AUTH_TYPE: 7 })).body.result).toBe(true);
+    expect((await call('event.bind', { event: 'onImConnectorMessageAdd', handler: `${cap.url}/a` })).body.result).toBe(
+      true,
+    );
+    expect((await call('event.bind', { EVENT: 'ONAPPTEST', HANDLER: `${cap.url}/b`, AUTH_TYPE: 7 })).body.result).toBe(
+      true,
+    );
     expect((await call('event.get', {})).body.result).toEqual([
       { event: 'ONIMCONNECTORMESSAGEADD', handler: `${cap.url}/a`, auth_type: '0', offline: 0 },
       { event: 'ONAPPTEST', handler: `${cap.url}/b`, auth_type: '7', offline: 0 },
     ]);
-    expect((await call('event.unbind', { event: 'ONAPPTEST', handler: `${cap.url}/b` })).body.result).toEqual({ count: 1 });
-    expect((await call('event.unbind', { event: 'ONAPPTEST', handler: `${cap.url}/b` })).body.result).toEqual({ count: 0 });
+    expect((await call('event.unbind', { event: 'ONAPPTEST', handler: `${cap.url}/b` })).body.result).toEqual({
+      count: 1,
+    });
+    expect((await call('event.unbind', { event: 'ONAPPTEST', handler: `${cap.url}/b` })).body.result).toEqual({
+      count: 0,
+    });
     expect((await call('event.get', {})).body.result).toHaveLength(1);
   });
 
@@ -36,11 +44,20 @@ describe('event.bind / event.get / event.unbind', () => {
     const dup = await call('event.bind', { event: 'ONAPPTEST', handler: `${cap.url}/a` });
     expect(dup.status).toBe(400);
     expect(dup.body).toEqual({ error: 'ERROR_HANDLER_ALREADY_EXIST', error_description: 'Handler already exists!' });
-    expect((await call('event.bind', { event: 'ONNOTHING', handler: `${cap.url}/a` })).body).toEqual({ error: 'ERROR_EVENT_NOT_FOUND', error_description: 'Event not found' });
-    expect((await call('event.bind', { event: 'ONAPPTEST' })).body.error_description).toBe("Argument 'HANDLER' is null or empty");
-    expect((await call('event.bind', { handler: `${cap.url}/a` })).body.error_description).toBe("Argument 'EVENT' is null or empty");
+    expect((await call('event.bind', { event: 'ONNOTHING', handler: `${cap.url}/a` })).body).toEqual({
+      error: 'ERROR_EVENT_NOT_FOUND',
+      error_description: 'Event not found',
+    });
+    expect((await call('event.bind', { event: 'ONAPPTEST' })).body.error_description).toBe(
+      "Argument 'HANDLER' is null or empty",
+    );
+    expect((await call('event.bind', { handler: `${cap.url}/a` })).body.error_description).toBe(
+      "Argument 'EVENT' is null or empty",
+    );
     expect((await call('event.bind', { event: 'ONAPPTEST', handler: 'not a url' })).status).toBe(400);
-    expect((await call('event.bind', { event: 'ONAPPTEST', handler: `${cap.url}/z`, event_type: 'offline' })).status).toBe(400);
+    expect(
+      (await call('event.bind', { event: 'ONAPPTEST', handler: `${cap.url}/z`, event_type: 'offline' })).status,
+    ).toBe(400);
   });
 });
 
@@ -51,7 +68,11 @@ describe('event.test', () => {
     expect(r.body.result).toBe(1);
     const [req] = await cap.waitFor(1);
     const body = decodeForm(req!.text).params;
-    expect(body).toMatchObject({ event: 'ONAPPTEST', event_handler_id: '1', data: { QUERY: { any: 'data' }, LANGUAGE_ID: 'en' } });
+    expect(body).toMatchObject({
+      event: 'ONAPPTEST',
+      event_handler_id: '1',
+      data: { QUERY: { any: 'data' }, LANGUAGE_ID: 'en' },
+    });
     expect(Object.keys(body)).toEqual(['event', 'event_handler_id', 'data', 'ts', 'auth']);
   });
 });
@@ -63,7 +84,9 @@ describe('imbot.register', () => {
     const err = async (params: Record<string, unknown>) => (await call('imbot.register', params)).body.error;
     expect(await err({ EVENT_HANDLER: `${cap.url}/b`, PROPERTIES: props })).toBe('CODE_ERROR');
     expect(await err({ CODE: 'echo', PROPERTIES: props })).toBe('EVENT_MESSAGE_ADD_ERROR');
-    expect(await err({ CODE: 'echo', EVENT_MESSAGE_ADD: `${cap.url}/b`, PROPERTIES: props })).toBe('EVENT_WELCOME_MESSAGE_ERROR');
+    expect(await err({ CODE: 'echo', EVENT_MESSAGE_ADD: `${cap.url}/b`, PROPERTIES: props })).toBe(
+      'EVENT_WELCOME_MESSAGE_ERROR',
+    );
     expect(await err({ CODE: 'echo', EVENT_HANDLER: `${cap.url}/b`, PROPERTIES: {} })).toBe('NAME_ERROR');
     expect(await err({ CODE: 'echo', EVENT_HANDLER: `${cap.url}/b` })).toBe('NAME_ERROR');
   });
@@ -73,9 +96,22 @@ describe('imbot.register', () => {
     expect(r.status).toBe(200);
     const id = r.body.result as number;
     expect(Number.isInteger(id)).toBe(true);
-    expect(sb.portal.handlers.filter((h) => h.botId === id).map((h) => h.event)).toEqual(['ONIMBOTMESSAGEADD', 'ONIMBOTJOINCHAT', 'ONIMBOTDELETE']);
-    expect((await call('imbot.register', { CODE: 'echo', EVENT_HANDLER: `${cap.url}/b`, PROPERTIES: props })).body.result).toBe(id);
-    const sup = await call('imbot.register', { CODE: 'sup', TYPE: 'S', EVENT_HANDLER: `${cap.url}/s`, PROPERTIES: props });
-    expect(sb.portal.handlers.filter((h) => h.botId === sup.body.result).map((h) => h.event)).toContain('ONIMBOTMESSAGEUPDATE');
+    expect(sb.portal.handlers.filter((h) => h.botId === id).map((h) => h.event)).toEqual([
+      'ONIMBOTMESSAGEADD',
+      'ONIMBOTJOINCHAT',
+      'ONIMBOTDELETE',
+    ]);
+    expect(
+      (await call('imbot.register', { CODE: 'echo', EVENT_HANDLER: `${cap.url}/b`, PROPERTIES: props })).body.result,
+    ).toBe(id);
+    const sup = await call('imbot.register', {
+      CODE: 'sup',
+      TYPE: 'S',
+      EVENT_HANDLER: `${cap.url}/s`,
+      PROPERTIES: props,
+    });
+    expect(sb.portal.handlers.filter((h) => h.botId === sup.body.result).map((h) => h.event)).toContain(
+      'ONIMBOTMESSAGEUPDATE',
+    );
   });
 });

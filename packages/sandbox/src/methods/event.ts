@@ -65,7 +65,8 @@ export const eventBind: MethodHandler = ({ portal, params }) => {
   }
   const authType = phpEmpty(params.AUTH_TYPE) ? 0 : asInt(params.AUTH_TYPE);
   if (authType === undefined) throw argumentError("The value of an argument 'AUTH_TYPE' must be of type integer");
-  if (!portal.bind(event, handler, authType)) throw new RestError(400, 'ERROR_HANDLER_ALREADY_EXIST', 'Handler already exists!');
+  if (!portal.bind(event, handler, authType))
+    throw new RestError(400, 'ERROR_HANDLER_ALREADY_EXIST', 'Handler already exists!');
   return true;
 };
 
@@ -73,7 +74,11 @@ export const eventBind: MethodHandler = ({ portal, params }) => {
 export const eventUnbind: MethodHandler = ({ portal, params }) => {
   const event = asString(params.EVENT);
   const handler = asString(params.HANDLER);
-  const authType = phpEmpty(params.AUTH_TYPE) ? (params.AUTH_TYPE === undefined ? undefined : 0) : asInt(params.AUTH_TYPE);
+  const authType = phpEmpty(params.AUTH_TYPE)
+    ? params.AUTH_TYPE === undefined
+      ? undefined
+      : 0
+    : asInt(params.AUTH_TYPE);
   const count = portal.unbind({
     ...(event ? { event } : {}),
     ...(handler ? { handler } : {}),
@@ -84,7 +89,12 @@ export const eventUnbind: MethodHandler = ({ portal, params }) => {
 
 /** event.get: the handlers bound on this portal. */
 export const eventGet: MethodHandler = ({ portal }) =>
-  portal.handlers.map((h) => ({ event: h.event, handler: h.handler, auth_type: String(h.authType), offline: h.offline }));
+  portal.handlers.map((h) => ({
+    event: h.event,
+    handler: h.handler,
+    auth_type: String(h.authType),
+    offline: h.offline,
+  }));
 
 /** event.test: ONAPPTEST goes to the bound handlers with the call's parameters in data.QUERY. */
 export const eventTest: MethodHandler = ({ core, portal, raw, userId }) => {

@@ -39,8 +39,10 @@ const MAX_TEXT = 20_000;
 /** `true`/`false`, or "Y"/"N" for clients without JSON booleans (a form body's true is "1"). */
 export function flag(v: unknown, fallback: boolean): boolean {
   if (v === undefined || v === null || v === '') return fallback;
-  if (v === true || v === 1 || v === '1' || (typeof v === 'string' && v.toUpperCase() === 'Y') || v === 'true') return true;
-  if (v === false || v === 0 || v === '0' || (typeof v === 'string' && v.toUpperCase() === 'N') || v === 'false') return false;
+  if (v === true || v === 1 || v === '1' || (typeof v === 'string' && v.toUpperCase() === 'Y') || v === 'true')
+    return true;
+  if (v === false || v === 0 || v === '0' || (typeof v === 'string' && v.toUpperCase() === 'N') || v === 'false')
+    return false;
   return fallback;
 }
 
@@ -105,7 +107,8 @@ function botOf(ctx: MethodContext, opts: { readable?: boolean } = {}): { bot: Bo
   const s = bot && settingsOf(ctx.portal, bot);
   // An unregistered fetch bot's last events (ONIMBOTV2DELETE) stay readable until confirmed.
   if (!bot || !s || (s.deleted && !(opts.readable && s.queue.size > 0))) throw refuse('BOT_NOT_FOUND', 'Bot not found');
-  if (!sameOwner(s.owner, callerOwner(ctx, token))) throw refuse('BOT_OWNERSHIP_ERROR', 'Bot is registered by another application');
+  if (!sameOwner(s.owner, callerOwner(ctx, token)))
+    throw refuse('BOT_OWNERSHIP_ERROR', 'Bot is registered by another application');
   return { bot, s };
 }
 
@@ -157,7 +160,8 @@ export const botRegister: MethodHandler = (ctx) => {
   const { portal, raw, core } = ctx;
   const fields = fieldsOf(raw);
   const botToken = asString(fields.botToken) ?? asString(raw.botToken);
-  if (ctx.hook !== undefined && !botToken?.trim()) throw refuse('BOT_TOKEN_NOT_SPECIFIED', 'Bot token is not specified');
+  if (ctx.hook !== undefined && !botToken?.trim())
+    throw refuse('BOT_TOKEN_NOT_SPECIFIED', 'Bot token is not specified');
   const code = asString(fields.code);
   if (!code) throw refuse('BOT_CODE_REQUIRED', 'Bot code is required');
   const props = fields.properties;
@@ -174,7 +178,9 @@ export const botRegister: MethodHandler = (ctx) => {
   }
   checkAvatar(props);
   const owner = callerOwner(ctx, botToken);
-  const existing = [...portal.bots.values()].find((b) => b.code === code && !portal.chatbots.settings.get(b.id)?.deleted);
+  const existing = [...portal.bots.values()].find(
+    (b) => b.code === code && !portal.chatbots.settings.get(b.id)?.deleted,
+  );
   if (existing) {
     const s = settingsOf(portal, existing);
     if (!sameOwner(s.owner, owner)) throw refuse('BOT_CODE_ALREADY_TAKEN', 'Bot code is already taken');
@@ -183,7 +189,14 @@ export const botRegister: MethodHandler = (ctx) => {
   const mine = [...portal.chatbots.settings.values()].filter((s) => !s.deleted && sameOwner(s.owner, owner)).length;
   if (mine >= MAX_BOTS) throw refuse('BOT_LIMIT_EXCEEDED', 'Bot limit exceeded');
   const isSupportOpenline = flag(fields.isSupportOpenline, false);
-  const bot: BotState = { id: portal.nextUserId(), code, type, openline: isSupportOpenline, properties: props, handlers: {} };
+  const bot: BotState = {
+    id: portal.nextUserId(),
+    code,
+    type,
+    openline: isSupportOpenline,
+    properties: props,
+    handlers: {},
+  };
   const s: BotV2Settings = {
     version: 2,
     owner,
@@ -221,8 +234,11 @@ export const botUpdate: MethodHandler = (ctx) => {
   const rotate = asString(fields.botToken)?.trim() ? asString(fields.botToken)! : undefined;
   if (rotate !== undefined) {
     // One generic answer for a long token and a taken one: it must not reveal other bots' tokens.
-    const taken = [...portal.chatbots.settings.values()].some((o) => o !== s && o.owner.kind === 'webhook' && o.owner.botToken === rotate);
-    if (s.owner.kind !== 'webhook' || rotate.length > MAX_TOKEN || taken) throw refuse('BOT_TOKEN_ROTATION_FAILED', 'Bot token rotation failed');
+    const taken = [...portal.chatbots.settings.values()].some(
+      (o) => o !== s && o.owner.kind === 'webhook' && o.owner.botToken === rotate,
+    );
+    if (s.owner.kind !== 'webhook' || rotate.length > MAX_TOKEN || taken)
+      throw refuse('BOT_TOKEN_ROTATION_FAILED', 'Bot token rotation failed');
   }
   if (isObject(fields.properties)) {
     const p = fields.properties;
@@ -253,7 +269,8 @@ export const botGet: MethodHandler = (ctx) => {
   const id = asInt(ctx.raw.botId);
   const code = asString(ctx.raw.code);
   if ((id === undefined || id <= 0) && !code) throw refuse('PARAMS_REQUIRED', 'Required parameters are missing');
-  const bot = id !== undefined && id > 0 ? ctx.portal.bots.get(id) : [...ctx.portal.bots.values()].find((b) => b.code === code);
+  const bot =
+    id !== undefined && id > 0 ? ctx.portal.bots.get(id) : [...ctx.portal.bots.values()].find((b) => b.code === code);
   const s = bot && settingsOf(ctx.portal, bot);
   if (!bot || !s || s.deleted) throw refuse('BOT_NOT_FOUND', 'Bot not found');
   return botAnswer(ctx.portal, bot, s, sameOwner(s.owner, callerOwner(ctx, token)));
@@ -332,19 +349,44 @@ export const messageSend: MethodHandler = (ctx) => {
   const fields = fieldsOf(ctx.raw);
   const text = asString(fields.message) ?? '';
   const forward = isObject(fields.forwardIds) ? Object.entries(fields.forwardIds) : [];
-  if (!text.trim() && phpEmpty(fields.attach) && forward.length === 0) throw refuse('EMPTY_MESSAGE', 'Message is empty');
+  if (!text.trim() && phpEmpty(fields.attach) && forward.length === 0)
+    throw refuse('EMPTY_MESSAGE', 'Message is empty');
   if (forward.length > 100) throw refuse('SENDING_FAILED', 'Sending failed');
   const date = isoDate(core.clock.now());
   const uuidMap: Record<string, number> = {};
   for (const [uuid, ref] of forward) {
     const original = portal.chatbots.messages.get(asInt(ref) ?? 0);
-    if (!original || original.deleted || !portal.chatbots.chats.get(original.chatId)?.members.has(bot.id)) throw refuse('ACCESS_DENIED', 'Access denied');
-    const copy = portal.chatbots.addMessage({ chatId: chat.id, authorId: bot.id, text: original.text, date, system: false, params: { FORWARD_ID: original.id } });
+    if (!original || original.deleted || !portal.chatbots.chats.get(original.chatId)?.members.has(bot.id))
+      throw refuse('ACCESS_DENIED', 'Access denied');
+    const copy = portal.chatbots.addMessage({
+      chatId: chat.id,
+      authorId: bot.id,
+      text: original.text,
+      date,
+      system: false,
+      params: { FORWARD_ID: original.id },
+    });
     uuidMap[uuid] = copy.id;
   }
-  const sent = text.trim() || !phpEmpty(fields.attach) ? portal.chatbots.addMessage({ chatId: chat.id, authorId: bot.id, text: truncated(text), date, system: flag(fields.system, false), params: paramsOf(fields) }) : undefined;
+  const sent =
+    text.trim() || !phpEmpty(fields.attach)
+      ? portal.chatbots.addMessage({
+          chatId: chat.id,
+          authorId: bot.id,
+          text: truncated(text),
+          date,
+          system: flag(fields.system, false),
+          params: paramsOf(fields),
+        })
+      : undefined;
   const id = sent?.id ?? Object.values(uuidMap).at(-1)!;
-  if (sent) toUsers(core, portal, chat, 'ONIMV2MESSAGEADD', (viewer) => ({ message: messageV2(sent), chat: chatV2(chat, viewer), user: botUserV2(bot.id, settingsOf(portal, bot).properties), language: portal.languageId }));
+  if (sent)
+    toUsers(core, portal, chat, 'ONIMV2MESSAGEADD', (viewer) => ({
+      message: messageV2(sent),
+      chat: chatV2(chat, viewer),
+      user: botUserV2(bot.id, settingsOf(portal, bot).properties),
+      language: portal.languageId,
+    }));
   return { id, uuidMap };
 };
 
@@ -353,7 +395,8 @@ function ownMessage(ctx: MethodContext, bot: BotState, opts: { orManager?: boole
   const m = ctx.portal.chatbots.messages.get(asInt(ctx.raw.messageId) ?? 0);
   const chat = m && ctx.portal.chatbots.chats.get(m.chatId);
   const own = m && !m.deleted && m.authorId === bot.id && !m.system;
-  if (!m || !chat || m.deleted || !(own || (opts.orManager && chat.managers.has(bot.id)))) throw refuse('ACCESS_DENIED', 'Access denied');
+  if (!m || !chat || m.deleted || !(own || (opts.orManager && chat.managers.has(bot.id))))
+    throw refuse('ACCESS_DENIED', 'Access denied');
   return { message: m, chat };
 }
 
@@ -365,7 +408,12 @@ export const messageUpdate: MethodHandler = (ctx) => {
   if (fields.message !== undefined) message.text = truncated(asString(fields.message) ?? '');
   if (fields.keyboard === 'N') delete message.params.KEYBOARD;
   message.params = { ...message.params, ...paramsOf(fields), IS_EDITED: 'Y' };
-  toUsers(ctx.core, ctx.portal, chat, 'ONIMV2MESSAGEUPDATE', (viewer) => ({ message: messageV2(message), chat: chatV2(chat, viewer), user: botUserV2(bot.id, settingsOf(ctx.portal, bot).properties), language: ctx.portal.languageId }));
+  toUsers(ctx.core, ctx.portal, chat, 'ONIMV2MESSAGEUPDATE', (viewer) => ({
+    message: messageV2(message),
+    chat: chatV2(chat, viewer),
+    user: botUserV2(bot.id, settingsOf(ctx.portal, bot).properties),
+    language: ctx.portal.languageId,
+  }));
   return { result: true };
 };
 
@@ -375,7 +423,12 @@ export const messageDelete: MethodHandler = (ctx) => {
   const { message, chat } = ownMessage(ctx, bot, { orManager: true });
   message.deleted = true;
   if (flag(ctx.raw.complete, false)) ctx.portal.chatbots.messages.delete(message.id);
-  toUsers(ctx.core, ctx.portal, chat, 'ONIMV2MESSAGEDELETE', (viewer) => ({ messageId: message.id, chat: chatV2(chat, viewer), user: botUserV2(bot.id, settingsOf(ctx.portal, bot).properties), language: ctx.portal.languageId }));
+  toUsers(ctx.core, ctx.portal, chat, 'ONIMV2MESSAGEDELETE', (viewer) => ({
+    messageId: message.id,
+    chat: chatV2(chat, viewer),
+    user: botUserV2(bot.id, settingsOf(ctx.portal, bot).properties),
+    language: ctx.portal.languageId,
+  }));
   return { result: true };
 };
 
@@ -424,10 +477,18 @@ export const commandAnswer: MethodHandler = (ctx) => {
   const fields = fieldsOf(ctx.raw);
   const text = asString(fields.message) ?? '';
   const failed = () => refuse('COMMAND_ANSWER_FAILED', 'Command answer failed');
-  if (!call || !command || command.botId !== bot.id || !cb.commandCalls.has(`${messageId}:${commandId}`)) throw failed();
+  if (!call || !command || command.botId !== bot.id || !cb.commandCalls.has(`${messageId}:${commandId}`))
+    throw failed();
   if (!chat || chat.id !== call.chatId || (!text.trim() && phpEmpty(fields.attach))) throw failed();
   const system = flag(fields.system, false) || !chat.members.has(bot.id);
-  cb.addMessage({ chatId: chat.id, authorId: bot.id, text: truncated(text), date: isoDate(core.clock.now()), system, params: paramsOf(fields) });
+  cb.addMessage({
+    chatId: chat.id,
+    authorId: bot.id,
+    text: truncated(text),
+    date: isoDate(core.clock.now()),
+    system,
+    params: paramsOf(fields),
+  });
   return { result: true };
 };
 
@@ -454,7 +515,12 @@ export const eventGet: MethodHandler = (ctx) => {
     user.queue.expire(core.clock.now() - 24 * 3600_000);
     queues.push(user.queue);
   }
-  const page = readQueues(queues, asInt(ctx.raw.offset), eventLimit(asInt(ctx.raw.limit)), portal.chatbots.peekEventId());
+  const page = readQueues(
+    queues,
+    asInt(ctx.raw.offset),
+    eventLimit(asInt(ctx.raw.limit)),
+    portal.chatbots.peekEventId(),
+  );
   if (s.deleted && s.queue.size === 0) forgetBot(portal, bot.id);
   return page;
 };

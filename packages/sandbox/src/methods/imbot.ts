@@ -32,7 +32,8 @@ export const imbotRegister: MethodHandler = ({ portal, params }) => {
   const welcome = url(pick('EVENT_WELCOME_MESSAGE'), 'EVENT_WELCOME_MESSAGE_ERROR');
   const remove = url(pick('EVENT_BOT_DELETE'), 'EVENT_BOT_DELETE_ERROR');
   const props = params.PROPERTIES;
-  if (!isObject(props) || (phpEmpty(props.NAME) && phpEmpty(props.LAST_NAME))) throw wrong('NAME_ERROR', "Bot name isn't specified");
+  if (!isObject(props) || (phpEmpty(props.NAME) && phpEmpty(props.LAST_NAME)))
+    throw wrong('NAME_ERROR', "Bot name isn't specified");
 
   const existing = [...portal.bots.values()].find((b) => b.code === code);
   if (existing) return existing.id;
@@ -63,9 +64,13 @@ const v1Error = (code: string, description: string) => new RestError(400, code, 
 /** BOT_ID, or the application's first bot when it is absent. */
 function v1Bot(portal: Portal, params: Record<string, unknown>): BotState {
   const id = asInt(params.BOT_ID);
-  const bot = id === undefined || id === 0 ? [...portal.bots.values()].find((b) => portal.chatbots.settings.get(b.id)?.owner.kind !== 'webhook') : portal.bots.get(id);
+  const bot =
+    id === undefined || id === 0
+      ? [...portal.bots.values()].find((b) => portal.chatbots.settings.get(b.id)?.owner.kind !== 'webhook')
+      : portal.bots.get(id);
   if (!bot || portal.chatbots.settings.get(bot.id)?.deleted) throw v1Error('BOT_ID_ERROR', 'Bot not found');
-  if (portal.chatbots.settings.get(bot.id)?.owner.kind === 'webhook') throw v1Error('APP_ID_ERROR', 'Bot was installed by another rest application');
+  if (portal.chatbots.settings.get(bot.id)?.owner.kind === 'webhook')
+    throw v1Error('APP_ID_ERROR', 'Bot was installed by another rest application');
   return bot;
 }
 
@@ -77,7 +82,7 @@ function v1Chat(portal: Portal, bot: BotState, dialogId: string): ChatV2 {
     chat.members.add(bot.id);
     return chat;
   }
-  if (!/^\d+$/.test(dialogId) || Number(dialogId) <= 0) throw v1Error('DIALOG_ID_EMPTY', 'Dialog ID can\'t be empty');
+  if (!/^\d+$/.test(dialogId) || Number(dialogId) <= 0) throw v1Error('DIALOG_ID_EMPTY', "Dialog ID can't be empty");
   return portal.chatbots.privateChat(Number(dialogId), bot.id);
 }
 
@@ -88,21 +93,31 @@ export const messageAdd: MethodHandler = ({ portal, params, core }) => {
   const to = asInt(params.TO_USER_ID) ?? 0;
   const dialogId = asString(params.DIALOG_ID) ?? '';
   const text = (asString(params.MESSAGE) ?? '').trim();
-  if (!(from > 0 && to > 0) && !dialogId) throw v1Error('DIALOG_ID_EMPTY', 'Dialog ID can\'t be empty');
-  if (!text && phpEmpty(params.ATTACH)) throw v1Error('MESSAGE_EMPTY', 'Message can\'t be empty');
+  if (!(from > 0 && to > 0) && !dialogId) throw v1Error('DIALOG_ID_EMPTY', "Dialog ID can't be empty");
+  if (!text && phpEmpty(params.ATTACH)) throw v1Error('MESSAGE_EMPTY', "Message can't be empty");
   // FROM_USER_ID + TO_USER_ID: a system message in their private dialog.
   const pair = from > 0 && to > 0;
   const chat = pair ? portal.chatbots.privateChat(to, from) : v1Chat(portal, bot, dialogId);
   const system = pair || asString(params.SYSTEM)?.toUpperCase() === 'Y';
-  const extra = Object.fromEntries((['ATTACH', 'KEYBOARD', 'MENU'] as const).filter((k) => !phpEmpty(params[k])).map((k) => [k, params[k]]));
-  return portal.chatbots.addMessage({ chatId: chat.id, authorId: bot.id, text, date: isoDate(core.clock.now()), system, params: extra }).id;
+  const extra = Object.fromEntries(
+    (['ATTACH', 'KEYBOARD', 'MENU'] as const).filter((k) => !phpEmpty(params[k])).map((k) => [k, params[k]]),
+  );
+  return portal.chatbots.addMessage({
+    chatId: chat.id,
+    authorId: bot.id,
+    text,
+    date: isoDate(core.clock.now()),
+    system,
+    params: extra,
+  }).id;
 };
 
 function v1Message(portal: Portal, bot: BotState, params: Record<string, unknown>) {
   const id = asInt(params.MESSAGE_ID);
-  if (id === undefined || id <= 0) throw v1Error('MESSAGE_ID_ERROR', 'Message ID can\'t be empty');
+  if (id === undefined || id <= 0) throw v1Error('MESSAGE_ID_ERROR', "Message ID can't be empty");
   const m = portal.chatbots.messages.get(id);
-  if (!m || m.deleted || m.authorId !== bot.id) throw v1Error('CANT_EDIT_MESSAGE', 'Time has expired for modification or you don\'t have access');
+  if (!m || m.deleted || m.authorId !== bot.id)
+    throw v1Error('CANT_EDIT_MESSAGE', "Time has expired for modification or you don't have access");
   return m;
 }
 
@@ -136,13 +151,21 @@ export const commandAnswer: MethodHandler = ({ portal, params, core }) => {
   const byId = cb.commands.get(asInt(params.COMMAND_ID) ?? 0);
   const name = asString(params.COMMAND)?.replace(/^\//, '');
   const botId = asInt(params.BOT_ID);
-  const command = byId ?? [...cb.commands.values()].find((c) => c.command === name && (botId === undefined || c.botId === botId));
+  const command =
+    byId ?? [...cb.commands.values()].find((c) => c.command === name && (botId === undefined || c.botId === botId));
   if (!command) throw v1Error('COMMAND_ID_ERROR', 'Command not found');
   const messageId = asInt(params.MESSAGE_ID);
   const call = messageId === undefined ? undefined : cb.messages.get(messageId);
-  if (!call) throw v1Error('MESSAGE_ID_ERROR', 'Message ID can\'t be empty');
+  if (!call) throw v1Error('MESSAGE_ID_ERROR', "Message ID can't be empty");
   const text = (asString(params.MESSAGE) ?? '').trim();
-  if (!text && phpEmpty(params.ATTACH)) throw v1Error('MESSAGE_EMPTY', 'Message can\'t be empty');
+  if (!text && phpEmpty(params.ATTACH)) throw v1Error('MESSAGE_EMPTY', "Message can't be empty");
   const chat = cb.chats.get(call.chatId)!;
-  return cb.addMessage({ chatId: call.chatId, authorId: command.botId, text, date: isoDate(core.clock.now()), system: !chat.members.has(command.botId), params: {} }).id;
+  return cb.addMessage({
+    chatId: call.chatId,
+    authorId: command.botId,
+    text,
+    date: isoDate(core.clock.now()),
+    system: !chat.members.has(command.botId),
+    params: {},
+  }).id;
 };

@@ -4,10 +4,16 @@ import { callRest, frozenAt } from '../testing.js';
 
 let sb: Sandbox;
 let auth: string;
-const call = (method: string, params: Record<string, unknown>, format?: 'json' | 'form' | 'query') => callRest(sb.restUrl, method, { auth, ...params }, format);
+const call = (method: string, params: Record<string, unknown>, format?: 'json' | 'form' | 'query') =>
+  callRest(sb.restUrl, method, { auth, ...params }, format);
 
 const ICON = { DATA_IMAGE: 'data:image/svg+xml;charset=US-ASCII,%3Csvg%3E%3C%2Fsvg%3E' };
-const registration = { ID: 'myconnector', NAME: 'My connector', ICON, PLACEMENT_HANDLER: 'https://app.example/settings' };
+const registration = {
+  ID: 'myconnector',
+  NAME: 'My connector',
+  ICON,
+  PLACEMENT_HANDLER: 'https://app.example/settings',
+};
 
 beforeEach(async () => {
   sb = await startSandbox({ now: frozenAt() });
@@ -18,7 +24,9 @@ afterEach(() => sb.stop());
 
 async function setUp(line = 107) {
   expect((await call('imconnector.register', registration)).body.result).toEqual({ result: true });
-  expect((await call('imconnector.activate', { CONNECTOR: 'myconnector', LINE: line, ACTIVE: 1 })).body.result).toBe(true);
+  expect((await call('imconnector.activate', { CONNECTOR: 'myconnector', LINE: line, ACTIVE: 1 })).body.result).toBe(
+    true,
+  );
 }
 
 describe('imconnector.register', () => {
@@ -39,7 +47,9 @@ describe('imconnector.register', () => {
   });
 
   it('registers with the id lower-cased, from a form body too', async () => {
-    expect((await call('imconnector.register', { ...registration, ID: 'MyConnector' }, 'form')).body.result).toEqual({ result: true });
+    expect((await call('imconnector.register', { ...registration, ID: 'MyConnector' }, 'form')).body.result).toEqual({
+      result: true,
+    });
     expect([...sb.portal.connectors.keys()]).toEqual(['myconnector']);
   });
 });
@@ -54,7 +64,11 @@ describe('imconnector.activate / status / connector.data.set', () => {
       CONFIGURED: true,
       STATUS: true,
     });
-    expect((await call('imconnector.status', { CONNECTOR: 'myconnector' })).body.result).toMatchObject({ LINE: 0, STATUS: false, CONFIGURED: false });
+    expect((await call('imconnector.status', { CONNECTOR: 'myconnector' })).body.result).toMatchObject({
+      LINE: 0,
+      STATUS: false,
+      CONFIGURED: false,
+    });
     await call('imconnector.activate', { CONNECTOR: 'myconnector', LINE: 107, ACTIVE: 0 });
     expect((await call('imconnector.status', { CONNECTOR: 'myconnector', LINE: 107 })).body.result.STATUS).toBe(false);
     await call('imconnector.activate', { CONNECTOR: 'myconnector', LINE: 107, ACTIVE: 'Y' });
@@ -70,16 +84,29 @@ describe('imconnector.activate / status / connector.data.set', () => {
     };
     expect(await err('imconnector.activate', { LINE: 1, ACTIVE: 1 })).toBe("Argument 'CONNECTOR' is null or empty");
     expect(await err('imconnector.activate', { CONNECTOR: 'c', ACTIVE: 1 })).toBe("Argument 'LINE' is null or empty");
-    expect(await err('imconnector.activate', { CONNECTOR: 'c', LINE: 'abc', ACTIVE: 1 })).toBe("The value of an argument 'LINE' must be of type integer");
+    expect(await err('imconnector.activate', { CONNECTOR: 'c', LINE: 'abc', ACTIVE: 1 })).toBe(
+      "The value of an argument 'LINE' must be of type integer",
+    );
     expect(await err('imconnector.status', {})).toBe("Argument 'CONNECTOR' is null or empty");
-    expect(await err('imconnector.connector.data.set', { CONNECTOR: 'c', LINE: 1 })).toBe("Argument 'DATA' is null or empty");
-    expect(await err('imconnector.connector.data.set', { CONNECTOR: 'c', LINE: 1, DATA: 'x' })).toBe("The value of an argument 'DATA' must be of type array");
+    expect(await err('imconnector.connector.data.set', { CONNECTOR: 'c', LINE: 1 })).toBe(
+      "Argument 'DATA' is null or empty",
+    );
+    expect(await err('imconnector.connector.data.set', { CONNECTOR: 'c', LINE: 1, DATA: 'x' })).toBe(
+      "The value of an argument 'DATA' must be of type array",
+    );
   });
 
   it('connector.data.set stores the channel data as a whole', async () => {
     await setUp();
-    const DATA = { ID: 'channel-123', URL: 'https://ext.example/c/123', URL_IM: 'https://ext.example/c/123', NAME: 'Support' };
-    expect((await call('imconnector.connector.data.set', { CONNECTOR: 'myconnector', LINE: 107, DATA })).body.result).toBe(true);
+    const DATA = {
+      ID: 'channel-123',
+      URL: 'https://ext.example/c/123',
+      URL_IM: 'https://ext.example/c/123',
+      NAME: 'Support',
+    };
+    expect(
+      (await call('imconnector.connector.data.set', { CONNECTOR: 'myconnector', LINE: 107, DATA })).body.result,
+    ).toBe(true);
     expect(sb.portal.line('myconnector', 107)?.data).toEqual(DATA);
   });
 });
@@ -97,21 +124,32 @@ describe('imconnector.send.messages / update.messages / delete.messages', () => 
     await call('imconnector.register', registration);
     const inactive = await call('imconnector.send.messages', params);
     expect(inactive.status).toBe(400);
-    expect(inactive.body).toEqual({ error: 'NOT_ACTIVE_LINE', error_description: 'The line with this ID is inactive or does not exist' });
+    expect(inactive.body).toEqual({
+      error: 'NOT_ACTIVE_LINE',
+      error_description: 'The line with this ID is inactive or does not exist',
+    });
   });
 
   it('checks MESSAGES the documented way', async () => {
     await setUp();
-    const desc = async (MESSAGES: unknown) => (await call('imconnector.send.messages', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES })).body.error_description;
+    const desc = async (MESSAGES: unknown) =>
+      (await call('imconnector.send.messages', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES })).body
+        .error_description;
     expect(await desc(undefined)).toBe("Argument 'MESSAGES' is null or empty");
     expect(await desc('x')).toBe("The value of an argument 'MESSAGES' must be of type array");
     expect(await desc(['x'])).toBe('The MESSAGES parameter must be an array of messages (arrays)');
-    expect(await desc([{ user: { id: 1 }, message: { text: 'a' } }])).toBe('The incorrect structure of a message inside MESSAGES parameter');
+    expect(await desc([{ user: { id: 1 }, message: { text: 'a' } }])).toBe(
+      'The incorrect structure of a message inside MESSAGES parameter',
+    );
   });
 
   it('creates the chat, user and session, and answers per message', async () => {
     await setUp();
-    const { status, body } = await call('imconnector.send.messages', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [incoming('m1'), incoming('m2', 'Again')] }, 'form');
+    const { status, body } = await call(
+      'imconnector.send.messages',
+      { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [incoming('m1'), incoming('m2', 'Again')] },
+      'form',
+    );
     expect(status).toBe(200);
     expect(body.result.SUCCESS).toBe(true);
     const [first, second] = body.result.DATA.RESULT;
@@ -124,9 +162,18 @@ describe('imconnector.send.messages / update.messages / delete.messages', () => 
     });
     expect(second.session).toEqual(first.session);
     // The operator answers in the same chat the external user wrote in.
-    const reply = await sb.act.operatorWrites(sb.portal, { connector: 'myconnector', line: 107, externalChatId: 'channel-123', text: 'Hello' });
+    const reply = await sb.act.operatorWrites(sb.portal, {
+      connector: 'myconnector',
+      line: 107,
+      externalChatId: 'channel-123',
+      text: 'Hello',
+    });
     expect(String(reply.chat.id)).toBe(first.session.CHAT_ID);
-    const missingText = await call('imconnector.send.messages', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [{ ...incoming('m3', ''), message: { id: 'm3' } }] });
+    const missingText = await call('imconnector.send.messages', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      MESSAGES: [{ ...incoming('m3', ''), message: { id: 'm3' } }],
+    });
     expect(missingText.body.result.SUCCESS).toBe(false);
     expect(missingText.body.result.DATA.RESULT[0]).toMatchObject({ SUCCESS: false, ERRORS: [expect.any(String)] });
   });
@@ -134,13 +181,36 @@ describe('imconnector.send.messages / update.messages / delete.messages', () => 
   it('updates and deletes messages by their external id', async () => {
     await setUp();
     await call('imconnector.send.messages', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [incoming('m1')] });
-    const upd = await call('imconnector.update.messages', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [incoming('m1', 'Edited')] });
-    expect(upd.body.result.DATA.RESULT[0]).toMatchObject({ message: { id: 'm1', date: {}, text: 'Edited' }, SUCCESS: true });
+    const upd = await call('imconnector.update.messages', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      MESSAGES: [incoming('m1', 'Edited')],
+    });
+    expect(upd.body.result.DATA.RESULT[0]).toMatchObject({
+      message: { id: 'm1', date: {}, text: 'Edited' },
+      SUCCESS: true,
+    });
     expect([...sb.portal.messages.values()][0]?.text).toBe('Edited');
-    const missing = await call('imconnector.update.messages', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [incoming('zz')] });
-    expect(missing.body.result).toMatchObject({ SUCCESS: false, DATA: { RESULT: [{ SUCCESS: false, ERRORS: ['Message not found'] }] } });
-    const del = await call('imconnector.delete.messages', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [incoming('m1')] });
-    expect(del.body.result.DATA.RESULT[0]).toEqual({ user: expect.any(String), message: { id: 'm1' }, chat: { id: 'channel-123' }, SUCCESS: true });
+    const missing = await call('imconnector.update.messages', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      MESSAGES: [incoming('zz')],
+    });
+    expect(missing.body.result).toMatchObject({
+      SUCCESS: false,
+      DATA: { RESULT: [{ SUCCESS: false, ERRORS: ['Message not found'] }] },
+    });
+    const del = await call('imconnector.delete.messages', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      MESSAGES: [incoming('m1')],
+    });
+    expect(del.body.result.DATA.RESULT[0]).toEqual({
+      user: expect.any(String),
+      message: { id: 'm1' },
+      chat: { id: 'channel-123' },
+      SUCCESS: true,
+    });
     expect([...sb.portal.messages.values()][0]?.deleted).toBe(true);
   });
 });
@@ -155,7 +225,12 @@ describe('imconnector.send.status.delivery / reading', () => {
 
   async function operatorMessage() {
     await setUp();
-    const m = await sb.act.operatorWrites(sb.portal, { connector: 'myconnector', line: 107, externalChatId: 'channel-123', text: 'Hello' });
+    const m = await sb.act.operatorWrites(sb.portal, {
+      connector: 'myconnector',
+      line: 107,
+      externalChatId: 'channel-123',
+      text: 'Hello',
+    });
     return { chatId: m.chat.id, messageId: m.message.id };
   }
 
@@ -190,36 +265,62 @@ describe('imconnector.send.status.delivery / reading', () => {
   it('rejects message.id that is not a list, in JSON and in a form body, and records nothing', async () => {
     await operatorMessage();
     for (const format of ['json', 'form'] as const) {
-      const r = await call('imconnector.send.status.delivery', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [status({ message: { id: 'ext-msg-1' } })] }, format);
+      const r = await call(
+        'imconnector.send.status.delivery',
+        { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [status({ message: { id: 'ext-msg-1' } })] },
+        format,
+      );
       expect(r.status).toBe(400);
-      expect(r.body).toEqual({ error: 'ERROR_ARGUMENT', error_description: "The value of an argument 'MESSAGES[0][message][id]' must be of type array" });
+      expect(r.body).toEqual({
+        error: 'ERROR_ARGUMENT',
+        error_description: "The value of an argument 'MESSAGES[0][message][id]' must be of type array",
+      });
     }
-    const keyed = await call('imconnector.send.status.delivery', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [status({ message: { id: { a: 'x' } } })] });
+    const keyed = await call('imconnector.send.status.delivery', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      MESSAGES: [status({ message: { id: { a: 'x' } } })],
+    });
     expect(keyed.status).toBe(400);
     expect(sb.recorder.statuses()).toEqual([]);
   });
 
   it('checks CONNECTOR, LINE, MESSAGES, im, chat and the provider', async () => {
-    const desc = async (params: Record<string, unknown>) => (await call('imconnector.send.status.delivery', params)).body;
+    const desc = async (params: Record<string, unknown>) =>
+      (await call('imconnector.send.status.delivery', params)).body;
     const base = { CONNECTOR: 'myconnector', LINE: 107 };
-    expect((await desc({ LINE: 107, MESSAGES: [status()] })).error_description).toBe("Argument 'CONNECTOR' is null or empty");
-    expect((await desc({ CONNECTOR: 'myconnector', MESSAGES: [status()] })).error_description).toBe("Argument 'LINE' is null or empty");
+    expect((await desc({ LINE: 107, MESSAGES: [status()] })).error_description).toBe(
+      "Argument 'CONNECTOR' is null or empty",
+    );
+    expect((await desc({ CONNECTOR: 'myconnector', MESSAGES: [status()] })).error_description).toBe(
+      "Argument 'LINE' is null or empty",
+    );
     expect((await desc(base)).error_description).toBe("Argument 'MESSAGES' is null or empty");
     expect((await desc({ ...base, MESSAGES: [{ message: { id: ['x'] }, chat: { id: 'c' } }] })).error_description).toBe(
       'The incorrect structure of a message inside MESSAGES parameter',
     );
-    expect((await desc({ ...base, MESSAGES: [status({ im: { chat_id: 'abc', message_id: 1 } })] })).error_description).toBe(
-      "The value of an argument 'MESSAGES[0][im][chat_id]' must be of type integer",
+    expect(
+      (await desc({ ...base, MESSAGES: [status({ im: { chat_id: 'abc', message_id: 1 } })] })).error_description,
+    ).toBe("The value of an argument 'MESSAGES[0][im][chat_id]' must be of type integer");
+    expect((await desc({ ...base, MESSAGES: [status({ chat: { id: '' } })] })).error_description).toBe(
+      "Argument 'MESSAGES[0][chat][id]' is null or empty",
     );
-    expect((await desc({ ...base, MESSAGES: [status({ chat: { id: '' } })] })).error_description).toBe("Argument 'MESSAGES[0][chat][id]' is null or empty");
     expect((await desc({ ...base, MESSAGES: [status()] })).error).toBe('IMCONNECTOR_NO_CORRECT_PROVIDER');
   });
 
   it('send.status.reading validates the same way and records reading statuses', async () => {
     const { chatId, messageId } = await operatorMessage();
-    const bad = await call('imconnector.send.status.reading', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [status({ message: { id: 'one' } })] });
+    const bad = await call('imconnector.send.status.reading', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      MESSAGES: [status({ message: { id: 'one' } })],
+    });
     expect(bad.status).toBe(400);
-    const ok = await call('imconnector.send.status.reading', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [status({ im: { chat_id: chatId, message_id: messageId } })] });
+    const ok = await call('imconnector.send.status.reading', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      MESSAGES: [status({ im: { chat_id: chatId, message_id: messageId } })],
+    });
     expect(ok.body.result).toEqual({ SUCCESS: true, DATA: [] });
     expect(sb.recorder.statuses({ kind: 'reading' })).toHaveLength(1);
     expect(sb.portal.messages.get(messageId)?.read).toBe(true);
@@ -227,7 +328,11 @@ describe('imconnector.send.status.delivery / reading', () => {
 
   it('records statuses for messages it never sent as unknown', async () => {
     await setUp();
-    await call('imconnector.send.status.delivery', { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [status({ im: { chat_id: 5, message_id: 6 } })] });
+    await call('imconnector.send.status.delivery', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      MESSAGES: [status({ im: { chat_id: 5, message_id: 6 } })],
+    });
     expect(sb.recorder.statuses()[0]?.known).toBe(false);
   });
 });
@@ -235,13 +340,21 @@ describe('imconnector.send.status.delivery / reading', () => {
 describe('imconnector.list / unregister', () => {
   it('lists the built-in connectors and the registered ones; unregister removes one with its lines', async () => {
     await setUp();
-    expect((await call('imconnector.list', {})).body.result).toEqual({ livechat: 'Live Chat', network: 'Bitrix24.Network', myconnector: 'My connector' });
+    expect((await call('imconnector.list', {})).body.result).toEqual({
+      livechat: 'Live Chat',
+      network: 'Bitrix24.Network',
+      myconnector: 'My connector',
+    });
     expect((await call('imconnector.unregister', { ID: 'MyConnector' })).body.result).toEqual({ result: true });
     expect((await call('imconnector.list', {})).body.result).not.toHaveProperty('myconnector');
     expect(sb.portal.line('myconnector', 107)).toBeUndefined();
     const again = await call('imconnector.unregister', { ID: 'myconnector' });
     expect(again.status).toBe(200);
-    expect(again.body.result).toEqual({ result: false, error: 'APPLICATION_UNREGISTRATION_ERROR', error_description: expect.any(String) });
+    expect(again.body.result).toEqual({
+      result: false,
+      error: 'APPLICATION_UNREGISTRATION_ERROR',
+      error_description: expect.any(String),
+    });
   });
 });
 
@@ -256,19 +369,51 @@ describe('imconnector.chat.name.set', () => {
   it('renames a known chat; USER_ID is needed by a one-to-one connector', async () => {
     await setUp();
     await customerWrites();
-    const missing = await call('imconnector.chat.name.set', { CONNECTOR: 'myconnector', LINE: 107, CHAT_ID: 'c1', NAME: 'Support' });
+    const missing = await call('imconnector.chat.name.set', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      CHAT_ID: 'c1',
+      NAME: 'Support',
+    });
     expect(missing.status).toBe(400);
-    expect(missing.body).toMatchObject({ error: 'ERROR_ARGUMENT', error_description: "Argument 'USER_ID' is null or empty" });
-    const renamed = await call('imconnector.chat.name.set', { CONNECTOR: 'myconnector', LINE: 107, CHAT_ID: 'c1', NAME: 'Support', USER_ID: 'u1' });
+    expect(missing.body).toMatchObject({
+      error: 'ERROR_ARGUMENT',
+      error_description: "Argument 'USER_ID' is null or empty",
+    });
+    const renamed = await call('imconnector.chat.name.set', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      CHAT_ID: 'c1',
+      NAME: 'Support',
+      USER_ID: 'u1',
+    });
     expect(renamed.body.result).toEqual({ SUCCESS: true, DATA: { RESULT: {} } });
     expect([...sb.portal.chats.values()][0]!.name).toBe('Support');
   });
 
   it('refuses an unknown chat, an inactive line and an unregistered connector', async () => {
     await setUp();
-    const unknown = await call('imconnector.chat.name.set', { CONNECTOR: 'myconnector', LINE: 107, CHAT_ID: 'nope', NAME: 'X', USER_ID: 'u1' });
+    const unknown = await call('imconnector.chat.name.set', {
+      CONNECTOR: 'myconnector',
+      LINE: 107,
+      CHAT_ID: 'nope',
+      NAME: 'X',
+      USER_ID: 'u1',
+    });
     expect(unknown.body.error).toBe('CHAT_RENAMING_FAILED');
-    expect((await call('imconnector.chat.name.set', { CONNECTOR: 'myconnector', LINE: 9, CHAT_ID: 'c1', NAME: 'X', USER_ID: 'u1' })).body.error).toBe('NOT_ACTIVE_LINE');
-    expect((await call('imconnector.chat.name.set', { CONNECTOR: 'other', LINE: 107, CHAT_ID: 'c1', NAME: 'X' })).body.error).toBe('IMCONNECTOR_NO_CORRECT_PROVIDER');
+    expect(
+      (
+        await call('imconnector.chat.name.set', {
+          CONNECTOR: 'myconnector',
+          LINE: 9,
+          CHAT_ID: 'c1',
+          NAME: 'X',
+          USER_ID: 'u1',
+        })
+      ).body.error,
+    ).toBe('NOT_ACTIVE_LINE');
+    expect(
+      (await call('imconnector.chat.name.set', { CONNECTOR: 'other', LINE: 107, CHAT_ID: 'c1', NAME: 'X' })).body.error,
+    ).toBe('IMCONNECTOR_NO_CORRECT_PROVIDER');
   });
 });

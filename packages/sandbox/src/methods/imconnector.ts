@@ -16,7 +16,8 @@ function messageList(params: Params, blocks: readonly string[]): Params[] {
   if (!list) throw argumentError("The value of an argument 'MESSAGES' must be of type array");
   return list.map((item) => {
     if (!isObject(item)) throw argumentError('The MESSAGES parameter must be an array of messages (arrays)');
-    if (!blocks.every((b) => isObject(item[b]))) throw argumentError('The incorrect structure of a message inside MESSAGES parameter');
+    if (!blocks.every((b) => isObject(item[b])))
+      throw argumentError('The incorrect structure of a message inside MESSAGES parameter');
     return item;
   });
 }
@@ -28,10 +29,12 @@ function requireProvider(portal: Portal, connector: string): void {
 }
 
 function requireActiveLine(portal: Portal, connector: string, line: number): void {
-  if (!portal.line(connector, line)?.active) throw new RestError(400, 'NOT_ACTIVE_LINE', 'The line with this ID is inactive or does not exist');
+  if (!portal.line(connector, line)?.active)
+    throw new RestError(400, 'NOT_ACTIVE_LINE', 'The line with this ID is inactive or does not exist');
 }
 
-const flag = (v: unknown): boolean => v === true || v === 1 || (typeof v === 'string' && ['y', '1', 'true'].includes(v.toLowerCase()));
+const flag = (v: unknown): boolean =>
+  v === true || v === 1 || (typeof v === 'string' && ['y', '1', 'true'].includes(v.toLowerCase()));
 const block = (item: Params, name: string): Params => item[name] as Params;
 
 // ---- registration and line setup ----
@@ -42,12 +45,16 @@ export const register: MethodHandler = ({ portal, params }) => {
   const id = asString(params.ID);
   if (!id) return fail('CONNECTOR_ID_REQUIRED', 'Connector ID is not specified');
   if (id.includes('.')) {
-    return fail('APPLICATION_REGISTRATION_ERROR_POINT', 'Application registration error. Using a dot in the connector identifier is not allowed');
+    return fail(
+      'APPLICATION_REGISTRATION_ERROR_POINT',
+      'Application registration error. Using a dot in the connector identifier is not allowed',
+    );
   }
   const name = asString(params.NAME);
   if (!name) return fail('NAME_REQUIRED', 'Connector name is not specified');
   const icon = params.ICON;
-  if (!isObject(icon) || typeof icon.DATA_IMAGE !== 'string' || icon.DATA_IMAGE === '') return fail('ICON_REQUIRED', 'Connector icon is not specified');
+  if (!isObject(icon) || typeof icon.DATA_IMAGE !== 'string' || icon.DATA_IMAGE === '')
+    return fail('ICON_REQUIRED', 'Connector icon is not specified');
   if (!asString(params.PLACEMENT_HANDLER)) return fail('NO_PLACEMENT_HANDLER', 'Failed to get embedding handler URL');
   portal.registerConnector(id, name, params.CHAT_GROUP === undefined ? false : flag(params.CHAT_GROUP), params);
   return { result: true };
@@ -57,7 +64,11 @@ export const register: MethodHandler = ({ portal, params }) => {
 export const unregister: MethodHandler = ({ portal, params }) => {
   const id = asString(params.ID)?.toLowerCase();
   if (!id || !portal.unregisterConnector(id)) {
-    return { result: false, error: 'APPLICATION_UNREGISTRATION_ERROR', error_description: 'Error unregistering the application' };
+    return {
+      result: false,
+      error: 'APPLICATION_UNREGISTRATION_ERROR',
+      error_description: 'Error unregistering the application',
+    };
   }
   return { result: true };
 };
@@ -110,7 +121,10 @@ const chatAnswer = (chat: Params): Params => ({
   ...(chat.url === undefined ? {} : { description: `Link to the original post: ${asString(chat.url) ?? ''}` }),
 });
 
-function prepare(ctx: MethodContext, blocks: readonly string[]): { portal: Portal; connector: string; line: number; items: Params[] } {
+function prepare(
+  ctx: MethodContext,
+  blocks: readonly string[],
+): { portal: Portal; connector: string; line: number; items: Params[] } {
   const { connector, line } = connectorAndLine(ctx.params);
   const items = messageList(ctx.params, blocks);
   requireProvider(ctx.portal, connector);
@@ -118,7 +132,10 @@ function prepare(ctx: MethodContext, blocks: readonly string[]): { portal: Porta
   return { portal: ctx.portal, connector, line, items };
 }
 
-const answer = (results: (Params & ItemOutcome)[]) => ({ SUCCESS: results.every((r) => r.SUCCESS), DATA: { RESULT: results } });
+const answer = (results: (Params & ItemOutcome)[]) => ({
+  SUCCESS: results.every((r) => r.SUCCESS),
+  DATA: { RESULT: results },
+});
 
 /** imconnector.send.messages: messages from external users into the Open Lines chat. */
 export const sendMessages: MethodHandler = (ctx) => {
@@ -133,7 +150,12 @@ export const sendMessages: MethodHandler = (ctx) => {
       if (errors.length) return { user: '', message, chat: chatAnswer(chat), SUCCESS: false, ERRORS: errors };
       const state = portal.chatFor(connector, line, asString(chat.id)!, asString(user.id));
       const id = asString(message.id);
-      portal.addMessage(state, { direction: 'in', authorId: state.userId, text: asString(message.text) ?? '', ...(id ? { externalIds: [id] } : {}) });
+      portal.addMessage(state, {
+        direction: 'in',
+        authorId: state.userId,
+        text: asString(message.text) ?? '',
+        ...(id ? { externalIds: [id] } : {}),
+      });
       const extra = {
         ...(user.skip_phone_validate === 'Y' ? { skip_phone_validate: 'Y' } : {}),
         ...(message.disable_crm === 'Y' ? { disable_tracker: 'Y' } : {}),
@@ -227,17 +249,27 @@ function statusItems(params: Params): StatusItem[] {
     const [imBlock, message, chat] = [block(item, 'im'), block(item, 'message'), block(item, 'chat')];
     const at = (path: string) => `MESSAGES[${i}][${path}]`;
     const chatId = asInt(imBlock.chat_id);
-    if (chatId === undefined || chatId <= 0) throw argumentError(`The value of an argument '${at('im][chat_id')}' must be of type integer`);
+    if (chatId === undefined || chatId <= 0)
+      throw argumentError(`The value of an argument '${at('im][chat_id')}' must be of type integer`);
     const messageId = asInt(imBlock.message_id);
-    if (messageId === undefined || messageId <= 0) throw argumentError(`The value of an argument '${at('im][message_id')}' must be of type integer`);
+    if (messageId === undefined || messageId <= 0)
+      throw argumentError(`The value of an argument '${at('im][message_id')}' must be of type integer`);
     // Documented as a list even for one message; a bare string is refused, not wrapped.
     const ids = asList(message.id);
-    if (!ids || ids.length === 0) throw argumentError(`The value of an argument '${at('message][id')}' must be of type array`);
+    if (!ids || ids.length === 0)
+      throw argumentError(`The value of an argument '${at('message][id')}' must be of type array`);
     const externalIds = ids.map((id) => asString(id));
-    if (externalIds.some((id) => id === undefined || id === '')) throw argumentError(`Argument '${at('message][id')}' holds an empty or non-string id`);
+    if (externalIds.some((id) => id === undefined || id === ''))
+      throw argumentError(`Argument '${at('message][id')}' holds an empty or non-string id`);
     if (phpEmpty(chat.id) || asString(chat.id) === undefined) throw nullOrEmpty(at('chat][id'));
     const date = asInt(message.date);
-    return { chatId, messageId, externalIds: externalIds as string[], externalChatId: asString(chat.id)!, ...(date === undefined ? {} : { date }) };
+    return {
+      chatId,
+      messageId,
+      externalIds: externalIds as string[],
+      externalChatId: asString(chat.id)!,
+      ...(date === undefined ? {} : { date }),
+    };
   });
 }
 
@@ -255,7 +287,15 @@ const statusMethod =
         message.externalIds = item.externalIds;
       }
       if (known && kind === 'reading') message.read = true;
-      core.recorder.add('status', { at: core.clock.now(), memberId: portal.memberId, kind, connector, line, ...item, known });
+      core.recorder.add('status', {
+        at: core.clock.now(),
+        memberId: portal.memberId,
+        kind,
+        connector,
+        line,
+        ...item,
+        known,
+      });
     }
     return { SUCCESS: true, DATA: [] };
   };

@@ -63,7 +63,12 @@ export function toJsonValue(value: PhpValue): unknown {
   if (isList) return [...value.entries.values()].map(toJsonValue);
   const out: Record<string, unknown> = {};
   for (const [key, child] of value.entries) {
-    Object.defineProperty(out, String(key), { value: toJsonValue(child), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, String(key), {
+      value: toJsonValue(child),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

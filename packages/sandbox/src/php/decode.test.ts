@@ -18,11 +18,17 @@ interface PhpCase {
 }
 type PhpEntry = ['i' | 's', string | { hex: string }, string | { hex: string } | PhpEntry[]];
 
-const cases = JSON.parse(readFileSync(new URL('../../../../fixtures/parse_str/cases.json', import.meta.url), 'utf8')) as PhpCase[];
+const cases = JSON.parse(
+  readFileSync(new URL('../../../../fixtures/parse_str/cases.json', import.meta.url), 'utf8'),
+) as PhpCase[];
 
 /** The parsed array in the fixtures' entry form: key types and order are checked, not only json_encode's view. */
 function entriesOf(array: PhpArray): PhpEntry[] {
-  return [...array.entries].map(([key, value]): PhpEntry => [typeof key === 'bigint' ? 'i' : 's', String(key), entryValue(value)]);
+  return [...array.entries].map(([key, value]): PhpEntry => [
+    typeof key === 'bigint' ? 'i' : 's',
+    String(key),
+    entryValue(value),
+  ]);
 }
 const entryValue = (v: PhpValue): string | PhpEntry[] => (typeof v === 'string' ? v : entriesOf(v));
 
@@ -55,11 +61,17 @@ describe('parseStr gives what PHP 8.2 parse_str gives', () => {
 describe('decodeForm', () => {
   it('is an object of parameters at the top, lists below', () => {
     expect(decodeForm('0=a&1=b').params).toEqual({ 0: 'a', 1: 'b' });
-    expect(decodeForm('MESSAGES[0][message][id][]=x&MESSAGES[0][im][chat_id]=5').params).toEqual({ MESSAGES: [{ message: { id: ['x'] }, im: { chat_id: '5' } }] });
+    expect(decodeForm('MESSAGES[0][message][id][]=x&MESSAGES[0][im][chat_id]=5').params).toEqual({
+      MESSAGES: [{ message: { id: ['x'] }, im: { chat_id: '5' } }],
+    });
   });
 
   it('reads back what httpBuildQuery writes', () => {
-    const data = { event: 'ONAPPTEST', data: { list: ['a', 'b c', 'ü&='], n: '1' }, auth: { domain: 'x.bitrix24.com' } };
+    const data = {
+      event: 'ONAPPTEST',
+      data: { list: ['a', 'b c', 'ü&='], n: '1' },
+      auth: { domain: 'x.bitrix24.com' },
+    };
     expect(decodeForm(httpBuildQuery(data)).params).toEqual(data);
   });
 

@@ -24,7 +24,8 @@ export interface ParsedStr {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const hexValue = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1);
+const hexValue = (c: number): number =>
+  c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
 
 /**
  * PHP's urldecode: `+` is a space, `%` and two hex digits a byte, any other `%` itself. PHP keeps
@@ -46,12 +47,16 @@ export function urldecode(s: string): string {
   try {
     return utf8.decode(bytes.subarray(0, n));
   } catch {
-    throw new SandboxError('B24SB_INVALID_UTF8', `"${s.length > 60 ? `${s.slice(0, 60)}…` : s}" is not valid UTF-8 once percent-decoded`);
+    throw new SandboxError(
+      'B24SB_INVALID_UTF8',
+      `"${s.length > 60 ? `${s.slice(0, 60)}…` : s}" is not valid UTF-8 once percent-decoded`,
+    );
   }
 }
 
 /** C's isspace(). */
-const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\v' || c === '\f' || c === '\r';
+const isSpace = (c: string | undefined): boolean =>
+  c === ' ' || c === '\t' || c === '\n' || c === '\v' || c === '\f' || c === '\r';
 
 /**
  * PHP's `parse_str($input, $result)`: the query string or form body split at `&` (empty pieces
@@ -67,7 +72,9 @@ export function parseStr(input: string, limits: PhpInputLimits = phpDefaultLimit
   for (const piece of text.split('&')) {
     if (piece === '') continue;
     if (++count > limits.maxInputVars) {
-      warnings.push(`Input variables exceeded ${limits.maxInputVars}. To increase the limit change max_input_vars in php.ini.`);
+      warnings.push(
+        `Input variables exceeded ${limits.maxInputVars}. To increase the limit change max_input_vars in php.ini.`,
+      );
       break;
     }
     const eq = piece.indexOf('=');
@@ -102,7 +109,9 @@ function register(root: PhpArray, rawName: string, value: string, limits: PhpInp
   for (let level = 1; ; level++) {
     if (level > limits.maxNestingLevel) {
       root.delete(phpKey(base));
-      warnings.push(`Input variable nesting level exceeded ${limits.maxNestingLevel}. To increase the limit change max_input_nesting_level in php.ini.`);
+      warnings.push(
+        `Input variable nesting level exceeded ${limits.maxNestingLevel}. To increase the limit change max_input_nesting_level in php.ini.`,
+      );
       return;
     }
     const start = pos + 1;
@@ -155,7 +164,12 @@ export function decodeForm(input: string, limits?: PhpInputLimits): { params: Pa
   const { array, warnings } = parseStr(input, limits);
   const params: Params = {};
   for (const [key, value] of array.entries) {
-    Object.defineProperty(params, String(key), { value: toJsonValue(value), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(params, String(key), {
+      value: toJsonValue(value),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return { params, warnings };
 }
@@ -168,7 +182,8 @@ export function decodeJson(text: string): Params {
   } catch (e) {
     throw new SandboxError('B24SB_MALFORMED_JSON', `Body is not valid JSON: ${(e as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SandboxError('B24SB_NOT_AN_OBJECT');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new SandboxError('B24SB_NOT_AN_OBJECT');
   return value as Params;
 }
 

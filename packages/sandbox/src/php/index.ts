@@ -3,5 +3,14 @@
  * writes event bodies) and `parse_str` (how its PHP reads query strings and form bodies).
  */
 export { httpBuildQuery, urlencode, phpFloat } from './encode.js';
-export { parseStr, decodeForm, decodeJson, urldecode, phpDefaultLimits, type PhpInputLimits, type ParsedStr, type Params } from './decode.js';
+export {
+  parseStr,
+  decodeForm,
+  decodeJson,
+  urldecode,
+  phpDefaultLimits,
+  type PhpInputLimits,
+  type ParsedStr,
+  type Params,
+} from './decode.js';
 export { PhpArray, phpKey, toJsonValue, type PhpKey, type PhpValue } from './array.js';

@@ -13,7 +13,12 @@ export interface TimeBlock {
 /** ISO 8601 with a numeric offset and no fraction, as Bitrix24 writes date_start. */
 const isoDate = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', '+00:00');
 
-export function timeBlock(startMs: number, finishMs: number, processingMs: number, operating: { operating: number; resetAt: number }): TimeBlock {
+export function timeBlock(
+  startMs: number,
+  finishMs: number,
+  processingMs: number,
+  operating: { operating: number; resetAt: number },
+): TimeBlock {
   return {
     start: startMs / 1000,
     finish: finishMs / 1000,

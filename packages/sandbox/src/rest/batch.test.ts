@@ -26,8 +26,12 @@ describe('batch', () => {
     expect(Object.keys(body)).toEqual(['result', 'time']);
     expect(Object.keys(body.result)).toEqual(['result', 'result_error', 'result_total', 'result_next', 'result_time']);
     expect(body.result.result.bind).toBe(true);
-    expect(body.result.result.list).toEqual([{ event: 'ONAPPTEST', handler: 'http://127.0.0.1:9/h', auth_type: '0', offline: 0 }]);
-    expect(body.result.result_error).toEqual({ bad: { error: 'ERROR_METHOD_NOT_FOUND', error_description: 'Method not found!' } });
+    expect(body.result.result.list).toEqual([
+      { event: 'ONAPPTEST', handler: 'http://127.0.0.1:9/h', auth_type: '0', offline: 0 },
+    ]);
+    expect(body.result.result_error).toEqual({
+      bad: { error: 'ERROR_METHOD_NOT_FOUND', error_description: 'Method not found!' },
+    });
     expect(body.result.result_total).toEqual([]);
     expect(body.result.result_next).toEqual([]);
     expect(Object.keys(body.result.result_time)).toEqual(['bind', 'list', 'bad']);
@@ -50,7 +54,11 @@ describe('batch', () => {
   });
 
   it('halt=1 stops at the first error', async () => {
-    const { body } = await callRest(sb.restUrl, 'batch', { auth, halt: 1, cmd: { a: 'app.info', b: 'nope', c: 'app.info' } });
+    const { body } = await callRest(sb.restUrl, 'batch', {
+      auth,
+      halt: 1,
+      cmd: { a: 'app.info', b: 'nope', c: 'app.info' },
+    });
     expect(Object.keys(body.result.result)).toEqual(['a']);
     expect(Object.keys(body.result.result_error)).toEqual(['b']);
     expect(Object.keys(body.result.result_time)).toEqual(['a', 'b']);

@@ -14,7 +14,9 @@ class PhpArray {
     this.#entries.push([key, value]);
   }
   toJSON(): unknown {
-    return this.#entries.every(([k], i) => k === String(i)) ? this.#entries.map(([, v]) => v) : Object.fromEntries(this.#entries);
+    return this.#entries.every(([k], i) => k === String(i))
+      ? this.#entries.map(([, v]) => v)
+      : Object.fromEntries(this.#entries);
   }
 }
 
@@ -23,7 +25,11 @@ function commands(params: Params): [string, string][] {
   const cmd = params.cmd ?? params.CMD;
   if (phpEmpty(cmd)) return [];
   const list = asList(cmd);
-  const entries: [string, unknown][] = list ? list.map((v, i) => [String(i), v]) : isObject(cmd) ? Object.entries(cmd) : [];
+  const entries: [string, unknown][] = list
+    ? list.map((v, i) => [String(i), v])
+    : isObject(cmd)
+      ? Object.entries(cmd)
+      : [];
   if (entries.length === 0) throw argumentError("The value of an argument 'cmd' must be of type array");
   return entries.map(([k, v]) => [k, typeof v === 'string' ? v : '']);
 }
@@ -58,12 +64,25 @@ function substitute(value: unknown, results: Map<string, unknown>): unknown {
  * for the leaky bucket, each command checked against its own operating-time limit.
  * `halt=1` stops at the first error.
  */
-export async function runBatch(core: SandboxCore, caller: Caller, params: Params, started: number, records: CallRecord[]): Promise<RestAnswer> {
+export async function runBatch(
+  core: SandboxCore,
+  caller: Caller,
+  params: Params,
+  started: number,
+  records: CallRecord[],
+): Promise<RestAnswer> {
   const list = commands(params);
-  if (list.length > MAX_BATCH_COMMANDS) throw new RestError(400, 'ERROR_BATCH_LENGTH_EXCEEDED', 'Max batch length exceeded');
+  if (list.length > MAX_BATCH_COMMANDS)
+    throw new RestError(400, 'ERROR_BATCH_LENGTH_EXCEEDED', 'Max batch length exceeded');
   const halt = !phpEmpty(params.halt ?? params.HALT);
   const done = new Map<string, unknown>();
-  const out = { result: new PhpArray(), result_error: new PhpArray(), result_total: new PhpArray(), result_next: new PhpArray(), result_time: new PhpArray() };
+  const out = {
+    result: new PhpArray(),
+    result_error: new PhpArray(),
+    result_total: new PhpArray(),
+    result_next: new PhpArray(),
+    result_time: new PhpArray(),
+  };
 
   for (const [key, command] of list) {
     const at = core.clock.now();
@@ -74,15 +93,25 @@ export async function runBatch(core: SandboxCore, caller: Caller, params: Params
     let cmdParams: Params = {};
     let outcome;
     if (method === 'batch' || method === '') {
-      const error = method ? new RestError(400, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage') : argumentError('Command has no method');
-      outcome = { status: error.status, error, time: timeBlock(at, at, 0, { operating: 0, resetAt: Math.floor(at / 1000) + 600 }) };
+      const error = method
+        ? new RestError(400, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage')
+        : argumentError('Command has no method');
+      outcome = {
+        status: error.status,
+        error,
+        time: timeBlock(at, at, 0, { operating: 0, resetAt: Math.floor(at / 1000) + 600 }),
+      };
     } else {
       try {
         cmdParams = query ? (substitute(decodeForm(query).params, done) as Params) : {};
         outcome = await runMethod(core, caller, method, { ...cmdParams, auth: params.auth }, at);
       } catch (e) {
         const error = argumentError(`Command query could not be read: ${(e as Error).message}`);
-        outcome = { status: error.status, error, time: timeBlock(at, at, 0, { operating: 0, resetAt: Math.floor(at / 1000) + 600 }) };
+        outcome = {
+          status: error.status,
+          error,
+          time: timeBlock(at, at, 0, { operating: 0, resetAt: Math.floor(at / 1000) + 600 }),
+        };
       }
     }
     if (outcome.error) out.result_error.set(key, outcome.error.body());
@@ -111,5 +140,11 @@ export async function runBatch(core: SandboxCore, caller: Caller, params: Params
   }
   const now = core.clock.now();
   // The outer batch call is not charged operating time; its own time block says so.
-  return { status: 200, body: { result: out, time: timeBlock(started, Math.max(now, started), 0, { operating: 0, resetAt: Math.floor(now / 1000) + 600 }) } };
+  return {
+    status: 200,
+    body: {
+      result: out,
+      time: timeBlock(started, Math.max(now, started), 0, { operating: 0, resetAt: Math.floor(now / 1000) + 600 }),
+    },
+  };
 }

@@ -58,7 +58,9 @@ export async function handleRest(core: SandboxCore, req: RestRequest): Promise<R
       throw new RestError(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests');
     }
     if (method === 'batch') {
-      forcedError(core, 'batch', () => timeBlock(started, core.clock.now(), 0, { operating: 0, resetAt: Math.floor(core.clock.now() / 1000) + 600 }));
+      forcedError(core, 'batch', () =>
+        timeBlock(started, core.clock.now(), 0, { operating: 0, resetAt: Math.floor(core.clock.now() / 1000) + 600 }),
+      );
       answer = await runBatch(core, caller, req.params, started, batchRecords);
     } else {
       const outcome = await runMethod(core, caller, method, req.params, started);
@@ -122,7 +124,8 @@ function forcedError(core: SandboxCore, method: string, time: () => ReturnType<t
   const errors = core.faults.methodErrors;
   const fault = spend(errors, Object.hasOwn(errors, method) ? method : '*');
   if (!fault) return;
-  const extra = fault.operatingResetAt === undefined ? {} : { time: { ...time(), operating_reset_at: fault.operatingResetAt } };
+  const extra =
+    fault.operatingResetAt === undefined ? {} : { time: { ...time(), operating_reset_at: fault.operatingResetAt } };
   throw new RestError(fault.status, fault.error, fault.description ?? fault.error, extra);
 }
 
@@ -130,12 +133,21 @@ function forcedError(core: SandboxCore, method: string, time: () => ReturnType<t
  * Runs one method for a caller: forced errors, the operating-time limit, the method
  * itself, then charges its run time. Never throws; errors come back in the outcome.
  */
-export async function runMethod(core: SandboxCore, caller: Caller, method: string, params: Params, started: number): Promise<MethodOutcome> {
+export async function runMethod(
+  core: SandboxCore,
+  caller: Caller,
+  method: string,
+  params: Params,
+  started: number,
+): Promise<MethodOutcome> {
   const budget = core.budget(caller.portal, method);
   const rule = core.operatingRule(method);
   const time = (processingMs: number) => {
     const now = core.clock.now();
-    return timeBlock(started, Math.max(now, started), processingMs, { operating: budget.operating(now), resetAt: budget.resetAt(now) });
+    return timeBlock(started, Math.max(now, started), processingMs, {
+      operating: budget.operating(now),
+      resetAt: budget.resetAt(now),
+    });
   };
   const t0 = performance.now();
   try {
@@ -144,13 +156,22 @@ export async function runMethod(core: SandboxCore, caller: Caller, method: strin
     if (!handler) throw new RestError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!');
     if (budget.blocked(core.clock.now(), rule.limitSeconds)) {
       // Real portals send no time block here; the sandbox adds one so a client can see the reset moment.
-      throw new RestError(429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.', { time: time(0) });
+      throw new RestError(429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.', {
+        time: time(0),
+      });
     }
     const raw = withoutAuth(params);
     const forced = spend(core.faults.methodResults, method);
     const result = forced
       ? forced.result
-      : await handler({ core, portal: caller.portal, userId: caller.userId, ...(caller.hook === undefined ? {} : { hook: caller.hook }), params: upperKeys(raw), raw });
+      : await handler({
+          core,
+          portal: caller.portal,
+          userId: caller.userId,
+          ...(caller.hook === undefined ? {} : { hook: caller.hook }),
+          params: upperKeys(raw),
+          raw,
+        });
     const processingMs = performance.now() - t0;
     budget.spend(core.clock.now(), rule.costSeconds ?? processingMs / 1000);
     return { status: 200, result, time: time(processingMs) };

@@ -17,7 +17,16 @@ describe('answer shape', () => {
     const { status, body } = await callRest(sb.restUrl, 'app.info', { auth });
     expect(status).toBe(200);
     expect(Object.keys(body)).toEqual(['result', 'time']);
-    expect(Object.keys(body.time)).toEqual(['start', 'finish', 'duration', 'processing', 'date_start', 'date_finish', 'operating_reset_at', 'operating']);
+    expect(Object.keys(body.time)).toEqual([
+      'start',
+      'finish',
+      'duration',
+      'processing',
+      'date_start',
+      'date_finish',
+      'operating_reset_at',
+      'operating',
+    ]);
     expect(body.time).toMatchObject({
       start: 1_773_759_161,
       finish: 1_773_759_161,
@@ -85,10 +94,18 @@ describe('errors', () => {
   });
 
   it('unreadable bodies: 400 with the sandbox’s code', async () => {
-    const res = await fetch(`${sb.restUrl}app.info`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{' });
+    const res = await fetch(`${sb.restUrl}app.info`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{',
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBe('B24SB_MALFORMED_JSON');
-    const bytes = await fetch(`${sb.restUrl}app.info?auth=${auth}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'a=%ff' });
+    const bytes = await fetch(`${sb.restUrl}app.info?auth=${auth}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'a=%ff',
+    });
     expect(((await bytes.json()) as { error: string }).error).toBe('B24SB_INVALID_UTF8');
   });
 
@@ -101,7 +118,9 @@ describe('errors', () => {
     expect(res.status).toBe(200);
     const [call] = sb.recorder.calls({ method: 'event.bind' });
     expect(call!.params).toEqual({ event: 'ONAPPTEST', handler: 'http://127.0.0.1:9/h', a_b: '2' });
-    expect(call!.warnings).toEqual(['Input variable nesting level exceeded 64. To increase the limit change max_input_nesting_level in php.ini.']);
+    expect(call!.warnings).toEqual([
+      'Input variable nesting level exceeded 64. To increase the limit change max_input_nesting_level in php.ini.',
+    ]);
     expect(call!.accessToken).toBe(auth);
   });
 

@@ -20,7 +20,13 @@ export interface DemoChannel {
   refused: number;
   onHit?: (hit: ChannelHit) => void;
   /** What a customer did, sent to the gateway's POST /channel/events signed with the channel's secret; the answer's status and body. */
-  send(channelEventsUrl: string, action: object): Promise<{ status: number; body: { ok?: boolean; id?: number; duplicate?: boolean; error?: { code: string; message: string } } }>;
+  send(
+    channelEventsUrl: string,
+    action: object,
+  ): Promise<{
+    status: number;
+    body: { ok?: boolean; id?: number; duplicate?: boolean; error?: { code: string; message: string } };
+  }>;
   close(): Promise<void>;
 }
 
@@ -41,7 +47,12 @@ export async function startChannel(): Promise<DemoChannel> {
       const ts = Math.floor(Date.now() / 1000);
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': sign(secret, id, ts, body) },
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': id,
+          'webhook-timestamp': String(ts),
+          'webhook-signature': sign(secret, id, ts, body),
+        },
         body,
       });
       return { status: res.status, body: (await res.json()) as { ok?: boolean } };
@@ -66,7 +77,9 @@ export async function startChannel(): Promise<DemoChannel> {
         return;
       }
       const seen = answered.get(payload.id);
-      const answer = seen ?? (payload.type === 'message.created' ? { externalMessageIds: [`ext-${String(next++).padStart(3, '0')}`] } : {});
+      const answer =
+        seen ??
+        (payload.type === 'message.created' ? { externalMessageIds: [`ext-${String(next++).padStart(3, '0')}`] } : {});
       answered.set(payload.id, answer);
       const hit = { payload, answer, repeat: seen !== undefined };
       channel.hits.push(hit);

@@ -43,7 +43,11 @@ export function makeTempDir(cleanups: Cleanup[]): string {
  * Starts the sandbox, the channel and the gateway (SQLite in `tmp`) and opens the gateway's store.
  * Each stop is added to the cleanups as soon as its piece runs, so a failed start leaves nothing.
  */
-export async function startEnvironment(tmp: string, o: Pick<Env, 'format' | 'timeoutMs' | 'signal' | 'paint' | 'out'>, cleanups: Cleanup[]): Promise<Env> {
+export async function startEnvironment(
+  tmp: string,
+  o: Pick<Env, 'format' | 'timeoutMs' | 'signal' | 'paint' | 'out'>,
+  cleanups: Cleanup[],
+): Promise<Env> {
   const sb = await startSandbox({});
   cleanups.push(() => sb.stop());
   const channel = await startChannel();
@@ -52,11 +56,34 @@ export async function startEnvironment(tmp: string, o: Pick<Env, 'format' | 'tim
   const sandboxHost = new URL(sb.url).host;
   const gateway = await startGateway(
     [
-      '--host', '127.0.0.1', '--port', '0', '--admin-host', '127.0.0.1', '--admin-port', '0', '--db', dbFile,
-      '--allow-domain', sandboxHost,
-      '--client-id', sb.clientId, '--client-secret', sb.clientSecret, '--oauth-server', sb.url,
-      '--channel-url', channel.url, '--channel-secret', channel.secret, '--channel-format', o.format,
-      '--retry-schedule', RETRY_SCHEDULE, '--log-level', 'info',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--admin-host',
+      '127.0.0.1',
+      '--admin-port',
+      '0',
+      '--db',
+      dbFile,
+      '--allow-domain',
+      sandboxHost,
+      '--client-id',
+      sb.clientId,
+      '--client-secret',
+      sb.clientSecret,
+      '--oauth-server',
+      sb.url,
+      '--channel-url',
+      channel.url,
+      '--channel-secret',
+      channel.secret,
+      '--channel-format',
+      o.format,
+      '--retry-schedule',
+      RETRY_SCHEDULE,
+      '--log-level',
+      'info',
     ],
     join(tmp, 'gateway.log'),
     Math.max(o.timeoutMs, 15_000),
@@ -65,7 +92,20 @@ export async function startEnvironment(tmp: string, o: Pick<Env, 'format' | 'tim
   cleanups.push(() => gateway.stop());
   const store = new SqliteStore(dbFile);
   cleanups.push(() => store.close());
-  return { sb, portal: sb.portal, channel, gateway, store, eventsUrl: `${gateway.url}/events`, dbFile, format: o.format, timeoutMs: o.timeoutMs, signal: o.signal, paint: o.paint, out: o.out };
+  return {
+    sb,
+    portal: sb.portal,
+    channel,
+    gateway,
+    store,
+    eventsUrl: `${gateway.url}/events`,
+    dbFile,
+    format: o.format,
+    timeoutMs: o.timeoutMs,
+    signal: o.signal,
+    paint: o.paint,
+    out: o.out,
+  };
 }
 
 /** Runs the cleanups, last added first; one that fails does not stop the others. */

@@ -12,7 +12,15 @@ export interface Paint {
 
 export function painter(on: boolean): Paint {
   const wrap = (open: number, close: number) => (s: string) => (on ? `\x1b[${open}m${s}\x1b[${close}m` : s);
-  return { bold: wrap(1, 22), dim: wrap(2, 22), ok: wrap(32, 39), bad: wrap(31, 39), b24: wrap(36, 39), gw: wrap(35, 39), ch: wrap(33, 39) };
+  return {
+    bold: wrap(1, 22),
+    dim: wrap(2, 22),
+    ok: wrap(32, 39),
+    bad: wrap(31, 39),
+    b24: wrap(36, 39),
+    gw: wrap(35, 39),
+    ch: wrap(33, 39),
+  };
 }
 
 export const short = (s: unknown, n = 8): string => {

@@ -37,8 +37,15 @@ export const WATCHDOG = `data:text/javascript,${encodeURIComponent(
 )}`;
 
 /** Starts `serve` with these arguments, copies its output to logFile, resolves once it listens. */
-export async function startGateway(args: string[], logFile: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<GatewayChild> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', WATCHDOG, cliPath(), 'serve', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+export async function startGateway(
+  args: string[],
+  logFile: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<GatewayChild> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', WATCHDOG, cliPath(), 'serve', ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   let url: string | undefined;
   let adminUrl: string | undefined;
@@ -82,7 +89,9 @@ export async function startGateway(args: string[], logFile: string, timeoutMs: n
     if (ended()) throw new Error(`the gateway exited (${child.exitCode ?? child.signalCode}): ${lastLines()}`);
     if (Date.now() > deadline || signal?.aborted) {
       await stop();
-      throw new Error(signal?.aborted ? 'interrupted' : `the gateway did not start within ${timeoutMs} ms: ${lastLines()}`);
+      throw new Error(
+        signal?.aborted ? 'interrupted' : `the gateway did not start within ${timeoutMs} ms: ${lastLines()}`,
+      );
     }
     await sleep(25);
   }

@@ -19,8 +19,14 @@ export type { DemoOptions, DemoResult, DemoStep } from './types.js';
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('Run the gateway against a fake Bitrix24 portal and a sample channel, play a conversation and check every step')
-    .addOption(new Option('--format <format>', 'text format for the channel: text, html or markdown').choices(['text', 'html', 'markdown']).default('text'))
+    .description(
+      'Run the gateway against a fake Bitrix24 portal and a sample channel, play a conversation and check every step',
+    )
+    .addOption(
+      new Option('--format <format>', 'text format for the channel: text, html or markdown')
+        .choices(['text', 'html', 'markdown'])
+        .default('text'),
+    )
     .option('--keep', 'leave everything running after the run and print the URLs, until Ctrl+C')
     .option('--step-timeout <seconds>', "longest wait for one step's effects", positiveInt('--step-timeout'), 20)
     .addHelpText('after', HELP)
@@ -32,7 +38,12 @@ export function registerDemoCommand(program: Command): void {
         process.on('SIGTERM', onSignal);
         let code = 1;
         try {
-          const result = await runDemo({ format: o.format, keep: o.keep === true, stepTimeoutMs: Math.max(1, o.stepTimeout) * 1000, signal: stop.signal });
+          const result = await runDemo({
+            format: o.format,
+            keep: o.keep === true,
+            stepTimeoutMs: Math.max(1, o.stepTimeout) * 1000,
+            signal: stop.signal,
+          });
           code = result.interrupted && !o.keep ? 130 : result.pass ? 0 : 1;
         } finally {
           process.off('SIGINT', onSignal);

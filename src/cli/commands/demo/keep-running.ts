@@ -11,16 +11,27 @@ export async function keepRunning(env: Env): Promise<void> {
   out(`  channel              ${channel.url}`);
   out(`  gateway database     ${env.dbFile}   (b24-im-gateway events --db ${env.dbFile})`);
   out(`  gateway log          ${gateway.logFile}`);
-  out(`  more traffic:        curl -s -X POST ${sb.url}/sandbox/scenario -H 'content-type: application/json' -d '{"name":"conversation"}'`);
+  out(
+    `  more traffic:        curl -s -X POST ${sb.url}/sandbox/scenario -H 'content-type: application/json' -d '{"name":"conversation"}'`,
+  );
   out('');
   const offs = [
-    sb.recorder.on('delivery', (d) => out(`${paint.b24('Bitrix24 -> gateway ')} ${d.code} <- ${d.status || 'no answer'}`)),
-    sb.recorder.on('call', (c) => c.batchSeq === undefined && out(`${paint.b24('REST                ')} ${c.method} <- ${c.httpStatus}${c.error ? ` ${c.error}` : ''}`)),
+    sb.recorder.on('delivery', (d) =>
+      out(`${paint.b24('Bitrix24 -> gateway ')} ${d.code} <- ${d.status || 'no answer'}`),
+    ),
+    sb.recorder.on(
+      'call',
+      (c) =>
+        c.batchSeq === undefined &&
+        out(`${paint.b24('REST                ')} ${c.method} <- ${c.httpStatus}${c.error ? ` ${c.error}` : ''}`),
+    ),
   ];
-  channel.onHit = (h) => out(`${paint.ch('gateway -> channel  ')} ${h.payload.type} ${h.payload.id}${h.repeat ? ' (repeat)' : ''}`);
+  channel.onHit = (h) =>
+    out(`${paint.ch('gateway -> channel  ')} ${h.payload.type} ${h.payload.id}${h.repeat ? ' (repeat)' : ''}`);
   try {
     const signal = env.signal;
-    if (signal && !signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    if (signal && !signal.aborted)
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     else if (!signal) await new Promise<void>(() => undefined);
   } finally {
     for (const off of offs) off();

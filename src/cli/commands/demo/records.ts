@@ -4,10 +4,17 @@ import type { CallRecord, Sandbox } from '@b24-im-gateway/sandbox';
 
 /** The recorder's latest sequence number, over calls, deliveries, statuses and token requests. */
 export const lastSeq = (sb: Sandbox): number =>
-  Math.max(0, sb.recorder.calls().at(-1)?.seq ?? 0, sb.recorder.deliveries().at(-1)?.seq ?? 0, sb.recorder.statuses().at(-1)?.seq ?? 0, sb.recorder.tokenRequests().at(-1)?.seq ?? 0);
+  Math.max(
+    0,
+    sb.recorder.calls().at(-1)?.seq ?? 0,
+    sb.recorder.deliveries().at(-1)?.seq ?? 0,
+    sb.recorder.statuses().at(-1)?.seq ?? 0,
+    sb.recorder.tokenRequests().at(-1)?.seq ?? 0,
+  );
 
 /** The commands a batch call ran. */
-export const batchCommands = (sb: Sandbox, batch: CallRecord): CallRecord[] => sb.recorder.calls().filter((k) => k.batchSeq === batch.seq);
+export const batchCommands = (sb: Sandbox, batch: CallRecord): CallRecord[] =>
+  sb.recorder.calls().filter((k) => k.batchSeq === batch.seq);
 
 /** The gateway's REST calls: app.info, imconnector.send.status.delivery, and batches of those. */
 /** What the gateway calls by itself: delivery statuses, and what the customers did. */

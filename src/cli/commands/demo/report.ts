@@ -18,12 +18,24 @@ export function printHeader(env: Env): void {
 export async function printSummary(env: Env, result: DemoResult): Promise<void> {
   const { out, paint } = env;
   const gatewayCell = (s: DemoStep) => (s.events.length ? s.events.map((e) => `#${e.id} ${e.status}`).join(', ') : '-');
-  const rows = result.steps.map((s) => [String(s.n), s.title.replace(/ \(.*\)$/, ''), s.sent, gatewayCell(s), s.channel, s.back, s.failures.length ? 'FAIL' : 'ok']);
+  const rows = result.steps.map((s) => [
+    String(s.n),
+    s.title.replace(/ \(.*\)$/, ''),
+    s.sent,
+    gatewayCell(s),
+    s.channel,
+    s.back,
+    s.failures.length ? 'FAIL' : 'ok',
+  ]);
   const header = ['#', 'step', 'Bitrix24 sent', 'gateway', 'channel got', 'Bitrix24 got back', ''];
   const limits = [2, 48, 30, 12, 20, 44, 4];
   const fit = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}...` : s);
   const widths = header.map((h, i) => Math.min(limits[i]!, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
-  const line = (cells: string[]) => cells.map((c, i) => pad(fit(c, widths[i]!), widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => pad(fit(c, widths[i]!), widths[i]!))
+      .join('  ')
+      .trimEnd();
   out('');
   out(paint.bold('Summary'));
   out(`  ${paint.bold(line(header))}`);
@@ -39,7 +51,13 @@ export async function printSummary(env: Env, result: DemoResult): Promise<void> 
   for (const f of result.final) out(paint.bad(`  ${f}`));
   const failed = result.steps.filter((s) => s.failures.length > 0);
   if (result.pass) {
-    out(paint.ok(paint.bold(`PASS: ${result.steps.length} steps checked; ${events} events done; ${payloadCount} signed channel payloads verified; ${statusCount} delivery statuses with message.id lists; ${customerCount} customer actions through the gateway`)));
+    out(
+      paint.ok(
+        paint.bold(
+          `PASS: ${result.steps.length} steps checked; ${events} events done; ${payloadCount} signed channel payloads verified; ${statusCount} delivery statuses with message.id lists; ${customerCount} customer actions through the gateway`,
+        ),
+      ),
+    );
   } else {
     const why = [...failed.map((s) => `step ${s.n}: ${s.failures[0]}`), ...result.final];
     const more = why.length > 3 ? `; and ${why.length - 3} more above` : '';

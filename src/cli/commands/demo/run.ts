@@ -35,7 +35,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     }
 
     if (!result.interrupted) await finalChecks(env, result);
-    result.pass = !result.interrupted && result.final.length === 0 && result.steps.every((s) => s.failures.length === 0);
+    result.pass =
+      !result.interrupted && result.final.length === 0 && result.steps.every((s) => s.failures.length === 0);
     await printSummary(env, result);
     if (!result.pass && !result.interrupted) printGatewayLog(env);
     if (o.keep && !o.signal?.aborted) await keepRunning(env);

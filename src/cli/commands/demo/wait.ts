@@ -12,7 +12,13 @@ export class Interrupted extends Error {
  * Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`,
  * or at once when `gone` says the process that should do the work has exited.
  */
-export async function until<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs: number, signal?: AbortSignal, gone?: () => string | undefined): Promise<T> {
+export async function until<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  gone?: () => string | undefined,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (signal?.aborted) throw new Interrupted();

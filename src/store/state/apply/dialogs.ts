@@ -35,8 +35,18 @@ function* upsertDialog(meta: EventMeta, item: DialogItem, close: boolean, starts
        closed = ${greatest('state_dialogs.closed', 'excluded.closed')},
        started_at = COALESCE(state_dialogs.started_at, excluded.started_at),
        closed_at = COALESCE(state_dialogs.closed_at, excluded.closed_at), updated_at = excluded.updated_at`,
-    memberId, s.id, line, connector, item.chat.id, item.user?.id ?? item.connector.user_id ?? null, parent,
-    closed, s.close_term ?? null, starts ? at : null, close ? at : null, at,
+    memberId,
+    s.id,
+    line,
+    connector,
+    item.chat.id,
+    item.user?.id ?? item.connector.user_id ?? null,
+    parent,
+    closed,
+    s.close_term ?? null,
+    starts ? at : null,
+    close ? at : null,
+    at,
   );
 }
 

@@ -43,9 +43,13 @@ export function* applyData(meta: EventMeta, code: StateCode, data: unknown): Wor
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = bracketPath(['data', ...(issue?.path ?? [])]);
-    throw new GatewayError('B24GW_INVALID_EVENT', `${code} cannot be applied to the connector state: ${where}: ${issue?.message ?? 'invalid'}`, {
-      path: where,
-    });
+    throw new GatewayError(
+      'B24GW_INVALID_EVENT',
+      `${code} cannot be applied to the connector state: ${where}: ${issue?.message ?? 'invalid'}`,
+      {
+        path: where,
+      },
+    );
   }
   // The mapped type pairs each code with its data; TypeScript cannot follow that through a variable code.
   yield* (appliers[code] as (meta: EventMeta, data: unknown) => Work<void>)(meta, result.data);
@@ -59,7 +63,10 @@ export function* applyData(meta: EventMeta, code: StateCode, data: unknown): Wor
 export function* applyEvent(code: StateCode, data: unknown, meta: EventMeta): Work<boolean> {
   const fresh = yield* run(
     'INSERT INTO state_applied (event_id, member_id, code, applied_at) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
-    meta.eventId, meta.memberId, code, Date.now(),
+    meta.eventId,
+    meta.memberId,
+    code,
+    Date.now(),
   );
   if (fresh === 0) return false;
   yield* applyData(meta, code, data);

@@ -12,25 +12,48 @@ export function* touchLine(meta: EventMeta, line: number, connector?: string): W
   const { memberId, receivedAt: at } = meta;
   yield* run(
     'INSERT INTO state_lines (member_id, line, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (member_id, line) DO NOTHING',
-    memberId, line, at, at,
+    memberId,
+    line,
+    at,
+    at,
   );
-  yield* run('UPDATE state_lines SET last_seen_at = ? WHERE member_id = ? AND line = ? AND last_seen_at < ?', at, memberId, line, at - SEEN_RESOLUTION_MS);
+  yield* run(
+    'UPDATE state_lines SET last_seen_at = ? WHERE member_id = ? AND line = ? AND last_seen_at < ?',
+    at,
+    memberId,
+    line,
+    at - SEEN_RESOLUTION_MS,
+  );
   if (connector === undefined) return;
   yield* run(
     `INSERT INTO state_line_connectors (member_id, line, connector, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (member_id, line, connector) DO NOTHING`,
-    memberId, line, connector, at, at,
+    memberId,
+    line,
+    connector,
+    at,
+    at,
   );
   yield* run(
     'UPDATE state_line_connectors SET last_seen_at = ? WHERE member_id = ? AND line = ? AND connector = ? AND last_seen_at < ?',
-    at, memberId, line, connector, at - SEEN_RESOLUTION_MS,
+    at,
+    memberId,
+    line,
+    connector,
+    at - SEEN_RESOLUTION_MS,
   );
 }
 
 const SEEN_RESOLUTION_MS = 60_000;
 
 /** The Bitrix24 chat behind an external chat. Dialog events carry no Bitrix24 chat id, so a null keeps the known one. */
-export function* touchChat(meta: EventMeta, line: number, connector: string, externalChatId: string, imChatId: number | null): Work<void> {
+export function* touchChat(
+  meta: EventMeta,
+  line: number,
+  connector: string,
+  externalChatId: string,
+  imChatId: number | null,
+): Work<void> {
   const { memberId, receivedAt: at } = meta;
   yield* run(
     `INSERT INTO state_chats (member_id, line, external_chat_id, im_chat_id, connector, first_seen_at, last_seen_at)
@@ -38,7 +61,13 @@ export function* touchChat(meta: EventMeta, line: number, connector: string, ext
      ON CONFLICT (member_id, line, external_chat_id) DO UPDATE SET
        im_chat_id = COALESCE(excluded.im_chat_id, state_chats.im_chat_id), connector = excluded.connector,
        last_seen_at = ${greatest('state_chats.last_seen_at', 'excluded.last_seen_at')}`,
-    memberId, line, externalChatId, imChatId, connector, at, at,
+    memberId,
+    line,
+    externalChatId,
+    imChatId,
+    connector,
+    at,
+    at,
   );
 }
 
@@ -50,11 +79,19 @@ export function* applyStatusDelete(meta: EventMeta, data: EventMap['ONIMCONNECTO
   yield* touchLine(meta, data.line, data.connector);
   yield* run(
     'UPDATE state_line_connectors SET status_deleted_at = ? WHERE member_id = ? AND line = ? AND connector = ?',
-    meta.receivedAt, meta.memberId, data.line, data.connector,
+    meta.receivedAt,
+    meta.memberId,
+    data.line,
+    data.connector,
   );
 }
 
 export function* applyLineDelete(meta: EventMeta, line: EventMap['ONIMCONNECTORLINEDELETE']['data']): Work<void> {
   yield* touchLine(meta, line);
-  yield* run('UPDATE state_lines SET deleted_at = ? WHERE member_id = ? AND line = ?', meta.receivedAt, meta.memberId, line);
+  yield* run(
+    'UPDATE state_lines SET deleted_at = ? WHERE member_id = ? AND line = ?',
+    meta.receivedAt,
+    meta.memberId,
+    line,
+  );
 }

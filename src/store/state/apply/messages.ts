@@ -25,7 +25,11 @@ function* upsertMessage(meta: EventMeta, line: number, connector: string, item: 
   yield* run(
     `UPDATE state_dialogs SET last_activity_at = ?
      WHERE member_id = ? AND line = ? AND external_chat_id = ? AND closed = 0 AND (last_activity_at IS NULL OR last_activity_at < ?)`,
-    at, memberId, line, item.chat.id, at,
+    at,
+    memberId,
+    line,
+    item.chat.id,
+    at,
   );
   const row = yield* get<{ id: number }>(
     `INSERT INTO state_messages (member_id, line, connector, im_chat_id, im_message_id, external_chat_id, created_at, updated_at)
@@ -33,7 +37,14 @@ function* upsertMessage(meta: EventMeta, line: number, connector: string, item: 
      ON CONFLICT (member_id, line, im_message_id) DO UPDATE SET connector = excluded.connector,
        im_chat_id = excluded.im_chat_id, external_chat_id = excluded.external_chat_id, updated_at = excluded.updated_at
      RETURNING id`,
-    memberId, line, connector, item.im.chat_id, item.im.message_id, item.chat.id, at, at,
+    memberId,
+    line,
+    connector,
+    item.im.chat_id,
+    item.im.message_id,
+    item.chat.id,
+    at,
+    at,
   );
   if (!row) throw new GatewayError('B24GW_STORE_FAILED', 'The connector state kept no row for a message it upserted');
   return row.id;
@@ -41,7 +52,11 @@ function* upsertMessage(meta: EventMeta, line: number, connector: string, item: 
 
 function* addExternalIds(messageId: number, ids: string | readonly string[]): Work<void> {
   for (const id of typeof ids === 'string' ? [ids] : ids) {
-    yield* run('INSERT INTO state_message_ids (message_id, external_id) VALUES (?, ?) ON CONFLICT DO NOTHING', messageId, id);
+    yield* run(
+      'INSERT INTO state_message_ids (message_id, external_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
+      messageId,
+      id,
+    );
   }
 }
 
@@ -53,7 +68,10 @@ export function* applyMessageAdd(meta: EventMeta, data: AddData): Work<void> {
     yield* run(
       `UPDATE state_messages SET user_id = COALESCE(?, user_id), original_text = COALESCE(original_text, ?), text = COALESCE(text, ?)
        WHERE id = ?`,
-      item.message.user_id ?? null, item.message.text, item.message.text, id,
+      item.message.user_id ?? null,
+      item.message.text,
+      item.message.text,
+      id,
     );
   }
 }
@@ -66,7 +84,13 @@ export function* applyMessageUpdate(meta: EventMeta, data: UpdateData): Work<voi
     const text = item.message.text;
     // The schema allows an update without text: it still maps ids, but there is no edit to record.
     if (text === undefined) continue;
-    yield* run('INSERT INTO state_message_history (message_id, event_id, text, at) VALUES (?, ?, ?, ?)', id, meta.eventId, text, meta.receivedAt);
+    yield* run(
+      'INSERT INTO state_message_history (message_id, event_id, text, at) VALUES (?, ?, ?, ?)',
+      id,
+      meta.eventId,
+      text,
+      meta.receivedAt,
+    );
     yield* run('UPDATE state_messages SET text = ? WHERE id = ?', text, id);
   }
 }

@@ -7,10 +7,12 @@ import { dialogIdOf } from '../../chatbots.js';
 import { defaultUser, type SandboxUser } from './bot.js';
 
 /** ISO 8601 with an offset, as Bitrix24 writes dates (`2025-01-15T10:30:00+00:00`). */
-export const isoDate = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', '+00:00');
+export const isoDate = (ms: number): string =>
+  new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', '+00:00');
 
 /** A portal user the sandbox acts as: user 1 is the docs' Svetlana Ivanova, the others are named by id. */
-export const sandboxUser = (id: number): SandboxUser => (id === defaultUser.id ? defaultUser : { id, firstName: 'User', lastName: String(id), gender: 'M' });
+export const sandboxUser = (id: number): SandboxUser =>
+  id === defaultUser.id ? defaultUser : { id, firstName: 'User', lastName: String(id), gender: 'M' };
 
 /** `User` of a person. Online fields as the docs' example shows them. */
 export function userV2(u: SandboxUser, now: number): Record<string, unknown> {
@@ -74,7 +76,11 @@ export interface BotCounts {
 }
 
 /** `Bot`: extended (with its counters, for its owner) or brief. */
-export function botV2(bot: { id: number; code: string }, s: BotV2Settings, counts: BotCounts | undefined): Record<string, unknown> {
+export function botV2(
+  bot: { id: number; code: string },
+  s: BotV2Settings,
+  counts: BotCounts | undefined,
+): Record<string, unknown> {
   const brief = {
     id: bot.id,
     code: bot.code,
@@ -86,7 +92,15 @@ export function botV2(bot: { id: number; code: string }, s: BotV2Settings, count
     language: s.language,
   };
   if (!counts) return brief;
-  return { ...brief, moduleId: 'rest', eventMode: s.eventMode, countMessage: counts.message, countCommand: counts.command, countChat: counts.chat, countUser: counts.user };
+  return {
+    ...brief,
+    moduleId: 'rest',
+    eventMode: s.eventMode,
+    countMessage: counts.message,
+    countCommand: counts.command,
+    countChat: counts.chat,
+    countUser: counts.user,
+  };
 }
 
 /** `Chat` as events carry it, seen by `viewerId` (a private chat's dialogId is the other member). */
@@ -121,5 +135,12 @@ export function messageV2(m: BotMessage): Record<string, unknown> {
 
 /** `Command` as Command.register answers it. */
 export function commandV2(c: CommandV2): Record<string, unknown> {
-  return { id: c.id, botId: c.botId, command: `/${c.command}`, common: c.common, hidden: c.hidden, extranetSupport: c.extranetSupport };
+  return {
+    id: c.id,
+    botId: c.botId,
+    command: `/${c.command}`,
+    common: c.common,
+    hidden: c.hidden,
+    extranetSupport: c.extranetSupport,
+  };
 }

@@ -44,7 +44,11 @@ export function imconnectorMessageUpdate(b: ConnectorBatch): Record<string, unkn
   return {
     CONNECTOR: b.connector,
     LINE: b.line,
-    MESSAGES: b.messages.map((m) => ({ im: im(m), message: { id: m.externalIds ?? [], text: m.text ?? '' }, chat: { id: m.externalChatId } })),
+    MESSAGES: b.messages.map((m) => ({
+      im: im(m),
+      message: { id: m.externalIds ?? [], text: m.text ?? '' },
+      chat: { id: m.externalChatId },
+    })),
   };
 }
 
@@ -53,7 +57,11 @@ export function imconnectorMessageDelete(b: ConnectorBatch): Record<string, unkn
   return {
     CONNECTOR: b.connector,
     LINE: b.line,
-    MESSAGES: b.messages.map((m) => ({ im: im(m), message: { id: m.externalIds?.[0] ?? '' }, chat: { id: m.externalChatId } })),
+    MESSAGES: b.messages.map((m) => ({
+      im: im(m),
+      message: { id: m.externalIds?.[0] ?? '' },
+      chat: { id: m.externalChatId },
+    })),
   };
 }
 
@@ -99,10 +107,17 @@ export const imconnectorStatusDelete = (d: { connector: string; line: number }):
 export const imconnectorLineDelete = (line: number): number => line;
 
 /** ONOPENLINEMESSAGEUPDATE: DATA instead of MESSAGES, message.id is the Bitrix24 message id. */
-export function openlineMessageUpdate(d: { connector: string; line: number; chatId: number; messageId: number }): Record<string, unknown> {
+export function openlineMessageUpdate(d: {
+  connector: string;
+  line: number;
+  chatId: number;
+  messageId: number;
+}): Record<string, unknown> {
   return {
     CONNECTOR: d.connector,
     LINE: d.line,
-    DATA: [{ im: { chat_id: d.chatId, message_id: d.messageId }, message: { id: d.messageId }, chat: { id: d.chatId } }],
+    DATA: [
+      { im: { chat_id: d.chatId, message_id: d.messageId }, message: { id: d.messageId }, chat: { id: d.chatId } },
+    ],
   };
 }
