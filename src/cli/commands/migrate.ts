@@ -1,3 +1,4 @@
+import { GatewayError } from '../../errors.js';
 import type { Command } from 'commander';
 import { openStore } from '../../store/open.js';
 import { action } from '../fail.js';
@@ -16,7 +17,10 @@ export function registerMigrateCommand(program: Command): void {
         try {
           // Opening a store applies the missing migrations; ping waits for it.
           if (!(await store.ping()))
-            throw new Error(`database at ${o.db.replace(/\/\/[^@/]*@/, '//…@')} is not usable`);
+            throw new GatewayError(
+              'B24GW_STORE_UNREACHABLE',
+              `database at ${o.db.replace(/\/\/[^@/]*@/, '//…@')} is not usable`,
+            );
           console.log(`schema is up to date (${store.kind})`);
         } finally {
           await store.close();

@@ -50,7 +50,8 @@ const plans = ['standard', 'enterprise'];
 /** A duration a timer can wait: above 0 and under 24 days (setTimeout runs longer ones at once). */
 function positiveDuration(flag: string, text: string): number {
   const ms = parseDuration(text);
-  if (ms <= 0 || ms > 2_147_483_647) throw new Error(`${flag} must be above 0 and at most 24 days, got "${text}"`);
+  if (ms <= 0 || ms > 2_147_483_647)
+    throw new GatewayError('B24GW_BAD_CONFIG', `${flag} must be above 0 and at most 24 days, got "${text}"`);
   return ms;
 }
 
