@@ -81,7 +81,7 @@ export {
 export { pruneAll, type PruneLoopOptions } from './store/prune.js';
 
 // Logging
-export { createLogger, type Logger } from './log.js';
+export { createLogger, type Logger, type LoggerOption } from './log.js';
 
 // The customer's side: actions from the channel into Bitrix24
 export {
