@@ -12,21 +12,26 @@ export interface Snippet {
 
 /** Files whose examples are users' to copy: the README, the guides, and the READMEs the package ships. */
 export const documented = (root: string): string[] => [
+  ...guides(root),
+  'src/effects/channel/README.md',
+  'packages/sandbox/README.md',
+];
+
+/** The README and the guides. */
+export const guides = (root: string): string[] => [
   'README.md',
   ...readdirSync(join(root, 'docs/guides'))
     .filter((f) => f.endsWith('.md'))
     .map((f) => `docs/guides/${f}`),
-  'src/effects/channel/README.md',
-  'packages/sandbox/README.md',
 ];
 
 /**
  * The fenced blocks of `lang` in the documented files. A block right after a line
  * `<!-- illustration -->` is left out: it shows a shape, not something to copy and run.
  */
-export function snippets(root: string, lang = 'ts'): Snippet[] {
+export function snippets(root: string, lang = 'ts', files = documented(root)): Snippet[] {
   const out: Snippet[] = [];
-  for (const file of documented(root)) {
+  for (const file of files) {
     const lines = readFileSync(join(root, file), 'utf8').split('\n');
     for (let i = 0; i < lines.length; i++) {
       const open = /^(\s*)```(\w+)\s*$/.exec(lines[i]!);
