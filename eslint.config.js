@@ -12,7 +12,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'bench/**', 'test/**', 'packages/sandbox/src/**', '**/*.test.ts'],
+    files: ['src/cli/**', 'bench/**', 'test/**', 'examples/**', 'packages/sandbox/src/**', '**/*.test.ts'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Gateways made without a logger log at info; the tests' own would drown the report.
+    env: { B24GW_LOG_LEVEL: 'silent' },
   },
 });

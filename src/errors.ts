@@ -216,6 +216,104 @@ export const errorCodes = {
       'A handler called `imbotV2(ctx).send`, `update` or `delete` for an event that names no bot (not a Chatbots 2.0 bot event), without `botId`',
     fix: 'Pass `imbotV2(ctx, { botId })`, or call it from an ONIMBOTV2 handler',
   },
+  B24GW_BITRIX_API: {
+    status: 502,
+    title: 'Bitrix24 answered with an error',
+    meaning:
+      "A REST call (or a token refresh) failed at the portal; `BitrixApiError.bitrixCode` holds Bitrix24's own code (`ERROR_ARGUMENT`, `QUERY_LIMIT_EXCEEDED`, `expired_token`, ...), apart from this one",
+    fix: "Look up Bitrix24's code in its REST documentation; limits and expired tokens are retried by the gateway itself",
+  },
+  B24GW_BATCH_HALTED: {
+    status: 502,
+    title: 'Not run: an earlier command of the batch failed',
+    meaning: 'A command of a Bitrix24 `batch` with `halt` set, after one that failed; it was not run',
+    fix: 'Fix the first failure; the command runs with the next attempt',
+  },
+  B24GW_NOT_ACCEPTED: {
+    status: 502,
+    title: 'Bitrix24 answered without accepting the call',
+    meaning:
+      'A call that Bitrix24 answered without an error, but not with what says it was done (`SUCCESS: true`, a delivery status, a customer action, a setup step)',
+    fix: 'The message quotes the answer; the call is retried on the schedule',
+  },
+  B24GW_PORTAL_UNUSABLE: {
+    status: 500,
+    title: "The portal's install cannot be used to call it",
+    meaning: "The portal's install record has no OAuth tokens, or a domain that is not a host name",
+    fix: 'Install the application again with the gateway as its install handler',
+  },
+  B24GW_NO_OAUTH_CLIENT: {
+    status: 500,
+    title: "A token refresh needs the application's OAuth client",
+    meaning: 'The access token expired and no `--client-id`/`--client-secret` was given to refresh it',
+    fix: 'Give `--client-id` and `--client-secret` (or `B24GW_CLIENT_ID`, `B24GW_CLIENT_SECRET`)',
+  },
+  B24GW_OAUTH_FAILED: {
+    status: 502,
+    title: 'The authorization server refused or failed a token exchange',
+    meaning:
+      "Exchanging a refresh token at the authorization server failed; `OAuthError.oauthCode` holds the server's own code (`invalid_grant`, `NETWORK_ERROR`, ...)",
+    fix: 'Check `--client-id`/`--client-secret`, `--oauth-server`, and the way out to it',
+  },
+  B24GW_ANSWER_REFUSED: {
+    status: 502,
+    title: "Another server's answer was too large or not what was expected",
+    meaning:
+      'An answer of Bitrix24, the authorization server or the channel over 64 KiB, or not JSON where JSON was expected',
+  },
+  B24GW_CHANNEL_DELIVERY_FAILED: {
+    status: 502,
+    title: 'The channel did not take a delivery',
+    meaning:
+      "The channel's URL answered other than 2xx, redirected, timed out or could not be reached; `ChannelDeliveryError.kind` says which, `httpStatus` what it answered. The delivery is retried on the schedule",
+    fix: "Check the channel's endpoint and its log; `b24-im-gateway events --status dead` lists what ran out of retries",
+  },
+  B24GW_HANDLER_FAILED: {
+    status: 500,
+    title: "An event's handlers failed",
+    meaning:
+      'One or more handlers of an event threw; `HandlerError.errors` holds each failure. The event is retried on the schedule, then kept as dead',
+    fix: '`b24-im-gateway events --status dead` shows the last error; `replay` runs the event again once fixed',
+  },
+  B24GW_TIMED_OUT: {
+    status: 504,
+    title: 'An attempt did not finish within its time limit',
+    meaning:
+      'A handler (or a delivery) ran past `--handler-timeout`; its `ctx.signal` was aborted with this error (named `TimeoutError`) and the attempt is retried',
+    fix: 'Pass `ctx.signal` to what the handler waits on, or raise `--handler-timeout`',
+  },
+  B24GW_ABORTED: {
+    status: 503,
+    title: 'An attempt was stopped before it finished',
+    meaning:
+      "The gateway stopped and the handler did not finish within its grace period, or the event's lease was lost to another instance; `ctx.signal` was aborted with this error (named `AbortError`) and the attempt is retried",
+  },
+  B24GW_LISTEN_FAILED: {
+    status: 500,
+    title: 'The server could not listen on its address',
+    meaning: 'The port is taken (`EADDRINUSE`), not allowed (`EACCES`) or the host is not an address of this machine',
+    fix: 'Choose another `--port`/`--host` (or `--admin-port`), or stop what holds it',
+  },
+  B24GW_STORE_UNREACHABLE: {
+    status: 503,
+    title: 'The database could not be reached',
+    meaning:
+      'Opening the store failed: PostgreSQL refused the connection (`ECONNREFUSED`), the host is unknown, or the credentials are refused; a SQLite path that cannot be opened',
+    fix: 'Check `--db` (`DATABASE_URL`) and that the database is up',
+  },
+  B24GW_DEMO_FAILED: {
+    status: 500,
+    title: 'The demo could not run',
+    meaning:
+      'A part of `b24-im-gateway demo` (the gateway process, the sandbox, the sample channel) failed or timed out',
+    fix: 'Run `npm run build` first; the message names the part',
+  },
+  B24GW_INTERNAL: {
+    status: 500,
+    title: 'Unexpected error',
+    meaning: 'A failure the gateway has no code for (a bug); the CLI prints it with this code',
+    fix: 'Set `B24GW_DEBUG=1` for the stack and report it',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -4,7 +4,7 @@ import { StatusSender } from './effects/bitrix/status-sender.js';
 import { builtinHandler, type ChannelOptions } from './effects/builtin.js';
 import { CustomerIntake, type CustomerResult } from './customer/intake.js';
 import { CustomerSender, type CustomerSenderOptions } from './customer/sender.js';
-import type { HeaderSource } from './effects/channel/sign.js';
+import { secretKey, type HeaderSource } from './effects/channel/sign.js';
 import { GatewayError } from './errors.js';
 import { connectorCodes } from './events/registry.js';
 import { Intake, type IntakeOptions } from './intake/intake.js';
@@ -14,7 +14,7 @@ import { Retention, type RetentionOptions } from './worker/retention.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { createNodeHandler, type NodeHandlerOptions } from './intake/node.js';
 import { handleFetch } from './intake/fetch.js';
-import { silentLogger, type Logger } from './log.js';
+import { loggerFrom, type Logger, type LoggerOption } from './log.js';
 import { eventLabel } from './metric-labels.js';
 import { Metrics } from './metrics.js';
 import { completeStore } from './store/complete.js';
@@ -24,7 +24,8 @@ import type { NewStatus, Store } from './store/types.js';
 export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> {
   /** A SQLite file path, or a ready Store (every method of Store, or the Gateway refuses it). Default `./b24-im-gateway.db`. */
   db?: string | Store;
-  logger?: Logger;
+  /** Where the gateway logs: a pino logger, a level (`'warn'`), or false for nothing. Default: JSON lines on stdout at info (`B24GW_LOG_LEVEL`/`LOG_LEVEL` change it). */
+  logger?: LoggerOption;
   /** Node's process metrics beside the gateway's in /metrics. Default true. */
   defaultMetrics?: boolean;
   /** Report b24gw_queue_depth, which counts the store. Default true; of several gateways on one store, one is enough. */
@@ -85,7 +86,8 @@ export class Gateway {
   readonly customerSender: CustomerSender | undefined;
 
   constructor(options: GatewayOptions = {}) {
-    this.logger = options.logger ?? silentLogger;
+    checkChannel(options);
+    this.logger = loggerFrom(options.logger);
     this.store =
       typeof options.db === 'object'
         ? completeStore(options.db)
@@ -253,5 +255,20 @@ export class Gateway {
     await this.customerSender?.stop();
     this.bitrix.close();
     await this.store.close();
+  }
+}
+
+/** A channel's URL and secrets are checked when the Gateway is made, not at the first delivery. */
+export function checkChannel(options: GatewayOptions): void {
+  const channel = options.channel;
+  const secrets = [
+    ...(channel && 'secret' in channel ? [channel.secret] : []),
+    ...[options.customers?.secret ?? []].flat(),
+  ];
+  for (const secret of secrets) secretKey(secret);
+  if (channel && 'url' in channel) {
+    const protocol = URL.canParse(channel.url) ? new URL(channel.url).protocol : undefined;
+    if (protocol !== 'http:' && protocol !== 'https:')
+      throw new GatewayError('B24GW_BAD_CONFIG', `the channel URL must be http(s), got "${channel.url}"`);
   }
 }

@@ -54,3 +54,13 @@ export function createLogger(options: { level?: string; destination?: pino.Desti
 
 /** For library use without logs. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** What a library user may give as `logger`: a pino logger, a level, or false for none. */
+export type LoggerOption = Logger | pino.LevelWithSilent | false;
+
+/** The logger an option stands for. Default: JSON lines on stdout at `B24GW_LOG_LEVEL`, else `LOG_LEVEL`, else info. */
+export function loggerFrom(option: LoggerOption | undefined): Logger {
+  if (option === false) return silentLogger;
+  if (option === undefined) return createLogger({ level: process.env.B24GW_LOG_LEVEL || undefined });
+  return typeof option === 'string' ? createLogger({ level: option }) : option;
+}

@@ -16,9 +16,9 @@ export const eventLabel = (code: string): string => (isEventCode(code) ? code : 
 export const reasonLabel = (code: string): string =>
   Object.hasOwn(errorCodes, code) || (refusalReasons as readonly string[]).includes(code) ? code : OTHER;
 
-/** `ok`, or a known Bitrix24/OAuth error code, else `other`. */
+/** `ok`, a known Bitrix24/OAuth error code, or the gateway's own code, else `other`. */
 export const restResultLabel = (result: string): string =>
-  result === 'ok' || KNOWN_ERROR_CODES.has(result) ? result : OTHER;
+  result === 'ok' || KNOWN_ERROR_CODES.has(result) || Object.hasOwn(errorCodes, result) ? result : OTHER;
 
 /** What a REST method name looks like: dotted words (`imconnector.send.status.delivery`, `imbot.v2.Chat.Message.send`). */
 const METHOD_SHAPE = /^[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*$/i;

@@ -5,7 +5,7 @@ export function fail(e: unknown): never {
   if (process.env.B24GW_DEBUG) console.error(e);
   const line = isGatewayError(e)
     ? `error ${e.code}: ${e.message}`
-    : `error: ${e instanceof Error ? e.message : String(e)}`;
+    : `error B24GW_INTERNAL: ${e instanceof Error ? e.message : String(e)}`;
   console.error(line.replace(/\s*\n\s*/g, ' '));
   process.exit(1);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, Help } from 'commander';
 import { registerBotCommand } from './commands/bot.js';
 import { registerConnectorCommand } from './commands/connector.js';
 import { registerDemoCommand } from './commands/demo/index.js';
@@ -16,7 +16,9 @@ import { version } from './version.js';
 const program = new Command('b24-im-gateway')
   .description('Receive Bitrix24 messenger events (Open Lines connectors, chat bots), verify, store and process them')
   .version(version)
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // A repeatable option starts as an empty list, which is no default to show: its text says what applies.
+  .configureHelp({ optionDescription: (option) => new Help().optionDescription(option).replace(' (default: [])', '') });
 
 registerServeCommand(program);
 registerParseCommand(program);

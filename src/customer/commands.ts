@@ -93,7 +93,7 @@ export function pack<T extends { vars: number }>(list: readonly T[]): T[][] {
 }
 
 export const notAccepted = (method: string, description: string): BitrixApiError =>
-  new BitrixApiError({ method, code: 'ACTION_NOT_ACCEPTED', status: 0, description });
+  new BitrixApiError({ method, code: 'B24GW_NOT_ACCEPTED', httpStatus: 0, description });
 
 interface ItemResult {
   SUCCESS?: unknown;

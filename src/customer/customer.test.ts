@@ -300,7 +300,7 @@ describe('when Bitrix24 refuses', () => {
     ).toEqual([['nope', 'm-1']]);
     expect(wrongId).toMatchObject({
       status: 'pending',
-      lastError: expect.stringMatching(/ACTION_NOT_ACCEPTED.*Message not found/),
+      lastError: expect.stringMatching(/B24GW_NOT_ACCEPTED.*Message not found/),
     });
     expect(wrongChat).toMatchObject({ status: 'pending', lastError: expect.stringMatching(/Message not found/) });
     // Behind a failed action of its chat: not sent, not counted.

@@ -111,7 +111,7 @@ export async function diagnose(o: DoctorOptions): Promise<Check[]> {
 }
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-const codeOf = (e: unknown): string | undefined => (e instanceof BitrixApiError ? e.code : undefined);
+const codeOf = (e: unknown): string | undefined => (e instanceof BitrixApiError ? e.reason : undefined);
 
 async function checkToken(client: PortalClient, call: <T>(method: string) => Promise<T>): Promise<Check> {
   try {
@@ -126,7 +126,7 @@ async function checkToken(client: PortalClient, call: <T>(method: string) => Pro
     const fix =
       code === 'invalid_grant' || code === 'invalid_token' || code === 'NO_AUTH_FOUND'
         ? 'the portal refused the stored tokens (the application was removed, or reinstalled without the gateway seeing it): reinstall the application with the gateway as its install handler'
-        : code === 'NO_CLIENT_CREDENTIALS'
+        : code === 'B24GW_NO_OAUTH_CLIENT'
           ? "give the application's OAuth client: --client-id and --client-secret (or B24GW_CLIENT_ID, B24GW_CLIENT_SECRET)"
           : code === 'invalid_client'
             ? 'the authorization server refused the OAuth client: check --client-id and --client-secret'

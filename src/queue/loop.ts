@@ -49,8 +49,9 @@ export interface QueueLoopOptions<T> {
 /** setTimeout runs anything longer at once (after a warning). */
 export const MAX_TIMER_MS = 2_147_483_647;
 
-const aborted = (name: 'TimeoutError' | 'AbortError', message: string): Error =>
-  Object.assign(new Error(message), { name });
+/** The reason a run's signal is aborted with: coded, and named as fetch and timers name theirs. */
+const aborted = (name: 'TimeoutError' | 'AbortError', message: string): GatewayError =>
+  Object.assign(new GatewayError(name === 'TimeoutError' ? 'B24GW_TIMED_OUT' : 'B24GW_ABORTED', message), { name });
 
 /** One unit in flight and its lease. */
 class Running<T> implements Lease {

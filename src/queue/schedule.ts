@@ -1,10 +1,12 @@
+import { GatewayError } from '../errors.js';
+
 /** Default delays before each retry: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then dead. */
 export const defaultSchedule: readonly number[] = [5e3, 300e3, 1_800e3, 7_200e3, 18_000e3, 36_000e3, 36_000e3];
 
 /** Parses a duration such as `500ms`, `5s`, `5m`, `2h`, `1d` into milliseconds. */
 export function parseDuration(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(text);
-  if (!m) throw new Error(`"${text.trim()}" is not a duration like 5s, 5m, 2h`);
+  if (!m) throw new GatewayError('B24GW_BAD_CONFIG', `"${text.trim()}" is not a duration like 5s, 5m, 2h`);
   const unit = { ms: 1, s: 1e3, m: 60e3, h: 3_600e3, d: 86_400e3 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
   return Math.round(Number(m[1]) * unit);
 }

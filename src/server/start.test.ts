@@ -77,7 +77,8 @@ describe('startServer with a Gateway: everything on this thread', () => {
     });
     server = await startServer(g, { port: 0 });
     await expect(startServer(g, { port: Number(new URL(server.url).port) })).rejects.toMatchObject({
-      code: 'EADDRINUSE',
+      code: 'B24GW_LISTEN_FAILED',
+      cause: { code: 'EADDRINUSE' },
     });
     await expect(g.store.ping()).resolves.toBe(true);
   });

@@ -1,7 +1,7 @@
 import { AggregatorRegistry } from 'prom-client';
 import { GatewayError } from '../errors.js';
-import { Gateway } from '../gateway.js';
-import { silentLogger, type Logger } from '../log.js';
+import { checkChannel, Gateway } from '../gateway.js';
+import { loggerFrom, type Logger } from '../log.js';
 import { processMetrics } from '../metrics.js';
 import { checkAdminOptions, listenAdmin, type AdminOptions } from './admin.js';
 import { IntakeThread } from './intake-thread.js';
@@ -75,7 +75,7 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
     throw new GatewayError('B24GW_BAD_CONFIG', `role must be one of ${serverRoles.join(', ')}, got "${String(role)}"`);
   // Before anything is opened: an admin listener others could reach without a token is refused.
   if (options.admin) await checkAdminOptions(options.admin);
-  const logger = gateway instanceof Gateway ? gateway.logger : (gateway.logger ?? silentLogger);
+  const logger = gateway instanceof Gateway ? gateway.logger : loggerFrom(gateway.logger);
   let closing = false;
   /** The server's close(), once it listens. */
   const self: { close?: () => Promise<void> } = {};
@@ -155,6 +155,7 @@ async function fromSpec(
   onThreadExit: (role: 'intake' | 'worker', code: number) => void,
 ): Promise<Parts> {
   const { setup, logger: _logger, ...options } = spec;
+  checkChannel(options); // here, before any thread is started
   const url = setup === undefined ? undefined : setupUrl(setup);
   if (role === 'intake' && options.retention)
     throw new GatewayError(

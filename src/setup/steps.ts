@@ -56,7 +56,12 @@ export async function writeSteps(
     const refused = it.ok ? c.check?.(it.result) : undefined;
     if (!it.ok || refused !== undefined) {
       const error = it.ok
-        ? new BitrixApiError({ method: c.call.method, code: 'SETUP_REFUSED', status: 200, description: refused ?? '' })
+        ? new BitrixApiError({
+            method: c.call.method,
+            code: 'B24GW_NOT_ACCEPTED',
+            httpStatus: 200,
+            description: refused ?? '',
+          })
         : it.error;
       throw setupFailed(error, [...before, ...done]);
     }

@@ -136,8 +136,8 @@ async function proveWithAuthServer(
       auth.refresh_token,
     );
   } catch (e) {
-    const why = e instanceof OAuthError ? `${e.code} (${e.description})` : (e as Error).message;
-    if (e instanceof OAuthError && (e.status === 0 || e.status >= 500)) {
+    const why = e instanceof OAuthError ? `${e.oauthCode ?? 'no answer'} (${e.description})` : (e as Error).message;
+    if (e instanceof OAuthError && (e.httpStatus === 0 || e.httpStatus >= 500)) {
       throw new GatewayError('B24GW_VERIFY_UNAVAILABLE', undefined, {
         detail: `${who}: the authorization server could not be asked: ${why}`,
       });

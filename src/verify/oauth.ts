@@ -1,3 +1,4 @@
+import { GatewayError } from '../errors.js';
 import type { PortalRecord } from '../store/types.js';
 import { readCappedJson } from '../wire/capped.js';
 
@@ -47,13 +48,20 @@ export interface ExchangedTokens {
 }
 
 /** Why an exchange failed, in the authorization server's words; never carries a token. */
-export class OAuthError extends Error {
+export class OAuthError extends GatewayError {
   constructor(
-    readonly code: string,
-    readonly status: number,
+    /** The authorization server's own code (`invalid_grant`, ...); undefined when it gave none (no answer, not JSON). */
+    readonly oauthCode: string | undefined,
+    /** The HTTP status of its answer; 0 when there was none. */
+    readonly httpStatus: number,
     readonly description: string,
+    options?: { cause?: unknown },
   ) {
-    super(`${code}: ${description}`);
+    super(
+      'B24GW_OAUTH_FAILED',
+      `${oauthCode ?? (httpStatus ? `HTTP ${httpStatus}` : 'no answer')}: ${description}`,
+      options,
+    );
     this.name = 'OAuthError';
   }
 }
@@ -75,17 +83,17 @@ export async function exchangeRefreshToken(client: OAuthClient, refreshToken: st
       signal: AbortSignal.timeout(30_000),
     });
   } catch (e) {
-    throw new OAuthError('NETWORK_ERROR', 0, `authorization server unreachable (${(e as Error).message})`);
+    throw new OAuthError(undefined, 0, `authorization server unreachable (${(e as Error).message})`, { cause: e });
   }
   let body: Record<string, unknown>;
   try {
     const answer = await readCappedJson(res);
     body = typeof answer === 'object' && answer !== null ? (answer as Record<string, unknown>) : {};
   } catch (e) {
-    throw new OAuthError('ERROR_UNEXPECTED_ANSWER', res.status, (e as Error).message);
+    throw new OAuthError(undefined, res.status, (e as Error).message, { cause: e });
   }
   if (!res.ok || typeof body.error === 'string') {
-    const code = typeof body.error === 'string' ? body.error : `HTTP_${res.status}`;
+    const code = typeof body.error === 'string' ? body.error : undefined;
     throw new OAuthError(
       code,
       res.status,
@@ -94,7 +102,7 @@ export async function exchangeRefreshToken(client: OAuthClient, refreshToken: st
   }
   const { access_token, refresh_token, expires_in, expires } = body;
   if (typeof access_token !== 'string' || typeof refresh_token !== 'string' || !access_token || !refresh_token) {
-    throw new OAuthError('ERROR_UNEXPECTED_ANSWER', res.status, 'token answer has no access_token/refresh_token');
+    throw new OAuthError(undefined, res.status, 'token answer has no access_token/refresh_token');
   }
   const expiresAt = expiresAtOf(expires_in, expires, (client.now ?? Date.now)());
   const str = (v: unknown) => (typeof v === 'string' && v ? v : null);

@@ -1,9 +1,13 @@
+import { GatewayError } from '../errors.js';
 /** What an answer of another server may weigh: genuine Bitrix24 and OAuth answers are a few kilobytes. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
 
 /** Thrown when an answer is larger than the cap, or not JSON when JSON was expected. */
-export class AnswerError extends Error {
-  override name = 'AnswerError';
+export class AnswerError extends GatewayError {
+  constructor(message: string) {
+    super('B24GW_ANSWER_REFUSED', message);
+    this.name = 'AnswerError';
+  }
 }
 
 /** Reads an answer's body up to `maxBytes`, cancelling the rest: a hostile server cannot make the gateway buffer without end. */

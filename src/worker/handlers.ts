@@ -1,6 +1,7 @@
 import type { EventCode, EventMap, KnownEvent, UnknownEvent } from '../events/registry.js';
 import { normalizeCode } from '../events/registry.js';
-import { retryHintMs } from '../queue/schedule.js';
+import { GatewayError } from '../errors.js';
+import { retryHintMs, type RetryHint } from '../queue/schedule.js';
 import type { HandlerContext } from './context.js';
 
 export type AnyEvent = KnownEvent | UnknownEvent;
@@ -10,13 +11,20 @@ export type Handler<E = AnyEvent> = (event: E, ctx: HandlerContext) => unknown;
 export type ErrorHandler = (error: HandlerError, event: AnyEvent, ctx: HandlerContext) => unknown;
 
 /** All failures of one event's handlers, reported together. */
-export class HandlerError extends AggregateError {
+export class HandlerError extends GatewayError implements RetryHint {
+  /** Each handler's failure, in the order the handlers were registered. */
+  readonly errors: unknown[];
   /** A lower bound for the next attempt, from the slowest failure that asked for one. */
   readonly retryAfterMs: number;
   constructor(errors: unknown[], code: string) {
     const messages = errors.map((e) => (e instanceof Error ? e.message : String(e)));
-    super(errors, `${errors.length} handler${errors.length > 1 ? 's' : ''} of ${code} failed: ${messages.join('; ')}`);
+    super(
+      'B24GW_HANDLER_FAILED',
+      `${errors.length} handler${errors.length > 1 ? 's' : ''} of ${code} failed: ${messages.join('; ')}`,
+      { cause: errors.length === 1 ? errors[0] : new AggregateError(errors) },
+    );
     this.name = 'HandlerError';
+    this.errors = errors;
     this.retryAfterMs = Math.max(0, ...errors.map(retryHintMs));
   }
 }

@@ -40,7 +40,8 @@ export interface WorkerOptions {
 }
 
 const noRest = (): RestClient => ({
-  call: () => Promise.reject(new Error('No Bitrix24 REST client is configured for this gateway')),
+  call: () =>
+    Promise.reject(new GatewayError('B24GW_BAD_CONFIG', 'No Bitrix24 REST client is configured for this gateway')),
 });
 
 /**

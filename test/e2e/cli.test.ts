@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -54,11 +55,17 @@ describe('b24-im-gateway parse', () => {
     ).toContain('B24GW_TOO_DEEP');
   });
 
-  it('has --help on every command', () => {
-    for (const cmd of ['serve', 'parse', 'events', 'replay', 'prune', 'migrate']) {
-      const r = run([cmd, '--help']);
+  it('has --help on every command, with at most one default per option', () => {
+    const commands = ['serve', 'parse', 'events', 'replay', 'prune', 'migrate', 'doctor', 'demo'];
+    for (const cmd of [...commands, 'connector setup', 'connector teardown', 'bot setup', 'bot teardown']) {
+      const r = run([...cmd.split(' '), '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`Usage: b24-im-gateway ${cmd}`);
+      // Each option starts a line with two spaces and a dash; its text runs until the next one.
+      const options = r.stdout.split(/\n(?= {2}-)/).slice(1);
+      for (const option of options)
+        expect(option.match(/default/g)?.length ?? 0, `${cmd}: ${option}`).toBeLessThanOrEqual(1);
+      expect(r.stdout, cmd).not.toContain('(default: [])');
     }
   });
 });
@@ -75,6 +82,30 @@ describe('b24-im-gateway serve', () => {
       /^error B24GW_BAD_CONFIG: "soon" is not a duration/,
     );
   });
+
+  it('refuses a channel secret that is not whsec_ + base64 at start, not at the first event', () => {
+    const r = run(['serve', '--channel-url', 'http://127.0.0.1:9/hook', '--channel-secret', 'notbase64']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error B24GW_BAD_CONFIG: --channel-secret: Channel secret must be "whsec_" \+ base64/);
+  });
+
+  it('reports a port already taken with its code', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const tmp = tempDir();
+    try {
+      const { port } = taken.address() as AddressInfo;
+      const r = spawnSync(process.execPath, [cli, 'serve', '--port', String(port), '--db', join(tmp.dir, 'p.db')], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`error B24GW_LISTEN_FAILED: cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`);
+    } finally {
+      taken.close();
+      tmp.cleanup();
+    }
+  });
 });
 
 describe('b24-im-gateway migrate', () => {
@@ -84,11 +115,11 @@ describe('b24-im-gateway migrate', () => {
     const tmp = tempDir();
     try {
       const file = join(tmp.dir, 'new.db');
-      for (let i = 0; i < 2; i++) {
-        const r = run(['migrate', '--db', file]);
-        expect(r.stderr).toBe('');
-        expect(r.stdout).toBe('schema is up to date (sqlite)\n');
-      }
+      const first = run(['migrate', '--db', file]);
+      expect(first.stderr).toBe('');
+      expect(first.stdout).toMatch(/^created the schema \(sqlite\): \d+ migrations applied\n$/);
+      const again = run(['migrate', '--db', file]);
+      expect(again.stdout).toBe('schema is up to date (sqlite); nothing to do\n');
       const db = new Database(file, { readonly: true });
       const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
       db.close();
@@ -103,7 +134,7 @@ describe('b24-im-gateway migrate', () => {
     try {
       const r = run(['migrate', '--db', fresh.url]);
       expect(r.stderr).toBe('');
-      expect(r.stdout).toBe('schema is up to date (postgres)\n');
+      expect(r.stdout).toMatch(/^created the schema \(postgres\): \d+ migrations applied\n$/);
       const client = new pg.Client({ connectionString: fresh.url });
       await client.connect();
       const { rows } = await client.query<{ tablename: string }>(
@@ -153,6 +184,10 @@ describe('b24-im-gateway events', () => {
     } finally {
       await gw.kill();
     }
+    const table = run(['events', '--db', db]).stdout.split('\n');
+    expect(table[0]).toMatch(/^id +event +memberId +status +receivedAt +attempts +lastError +duplicates$/);
+    expect(table[1]).toMatch(/^1 +ONIMCONNECTORMESSAGEUPDATE +bac1cd5c8940947a75e0d71b1a84e348 /);
+    expect(table.join('\n')).not.toContain('(index)');
     expect(run(['events', '--db', `${tmp.dir}/missing.db`]).stderr).toContain('No database at');
   });
 });

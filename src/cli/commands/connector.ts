@@ -5,6 +5,7 @@ import { SETTINGS_PATH, setupConnector, teardownConnector, type SetupReport } fr
 import type { Delivery } from '../../setup/bindings.js';
 import type { CustomerActionStatus } from '../../store/types.js';
 import { action } from '../fail.js';
+import { formatTable } from '../table.js';
 import { dbHelp, defaultDb, openExistingDb } from '../open-db.js';
 import { collect, positiveInt } from '../options.js';
 import { clientsFor, pickPortal, portalOptions, type PortalFlags } from '../portal.js';
@@ -234,7 +235,7 @@ export function registerConnectorCommand(program: Command): void {
           });
           if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
           else if (rows.length === 0) console.log('No customer actions.');
-          else console.table(rows);
+          else console.log(formatTable(rows));
         } finally {
           await store.close();
         }

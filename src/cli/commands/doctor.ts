@@ -11,7 +11,7 @@ import { clientsFor, pickPortal, portalOptions, type PortalFlags } from '../port
 interface DoctorFlags extends PortalFlags {
   url?: string;
   connector?: string;
-  line: string[];
+  line?: string[];
   timeout: string;
   json?: boolean;
 }
@@ -40,7 +40,6 @@ export function registerDoctorCommand(program: Command): void {
       '--line <n>',
       'an Open Line the connector must be active on, repeatable (default: the lines the gateway has seen its events on, else 1)',
       collect,
-      [],
     )
     .option('--timeout <duration>', 'how long the round trip waits for the test event', '10s')
     .option('--json', 'print the checks as JSON')
@@ -82,7 +81,7 @@ export function registerDoctorCommand(program: Command): void {
                   memberId,
                   url: o.url,
                   connector: o.connector,
-                  ...(o.line.length ? { lines: o.line.map((l) => positiveInt('--line')(l)) } : {}),
+                  ...(o.line?.length ? { lines: o.line.map((l) => positiveInt('--line')(l)) } : {}),
                   plan: o.plan as Plan,
                   roundTripMs,
                 });

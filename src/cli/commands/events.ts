@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { GatewayError } from '../../errors.js';
 import type { EventStatus } from '../../store/types.js';
 import { action } from '../fail.js';
+import { formatTable } from '../table.js';
 import { dbHelp, defaultDb, openExistingDb } from '../open-db.js';
 import { positiveInt } from '../options.js';
 
@@ -43,7 +44,7 @@ export function registerEventsCommand(program: Command): void {
           }));
           if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
           else if (rows.length === 0) console.log('No events.');
-          else console.table(rows);
+          else console.log(formatTable(rows));
         } finally {
           await store.close();
         }

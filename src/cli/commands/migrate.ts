@@ -1,5 +1,8 @@
+import { GatewayError } from '../../errors.js';
 import type { Command } from 'commander';
 import { openStore } from '../../store/open.js';
+import { PgStore } from '../../store/postgres/store.js';
+import { SqliteStore } from '../../store/sqlite/store.js';
 import { action } from '../fail.js';
 import { dbHelp, defaultDb } from '../open-db.js';
 
@@ -16,8 +19,19 @@ export function registerMigrateCommand(program: Command): void {
         try {
           // Opening a store applies the missing migrations; ping waits for it.
           if (!(await store.ping()))
-            throw new Error(`database at ${o.db.replace(/\/\/[^@/]*@/, '//…@')} is not usable`);
-          console.log(`schema is up to date (${store.kind})`);
+            throw new GatewayError(
+              'B24GW_STORE_UNREACHABLE',
+              `database at ${o.db.replace(/\/\/[^@/]*@/, '//…@')} is not usable`,
+            );
+          const { applied, total } =
+            store instanceof SqliteStore || store instanceof PgStore ? await store.migrated : { applied: 0, total: 0 };
+          console.log(
+            applied === 0
+              ? `schema is up to date (${store.kind}); nothing to do`
+              : applied === total
+                ? `created the schema (${store.kind}): ${applied} migrations applied`
+                : `upgraded the schema (${store.kind}): ${applied} of ${total} migrations applied`,
+          );
         } finally {
           await store.close();
         }

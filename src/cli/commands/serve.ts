@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { TextFormat } from '../../effects/channel/bbcode.js';
+import { secretKey } from '../../effects/channel/sign.js';
 import { GatewayError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { serverRoles, type ServerRole } from '../../server/setup.js';
@@ -16,8 +17,8 @@ interface ServeOptions {
   host: string;
   port: number;
   db: string;
-  appToken: string[];
-  allowDomain: string[];
+  appToken?: string[];
+  allowDomain?: string[];
   appCode?: string;
   trustFirstInstall: boolean;
   maxPending: number;
@@ -50,7 +51,8 @@ const plans = ['standard', 'enterprise'];
 /** A duration a timer can wait: above 0 and under 24 days (setTimeout runs longer ones at once). */
 function positiveDuration(flag: string, text: string): number {
   const ms = parseDuration(text);
-  if (ms <= 0 || ms > 2_147_483_647) throw new Error(`${flag} must be above 0 and at most 24 days, got "${text}"`);
+  if (ms <= 0 || ms > 2_147_483_647)
+    throw new GatewayError('B24GW_BAD_CONFIG', `${flag} must be above 0 and at most 24 days, got "${text}"`);
   return ms;
 }
 
@@ -70,13 +72,11 @@ export function registerServeCommand(program: Command): void {
       '--app-token <member=token>',
       'known application_token of a portal, repeatable (env B24GW_APP_TOKENS=M=T,...)',
       collect,
-      [],
     )
     .option(
       '--allow-domain <pattern>',
       'domain an install may come from, repeatable; * is one label, e.g. *.bitrix24.com or crm.example.com (env B24GW_ALLOW_DOMAINS; default: the Bitrix24 cloud, *.bitrix24.<zone>)',
       collect,
-      [],
     )
     .option(
       '--trust-first-install',
@@ -199,6 +199,13 @@ export function registerServeCommand(program: Command): void {
             'B24GW_BAD_CONFIG',
             '--channel-url needs --channel-secret (a whsec_ secret) to sign deliveries',
           );
+        if (o.channelSecret !== undefined) {
+          try {
+            secretKey(o.channelSecret);
+          } catch (e) {
+            throw new GatewayError('B24GW_BAD_CONFIG', `--channel-secret: ${(e as Error).message}`);
+          }
+        }
         let schedule: number[] | undefined;
         let leaseMs: number;
         let handlerTimeoutMs: number;
@@ -232,7 +239,7 @@ export function registerServeCommand(program: Command): void {
             ? undefined
             : { host: o.adminHost, port: adminPort, ...(o.adminToken !== undefined ? { token: o.adminToken } : {}) };
         const logger = createLogger({ level: o.logLevel });
-        const allowDomains = [...o.allowDomain, ...envList('B24GW_ALLOW_DOMAINS')];
+        const allowDomains = [...(o.allowDomain ?? []), ...envList('B24GW_ALLOW_DOMAINS')];
         const badPattern = allowDomains.find((p) => !validPattern(p));
         if (badPattern !== undefined)
           throw new GatewayError(
@@ -242,7 +249,7 @@ export function registerServeCommand(program: Command): void {
         const spec = {
           db: o.db,
           logger,
-          appTokens: parseTokenPairs([...o.appToken, ...envList('B24GW_APP_TOKENS')]),
+          appTokens: parseTokenPairs([...(o.appToken ?? []), ...envList('B24GW_APP_TOKENS')]),
           allowDomains: allowDomains.length > 0 ? allowDomains : defaultAllowedDomains,
           ...(o.appCode ? { appCode: o.appCode } : {}),
           ...(o.trustFirstInstall ? { trustFirstInstall: true } : {}),

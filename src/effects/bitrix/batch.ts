@@ -56,8 +56,8 @@ export async function sendBatch(
         ok: false,
         error: new BitrixApiError({
           method: c.method,
-          code: halt ? 'BATCH_HALTED' : 'BATCH_NO_ANSWER',
-          status: 0,
+          code: halt ? 'B24GW_BATCH_HALTED' : 'B24GW_ANSWER_REFUSED',
+          httpStatus: 0,
           description,
         }),
       };

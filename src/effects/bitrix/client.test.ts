@@ -82,7 +82,7 @@ describe('rate limits', () => {
       .catch((e: unknown) => e)) as BitrixApiError;
 
     expect(err).toBeInstanceOf(BitrixApiError);
-    expect(err).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', status: 503, method: 'app.info' });
+    expect(err).toMatchObject({ bitrixCode: 'QUERY_LIMIT_EXCEEDED', httpStatus: 503, method: 'app.info' });
     expect(err.retryAfterMs).toBeGreaterThanOrEqual(8000);
     expect(err.message).toMatch(
       /^Bitrix24 app\.info for portal member-1 failed with QUERY_LIMIT_EXCEEDED: Too many requests \(gave up after 4 attempts\) \(HTTP 503\); retry in \d+ s$/,
@@ -129,7 +129,7 @@ describe('rate limits', () => {
       .call('app.info')
       .catch((e: unknown) => e)) as BitrixApiError;
 
-    expect(err).toMatchObject({ code: 'OPERATION_TIME_LIMIT', status: 429 });
+    expect(err).toMatchObject({ bitrixCode: 'OPERATION_TIME_LIMIT', httpStatus: 429 });
     expect(err.retryAfterMs).toBeGreaterThan(595_000);
     expect(err.retryAfterMs).toBeLessThanOrEqual(601_100);
     expect(count(r, 'app.info')).toBe(1);
@@ -149,7 +149,7 @@ describe('rate limits', () => {
     await c.call('app.info');
     r.sb.faults.set({ methodErrors: { '*': operationLimit() } });
     const err = (await c.call('app.info').catch((e: unknown) => e)) as BitrixApiError;
-    expect(err.code).toBe('OPERATION_TIME_LIMIT');
+    expect(err.bitrixCode).toBe('OPERATION_TIME_LIMIT');
     expect(err.retryAfterMs).toBeGreaterThan(115_000);
     expect(err.retryAfterMs).toBeLessThanOrEqual(121_100);
   });
@@ -164,7 +164,12 @@ describe('errors', () => {
       .call('imconnector.send.status.delivery', { LINE: 1 })
       .catch((e: unknown) => e)) as BitrixApiError;
     expect(err).toBeInstanceOf(BitrixApiError);
-    expect(err).toMatchObject({ code: 'ERROR_ARGUMENT', status: 400, method: 'imconnector.send.status.delivery' });
+    expect(err).toMatchObject({
+      code: 'B24GW_BITRIX_API',
+      bitrixCode: 'ERROR_ARGUMENT',
+      httpStatus: 400,
+      method: 'imconnector.send.status.delivery',
+    });
     expect(err.retryAfterMs).toBeUndefined();
     expect(err.message).toBe(
       "Bitrix24 imconnector.send.status.delivery for portal member-1 failed with ERROR_ARGUMENT: Argument 'CONNECTOR' is null or empty (HTTP 400)",
@@ -185,8 +190,8 @@ describe('errors', () => {
       .forPortal(r.memberId)
       .call('app.info')
       .catch((e: unknown) => e)) as BitrixApiError;
-    expect(err.code).toBe('ERROR_CORE');
-    expect(err.message).toContain('[redacted]');
+    expect(err.bitrixCode).toBe('ERROR_CORE');
+    expect(err.message).toContain('REDACTED');
     const all = `${err.message} ${err.description} ${err.stack} ${JSON.stringify(err)}`;
     expect(tokenFree(all, [t, t.slice(0, 12), r.pair.refresh_token, r.sb.clientSecret])).toBe(true);
     expect(tokenFree(r.logs.join(''), [t, r.pair.refresh_token])).toBe(true);
@@ -196,7 +201,7 @@ describe('errors', () => {
     r = await rig();
     const clients = r.clients();
     await expect(clients.forPortal('nobody').call('app.info')).rejects.toMatchObject({
-      code: 'PORTAL_NOT_INSTALLED',
+      code: 'B24GW_PORTAL_NOT_INSTALLED',
       message: expect.stringContaining('portal nobody'),
     });
     const c = clients.forPortal(r.memberId);
@@ -237,13 +242,13 @@ describe('batch', () => {
     ];
     const res = await r.clients().forPortal(r.memberId).batch(calls, true);
     expect(res.requests).toBe(1);
-    expect(res.items.map((i) => (i.ok ? 'ok' : i.error.code)).slice(0, 4)).toEqual([
+    expect(res.items.map((i) => (i.ok ? 'ok' : i.error.reason)).slice(0, 4)).toEqual([
       'ok',
       'ERROR_METHOD_NOT_FOUND',
-      'BATCH_HALTED',
-      'BATCH_HALTED',
+      'B24GW_BATCH_HALTED',
+      'B24GW_BATCH_HALTED',
     ]);
-    expect(res.items.filter((i) => !i.ok && i.error.code === 'BATCH_HALTED')).toHaveLength(61);
+    expect(res.items.filter((i) => !i.ok && i.error.code === 'B24GW_BATCH_HALTED')).toHaveLength(61);
   });
 
   it('a 503 on the batch request is retried like any call', async () => {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { silentLogger } from '../../log.js';
 import type { Store } from '../../store/types.js';
+import { GatewayError, type ErrorCode } from '../../errors.js';
 import { portalRestBase } from '../../verify/domains.js';
 import type { InstallLiveness } from '../../verify/install.js';
 import { MAX_BATCH_COMMANDS, sendBatch, type BatchCall, type BatchItem, type BatchResult } from './batch.js';
@@ -88,7 +89,7 @@ export class BitrixClients {
   }
 
   forPortal(memberId: string): PortalClient {
-    if (this.#closed) throw new Error('BitrixClients is closed');
+    if (this.#closed) throw new GatewayError('B24GW_SHUTTING_DOWN', 'the gateway is closed: no more Bitrix24 calls');
     let c = this.#portals.get(memberId);
     if (!c) this.#portals.set(memberId, (c = new PortalClientImpl(memberId, this.o)));
     return c;
@@ -104,7 +105,9 @@ export class BitrixClients {
       await probe.call('app.info');
       return 'alive';
     } catch (e) {
-      return e instanceof BitrixApiError && REVOKED_CODES.has(e.code) ? 'gone' : 'unknown';
+      return e instanceof BitrixApiError && e.bitrixCode !== undefined && REVOKED_CODES.has(e.bitrixCode)
+        ? 'gone'
+        : 'unknown';
     }
   }
 
@@ -167,8 +170,8 @@ class PortalClientImpl implements PortalClient {
             ok: false,
             error: new BitrixApiError({
               method: c.method,
-              code: 'BATCH_HALTED',
-              status: 0,
+              code: 'B24GW_BATCH_HALTED',
+              httpStatus: 0,
               description: 'not run: an earlier command failed (halt)',
             }),
           });
@@ -200,25 +203,25 @@ class PortalClientImpl implements PortalClient {
         return result;
       } catch (e) {
         const err = this.#error(e, s, method);
-        this.o.onCall?.(method, err.code);
-        if (!LIMIT_CODES.has(err.code)) throw err;
-        if (err.code === 'QUERY_LIMIT_EXCEEDED') s.bucket.fill();
+        this.o.onCall?.(method, err.reason);
+        if (err.bitrixCode === undefined || !LIMIT_CODES.has(err.bitrixCode)) throw err;
+        if (err.bitrixCode === 'QUERY_LIMIT_EXCEEDED') s.bucket.fill();
         const wait =
-          err.code === 'QUERY_LIMIT_EXCEEDED'
+          err.bitrixCode === 'QUERY_LIMIT_EXCEEDED'
             ? Math.round(this.#retry.baseDelayMs * 2 ** (attempt - 1) * (1 + Math.random() * 0.2))
             : (err.retryAfterMs ?? 60_000);
         if (attempt >= this.#retry.attempts || wait > this.#retry.maxWaitMs) {
           throw new BitrixApiError({
             method,
             memberId: this.memberId,
-            code: err.code,
-            status: err.status,
+            bitrixCode: err.bitrixCode,
+            httpStatus: err.httpStatus,
             description: `${err.description} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'})`,
             retryAfterMs: wait,
           });
         }
         this.#log.warn(
-          { memberId: this.memberId, method, code: err.code, attempt, waitMs: wait },
+          { memberId: this.memberId, method, code: err.bitrixCode, attempt, waitMs: wait },
           'bitrix24 limit reached; backing off',
         );
         await this.#sleep(wait);
@@ -228,15 +231,15 @@ class PortalClientImpl implements PortalClient {
 
   #error(e: unknown, s: Session, method: string, status?: number): BitrixApiError {
     const err = toApiError(e, { method, memberId: this.memberId, secrets: s.auth.secrets(), now: this.#now, status });
-    if (err.code !== 'OPERATION_TIME_LIMIT' || err.retryAfterMs !== undefined) return err;
+    if (err.bitrixCode !== 'OPERATION_TIME_LIMIT' || err.retryAfterMs !== undefined) return err;
     // No reset time in the answer: limits.md says to use the last successful answer's.
     const reset = s.resetAt.get(method);
     const retryAfterMs = reset !== undefined && reset > this.#now() ? reset - this.#now() + 1000 : 60_000;
     return new BitrixApiError({
       method,
       memberId: this.memberId,
-      code: err.code,
-      status: err.status,
+      bitrixCode: err.bitrixCode,
+      httpStatus: err.httpStatus,
       description: err.description,
       retryAfterMs,
     });
@@ -257,17 +260,18 @@ class PortalClientImpl implements PortalClient {
   }
 
   async #open(): Promise<Session> {
-    const fail = (code: string, description: string) =>
-      new BitrixApiError({ method: 'portal', memberId: this.memberId, code, status: 0, description });
+    const fail = (code: ErrorCode, description: string) =>
+      new BitrixApiError({ method: 'portal', memberId: this.memberId, code, httpStatus: 0, description });
     const p = await this.o.store.getPortal(this.memberId);
     if (!p || p.uninstalledAt !== null)
-      throw fail('PORTAL_NOT_INSTALLED', 'the application is not installed on this portal');
-    if (!p.accessToken || !p.refreshToken) throw fail('NO_TOKENS', 'the install saved no OAuth tokens for this portal');
+      throw fail('B24GW_PORTAL_NOT_INSTALLED', 'the application is not installed on this portal');
+    if (!p.accessToken || !p.refreshToken)
+      throw fail('B24GW_PORTAL_UNUSABLE', 'the install saved no OAuth tokens for this portal');
     let restBase: string;
     try {
       restBase = portalRestBase(p.domain).replace(/\/+$/, '');
     } catch {
-      throw fail('BAD_PORTAL_DOMAIN', `"${p.domain}" is not a host name`);
+      throw fail('B24GW_PORTAL_UNUSABLE', `"${p.domain}" is not a host name`);
     }
     const auth = new PortalAuth(
       {

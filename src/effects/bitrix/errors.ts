@@ -1,3 +1,6 @@
+import { GatewayError, type ErrorCode } from '../../errors.js';
+import type { RetryHint } from '../../queue/schedule.js';
+import { REDACTED } from '../../wire/redact.js';
 /** Codes the client answers with backoff and, past its budget, hands to the worker with retryAfterMs. */
 export const LIMIT_CODES: ReadonlySet<string> = new Set(['QUERY_LIMIT_EXCEEDED', 'OPERATION_TIME_LIMIT']);
 
@@ -84,69 +87,73 @@ export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set([
   'JSSDK_INTERNAL_AJAX_ERROR',
   'JSSDK_UNKNOWN_ERROR',
   'JSSDK_CALL_ALL_ATTEMPTS_EXHAUSTED',
-  // the gateway's own
-  'ERROR_UNKNOWN',
-  'BATCH_HALTED',
-  'BATCH_NO_ANSWER',
-  'STATUS_NOT_ACCEPTED',
-  'PORTAL_NOT_INSTALLED',
-  'NO_TOKENS',
-  'BAD_PORTAL_DOMAIN',
-  'NO_CLIENT_CREDENTIALS',
-  'MEMBER_ID_MISMATCH',
-  'TOKEN_SAVE_FAILED',
-  'ERROR_UNEXPECTED_ANSWER',
-  'ACTION_NOT_ACCEPTED',
-  'SETUP_REFUSED',
 ]);
 
 export interface BitrixApiErrorInit {
   /** REST method, `batch`, or `oauth/token`. */
   method: string;
-  code: string;
-  status: number;
+  /** Bitrix24's own code (`ERROR_ARGUMENT`, `QUERY_LIMIT_EXCEEDED`, `expired_token`, ...); none when the gateway decided the call failed. */
+  bitrixCode?: string;
+  /** The gateway's code when it, not Bitrix24, decided the call failed. Default `B24GW_BITRIX_API`. */
+  code?: ErrorCode;
+  /** The HTTP status Bitrix24 answered with; 0 when there was no answer. */
+  httpStatus: number;
   description?: string;
   retryAfterMs?: number;
   memberId?: string;
 }
 
 /**
- * A Bitrix24 REST or OAuth failure. The message names the method and the Bitrix24 code and
+ * A Bitrix24 REST or OAuth failure: the gateway's code `B24GW_BITRIX_API`, with Bitrix24's own
+ * code kept apart in `bitrixCode`. The message names the method and Bitrix24's code and
  * description; it never carries tokens (descriptions are scrubbed before they get here).
  */
-export class BitrixApiError extends Error {
-  readonly code: string;
-  readonly status: number;
+export class BitrixApiError extends GatewayError implements RetryHint {
+  /** Bitrix24's own code, never one of the gateway's; undefined when the gateway decided the call failed (see `code`). */
+  readonly bitrixCode: string | undefined;
+  /** The HTTP status of Bitrix24's answer (0 without one); `status` is the gateway's, 502. */
+  readonly httpStatus: number;
   readonly retryAfterMs?: number;
   readonly method: string;
   readonly memberId?: string;
   /** Bitrix24's error_description (scrubbed), or what the gateway saw. */
   readonly description: string;
 
-  constructor(init: BitrixApiErrorInit) {
+  constructor(init: BitrixApiErrorInit, options?: { cause?: unknown }) {
     const where = init.memberId ? ` for portal ${init.memberId}` : '';
     const desc = init.description ? `: ${init.description}` : '';
-    const http = init.status ? ` (HTTP ${init.status})` : '';
+    const http = init.httpStatus ? ` (HTTP ${init.httpStatus})` : '';
     const retry = init.retryAfterMs !== undefined ? `; retry in ${Math.ceil(init.retryAfterMs / 1000)} s` : '';
-    super(`Bitrix24 ${init.method}${where} failed with ${init.code}${desc}${http}${retry}`);
+    super(
+      init.code ?? 'B24GW_BITRIX_API',
+      `Bitrix24 ${init.method}${where} failed with ${init.bitrixCode ?? init.code}${desc}${http}${retry}`,
+      {
+        cause: options?.cause,
+      },
+    );
     this.name = 'BitrixApiError';
-    this.code = init.code;
-    this.status = init.status;
+    this.bitrixCode = init.bitrixCode;
+    this.httpStatus = init.httpStatus;
     this.method = init.method;
     this.description = init.description ?? '';
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
     if (init.memberId !== undefined) this.memberId = init.memberId;
+  }
+
+  /** Bitrix24's code, else the gateway's: what metrics and logs name the failure by. */
+  get reason(): string {
+    return this.bitrixCode ?? this.code;
   }
 }
 
 /** Replaces every known secret in a text that came from outside (an error description). */
 export function scrub(text: string, secrets: Iterable<string | null | undefined>): string {
   let out = text;
-  for (const s of secrets) if (s && s.length >= 8) out = out.split(s).join('[redacted]');
+  for (const s of secrets) if (s && s.length >= 8) out = out.split(s).join(REDACTED);
   // Anything that still looks like `auth=…` or `access_token: …` loses its value too.
   return out.replace(
     /\b(auth|access_token|refresh_token|client_secret)(["']?\s*[=:]\s*["']?)[^\s"'&,;}]+/gi,
-    '$1$2[redacted]',
+    `$1$2${REDACTED}`,
   );
 }
 
@@ -173,7 +180,7 @@ export function toApiError(e: unknown, ctx: ErrorContext): BitrixApiError {
       ? fields.code
       : typeof fields.code === 'number'
         ? String(fields.code)
-        : 'ERROR_UNKNOWN';
+        : undefined;
   const status = ctx.status ?? (typeof fields.status === 'number' ? fields.status : 0);
   const description = scrub(e instanceof Error ? e.message : String(e), ctx.secrets);
   const body = (original as { response?: { data?: unknown } } | undefined)?.response?.data as
@@ -181,5 +188,8 @@ export function toApiError(e: unknown, ctx: ErrorContext): BitrixApiError {
   const resetAt = Number(body?.time?.operating_reset_at ?? body?.operating_reset_at);
   const retryAfterMs =
     code === 'OPERATION_TIME_LIMIT' && resetAt > 0 ? Math.max(0, resetAt * 1000 - ctx.now()) + 1000 : undefined;
-  return new BitrixApiError({ method: ctx.method, memberId: ctx.memberId, code, status, description, retryAfterMs });
+  return new BitrixApiError(
+    { method: ctx.method, memberId: ctx.memberId, bitrixCode: code, httpStatus: status, description, retryAfterMs },
+    { cause: e },
+  );
 }

@@ -112,9 +112,9 @@ describe('token refresh', () => {
       .call('app.info')
       .catch((e: unknown) => e)) as BitrixApiError;
     expect(err).toBeInstanceOf(BitrixApiError);
-    expect(err.code).toBe('invalid_grant');
+    expect(err.bitrixCode).toBe('invalid_grant');
     expect(err.method).toBe('oauth/token');
-    expect(err.status).toBe(400);
+    expect(err.httpStatus).toBe(400);
     expect(err.message).toBe(
       'Bitrix24 oauth/token for portal member-1 failed with invalid_grant: Refresh token is invalid, expired or already used (HTTP 400)',
     );
@@ -131,7 +131,7 @@ describe('token refresh', () => {
       .forPortal(r.memberId)
       .call('app.info')
       .catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'NO_CLIENT_CREDENTIALS' });
+    expect(err).toMatchObject({ code: 'B24GW_NO_OAUTH_CLIENT' });
     expect(refreshesOf(r.sb)).toHaveLength(0);
   });
 

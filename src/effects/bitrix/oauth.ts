@@ -1,3 +1,4 @@
+import { errorCodes, type ErrorCode } from '../../errors.js';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/types.js';
 import { exchangeRefreshToken, OAuthError, type ExchangedTokens } from '../../verify/oauth.js';
@@ -108,7 +109,7 @@ export class PortalAuth {
   async #exchange(): Promise<ExchangedTokens> {
     const { clientId, clientSecret, memberId } = this.o;
     if (!clientId || !clientSecret) {
-      throw this.#error('NO_CLIENT_CREDENTIALS', 0, 'clientId and clientSecret are needed to refresh the OAuth token');
+      throw this.#error('B24GW_NO_OAUTH_CLIENT', 0, 'clientId and clientSecret are needed to refresh the OAuth token');
     }
     let pair: ExchangedTokens;
     try {
@@ -117,11 +118,11 @@ export class PortalAuth {
         this.#tokens.refreshToken,
       );
     } catch (e) {
-      if (e instanceof OAuthError) throw this.#error(e.code, e.status, e.description);
+      if (e instanceof OAuthError) throw this.#error(e.oauthCode, e.httpStatus, e.description, e);
       throw e;
     }
     if (pair.memberId !== null && pair.memberId !== memberId) {
-      throw this.#error('MEMBER_ID_MISMATCH', 200, `token answer is for another portal (${pair.memberId})`);
+      throw this.#error('B24GW_OAUTH_FAILED', 200, `token answer is for another portal (${pair.memberId})`);
     }
     return pair;
   }
@@ -140,7 +141,7 @@ export class PortalAuth {
       });
     } catch (e) {
       throw this.#error(
-        'TOKEN_SAVE_FAILED',
+        'B24GW_STORE_FAILED',
         0,
         `refreshed OAuth pair could not be stored (${scrub(String((e as Error)?.message ?? e), this.secrets())})`,
       );
@@ -156,13 +157,22 @@ export class PortalAuth {
     this.#seen.add(t.refreshToken);
   }
 
-  #error(code: string, status: number, description: string): BitrixApiError {
-    return new BitrixApiError({
-      method: 'oauth/token',
-      memberId: this.o.memberId,
-      code,
-      status,
-      description: scrub(description, this.secrets()),
-    });
+  /** Bitrix24's (the authorization server's) code when it gave one, else the gateway's. */
+  #error(code: string | undefined, httpStatus: number, description: string, cause?: unknown): BitrixApiError {
+    const ours = code !== undefined && Object.hasOwn(errorCodes, code);
+    return new BitrixApiError(
+      {
+        method: 'oauth/token',
+        memberId: this.o.memberId,
+        ...(ours
+          ? { code: code as ErrorCode }
+          : code === undefined
+            ? { code: 'B24GW_OAUTH_FAILED' }
+            : { bitrixCode: code }),
+        httpStatus,
+        description: scrub(description, this.secrets()),
+      },
+      { cause },
+    );
   }
 }

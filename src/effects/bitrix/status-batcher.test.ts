@@ -95,7 +95,7 @@ describe('DeliveryStatusBatcher', () => {
       expect(x.status).toBe('rejected');
       const e = (x as PromiseRejectedResult).reason as BitrixApiError;
       expect(e).toBeInstanceOf(BitrixApiError);
-      expect(e.code).toBe('IMCONNECTOR_NO_CORRECT_PROVIDER');
+      expect(e.bitrixCode).toBe('IMCONNECTOR_NO_CORRECT_PROVIDER');
       expect(e.message).toBe(
         'Bitrix24 imconnector.send.status.delivery for portal member-1 failed with IMCONNECTOR_NO_CORRECT_PROVIDER: Failed to find a suitable provider for the connector',
       );
@@ -106,8 +106,8 @@ describe('DeliveryStatusBatcher', () => {
     r = await rig();
     const batcher = new DeliveryStatusBatcher(r.clients());
     await expect(batcher.enqueue(r.memberId, 'unknown-connector', 5, status(1))).rejects.toMatchObject({
-      code: 'IMCONNECTOR_NO_CORRECT_PROVIDER',
-      status: 400,
+      bitrixCode: 'IMCONNECTOR_NO_CORRECT_PROVIDER',
+      httpStatus: 400,
     });
   });
 
@@ -116,7 +116,7 @@ describe('DeliveryStatusBatcher', () => {
     r.sb.faults.set({ methodResults: { [DELIVERY_METHOD]: { result: { SUCCESS: false, DATA: [] } } } });
     const batcher = new DeliveryStatusBatcher(r.clients());
     await expect(batcher.enqueue(r.memberId, 'myconnector', 5, status(1))).rejects.toMatchObject({
-      code: 'STATUS_NOT_ACCEPTED',
+      code: 'B24GW_NOT_ACCEPTED',
     });
   });
 
@@ -129,7 +129,7 @@ describe('DeliveryStatusBatcher', () => {
     const batcher = new DeliveryStatusBatcher(clients);
     const res = await settleAll([1, 2, 3].map((i) => batcher.enqueue(r!.memberId, 'c', 1 + (i % 2), status(i))));
     for (const x of res) {
-      expect(x).toMatchObject({ status: 'rejected', reason: { code: 'QUERY_LIMIT_EXCEEDED' } });
+      expect(x).toMatchObject({ status: 'rejected', reason: { bitrixCode: 'QUERY_LIMIT_EXCEEDED' } });
       expect((x as PromiseRejectedResult).reason.retryAfterMs).toBeGreaterThan(0);
     }
     expect(requests(r)).toHaveLength(2);

@@ -129,8 +129,8 @@ function accepted(result: unknown): BitrixApiError | undefined {
     return undefined;
   return new BitrixApiError({
     method: DELIVERY_METHOD,
-    code: 'STATUS_NOT_ACCEPTED',
-    status: 0,
+    code: 'B24GW_NOT_ACCEPTED',
+    httpStatus: 0,
     description: 'Bitrix24 answered without SUCCESS: true',
   });
 }

@@ -153,7 +153,7 @@ describe('deliverToChannel: delivered', () => {
         else res.writeHead(200, { 'content-length': String(Buffer.byteLength(big)) }).end(big);
       });
       const e = await failure(deliverToChannel({ url: ch.url, secret }, payload));
-      expect(e).toMatchObject({ kind: 'answer', status: 200, retryable: false });
+      expect(e).toMatchObject({ kind: 'answer', httpStatus: 200, retryable: false });
       expect(e.message).toMatch(
         /^Delivery evt_9_0 failed: http:\/\/127\.0\.0\.1:\d+ answered 200 with more than 64 KiB; the answer is refused unread/,
       );
@@ -197,7 +197,7 @@ describe('deliverToChannel: failures', () => {
     const e = await failure(deliverToChannel({ url: ch.url, secret }, payload));
     expect(e).toMatchObject({
       kind: 'http',
-      status: 500,
+      httpStatus: 500,
       retryable: true,
       deliveryId: 'evt_9_0',
       retryAfterMs: undefined,
@@ -226,7 +226,7 @@ describe('deliverToChannel: failures', () => {
     for (const [status, retryable] of Object.entries(expected)) {
       const ch = await channel((res) => res.writeHead(Number(status)).end());
       expect(await failure(deliverToChannel({ url: ch.url, secret }, payload))).toMatchObject({
-        status: Number(status),
+        httpStatus: Number(status),
         retryable,
       });
     }
@@ -235,7 +235,7 @@ describe('deliverToChannel: failures', () => {
   it('Retry-After in seconds or as a date becomes retryAfterMs', async () => {
     let ch = await channel((res) => res.writeHead(429, { 'retry-after': '7' }).end('slow down'));
     expect(await failure(deliverToChannel({ url: ch.url, secret }, payload))).toMatchObject({
-      status: 429,
+      httpStatus: 429,
       retryAfterMs: 7000,
     });
 
@@ -249,7 +249,7 @@ describe('deliverToChannel: failures', () => {
   it('a redirect is a failure and is not followed', async () => {
     const ch = await channel((res) => res.writeHead(301, { location: 'https://elsewhere.example/in' }).end());
     const e = await failure(deliverToChannel({ url: ch.url, secret }, payload));
-    expect(e).toMatchObject({ kind: 'redirect', status: 301, retryable: false });
+    expect(e).toMatchObject({ kind: 'redirect', httpStatus: 301, retryable: false });
     expect(e.message).toContain('https://elsewhere.example/in');
     expect(ch.received).toHaveLength(1);
   });
@@ -258,7 +258,7 @@ describe('deliverToChannel: failures', () => {
     const ch = await channel(() => undefined);
     const started = Date.now();
     const e = await failure(deliverToChannel({ url: ch.url, secret, timeoutMs: 200 }, payload));
-    expect(e).toMatchObject({ kind: 'timeout', status: undefined, retryable: true });
+    expect(e).toMatchObject({ kind: 'timeout', httpStatus: undefined, retryable: true });
     expect(e.message).toContain('did not answer within 200 ms');
     expect(Date.now() - started).toBeLessThan(5000);
   });
@@ -267,7 +267,7 @@ describe('deliverToChannel: failures', () => {
     const ch = await channel(() => undefined);
     await ch.close();
     const e = await failure(deliverToChannel({ url: ch.url, secret }, payload));
-    expect(e).toMatchObject({ kind: 'network', status: undefined, retryable: true });
+    expect(e).toMatchObject({ kind: 'network', httpStatus: undefined, retryable: true });
     expect(e.message).toMatch(/could not be reached: .*ECONNREFUSED/);
   });
 

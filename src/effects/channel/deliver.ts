@@ -1,4 +1,7 @@
+import { GatewayError } from '../../errors.js';
+import type { RetryHint } from '../../queue/schedule.js';
 import { sign } from './sign.js';
+import { AnswerError } from '../../wire/capped.js';
 import type { ChannelPayload } from './types.js';
 
 export interface ChannelTarget {
@@ -36,10 +39,10 @@ export const MAX_ANSWER_BYTES = 64 * 1024;
  * "2xx means delivered, anything else is retried"); `retryable` only says whether a retry
  * is likely to help, for logs and alerting.
  */
-export class ChannelDeliveryError extends Error {
+export class ChannelDeliveryError extends GatewayError implements RetryHint {
   readonly kind: DeliveryFailure;
-  /** The channel's HTTP status, when it answered. */
-  readonly status: number | undefined;
+  /** The channel's HTTP status, when it answered; `status` is the gateway's, 502. */
+  readonly httpStatus: number | undefined;
   readonly retryable: boolean;
   /** From a Retry-After header: the worker waits at least this long. */
   readonly retryAfterMs: number | undefined;
@@ -59,12 +62,12 @@ export class ChannelDeliveryError extends Error {
       cause?: unknown;
     },
   ) {
-    super(message, o.cause === undefined ? undefined : { cause: o.cause });
+    super('B24GW_CHANNEL_DELIVERY_FAILED', message, { cause: o.cause });
     this.name = 'ChannelDeliveryError';
     this.kind = o.kind;
     this.deliveryId = o.deliveryId;
     this.retryable = o.retryable;
-    this.status = o.status;
+    this.httpStatus = o.status;
     this.retryAfterMs = o.retryAfterMs;
     this.body = o.body;
   }
@@ -91,7 +94,8 @@ export async function deliverToChannel(
   const timestamp = Math.floor(Date.now() / 1000);
   try {
     url = new URL(options.url);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`unsupported protocol ${url.protocol}`);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new GatewayError('B24GW_BAD_CONFIG', `unsupported protocol ${url.protocol}`);
     signature = sign(options.secret, deliveryId, timestamp, body);
   } catch (e) {
     throw fail(`channel is misconfigured: ${(e as Error).message}`, { kind: 'config', retryable: false, cause: e });
@@ -208,7 +212,7 @@ function idsFromAnswer(text: string): string[] | undefined {
     : undefined;
 }
 
-const tooLarge = new Error('answer too large');
+const tooLarge = new AnswerError('answer too large');
 
 /** A 2xx answer whole, up to MAX_ANSWER_BYTES: its ids may come anywhere in it. Throws `tooLarge` past that. */
 async function readAnswer(res: Response): Promise<string> {

@@ -1,3 +1,4 @@
+import { GatewayError } from '../../errors.js';
 // Standard Webhooks signing (https://www.standardwebhooks.com), symmetric scheme `v1`:
 // base64(HMAC-SHA256(key, `${id}.${timestamp}.${body}`)), key = base64-decoded secret after `whsec_`.
 
@@ -20,7 +21,10 @@ export function secretKey(secret: string): Buffer {
   // Buffer.from skips bad characters silently; a mistyped secret must fail loudly instead.
   const key = base64.test(encoded) ? Buffer.from(encoded, 'base64') : Buffer.alloc(0);
   if (key.length < MIN_KEY_BYTES) {
-    throw new Error(`Channel secret must be "${SECRET_PREFIX}" + base64 of at least ${MIN_KEY_BYTES} random bytes`);
+    throw new GatewayError(
+      'B24GW_BAD_CONFIG',
+      `Channel secret must be "${SECRET_PREFIX}" + base64 of at least ${MIN_KEY_BYTES} random bytes`,
+    );
   }
   return key;
 }
@@ -32,9 +36,12 @@ const hmac = (key: Buffer, id: string, timestamp: string, body: string | Uint8Ar
 export function sign(secret: string, id: string, timestamp: number, body: string): string {
   // A dot or space in the id would make the signed string or the header ambiguous.
   if (!/^[^\s.]+$/.test(id))
-    throw new Error(`Webhook id must be non-empty, without dots or spaces: ${JSON.stringify(id)}`);
+    throw new GatewayError(
+      'B24GW_BAD_INPUT',
+      `Webhook id must be non-empty, without dots or spaces: ${JSON.stringify(id)}`,
+    );
   if (!Number.isSafeInteger(timestamp) || timestamp < 0)
-    throw new Error(`Webhook timestamp must be unix seconds: ${timestamp}`);
+    throw new GatewayError('B24GW_BAD_INPUT', `Webhook timestamp must be unix seconds: ${timestamp}`);
   return `v1,${hmac(secretKey(secret), id, String(timestamp), body)}`;
 }
 

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Query, Runner, Work } from '../sql/work.js';
+import { GatewayError } from '../../errors.js';
 
 /** BIGINT columns hold Unix milliseconds and ids, well inside a double's exact range: read them as numbers. */
 export const pgTypes = {
@@ -89,10 +90,15 @@ export class PgRunner implements Runner {
 }
 
 /** Runs a schema's migrations once on a pooled connection. A failure is reported by whoever awaits it, never as an unhandled rejection. */
-export function migrateOnce(pool: pg.Pool, migrate: (c: pg.PoolClient) => Promise<unknown>): Promise<void> {
-  const ready = pool.connect().then(async (client) => {
+export function migrateOnce(pool: pg.Pool, migrate: (c: pg.PoolClient) => Promise<number>): Promise<number> {
+  const connected = pool.connect().catch((e: unknown) => {
+    throw new GatewayError('B24GW_STORE_UNREACHABLE', `PostgreSQL could not be reached: ${(e as Error).message}`, {
+      cause: e,
+    });
+  });
+  const ready = connected.then(async (client) => {
     try {
-      await migrate(client);
+      return await migrate(client);
     } finally {
       client.release();
     }

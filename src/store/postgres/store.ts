@@ -6,7 +6,7 @@ import type { AppendResult, NewEvent, Outcome, PortalChange, StoredEvent } from 
 import { CHANNEL, IN_ORDER, writeBatch, writeEach, type Pending } from './append.js';
 import { claimEvents, finishEvent } from './claim.js';
 import { postgres } from './dialect.js';
-import { migratePg } from './migrations.js';
+import { migratePg, pgMigrations } from './migrations.js';
 import { inTransaction, migrateOnce, openPool, PgRunner } from './run.js';
 
 export interface PgStoreOptions {
@@ -25,6 +25,8 @@ export class PgStore extends SqlStore {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
   readonly ready: Promise<void>;
+  /** How many migrations opening the store applied, of how many there are. */
+  readonly migrated: Promise<{ applied: number; total: number }>;
   private queue: Pending[] = [];
   private flushing = false;
   private closed = false;
@@ -37,7 +39,8 @@ export class PgStore extends SqlStore {
   ) {
     const box = new SecretBox(options.secretKey);
     const pool = openPool(url, options.poolSize);
-    const ready = migrateOnce(pool, migratePg).then(async () =>
+    const migrated = migrateOnce(pool, migratePg);
+    const ready = migrated.then(async () =>
       checkSecretKey(box, (await pool.query<SampleSecret>(sampleSecretSql)).rows[0]),
     );
     // Reported by whoever awaits it, never as an unhandled rejection.
@@ -46,6 +49,8 @@ export class PgStore extends SqlStore {
     super(postgres, box, runner, runner);
     this.pool = pool;
     this.ready = ready;
+    this.migrated = ready.then(async () => ({ applied: await migrated, total: pgMigrations.length }));
+    this.migrated.catch(() => undefined);
   }
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {

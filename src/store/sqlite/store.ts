@@ -9,7 +9,7 @@ import { claimEvents } from './claim.js';
 import { sqlite } from './dialect.js';
 import { prepareDbFile } from './file.js';
 import { announceLocal, fileKey, listenLocal, withLocalLock } from './local.js';
-import { migrate } from './migrations.js';
+import { migrate, migrations } from './migrations.js';
 import { SqliteRunner } from './run.js';
 
 /** How much of the file the read connections map (address space, not memory). */
@@ -44,6 +44,8 @@ function open(file: string, synchronous: 'FULL' | 'NORMAL'): Database.Database {
  */
 export class SqliteStore extends SqlStore {
   readonly kind = 'sqlite' as const;
+  /** How many migrations opening the store applied, of how many there are. */
+  readonly migrated: Promise<{ applied: number; total: number }>;
   /** Reads, tokens and replays, every commit synced (FULL). Appends go through the writer thread's own connection. */
   readonly db: Database.Database;
   /**
@@ -69,8 +71,9 @@ export class SqliteStore extends SqlStore {
     prepareDbFile(file, options.logger);
     const synchronous = options.synchronous ?? 'FULL';
     const db = open(file, synchronous);
+    let applied: number;
     try {
-      migrate(db);
+      applied = migrate(db);
       checkSecretKey(box, db.prepare(sampleSecretSql).get() as SampleSecret | undefined);
     } catch (e) {
       db.close();
@@ -78,6 +81,7 @@ export class SqliteStore extends SqlStore {
     }
     const workDb = open(file, 'NORMAL');
     super(sqlite, box, new SqliteRunner(db), new SqliteRunner(workDb));
+    this.migrated = Promise.resolve({ applied, total: migrations.length });
     this.db = db;
     this.workDb = workDb;
     this.synchronous = synchronous;

@@ -1,3 +1,4 @@
+import { GatewayError } from '../../../errors.js';
 import { convertBbcode } from '../../../effects/channel/bbcode.js';
 import type { ChannelPayload } from '../../../effects/channel/types.js';
 import { payloads, type DeliveryResult } from '@b24-im-gateway/sandbox';
@@ -218,7 +219,7 @@ export async function play(env: Env, result: DemoResult): Promise<void> {
     chatTitle: 'Support team',
   };
   const botEvent = async (s: Step, kind: 'add' | 'update', text: string): Promise<void> => {
-    if (!bot) throw new Error('no bot is registered (the setup step failed)');
+    if (!bot) throw new GatewayError('B24GW_DEMO_FAILED', 'no bot is registered (the setup step failed)');
     await storedOnly(s, await sb.act.bot(portal, kind, { ...botInput, text }));
   };
   await step(env, result, 'A colleague mentions the bot in a group chat (ONIMBOTMESSAGEADD)', (s) =>

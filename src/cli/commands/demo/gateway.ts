@@ -1,3 +1,4 @@
+import { GatewayError } from '../../../errors.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,7 @@ function cliPath(): string {
   if (existsSync(built)) return built;
   const dist = fileURLToPath(new URL('../../../../dist/cli/main.js', import.meta.url));
   if (existsSync(dist)) return dist;
-  throw new Error(`The built CLI is missing (${dist}); run npm run build`);
+  throw new GatewayError('B24GW_DEMO_FAILED', `The built CLI is missing (${dist}); run npm run build`);
 }
 
 /**
@@ -86,10 +87,15 @@ export async function startGateway(
   };
   const deadline = Date.now() + timeoutMs;
   while (!url) {
-    if (ended()) throw new Error(`the gateway exited (${child.exitCode ?? child.signalCode}): ${lastLines()}`);
+    if (ended())
+      throw new GatewayError(
+        'B24GW_DEMO_FAILED',
+        `the gateway exited (${child.exitCode ?? child.signalCode}): ${lastLines()}`,
+      );
     if (Date.now() > deadline || signal?.aborted) {
       await stop();
-      throw new Error(
+      throw new GatewayError(
+        'B24GW_DEMO_FAILED',
         signal?.aborted ? 'interrupted' : `the gateway did not start within ${timeoutMs} ms: ${lastLines()}`,
       );
     }

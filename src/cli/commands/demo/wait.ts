@@ -1,10 +1,13 @@
 // Waiting for the gateway's effects, and the interruption (SIGINT/SIGTERM) that ends a wait.
 
+import { GatewayError } from '../../../errors.js';
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export class Interrupted extends Error {
+export class Interrupted extends GatewayError {
   constructor() {
-    super('interrupted');
+    super('B24GW_ABORTED', 'interrupted');
+    this.name = 'Interrupted';
   }
 }
 
@@ -23,10 +26,14 @@ export async function until<T>(
   for (;;) {
     if (signal?.aborted) throw new Interrupted();
     const why = gone?.();
-    if (why) throw new Error(`the gateway process ${why} while waiting for ${what}`);
+    if (why) throw new GatewayError('B24GW_DEMO_FAILED', `the gateway process ${why} while waiting for ${what}`);
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new GatewayError(
+        'B24GW_DEMO_FAILED',
+        `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`,
+      );
     await sleep(25);
   }
 }
