@@ -11,7 +11,8 @@ import { portalViews } from './portals.js';
 
 /** What the console reads from and how it shows it. */
 export interface ConsoleSource {
-  store: Store;
+  /** The store, or how to open it at the first request (serve opens its own once the gateway has made the file). */
+  store: Store | (() => Store);
   /** The REST plan, for each portal's bucket. Default standard. */
   plan?: Plan;
   /** How message text was given to the channel, to show its payloads as sent. Default text. */
@@ -62,7 +63,16 @@ type Handler = (req: IncomingMessage, res: ServerResponse, match: string[], quer
  * the page reads and does, for scripts too.
  */
 export function consoleApi(source: ConsoleSource): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { store } = source;
+  let opened: Store | undefined;
+  const open = () => (opened ??= typeof source.store === 'function' ? source.store() : source.store);
+  // Each use asks for it: the first opens it.
+  const store = new Proxy({} as Store, {
+    get: (_t, key) => {
+      const s = open();
+      const v = Reflect.get(s, key, s) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(s) : v;
+    },
+  });
   const now = source.now ?? Date.now;
   const plan = source.plan ?? 'standard';
   const portals = () => portalViews(store, plan, now());

@@ -217,6 +217,8 @@ export interface EventSummary {
   attempts: number;
   lastError: string | null;
   contentType: 'form' | 'json';
+  /** Deliveries of it after the first, each kept once. */
+  duplicates: number;
 }
 
 export interface EventPage {

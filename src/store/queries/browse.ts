@@ -22,7 +22,7 @@ export const PAGE_MAX = 500;
 const LATENCY_SAMPLE = 2_000;
 
 const summaryColumns =
-  'id, member_id, code, status, order_key, received_at, processed_at, attempts, last_error, content_type';
+  'id, member_id, code, status, order_key, received_at, processed_at, attempts, last_error, content_type, duplicates';
 
 interface SummaryRow {
   id: number;
@@ -35,6 +35,7 @@ interface SummaryRow {
   attempts: number;
   last_error: string | null;
   content_type: 'form' | 'json';
+  duplicates: number;
 }
 
 const summaryFromRow = (r: SummaryRow): EventSummary => ({
@@ -48,6 +49,7 @@ const summaryFromRow = (r: SummaryRow): EventSummary => ({
   attempts: r.attempts,
   lastError: r.last_error,
   contentType: r.content_type,
+  duplicates: r.duplicates,
 });
 
 /** The order keys of a connector chat: its events come as connector (`im`) and Open Lines (`ol`) events. */
