@@ -5,6 +5,7 @@ export { handleFetch } from './intake/fetch.js';
 export { startServer, type RunningServer, type ServerOptions } from './server/start.js';
 export type { GatewaySetup, GatewaySpec, ServerRole } from './server/setup.js';
 export type { AdminOptions } from './server/admin.js';
+export { consoleRoutes, type ConsoleSource } from './console/routes.js';
 export type { Route } from './server/routes.js';
 export type { MetricsJson } from './metrics.js';
 export { pruneAll, type PruneLoopOptions } from './store/prune.js';

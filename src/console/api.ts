@@ -56,6 +56,10 @@ function selectionOf(body: unknown): ReplaySelection {
   return { since: time('since', b.since), until: time('until', b.until), all: b.all === true };
 }
 
+/** A row of a table this code does not own: any column that may hold a secret is left out. */
+const withoutSecrets = (row: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(row).filter(([k]) => !/token|secret|auth|password/i.test(k)));
+
 type Handler = (req: IncomingMessage, res: ServerResponse, match: string[], query: URLSearchParams) => Promise<void>;
 
 /**
@@ -125,7 +129,10 @@ export function consoleApi(source: ConsoleSource): (req: IncomingMessage, res: S
     [
       'GET',
       /^\/api\/portals$/,
-      async (_req, res) => sendJson(res, 200, { portals: await portals(), pullCursors: await store.pullCursors() }),
+      async (_req, res) => {
+        const cursors = await store.pullCursors();
+        sendJson(res, 200, { portals: await portals(), pullCursors: cursors && cursors.map(withoutSecrets) });
+      },
     ],
     [
       'GET',
