@@ -852,7 +852,22 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
         expect(await only({ code: 'B' })).toHaveLength(10);
         expect(await only({ memberId: 'm2', code: 'A' })).toHaveLength(5);
         expect(await only({ contentType: 'json' })).toHaveLength(10);
-        expect(await only({ since: 1_010, until: 1_015 })).toHaveLength(5);
+        expect((await only({ since: 1_010, until: 1_015 })).map((e) => e.receivedAt)).toEqual([
+          1_014, 1_013, 1_012, 1_011, 1_010,
+        ]);
+        // A time range pages by receipt, its cursor an id like any other.
+        const byTime: number[] = [];
+        for (let before: number | null | undefined = undefined; before !== null;) {
+          const page = await store.browseEvents({
+            since: 1_003,
+            until: 1_013,
+            limit: 3,
+            ...(before ? { before } : {}),
+          });
+          byTime.push(...page.events.map((e) => e.receivedAt));
+          before = page.next;
+        }
+        expect(byTime).toEqual([1_012, 1_011, 1_010, 1_009, 1_008, 1_007, 1_006, 1_005, 1_004, 1_003]);
         expect((await only({ memberId: 'm1', line: 7, chat: 'chat-x' })).map((e) => e.receivedAt)).toEqual([
           1_025, 1_015, 1_005,
         ]);

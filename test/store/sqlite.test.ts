@@ -124,6 +124,7 @@ describe("SQLite: the console's events list", () => {
         [{ code: 'ONIMCONNECTORMESSAGEADD', before: 10 }, /events_code_id/],
         [{ memberId: 'm1' }, /events_member_id/],
         [{}, /SCAN events/],
+        [{ since: 1, until: 5, before: 9 }, /events_received_id/],
       ];
       for (const [q, index] of cases) {
         const plan = planOf(q);

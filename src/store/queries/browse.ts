@@ -97,6 +97,9 @@ export function* browseEvents(d: Dialect, q: EventBrowse): Work<EventPage> {
     messageId = search;
   }
 
+  // A time range walks events_received_id (received_at, id), newest first, and stops at the page.
+  const byTime = (q.since !== undefined || q.until !== undefined) && keys === undefined;
+  const order = byTime ? 'received_at DESC, id DESC' : 'id DESC';
   const f = where([
     ['status = ?', q.status],
     ['code = ?', q.code],
@@ -105,21 +108,27 @@ export function* browseEvents(d: Dialect, q: EventBrowse): Work<EventPage> {
     ['content_type = ?', q.contentType],
     ['received_at >= ?', q.since],
     ['received_at < ?', q.until],
-    ['id < ?', q.before],
+    ['id < ?', byTime ? undefined : q.before],
   ]);
   // A line's events by their keys' prefix, exactly (no LIKE: its case and collation rules differ), among the portal's.
   const line = linePrefix === undefined ? '' : 'substr(order_key, 1, ?) = ?';
-  const conditions = [f.where, keys ? d.inList('order_key', 'text') : '', line].filter(Boolean).join(' AND ');
+  // By time, the keyset is (received_at, id): the cursor's own time is read from its row.
+  const cursor =
+    byTime && q.before !== undefined
+      ? '(received_at, id) < ((SELECT c.received_at FROM events c WHERE c.id = ?), ?)'
+      : '';
+  const conditions = [f.where, keys ? d.inList('order_key', 'text') : '', line, cursor].filter(Boolean).join(' AND ');
   const params = [
     ...f.params,
     ...(keys ? [d.list(keys)] : []),
     ...(linePrefix === undefined ? [] : [linePrefix.length, linePrefix]),
+    ...(cursor ? [q.before, q.before] : []),
   ];
   if (keys && keys.length === 0) return { events: [], next: null };
 
   if (messageId === undefined) {
     const rows = yield* all<SummaryRow>(
-      `SELECT ${summaryColumns} FROM events${conditions ? ` WHERE ${conditions}` : ''} ORDER BY id DESC LIMIT ?`,
+      `SELECT ${summaryColumns} FROM events${conditions ? ` WHERE ${conditions}` : ''} ORDER BY ${order} LIMIT ?`,
       ...params,
       limit + 1,
     );
@@ -179,7 +188,7 @@ export function* eventStatuses(id: number): Work<StatusRecord[]> {
   }));
 }
 
-/** Through events_received: only the window's rows are read. */
+/** Through events_received_id: only the window's rows are read. */
 export function* activity(since: number): Work<Activity> {
   const perMinute = yield* all<{ minute: number; code: string; status: EventStatus; n: number }>(
     `SELECT (received_at / 60000) * 60000 AS minute, code, status, COUNT(*) AS n
