@@ -5,12 +5,33 @@
  * HTTP), then each list the console asks for timed over real HTTP (`GET /api/events?...` on an
  * admin listener serving the console, as `b24-im-gateway console` does). The goal: under 100 ms.
  */
+import { Buffer } from 'node:buffer';
+import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { URL } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { freshDatabase } from './pg.js';
 
 export const CONSOLE_GOAL_MS = 100;
+
+/** One GET on a kept-alive connection, its whole answer read, as the page's fetch does. */
+const agent = new http.Agent({ keepAlive: true });
+/**
+ * @param {URL} url
+ * @returns {Promise<{ status: number, text: string }>}
+ */
+const httpGet = (url) =>
+  new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (res) => {
+        const chunks = /** @type {Buffer[]} */ ([]);
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
 
 const CODES = [
   'ONIMCONNECTORMESSAGEADD',
@@ -47,8 +68,13 @@ const selectRows = (n, start) => `
 const columns =
   'dedup_key, member_id, code, known, status, handler_id, ts, order_key, received_at, event, raw_body, content_type, attempts, processed_at, last_error';
 
-/** The lists the console asks for, as a person filters them. */
-const lists = (/** @type {number} */ rows, /** @type {number} */ start) => {
+/**
+ * The lists the console asks for, as a person filters them: name and query.
+ * @param {number} rows
+ * @param {number} start
+ * @returns {[string, string][]}
+ */
+const lists = (rows, start) => {
   const day = start + Math.floor(rows / 2) * SPACING_MS;
   return [
     ['newest page', 'limit=50'],
@@ -143,9 +169,9 @@ export async function runConsoleBench(db, o) {
       /** @param {string} path */
       const timed = async (path) => {
         const t = performance.now();
-        const res = await fetch(`${listener.url}${path}`);
-        const body = /** @type {{ events?: unknown[] }} */ (await res.json());
-        if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(body)}`);
+        const { status, text } = await httpGet(new URL(path, listener.url));
+        const body = /** @type {{ events?: unknown[] }} */ (JSON.parse(text));
+        if (status !== 200) throw new Error(`${path} answered ${status}: ${text.slice(0, 500)}`);
         return { ms: performance.now() - t, count: body.events?.length ?? 0 };
       };
       const results = [];
@@ -161,7 +187,13 @@ export async function runConsoleBench(db, o) {
         }
         ms.sort((a, b) => a - b);
         const round = (/** @type {number} */ x) => Math.round(x * 10) / 10;
-        results.push({ name, query, count, p50: round(ms[Math.floor(ms.length / 2)] ?? 0), max: round(ms.at(-1) ?? 0) });
+        results.push({
+          name,
+          query,
+          count,
+          p50: round(ms[Math.floor(ms.length / 2)] ?? 0),
+          max: round(ms.at(-1) ?? 0),
+        });
       }
       await timed('/api/overview');
       const overviewMs = Math.round((await timed('/api/overview')).ms);
@@ -187,7 +219,9 @@ export function consoleTable(results) {
   const body = names.map((name, i) => {
     const cells = results.map((r) => {
       const l = r.lists[i];
-      return l ? `${l.p50 > CONSOLE_GOAL_MS ? '**' : ''}${l.p50} / ${l.max}${l.p50 > CONSOLE_GOAL_MS ? '**' : ''}` : '—';
+      return l
+        ? `${l.p50 > CONSOLE_GOAL_MS ? '**' : ''}${l.p50} / ${l.max}${l.p50 > CONSOLE_GOAL_MS ? '**' : ''}`
+        : '—';
     });
     return `| ${name} | ${cells.join(' | ')} | ${results[0]?.lists[i]?.count ?? ''} |`;
   });

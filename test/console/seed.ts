@@ -57,6 +57,8 @@ export async function startConsoleRig(db: string, token?: string): Promise<Conso
     admin: { port: 0, ...(token ? { token } : {}), routes: consoleRoutes({ store: gateway.store }) },
   });
   const portal = sb.portal;
+  // The connector is registered and active on the line, so Bitrix24 takes its delivery statuses.
+  portal.ensureConnector('myconnector', LINE);
   const events = `${server.url}/events`;
   const install = await sb.install(portal, events);
   if (install.deliveries[0]?.status !== 200) throw new Error('the install was refused');

@@ -90,4 +90,7 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+// The "Loading" line is for a browser that has not run this yet: gone once it has.
+root.textContent = '';
+render(<App />, root);

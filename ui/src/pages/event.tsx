@@ -125,7 +125,7 @@ export function EventPage({ id }: { id: number }) {
           </table>
         )}
       </Section>
-      <Section title="What the channel received" id="channel">
+      <Section title="What the channel was sent" id="channel">
         {data.channel.length === 0 ? (
           <p class="muted">Nothing: this event is not for the channel.</p>
         ) : (
@@ -133,7 +133,7 @@ export function EventPage({ id }: { id: number }) {
             <details open>
               <summary>
                 <span class="mono">webhook-id: {c.webhookId}</span> · {c.payload.type}
-                {c.externalIds && <> · channel's ids: {c.externalIds.join(', ')}</>}
+                {c.externalIds && <> · its answer named: {c.externalIds.join(', ')}</>}
               </summary>
               <pre>{pretty(c.payload)}</pre>
             </details>
