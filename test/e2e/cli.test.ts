@@ -55,7 +55,7 @@ describe('b24-im-gateway parse', () => {
   });
 
   it('has --help on every command', () => {
-    for (const cmd of ['serve', 'parse', 'events', 'replay', 'prune', 'migrate']) {
+    for (const cmd of ['serve', 'parse', 'events', 'replay', 'console', 'prune', 'migrate']) {
       const r = run([cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`Usage: b24-im-gateway ${cmd}`);
