@@ -17,6 +17,8 @@ export interface ConsoleSource {
   plan?: Plan;
   /** How message text was given to the channel, to show its payloads as sent. Default text. */
   channelFormat?: TextFormat;
+  /** Whether connector events go to a channel; without one, an event's page shows no payloads. Default true. */
+  channel?: boolean;
   now?: () => number;
 }
 
@@ -116,7 +118,11 @@ export function consoleApi(source: ConsoleSource): (req: IncomingMessage, res: S
       'GET',
       /^\/api\/events\/(\d{1,15})$/,
       async (_req, res, m) => {
-        const detail = await eventDetail(store, Number(m[1]), source.channelFormat ?? 'text');
+        const detail = await eventDetail(
+          store,
+          Number(m[1]),
+          source.channel === false ? null : (source.channelFormat ?? 'text'),
+        );
         if (!detail) throw notFound(`No event ${m[1]}`);
         sendJson(res, 200, detail);
       },

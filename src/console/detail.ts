@@ -31,12 +31,17 @@ export interface EventDetail {
  * attempts, what the channel was sent (the payloads are made again from the stored event: the
  * same ids and text as each attempt sent) and the statuses reported to Bitrix24, on one timeline.
  */
-export async function eventDetail(store: Store, id: number, format: TextFormat): Promise<EventDetail | undefined> {
+export async function eventDetail(
+  store: Store,
+  id: number,
+  /** How the channel is given message text; null when the gateway has no channel. */
+  format: TextFormat | null,
+): Promise<EventDetail | undefined> {
   const stored = await store.getEvent(id);
   if (!stored) return undefined;
   const { secrets: _secrets, ...event } = stored;
   const [attempts, statuses] = await Promise.all([store.attempts(id), store.eventStatuses(id)]);
-  const channel = await deliveries(store, event, format);
+  const channel = format === null ? [] : await deliveries(store, event, format);
   const timeline: TimelineEntry[] = [{ at: event.receivedAt, what: 'received', detail: event.code }];
   for (const a of attempts) {
     timeline.push({ at: a.startedAt, what: 'attempt started', detail: `attempt ${a.attempt} by ${a.owner}` });

@@ -16,6 +16,7 @@ interface ConsoleOptions {
   token?: string;
   plan: string;
   channelFormat: string;
+  channel: boolean;
   logLevel: string;
 }
 
@@ -43,6 +44,7 @@ export function registerConsoleCommand(program: Command): void {
       "message text as the gateway sends it to the channel (text, html, markdown): an event's page shows its payloads so",
       process.env.B24GW_CHANNEL_FORMAT ?? 'text',
     )
+    .option('--no-channel', "the gateway has no channel: an event's page shows no payloads")
     .option('--log-level <level>', 'fatal, error, warn, info, debug', process.env.LOG_LEVEL ?? 'info')
     .addHelpText('after', '\nExample:\n  b24-im-gateway console --db ./events.db --port 8080\n')
     .action(
@@ -65,7 +67,12 @@ export function registerConsoleCommand(program: Command): void {
             host: o.host,
             port: o.port,
             ...(o.token !== undefined ? { token: o.token } : {}),
-            routes: consoleRoutes({ store, plan: o.plan, channelFormat: o.channelFormat as TextFormat }),
+            routes: consoleRoutes({
+              store,
+              plan: o.plan,
+              channelFormat: o.channelFormat as TextFormat,
+              channel: o.channel,
+            }),
           },
           () => false,
         ).catch(async (e: unknown) => {

@@ -244,6 +244,7 @@ export function registerServeCommand(program: Command): void {
                   store: () => (consoleStore ??= openStore(o.db, { logger })),
                   plan: o.plan as 'standard' | 'enterprise',
                   channelFormat: o.channelFormat as TextFormat,
+                  channel: Boolean(o.channelUrl),
                 }),
               };
         const allowDomains = [...o.allowDomain, ...envList('B24GW_ALLOW_DOMAINS')];

@@ -127,7 +127,7 @@ export function EventPage({ id }: { id: number }) {
       </Section>
       <Section title="What the channel was sent" id="channel">
         {data.channel.length === 0 ? (
-          <p class="muted">Nothing: this event is not for the channel.</p>
+          <p class="muted">Nothing: this event is not for the channel, or the gateway has none.</p>
         ) : (
           data.channel.map((c) => (
             <details open>
