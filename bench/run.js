@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { chartSvg } from './chart.js';
 import { benchDecode } from './decode.js';
+import { CONSOLE_GOAL_MS, consoleTable, runConsoleBench } from './console.js';
 import { customerSetups, runCustomers } from './customers.js';
 import { endToEndSetups, runEndToEnd } from './e2e.js';
 import { bodySource, loadFixtures, portalTokens, runCell } from './load.js';
@@ -56,6 +57,7 @@ Options:
   --e2e-seconds <n>   seconds of end-to-end load (quick 5, full 45)
   --e2e-chats <n>     chats the end-to-end load spreads over (200)
   --customer-rate <n> customer actions per second the channel offers (300)
+  --console-rows <n>  events stored for the console's list (1000000)
   -h, --help          this text
 `;
 const parse = () =>
@@ -70,6 +72,7 @@ const parse = () =>
       'e2e-seconds': { type: 'string' },
       'e2e-chats': { type: 'string' },
       'customer-rate': { type: 'string' },
+      'console-rows': { type: 'string', default: '1000000' },
     },
   }).values;
 /** @type {ReturnType<typeof parse>} */
@@ -127,7 +130,18 @@ const customerLoad = {
 if (values['customer-rate']) customerLoad.rate = Number(values['customer-rate']);
 const chats = Number(values.chats);
 const only = values.only?.split(',').map((s) => s.trim());
-const allIds = [...targets.map((t) => t.id), ...endToEndSetups.map((s) => s.id), ...customerSetups.map((s) => s.id)];
+/** The console's events list at a million stored events, on each database. */
+const consoleSetups = /** @type {const} */ ([
+  { id: 'console-sqlite', db: 'sqlite' },
+  { id: 'console-pg', db: 'postgres' },
+]);
+const consoleRows = Number(values['console-rows']);
+const allIds = [
+  ...targets.map((t) => t.id),
+  ...endToEndSetups.map((s) => s.id),
+  ...customerSetups.map((s) => s.id),
+  ...consoleSetups.map((s) => s.id),
+];
 if (only && !only.every((id) => allIds.includes(id))) {
   process.stderr.write(`B24GW_BAD_CONFIG: --only takes ${allIds.join(',')}; got ${values.only}\n`);
   process.exit(2);
@@ -135,6 +149,7 @@ if (only && !only.every((id) => allIds.includes(id))) {
 const chosen = only ? targets.filter((t) => only.includes(t.id)) : targets;
 const chosenE2e = only ? endToEndSetups.filter((s) => only.includes(s.id)) : endToEndSetups;
 const chosenCustomers = only ? customerSetups.filter((s) => only.includes(s.id)) : customerSetups;
+const chosenConsole = only ? consoleSetups.filter((s) => only.includes(s.id)) : consoleSetups;
 
 const root = new URL('..', import.meta.url).pathname;
 if (!existsSync(join(root, 'dist/cli/main.js')))
@@ -165,7 +180,8 @@ process.on('SIGTERM', abort);
 const pgNeeded =
   chosen.some((t) => t.db === 'postgres') ||
   chosenE2e.some((s) => s.db === 'postgres') ||
-  chosenCustomers.some((s) => s.db === 'postgres');
+  chosenCustomers.some((s) => s.db === 'postgres') ||
+  chosenConsole.some((s) => s.db === 'postgres');
 const pgDown = pgNeeded ? await pgUnreachable() : null;
 const redactedPgUrl = (() => {
   const u = new URL(pgAdminUrl);
@@ -198,6 +214,13 @@ const customerRuns = chosenCustomers.filter((s) => {
   );
   return false;
 });
+const consoleRuns = chosenConsole.filter((s) => {
+  if (s.db !== 'postgres' || !pgDown) return true;
+  skipped.push(
+    `${s.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`,
+  );
+  return false;
+});
 const cellCount = intakeTargets.length * settings.concurrency.length;
 const e2eEstimate = e2eSetups.reduce(
   (a, s) => a + (e2eLoad.warmupSeconds + e2eLoad.seconds) * (s.db === 'postgres' ? 2.2 : 1.2) + 3,
@@ -209,7 +232,8 @@ const estimate = Math.round(
     intakeTargets.length +
     (settings.decodeRounds * settings.decodeRoundMs * 10) / 1000 +
     e2eEstimate +
-    customerEstimate,
+    customerEstimate +
+    consoleRuns.length * Math.ceil(consoleRows / 25_000),
 );
 log(
   `b24-im-gateway bench (${mode}): ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; SQLite files in ${dir} on ${machine.dbFilesystem}`,
@@ -376,6 +400,34 @@ try {
     }
   }
 
+  /** @type {import('./console.js').ConsoleBenchResult[]} */
+  const consoleResults = [];
+  if (consoleRuns.length)
+    log(
+      `\nthe console's events list at ${fmt.int(consoleRows)} stored events (bulk SQL fill, then GET /api/events over HTTP; goal under ${CONSOLE_GOAL_MS} ms)`,
+    );
+  for (const [i, setup] of consoleRuns.entries()) {
+    const head = `  [${i + 1}/${consoleRuns.length}] ${setup.id.padEnd(15)}`;
+    try {
+      const r = await runConsoleBench(setup.db, {
+        dir,
+        rows: consoleRows,
+        rounds: values.full ? 25 : 9,
+        progress: (line) => process.stdout.isTTY && process.stdout.write(`\r\x1b[K${head} ${line}`),
+      });
+      consoleResults.push(r);
+      const slowest = r.lists.reduce((a, b) => (b.p50 > a.p50 ? b : a));
+      if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+      log(
+        `${head} filled in ${r.fillSeconds} s; lists p50 ${Math.min(...r.lists.map((l) => l.p50))}–${slowest.p50} ms (slowest: ${slowest.name}), overview ${r.overviewMs} ms  ${slowest.p50 > CONSOLE_GOAL_MS ? `FLAGGED: over ${CONSOLE_GOAL_MS} ms` : 'ok'}`,
+      );
+    } catch (e) {
+      const error = /** @type {Error} */ (e).message || String(e);
+      e2eErrors.push({ id: setup.id, error });
+      log(`${head} FLAGGED: could not run: ${error.slice(0, 2000)}`);
+    }
+  }
+
   const runSeconds = Math.round((performance.now() - runStarted) / 100) / 10;
   const base = {
     mode,
@@ -395,6 +447,7 @@ try {
     decode,
     e2e,
     customers,
+    console: consoleResults,
     e2eErrors,
     noise,
     skipped,
@@ -402,11 +455,22 @@ try {
   };
   /** @type {import('./report.js').Results} */
   const results = /** @type {import('./report.js').Results} */ ({ ...base, ...summarize(base) });
+  for (const r of consoleResults)
+    for (const l of r.lists)
+      if (l.p50 > CONSOLE_GOAL_MS)
+        results.flags.push(`console-${r.db}: the list "${l.name}" took ${l.p50} ms (p50), over ${CONSOLE_GOAL_MS} ms`);
+  const consoleBlock = consoleResults.length
+    ? `\n## The console's events list at ${fmt.int(consoleRows)} stored events\n\nThe events table filled by bulk SQL (20 portals, 10,000 chats, six codes, one event in 1,000 dead), then each list the console asks for read ${values.full ? 25 : 9} times over HTTP (\`GET /api/events?…\` on an admin listener serving the console), after one unmeasured read. Goal: under ${CONSOLE_GOAL_MS} ms.\n\n${consoleTable(consoleResults)}\n`
+    : '';
 
   const out = join(root, 'bench/results');
   mkdirSync(out, { recursive: true });
   const stamp = `${machine.date.replace(/[:]/g, '').slice(0, 17)}Z-${mode}`;
-  const files = { json: `${JSON.stringify(results, null, 2)}\n`, md: markdown(results), svg: chartSvg(results) };
+  const files = {
+    json: `${JSON.stringify(results, null, 2)}\n`,
+    md: `${markdown(results)}${consoleBlock}`,
+    svg: chartSvg(results),
+  };
   for (const [ext, text] of Object.entries(files)) {
     writeFileSync(join(out, `latest.${ext}`), text);
     writeFileSync(join(out, `${stamp}.${ext}`), text);
@@ -422,6 +486,7 @@ try {
     e2eLatencyTable(results),
     e2eMemoryTable(results),
     customerTable(results),
+    consoleTable(consoleResults),
     noiseTable(results),
     decodeTable(results),
   ];

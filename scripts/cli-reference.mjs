@@ -6,7 +6,7 @@ import { URL } from 'node:url';
 
 const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const help = (...args) => execFileSync(process.execPath, [cli, ...args, '--help'], { encoding: 'utf8' }).trimEnd();
-const commands = ['serve', 'parse', 'events', 'replay', 'prune', 'migrate', 'sandbox', 'demo'];
+const commands = ['serve', 'parse', 'events', 'replay', 'console', 'prune', 'migrate', 'sandbox', 'demo'];
 const sections = commands.map((c) => `## ${c}\n\n\`\`\`text\n${help(c)}\n\`\`\`\n`);
 writeFileSync(
   new URL('../docs/reference/cli.md', import.meta.url),

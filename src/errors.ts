@@ -102,8 +102,9 @@ export const errorCodes = {
   },
   B24GW_ADMIN_UNAUTHORIZED: {
     status: 401,
-    title: 'Admin route needs the admin token (Authorization: Bearer)',
-    meaning: 'An admin request (`/metrics`, ...) without `Authorization: Bearer <token>` matching `--admin-token`',
+    title: 'Admin route needs the admin token (Authorization: Bearer, or basic auth)',
+    meaning:
+      'An admin request (`/metrics`, the console, ...) without `Authorization: Bearer <token>`, or basic auth with the token as password, matching `--admin-token`',
     fix: 'Send the token; a wrong one gets the same answer',
   },
   B24GW_ADMIN_FAILED: {

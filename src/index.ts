@@ -12,6 +12,7 @@ export type { CustomerResult } from './customer/intake.js';
 export { startServer, type RunningServer, type ServerOptions } from './server/start.js';
 export type { GatewaySetup, GatewaySpec, ServerRole } from './server/setup.js';
 export type { AdminOptions } from './server/admin.js';
+export { consoleRoutes, type ConsoleSource } from './console/routes.js';
 export type { Route } from './server/routes.js';
 export type { MetricsJson } from './metrics.js';
 export type { RetentionOptions } from './worker/retention.js';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Help } from 'commander';
 import { registerBotCommand } from './commands/bot.js';
+import { registerConsoleCommand } from './commands/console.js';
 import { registerConnectorCommand } from './commands/connector.js';
 import { registerDemoCommand } from './commands/demo/index.js';
 import { registerDoctorCommand } from './commands/doctor.js';
@@ -24,6 +25,7 @@ registerServeCommand(program);
 registerParseCommand(program);
 registerEventsCommand(program);
 registerReplayCommand(program);
+registerConsoleCommand(program);
 registerPruneCommand(program);
 registerMigrateCommand(program);
 registerConnectorCommand(program);

@@ -15,13 +15,5 @@ export function openExistingDb(location: string): Store {
   return openStore(location);
 }
 
-/** A time given as ISO 8601 or Unix milliseconds. */
-export function parseTime(flag: string, value: string): number {
-  const t = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (Number.isNaN(t))
-    throw new GatewayError(
-      'B24GW_BAD_INPUT',
-      `${flag} must be an ISO time (2026-11-22T10:00:00Z) or Unix ms, got "${value}"`,
-    );
-  return t;
-}
+/** A time given as ISO 8601 or Unix milliseconds: as the console's API reads it. */
+export { parseTime } from '../console/events.js';

@@ -49,25 +49,29 @@ describe('the admin listener', () => {
     expect((await get(`${admin.url}/events`)).status).toBe(404);
   });
 
-  it('with a token, answers only a request that carries it as a bearer token', async () => {
+  it('with a token, answers only a request that carries it, as a bearer token or a basic auth password', async () => {
     await start({ port: 0, token: TOKEN });
     for (const headers of [
       {} as Record<string, string>,
       { authorization: `Bearer ${TOKEN.slice(0, -1)}` },
       { authorization: `Basic ${TOKEN}` },
+      { authorization: `Basic ${Buffer.from(`admin:${TOKEN.slice(1)}`).toString('base64')}` },
       { authorization: TOKEN },
     ]) {
       for (const path of ['/metrics', '/healthz', '/nothing']) {
         const r = await get(`${admin.url}${path}`, headers);
         expect([path, r.status]).toEqual([path, 401]);
         expect(JSON.parse(r.text)).toMatchObject({ error: { code: 'B24GW_ADMIN_UNAUTHORIZED' } });
-        expect(r.headers.get('www-authenticate')).toMatch(/^Bearer/);
+        // A browser asks its user for the basic one; a script sends the bearer one.
+        expect(r.headers.get('www-authenticate')).toMatch(/^Bearer realm=.*, Basic realm=/);
       }
     }
     const ok = await get(`${admin.url}/metrics`, { authorization: `Bearer ${TOKEN}` });
     expect(ok.status).toBe(200);
     expect(ok.text).toContain('b24gw_events_received_total');
     expect((await get(`${admin.url}/nothing`, { authorization: `bearer ${TOKEN}` })).status).toBe(404);
+    const basic = `Basic ${Buffer.from(`anyone:${TOKEN}`).toString('base64')}`;
+    expect((await get(`${admin.url}/metrics`, { authorization: basic })).status).toBe(200);
   });
 
   it('refuses to listen beyond loopback without a token, and a short token', async () => {
@@ -97,6 +101,7 @@ describe('the admin listener', () => {
       token: TOKEN,
       routes: {
         '/admin/portals': async (_req, res) => void res.end(JSON.stringify(await gateway.store.listPortals())),
+        '/admin/things/*': (req, res) => void res.end(`under: ${req.url}`),
         '/admin/broken': () => {
           throw new Error('a secret detail');
         },
@@ -107,6 +112,10 @@ describe('the admin listener', () => {
       status: 200,
       text: '[]',
     });
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    expect((await get(`${admin.url}/admin/things/7/parts?x=1`, auth)).text).toBe('under: /admin/things/7/parts?x=1');
+    expect((await get(`${admin.url}/admin/things`, auth)).status).toBe(404);
+    expect((await get(`${admin.url}/admin/thingsX/1`, auth)).status).toBe(404);
     const broken = await get(`${admin.url}/admin/broken`, { authorization: `Bearer ${TOKEN}` });
     expect(broken.status).toBe(500);
     expect(JSON.parse(broken.text)).toEqual({ error: { code: 'B24GW_ADMIN_FAILED', message: 'Admin route failed' } });

@@ -11,9 +11,15 @@ export interface AdminOptions {
   /** Default 127.0.0.1. Any address other than loopback needs a token. */
   host?: string;
   port: number;
-  /** When set, every admin request needs `Authorization: Bearer <token>`. At least 16 characters. */
+  /**
+   * When set, every admin request needs it: `Authorization: Bearer <token>`, or basic auth with the
+   * token as the password (any user name), which a browser asks for by itself. At least 16 characters.
+   */
   token?: string;
-  /** More admin routes by path, served beside /metrics, /healthz and /readyz, behind the same token. */
+  /**
+   * More admin routes by path, served beside /metrics, /healthz and /readyz, behind the same token.
+   * A path ending in `/*` takes every path under it (`/api/*`: /api/events, /api/events/7).
+   */
   routes?: Record<string, Route>;
 }
 
@@ -61,10 +67,33 @@ function builtinRoutes(served: Served, closing: () => boolean): Record<string, R
   };
 }
 
+/** The token a request carries: as a bearer token, or as the password of basic auth. */
+export function presentedToken(authorization: string | undefined): string {
+  const header = authorization ?? '';
+  const bearer = /^Bearer +(\S+) *$/i.exec(header)?.[1];
+  if (bearer !== undefined) return bearer;
+  const basic = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(header)?.[1];
+  if (basic === undefined) return '';
+  const pair = Buffer.from(basic, 'base64').toString('utf8');
+  const colon = pair.indexOf(':');
+  return colon < 0 ? '' : pair.slice(colon + 1);
+}
+
+/** The route for a path: its own, or the longest `/*` prefix that holds it. */
+function routeFor(routes: Map<string, Route>, path: string): Route | undefined {
+  const exact = routes.get(path);
+  if (exact) return exact;
+  for (let cut = path.lastIndexOf('/'); cut > 0; cut = path.lastIndexOf('/', cut - 1)) {
+    const under = routes.get(`${path.slice(0, cut)}/*`);
+    if (under) return under;
+  }
+  return undefined;
+}
+
 /**
  * The admin listener: GET /metrics (Prometheus), /healthz, /readyz and any `routes`, apart from
  * the public one that takes events, on loopback by default. With a token, each request must
- * carry it as a bearer token (compared in constant time) or gets 401.
+ * carry it, as a bearer token or a basic auth password (compared in constant time), or gets 401.
  */
 export async function listenAdmin(served: Served, options: AdminOptions, closing: () => boolean): Promise<Listener> {
   await checkAdminOptions(options);
@@ -77,15 +106,24 @@ export async function listenAdmin(served: Served, options: AdminOptions, closing
   const server = createServer((req, res) => {
     if (closing()) res.setHeader('connection', 'close');
     if (digest) {
-      const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      if (!secretsEqual(bearer, digest)) {
+      if (!secretsEqual(presentedToken(req.headers.authorization), digest)) {
         req.resume();
-        return sendJson(res, 401, new GatewayError('B24GW_ADMIN_UNAUTHORIZED').toJSON(), {
-          'www-authenticate': 'Bearer realm="b24-im-gateway admin"',
-        });
+        const body = JSON.stringify(new GatewayError('B24GW_ADMIN_UNAUTHORIZED').toJSON());
+        // Both challenges: scripts send the bearer token, a browser asks its user for the basic one.
+        res
+          .writeHead(401, {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'www-authenticate': [
+              'Bearer realm="b24-im-gateway admin"',
+              'Basic realm="b24-im-gateway admin", charset="UTF-8"',
+            ],
+          })
+          .end(body);
+        return;
       }
     }
-    const route = routes.get(pathOf(req));
+    const route = routeFor(routes, pathOf(req));
     if (!route) {
       req.resume();
       return sendJson(

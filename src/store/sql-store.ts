@@ -1,5 +1,6 @@
 import { TickBatch } from '../tick-batch.js';
 import { ConnectorState } from './state/state.js';
+import * as browse from './queries/browse.js';
 import * as customers from './queries/customers.js';
 import * as events from './queries/events.js';
 import * as portals from './queries/portals.js';
@@ -8,7 +9,12 @@ import type { SecretBox } from './secret-box.js';
 import type { Dialect } from './sql/dialect.js';
 import type { Runner } from './sql/work.js';
 import type {
+  Activity,
   AppendResult,
+  EventBrowse,
+  EventPage,
+  PortalActivity,
+  StatusRecord,
   Attempt,
   CustomerActionQuery,
   CustomerActionRecord,
@@ -103,6 +109,26 @@ export abstract class SqlStore implements Store {
     return this.main.once(events.requeue(this.dialect, ids));
   }
 
+  browseEvents(query: EventBrowse): Promise<EventPage> {
+    return this.main.read(browse.browseEvents(this.dialect, query));
+  }
+
+  eventStatuses(id: number): Promise<StatusRecord[]> {
+    return this.main.once(browse.eventStatuses(id));
+  }
+
+  activity(since: number): Promise<Activity> {
+    return this.main.read(browse.activity(since));
+  }
+
+  portalActivity(): Promise<PortalActivity[]> {
+    return this.main.read(browse.portalActivity());
+  }
+
+  pullCursors(): Promise<Record<string, unknown>[] | null> {
+    return this.main.read(browse.pullCursors(this.dialect));
+  }
+
   pruneEvents(query: PruneQuery): Promise<number> {
     return query.dryRun
       ? this.main.once(events.countPrunable(this.dialect, query))
@@ -123,8 +149,8 @@ export abstract class SqlStore implements Store {
     return this.work.write(statuses.claimStatuses(this.dialect, owner, now, leaseMs, limit, maxAttempts));
   }
 
-  finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, _now: number): Promise<void> {
-    return this.work.once(statuses.finishStatuses(this.dialect, ids, owner, outcome));
+  finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void> {
+    return this.work.once(statuses.finishStatuses(this.dialect, ids, owner, outcome, now));
   }
 
   countStatuses(): Promise<{ pending: number; sent: number; dead: number }> {

@@ -182,6 +182,85 @@ export interface EventQuery {
   limit?: number;
 }
 
+/** A page of the events list, newest first: what a person filters by (the console, the CLI's `events`). */
+export interface EventBrowse {
+  status?: EventStatus | undefined;
+  code?: string | undefined;
+  memberId?: string | undefined;
+  /** A connector line: needs memberId (events are keyed by portal, line and chat). */
+  line?: number | undefined;
+  /** An external chat on `line`: needs memberId and line. */
+  chat?: string | undefined;
+  /** Unix ms: received at or after. */
+  since?: number | undefined;
+  /** Unix ms: received before. */
+  until?: number | undefined;
+  /** How the body came: `form` (a webhook POST) or `json` (a JSON POST or a fetched event). */
+  contentType?: 'form' | 'json' | undefined;
+  /** An event id, or a Bitrix24 message id: the events of the message's chat that name it. */
+  search?: string | undefined;
+  /** The cursor: events with a smaller id (the previous page's `next`). */
+  before?: number | undefined;
+  /** At most this many; default 50, at most 500. */
+  limit?: number | undefined;
+}
+
+/** An event as a list shows it: no bodies. */
+export interface EventSummary {
+  id: number;
+  memberId: string;
+  code: string;
+  status: EventStatus;
+  orderKey: string | null;
+  receivedAt: number;
+  processedAt: number | null;
+  attempts: number;
+  lastError: string | null;
+  contentType: 'form' | 'json';
+  /** Deliveries of it after the first, each kept once. */
+  duplicates: number;
+}
+
+export interface EventPage {
+  events: EventSummary[];
+  /** Pass as `before` for the next (older) page; null on the last page. */
+  next: number | null;
+}
+
+/** A delivery status of an event, as the status outbox keeps it. */
+export interface StatusRecord {
+  id: number;
+  connector: string;
+  line: number;
+  /** The MESSAGES item as JSON. */
+  item: string;
+  status: 'pending' | 'sending' | 'sent' | 'dead';
+  attempts: number;
+  lastError: string | null;
+  /** When Bitrix24 took it; null until then, and for statuses sent before this was kept. */
+  sentAt: number | null;
+}
+
+/** What the store saw since a time: events by minute, code and status, and how long they took. */
+export interface Activity {
+  /** One row per minute (Unix ms of its start), code and status, received in the window. */
+  perMinute: { minute: number; code: string; status: EventStatus; n: number }[];
+  /** Received → processed (done), ms, of the latest done events in the window, newest first. */
+  processedMs: number[];
+  /** Received → status sent to Bitrix24, ms, of the latest sent statuses in the window. */
+  confirmedMs: number[];
+}
+
+/** A portal's delivery problems and last event. */
+export interface PortalActivity {
+  memberId: string;
+  lastEventAt: number | null;
+  dead: number;
+  retry: number;
+  deadStatuses: number;
+  deadCustomerActions: number;
+}
+
 /**
  * The durable inbox, the status outbox, the portals and the connector state, in one database.
  * SQLite is the embedded default; PostgreSQL satisfies the same contract for several instances.
@@ -218,6 +297,16 @@ export interface Store {
   /** Ends a claimed run. False when the lease was lost to another worker: the outcome is dropped. */
   finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean>;
   attempts(id: number): Promise<Attempt[]>;
+  /** A page of events, newest first, through an index for each filter (fast at millions of rows). */
+  browseEvents(query: EventBrowse): Promise<EventPage>;
+  /** The delivery statuses an event left in the status outbox. */
+  eventStatuses(id: number): Promise<StatusRecord[]>;
+  /** Events by minute, code and status received at or after `since`, and their latencies. */
+  activity(since: number): Promise<Activity>;
+  /** Each portal's last event and delivery problems. */
+  portalActivity(): Promise<PortalActivity[]>;
+  /** The rows of the `pull_cursors` table (bots' fetched events), or null where the database has none. */
+  pullCursors(): Promise<Record<string, unknown>[] | null>;
   /** Puts events back to pending with a fresh retry budget (replay). Returns how many. */
   requeue(ids: readonly number[]): Promise<number>;
   /**

@@ -70,6 +70,13 @@ describe('b24-im-gateway serve --admin-port', () => {
       expect(metrics.status).toBe(200);
       expect(await metrics.text()).toContain('b24gw_queue_depth{status="pending"} 0');
       expect((await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+      // The console and its API are on the admin listener, behind the same token, never on the public one.
+      expect((await fetch(`${gw.adminUrl}/api/events`)).status).toBe(401);
+      const events = await fetch(`${gw.adminUrl}/api/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(await events.json()).toEqual({ events: [], next: null });
+      const basic = `Basic ${Buffer.from(`ops:${TOKEN}`).toString('base64')}`;
+      expect((await fetch(`${gw.adminUrl}/console/`, { headers: { authorization: basic } })).status).toBe(200);
+      expect((await fetch(`${gw.url}/console/`)).status).toBe(404);
       expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
       expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
     } finally {

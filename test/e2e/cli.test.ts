@@ -56,7 +56,7 @@ describe('b24-im-gateway parse', () => {
   });
 
   it('has --help on every command, with at most one default per option', () => {
-    const commands = ['serve', 'parse', 'events', 'replay', 'prune', 'migrate', 'doctor', 'demo'];
+    const commands = ['serve', 'parse', 'events', 'replay', 'prune', 'migrate', 'console', 'doctor', 'demo'];
     for (const cmd of [...commands, 'connector setup', 'connector teardown', 'bot setup', 'bot teardown']) {
       const r = run([...cmd.split(' '), '--help']);
       expect(r.code).toBe(0);

@@ -823,6 +823,158 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       });
     });
 
+    describe("the console's reads", () => {
+      it('pages events newest first by keyset under each filter, and the pages join without gap or repeat', async () => {
+        const codes = ['A', 'B', 'C'];
+        for (let i = 0; i < 30; i++) {
+          const member = i % 2 ? 'm1' : 'm2';
+          await store.append(
+            newEvent({
+              code: codes[i % 3],
+              memberId: member,
+              orderKey: i % 5 === 0 ? `${member}|im|7|chat-x` : `${member}|im|${i % 3 === 0 ? 8 : 9}|c${i}`,
+              receivedAt: 1_000 + i,
+              contentType: i < 20 ? 'form' : 'json',
+            }),
+          );
+        }
+        const ids: number[] = [];
+        for (let before: number | null | undefined = undefined; before !== null;) {
+          const page = await store.browseEvents({ limit: 7, ...(before ? { before } : {}) });
+          ids.push(...page.events.map((e) => e.id));
+          before = page.next;
+        }
+        expect(ids).toHaveLength(30);
+        expect([...ids].sort((a, b) => b - a)).toEqual(ids);
+        const only = async (q: Parameters<Store['browseEvents']>[0]) =>
+          (await store.browseEvents({ limit: 500, ...q })).events;
+        expect((await only({ code: 'B' })).every((e) => e.code === 'B')).toBe(true);
+        expect(await only({ code: 'B' })).toHaveLength(10);
+        expect(await only({ memberId: 'm2', code: 'A' })).toHaveLength(5);
+        expect(await only({ contentType: 'json' })).toHaveLength(10);
+        expect((await only({ since: 1_010, until: 1_015 })).map((e) => e.receivedAt)).toEqual([
+          1_014, 1_013, 1_012, 1_011, 1_010,
+        ]);
+        // A time range pages by receipt, its cursor an id like any other.
+        const byTime: number[] = [];
+        for (let before: number | null | undefined = undefined; before !== null;) {
+          const page = await store.browseEvents({
+            since: 1_003,
+            until: 1_013,
+            limit: 3,
+            ...(before ? { before } : {}),
+          });
+          byTime.push(...page.events.map((e) => e.receivedAt));
+          before = page.next;
+        }
+        expect(byTime).toEqual([1_012, 1_011, 1_010, 1_009, 1_008, 1_007, 1_006, 1_005, 1_004, 1_003]);
+        expect((await only({ memberId: 'm1', line: 7, chat: 'chat-x' })).map((e) => e.receivedAt)).toEqual([
+          1_025, 1_015, 1_005,
+        ]);
+        expect((await only({ memberId: 'm1', line: 8 })).map((e) => e.receivedAt)).toEqual([
+          1_027, 1_021, 1_009, 1_003,
+        ]);
+        expect((await only({ memberId: 'm1', line: 8 })).every((e) => e.orderKey?.startsWith('m1|im|8|'))).toBe(true);
+        const [first] = await only({ limit: 1 });
+        expect(first).toMatchObject({ status: 'pending', attempts: 0, contentType: 'json', receivedAt: 1_029 });
+        expect(first).not.toHaveProperty('rawBody');
+        // A search by id finds the one event, under the other filters too.
+        expect((await only({ search: String(first!.id) })).map((e) => e.id)).toEqual([first!.id]);
+        expect(await only({ search: String(first!.id), status: 'dead' })).toEqual([]);
+        expect(await only({ search: 'not a number' })).toEqual([]);
+      });
+
+      it("finds a Bitrix24 message's events through the state's chat, and only those naming it", async () => {
+        const M = 'm1';
+        const data = (id: number) => ({
+          CONNECTOR: 'c',
+          LINE: 3,
+          MESSAGES: [{ im: { chat_id: 5, message_id: id }, message: { text: 'x' }, chat: { id: 'ext-1' } }],
+        });
+        const ids: number[] = [];
+        for (const id of [4401, 4402, 44011]) {
+          const event = { event: 'ONIMCONNECTORMESSAGEADD', data: data(id), ts: 1, auth: { member_id: M } };
+          const r = await store.append(
+            newEvent({ code: event.event, orderKey: `${M}|im|3|ext-1`, event: JSON.stringify(event) }),
+          );
+          await store.state.apply(event, { eventId: r.id, memberId: M, receivedAt: 1_000 });
+          ids.push(r.id);
+        }
+        const found = await store.browseEvents({ search: '4401' });
+        expect(found.events.map((e) => e.id)).toEqual([ids[0]]);
+        expect((await store.state.chats(M)).map((c) => [c.line, c.externalChatId, c.imChatId])).toEqual([
+          [3, 'ext-1', 5],
+        ]);
+        expect(await store.state.chats(M, { line: 4 })).toEqual([]);
+      });
+
+      it("keeps an event's delivery statuses with when Bitrix24 took them", async () => {
+        const e = await store.append(newEvent());
+        await store.enqueueStatuses([
+          { memberId: 'm1', connector: 'c', line: 1, item: '{"n":1}', eventId: e.id },
+          { memberId: 'm1', connector: 'c', line: 1, item: '{"n":2}', eventId: e.id },
+        ]);
+        const [a, b] = await store.claimStatuses('o', 10, 100, 10, 3);
+        await store.finishStatuses([a!.id], 'o', { ok: true }, 1_500);
+        await store.finishStatuses([b!.id], 'o', { ok: false, error: 'QUERY_LIMIT', retryAt: null }, 1_600);
+        expect(await store.eventStatuses(e.id)).toEqual([
+          {
+            id: a!.id,
+            connector: 'c',
+            line: 1,
+            item: '{"n":1}',
+            status: 'sent',
+            attempts: 1,
+            lastError: null,
+            sentAt: 1_500,
+          },
+          {
+            id: b!.id,
+            connector: 'c',
+            line: 1,
+            item: '{"n":2}',
+            status: 'dead',
+            attempts: 1,
+            lastError: 'QUERY_LIMIT',
+            sentAt: null,
+          },
+        ]);
+        const activity = await store.activity(0);
+        expect(activity.confirmedMs).toEqual([500]);
+      });
+
+      it('counts events by minute, code and status, the latencies of done ones, and each portal at a glance', async () => {
+        await store.append(newEvent({ code: 'ONAPPINSTALL' }), { kind: 'install', portal: portal() });
+        const a = await store.append(newEvent({ code: 'X', receivedAt: 120_000 }));
+        const b = await store.append(newEvent({ code: 'X', receivedAt: 121_000 }));
+        await store.append(newEvent({ code: 'Y', receivedAt: 185_000, memberId: 'm1' }));
+        const claimed = await store.claim('o', 200_000, 1_000, 10, 1);
+        expect(claimed.map((e) => e.id)).toContain(a.id);
+        await store.finish(a.id, 'o', { ok: true }, 120_250);
+        await store.finish(b.id, 'o', { ok: false, error: 'boom', retryAt: null }, 200_000);
+        const activity = await store.activity(60_000);
+        expect(activity.perMinute).toEqual(
+          expect.arrayContaining([
+            { minute: 120_000, code: 'X', status: 'done', n: 1 },
+            { minute: 120_000, code: 'X', status: 'dead', n: 1 },
+            { minute: 180_000, code: 'Y', status: 'processing', n: 1 },
+          ]),
+        );
+        expect(activity.perMinute.every((r) => r.minute >= 60_000)).toBe(true);
+        expect(activity.processedMs).toEqual([250]);
+        expect(await store.portalActivity()).toEqual([
+          { memberId: 'm1', lastEventAt: 185_000, dead: 1, retry: 0, deadStatuses: 0, deadCustomerActions: 0 },
+        ]);
+      });
+
+      it('reads the pull cursors when the table is there, and says there is none when not', async () => {
+        expect(await store.pullCursors()).toBeNull();
+        await sql('CREATE TABLE pull_cursors (member_id TEXT NOT NULL, bot_id BIGINT NOT NULL, last_id BIGINT)');
+        await sql('INSERT INTO pull_cursors (member_id, bot_id, last_id) VALUES (?, ?, ?)', 'm1', 7, 42);
+        expect(await store.pullCursors()).toEqual([{ member_id: 'm1', bot_id: 7, last_id: 42 }]);
+      });
+    });
+
     stateConformance(factory);
   });
 }

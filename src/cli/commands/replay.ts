@@ -1,9 +1,9 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
+import { parseTime, replayEvents } from '../../console/events.js';
 import { GatewayError } from '../../errors.js';
-import type { EventQuery } from '../../store/types.js';
 import { action } from '../fail.js';
-import { dbHelp, defaultDb, openExistingDb, parseTime } from '../open-db.js';
+import { dbHelp, defaultDb, openExistingDb } from '../open-db.js';
 import { positiveInt } from '../options.js';
 
 interface ReplayOptions {
@@ -15,12 +15,12 @@ interface ReplayOptions {
   all?: boolean;
 }
 
-const CHUNK = 500;
-
 export function registerReplayCommand(program: Command): void {
   program
     .command('replay')
-    .description('Run stored events again with a fresh retry budget: by id, by time range, or every dead letter')
+    .description(
+      'Run stored events again with a fresh retry budget: by id, by time range, or every dead letter (as the console replays)',
+    )
     .option('--db <location>', dbHelp, defaultDb())
     .option(
       '--id <n>',
@@ -43,27 +43,24 @@ export function registerReplayCommand(program: Command): void {
         }
         const store = openExistingDb(o.db);
         try {
-          let ids = o.id;
-          if (ids.length === 0) {
-            const q: EventQuery = {};
-            if (o.since !== undefined) q.since = parseTime('--since', o.since);
-            if (o.until !== undefined) q.until = parseTime('--until', o.until);
-            if (o.dead || !o.all) q.status = 'dead';
-            ids = (await store.listEvents(q)).map((e) => e.id);
-          }
           const bar = new SingleBar(
             { format: 'replay |{bar}| {value}/{total} events', stream: process.stderr, noTTYOutput: false },
             Presets.shades_classic,
           );
-          bar.start(ids.length, 0);
-          let requeued = 0;
-          for (let i = 0; i < ids.length; i += CHUNK) {
-            requeued += await store.requeue(ids.slice(i, i + CHUNK));
-            bar.update(Math.min(i + CHUNK, ids.length));
-          }
+          const selection =
+            o.id.length > 0
+              ? { ids: o.id }
+              : {
+                  since: o.since === undefined ? undefined : parseTime('--since', o.since),
+                  until: o.until === undefined ? undefined : parseTime('--until', o.until),
+                  all: Boolean(o.all) && !o.dead,
+                };
+          const r = await replayEvents(store, selection, (done, total) =>
+            done === 0 ? bar.start(total, 0) : bar.update(done),
+          );
           bar.stop();
           console.log(
-            `${requeued} of ${ids.length} events put back to pending${requeued < ids.length ? ' (the rest are invalid, running now, or unknown ids)' : ''}`,
+            `${r.requeued} of ${r.requested} events put back to pending${r.requeued < r.requested ? ' (the rest are invalid, running now, or unknown ids)' : ''}`,
           );
         } finally {
           await store.close();

@@ -2,7 +2,10 @@ import type { Command } from 'commander';
 import type { TextFormat } from '../../effects/channel/bbcode.js';
 import { secretKey } from '../../effects/channel/sign.js';
 import { GatewayError } from '../../errors.js';
+import { consoleRoutes } from '../../console/routes.js';
 import { createLogger } from '../../log.js';
+import { openStore } from '../../store/open.js';
+import type { Store } from '../../store/types.js';
 import { serverRoles, type ServerRole } from '../../server/setup.js';
 import { startServer } from '../../server/start.js';
 import { defaultAllowedDomains, validPattern } from '../../verify/domains.js';
@@ -157,7 +160,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--admin-port <port>',
-      'serve GET /metrics (and /healthz, /readyz) on this port, apart from the events; without it, no metrics (env B24GW_ADMIN_PORT)',
+      'serve the console (/console/), its API (/api/), GET /metrics, /healthz and /readyz on this port, apart from the events; without it, none of them (env B24GW_ADMIN_PORT)',
       process.env.B24GW_ADMIN_PORT || undefined,
     )
     .option(
@@ -167,7 +170,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--admin-token <token>',
-      'admin routes then need Authorization: Bearer <token>, 16 characters or more (env B24GW_ADMIN_TOKEN: better than the flag, which ps shows)',
+      'admin routes then need it: Authorization: Bearer <token>, or basic auth with it as the password (the console in a browser); 16 characters or more (env B24GW_ADMIN_TOKEN: better than the flag, which ps shows)',
       process.env.B24GW_ADMIN_TOKEN || undefined,
     )
     .option(
@@ -234,11 +237,23 @@ export function registerServeCommand(program: Command): void {
         }
         if (adminPort !== undefined && adminPort !== 0 && adminPort === o.port)
           throw new GatewayError('B24GW_BAD_CONFIG', '--admin-port must differ from --port');
+        const logger = createLogger({ level: o.logLevel });
+        // The console reads the database on a store of its own, opened at its first request (the gateway makes the file first).
+        let consoleStore: Store | undefined;
         const admin =
           adminPort === undefined
             ? undefined
-            : { host: o.adminHost, port: adminPort, ...(o.adminToken !== undefined ? { token: o.adminToken } : {}) };
-        const logger = createLogger({ level: o.logLevel });
+            : {
+                host: o.adminHost,
+                port: adminPort,
+                ...(o.adminToken !== undefined ? { token: o.adminToken } : {}),
+                routes: consoleRoutes({
+                  store: () => (consoleStore ??= openStore(o.db, { logger })),
+                  plan: o.plan as 'standard' | 'enterprise',
+                  channelFormat: o.channelFormat as TextFormat,
+                  channel: Boolean(o.channelUrl),
+                }),
+              };
         const allowDomains = [...(o.allowDomain ?? []), ...envList('B24GW_ALLOW_DOMAINS')];
         const badPattern = allowDomains.find((p) => !validPattern(p));
         if (badPattern !== undefined)
@@ -278,7 +293,9 @@ export function registerServeCommand(program: Command): void {
           },
         });
         const where = o.role === 'worker' ? 'processing only' : `events go to POST ${server.url}/events`;
-        const adminAt = server.adminUrl ? `; metrics at ${server.adminUrl}/metrics` : '';
+        const adminAt = server.adminUrl
+          ? `; console at ${server.adminUrl}/console/, metrics at ${server.adminUrl}/metrics`
+          : '';
         logger.info(
           { url: server.url, role: o.role, ...(server.adminUrl ? { adminUrl: server.adminUrl } : {}) },
           `listening on ${server.url} (${o.role}): ${where}${adminAt}`,
@@ -288,7 +305,10 @@ export function registerServeCommand(program: Command): void {
           if (stopping) return;
           stopping = true;
           logger.info({ signal }, 'shutting down');
-          void server.close().then(() => process.exit(0));
+          void server
+            .close()
+            .then(() => consoleStore?.close())
+            .then(() => process.exit(0));
         };
         process.on('SIGINT', () => stop('SIGINT'));
         process.on('SIGTERM', () => stop('SIGTERM'));

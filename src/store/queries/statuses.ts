@@ -48,15 +48,24 @@ export function* claimStatuses(
   return rows.sort((a, b) => a.id - b.id);
 }
 
-export function* finishStatuses(d: Dialect, ids: readonly number[], owner: string, outcome: Outcome): Work<void> {
+export function* finishStatuses(
+  d: Dialect,
+  ids: readonly number[],
+  owner: string,
+  outcome: Outcome,
+  now: number,
+): Work<void> {
   if (ids.length === 0) return;
   const { status, retryAt, error } = ended(outcome, STATUS_ENDS);
   yield* run(
-    `UPDATE status_outbox SET status = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL
+    `UPDATE status_outbox SET status = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL,
+       sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
      WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'sending'`,
     status,
     retryAt,
     error,
+    status,
+    now,
     d.list(ids),
     owner,
   );

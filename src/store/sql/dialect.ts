@@ -19,4 +19,6 @@ export interface Dialect {
    * claim before it took (skipping locked rows would not).
    */
   serialize(queue: string): string | undefined;
+  /** A query answering a row when the table named by its one parameter exists (a table another step may add). */
+  readonly tableExists: string;
 }

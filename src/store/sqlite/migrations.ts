@@ -295,6 +295,22 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    // The console's events list: a page newest first under each filter walks an index of that
+    // filter by id (status, code, portal, chat; a time range by receipt), never the table; a Bitrix24 message id finds its
+    // chat through the state; and a status keeps when Bitrix24 took it (end-to-end latency).
+    version: 12,
+    sql: `
+      CREATE INDEX events_status_id ON events (status, id);
+      CREATE INDEX events_code_id ON events (code, id);
+      CREATE INDEX events_member_id ON events (member_id, id);
+      CREATE INDEX events_chat_id ON events (order_key, id);
+      CREATE INDEX events_received_id ON events (received_at, id);
+      DROP INDEX events_received;
+      CREATE INDEX state_messages_message ON state_messages (im_message_id);
+      ALTER TABLE status_outbox ADD COLUMN sent_at INTEGER;
+    `,
+  },
 ];
 
 /** Applies what is missing under a write lock, so processes starting together do it once. */

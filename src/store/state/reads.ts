@@ -127,6 +127,18 @@ export function* readChatByImId(memberId: string, imChatId: number): Work<ChatVi
   return row && chatView(row);
 }
 
+export function* readChats(memberId: string, filter: { line?: number } = {}): Work<ChatView[]> {
+  const { where, params } = conditions([
+    ['member_id = ?', memberId],
+    ['line = ?', filter.line],
+  ]);
+  const rows = yield* all<ChatRow>(
+    `SELECT * FROM state_chats WHERE ${where} ORDER BY last_seen_at DESC, line, external_chat_id`,
+    ...params,
+  );
+  return rows.map(chatView);
+}
+
 /** Follows parent_id through the sessions we know; a cycle or a missing session ends the chain. */
 function* parentsOf(r: DialogRow): Work<number[]> {
   const chain: number[] = [];

@@ -4,6 +4,7 @@ import {
   readApplied,
   readChat,
   readChatByImId,
+  readChats,
   readConversation,
   readCustomerMessage,
   readDialogs,
@@ -63,6 +64,10 @@ export class ConnectorState implements ConnectorStateStore {
 
   async chatByImId(memberId: string, imChatId: number): Promise<ChatView | undefined> {
     return this.db.read(readChatByImId(memberId, imChatId));
+  }
+
+  async chats(memberId: string, filter: { line?: number } = {}): Promise<ChatView[]> {
+    return this.db.read(readChats(memberId, filter));
   }
 
   async dialogs(memberId: string, filter: DialogFilter = {}): Promise<DialogView[]> {

@@ -217,6 +217,8 @@ export interface ConnectorStateStore {
   chat(memberId: string, line: number, externalChatId: string): Promise<ChatView | undefined>;
   /** The external chat behind a Bitrix24 chat (the other direction of chat()); the latest seen if several. */
   chatByImId(memberId: string, imChatId: number): Promise<ChatView | undefined>;
+  /** The chats seen on the portal (on one line, if given), latest seen first. */
+  chats(memberId: string, filter?: { line?: number }): Promise<ChatView[]>;
   /** Dialogs (sessions) by session id. */
   dialogs(memberId: string, filter?: DialogFilter): Promise<DialogView[]>;
   /** Every line a connector event mentioned, with its delete marks. */

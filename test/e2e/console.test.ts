@@ -1,0 +1,100 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Gateway } from '../../src/gateway.js';
+import { formFixture } from '../fixtures.js';
+import { tempDir } from '../helpers.js';
+import { cli, freePort } from '../process.js';
+
+const TOKEN = 'console-cli-token-0f3b9e2a';
+const run = (args: string[]) => {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+describe('b24-im-gateway console', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('serves the page and its API for a database, and agrees with the CLI on events and replay', async () => {
+    const db = `${tmp.dir}/c.db`;
+    const gateway = new Gateway({
+      db,
+      appTokens: new Map([['bac1cd5c8940947a75e0d71b1a84e348', '831c76b092f9f135d9b6b36c3a720757']]),
+      worker: { schedule: [] },
+      state: false,
+    });
+    gateway.on('ONIMCONNECTORMESSAGEUPDATE', () => {
+      throw new Error('channel unreachable');
+    });
+    for (const name of ['imconnector-message-update', 'imconnector-message-delete', 'imconnector-message-add'])
+      await gateway.receive(formFixture(name), 'application/x-www-form-urlencoded');
+    await gateway.worker.drain();
+    await gateway.close();
+
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [cli, 'console', '--db', db, '--host', '0.0.0.0', '--port', String(port), '--log-level', 'error'],
+      { stdio: 'ignore', env: { ...process.env, B24GW_ADMIN_TOKEN: TOKEN } },
+    );
+    const url = `http://127.0.0.1:${port}`;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    try {
+      for (let i = 0; ; i++) {
+        const up = await fetch(`${url}/healthz`, { headers: auth }).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (up) break;
+        if (i > 300 || child.exitCode !== null) throw new Error('console did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect((await fetch(`${url}/api/events`)).status).toBe(401);
+      const page = (await (await fetch(`${url}/api/events?limit=2`, { headers: auth })).json()) as {
+        events: { id: number; code: string; status: string }[];
+        next: number | null;
+      };
+      const cli = JSON.parse(run(['events', '--db', db, '--json', '--limit', '2']).stdout) as { id: number }[];
+      // The CLI prints the same page, oldest first.
+      expect(cli.map((e) => e.id)).toEqual(page.events.map((e) => e.id).reverse());
+      expect(page.next).not.toBeNull();
+      const dead = JSON.parse(run(['events', '--db', db, '--json', '--status', 'dead']).stdout) as { id: number }[];
+      expect(dead).toHaveLength(1);
+      const replayed = await fetch(`${url}/api/replay`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ ids: [dead[0]!.id] }),
+      });
+      expect(await replayed.json()).toEqual({ requested: 1, requeued: 1, ids: [dead[0]!.id] });
+      expect(
+        JSON.parse(run(['events', '--db', db, '--json', '--code', 'ONIMCONNECTORMESSAGEUPDATE']).stdout),
+      ).toMatchObject([{ id: dead[0]!.id, status: 'pending' }]);
+      expect(run(['events', '--db', db, '--line', '107']).stderr).toMatch(
+        /^error B24GW_BAD_INPUT: a line filter needs a portal/,
+      );
+      const html = await fetch(`${url}/console/`, {
+        headers: { authorization: `Basic ${Buffer.from(`me:${TOKEN}`).toString('base64')}` },
+      });
+      expect(html.status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+
+  it('refuses a missing database, and an open address without a token', async () => {
+    expect(run(['console', '--db', `${tmp.dir}/missing.db`]).stderr).toContain('No database at');
+    run(['migrate', '--db', `${tmp.dir}/m.db`]);
+    const open = spawnSync(
+      process.execPath,
+      [cli, 'console', '--db', `${tmp.dir}/m.db`, '--host', '0.0.0.0', '--port', String(await freePort())],
+      { encoding: 'utf8', env: { ...process.env, B24GW_ADMIN_TOKEN: '' }, timeout: 15_000 },
+    );
+    expect(open.stderr).toMatch(
+      /^error B24GW_BAD_CONFIG: The admin listener on 0\.0\.0\.0 is reachable from other machines/,
+    );
+  });
+});
