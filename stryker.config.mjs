@@ -1,0 +1,20 @@
+// Mutation testing of one core folder at a time: `npm run test:mutation -- wire verify` (scripts/mutation.mjs).
+// Each folder's mutants meet only the tests written for it (vitest.mutation.config.ts), one or two at a time.
+const folder = process.env.B24GW_MUTATE ?? 'wire';
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts' },
+  plugins: ['@stryker-mutator/vitest-runner'],
+  mutate: [`src/${folder}/**/*.ts`, '!src/**/*.test.ts'],
+  coverageAnalysis: 'perTest',
+  concurrency: Number(process.env.B24GW_MUTATE_CONCURRENCY ?? 2),
+  timeoutMS: 20_000,
+  reporters: ['clear-text', 'progress', 'json'],
+  jsonReporter: { fileName: `reports/mutation/${folder}.json` },
+  tempDirName: `.stryker-tmp/${folder}`,
+  cleanTempDir: 'always',
+  ignoreStatic: true,
+  incremental: false,
+};
