@@ -222,6 +222,21 @@ describe('uninstall', () => {
   });
 });
 
+describe('the default allow-list', () => {
+  it("refuses a genuine install from a host outside Bitrix24's cloud when no list is given", async () => {
+    const lines: { reason?: string }[] = [];
+    await start({
+      allowDomains: undefined,
+      logger: createLogger({ level: 'debug', destination: { write: (c: string) => void lines.push(JSON.parse(c)) } }),
+    });
+    // The sandbox's portal is 127.0.0.1:port: genuine in every other way (the same install is taken above).
+    expect((await sb.install(sb.portal, events)).deliveries[0]?.status).toBe(401);
+    expect(await gateway.store.getPortal(sb.portal.memberId)).toBeUndefined();
+    expect(lines.map((l) => l.reason)).toContain('domain_not_allowed');
+    expect(await genuineEvent(sb.portal)).toBe(401);
+  });
+});
+
 describe('without an OAuth client', () => {
   it('refuses every first install that no --app-token names', async () => {
     await start({ bitrix: {} });
