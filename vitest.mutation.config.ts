@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 /** The unit tests of each core folder: what `npm run test:mutation` runs against that folder's mutants. */
 const tests: Record<string, string[]> = {
-  wire: ['src/wire/**/*.test.ts'],
+  wire: ['src/wire/**/*.test.ts', 'test/wire/*.test.ts'],
   events: ['src/events/**/*.test.ts'],
   verify: ['src/verify/**/*.test.ts', 'src/intake/intake.test.ts'],
   store: ['src/store/**/*.test.ts', 'test/store/*.test.ts'],
