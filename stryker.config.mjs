@@ -1,5 +1,7 @@
 // Mutation testing of one core folder at a time: `npm run test:mutation -- wire verify` (scripts/mutation.mjs).
 // Each folder's mutants meet only the tests written for it (vitest.mutation.config.ts), one or two at a time.
+import process from 'node:process';
+
 const folder = process.env.B24GW_MUTATE ?? 'wire';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
