@@ -171,6 +171,12 @@ describe('peekForm and claimOf', () => {
     );
   });
 
+  it('ignores a name longer than any of the three can be written, even one that would read as one', () => {
+    const long = `auth[member_id]${'x'.repeat(60)}`;
+    expect(decodeForm(`${long}=m`)).toEqual({ auth: { member_id: 'm' } });
+    expect(peekForm(`${long}=m`, defaultLimits)).toEqual({});
+  });
+
   it('claimOf takes strings only, from an auth object only', () => {
     expect(claimOf({ event: 'E', auth: { member_id: 'm', application_token: 't' } })).toEqual({
       event: 'E',
