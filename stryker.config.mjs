@@ -3,6 +3,8 @@
 import process from 'node:process';
 
 const folder = process.env.B24GW_MUTATE ?? 'wire';
+/** A folder's path may go deeper (`store/queries`): its report is named with dashes. */
+const name = folder.replaceAll('/', '-');
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -14,8 +16,8 @@ export default {
   concurrency: Number(process.env.B24GW_MUTATE_CONCURRENCY ?? 2),
   timeoutMS: 20_000,
   reporters: ['clear-text', 'progress', 'json'],
-  jsonReporter: { fileName: `reports/mutation/${folder}.json` },
-  tempDirName: `.stryker-tmp/${folder}`,
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  tempDirName: `.stryker-tmp/${name}`,
   cleanTempDir: 'always',
   ignoreStatic: true,
   incremental: false,

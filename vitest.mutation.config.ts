@@ -9,7 +9,7 @@ const tests: Record<string, string[]> = {
   worker: ['src/worker/**/*.test.ts', 'src/queue/**/*.test.ts'],
   effects: ['src/effects/**/*.test.ts'],
 };
-const folder = process.env.B24GW_MUTATE ?? 'wire';
+const folder = (process.env.B24GW_MUTATE ?? 'wire').split('/')[0]!;
 
 export default defineConfig({
   test: {
