@@ -18,6 +18,8 @@ export default {
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
   tempDirName: `.stryker-tmp/${name}`,
+  // Runs of other folders may be under way: their sandboxes are not copied into this one.
+  ignorePatterns: ['/.stryker-tmp', '/reports', '/bench/results', '/coverage'],
   cleanTempDir: 'always',
   ignoreStatic: true,
   incremental: false,
