@@ -2,7 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/', '**/node_modules/', 'fixtures/', 'bench/results/', 'coverage/'] },
+  {
+    ignores: ['**/dist/', '**/node_modules/', 'fixtures/', 'bench/results/', 'coverage/', '.stryker-tmp/', 'reports/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -7,7 +7,9 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
-    include: ['test/reliability/**/*.test.ts'],
+    // The decoder's properties run lean in npm test, and at length here.
+    include: ['test/reliability/**/*.test.ts', 'test/wire/decode-properties.test.ts'],
+    env: { RELIABILITY_PROPERTY_RUNS: process.env.RELIABILITY_PROPERTY_RUNS ?? '3000' },
     pool: 'forks',
     poolOptions: { forks: { singleFork: true } },
     fileParallelism: false,

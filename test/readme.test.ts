@@ -1,10 +1,33 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
 import { afterEach, expect, it } from 'vitest';
-import { Gateway, imbotV2, startServer, type RunningServer } from '../src/index.js';
-import { formFixture } from './fixtures.js';
+import { Gateway, imbotV2, type RunningServer } from '../src/index.js';
 import { tempDir } from './helpers.js';
 
-// The "Writing a connector" example from the README, with a stand-in messenger: if the
-// README's API stops existing or stops type-checking, this file fails.
+/**
+ * The README's examples, read from README.md itself: if the README's code stops working, this
+ * file fails. The connector example runs as written against the sandbox (a fake Bitrix24), with
+ * only these changes, each of which must find its text: the package import points at the source,
+ * the database at a temporary file, the port at any free one, the OAuth server and the allowed
+ * domain at the sandbox, and the SIGTERM line is left to the test.
+ */
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+/** The first TypeScript block under a README heading. */
+function example(heading: string): string {
+  const at = readme.indexOf(`\n## ${heading}\n`);
+  const block = at < 0 ? null : /```ts\n([\s\S]*?)```/.exec(readme.slice(at));
+  if (!block) throw new Error(`README.md has no TypeScript example under "## ${heading}"`);
+  return block[1]!;
+}
+
+/** Replaces text that must be there. */
+function edit(code: string, from: string, to: string): string {
+  if (!code.includes(from)) throw new Error(`the README example no longer holds: ${from}`);
+  return code.replace(from, to);
+}
+
 const sent: string[] = [];
 const myMessenger = {
   send: async (chat: string, text: string | null) => (sent.push(`send ${chat} ${text}`), { id: `m-${sent.length}` }),
@@ -14,65 +37,87 @@ const myMessenger = {
 
 const tmp = tempDir();
 let server: RunningServer | undefined;
+let sb: Sandbox | undefined;
 afterEach(async () => {
   await server?.close();
+  await sb?.stop();
   tmp.cleanup();
 });
 
-it('the README connector example works as written', async () => {
-  const gateway = new Gateway({
-    db: `${tmp.dir}/connector.db`,
-    appTokens: new Map([['bac1cd5c8940947a75e0d71b1a84e348', '831c76b092f9f135d9b6b36c3a720757']]),
-    bitrix: { clientId: process.env.B24_CLIENT_ID, clientSecret: process.env.B24_CLIENT_SECRET },
-    channel: {
-      format: 'html',
-      deliver: async (payload) => {
-        if (payload.type === 'message.created') {
-          const msg = await myMessenger.send(payload.chat.externalId, payload.message.text);
-          return { externalIds: [msg.id] };
-        }
-        if (payload.type === 'message.updated')
-          await myMessenger.edit(payload.message.externalIds[0], payload.message.text);
-        if (payload.type === 'message.deleted') await myMessenger.remove(payload.message.externalIds[0]);
-      },
-    },
-  });
-  const sessions: number[] = [];
-  gateway.on('ONIMCONNECTORDIALOGSTART', async (event, ctx) => {
-    for (const item of event.data.DATA ?? event.data.MESSAGES ?? []) {
-      ctx.log.info({ session: item.session.id }, 'dialog started');
-      sessions.push(item.session.id);
-    }
-  });
-  gateway.on('ONIMBOTMESSAGEUPDATE', async (event, ctx) => {
-    await ctx.rest.call('imbot.message.add', {
-      BOT_ID: ctx.bot?.id,
-      DIALOG_ID: event.data.PARAMS.DIALOG_ID,
-      MESSAGE: 'Noted.',
-    });
-  });
-  gateway.onError((error, event) => console.error(event.event, error.message));
-  server = await startServer(gateway, { port: 0 });
+it('the README connector example runs as written: channel send, edit and delete, the dialog handler and the bot handler', async () => {
+  sb = await startSandbox();
+  process.env.B24_CLIENT_ID = sb.clientId;
+  process.env.B24_CLIENT_SECRET = sb.clientSecret;
+  let code = example('Writing a connector');
+  code = edit(
+    code,
+    "from 'b24-im-gateway'",
+    `from ${JSON.stringify(fileURLToPath(new URL('../src/index.ts', import.meta.url)))}`,
+  );
+  code = edit(
+    code,
+    "db: './connector.db',",
+    `db: ${JSON.stringify(`${tmp.dir}/connector.db`)}, allowDomains: ['127.0.0.1:*'],`,
+  );
+  code = edit(code, 'bitrix: { clientId:', `bitrix: { oauthServer: ${JSON.stringify(sb.url)}, clientId:`);
+  code = edit(code, '{ port: 3000 }', '{ port: 0 }');
+  code = edit(code, "process.on('SIGTERM', () => void server.close());", '');
+  const module = `${tmp.dir}/readme-connector.ts`;
+  writeFileSync(
+    module,
+    `const myMessenger = (globalThis as unknown as { myMessenger: never }).myMessenger;\n${code}\nexport { gateway, server };\n`,
+  );
+  (globalThis as unknown as { myMessenger: typeof myMessenger }).myMessenger = myMessenger;
+  const loaded = (await import(module)) as { gateway: Gateway; server: RunningServer };
+  server = loaded.server;
+  const { gateway } = loaded;
+  const events = `${server.url}/events`;
 
-  const post = (body: string) =>
-    fetch(`${server!.url}/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-    });
-  expect((await post(formFixture('imconnector-message-add'))).status).toBe(200);
-  expect((await post(formFixture('imconnector-message-update'))).status).toBe(200);
-  // The dialog fixture comes from another portal: sent as the configured one.
-  const dialog = formFixture('imconnector-dialog-start')
-    .replace('a223c6b3710f85df22e9377d6c4f7553', 'bac1cd5c8940947a75e0d71b1a84e348')
-    .replace('51856fefc120afa4b628cc82d3935cce', '831c76b092f9f135d9b6b36c3a720757');
-  expect((await post(dialog)).status).toBe(200);
+  // Installed through the sandbox's OAuth server, bound, with a v1 bot registered by the application.
+  const portal = sb.portal;
+  expect((await sb.install(portal, events)).deliveries[0]?.status).toBe(200);
+  for (const e of [
+    'ONIMCONNECTORMESSAGEADD',
+    'ONIMCONNECTORMESSAGEUPDATE',
+    'ONIMCONNECTORMESSAGEDELETE',
+    'ONIMCONNECTORDIALOGSTART',
+  ])
+    portal.bind(e, events);
+  const botId = await gateway.bitrix.forPortal(portal.memberId).call<number>('imbot.register', {
+    CODE: 'readme_bot',
+    TYPE: 'B',
+    OPENLINE: 'Y',
+    EVENT_HANDLER: events,
+    PROPERTIES: { NAME: 'Readme Bot' },
+  });
+
+  const chat = portal.chatFor('myconnector', 1, 'ext-chat', 'ext-user');
+  expect((await sb.act.dialog(portal, chat.id, 'start')).deliveries[0]?.status).toBe(200);
+  const m = await sb.act.operatorWrites(portal, {
+    connector: 'myconnector',
+    line: 1,
+    externalChatId: 'ext-chat',
+    text: 'Hello',
+  });
+  // The channel's id reaches Bitrix24 with the delivery status: the edit and the delete carry it.
+  await sb.recorder.waitFor('status', (st) => st.messageId === m.message.id, 20_000);
+  expect((await sb.act.operatorEdits(portal, m.message.id, 'Hello again')).deliveries[0]?.status).toBe(200);
+  expect((await sb.act.operatorDeletes(portal, m.message.id)).deliveries[0]?.status).toBe(200);
+  const bot = await sb.act.bot(portal, 'update', {
+    bots: [{ id: botId, code: 'readme_bot' }],
+    chatType: 'P',
+    chatId: 1157,
+    messageId: 84351,
+    text: 'edited for the bot',
+  });
+  expect(bot.deliveries[0]?.status).toBe(200);
   await gateway.drain();
-  expect(sessions).toEqual([3282]);
-  expect(sent).toEqual([
-    'send channel-123 <b>Klaus Weber:</b> <br>Guten Tag!',
-    'edit ext-msg-005 <b>Samantha Johnson:</b><br> What questions do you have?',
-  ]);
+
+  expect(sent).toEqual(['send ext-chat <b>Sandbox Operator:</b> <br>Hello', 'edit m-1 Hello again', 'remove m-1']);
+  const replies = sb.recorder.calls({ method: 'imbot.message.add' }).map((c) => c.params);
+  expect(replies).toEqual([expect.objectContaining({ BOT_ID: botId, MESSAGE: 'Noted.' })]);
+  expect(String(replies[0]!.DIALOG_ID)).not.toBe('');
+  expect(await gateway.store.countEvents(['done', 'retry', 'dead'])).toEqual({ done: 6, retry: 0, dead: 0 });
 });
 
 it('the README Chatbots 2.0 example type-checks as written', async () => {

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFailed } from 'vitest';
 import { formFixture } from '../../test/fixtures.js';
 import { isGatewayError } from '../errors.js';
 import { decodeForm } from '../wire/form.js';
@@ -52,8 +52,12 @@ const oddValue = fc.oneof(
   fc.integer(),
 );
 
+/** A new seed each run (PROPERTY_SEED replays one), printed when the property fails. */
+const seed = Number(process.env.PROPERTY_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
 describe('parseEvent runs compiled schemas', () => {
   it('accepts, refuses and outputs exactly what the schemas themselves do, on every fixture with one value changed', () => {
+    onTestFailed(() => console.error(`compiled schemas: replay with PROPERTY_SEED=${seed}`));
     let refused = 0;
     fc.assert(
       fc.property(fc.nat(), fc.nat(), oddValue, (f, p, value) => {
@@ -75,7 +79,7 @@ describe('parseEvent runs compiled schemas', () => {
         expect(runtime.success).toBe(true);
         expect(compiled).toEqual(runtime.data);
       }),
-      { numRuns: 3000, seed: 20261205 },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 1500), seed },
     );
     // The mutations must reach both sides: some refused, most not.
     expect(refused).toBeGreaterThan(100);

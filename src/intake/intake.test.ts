@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formFixture, jsonFixture } from '../../test/fixtures.js';
@@ -327,6 +328,17 @@ describe('errors answer with a status, a code and a clear message', () => {
   it('refuses a body over the limit before reading it when its length is declared', async () => {
     const r = await post(`a=${'x'.repeat(200 * 1024)}`);
     expect(r.status).toBe(413);
+    // Only the head is sent: the answer can come from the declared length alone.
+    const socket = connect(Number(new URL(running.url).port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (c: Buffer) => (answer += c.toString()));
+    socket.write(`POST /events HTTP/1.1\r\nhost: x\r\ncontent-type: ${FORM}\r\ncontent-length: 5000000\r\n\r\n`);
+    await new Promise((resolve) => socket.once('close', resolve).once('end', resolve));
+    socket.destroy();
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain('"code":"B24GW_BODY_TOO_LARGE"');
+    expect(answer).toContain('Body is 5000000 bytes');
+    expect(await gateway.store.listEvents()).toEqual([]);
   });
 
   it('pollutes nothing with __proto__, constructor and prototype keys', async () => {

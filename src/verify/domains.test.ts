@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultAllowedDomains, domainAllowed, validPattern } from './domains.js';
+import { defaultAllowedDomains, domainAllowed, hostOf, portalRestBase, validPattern } from './domains.js';
 
 describe('the allow-list', () => {
   it('takes the Bitrix24 cloud by default, one portal label deep', () => {
@@ -44,5 +44,29 @@ describe('the allow-list', () => {
       expect(validPattern(p), p).toBe(true);
     for (const p of ['https://crm.example.com', 'crm.example.com/', '*.example.com:x', 'a b'])
       expect(validPattern(p), p).toBe(false);
+  });
+
+  it('refuses what is no host name, even where a pattern would match it', () => {
+    expect(domainAllowed('127.0.0.1:80x', ['127.0.0.1:*'])).toBe(false);
+    expect(domainAllowed('-a.example.com', ['*.example.com'])).toBe(false);
+    expect(domainAllowed('crm.example.com:123456', ['crm.example.com:*'])).toBe(false);
+  });
+});
+
+describe('where a portal lives', () => {
+  it('its REST API from its domain alone, lower-cased; loopback portals over plain HTTP', () => {
+    expect(portalRestBase('A.Bitrix24.COM')).toBe('https://a.bitrix24.com/rest/');
+    expect(portalRestBase('127.0.0.1:8080')).toBe('http://127.0.0.1:8080/rest/');
+    expect(portalRestBase('LOCALHOST:9')).toBe('http://localhost:9/rest/');
+    expect(portalRestBase('crm.example.com:8443')).toBe('https://crm.example.com:8443/rest/');
+    expect(() => portalRestBase('evil.example/x?')).toThrow(
+      expect.objectContaining({ reason: 'domain_not_allowed', code: 'B24GW_UNAUTHORIZED' }),
+    );
+  });
+
+  it('hostOf: the host of a URL, lower-cased, or nothing', () => {
+    expect(hostOf('HTTPS://A.Bitrix24.COM:443/rest/')).toBe('a.bitrix24.com');
+    expect(hostOf('http://127.0.0.1:9000/x')).toBe('127.0.0.1:9000');
+    expect(hostOf('not a url')).toBeUndefined();
   });
 });

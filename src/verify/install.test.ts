@@ -18,12 +18,21 @@ let running: RunningServer;
 let gateway: Gateway;
 let events: string;
 
+/** What the gateway logged: a refusal's reason and detail are there, never in the answer. */
+let logged: { reason?: string; msg: string }[] = [];
+const refusal = (reason: string, detail: string) =>
+  expect(logged.filter((l) => l.reason === reason).map((l) => l.msg)).toContainEqual(expect.stringContaining(detail));
+
 const start = async (options: GatewayOptions = {}) => {
+  logged = [];
   gateway = new Gateway({
     db: `${tmp.dir}/install.db`,
     allowDomains: ['127.0.0.1:*'],
     bitrix: { clientId: sb.clientId, clientSecret: sb.clientSecret, oauthServer: sb.url },
-    ...(process.env.DEBUG_LOG ? { logger: createLogger({ level: 'debug' }) } : {}),
+    logger: createLogger({
+      level: 'debug',
+      destination: { write: (c: string) => void logged.push(JSON.parse(c) as { reason?: string; msg: string }) },
+    }),
     ...options,
   });
   running = await startServer(gateway, { port: 0, role: 'intake' });
@@ -119,6 +128,7 @@ describe('first install', () => {
     }
     expect(await gateway.store.getPortal(sb.portal.memberId)).toBeUndefined();
     expect(await gateway.store.listEvents()).toHaveLength(0);
+    refusal('install_not_proven', 'carries no refresh_token');
   });
 
   it("is refused when the tokens belong to another portal (an attacker's own), and the genuine install still works after", async () => {
@@ -130,6 +140,7 @@ describe('first install', () => {
     const r = await post(forged);
     expect(r).toMatchObject({ status: 401, body: { error: { code: 'B24GW_UNAUTHORIZED' } } });
     expect(await gateway.store.getPortal(victim.memberId)).toBeUndefined();
+    refusal('install_not_proven', `its tokens belong to portal ${attackers.memberId}`);
     expect((await sb.install(victim, events)).deliveries[0]?.status).toBe(200);
     expect(await genuineEvent(victim)).toBe(200);
   });
@@ -139,12 +150,14 @@ describe('first install', () => {
       craftedInstall(sb.portal, sb.portal.adminUserId, { refresh_token: 'made-up-refresh-token-0000000000' }),
     );
     expect(r.status).toBe(401);
+    refusal('install_not_proven', 'the authorization server refused its refresh token');
     expect(await gateway.store.getPortal(sb.portal.memberId)).toBeUndefined();
   });
 
   it('is refused when the installing user is not an administrator', async () => {
     const r = await post(craftedInstall(sb.portal, 7, { application_token: sb.portal.applicationToken }));
     expect(r.status).toBe(401);
+    refusal('not_admin', 'the installing user is not an administrator of the portal');
     expect(await gateway.store.getPortal(sb.portal.memberId)).toBeUndefined();
   });
 
@@ -152,7 +165,36 @@ describe('first install', () => {
     await running.close();
     await start({ appCode: 'local.other.app' });
     expect((await sb.install(sb.portal, events)).deliveries[0]?.status).toBe(401);
+    refusal('wrong_application', 'not "local.other.app"');
     expect(await gateway.store.getPortal(sb.portal.memberId)).toBeUndefined();
+  });
+});
+
+describe('while Bitrix24 cannot be asked', () => {
+  beforeEach(() => start());
+
+  it('an install is answered 503 B24GW_VERIFY_UNAVAILABLE (Bitrix24 sends it again), and taken once the servers answer', async () => {
+    for (const outage of ['http503', 'reset'] as const) {
+      sb.faults.set({ outage });
+      const r = await sb.install(sb.portal, events);
+      expect(r.deliveries[0]?.status).toBe(503);
+      expect(await gateway.store.getPortal(sb.portal.memberId)).toBeUndefined();
+    }
+    expect(logged.map((l) => l.msg)).toContainEqual(
+      expect.stringContaining('the authorization server could not be asked'),
+    );
+    sb.faults.set({
+      outage: false,
+      methodErrors: { 'app.info': { status: 500, error: 'INTERNAL', description: 'down' } },
+    });
+    expect((await sb.install(sb.portal, events)).deliveries[0]?.status).toBe(503);
+    expect(logged.map((l) => l.msg)).toContainEqual(expect.stringContaining('app.info answered HTTP 500'));
+    sb.faults.set({ methodErrors: { 'user.admin': { status: 401, error: 'INVALID_TOKEN', description: 'no' } } });
+    expect((await sb.install(sb.portal, events)).deliveries[0]?.status).toBe(401);
+    refusal('install_not_proven', "the portal refused user.admin with the install's token (HTTP 401, INVALID_TOKEN)");
+    sb.faults.clear();
+    expect((await sb.install(sb.portal, events)).deliveries[0]?.status).toBe(200);
+    expect(await genuineEvent(sb.portal)).toBe(200);
   });
 });
 
@@ -172,6 +214,8 @@ describe('re-install of an installed portal', () => {
     }
     expect((await post(eventWithToken(portal, 'crafted-token-00000000000000000'))).status).toBe(401);
     expect(portal.applicationToken).toBe(genuineToken);
+    refusal('not_admin', 'is not an administrator');
+    refusal('reinstall_while_installed', 'would replace the application token of an installed portal');
     expect(await genuineEvent(portal)).toBe(200);
   });
 
@@ -210,6 +254,7 @@ describe('uninstall', () => {
       .replace('51856fefc120afa4b628cc82d3935cce', portal.applicationToken);
     expect((await post(forged)).status).toBe(401);
     expect((await gateway.store.getPortal(portal.memberId))?.applicationToken).toBe(before?.applicationToken);
+    refusal('uninstall_while_installed', '');
     expect(await genuineEvent(portal)).toBe(200);
   });
 
@@ -222,16 +267,29 @@ describe('uninstall', () => {
   });
 });
 
+describe('the default allow-list', () => {
+  it("refuses a genuine install from a host outside Bitrix24's cloud when no list is given", async () => {
+    await start({ allowDomains: undefined });
+    // The sandbox's portal is 127.0.0.1:port: genuine in every other way (the same install is taken above).
+    expect((await sb.install(sb.portal, events)).deliveries[0]?.status).toBe(401);
+    expect(await gateway.store.getPortal(sb.portal.memberId)).toBeUndefined();
+    refusal('domain_not_allowed', 'the domain is not on the allow-list');
+    expect(await genuineEvent(sb.portal)).toBe(401);
+  });
+});
+
 describe('without an OAuth client', () => {
   it('refuses every first install that no --app-token names', async () => {
     await start({ bitrix: {} });
     expect((await sb.install(sb.portal, events)).deliveries[0]?.status).toBe(401);
+    refusal('no_credentials', 'nothing can prove it');
     expect(await gateway.store.getPortal(sb.portal.memberId)).toBeUndefined();
   });
 
   it('takes an install carrying the token --app-token gives, and only that one', async () => {
     await start({ bitrix: {}, appTokens: new Map([[sb.portal.memberId, sb.portal.applicationToken]]) });
     expect((await post(craftedInstall(sb.portal))).status).toBe(401);
+    refusal('token_mismatch', 'does not carry the application token configured for it');
     expect((await sb.install(sb.portal, events)).deliveries[0]?.status).toBe(200);
   });
 
@@ -239,6 +297,7 @@ describe('without an OAuth client', () => {
     await start({ bitrix: {}, trustFirstInstall: true });
     expect((await sb.install(sb.portal, events)).deliveries[0]?.status).toBe(200);
     expect((await post(craftedInstall(sb.portal))).status).toBe(401);
+    refusal('reinstall_while_installed', 'without an OAuth client a re-install cannot be proven');
     const env = process.env.NODE_ENV;
     process.env.NODE_ENV = 'production';
     try {
@@ -260,5 +319,6 @@ it('answers every failed verification with one code and message: nothing tells w
     await post(craftedInstall(sb.addPortal({ domain: 'evil.example.com' }))), // off the allow-list
   ];
   for (const a of answers) expect(a).toEqual({ status: 401, body: answers[0]!.body });
+  refusal('domain_not_allowed', 'is not on the allow-list');
   expect(answers[0]!.body.error?.code).toBe('B24GW_UNAUTHORIZED');
 });

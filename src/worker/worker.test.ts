@@ -438,9 +438,15 @@ describe('order', () => {
   });
 });
 
-it('a worker can be built on its own over a store', async () => {
+it('a worker can be built on its own over a store, and runs what is in it', async () => {
   make();
+  const ran: string[] = [];
+  gateway.on('ONIMCONNECTORMESSAGEUPDATE', async (e) => void ran.push(e.data.MESSAGES![0]!.message.id[0]!));
+  const id = await receive(updateIn('chat-alone', 1));
   const w = new Worker({ store: gateway.store, handlers: gateway.handlers });
   await w.drain();
   expect(w.owner).toContain(String(process.pid));
+  expect(ran).toEqual(['m-1']);
+  expect((await gateway.store.getEvent(id))?.status).toBe('done');
+  expect((await gateway.store.attempts(id)).map((a) => a.owner)).toEqual([w.owner]);
 });

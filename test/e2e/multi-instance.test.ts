@@ -31,7 +31,7 @@ afterEach(async () => {
 });
 
 it.skipIf(!pgAvailable)(
-  'three instances on one PostgreSQL: one killed mid-run, every acknowledged event delivered once, in order per chat',
+  'three instances on one PostgreSQL: one killed mid-run, every acknowledged event delivered (a redelivery after the kill under the same webhook-id), in order per chat',
   async () => {
     const args = [
       '--db',

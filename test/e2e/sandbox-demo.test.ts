@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { cli } from '../process.js';
@@ -7,18 +7,8 @@ import { cli } from '../process.js';
 // `b24-im-gateway demo` as a user runs it: sandbox, gateway process and channel started, the
 // conversation played and checked, then everything stopped and the temporary folder removed.
 
-const demoModule = new URL('../../dist/cli/commands/demo/index.js', import.meta.url).href;
-
-/** The built CLI's `demo`; until main.ts registers it, the same command mounted on a bare program. */
-function demoArgs(args: string[]): string[] {
-  if (readFileSync(cli, 'utf8').includes('registerDemoCommand')) return [cli, 'demo', ...args];
-  const mount = `import { Command } from 'commander';
-const { registerDemoCommand } = await import(${JSON.stringify(demoModule)});
-const program = new Command('b24-im-gateway');
-registerDemoCommand(program);
-await program.parseAsync(['node', 'b24-im-gateway', 'demo', ...process.argv.slice(1)]);`;
-  return ['--input-type=module', '-e', mount, '--', ...args];
-}
+/** The shipped CLI's `demo`, as a user types it. */
+const demoArgs = (args: string[]): string[] => [cli, 'demo', ...args];
 
 interface Run {
   child: ChildProcess;

@@ -470,6 +470,9 @@ it(`hostile input through the in-process core: ${CORE_REQUESTS} mutated and rand
   expect(tally.failures).toEqual([]);
   expect(tally.answered).toBe(CORE_REQUESTS);
   expect(tally.slow).toBe(0);
+  // The mutations must reach the store: some bodies are accepted, and each accepted one is there.
+  expect(tally.ok).toBeGreaterThan(0);
+  expect(finished.reduce((s, f) => s + f.acknowledged, 0)).toBeGreaterThan(0);
   expect(finished.map((f) => f.canary)).toEqual(finished.map(() => 200));
   expect(finished.every((f) => f.protoIntact)).toBe(true);
   expect(finished.map((f) => f.lost)).toEqual(finished.map(() => 0));

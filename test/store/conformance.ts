@@ -580,6 +580,69 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       await expect(closed.append(newEvent())).rejects.toMatchObject({ code: 'B24GW_STORE_CLOSED', status: 503 });
     });
 
+    describe('the status outbox', () => {
+      const status = (eventId: number, over: Partial<NewStatus> = {}): NewStatus => ({
+        memberId: 'm1',
+        connector: 'c',
+        line: 7,
+        item: `{"message":{"id":["ext-${eventId}"]}}`,
+        eventId,
+        ...over,
+      });
+
+      it('keeps each status with every field, and claims them in order, up to the limit, leased to one owner', async () => {
+        await store.enqueueStatuses([]);
+        await store.enqueueStatuses([status(1, { memberId: 'm2', connector: 'other', line: 9 }), status(2), status(3)]);
+        expect(await store.countStatuses()).toEqual({ pending: 3, sent: 0, dead: 0 });
+        const first = await store.claimStatuses('a', 10, 100, 2, 3);
+        expect(first).toEqual([
+          {
+            id: first[0]!.id,
+            memberId: 'm2',
+            connector: 'other',
+            line: 9,
+            item: status(1).item,
+            eventId: 1,
+            attempts: 1,
+          },
+          { id: first[1]!.id, ...status(2), attempts: 1 },
+        ]);
+        // Held ones are not claimed again while their lease lasts; the rest is.
+        expect((await store.claimStatuses('b', 50, 100, 10, 3)).map((s) => s.eventId)).toEqual([3]);
+        expect(await store.claimStatuses('c', 60, 100, 10, 3)).toEqual([]);
+      });
+
+      it('a sent status is done; a failed one waits for its retry time; one failed for the last time is dead', async () => {
+        await store.enqueueStatuses([status(1), status(2), status(3)]);
+        const [s1, s2, s3] = await store.claimStatuses('a', 10, 100, 10, 3);
+        await store.finishStatuses([s1!.id], 'a', { ok: true }, 20);
+        await store.finishStatuses([s2!.id], 'a', { ok: false, error: 'later', retryAt: 500 }, 20);
+        await store.finishStatuses([s3!.id], 'a', { ok: false, error: 'never', retryAt: null }, 20);
+        expect(await store.countStatuses()).toEqual({ pending: 1, sent: 1, dead: 1 });
+        const rows = await sql('SELECT id, status, last_error, next_attempt_at FROM status_outbox ORDER BY id');
+        expect(
+          rows.map((r) => [r.status, r.last_error, r.next_attempt_at === null ? null : Number(r.next_attempt_at)]),
+        ).toEqual([
+          ['sent', null, null],
+          ['pending', 'later', 500],
+          ['dead', 'never', null],
+        ]);
+        expect(await store.claimStatuses('b', 499, 100, 10, 3)).toEqual([]);
+        expect((await store.claimStatuses('b', 500, 100, 10, 3)).map((s) => [s.id, s.attempts])).toEqual([[s2!.id, 2]]);
+      });
+
+      it('a finish by an owner that no longer holds the status changes nothing', async () => {
+        await store.enqueueStatuses([status(1)]);
+        const [s] = await store.claimStatuses('a', 10, 100, 10, 3);
+        // The lease ran out and another owner took it.
+        expect((await store.claimStatuses('b', 200, 100, 10, 3)).map((x) => x.id)).toEqual([s!.id]);
+        await store.finishStatuses([s!.id], 'a', { ok: false, error: 'late', retryAt: null }, 210);
+        expect(await store.countStatuses()).toEqual({ pending: 0, sent: 0, dead: 0 });
+        await store.finishStatuses([s!.id], 'b', { ok: true }, 220);
+        expect(await store.countStatuses()).toEqual({ pending: 0, sent: 1, dead: 0 });
+      });
+    });
+
     describe('the customer outbox', () => {
       let n = 0;
       const action = (over: Partial<NewCustomerAction> = {}): NewCustomerAction => ({

@@ -256,11 +256,10 @@ describe('deliverToChannel: failures', () => {
 
   it('a channel that does not answer in time: timeout, retryable', async () => {
     const ch = await channel(() => undefined);
-    const started = Date.now();
+    // A channel that never answers: without the time limit, this test would wait for its own.
     const e = await failure(deliverToChannel({ url: ch.url, secret, timeoutMs: 200 }, payload));
     expect(e).toMatchObject({ kind: 'timeout', httpStatus: undefined, retryable: true });
     expect(e.message).toContain('did not answer within 200 ms');
-    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('a refused connection: network error, retryable', async () => {

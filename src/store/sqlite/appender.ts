@@ -170,6 +170,11 @@ export class Appender {
     );
   }
 
+  /** The thread died or its database failed it: this appender takes no more, and the store starts another. */
+  get failed(): boolean {
+    return this.broken !== undefined && this.broken.code !== 'B24GW_STORE_CLOSED';
+  }
+
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {

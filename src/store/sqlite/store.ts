@@ -91,6 +91,8 @@ export class SqliteStore extends SqlStore {
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
     if (this.closed)
       return Promise.reject(new GatewayError('B24GW_STORE_CLOSED', 'The store is closed: no more events are taken'));
+    // A writer thread that died failed only the appends it held (answered 5xx): the next append starts another.
+    if (this.appender?.failed) this.appender = undefined;
     this.appender ??= new Appender(this.file, this.synchronous, this.box, () => announceLocal(this.key));
     return this.appender.append(event, change);
   }

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { errorCodes, GatewayError } from '../../src/errors.js';
 import { httpBuildQuery, phpFloat, urlencode } from '@b24-im-gateway/sandbox';
 import { decodeBody } from '../../src/wire/decode.js';
 import { decodeForm } from '../../src/wire/form.js';
-import { figures } from './lib.js';
+import { figures } from '../reliability/lib.js';
 import { modelDecode } from './php-model.js';
 
 /**
@@ -19,9 +19,13 @@ import { modelDecode } from './php-model.js';
  *     another exception, never a polluted prototype.
  */
 
-const RUNS = Number(process.env.RELIABILITY_PROPERTY_RUNS ?? 3000);
+// Lean in npm test; the reliability suite runs it longer (RELIABILITY_PROPERTY_RUNS, 3000 there).
+const RUNS = Number(process.env.RELIABILITY_PROPERTY_RUNS ?? 200);
 const seed = Number(process.env.RELIABILITY_SEED ?? Date.now() % 2_147_483_647);
 const params = { numRuns: RUNS, seed };
+beforeEach(({ onTestFailed }) =>
+  onTestFailed(() => console.error(`decode-properties: replay with RELIABILITY_SEED=${seed}`)),
+);
 const counted: Record<string, number> = {};
 const count = (name: string) => (counted[name] = (counted[name] ?? 0) + 1);
 

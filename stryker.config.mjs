@@ -1,0 +1,26 @@
+// Mutation testing of one core folder at a time: `npm run test:mutation -- wire verify` (scripts/mutation.mjs).
+// Each folder's mutants meet only the tests written for it (vitest.mutation.config.ts), one or two at a time.
+import process from 'node:process';
+
+const folder = process.env.B24GW_MUTATE ?? 'wire';
+/** A folder's path may go deeper (`store/queries`): its report is named with dashes. */
+const name = folder.replaceAll('/', '-');
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts' },
+  plugins: ['@stryker-mutator/vitest-runner'],
+  mutate: [`src/${folder}/**/*.ts`, '!src/**/*.test.ts'],
+  coverageAnalysis: 'perTest',
+  concurrency: Number(process.env.B24GW_MUTATE_CONCURRENCY ?? 2),
+  timeoutMS: 20_000,
+  reporters: ['clear-text', 'progress', 'json'],
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  tempDirName: `.stryker-tmp/${name}`,
+  // Runs of other folders may be under way: their sandboxes are not copied into this one.
+  ignorePatterns: ['/.stryker-tmp', '/reports', '/bench/results', '/coverage'],
+  cleanTempDir: 'always',
+  ignoreStatic: true,
+  incremental: false,
+};

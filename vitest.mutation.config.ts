@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+
+/** The unit tests of each core folder: what `npm run test:mutation` runs against that folder's mutants. */
+const tests: Record<string, string[]> = {
+  wire: ['src/wire/**/*.test.ts', 'test/wire/*.test.ts'],
+  events: ['src/events/**/*.test.ts'],
+  verify: ['src/verify/**/*.test.ts', 'src/intake/intake.test.ts'],
+  store: ['src/store/**/*.test.ts', 'test/store/*.test.ts'],
+  worker: ['src/worker/**/*.test.ts', 'src/queue/**/*.test.ts'],
+  effects: ['src/effects/**/*.test.ts'],
+};
+const folder = (process.env.B24GW_MUTATE ?? 'wire').split('/')[0]!;
+
+export default defineConfig({
+  test: {
+    include: tests[folder] ?? [`src/${folder}/**/*.test.ts`],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
