@@ -9,6 +9,8 @@ export default defineConfig({
   test: {
     include: ['test/reliability/**/*.test.ts'],
     pool: 'forks',
+    // Gateways made without a logger log at info; the scenarios' own reports would drown.
+    env: { B24GW_LOG_LEVEL: 'silent' },
     poolOptions: { forks: { singleFork: true } },
     fileParallelism: false,
     sequence: { concurrent: false },
