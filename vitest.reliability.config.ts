@@ -11,6 +11,8 @@ export default defineConfig({
     include: ['test/reliability/**/*.test.ts', 'test/wire/decode-properties.test.ts'],
     env: { RELIABILITY_PROPERTY_RUNS: process.env.RELIABILITY_PROPERTY_RUNS ?? '3000' },
     pool: 'forks',
+    // Gateways made without a logger log at info; the scenarios' own reports would drown.
+    env: { B24GW_LOG_LEVEL: 'silent' },
     poolOptions: { forks: { singleFork: true } },
     fileParallelism: false,
     sequence: { concurrent: false },

@@ -33,7 +33,7 @@ export function redactForLog(value: unknown, seen: WeakSet<object> = new WeakSet
         : secretNames.has(key) && typeof child === 'string');
     const next = secret ? REDACTED : redactForLog(child, seen);
     if (next !== child) {
-      out ??= list ? [...value] : { ...value };
+      out ??= list ? [...(value as unknown[])] : { ...value };
       (out as Record<string, unknown>)[key] = next;
     }
   }

@@ -18,7 +18,7 @@ export async function readCapped(res: Response, maxBytes = MAX_ANSWER_BYTES): Pr
     throw new AnswerError(`answer is ${declared} bytes, over the ${maxBytes} byte limit`);
   }
   if (!res.body) return '';
-  const reader = res.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { callRest } from '@b24-im-gateway/sandbox';
-import { cli } from '../process.js';
+import { cli, oauthFlags } from '../process.js';
 import type { SandboxRig } from './sandbox-rig.js';
 
 // What the connector and doctor end-to-end tests share: the built CLI run against a rig's
@@ -22,15 +22,17 @@ export function runCli(args: string[]): Promise<CliRun> {
 }
 
 /** --db and the application's OAuth client, as setup and doctor take them. */
-export const portalFlags = (rig: SandboxRig): string[] => [
-  '--db',
-  rig.db,
-  '--client-id',
-  rig.sb.clientId,
-  '--client-secret',
-  rig.sb.clientSecret,
-  '--oauth-server',
-  rig.sb.url,
+export const portalFlags = (rig: SandboxRig): string[] => ['--db', rig.db, ...oauthFlags(rig.sb)];
+
+/** `connector setup` of a connector on the rig's portal, to the rig's events URL; more flags after it. */
+export const setupArgs = (rig: SandboxRig, connector: string): string[] => [
+  'connector',
+  'setup',
+  ...portalFlags(rig),
+  '--connector',
+  connector,
+  '--url',
+  rig.eventsUrl(),
 ];
 
 /** Starts the gateway and installs the application on the rig's portal through it. */

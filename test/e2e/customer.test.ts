@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sign } from '../../src/effects/channel/sign.js';
-import { installed, portalFlags, runCli } from './connector-cli.js';
+import { installed, runCli, setupArgs } from './connector-cli.js';
 import { CONNECTOR, useSandboxRig } from './sandbox-rig.js';
 
 // A customer's side of a conversation through the built CLI (serve, its intake and worker each on
@@ -12,17 +12,7 @@ const LINE = 1;
 
 async function ready(): Promise<void> {
   await installed(rig);
-  const r = await runCli([
-    'connector',
-    'setup',
-    ...portalFlags(rig),
-    '--connector',
-    CONNECTOR,
-    '--url',
-    rig.eventsUrl(),
-    '--line',
-    String(LINE),
-  ]);
+  const r = await runCli([...setupArgs(rig, CONNECTOR), '--line', String(LINE)]);
   expect(r.code, r.stderr).toBe(0);
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { callControl } from '@b24-im-gateway/sandbox';
-import { installed, portalFlags, rest, runCli, type CliRun } from './connector-cli.js';
+import { installed, portalFlags, rest, runCli, setupArgs, type CliRun } from './connector-cli.js';
 import { CONNECTOR, useSandboxRig } from './sandbox-rig.js';
 
 // `b24-im-gateway doctor` through the built CLI against the sandbox: a healthy setup, then each
@@ -11,15 +11,7 @@ const rig = useSandboxRig({ timeoutMs: 30_000 });
 /** Installed and set up as `connector setup` does it. */
 async function healthy(): Promise<void> {
   await installed(rig);
-  const r = await runCli([
-    'connector',
-    'setup',
-    ...portalFlags(rig),
-    '--connector',
-    CONNECTOR,
-    '--url',
-    rig.eventsUrl(),
-  ]);
+  const r = await runCli([...setupArgs(rig, CONNECTOR)]);
   expect(r.code, r.stderr).toBe(0);
 }
 

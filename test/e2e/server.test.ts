@@ -194,7 +194,7 @@ describe('startServer with a spec and a setup module', () => {
     }
     const withFunction = {
       ...spec(),
-      channel: { url: 'http://127.0.0.1:9/', secret: 'whsec_AAAA', fetch: () => undefined },
+      channel: { url: 'http://127.0.0.1:9/', secret: `whsec_${'A'.repeat(32)}`, fetch: () => undefined },
     } as unknown as Parameters<Library['startServer']>[0];
     await expect(lib.startServer(withFunction, { port: 0 })).rejects.toMatchObject({
       code: 'B24GW_BAD_CONFIG',

@@ -2,8 +2,8 @@ import { expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { formFixture } from '../fixtures.js';
 import { startGatewayProcess } from '../process.js';
-import { figures, PORTAL_B, post, prng, seedFromEnv, sleep, waitUntil } from './lib.js';
-import { useRig } from './rig.js';
+import { figures, post, prng, seedFromEnv, sleep, waitUntil } from './lib.js';
+import { knownPortalFlags, useRig } from './rig.js';
 
 /**
  * Scenario 1: SIGKILL of the gateway during sustained load, restarted on the same database,
@@ -27,16 +27,7 @@ const rig = useRig();
 it(`crash: ${KILLS} SIGKILLs under sustained load lose no acknowledged event, and each is delivered under one webhook-id`, async () => {
   const rng = prng(seedFromEnv());
   const db = `${rig.tmp.dir}/crash.db`;
-  const args = [
-    '--db',
-    db,
-    '--app-token',
-    `${PORTAL_B.member}=${PORTAL_B.token}`,
-    '--channel-url',
-    rig.channel.url,
-    '--channel-secret',
-    rig.channel.secret,
-  ];
+  const args = knownPortalFlags(rig, db);
   const run = [...args, '--lease', '2s', '--concurrency', '8', '--log-level', 'error'];
   const started = Date.now();
   rig.gw = await startGatewayProcess(run);

@@ -4,7 +4,7 @@ import { sign } from '../../src/effects/channel/sign.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { startGatewayProcess } from '../process.js';
 import { figures, sleep, waitUntil } from './lib.js';
-import { useRig } from './rig.js';
+import { sandboxFlags, useRig } from './rig.js';
 
 /**
  * Scenario 8: the customers' side under load. 16 channel senders post new messages and edits to
@@ -25,22 +25,9 @@ it('customers: every request sent 3 times under load and through a REST outage; 
   rig.sb = await startSandbox({ plan: 'enterprise' });
   const db = `${rig.tmp.dir}/customers.db`;
   rig.gw = await startGatewayProcess([
-    '--db',
-    db,
-    '--allow-domain',
-    '127.0.0.1:*',
-    '--client-id',
-    rig.sb.clientId,
-    '--client-secret',
-    rig.sb.clientSecret,
-    '--oauth-server',
-    rig.sb.url,
+    ...sandboxFlags(rig, rig.sb, db),
     '--plan',
     'enterprise',
-    '--channel-url',
-    rig.channel.url,
-    '--channel-secret',
-    rig.channel.secret,
     '--retry-schedule',
     '200ms,500ms,1s,2s,5s,5s,5s',
     '--lease',

@@ -2,8 +2,8 @@ import { expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { formFixture } from '../fixtures.js';
 import { startGatewayProcess } from '../process.js';
-import { figures, PORTAL_B, post, prng, seedFromEnv, shuffle, waitUntil } from './lib.js';
-import { useRig } from './rig.js';
+import { figures, post, prng, seedFromEnv, shuffle, waitUntil } from './lib.js';
+import { knownPortalFlags, useRig } from './rig.js';
 
 /**
  * Scenario 3: the same deliveries many times at once. 200 distinct events × 10 copies,
@@ -33,18 +33,7 @@ const rig = useRig();
 
 it(`duplicates: ${DISTINCT} events × ${COPIES} concurrent copies are stored once each, with one channel effect each`, async () => {
   const db = `${rig.tmp.dir}/dup.db`;
-  rig.gw = await startGatewayProcess([
-    '--db',
-    db,
-    '--app-token',
-    `${PORTAL_B.member}=${PORTAL_B.token}`,
-    '--channel-url',
-    rig.channel.url,
-    '--channel-secret',
-    rig.channel.secret,
-    '--log-level',
-    'error',
-  ]);
+  rig.gw = await startGatewayProcess([...knownPortalFlags(rig, db), '--log-level', 'error']);
   const started = Date.now();
   const work = shuffle(
     Array.from({ length: DISTINCT * COPIES }, (_, i) => ({ n: i % DISTINCT, copy: Math.floor(i / DISTINCT) })),

@@ -4,7 +4,7 @@ import { httpBuildQuery, startSandbox } from '@b24-im-gateway/sandbox';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { storedTokenOf } from '../../src/verify/tokens.js';
 import { formFixture } from '../fixtures.js';
-import { startGatewayProcess } from '../process.js';
+import { channelFlags, oauthFlags, startGatewayProcess } from '../process.js';
 import { figures, PORTAL_A, PORTAL_B, post, waitUntil } from './lib.js';
 import { useRig } from './rig.js';
 
@@ -40,16 +40,8 @@ async function world() {
     `${PORTAL_A.member}=${PORTAL_A.token}`,
     '--app-token',
     `${PORTAL_B.member}=${PORTAL_B.token}`,
-    '--client-id',
-    rig.sb.clientId,
-    '--client-secret',
-    rig.sb.clientSecret,
-    '--oauth-server',
-    rig.sb.url,
-    '--channel-url',
-    rig.channel.url,
-    '--channel-secret',
-    rig.channel.secret,
+    ...oauthFlags(rig.sb),
+    ...channelFlags(rig.channel),
     '--log-level',
     'error',
   ]);

@@ -4,7 +4,7 @@ import { expect, it } from 'vitest';
 import { errorCodes } from '../../src/errors.js';
 import { httpBuildQuery, startSandbox, type Portal } from '@b24-im-gateway/sandbox';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
-import { startGatewayProcess } from '../process.js';
+import { oauthFlags, startGatewayProcess } from '../process.js';
 import { figures, post } from './lib.js';
 import { useRig } from './rig.js';
 
@@ -23,12 +23,7 @@ async function world(extra: string[] = []) {
   rig.gw = await startGatewayProcess([
     '--db',
     `${rig.tmp.dir}/origin.db`,
-    '--client-id',
-    rig.sb.clientId,
-    '--client-secret',
-    rig.sb.clientSecret,
-    '--oauth-server',
-    rig.sb.url,
+    ...oauthFlags(rig.sb),
     '--log-level',
     'error',
     ...extra,

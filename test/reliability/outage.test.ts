@@ -3,8 +3,8 @@ import { startSandbox } from '@b24-im-gateway/sandbox';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { formFixture } from '../fixtures.js';
 import { startGatewayProcess } from '../process.js';
-import { figures, PORTAL_B, post, runCli, sleep, waitUntil } from './lib.js';
-import { useRig } from './rig.js';
+import { figures, post, runCli, sleep, waitUntil } from './lib.js';
+import { knownPortalFlags, sandboxFlags, useRig } from './rig.js';
 
 /**
  * Scenario 2: Bitrix24's REST API (the sandbox's `outage` switch) and the external channel
@@ -22,22 +22,9 @@ it('outage: REST API and channel down under load; after recovery every event is 
   rig.sb = await startSandbox({ plan: 'enterprise' });
   const db = `${rig.tmp.dir}/outage.db`;
   rig.gw = await startGatewayProcess([
-    '--db',
-    db,
-    '--allow-domain',
-    '127.0.0.1:*',
-    '--client-id',
-    rig.sb.clientId,
-    '--client-secret',
-    rig.sb.clientSecret,
-    '--oauth-server',
-    rig.sb.url,
+    ...sandboxFlags(rig, rig.sb, db),
     '--plan',
     'enterprise',
-    '--channel-url',
-    rig.channel.url,
-    '--channel-secret',
-    rig.channel.secret,
     '--retry-schedule',
     '200ms,500ms,1s,2s,5s',
     '--lease',
@@ -159,14 +146,7 @@ it('outage with a tiny budget: events go dead only after budget+1 attempts, and 
   const db = `${rig.tmp.dir}/budget.db`;
   const schedule = [100, 100];
   rig.gw = await startGatewayProcess([
-    '--db',
-    db,
-    '--app-token',
-    `${PORTAL_B.member}=${PORTAL_B.token}`,
-    '--channel-url',
-    rig.channel.url,
-    '--channel-secret',
-    rig.channel.secret,
+    ...knownPortalFlags(rig, db),
     '--retry-schedule',
     '100ms,100ms',
     '--lease',

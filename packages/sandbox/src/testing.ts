@@ -32,7 +32,7 @@ export async function callRest(
           body: format === 'json' ? JSON.stringify(params) : httpBuildQuery(params),
         });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
 }
 
 /** POSTs (or GETs, without a body) JSON to a control route. */
@@ -42,5 +42,5 @@ export async function control(baseUrl: string, path: string, body?: unknown, met
     ...(body === undefined ? {} : { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
 }

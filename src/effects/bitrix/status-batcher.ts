@@ -67,7 +67,7 @@ export class DeliveryStatusBatcher {
       let g = q.groups.get(key);
       if (!g) q.groups.set(key, (g = { connector, line, waiters: [] }));
       g.waiters.push({ item: normalize(item), resolve, reject });
-      if (!q.timer && !q.sending) q.timer = setTimeout(() => this.#fire(memberId), this.#windowMs);
+      if (!q.timer && !q.sending) q.timer = setTimeout(() => void this.#fire(memberId), this.#windowMs);
     });
   }
 

@@ -221,7 +221,7 @@ async function readAnswer(res: Response): Promise<string> {
     throw tooLarge;
   }
   if (!res.body) return '';
-  const reader = res.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let bytes = 0;
   try {
@@ -242,7 +242,7 @@ async function readAnswer(res: Response): Promise<string> {
 async function readSnippet(res: Response): Promise<string> {
   const limit = SNIPPET_CHARS * 4;
   if (!res.body) return '';
-  const reader = res.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
   const decoder = new TextDecoder();
   let text = '';
   try {

@@ -50,7 +50,7 @@ const adHocIds = new WeakMap<Portal, Map<string, number>>();
 /** A stable event_handler_id for a URL nothing was bound to, so every event still carries one. */
 function adHocHandlerId(portal: Portal, code: string, url: string): number {
   let ids = adHocIds.get(portal);
-  if (!ids) adHocIds.set(portal, (ids = new Map()));
+  if (!ids) adHocIds.set(portal, (ids = new Map<string, number>()));
   const key = `${code} ${url}`;
   let id = ids.get(key);
   if (id === undefined) ids.set(key, (id = AD_HOC_HANDLER_ID_START + ids.size));

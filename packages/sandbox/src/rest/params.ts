@@ -16,10 +16,10 @@ export function phpEmpty(v: unknown): boolean {
  * or a JSON object with numeric keys gives). Anything else is not a list.
  */
 export function asList(v: unknown): unknown[] | undefined {
-  if (Array.isArray(v)) return v;
+  if (Array.isArray(v)) return v as unknown[];
   if (!isObject(v)) return undefined;
   const keys = Object.keys(v);
-  return keys.every((k, i) => k === String(i)) ? Object.values(v) : undefined;
+  return keys.every((k, i) => k === String(i)) ? Object.values(v as Record<string, unknown>) : undefined;
 }
 
 /** An integer id: a JS integer or a decimal string of one. */

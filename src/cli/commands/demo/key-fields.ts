@@ -1,3 +1,5 @@
+// Any event's key fields for the demo's display: read loosely, whatever the event holds.
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument */
 import { quote, short } from './format.js';
 
 /** The key fields of an event, short. */
