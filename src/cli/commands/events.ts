@@ -36,6 +36,7 @@ export function registerEventsCommand(program: Command): void {
             event: e.code,
             memberId: e.memberId,
             status: e.status,
+            delivery: e.delivery ?? 'webhook',
             receivedAt: new Date(e.receivedAt).toISOString(),
             attempts: e.attempts,
             lastError: e.lastError,
