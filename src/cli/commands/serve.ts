@@ -42,6 +42,8 @@ interface ServeOptions {
   adminHost: string;
   adminToken?: string;
   retain?: string;
+  pull: boolean;
+  pullInterval: string;
 }
 
 const formats = ['text', 'html', 'markdown'];
@@ -175,6 +177,16 @@ export function registerServeCommand(program: Command): void {
       'remove finished events (done, invalid, dead) received longer ago than this, e.g. 30d; default: kept for ever (env B24GW_RETAIN)',
       process.env.B24GW_RETAIN || undefined,
     )
+    .option(
+      '--pull',
+      'pull what Bitrix24 keeps for the application: events of Chatbots 2.0 bots in fetch mode (imbot.v2.Event.get) and the offline queue (event.offline.get) of every installed portal (env B24GW_PULL=1)',
+      process.env.B24GW_PULL === '1' || process.env.B24GW_PULL === 'true',
+    )
+    .option(
+      '--pull-interval <duration>',
+      'with --pull: how long a queue rests after a pull that found less than a page (env B24GW_PULL_INTERVAL)',
+      process.env.B24GW_PULL_INTERVAL ?? '5s',
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
     .addHelpText(
       'after',
@@ -203,7 +215,9 @@ export function registerServeCommand(program: Command): void {
         let leaseMs: number;
         let handlerTimeoutMs: number;
         let retainMs: number | undefined;
+        let pullIdleMs: number;
         try {
+          pullIdleMs = positiveDuration('--pull-interval', o.pullInterval);
           schedule = o.retrySchedule ? parseSchedule(o.retrySchedule) : undefined;
           leaseMs = positiveDuration('--lease', o.lease);
           handlerTimeoutMs = positiveDuration('--handler-timeout', o.handlerTimeout);
@@ -215,6 +229,8 @@ export function registerServeCommand(program: Command): void {
           throw new GatewayError('B24GW_BAD_CONFIG', `--retain must be 1s or more, got "${o.retain}"`);
         if (retainMs !== undefined && o.role === 'intake')
           throw new GatewayError('B24GW_BAD_CONFIG', '--retain runs with the worker: use it with --role all or worker');
+        if (o.pull && o.role === 'intake')
+          throw new GatewayError('B24GW_BAD_CONFIG', '--pull runs with the worker: use it with --role all or worker');
         const adminPort = o.adminPort === undefined ? undefined : Number(o.adminPort);
         if (adminPort !== undefined && !(/^\d{1,5}$/.test(o.adminPort!) && adminPort < 65_536)) {
           throw new GatewayError('B24GW_BAD_CONFIG', `--admin-port must be a port number, got "${o.adminPort}"`);
@@ -259,6 +275,7 @@ export function registerServeCommand(program: Command): void {
             ? { channel: { url: o.channelUrl, secret: o.channelSecret, format: o.channelFormat as TextFormat } }
             : {}),
           ...(retainMs !== undefined ? { retention: { olderThanMs: retainMs } } : {}),
+          ...(o.pull ? { pull: { idleMs: pullIdleMs } } : {}),
         };
         const server = await startServer(spec, {
           host: o.host,
@@ -270,7 +287,9 @@ export function registerServeCommand(program: Command): void {
             process.exit(code);
           },
         });
-        const where = o.role === 'worker' ? 'processing only' : `events go to POST ${server.url}/events`;
+        const where =
+          (o.role === 'worker' ? 'processing only' : `events go to POST ${server.url}/events`) +
+          (o.pull ? ', and pulled' : '');
         const adminAt = server.adminUrl ? `; metrics at ${server.adminUrl}/metrics` : '';
         logger.info(
           { url: server.url, role: o.role, ...(server.adminUrl ? { adminUrl: server.adminUrl } : {}) },
