@@ -212,8 +212,11 @@ export class Puller {
         const item = items[i++]!;
         if (item.ok) {
           const bound = (item.result as { offline?: unknown }[]).some((h) => Number(h.offline) === 1);
-          if (bound) await this.o.store.keepPullCursors([this.offlineTarget(memberId)], now, newProcessId);
-          else await this.o.store.retirePullCursors(memberId, 'offline', [], now);
+          // Due now as well: whatever arrived while nobody looked (the gateway was down) is taken at once.
+          if (bound) {
+            await this.o.store.keepPullCursors([this.offlineTarget(memberId)], now, newProcessId);
+            await this.o.store.wakePullCursors(memberId, 'offline', now);
+          } else await this.o.store.retirePullCursors(memberId, 'offline', [], now);
         } else
           this.o.logger.warn({ err: item.error, member: memberId }, 'event.get failed: offline queue not looked up');
       }
