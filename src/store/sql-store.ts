@@ -257,7 +257,7 @@ export abstract class SqlStore implements Store {
     owner: string,
     events: readonly NewEvent[],
     delivery: Delivery,
-    advance: { position: string | null; dueAt?: number },
+    advance: { position: string | null; dueAt?: number; since?: number },
     now: number,
   ): Promise<AppendResult[] | undefined> {
     const sealed = events.map((e) => sealedSecrets(e, this.box));

@@ -213,7 +213,14 @@ export interface PullCursor extends PullTarget {
 
 /** How a pull ended: its cursor's new position, and when the next one is due (or, failed: retried at, or parked when null). */
 export type PullOutcome =
-  { ok: true; position: string | null; dueAt: number } | { ok: false; error: string; retryAt: number | null };
+  | {
+      ok: true;
+      position: string | null;
+      dueAt: number;
+      /** The due time the claim saw: a wake since (its due time changed) keeps the cursor due instead. */
+      since?: number;
+    }
+  | { ok: false; error: string; retryAt: number | null };
 
 export interface EventQuery {
   status?: EventStatus;
@@ -380,13 +387,13 @@ export interface Store {
     owner: string,
     events: readonly NewEvent[],
     delivery: Delivery,
-    advance: { position: string | null; dueAt?: number },
+    advance: { position: string | null; dueAt?: number; since?: number },
     now: number,
   ): Promise<AppendResult[] | undefined>;
   /** Ends a claimed pull (see PullOutcome). False when the lease was lost: nothing is written. */
   finishPullCursor(id: number, owner: string, outcome: PullOutcome, now: number): Promise<boolean>;
   listPullCursors(query?: { memberId?: string; kind?: PullKind; status?: PullStatus }): Promise<PullCursor[]>;
-  /** Makes the portal's active cursors (of `kind`, or all) due now: something is waiting. Returns how many. */
+  /** Makes the portal's active cursors (of `kind`, or all) due now, those being pulled too (they are pulled again): something is waiting. Returns how many. */
   wakePullCursors(memberId: string, kind: PullKind | undefined, now: number): Promise<number>;
   /** Puts parked cursors back to active, due now, with a fresh budget. Returns how many. */
   requeuePullCursors(ids: readonly number[], now: number): Promise<number>;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { callRest, startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
-import { Gateway, imbotV2, startServer, type RunningServer } from '../../src/index.js';
+import { Gateway, imbotV2, startServer, type GatewayOptions, type RunningServer } from '../../src/index.js';
 import type { Delivery } from '../../src/store/types.js';
 import { tempDir } from '../helpers.js';
 import { createLogger } from '../../src/log.js';
@@ -24,7 +24,7 @@ afterEach(async () => {
   tmp.cleanup();
 });
 
-async function startGateway(pull: ConstructorParameters<typeof Gateway>[0]['pull']): Promise<Gateway> {
+async function startGateway(pull: GatewayOptions['pull']): Promise<Gateway> {
   const gateway = new Gateway({
     db: `${tmp.dir}/pull.db`,
     allowDomains: [new URL(sb.url).host],
@@ -113,7 +113,7 @@ describe('offline events', () => {
     const how = new Set<Delivery>();
     gateway.on('ONIMCONNECTORMESSAGEADD', (event, ctx) => {
       how.add(ctx.delivery);
-      for (const m of event.data.MESSAGES) seen.push(m.message.text);
+      for (const m of event.data.MESSAGES ?? []) seen.push(m.message.text);
     });
     gateway.start();
     await sb.install(sb.portal, eventsUrl());

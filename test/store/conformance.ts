@@ -914,6 +914,23 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
         expect(claimed[0]!.delivery).toBe('fetch');
       });
 
+      it('a wake while a cursor is pulled keeps it due when the pull ends', async () => {
+        await store.keepPullCursors([bot('1'), bot('2')], 100);
+        const [a, b] = await store.claimPullCursors('a', 100, 1_000, 10, 8);
+        expect(await store.wakePullCursors('m1', 'bot', 150)).toBe(2);
+        await store.finishPullCursor(a!.id, 'a', { ok: true, position: '1', dueAt: 9_000, since: a!.dueAt }, 200);
+        await store.appendPulled(b!.id, 'a', [], 'fetch', { position: '2', dueAt: 9_000, since: b!.dueAt }, 200);
+        expect((await store.listPullCursors()).map((c) => [c.position, c.dueAt])).toEqual([
+          ['1', 150],
+          ['2', 150],
+        ]);
+        // Without a wake, the next due time is the one asked for.
+        const again = await store.claimPullCursors('a', 300, 1_000, 10, 8);
+        for (const c of again)
+          await store.finishPullCursor(c.id, 'a', { ok: true, position: 'x', dueAt: 9_000, since: c.dueAt }, 400);
+        expect((await store.listPullCursors()).map((c) => c.dueAt)).toEqual([9_000, 9_000]);
+      });
+
       it('a failed pull waits for its retry; its budget spent, the cursor is parked until requeued', async () => {
         await store.keepPullCursors([bot('1')], 100);
         const [c] = await store.claimPullCursors('a', 100, 1_000, 10, 2);

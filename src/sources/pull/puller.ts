@@ -22,7 +22,7 @@ export interface PullOptions {
   limit?: number;
   /** How long a cursor rests after a pull that found less than a page. Default 5 s. */
   idleMs?: number;
-  /** The least time between two Event.get calls of one bot while more is waiting (the docs: every 2 s at most). Default 2 s. */
+  /** The least time between two Event.get calls of one bot while events come (the docs: every 2 s at most). Default 2 s. */
   fetchGapMs?: number;
   /** How often each installed portal's bots and bindings are looked up again. Default 5 min. */
   discoverMs?: number;
@@ -72,6 +72,9 @@ interface OfflinePage {
   process_id?: string | null;
   events?: OfflineRecord[];
 }
+
+/** How soon an offline queue is looked at again after a pull that found some records. */
+const SOON_MS = 1_000;
 
 /** A process_id of our own: every package is reserved under it, so none is ever reserved under an id nobody kept. */
 const newProcessId = (): string => randomBytes(16).toString('hex');
@@ -155,6 +158,8 @@ export class Puller {
 
   /** Something waits in a portal's queues (ONOFFLINEEVENT, a bot registered): its cursors are due now. */
   async wake(memberId: string, kind?: PullKind): Promise<void> {
+    // A look at the portal begun before the news may have found no binding yet: it ends first.
+    await this.discovering;
     const now = this.o.now();
     if (kind === 'offline' && this.o.offline)
       await this.o.store.keepPullCursors([this.offlineTarget(memberId)], now, newProcessId);
@@ -287,11 +292,11 @@ export class Puller {
     const domain = await this.domainOf(cursor.memberId);
     const items = page.events ?? [];
     const events = items.map((item) => fetchedRecord(item, cursor, domain, now));
-    const more = page.hasMore === true || items.length >= this.o.limit;
-    const dueAt = more ? startedAt + this.o.fetchGapMs : now + this.o.idleMs;
+    // While events come, the next look is soon (no sooner than the gap); an empty page rests.
+    const dueAt = items.length > 0 ? startedAt + this.o.fetchGapMs : now + this.o.idleMs;
     const position = page.nextOffset === undefined ? cursor.position : String(page.nextOffset);
     lease.finishing();
-    return this.commit(cursor, events, 'fetch', { position, dueAt }, now);
+    return this.commit(cursor, events, 'fetch', { position, dueAt, since: cursor.dueAt }, now);
   }
 
   /**
@@ -324,11 +329,18 @@ export class Puller {
     if (lease.lost) return stored;
     lease.finishing();
     const done = this.o.now();
-    const full = records.length >= this.o.limit;
+    // A full page: more is waiting now. Some: more may have come meanwhile (news of it can be
+    // lost, as an ONOFFLINEEVENT of the same second is one event), so look again soon.
+    const dueAt =
+      records.length >= this.o.limit
+        ? done
+        : records.length > 0
+          ? done + Math.min(this.o.idleMs, SOON_MS)
+          : done + this.o.idleMs;
     await this.o.store.finishPullCursor(
       cursor.id,
       this.o.owner,
-      { ok: true, position: pid, dueAt: full ? done : done + this.o.idleMs },
+      { ok: true, position: pid, dueAt, since: cursor.dueAt },
       done,
     );
     return stored;
@@ -339,7 +351,7 @@ export class Puller {
     cursor: PullCursor,
     events: NewEvent[],
     delivery: 'fetch' | 'offline',
-    advance: { position: string | null; dueAt?: number },
+    advance: { position: string | null; dueAt?: number; since?: number },
     now: number,
   ): Promise<number> {
     const results = await this.o.store.appendPulled(cursor.id, this.o.owner, events, delivery, advance, now);

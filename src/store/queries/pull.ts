@@ -135,6 +135,9 @@ export function* renewPullCursors(d: Dialect, ids: readonly number[], owner: str
   return rows.map((r) => r.id);
 }
 
+/** The next due time (the second parameter), unless a wake moved it since the claim (the first: the due time claimed). */
+const nextDue = 'CASE WHEN CAST(? AS BIGINT) IS NOT NULL AND due_at <> CAST(? AS BIGINT) THEN due_at ELSE ? END';
+
 /** Thrown inside appendPulled's transaction when the cursor is no longer this owner's: nothing is kept. */
 export const LEASE_LOST = new Error('the pull cursor is held by another owner');
 
@@ -164,7 +167,7 @@ export function* appendPulled(
   events: readonly NewEvent[],
   sealed: readonly (string | null)[],
   delivery: Delivery,
-  advance: { position: string | null; dueAt?: number },
+  advance: { position: string | null; dueAt?: number; since?: number },
   now: number,
 ): Work<AppendResult[]> {
   const results: AppendResult[] = [];
@@ -173,7 +176,7 @@ export function* appendPulled(
   const finish =
     advance.dueAt === undefined
       ? ''
-      : ', due_at = ?, attempts = 0, last_error = NULL, lease_owner = NULL, lease_until = NULL';
+      : `, due_at = ${nextDue}, attempts = 0, last_error = NULL, lease_owner = NULL, lease_until = NULL`;
   const changed = yield* run(
     `UPDATE pull_cursors SET position = ?, pulled = pulled + ?, pulled_at = ?, updated_at = ?${finish}
      WHERE id = ? AND lease_owner = ? AND status = 'active'`,
@@ -181,7 +184,7 @@ export function* appendPulled(
     fresh,
     now,
     now,
-    ...(advance.dueAt === undefined ? [] : [advance.dueAt]),
+    ...(advance.dueAt === undefined ? [] : [advance.since ?? null, advance.since ?? null, advance.dueAt]),
     cursorId,
     owner,
   );
@@ -192,9 +195,11 @@ export function* appendPulled(
 export function* finishPullCursor(id: number, owner: string, outcome: PullOutcome, now: number): Work<boolean> {
   const n = outcome.ok
     ? yield* run(
-        `UPDATE pull_cursors SET position = ?, due_at = ?, attempts = 0, last_error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?
+        `UPDATE pull_cursors SET position = ?, due_at = ${nextDue}, attempts = 0, last_error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?
          WHERE id = ? AND lease_owner = ? AND status = 'active'`,
         outcome.position,
+        outcome.since ?? null,
+        outcome.since ?? null,
         outcome.dueAt,
         now,
         id,
@@ -232,7 +237,8 @@ export function* listPullCursors(query: {
 
 export function* wakePullCursors(memberId: string, kind: PullKind | undefined, now: number): Work<number> {
   return yield* run(
-    `UPDATE pull_cursors SET due_at = ? WHERE member_id = ?${kind === undefined ? '' : ' AND kind = ?'} AND status = 'active' AND due_at > ?`,
+    `UPDATE pull_cursors SET due_at = ? WHERE member_id = ?${kind === undefined ? '' : ' AND kind = ?'} AND status = 'active'
+     AND (due_at > ? OR lease_owner IS NOT NULL)`,
     now,
     memberId,
     ...(kind === undefined ? [] : [kind]),
