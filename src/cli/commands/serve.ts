@@ -44,6 +44,7 @@ interface ServeOptions {
   retain?: string;
   pull: boolean;
   pullInterval: string;
+  pullLimit: number;
 }
 
 const formats = ['text', 'html', 'markdown'];
@@ -149,7 +150,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--lease <duration>',
-      "how long a claimed event stays held without a renewal: renewed every third of it while its handlers run, so a crashed process's events are taken again after it (env B24GW_LEASE)",
+      "how long a claimed event stays held without a renewal: renewed every third of it while its handlers run, so a crashed process's events are taken again after it; a pull's lease is this, at most 10 s (env B24GW_LEASE)",
       process.env.B24GW_LEASE ?? '30s',
     )
     .option(
@@ -186,6 +187,12 @@ export function registerServeCommand(program: Command): void {
       '--pull-interval <duration>',
       'with --pull: how long a queue rests after a pull that found less than a page (env B24GW_PULL_INTERVAL)',
       process.env.B24GW_PULL_INTERVAL ?? '5s',
+    )
+    .option(
+      '--pull-limit <n>',
+      'with --pull: events asked for in one pull (Event.get takes 1 to 1000) (env B24GW_PULL_LIMIT)',
+      positiveInt('--pull-limit'),
+      Number(process.env.B24GW_PULL_LIMIT ?? 100),
     )
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
     .addHelpText(
@@ -275,7 +282,9 @@ export function registerServeCommand(program: Command): void {
             ? { channel: { url: o.channelUrl, secret: o.channelSecret, format: o.channelFormat as TextFormat } }
             : {}),
           ...(retainMs !== undefined ? { retention: { olderThanMs: retainMs } } : {}),
-          ...(o.pull ? { pull: { idleMs: pullIdleMs } } : {}),
+          ...(o.pull
+            ? { pull: { idleMs: pullIdleMs, limit: Math.min(1000, o.pullLimit), leaseMs: Math.min(leaseMs, 10_000) } }
+            : {}),
         };
         const server = await startServer(spec, {
           host: o.host,

@@ -30,6 +30,7 @@ export interface PullOptions {
   schedule?: readonly number[];
   /** Pulls run at once (across portals). Default 4. */
   concurrency?: number;
+  /** How long a claimed cursor stays held without a renewal (renewed every third of it): another instance takes a dead one's over after it. Default 10 s. */
   leaseMs?: number;
   /** How often due cursors are looked for. Default 500 ms. */
   pollMs?: number;
@@ -105,7 +106,7 @@ export class Puller {
         discoverMs: 300_000,
         schedule: pullSchedule,
         concurrency: 4,
-        leaseMs: 60_000,
+        leaseMs: 10_000,
         pollMs: 500,
         logger: silentLogger,
         now: Date.now,
