@@ -45,6 +45,7 @@ interface ServeOptions {
   pull: boolean;
   pullInterval: string;
   pullLimit: number;
+  pullDiscover: string;
 }
 
 const formats = ['text', 'html', 'markdown'];
@@ -189,6 +190,11 @@ export function registerServeCommand(program: Command): void {
       process.env.B24GW_PULL_INTERVAL ?? '5s',
     )
     .option(
+      '--pull-discover <duration>',
+      "with --pull: how often each portal's fetch-mode bots and offline bindings are looked up again (env B24GW_PULL_DISCOVER)",
+      process.env.B24GW_PULL_DISCOVER ?? '1m',
+    )
+    .option(
       '--pull-limit <n>',
       'with --pull: events asked for in one pull (Event.get takes 1 to 1000) (env B24GW_PULL_LIMIT)',
       positiveInt('--pull-limit'),
@@ -223,8 +229,10 @@ export function registerServeCommand(program: Command): void {
         let handlerTimeoutMs: number;
         let retainMs: number | undefined;
         let pullIdleMs: number;
+        let pullDiscoverMs: number;
         try {
           pullIdleMs = positiveDuration('--pull-interval', o.pullInterval);
+          pullDiscoverMs = positiveDuration('--pull-discover', o.pullDiscover);
           schedule = o.retrySchedule ? parseSchedule(o.retrySchedule) : undefined;
           leaseMs = positiveDuration('--lease', o.lease);
           handlerTimeoutMs = positiveDuration('--handler-timeout', o.handlerTimeout);
@@ -283,7 +291,14 @@ export function registerServeCommand(program: Command): void {
             : {}),
           ...(retainMs !== undefined ? { retention: { olderThanMs: retainMs } } : {}),
           ...(o.pull
-            ? { pull: { idleMs: pullIdleMs, limit: Math.min(1000, o.pullLimit), leaseMs: Math.min(leaseMs, 10_000) } }
+            ? {
+                pull: {
+                  idleMs: pullIdleMs,
+                  discoverMs: pullDiscoverMs,
+                  limit: Math.min(1000, o.pullLimit),
+                  leaseMs: Math.min(leaseMs, 10_000),
+                },
+              }
             : {}),
         };
         const server = await startServer(spec, {

@@ -24,7 +24,7 @@ export interface PullOptions {
   idleMs?: number;
   /** The least time between two Event.get calls of one bot while events come (the docs: every 2 s at most). Default 2 s. */
   fetchGapMs?: number;
-  /** How often each installed portal's bots and bindings are looked up again. Default 5 min. */
+  /** How often each installed portal's bots and bindings are looked up again. Default 1 min. */
   discoverMs?: number;
   /** Delays before each retry of a failed pull; once spent, the cursor is parked. Default about a day in all. */
   schedule?: readonly number[];
@@ -103,7 +103,7 @@ export class Puller {
         limit: 100,
         idleMs: 5_000,
         fetchGapMs: 2_000,
-        discoverMs: 300_000,
+        discoverMs: 60_000,
         schedule: pullSchedule,
         concurrency: 4,
         leaseMs: 10_000,
