@@ -50,7 +50,13 @@ export {
   type PortalRecord,
   type NewEvent,
   type PruneQuery,
+  type Delivery as EventDelivery,
+  type PullCursor,
+  type PullKind,
+  type PullTarget,
+  type PullStatus,
 } from './store/types.js';
+export { Puller, pullSchedule, type PullOptions, type PullerOptions } from './sources/pull/puller.js';
 export { createLogger, type Logger } from './log.js';
 export type { CustomerAccepted, CustomerOptions } from './gateway.js';
 export {

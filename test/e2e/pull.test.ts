@@ -4,6 +4,7 @@ import { Gateway, imbotV2, startServer, type GatewayOptions, type RunningServer 
 import type { Delivery } from '../../src/store/types.js';
 import { tempDir } from '../helpers.js';
 import { createLogger } from '../../src/log.js';
+import { freshDatabase, pgAvailable } from '../pg.js';
 
 // The pull modes end to end over real sockets: the sandbox keeps the events (a fetch-mode bot's
 // Event.get queue, the portal's offline queue), the gateway pulls them, stores each once and runs
@@ -171,5 +172,52 @@ describe('offline events', () => {
     await gateway.drain();
     const stored = await gateway.store.listEvents({ code: 'ONIMCONNECTORMESSAGEADD' });
     expect(stored.map((e) => [e.delivery, e.status])).toEqual(Array(3).fill(['offline', 'done']));
+  });
+});
+
+describe.skipIf(!pgAvailable)('two instances on PostgreSQL', () => {
+  it('pull one bot from one instance at a time: each event stored once, the queue confirmed', async () => {
+    const pgDb = await freshDatabase();
+    const options = (name: string): GatewayOptions => ({
+      db: pgDb.url,
+      allowDomains: [new URL(sb.url).host],
+      bitrix: { clientId: sb.clientId, clientSecret: sb.clientSecret, oauthServer: sb.url },
+      worker: { pollMs: 50, schedule: [50, 50], owner: name },
+      pull: { offline: false, limit: 7, idleMs: 100, fetchGapMs: 10, discoverMs: 200, pollMs: 20 },
+    });
+    const a = new Gateway(options('a'));
+    const b = new Gateway(options('b'));
+    const server = await startServer(a, { port: 0 });
+    try {
+      a.start();
+      b.start();
+      await sb.install(sb.portal, `${server.url}/events`);
+      const token = sb.issueTokens(sb.portal).access_token;
+      const r = await callRest(sb.restUrl, 'imbot.v2.Bot.register', {
+        auth: token,
+        fields: { code: 'shared', properties: { name: 'Shared' }, eventMode: 'fetch' },
+      });
+      const botId = r.body.result.bot.id as number;
+      const queue = sb.portal.chatbots.settings.get(botId)!.queue;
+      for (let i = 0; i < 60; i++) await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: `s${i}` });
+      await until(async () => (await a.store.listEvents({ code: 'ONIMBOTV2MESSAGEADD' })).length === 60);
+      await until(() => queue.size === 0);
+      const events = await a.store.listEvents({ code: 'ONIMBOTV2MESSAGEADD' });
+      const texts = events.map((e) => (e.event as { data: { message: { text: string } } }).data.message.text);
+      expect(new Set(texts).size).toBe(60);
+      // One cursor, pulled by one instance at a time: no page was fetched by both (it would be stored as a duplicate).
+      expect(await a.store.listPullCursors({ kind: 'bot' })).toHaveLength(1);
+      expect(events.map((e) => e.duplicates)).toEqual(Array(60).fill(0));
+      // b takes over when a stops.
+      await server.close();
+      await a.close();
+      for (let i = 60; i < 70; i++) await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: `s${i}` });
+      await until(async () => (await b.store.listEvents({ code: 'ONIMBOTV2MESSAGEADD' })).length === 70, 30_000);
+    } finally {
+      await server.close().catch(() => undefined);
+      await a.close().catch(() => undefined);
+      await b.close();
+      await pgDb.drop();
+    }
   });
 });
