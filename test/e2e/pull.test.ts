@@ -100,6 +100,47 @@ describe('Chatbots 2.0 fetch mode', () => {
   });
 });
 
+describe('failures', () => {
+  it('a pull that fails is retried on its schedule; its budget spent, it is parked until requeued', async () => {
+    const gateway = await startGateway({
+      offline: false,
+      idleMs: 50,
+      fetchGapMs: 10,
+      discoverMs: 100,
+      pollMs: 20,
+      schedule: [50, 50],
+    });
+    gateway.start();
+    await sb.install(sb.portal, eventsUrl());
+    const token = sb.issueTokens(sb.portal).access_token;
+    const r = await callRest(sb.restUrl, 'imbot.v2.Bot.register', {
+      auth: token,
+      fields: { code: 'flaky', properties: { name: 'Flaky' }, eventMode: 'fetch' },
+    });
+    const botId = r.body.result.bot.id as number;
+    const stored = async () => (await gateway.store.listEvents({ code: 'ONIMBOTV2MESSAGEADD' })).length;
+    await until(async () => (await gateway.store.listPullCursors({ kind: 'bot' })).length === 1);
+    // Two failures: within the budget (the first attempt and two retries), the pull goes on.
+    sb.faults.set({
+      methodErrors: { 'imbot.v2.Event.get': { status: 500, error: 'INTERNAL_SERVER_ERROR', times: 2 } },
+    });
+    await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: 'one' });
+    await until(async () => (await stored()) === 1);
+    expect((await gateway.store.listPullCursors())[0]).toMatchObject({ status: 'active', lastError: null });
+    // Failing for good: parked after three attempts, nothing lost; requeued, it goes on.
+    sb.faults.set({
+      methodErrors: { 'imbot.v2.Event.get': { status: 500, error: 'INTERNAL_SERVER_ERROR', times: 3 } },
+    });
+    await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: 'two' });
+    await until(async () => (await gateway.store.listPullCursors({ status: 'parked' })).length === 1);
+    const [parked] = await gateway.store.listPullCursors({ status: 'parked' });
+    expect(parked!.lastError).toMatch(/INTERNAL_SERVER_ERROR|Internal/i);
+    expect(await stored()).toBe(1);
+    expect(await gateway.store.requeuePullCursors([parked!.id], Date.now())).toBe(1);
+    await until(async () => (await stored()) === 2);
+  });
+});
+
 describe('offline events', () => {
   const bindOffline = async (token: string) => {
     for (const event of ['ONIMCONNECTORMESSAGEADD', 'ONIMCONNECTORMESSAGEUPDATE', 'ONIMCONNECTORMESSAGEDELETE'])
