@@ -151,7 +151,13 @@ export class Gateway {
           clients: this.bitrix,
           owner: this.worker.owner,
           logger: this.logger,
-          onStored: () => this.worker.wake(),
+          onStored: (count, delivery, duplicates) => {
+            if (count > 0) {
+              metrics.pulled.inc({ delivery, duplicate: 'false' }, count);
+              this.worker.wake();
+            }
+            if (duplicates > 0) metrics.pulled.inc({ delivery, duplicate: 'true' }, duplicates);
+          },
         })
       : undefined;
     if (this.puller) {

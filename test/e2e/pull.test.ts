@@ -91,6 +91,9 @@ describe('Chatbots 2.0 fetch mode', () => {
     expect(replies.map((c) => (c.params.fields as { message: string }).message).sort()).toEqual(
       texts.map((t) => `Received: ${t}`).sort(),
     );
+    expect(await gateway.metrics.registry.getSingleMetricAsString('b24gw_events_pulled_total')).toContain(
+      `b24gw_events_pulled_total{delivery="fetch",duplicate="false"} ${texts.length}`,
+    );
     const [cursor] = await gateway.store.listPullCursors({ kind: 'bot' });
     expect(cursor).toMatchObject({ target: String(botId), status: 'active', pulled: texts.length });
 

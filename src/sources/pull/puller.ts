@@ -42,8 +42,8 @@ export interface PullerOptions extends PullOptions {
   owner: string;
   logger?: Logger;
   now?: () => number;
-  /** Called after a pull stored new events (to wake the worker). */
-  onStored?: (count: number) => void;
+  /** Called after each pull that got events: how many were new (the worker has work) and how many were stored before. */
+  onStored?: (count: number, delivery: 'fetch' | 'offline', duplicates: number) => void;
 }
 
 /** Retries of a failed pull: quick at first, then hourly; about a day before the cursor is parked. */
@@ -91,7 +91,8 @@ export class Puller {
   private readonly loop: QueueLoop<PullCursor>;
   private readonly o: Required<Omit<PullerOptions, 'authConnector' | 'onStored'>> &
     Pick<PullerOptions, 'authConnector' | 'onStored'>;
-  private discovering: Promise<void> | undefined;
+  /** Looks under way: every portal's (key ''), or one portal's (its member_id). */
+  private readonly discovering = new Map<string, Promise<void>>();
   private discoverTimer: NodeJS.Timeout | undefined;
 
   constructor(options: PullerOptions) {
@@ -148,7 +149,7 @@ export class Puller {
 
   async stop(): Promise<void> {
     clearInterval(this.discoverTimer);
-    await this.discovering;
+    await Promise.all(this.discovering.values());
     await this.loop.stop();
   }
 
@@ -160,7 +161,7 @@ export class Puller {
   /** Something waits in a portal's queues (ONOFFLINEEVENT, a bot registered): its cursors are due now. */
   async wake(memberId: string, kind?: PullKind): Promise<void> {
     // A look at the portal begun before the news may have found no binding yet: it ends first.
-    await this.discovering;
+    await Promise.all([this.discovering.get(''), this.discovering.get(memberId)]);
     const now = this.o.now();
     if (kind === 'offline' && this.o.offline)
       await this.o.store.keepPullCursors([this.offlineTarget(memberId)], now, newProcessId);
@@ -174,9 +175,12 @@ export class Puller {
    * and retires those of bots that are gone. A portal that cannot be asked now keeps its cursors.
    */
   discover(memberId?: string): Promise<void> {
-    const run = (this.discovering ??= this.discoverAll(memberId).finally(() => {
-      if (this.discovering === run) this.discovering = undefined;
-    }));
+    const key = memberId ?? '';
+    let run = this.discovering.get(key);
+    if (!run) {
+      run = this.discoverAll(memberId).finally(() => this.discovering.delete(key));
+      this.discovering.set(key, run);
+    }
     return run;
   }
 
@@ -223,8 +227,7 @@ export class Puller {
             await this.o.store.keepPullCursors([this.offlineTarget(memberId)], now, newProcessId);
             await this.o.store.wakePullCursors(memberId, 'offline', now);
           } else await this.o.store.retirePullCursors(memberId, 'offline', [], now);
-        } else
-          this.o.logger.warn({ err: item.error, member: memberId }, 'event.get failed: offline queue not looked up');
+        } else this.lookupFailed(memberId, 'event.get', item.error);
       }
       if (this.o.fetch) {
         const item = items[i++]!;
@@ -234,11 +237,20 @@ export class Puller {
           const added = await this.o.store.keepPullCursors(targets, now);
           await this.o.store.retirePullCursors(memberId, 'bot', ids, now);
           if (added > 0) this.o.logger.info({ member: memberId, bots: ids }, 'pulling fetch-mode bots');
-        } else
-          this.o.logger.warn({ err: item.error, member: memberId }, 'imbot.v2.Bot.list failed: bots not looked up');
+        } else this.lookupFailed(memberId, 'imbot.v2.Bot.list', item.error);
       }
     }
     if (this.o.userEvents) await this.o.store.keepPullCursors([{ memberId, kind: 'user', target: '' }], now);
+  }
+
+  /** An application without the scope (a connector without `imbot`) is told at debug level, not warned every minute. */
+  private lookupFailed(memberId: string, method: string, err: BitrixApiError): void {
+    const expected = ['insufficient_scope', 'ACCESS_DENIED', 'ERROR_METHOD_NOT_FOUND', 'SCOPE_ERROR'].includes(
+      err.code,
+    );
+    const line = { err, member: memberId, method };
+    if (expected) this.o.logger.debug(line, `${method} is not allowed to the application: not looked up`);
+    else this.o.logger.warn(line, `${method} failed: not looked up now`);
   }
 
   /** The fetch-mode bots of Bot.list, every page. */
@@ -259,9 +271,7 @@ export class Puller {
 
   private async pull(cursor: PullCursor, lease: Lease): Promise<void> {
     try {
-      const stored =
-        cursor.kind === 'offline' ? await this.pullOffline(cursor, lease) : await this.fetch(cursor, lease);
-      if (stored > 0) this.o.onStored?.(stored);
+      await (cursor.kind === 'offline' ? this.pullOffline(cursor, lease) : this.fetch(cursor, lease));
     } catch (e) {
       if (lease.lost) return;
       lease.finishing();
@@ -361,6 +371,7 @@ export class Puller {
       return -1;
     }
     const fresh = results.filter((r) => !r.duplicate).length;
+    if (events.length > 0) this.o.onStored?.(fresh, delivery, events.length - fresh);
     if (events.length > 0)
       this.o.logger.debug(
         { cursor: cursor.id, member: cursor.memberId, kind: cursor.kind, pulled: events.length, fresh },
