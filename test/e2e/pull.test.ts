@@ -103,6 +103,32 @@ describe('Chatbots 2.0 fetch mode', () => {
   });
 });
 
+describe('im.v2 user events', () => {
+  it("with userEvents, the authorized user's im.v2 log is pulled too", async () => {
+    const gateway = await startGateway({
+      offline: false,
+      userEvents: true,
+      idleMs: 50,
+      fetchGapMs: 10,
+      discoverMs: 100,
+    });
+    gateway.start();
+    await sb.install(sb.portal, eventsUrl());
+    const token = sb.issueTokens(sb.portal).access_token;
+    expect((await callRest(sb.restUrl, 'im.v2.Event.subscribe', { auth: token })).body.result).toBe(true);
+    const r = await callRest(sb.restUrl, 'imbot.v2.Bot.register', {
+      auth: token,
+      fields: { code: 'peer', properties: { name: 'Peer' }, eventMode: 'fetch' },
+    });
+    const botId = r.body.result.bot.id as number;
+    await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: 'to the log', userId: 1 });
+    await until(async () => (await gateway.store.listEvents({ code: 'ONIMV2MESSAGEADD' })).length > 0);
+    const [event] = await gateway.store.listEvents({ code: 'ONIMV2MESSAGEADD' });
+    expect(event!.delivery).toBe('fetch');
+    expect((await gateway.store.listPullCursors({ kind: 'user' })).length).toBe(1);
+  });
+});
+
 describe('failures', () => {
   it('a pull that fails is retried on its schedule; its budget spent, it is parked until requeued', async () => {
     const gateway = await startGateway({
