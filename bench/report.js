@@ -7,7 +7,7 @@
  * @typedef {{ id: string, short: string, label: string, durability: string, color: string, instances: number }} TargetInfo
  * @typedef {object} Results
  * @property {'quick' | 'full'} mode
- * @property {{ concurrency: number[], seconds: number, warmupSeconds: number, decodeRounds: number, decodeRoundMs: number, chats: number, e2e: import('./e2e.js').EndToEndLoad, customers?: import('./customers.js').CustomerLoad }} settings
+ * @property {{ concurrency: number[], seconds: number, warmupSeconds: number, decodeRounds: number, decodeRoundMs: number, chats: number, e2e: import('./e2e.js').EndToEndLoad, customers?: import('./customers.js').CustomerLoad, pull?: import('./pull.js').PullLoad }} settings
  * @property {ReturnType<typeof import('./machine.js').describeMachine> & { loadavg1AtStart: number | null, postgres: { url: string, version: string, settings: Record<string, string> } | null }} machine
  * @property {TargetInfo[]} targets
  * @property {IntakeCell[]} intake
@@ -17,6 +17,7 @@
  * @property {import('./decode.js').DecodeRow[]} decode
  * @property {import('./e2e.js').EndToEndResult[]} e2e
  * @property {import('./customers.js').CustomerResult[]} [customers]  the customers' side: channel → gateway → Bitrix24
+ * @property {import('./pull.js').PullResult[]} [pulls]  the pull modes: a backlog kept by the portal, taken by serve --pull
  * @property {{ id: string, error: string }[]} e2eErrors  end-to-end runs that could not run (install failed, a process did not start…)
  * @property {Record<string, import('./noise.js').NoiseResult | null>} noise  per phase (intake target or end-to-end run), and `before` (1 s before the run)
  * @property {string[]} skipped  cells not run, and why
@@ -455,6 +456,7 @@ export function summarize(r) {
   for (const d of r.decode) if (!d.equal) flags.push(`decode ${d.name}: decodeForm and qs.parse differ`);
   for (const x of r.e2e ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
   for (const x of r.customers ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
+  for (const x of r.pulls ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
   for (const x of r.e2eErrors ?? []) flags.push(`${x.id}: could not run: ${x.error.slice(0, 500)}`);
   /** @type {string[]} */
   const notes = [];
@@ -518,6 +520,62 @@ export function summarize(r) {
       .filter(Boolean)
       .join(' ') || 'gateway or bare target not run: no verdict';
   return { ratios, flags, notes, verdict };
+}
+
+/**
+ * The pull modes: a backlog the portal kept, taken by serve --pull; beside the webhook figures.
+ * @param {Results} r
+ */
+export function pullTable(r) {
+  if (!r.pulls?.length) return '';
+  return table(
+    [
+      'run',
+      'backlog',
+      'per pull',
+      'stored',
+      'stored twice',
+      '**events/s pulled**',
+      '**events/s processed**',
+      'pull requests',
+      'REST per 1,000 events',
+      'left in the portal',
+      'check',
+    ],
+    r.pulls.map((x) => [
+      x.id,
+      fmt.int(x.load.events),
+      fmt.int(x.load.limit),
+      fmt.int(x.stored),
+      fmt.int(x.twice),
+      `**${fmt.int(x.pulledPerSec)}**`,
+      `**${fmt.int(x.processedPerSec)}**`,
+      fmt.int(x.rest.requests),
+      String(x.rest.per1000 ?? '—'),
+      fmt.int(x.leftInPortal),
+      x.problems.length ? `**FLAGGED** ${x.problems.join('; ')}` : 'ok',
+    ]),
+  );
+}
+
+/** @param {Results} r */
+function pullBlock(r) {
+  const p = r.settings.pull;
+  if (!r.pulls?.length || !p) return '';
+  return `## The pull modes: a backlog kept by Bitrix24, taken by \`serve --pull\`
+
+The sandbox keeps ${fmt.int(p.events)} events while the gateway is down: a Chatbots 2.0 bot's \`imbot.v2.Event.get\` queue (fetch mode,
+${fmt.int(p.chats)} group chats), or the portal's offline queue (\`event.bind\` with \`event_type=offline\`, connector messages in
+${fmt.int(p.chats)} chats). Then the gateway starts (\`serve --pull --pull-limit ${p.limit}\`) and takes them: each page committed with the
+cursor's position, then confirmed (the next Event.get's \`offset\`; \`event.offline.clear\`).
+
+- **events/s pulled** — events stored ÷ time from the gateway's start to the last one stored.
+- **events/s processed** — events done ÷ time from the start to the last one done (the worker runs while the pulls go on).
+- Fetch mode is paced as the docs ask: while events come, one Event.get of a bot every 2 s at most, so ${fmt.int(p.limit)} events every 2 s is its ceiling.
+
+${pullTable(r)}
+
+`;
 }
 
 /** @param {Results} r */
@@ -619,7 +677,7 @@ ${integrityTable(r)}
 
 ${memoryTable(r)}
 
-${e2eBlock}${customersBlock(r)}## Machine load during each phase
+${e2eBlock}${customersBlock(r)}${pullBlock(r)}## Machine load during each phase
 
 Other processes on the same cores (tests, builds) lower every number. *machine busy* is from /proc/stat; *bench* is this
 process (load generator, sandbox), the servers it started and the PostgreSQL backends of its databases; *other* is the rest.

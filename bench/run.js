@@ -16,6 +16,7 @@ import { chartSvg } from './chart.js';
 import { benchDecode } from './decode.js';
 import { CONSOLE_GOAL_MS, consoleTable, runConsoleBench } from './console.js';
 import { customerSetups, runCustomers } from './customers.js';
+import { pullSetups, runPull } from './pull.js';
 import { endToEndSetups, runEndToEnd } from './e2e.js';
 import { bodySource, loadFixtures, portalTokens, runCell } from './load.js';
 import { describeMachine } from './machine.js';
@@ -35,6 +36,7 @@ import {
   markdown,
   memoryTable,
   noiseTable,
+  pullTable,
   postgresTable,
   ratioTable,
   summarize,
@@ -58,6 +60,7 @@ Options:
   --e2e-chats <n>     chats the end-to-end load spreads over (200)
   --customer-rate <n> customer actions per second the channel offers (300)
   --console-rows <n>  events stored for the console's list (1000000)
+  --pull-events <n>   the backlog each pull-mode run takes (quick 3,000, full 20,000)
   -h, --help          this text
 `;
 const parse = () =>
@@ -73,6 +76,7 @@ const parse = () =>
       'e2e-chats': { type: 'string' },
       'customer-rate': { type: 'string' },
       'console-rows': { type: 'string', default: '1000000' },
+      'pull-events': { type: 'string' },
     },
   }).values;
 /** @type {ReturnType<typeof parse>} */
@@ -128,6 +132,14 @@ const customerLoad = {
   drainSeconds: 60,
 };
 if (values['customer-rate']) customerLoad.rate = Number(values['customer-rate']);
+/** @type {import('./pull.js').PullLoad} */
+const pullLoad = {
+  events: values.full ? 20_000 : 3_000,
+  limit: 1_000,
+  chats: 50,
+  waitSeconds: values.full ? 300 : 120,
+};
+if (values['pull-events']) pullLoad.events = Number(values['pull-events']);
 const chats = Number(values.chats);
 const only = values.only?.split(',').map((s) => s.trim());
 /** The console's events list at a million stored events, on each database. */
@@ -141,6 +153,7 @@ const allIds = [
   ...endToEndSetups.map((s) => s.id),
   ...customerSetups.map((s) => s.id),
   ...consoleSetups.map((s) => s.id),
+  ...pullSetups.map((s) => s.id),
 ];
 if (only && !only.every((id) => allIds.includes(id))) {
   process.stderr.write(`B24GW_BAD_CONFIG: --only takes ${allIds.join(',')}; got ${values.only}\n`);
@@ -150,6 +163,7 @@ const chosen = only ? targets.filter((t) => only.includes(t.id)) : targets;
 const chosenE2e = only ? endToEndSetups.filter((s) => only.includes(s.id)) : endToEndSetups;
 const chosenCustomers = only ? customerSetups.filter((s) => only.includes(s.id)) : customerSetups;
 const chosenConsole = only ? consoleSetups.filter((s) => only.includes(s.id)) : consoleSetups;
+const chosenPulls = only ? pullSetups.filter((s) => only.includes(s.id)) : pullSetups;
 
 const root = new URL('..', import.meta.url).pathname;
 if (!existsSync(join(root, 'dist/cli/main.js')))
@@ -215,6 +229,13 @@ const customerRuns = chosenCustomers.filter((s) => {
   return false;
 });
 const consoleRuns = chosenConsole.filter((s) => {
+  if (s.db !== 'postgres' || !pgDown) return true;
+  skipped.push(
+    `${s.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`,
+  );
+  return false;
+});
+const pullRuns = chosenPulls.filter((s) => {
   if (s.db !== 'postgres' || !pgDown) return true;
   skipped.push(
     `${s.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`,
@@ -428,10 +449,35 @@ try {
     }
   }
 
+  /** @type {import('./pull.js').PullResult[]} */
+  const pulls = [];
+  if (pullRuns.length)
+    log(
+      `\nthe pull modes: a backlog of ${pullLoad.events} events kept by the sandbox (a fetch-mode bot's queue, the offline queue), taken by serve --pull --pull-limit ${pullLoad.limit}`,
+    );
+  for (const [i, setup] of pullRuns.entries()) {
+    const head = `  [${i + 1}/${pullRuns.length}] ${setup.id.padEnd(19)}`;
+    try {
+      const r = await runPull(setup, pullLoad, {
+        dir,
+        progress: (line) => log(`${head} … ${line}`),
+        onKill: (k) => killers.push(k),
+      });
+      pulls.push(r);
+      log(
+        `${head} ${fmt.int(r.pulledPerSec).padStart(5)} events/s pulled, ${fmt.int(r.processedPerSec)} events/s processed  stored ${r.stored}, done ${r.done}, twice ${r.twice}, left in the portal ${r.leftInPortal}  REST ${r.rest.per1000 ?? '—'}/1,000 events  ${r.problems.length ? `FLAGGED: ${r.problems.join('; ')}` : 'ok'}`,
+      );
+    } catch (e) {
+      const error = /** @type {Error} */ (e).message || String(e);
+      e2eErrors.push({ id: setup.id, error });
+      log(`${head} FLAGGED: could not run: ${error.slice(0, 2000)}`);
+    }
+  }
+
   const runSeconds = Math.round((performance.now() - runStarted) / 100) / 10;
   const base = {
     mode,
-    settings: { ...settings, chats, e2e: e2eLoad, customers: customerLoad },
+    settings: { ...settings, chats, e2e: e2eLoad, customers: customerLoad, pull: pullLoad },
     machine: { ...machine, loadavg1AtStart: load.loadavg1, postgres },
     targets: intakeTargets.map((t) => ({
       id: t.id,
@@ -448,6 +494,7 @@ try {
     e2e,
     customers,
     console: consoleResults,
+    pulls,
     e2eErrors,
     noise,
     skipped,
@@ -487,6 +534,7 @@ try {
     e2eMemoryTable(results),
     customerTable(results),
     consoleTable(consoleResults),
+    pullTable(results),
     noiseTable(results),
     decodeTable(results),
   ];

@@ -11,6 +11,7 @@ import { Intake, type IntakeOptions } from './intake/intake.js';
 import type { ConnectorStateStore } from './store/state/types.js';
 import { HandlerRegistry, type ErrorHandler, type EventFor, type Handler } from './worker/handlers.js';
 import { Retention, type RetentionOptions } from './worker/retention.js';
+import { Puller, type PullOptions } from './sources/pull/puller.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import { createNodeHandler, type NodeHandlerOptions } from './intake/node.js';
 import { handleFetch } from './intake/fetch.js';
@@ -45,6 +46,11 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
    * kept and sent to Bitrix24. On whenever a channel is configured.
    */
   customers?: CustomerOptions;
+  /**
+   * Pull what Bitrix24 keeps for the application instead of posting it: Chatbots 2.0 bots in fetch
+   * mode and the offline event queue, on every installed portal (`serve --pull`). Runs with the worker.
+   */
+  pull?: boolean | PullOptions;
 }
 
 export interface CustomerOptions {
@@ -84,6 +90,8 @@ export class Gateway {
   readonly customers: CustomerIntake;
   /** Sends what the customers did to Bitrix24 (the customer outbox), when a channel (or `customers`) is configured. */
   readonly customerSender: CustomerSender | undefined;
+  /** Pulls fetch-mode bots' events and the offline queue, when `pull` is set. */
+  readonly puller: Puller | undefined;
 
   constructor(options: GatewayOptions = {}) {
     checkChannel(options);
@@ -137,6 +145,29 @@ export class Gateway {
       const statuses = sender && ((list: NewStatus[]) => this.store.enqueueStatuses(list).then(() => sender.wake()));
       const builtin = builtinHandler({ state: this.state, channel: options.channel, statuses });
       for (const code of connectorCodes) this.handlers.on(code, builtin);
+    }
+    this.puller = options.pull
+      ? new Puller({
+          ...(options.pull === true ? {} : options.pull),
+          store: this.store,
+          clients: this.bitrix,
+          owner: this.worker.owner,
+          logger: this.logger,
+          onStored: (count, delivery, duplicates) => {
+            if (count > 0) {
+              metrics.pulled.inc({ delivery, duplicate: 'false' }, count);
+              this.worker.wake();
+            }
+            if (duplicates > 0) metrics.pulled.inc({ delivery, duplicate: 'true' }, duplicates);
+          },
+        })
+      : undefined;
+    if (this.puller) {
+      const puller = this.puller;
+      // Stored events tell the puller what changed, whichever instance or thread received them.
+      this.handlers.on('ONOFFLINEEVENT', (_e, ctx) => puller.wake(ctx.memberId, 'offline'));
+      this.handlers.on('ONIMBOTV2DELETE', (_e, ctx) => puller.discover(ctx.memberId));
+      this.handlers.on('ONAPPINSTALL', (_e, ctx) => puller.discover(ctx.memberId));
     }
     const channelSecret = options.channel && 'secret' in options.channel ? options.channel.secret : undefined;
     this.customerSender =
@@ -200,14 +231,16 @@ export class Gateway {
   /** Starts processing stored events and customer actions (and pruning old events, with `retention`). Intake works without it. */
   start(): this {
     this.worker.start();
+    this.puller?.start();
     this.statuses?.start();
     this.customerSender?.start();
     this.retention?.start();
     return this;
   }
 
-  /** Runs everything runnable now: events, then the delivery statuses they left, then the customer actions. For tests and scripts. */
+  /** Runs everything runnable now: pulls (with `pull`), events, then the delivery statuses they left, then the customer actions. For tests and scripts. */
   async drain(): Promise<void> {
+    await this.puller?.drain();
     await this.worker.drain();
     await this.statuses?.drain();
     await this.customerSender?.drain();
@@ -250,6 +283,7 @@ export class Gateway {
   /** Finishes the events in flight, then closes the store. */
   async close(): Promise<void> {
     await this.retention?.stop();
+    await this.puller?.stop();
     await this.worker.stop();
     await this.statuses?.stop();
     await this.customerSender?.stop();

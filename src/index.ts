@@ -78,8 +78,16 @@ export {
   type PruneQuery,
   type CustomerActionRecord,
   type CustomerActionStatus,
+  type Delivery as EventDelivery,
+  type PullCursor,
+  type PullKind,
+  type PullTarget,
+  type PullStatus,
 } from './store/types.js';
 export { pruneAll, type PruneLoopOptions } from './store/prune.js';
+
+// Pulling: Chatbots 2.0 fetch mode and offline events
+export { Puller, pullSchedule, type PullOptions, type PullerOptions } from './sources/pull/puller.js';
 
 // Logging
 export { createLogger, type Logger, type LoggerOption } from './log.js';

@@ -68,6 +68,12 @@ export class Metrics {
     labelNames: ['event', 'duplicate'],
     registers: [this.registry],
   });
+  readonly pulled = new Counter({
+    name: 'b24gw_events_pulled_total',
+    help: 'Events pulled from Bitrix24 (serve --pull), by delivery (fetch, offline) and whether they were stored before',
+    labelNames: ['delivery', 'duplicate'],
+    registers: [this.registry],
+  });
   readonly rejected = new Counter({
     name: 'b24gw_events_rejected_total',
     help: 'Deliveries refused, by error code',

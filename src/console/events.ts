@@ -1,7 +1,9 @@
 import { GatewayError } from '../errors.js';
 import { EVENT_STATUSES } from '../store/queries/events.js';
 import { PAGE_MAX } from '../store/queries/browse.js';
-import type { EventBrowse, EventPage, EventQuery, EventStatus, Store } from '../store/types.js';
+import type { Delivery, EventBrowse, EventPage, EventQuery, EventStatus, Store } from '../store/types.js';
+
+const DELIVERIES: readonly Delivery[] = ['webhook', 'fetch', 'offline'];
 
 /**
  * The events list and replay as the console's API and the CLI's `events` and `replay` run them:
@@ -14,8 +16,8 @@ const bad = (message: string) => new GatewayError('B24GW_BAD_INPUT', message);
 export function checkBrowse(q: EventBrowse): EventBrowse {
   if (q.status !== undefined && !EVENT_STATUSES.includes(q.status))
     throw bad(`status must be one of ${EVENT_STATUSES.join(', ')}, got "${q.status}"`);
-  if (q.contentType !== undefined && q.contentType !== 'form' && q.contentType !== 'json')
-    throw bad(`mode must be form or json, got "${String(q.contentType)}"`);
+  if (q.delivery !== undefined && !DELIVERIES.includes(q.delivery))
+    throw bad(`mode must be one of ${DELIVERIES.join(', ')}, got "${String(q.delivery)}"`);
   if (q.line !== undefined && q.memberId === undefined) throw bad('a line filter needs a portal (member id)');
   if (q.chat !== undefined && q.line === undefined) throw bad('a chat filter needs its line');
   if (q.limit !== undefined && (q.limit < 1 || q.limit > PAGE_MAX))
@@ -62,7 +64,7 @@ export function browseFromQuery(params: URLSearchParams): EventBrowse {
     chat: text('chat'),
     since: time('since'),
     until: time('until'),
-    contentType: text('mode') as 'form' | 'json' | undefined,
+    delivery: text('mode') as Delivery | undefined,
     search: text('q'),
     before: num('before'),
     limit: num('limit'),

@@ -67,7 +67,7 @@ async function botsSeen(store: Store, memberId: string): Promise<BotSeen[]> {
         bots.set(b.id, {
           id: b.id,
           code: b.code ?? known?.code ?? null,
-          eventMode: b.eventMode ?? (summary.contentType === 'form' ? 'webhook' : 'fetch'),
+          eventMode: b.eventMode ?? (summary.delivery === 'fetch' ? 'fetch' : 'webhook'),
           lastEventAt: summary.receivedAt,
           lastEventId: summary.id,
         });

@@ -102,6 +102,7 @@ export async function diagnose(o: DoctorOptions): Promise<Check[]> {
   } catch (e) {
     checks.push(fail('bindings', `event.get failed: ${message(e)}`, "check the application's scopes on the portal"));
   }
+  if (bindings?.some((b) => b.offline)) checks.push(await offlineQueue(call));
   checks.push(await roundTrip(o, client, bindings, now));
   checks.push(await checkConnector(o, call));
   checks.push(budget(limits, level, times));
@@ -135,7 +136,26 @@ async function checkToken(client: PortalClient, call: <T>(method: string) => Pro
   }
 }
 
+/** The connector's events all wait in the offline queue: serve --pull takes them, woken by ONOFFLINEEVENT when it is bound. */
+function checkOfflineBindings(bindings: Binding[]): Check | undefined {
+  const plan = planBindings(connectorEvents, bindings, { offline: true });
+  if (plan.kept.length === 0) return undefined;
+  if (plan.missing.length > 0 || plan.stale.length > 0)
+    return fail(
+      'bindings',
+      `offline: ${plan.kept.length} of ${connectorEvents.length} events${plan.missing.length ? `; not bound: ${plan.missing.join(', ')}` : ''}${plan.stale.length ? `; also bound elsewhere: ${plan.stale.map((b) => `${b.event} → ${b.handler}`).join(', ')}` : ''}`,
+      'run b24-im-gateway connector setup --offline (with --url, ONOFFLINEEVENT is posted to the gateway)',
+    );
+  const news = bindings.find((b) => b.event === 'ONOFFLINEEVENT' && !b.offline);
+  return pass(
+    'bindings',
+    `all ${connectorEvents.length} events wait in the portal's offline queue (serve --pull takes them)${news ? `; ONOFFLINEEVENT goes to ${news.handler}` : '; ONOFFLINEEVENT is not bound: the queue is polled'}`,
+  );
+}
+
 function checkBindings(bindings: Binding[], url: string | undefined): Check {
+  const offline = url === undefined ? checkOfflineBindings(bindings) : undefined;
+  if (offline) return offline;
   const online = bindings.filter((b) => !b.offline && connectorEvents.includes(b.event));
   const target = url ?? mostCommon(online.map((b) => b.handler));
   if (target === undefined) {
@@ -351,9 +371,54 @@ async function local(o: DoctorOptions): Promise<Check[]> {
           'outboxes',
           `${statuses.pending} delivery statuses and ${actions.pending} customer actions waiting, none dead`,
         );
-  return [
-    inbox,
-    outbox,
-    skip('offline queue', 'not checked: this version does not pull offline events or Chatbots 2.0 fetch-mode events'),
-  ];
+  return [inbox, outbox, await pulls(o)];
+}
+
+/** What waits in the portal's offline queue (event.offline.list): its depth, and records marked failed. */
+async function offlineQueue(call: <T>(method: string, params?: Record<string, unknown>) => Promise<T>): Promise<Check> {
+  try {
+    const all = await call<unknown>('event.offline.list', {});
+    const failed = await call<unknown>('event.offline.list', { filter: { ERROR: 1 } });
+    const count = (r: unknown) => (Array.isArray(r) ? r.length : 0);
+    const depth = count(all);
+    const errors = count(failed);
+    const detail = `${depth}${depth >= 50 ? ' or more' : ''} records waiting in the portal, ${errors} marked failed`;
+    return errors > 0
+      ? fail(
+          'offline queue',
+          detail,
+          'records the gateway could not read are kept as invalid events: b24-im-gateway events --status invalid shows them',
+        )
+      : pass('offline queue', detail);
+  } catch (e) {
+    return fail(
+      'offline queue',
+      `event.offline.list failed: ${message(e)}`,
+      "event.offline.* need an administrator's token",
+    );
+  }
+}
+
+/** The gateway's pull cursors of the portal: what it pulls, and any it gave up on. */
+async function pulls(o: DoctorOptions): Promise<Check> {
+  const cursors = await o.store.listPullCursors({ memberId: o.memberId });
+  const live = cursors.filter((c) => c.status !== 'gone');
+  if (live.length === 0)
+    return skip(
+      'pulls',
+      'nothing pulled from this portal (no fetch-mode bots or offline bindings seen by serve --pull)',
+    );
+  const name = (c: (typeof live)[number]) =>
+    c.kind === 'bot' ? `bot ${c.target}` : c.kind === 'user' ? 'user events' : 'offline queue';
+  const parked = live.filter((c) => c.status === 'parked');
+  const detail = live
+    .map((c) => `${name(c)}: ${c.pulled} pulled${c.lastError ? `, last error ${c.lastError}` : ''}`)
+    .join('; ');
+  return parked.length > 0
+    ? fail(
+        'pulls',
+        `${parked.map(name).join(', ')} parked after repeated failures; ${detail}`,
+        'fix the cause, then b24-im-gateway replay --pulls pulls them again',
+      )
+    : pass('pulls', detail);
 }

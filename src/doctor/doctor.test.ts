@@ -125,6 +125,41 @@ describe('doctor', () => {
     ).toMatchObject({ ok: false, detail: 'nope is not registered on the portal' });
   });
 
+  it('offline: setup binds the events to the queue and ONOFFLINEEVENT to the gateway, once; the doctor shows the queue and the pulls', async () => {
+    const memberId = await open();
+    const client = clients.forPortal(memberId);
+    const options = {
+      id: 'acme',
+      name: 'Acme',
+      icon: '<svg/>',
+      placementHandler: 'https://x.example/s',
+      lines: [1],
+      delivery: { offline: true as const, wakeUrl: 'http://127.0.0.1:9/events' },
+    };
+    const first = await setupConnector(client, options);
+    expect(first.steps.filter((s) => s.outcome === 'done').map((s) => s.summary)).toContain(
+      'bind ONOFFLINEEVENT to http://127.0.0.1:9/events',
+    );
+    const again = await setupConnector(client, options);
+    expect(again.steps.filter((s) => s.method === 'event.bind' && s.outcome !== 'kept')).toEqual([]);
+    expect(sb.portal.handlers.filter((h) => h.offline === 1).length).toBe(8);
+    await sb.act.operatorWrites(sb.portal, { connector: 'acme', line: 1, externalChatId: 'e', text: 'waiting' });
+    sb.portal.offline.records[0]!.ERROR = 1;
+    await store.keepPullCursors([{ memberId, kind: 'offline', target: '' }], 1);
+    const [c] = await store.claimPullCursors('w', 1, 1_000, 1, 1);
+    await store.finishPullCursor(c!.id, 'w', { ok: false, error: 'QUERY_LIMIT_EXCEEDED', retryAt: null }, 2);
+    const checks = byName(await diagnose({ store, clients, memberId, roundTripMs: 1 }));
+    expect(checks.bindings).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/offline queue.*ONOFFLINEEVENT goes to http:\/\/127.0.0.1:9\/events/),
+    });
+    expect(checks['offline queue']).toMatchObject({
+      ok: false,
+      detail: '1 records waiting in the portal, 1 marked failed',
+    });
+    expect(checks.pulls).toMatchObject({ ok: false, fix: expect.stringMatching(/replay --pulls/) });
+  });
+
   it('a portal the gateway does not hold: the first check fails and the local ones still run', async () => {
     await open();
     const checks = await diagnose({ store, clients, memberId: 'elsewhere', roundTripMs: 1 });
@@ -132,7 +167,7 @@ describe('doctor', () => {
       ['portal', false],
       ['inbox', true],
       ['outboxes', true],
-      ['offline queue', null],
+      ['pulls', null],
     ]);
   });
 });

@@ -50,7 +50,7 @@ export function setupUrl(setup: string | URL): string {
 /** The options the gateway of one role is built with: what only the worker uses stays with the worker. */
 export function optionsFor(role: 'intake' | 'worker', options: GatewayOptions): GatewayOptions {
   if (role === 'worker') return options;
-  const { channel, retention: _retention, ...intake } = options;
+  const { channel, retention: _retention, pull: _pull, ...intake } = options;
   // The intake verifies the channel's requests with its secret, and delivers nothing.
   const secret = options.customers?.secret ?? (channel && 'secret' in channel ? channel.secret : undefined);
   return { ...intake, state: false, ...(secret === undefined ? {} : { customers: { ...options.customers, secret } }) };

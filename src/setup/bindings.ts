@@ -11,8 +11,11 @@ export interface Binding {
   offline: boolean;
 }
 
-/** Where events go: POSTed to a URL, or kept in the portal's offline queue. */
-export type Delivery = { url: string } | { offline: true };
+/**
+ * Where events go: POSTed to a URL, or kept in the portal's offline queue (then, with `wakeUrl`,
+ * ONOFFLINEEVENT is posted there to say something is waiting).
+ */
+export type Delivery = { url: string } | { offline: true; wakeUrl?: string };
 
 /** event.get's answer, read leniently: `offline` is 0/1 or a boolean, `auth_type` a string or a number. */
 export function readBindings(result: unknown): Binding[] {

@@ -139,6 +139,22 @@ export async function setupConnector(client: PortalClient, o: ConnectorSetupOpti
     });
   for (const event of plan.missing)
     calls.push({ call: bindCall(event, o.delivery), summary: `bind ${event} to ${where(o.delivery)}` });
+  // Offline, the news that something waits is posted to the gateway, so it pulls at once.
+  const wake = 'offline' in o.delivery && o.delivery.wakeUrl ? { url: o.delivery.wakeUrl } : undefined;
+  if (wake) {
+    const news = planBindings(['ONOFFLINEEVENT'], bindings, wake);
+    for (const b of news.stale.filter((x) => !x.offline))
+      calls.push({ call: unbindCall(b), summary: `unbind ONOFFLINEEVENT from ${b.handler} (stale)` });
+    if (news.missing.length > 0)
+      calls.push({ call: bindCall('ONOFFLINEEVENT', wake), summary: `bind ONOFFLINEEVENT to ${wake.url}` });
+    else
+      steps.push({
+        outcome: 'kept',
+        method: 'event.bind',
+        params: { event: 'ONOFFLINEEVENT' },
+        summary: `ONOFFLINEEVENT already goes to ${wake.url}`,
+      });
+  }
   for (const event of plan.kept)
     steps.push({
       outcome: 'kept',
@@ -190,6 +206,9 @@ export async function teardownConnector(client: PortalClient, o: TeardownOptions
   );
   const calls: WriteCall[] = [];
   for (const b of ours) calls.push({ call: unbindCall(b), summary: `unbind ${b.event} from ${where(o.delivery)}` });
+  const wakeUrl = 'offline' in o.delivery ? o.delivery.wakeUrl : undefined;
+  for (const b of bindings.filter((x) => x.event === 'ONOFFLINEEVENT' && !x.offline && x.handler === wakeUrl))
+    calls.push({ call: unbindCall(b), summary: `unbind ONOFFLINEEVENT from ${b.handler}` });
   o.lines.forEach((line, i) => {
     if (active[i])
       calls.push({

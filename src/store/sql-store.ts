@@ -4,6 +4,8 @@ import * as browse from './queries/browse.js';
 import * as customers from './queries/customers.js';
 import * as events from './queries/events.js';
 import * as portals from './queries/portals.js';
+import * as pull from './queries/pull.js';
+import { sealedSecrets } from './secret-box.js';
 import * as statuses from './queries/statuses.js';
 import type { SecretBox } from './secret-box.js';
 import type { Dialect } from './sql/dialect.js';
@@ -18,6 +20,7 @@ import type {
   Attempt,
   CustomerActionQuery,
   CustomerActionRecord,
+  Delivery,
   EventQuery,
   EventStatus,
   NewEvent,
@@ -30,6 +33,11 @@ import type {
   PortalRecord,
   PortalTokens,
   PruneQuery,
+  PullCursor,
+  PullKind,
+  PullOutcome,
+  PullStatus,
+  PullTarget,
   Store,
   StoredEvent,
 } from './types.js';
@@ -67,6 +75,8 @@ export abstract class SqlStore implements Store {
   abstract withPortalLock<T>(memberId: string, fn: () => Promise<T>): Promise<T>;
   abstract onNewEvents(wake: () => void): Promise<() => void>;
   abstract ping(): Promise<boolean>;
+  /** Tells whoever waits for new events (onNewEvents) that some were stored outside the append. */
+  protected abstract announce(): Promise<void>;
   abstract close(): Promise<void>;
 
   getEvent(id: number): Promise<StoredEvent | undefined> {
@@ -123,10 +133,6 @@ export abstract class SqlStore implements Store {
 
   portalActivity(): Promise<PortalActivity[]> {
     return this.main.read(browse.portalActivity());
-  }
-
-  pullCursors(): Promise<Record<string, unknown>[] | null> {
-    return this.main.read(browse.pullCursors(this.dialect));
   }
 
   pruneEvents(query: PruneQuery): Promise<number> {
@@ -239,5 +245,68 @@ export abstract class SqlStore implements Store {
     mode: 'take' | 'fill',
   ): Promise<number> {
     return this.work.once(portals.rateSlot(memberId, limits, now, mode));
+  }
+
+  keepPullCursors(
+    targets: readonly PullTarget[],
+    now: number,
+    position: (t: PullTarget) => string | null = () => null,
+  ): Promise<number> {
+    return this.main.write(pull.keepPullCursors(targets, now, position));
+  }
+
+  retirePullCursors(memberId: string, kind: PullKind, keep: readonly string[], now: number): Promise<number> {
+    return this.main.once(pull.retirePullCursors(this.dialect, memberId, kind, keep, now));
+  }
+
+  claimPullCursors(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    maxAttempts: number,
+  ): Promise<PullCursor[]> {
+    return this.main.write(pull.claimPullCursors(this.dialect, owner, now, leaseMs, limit, maxAttempts));
+  }
+
+  renewPullCursors(ids: readonly number[], owner: string, until: number): Promise<number[]> {
+    return this.main.once(pull.renewPullCursors(this.dialect, ids, owner, until));
+  }
+
+  /** On the synced connection: a position is kept only with the events it confirms, on disk. */
+  async appendPulled(
+    cursorId: number,
+    owner: string,
+    events: readonly NewEvent[],
+    delivery: Delivery,
+    advance: { position: string | null; dueAt?: number; since?: number },
+    now: number,
+  ): Promise<AppendResult[] | undefined> {
+    const sealed = events.map((e) => sealedSecrets(e, this.box));
+    let results: AppendResult[];
+    try {
+      results = await this.main.write(pull.appendPulled(cursorId, owner, events, sealed, delivery, advance, now));
+    } catch (e) {
+      if (e === pull.LEASE_LOST) return undefined;
+      throw e;
+    }
+    if (results.some((r) => !r.duplicate)) await this.announce();
+    return results;
+  }
+
+  finishPullCursor(id: number, owner: string, outcome: PullOutcome, now: number): Promise<boolean> {
+    return this.main.once(pull.finishPullCursor(id, owner, outcome, now));
+  }
+
+  listPullCursors(query: { memberId?: string; kind?: PullKind; status?: PullStatus } = {}): Promise<PullCursor[]> {
+    return this.main.once(pull.listPullCursors(query));
+  }
+
+  wakePullCursors(memberId: string, kind: PullKind | undefined, now: number): Promise<number> {
+    return this.main.once(pull.wakePullCursors(memberId, kind, now));
+  }
+
+  requeuePullCursors(ids: readonly number[], now: number): Promise<number> {
+    return this.main.once(pull.requeuePullCursors(this.dialect, ids, now));
   }
 }

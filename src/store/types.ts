@@ -72,6 +72,9 @@ export interface PruneQuery {
   dryRun?: boolean;
 }
 
+/** How an event reached the gateway: posted to it, pulled with a Chatbots 2.0 `Event.get`, or taken from the offline queue. */
+export type Delivery = 'webhook' | 'fetch' | 'offline';
+
 export interface StoredEvent {
   id: number;
   memberId: string;
@@ -92,6 +95,8 @@ export interface StoredEvent {
   processedAt: number | null;
   /** The secrets kept apart for the handlers (see NewEvent.secrets): filled by claim, null elsewhere or once erased. */
   secrets?: string | null;
+  /** How it arrived; `webhook` when a store does not say. */
+  delivery?: Delivery;
 }
 
 /** One run of an event's handlers, kept for `events` and for people deciding about dead letters. */
@@ -172,6 +177,51 @@ export interface CustomerActionQuery {
   limit?: number;
 }
 
+/**
+ * What a puller pulls: one Chatbots 2.0 bot's queue (`bot`, target its id), one user's `im.v2`
+ * queue (`user`, target the user id), or a portal's offline queue (`offline`, target the
+ * `auth_connector`, empty for none).
+ */
+export type PullKind = 'bot' | 'user' | 'offline';
+
+export interface PullTarget {
+  memberId: string;
+  kind: PullKind;
+  target: string;
+}
+
+/** `parked`: its retry budget is spent and it waits for a person; `gone`: the bot (or binding) is no more. */
+export type PullStatus = 'active' | 'parked' | 'gone';
+
+/** One queue the gateway pulls, and where the pull stands. */
+export interface PullCursor extends PullTarget {
+  id: number;
+  /** The Event.get offset to send next (confirms what was stored), or the offline queue's process_id. */
+  position: string | null;
+  status: PullStatus;
+  /** When the next pull is due (unix ms). */
+  dueAt: number;
+  /** Failed pulls in a row (counted when claimed, reset by a pull that worked). */
+  attempts: number;
+  lastError: string | null;
+  /** Events this cursor stored, in all. */
+  pulled: number;
+  pulledAt: number | null;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+}
+
+/** How a pull ended: its cursor's new position, and when the next one is due (or, failed: retried at, or parked when null). */
+export type PullOutcome =
+  | {
+      ok: true;
+      position: string | null;
+      dueAt: number;
+      /** The due time the claim saw: a wake since (its due time changed) keeps the cursor due instead. */
+      since?: number;
+    }
+  | { ok: false; error: string; retryAt: number | null };
+
 export interface EventQuery {
   status?: EventStatus;
   memberId?: string;
@@ -195,8 +245,8 @@ export interface EventBrowse {
   since?: number | undefined;
   /** Unix ms: received before. */
   until?: number | undefined;
-  /** How the body came: `form` (a webhook POST) or `json` (a JSON POST or a fetched event). */
-  contentType?: 'form' | 'json' | undefined;
+  /** How the event came: posted (`webhook`), pulled from a fetch-mode bot's or a user's queue (`fetch`), or from the offline queue (`offline`). */
+  delivery?: Delivery | undefined;
   /** An event id, or a Bitrix24 message id: the events of the message's chat that name it. */
   search?: string | undefined;
   /** The cursor: events with a smaller id (the previous page's `next`). */
@@ -217,6 +267,7 @@ export interface EventSummary {
   attempts: number;
   lastError: string | null;
   contentType: 'form' | 'json';
+  delivery: Delivery;
   /** Deliveries of it after the first, each kept once. */
   duplicates: number;
 }
@@ -305,8 +356,6 @@ export interface Store {
   activity(since: number): Promise<Activity>;
   /** Each portal's last event and delivery problems. */
   portalActivity(): Promise<PortalActivity[]>;
-  /** The rows of the `pull_cursors` table (bots' fetched events), or null where the database has none. */
-  pullCursors(): Promise<Record<string, unknown>[] | null>;
   /** Puts events back to pending with a fresh retry budget (replay). Returns how many. */
   requeue(ids: readonly number[]): Promise<number>;
   /**
@@ -389,6 +438,53 @@ export interface Store {
    * of this thread on the file). Resolves to the function that stops it.
    */
   onNewEvents(wake: () => void): Promise<() => void>;
+
+  /**
+   * The pull cursors: keeps one for each target (a new one is due at once, a `gone` one comes back),
+   * with `position` as its first position. Returns how many were added or came back.
+   */
+  keepPullCursors(
+    targets: readonly PullTarget[],
+    now: number,
+    position?: (t: PullTarget) => string | null,
+  ): Promise<number>;
+  /** Marks `gone` the portal's active cursors of `kind` whose target is not in `keep`. Returns how many. */
+  retirePullCursors(memberId: string, kind: PullKind, keep: readonly string[], now: number): Promise<number>;
+  /**
+   * Leases up to `limit` due cursors (active, due, not held, or whose lease ran out) to `owner`
+   * until `now + leaseMs`, across portals; on PostgreSQL a cursor another instance holds is skipped.
+   * Failures are counted here: one whose lease ran out after `maxAttempts` attempts is parked instead.
+   */
+  claimPullCursors(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    maxAttempts: number,
+  ): Promise<PullCursor[]>;
+  /** Extends the leases `owner` still holds; returns the ids renewed. */
+  renewPullCursors(ids: readonly number[], owner: string, until: number): Promise<number[]>;
+  /**
+   * Stores pulled events (the intake's append: deduplicated by their key, which the source made
+   * unique, ordered by chat) and moves the cursor to `position`, in one transaction, only while
+   * `owner` holds the cursor; undefined (nothing written) when it does not. With `dueAt` the pull
+   * is also finished (the lease released); without it the lease is kept for what the run does next.
+   */
+  appendPulled(
+    cursorId: number,
+    owner: string,
+    events: readonly NewEvent[],
+    delivery: Delivery,
+    advance: { position: string | null; dueAt?: number; since?: number },
+    now: number,
+  ): Promise<AppendResult[] | undefined>;
+  /** Ends a claimed pull (see PullOutcome). False when the lease was lost: nothing is written. */
+  finishPullCursor(id: number, owner: string, outcome: PullOutcome, now: number): Promise<boolean>;
+  listPullCursors(query?: { memberId?: string; kind?: PullKind; status?: PullStatus }): Promise<PullCursor[]>;
+  /** Makes the portal's active cursors (of `kind`, or all) due now, those being pulled too (they are pulled again): something is waiting. Returns how many. */
+  wakePullCursors(memberId: string, kind: PullKind | undefined, now: number): Promise<number>;
+  /** Puts parked cursors back to active, due now, with a fresh budget. Returns how many. */
+  requeuePullCursors(ids: readonly number[], now: number): Promise<number>;
 
   /** The connector state, in the same database. */
   readonly state: ConnectorStateStore;

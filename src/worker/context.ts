@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { EventSecrets } from '../events/redact.js';
-import type { PortalRecord } from '../store/types.js';
+import type { Delivery, PortalRecord } from '../store/types.js';
 
 /** A bot's own credentials (`data.BOT[id]`, or Chatbots 2.0's `data.bot`): what a bot handler answers with. */
 export interface BotAuth {
@@ -15,6 +15,8 @@ export interface HandlerContext {
   /** 1 on the first run, more on retries. */
   attempt: number;
   memberId: string;
+  /** How the event arrived: posted (`webhook`), pulled with Event.get (`fetch`), or from the offline queue (`offline`). */
+  delivery: Delivery;
   /** The installed portal, when the gateway has it. */
   portal: PortalRecord | undefined;
   /** A REST client for this portal: tokens refreshed, limits respected. */

@@ -140,6 +140,7 @@ export class Worker {
       const ctx: HandlerContext = {
         eventId: stored.id,
         attempt: stored.attempts,
+        delivery: stored.delivery ?? 'webhook',
         memberId: stored.memberId,
         portal: await this.o.store.getPortal(stored.memberId),
         rest: this.o.rest(stored.memberId),

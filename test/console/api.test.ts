@@ -104,7 +104,7 @@ describe('the admin API the console uses (real HTTP, a gateway running on SQLite
     expect(p.portals).toHaveLength(1);
     expect(p.portals[0]).toMatchObject({ memberId: rig.memberId, hasOAuth: true, hasApplicationToken: true, dead: 1 });
     expect(JSON.stringify(p)).not.toContain(rig.sb.portal.applicationToken);
-    expect(p.pullCursors).toBeNull();
+    expect(p.pullCursors).toEqual([]);
     const o = (await get('/api/overview?minutes=10')).body;
     expect(o.minutes).toHaveLength(10);
     expect(o.queue.dead).toBe(1);

@@ -32,7 +32,7 @@ function failedOn(r: CliRun, name: string): string {
 }
 
 describe('doctor', () => {
-  it('passes a healthy setup: every check ✔ (what this version does not pull skipped), exit 0, and --json says the same', async () => {
+  it('passes a healthy setup: every check ✔ (pulls skipped: nothing is pulled), exit 0, and --json says the same', async () => {
     await healthy();
     const r = await doctor();
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -50,7 +50,7 @@ describe('doctor', () => {
       expect(line(r, name)).toMatch(/^✔ /);
     expect(line(r, 'round trip')).toMatch(/reached the gateway in \d+ ms, with the right application_token/);
     expect(line(r, 'connector')).toContain(`${CONNECTOR} is registered and active on line 1`);
-    expect(line(r, 'offline queue')).toMatch(/^– offline queue: not checked/);
+    expect(line(r, 'pulls')).toMatch(/^– pulls: nothing pulled from this portal/);
     const json = JSON.parse((await doctor('--json')).stdout) as { name: string; ok: boolean | null }[];
     expect(json.filter((c) => c.ok === false)).toEqual([]);
     expect(json.map((c) => c.name)).toContain('round trip');

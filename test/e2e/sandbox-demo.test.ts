@@ -91,8 +91,12 @@ it('plays the whole conversation, prints each step and PASS, and leaves no proce
   );
   expect(out).toMatch(/gateway -> Bitrix24 +imconnector\.send\.status\.reading <- 200/);
   expect(out).toMatch(
-    /^PASS: 12 steps checked; 10 events done; 6 signed channel payloads verified; 3 delivery statuses with message\.id lists; 2 customer actions through the gateway/m,
+    /^PASS: 14 steps checked; 13 events done; 7 signed channel payloads verified; 3 delivery statuses with message\.id lists; 2 customer actions through the gateway/m,
   );
+  // The pull modes: a fetch-mode bot's event and an offline record, each pulled, stored and confirmed.
+  expect(out).toMatch(/imbot\.v2\.Event\.get botId \d+: stored as event #11 \(delivery fetch\)/);
+  expect(out).toMatch(/event\.offline\.get clear=0: stored as event #13 \(delivery offline\)/);
+  expect(out).toContain('the offline queue is empty: cleared once the record was stored');
   expect(out).not.toContain('FAIL');
   const { pid, dir } = started(out);
   expect(alive(pid)).toBe(false);

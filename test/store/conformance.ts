@@ -901,6 +901,8 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
             }),
           );
         }
+        // As the puller keeps them: the last ten came from the offline queue.
+        await sql("UPDATE events SET delivery = 'offline' WHERE content_type = 'json'");
         const ids: number[] = [];
         for (let before: number | null | undefined = undefined; before !== null;) {
           const page = await store.browseEvents({ limit: 7, ...(before ? { before } : {}) });
@@ -914,7 +916,7 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
         expect((await only({ code: 'B' })).every((e) => e.code === 'B')).toBe(true);
         expect(await only({ code: 'B' })).toHaveLength(10);
         expect(await only({ memberId: 'm2', code: 'A' })).toHaveLength(5);
-        expect(await only({ contentType: 'json' })).toHaveLength(10);
+        expect(await only({ delivery: 'offline' })).toHaveLength(10);
         expect((await only({ since: 1_010, until: 1_015 })).map((e) => e.receivedAt)).toEqual([
           1_014, 1_013, 1_012, 1_011, 1_010,
         ]);
@@ -1029,12 +1031,134 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
           { memberId: 'm1', lastEventAt: 185_000, dead: 1, retry: 0, deadStatuses: 0, deadCustomerActions: 0 },
         ]);
       });
+    });
 
-      it('reads the pull cursors when the table is there, and says there is none when not', async () => {
-        expect(await store.pullCursors()).toBeNull();
-        await sql('CREATE TABLE pull_cursors (member_id TEXT NOT NULL, bot_id BIGINT NOT NULL, last_id BIGINT)');
-        await sql('INSERT INTO pull_cursors (member_id, bot_id, last_id) VALUES (?, ?, ?)', 'm1', 7, 42);
-        expect(await store.pullCursors()).toEqual([{ member_id: 'm1', bot_id: 7, last_id: 42 }]);
+    describe('pull cursors', () => {
+      const bot = (target: string, memberId = 'm1') => ({ memberId, kind: 'bot' as const, target });
+      const pulled = (key: string, over: Partial<NewEvent> = {}) =>
+        newEvent({ dedupKey: key, code: 'ONIMBOTV2MESSAGEADD', orderKey: 'm1|chat|5', ...over });
+
+      it('keeps one cursor per target, due at once, with its first position; retired ones come back', async () => {
+        expect(await store.keepPullCursors([bot('1'), bot('2')], 100, (t) => `p${t.target}`)).toBe(2);
+        expect(await store.keepPullCursors([bot('1'), bot('2')], 200)).toBe(0);
+        expect((await store.listPullCursors()).map((c) => [c.target, c.position, c.dueAt, c.status])).toEqual([
+          ['1', 'p1', 100, 'active'],
+          ['2', 'p2', 100, 'active'],
+        ]);
+        expect(await store.retirePullCursors('m1', 'bot', ['2'], 300)).toBe(1);
+        expect((await store.listPullCursors({ status: 'gone' })).map((c) => c.target)).toEqual(['1']);
+        expect(await store.keepPullCursors([bot('1')], 400)).toBe(1);
+        expect((await store.listPullCursors({ kind: 'bot', status: 'active' })).length).toBe(2);
+      });
+
+      it('claims due cursors under a lease, one owner at a time, and again once the lease ran out', async () => {
+        await store.keepPullCursors([bot('1'), bot('2', 'm2')], 100);
+        const a = await store.claimPullCursors('a', 100, 1_000, 10, 8);
+        expect(a.map((c) => c.target).sort()).toEqual(['1', '2']);
+        expect(a[0]!.attempts).toBe(1);
+        expect(await other().claimPullCursors('b', 500, 1_000, 10, 8)).toEqual([]);
+        expect(await store.renewPullCursors([a[0]!.id], 'a', 1_500)).toEqual([a[0]!.id]);
+        expect(await store.renewPullCursors([a[0]!.id], 'b', 9_000)).toEqual([]);
+        expect(await store.finishPullCursor(a[0]!.id, 'a', { ok: true, position: null, dueAt: 9_000 }, 1_150)).toBe(
+          true,
+        );
+        // a's lease on the second ran out at 1,100: b takes it over, and a's outcome no longer counts.
+        const b = await other().claimPullCursors('b', 1_200, 1_000, 10, 8);
+        expect(b.map((c) => c.id)).toEqual([a[1]!.id]);
+        expect(await store.finishPullCursor(a[1]!.id, 'a', { ok: true, position: 'x', dueAt: 0 }, 1_300)).toBe(false);
+        expect(await store.finishPullCursor(b[0]!.id, 'b', { ok: true, position: '7', dueAt: 5_000 }, 1_300)).toBe(
+          true,
+        );
+        const after = (await store.listPullCursors()).find((c) => c.id === b[0]!.id)!;
+        expect(after).toMatchObject({ position: '7', dueAt: 5_000, attempts: 0, leaseOwner: null });
+        expect(await store.claimPullCursors('a', 4_000, 1_000, 10, 8)).toEqual([]);
+        expect(await store.wakePullCursors('m2', 'bot', 4_000)).toBe(1);
+        expect((await store.claimPullCursors('a', 4_000, 1_000, 10, 8)).map((c) => c.id)).toEqual([b[0]!.id]);
+      });
+
+      it('stores pulled events and moves the cursor in one transaction, each event once, only for the owner', async () => {
+        await store.keepPullCursors([bot('1')], 100);
+        const [c] = await store.claimPullCursors('a', 100, 1_000, 10, 8);
+        const first = await store.appendPulled(
+          c!.id,
+          'a',
+          [pulled('f1'), pulled('f2')],
+          'fetch',
+          { position: '3' },
+          110,
+        );
+        expect(first!.map((r) => r.duplicate)).toEqual([false, false]);
+        // Fetched again (the confirming call never went): the same keys are kept once, counted as duplicates.
+        const again = await store.appendPulled(
+          c!.id,
+          'a',
+          [pulled('f1'), pulled('f2'), pulled('f3')],
+          'fetch',
+          { position: '4', dueAt: 900 },
+          120,
+        );
+        expect(again!.map((r) => r.duplicate)).toEqual([true, true, false]);
+        expect(again![0]!.id).toBe(first![0]!.id);
+        const events = await store.listEvents();
+        expect(events.map((e) => [e.delivery, e.duplicates])).toEqual([
+          ['fetch', 1],
+          ['fetch', 1],
+          ['fetch', 0],
+        ]);
+        expect((await store.listPullCursors())[0]).toMatchObject({
+          position: '4',
+          pulled: 3,
+          dueAt: 900,
+          leaseOwner: null,
+        });
+        // Not held any more: nothing is written, the events neither.
+        expect(await store.appendPulled(c!.id, 'a', [pulled('f9')], 'fetch', { position: '9' }, 130)).toBeUndefined();
+        expect((await store.listEvents()).length).toBe(3);
+        expect((await store.listPullCursors())[0]!.position).toBe('4');
+        // Posted events say so.
+        await store.append(newEvent());
+        expect((await store.listEvents()).at(-1)!.delivery).toBe('webhook');
+        // The pulled events run like posted ones, in order per chat.
+        const claimed = await store.claim('w', 200, 1_000, 10, 8);
+        expect(claimed.map((e) => e.id)).toEqual([first![0]!.id, (await store.listEvents()).at(-1)!.id]);
+        expect(claimed[0]!.delivery).toBe('fetch');
+      });
+
+      it('a wake while a cursor is pulled keeps it due when the pull ends', async () => {
+        await store.keepPullCursors([bot('1'), bot('2')], 100);
+        const [a, b] = await store.claimPullCursors('a', 100, 1_000, 10, 8);
+        expect(await store.wakePullCursors('m1', 'bot', 150)).toBe(2);
+        await store.finishPullCursor(a!.id, 'a', { ok: true, position: '1', dueAt: 9_000, since: a!.dueAt }, 200);
+        await store.appendPulled(b!.id, 'a', [], 'fetch', { position: '2', dueAt: 9_000, since: b!.dueAt }, 200);
+        expect((await store.listPullCursors()).map((c) => [c.position, c.dueAt])).toEqual([
+          ['1', 150],
+          ['2', 150],
+        ]);
+        // Without a wake, the next due time is the one asked for.
+        const again = await store.claimPullCursors('a', 300, 1_000, 10, 8);
+        for (const c of again)
+          await store.finishPullCursor(c.id, 'a', { ok: true, position: 'x', dueAt: 9_000, since: c.dueAt }, 400);
+        expect((await store.listPullCursors()).map((c) => c.dueAt)).toEqual([9_000, 9_000]);
+      });
+
+      it('a failed pull waits for its retry; its budget spent, the cursor is parked until requeued', async () => {
+        await store.keepPullCursors([bot('1')], 100);
+        const [c] = await store.claimPullCursors('a', 100, 1_000, 10, 2);
+        expect(await store.finishPullCursor(c!.id, 'a', { ok: false, error: 'down', retryAt: 700 }, 200)).toBe(true);
+        expect(await store.claimPullCursors('a', 600, 1_000, 10, 2)).toEqual([]);
+        const [again] = await store.claimPullCursors('a', 700, 1_000, 10, 2);
+        expect(again!.attempts).toBe(2);
+        // The owner died on its last attempt: the next claim parks it.
+        expect(await store.claimPullCursors('b', 5_000, 1_000, 10, 2)).toEqual([]);
+        const parked = (await store.listPullCursors({ status: 'parked' }))[0]!;
+        expect(parked.lastError).toMatch(/retry budget is spent/);
+        expect(await store.requeuePullCursors([parked.id], 6_000)).toBe(1);
+        const [back] = await store.claimPullCursors('b', 6_000, 1_000, 10, 2);
+        expect(back).toMatchObject({ id: parked.id, attempts: 1 });
+        expect(await store.finishPullCursor(back!.id, 'b', { ok: false, error: 'gone', retryAt: null }, 6_100)).toBe(
+          true,
+        );
+        expect((await store.listPullCursors())[0]).toMatchObject({ status: 'parked', lastError: 'gone' });
       });
     });
 

@@ -14,6 +14,7 @@ export interface EventSummary {
   attempts: number;
   lastError: string | null;
   contentType: 'form' | 'json';
+  delivery: 'webhook' | 'fetch' | 'offline';
   duplicates: number;
 }
 

@@ -32,3 +32,4 @@ export * as payloads from './events/payloads/index.js';
 export { httpBuildQuery, urlencode, phpFloat, parseStr, decodeForm } from './php/index.js';
 export { startCapture, type Capture, type CapturedRequest } from './capture.js';
 export { callRest, control as callControl, frozenAt, type RestReply } from './testing.js';
+export { OfflineQueue, type OfflineRecord } from './offline-queue.js';

@@ -1,5 +1,6 @@
 import { Chatbots } from './chatbots.js';
 import { counter, hex } from './ids.js';
+import { OfflineQueue } from './offline-queue.js';
 
 /** Application status in the portal (auth[status], app.info STATUS). */
 export type AppStatus = 'L' | 'F' | 'D' | 'T' | 'P' | 'S';
@@ -24,6 +25,8 @@ export interface EventHandler {
   offline: 0 | 1;
   /** Set for handlers imbot.register bound for one bot. */
   botId?: number;
+  /** An offline binding's `auth_connector` (its queue's source); empty for none. */
+  authConnector?: string;
 }
 
 export interface ConnectorState {
@@ -104,6 +107,8 @@ export class Portal {
   readonly messages = new Map<number, MessageState>();
   /** Chats, messages, commands and event queues of the chat bots (imbot.v2, im.v2, imbot.message.*). */
   readonly chatbots = new Chatbots();
+  /** Events of offline bindings, waiting for event.offline.get. */
+  readonly offline = new OfflineQueue();
   /** Incoming webhooks by code: `/rest/<userId>/<code>/<method>` calls as that user. */
   readonly webhooks = new Map<string, { userId: number; scope: string }>();
 
@@ -158,7 +163,24 @@ export class Portal {
     return bound;
   }
 
-  unbind(filter: { event?: string; handler?: string; authType?: number }): number {
+  /** Binds an event offline (event_type=offline): its events go to the offline queue. Undefined when already bound so. */
+  bindOffline(event: string, authConnector = ''): EventHandler | undefined {
+    const code = event.toUpperCase();
+    if (this.handlers.some((h) => h.event === code && h.offline === 1 && (h.authConnector ?? '') === authConnector))
+      return undefined;
+    const bound: EventHandler = {
+      id: this.#ids.handler(),
+      event: code,
+      handler: '',
+      authType: 0,
+      offline: 1,
+      authConnector,
+    };
+    this.handlers.push(bound);
+    return bound;
+  }
+
+  unbind(filter: { event?: string; handler?: string; authType?: number; offline?: 0 | 1 }): number {
     const code = filter.event?.toUpperCase();
     let removed = 0;
     for (let i = this.handlers.length - 1; i >= 0; i--) {
@@ -166,6 +188,7 @@ export class Portal {
       if (code !== undefined && h.event !== code) continue;
       if (filter.handler !== undefined && h.handler !== filter.handler) continue;
       if (filter.authType !== undefined && h.authType !== filter.authType) continue;
+      if (filter.offline !== undefined && h.offline !== filter.offline) continue;
       this.handlers.splice(i, 1);
       removed++;
     }

@@ -34,12 +34,8 @@ const DEFAULT_ICON =
 const lines = (values: string[]): number[] => (values.length === 0 ? [1] : values.map((v) => positiveInt('--line')(v)));
 
 function delivery(o: { url?: string; offline?: boolean }): Delivery {
-  if (o.offline && o.url)
-    throw new GatewayError(
-      'B24GW_BAD_INPUT',
-      "Give --url (events posted to the gateway) or --offline (kept in the portal's queue), not both",
-    );
-  if (o.offline) return { offline: true };
+  // Offline with a URL: the events wait in the portal's queue, and ONOFFLINEEVENT is posted to the URL.
+  if (o.offline) return o.url ? { offline: true, wakeUrl: o.url } : { offline: true };
   if (!o.url)
     throw new GatewayError(
       'B24GW_BAD_INPUT',
@@ -101,7 +97,10 @@ export function registerConnectorCommand(program: Command): void {
       "the gateway's events URL the portal posts to (env B24GW_PUBLIC_URL)",
       process.env.B24GW_PUBLIC_URL,
     )
-    .option('--offline', "bind the events to the portal's offline queue instead of a URL")
+    .option(
+      '--offline',
+      "bind the events to the portal's offline queue (serve --pull takes them); with --url, ONOFFLINEEVENT is posted there so the gateway pulls at once",
+    )
     .option('--data-id <id>', "the channel's id for imconnector.connector.data.set (default <connector>_line<N>)")
     .option('--data-url <url>', 'a link to the channel, for the operators')
     .option('--data-name <name>', "the channel's name (default: the connector's name)")
@@ -114,11 +113,12 @@ export function registerConnectorCommand(program: Command): void {
     .action(
       action(async (o: SetupFlags) => {
         const to = delivery(o);
-        const placement = o.placementHandler ?? ('url' in to ? new URL(SETTINGS_PATH, to.url).href : undefined);
+        const base = 'url' in to ? to.url : to.wakeUrl;
+        const placement = o.placementHandler ?? (base ? new URL(SETTINGS_PATH, base).href : undefined);
         if (!placement)
           throw new GatewayError(
             'B24GW_BAD_INPUT',
-            'With --offline, give the settings page: --placement-handler https://...',
+            'With --offline and no --url, give the settings page: --placement-handler https://...',
           );
         const store = openExistingDb(o.db);
         const clients = clientsFor(store, o);

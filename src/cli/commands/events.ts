@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { findEvents, parseTime } from '../../console/events.js';
 import { EVENT_STATUSES } from '../../store/queries/events.js';
 import { PAGE_MAX } from '../../store/queries/browse.js';
-import type { EventBrowse, EventStatus, EventSummary } from '../../store/types.js';
+import type { Delivery, EventBrowse, EventStatus, EventSummary } from '../../store/types.js';
 import { action } from '../fail.js';
 import { formatTable } from '../table.js';
 import { dbHelp, defaultDb, openExistingDb } from '../open-db.js';
@@ -39,7 +39,7 @@ export function registerEventsCommand(program: Command): void {
     .option('--chat <id>', 'only events of this external chat (needs --member and --line)')
     .option('--since <time>', 'received at or after this time (ISO 8601 or Unix ms)')
     .option('--until <time>', 'received before this time')
-    .option('--mode <mode>', 'how the body came: form (a webhook POST) or json')
+    .option('--mode <mode>', 'how the event came: webhook (posted), fetch or offline (pulled by serve --pull)')
     .option('--search <id>', 'an event id, or a Bitrix24 message id (the events that name it)')
     .option('--before <id>', 'only events older than this id (the next page)', positiveInt('--before'))
     .option('--limit <n>', 'at most this many events, the latest (default: all)', positiveInt('--limit'))
@@ -53,7 +53,7 @@ export function registerEventsCommand(program: Command): void {
           chat: o.chat,
           since: o.since === undefined ? undefined : parseTime('--since', o.since),
           until: o.until === undefined ? undefined : parseTime('--until', o.until),
-          contentType: o.mode as 'form' | 'json' | undefined,
+          delivery: o.mode as Delivery | undefined,
           search: o.search,
           before: o.before,
         };
@@ -74,6 +74,7 @@ export function registerEventsCommand(program: Command): void {
             event: e.code,
             memberId: e.memberId,
             status: e.status,
+            delivery: e.delivery,
             receivedAt: new Date(e.receivedAt).toISOString(),
             attempts: e.attempts,
             lastError: e.lastError,

@@ -13,6 +13,7 @@ interface ReplayOptions {
   until?: string;
   dead?: boolean;
   all?: boolean;
+  pulls?: boolean;
 }
 
 export function registerReplayCommand(program: Command): void {
@@ -32,17 +33,27 @@ export function registerReplayCommand(program: Command): void {
     .option('--until <time>', 'events received before this time')
     .option('--dead', 'only dead letters (with --since/--until: dead letters in that range)')
     .option('--all', 'with --since/--until: every status, done events included')
+    .option('--pulls', 'pull again what serve --pull gave up on (parked queues: a bot, an offline queue), now')
     .addHelpText(
       'after',
       '\nA running gateway picks replayed events up within a second.\nExamples:\n  b24-im-gateway replay --dead\n  b24-im-gateway replay --id 42 --id 43\n  b24-im-gateway replay --since 2026-11-22T08:00:00Z --until 2026-11-22T09:00:00Z --all\n',
     )
     .action(
       action(async (o: ReplayOptions) => {
-        if (o.id.length === 0 && !o.dead && o.since === undefined && o.until === undefined) {
-          throw new GatewayError('B24GW_BAD_INPUT', 'Say what to replay: --id N, --dead, or --since/--until');
+        if (o.id.length === 0 && !o.dead && !o.pulls && o.since === undefined && o.until === undefined) {
+          throw new GatewayError('B24GW_BAD_INPUT', 'Say what to replay: --id N, --dead, --since/--until, or --pulls');
         }
         const store = openExistingDb(o.db);
         try {
+          if (o.pulls) {
+            const parked = await store.listPullCursors({ status: 'parked' });
+            const n = await store.requeuePullCursors(
+              parked.map((c) => c.id),
+              Date.now(),
+            );
+            console.log(`${n} parked pull${n === 1 ? '' : 's'} due again`);
+            if (o.id.length === 0 && !o.dead && o.since === undefined && o.until === undefined) return;
+          }
           const bar = new SingleBar(
             { format: 'replay |{bar}| {value}/{total} events', stream: process.stderr, noTTYOutput: false },
             Presets.shades_classic,

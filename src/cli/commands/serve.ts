@@ -46,6 +46,10 @@ interface ServeOptions {
   adminHost: string;
   adminToken?: string;
   retain?: string;
+  pull: boolean;
+  pullInterval: string;
+  pullLimit: number;
+  pullDiscover: string;
 }
 
 const formats = ['text', 'html', 'markdown'];
@@ -150,7 +154,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--lease <duration>',
-      "how long a claimed event stays held without a renewal: renewed every third of it while its handlers run, so a crashed process's events are taken again after it (env B24GW_LEASE)",
+      "how long a claimed event stays held without a renewal: renewed every third of it while its handlers run, so a crashed process's events are taken again after it; a pull's lease is this, at most 10 s (env B24GW_LEASE)",
       process.env.B24GW_LEASE ?? '30s',
     )
     .option(
@@ -177,6 +181,27 @@ export function registerServeCommand(program: Command): void {
       '--retain <duration>',
       'remove finished events (done, invalid, dead) received longer ago than this, e.g. 30d; default: kept for ever (env B24GW_RETAIN)',
       process.env.B24GW_RETAIN || undefined,
+    )
+    .option(
+      '--pull',
+      'pull what Bitrix24 keeps for the application: events of Chatbots 2.0 bots in fetch mode (imbot.v2.Event.get) and the offline queue (event.offline.get) of every installed portal (env B24GW_PULL=1)',
+      process.env.B24GW_PULL === '1' || process.env.B24GW_PULL === 'true',
+    )
+    .option(
+      '--pull-interval <duration>',
+      'with --pull: how long a queue rests after a pull that found less than a page (env B24GW_PULL_INTERVAL)',
+      process.env.B24GW_PULL_INTERVAL ?? '5s',
+    )
+    .option(
+      '--pull-discover <duration>',
+      "with --pull: how often each portal's fetch-mode bots and offline bindings are looked up again (env B24GW_PULL_DISCOVER)",
+      process.env.B24GW_PULL_DISCOVER ?? '1m',
+    )
+    .option(
+      '--pull-limit <n>',
+      'with --pull: events asked for in one pull (Event.get takes 1 to 1000) (env B24GW_PULL_LIMIT)',
+      positiveInt('--pull-limit'),
+      Number(process.env.B24GW_PULL_LIMIT ?? 100),
     )
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
     .addHelpText(
@@ -213,7 +238,11 @@ export function registerServeCommand(program: Command): void {
         let leaseMs: number;
         let handlerTimeoutMs: number;
         let retainMs: number | undefined;
+        let pullIdleMs: number;
+        let pullDiscoverMs: number;
         try {
+          pullIdleMs = positiveDuration('--pull-interval', o.pullInterval);
+          pullDiscoverMs = positiveDuration('--pull-discover', o.pullDiscover);
           schedule = o.retrySchedule ? parseSchedule(o.retrySchedule) : undefined;
           leaseMs = positiveDuration('--lease', o.lease);
           handlerTimeoutMs = positiveDuration('--handler-timeout', o.handlerTimeout);
@@ -225,6 +254,8 @@ export function registerServeCommand(program: Command): void {
           throw new GatewayError('B24GW_BAD_CONFIG', `--retain must be 1s or more, got "${o.retain}"`);
         if (retainMs !== undefined && o.role === 'intake')
           throw new GatewayError('B24GW_BAD_CONFIG', '--retain runs with the worker: use it with --role all or worker');
+        if (o.pull && o.role === 'intake')
+          throw new GatewayError('B24GW_BAD_CONFIG', '--pull runs with the worker: use it with --role all or worker');
         const adminPort = o.adminPort === undefined ? undefined : Number(o.adminPort);
         if (adminPort !== undefined && !(/^\d{1,5}$/.test(o.adminPort!) && adminPort < 65_536)) {
           throw new GatewayError('B24GW_BAD_CONFIG', `--admin-port must be a port number, got "${o.adminPort}"`);
@@ -281,6 +312,16 @@ export function registerServeCommand(program: Command): void {
             ? { channel: { url: o.channelUrl, secret: o.channelSecret, format: o.channelFormat as TextFormat } }
             : {}),
           ...(retainMs !== undefined ? { retention: { olderThanMs: retainMs } } : {}),
+          ...(o.pull
+            ? {
+                pull: {
+                  idleMs: pullIdleMs,
+                  discoverMs: pullDiscoverMs,
+                  limit: Math.min(1000, o.pullLimit),
+                  leaseMs: Math.min(leaseMs, 10_000),
+                },
+              }
+            : {}),
         };
         const server = await startServer(spec, {
           host: o.host,
@@ -292,7 +333,9 @@ export function registerServeCommand(program: Command): void {
             process.exit(code);
           },
         });
-        const where = o.role === 'worker' ? 'processing only' : `events go to POST ${server.url}/events`;
+        const where =
+          (o.role === 'worker' ? 'processing only' : `events go to POST ${server.url}/events`) +
+          (o.pull ? ', and pulled' : '');
         const adminAt = server.adminUrl
           ? `; console at ${server.adminUrl}/console/, metrics at ${server.adminUrl}/metrics`
           : '';

@@ -14,6 +14,4 @@ export const postgres: Dialect = {
   skipLocked: ' FOR UPDATE SKIP LOCKED',
   indexedBy: () => '',
   serialize: (queue) => `SELECT pg_advisory_xact_lock(hashtext('b24gw:queue:${queue}'))`,
-  tableExists:
-    'SELECT 1 AS one FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?',
 };

@@ -150,6 +150,10 @@ export class PgStore extends SqlStore {
     return () => this.listeners.delete(wake);
   }
 
+  protected async announce(): Promise<void> {
+    await this.pool.query(`NOTIFY ${CHANNEL}`);
+  }
+
   async ping(): Promise<boolean> {
     if (this.closed) return false;
     try {

@@ -2,6 +2,7 @@ import type { Dialect } from '../sql/dialect.js';
 import { all, get, where, type Work } from '../sql/work.js';
 import type {
   Activity,
+  Delivery,
   EventBrowse,
   EventPage,
   EventStatus,
@@ -22,7 +23,7 @@ export const PAGE_MAX = 500;
 const LATENCY_SAMPLE = 2_000;
 
 const summaryColumns =
-  'id, member_id, code, status, order_key, received_at, processed_at, attempts, last_error, content_type, duplicates';
+  'id, member_id, code, status, order_key, received_at, processed_at, attempts, last_error, content_type, delivery, duplicates';
 
 interface SummaryRow {
   id: number;
@@ -35,6 +36,7 @@ interface SummaryRow {
   attempts: number;
   last_error: string | null;
   content_type: 'form' | 'json';
+  delivery: Delivery;
   duplicates: number;
 }
 
@@ -49,6 +51,7 @@ const summaryFromRow = (r: SummaryRow): EventSummary => ({
   attempts: r.attempts,
   lastError: r.last_error,
   contentType: r.content_type,
+  delivery: r.delivery,
   duplicates: r.duplicates,
 });
 
@@ -105,7 +108,7 @@ export function* browseEvents(d: Dialect, q: EventBrowse): Work<EventPage> {
     ['code = ?', q.code],
     // A chat's keys name its portal: its index alone finds the rows.
     ['member_id = ?', keys ? undefined : q.memberId],
-    ['content_type = ?', q.contentType],
+    ['delivery = ?', q.delivery],
     ['received_at >= ?', q.since],
     ['received_at < ?', q.until],
     ['id < ?', byTime ? undefined : q.before],
@@ -154,7 +157,7 @@ function matches(e: EventSummary, q: EventBrowse): boolean {
     (q.status === undefined || e.status === q.status) &&
     (q.code === undefined || e.code === q.code) &&
     (q.memberId === undefined || e.memberId === q.memberId) &&
-    (q.contentType === undefined || e.contentType === q.contentType) &&
+    (q.delivery === undefined || e.delivery === q.delivery) &&
     (q.since === undefined || e.receivedAt >= q.since) &&
     (q.until === undefined || e.receivedAt < q.until)
   );
@@ -253,10 +256,4 @@ export function* portalActivity(): Work<PortalActivity[]> {
     });
   }
   return list;
-}
-
-/** A table that another step may add: read when there, nothing when not. */
-export function* pullCursors(d: Dialect): Work<Record<string, unknown>[] | null> {
-  if (!(yield* get(d.tableExists, 'pull_cursors'))) return null;
-  return yield* all<Record<string, unknown>>('SELECT * FROM pull_cursors');
 }

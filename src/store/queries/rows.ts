@@ -1,5 +1,5 @@
 import type { SecretBox } from '../secret-box.js';
-import type { Attempt, EventStatus, PortalRecord, StoredEvent } from '../types.js';
+import type { Attempt, Delivery, EventStatus, PortalRecord, StoredEvent } from '../types.js';
 
 export interface EventRow {
   id: number;
@@ -19,6 +19,7 @@ export interface EventRow {
   last_error: string | null;
   duplicates: number;
   processed_at: number | null;
+  delivery?: Delivery;
 }
 
 export const eventFromRow = (r: EventRow): StoredEvent => ({
@@ -39,6 +40,7 @@ export const eventFromRow = (r: EventRow): StoredEvent => ({
   lastError: r.last_error,
   duplicates: r.duplicates,
   processedAt: r.processed_at,
+  delivery: r.delivery ?? 'webhook',
 });
 
 export interface PortalRow {

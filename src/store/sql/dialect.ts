@@ -20,5 +20,4 @@ export interface Dialect {
    */
   serialize(queue: string): string | undefined;
   /** A query answering a row when the table named by its one parameter exists (a table another step may add). */
-  readonly tableExists: string;
 }

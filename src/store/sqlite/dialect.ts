@@ -15,5 +15,4 @@ export const sqlite: Dialect = {
   skipLocked: '',
   indexedBy: (index) => ` INDEXED BY ${index}`,
   serialize: () => undefined,
-  tableExists: "SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = ?",
 };

@@ -296,6 +296,32 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    // Pull modes: where each pull stands (a bot's Event.get offset, a portal's offline process_id), and how each event arrived.
+    version: 11,
+    sql: `
+      ALTER TABLE events ADD COLUMN delivery TEXT NOT NULL DEFAULT 'webhook';
+      CREATE TABLE pull_cursors (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        member_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        position TEXT,
+        status TEXT NOT NULL DEFAULT 'active',
+        due_at INTEGER NOT NULL,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        pulled INTEGER NOT NULL DEFAULT 0,
+        pulled_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (member_id, kind, target)
+      );
+      CREATE INDEX pull_cursors_due ON pull_cursors (due_at) WHERE status = 'active';
+      `,
+  },
+  {
     // The console's events list: a page newest first under each filter walks an index of that
     // filter by id (status, code, portal, chat; a time range by receipt), never the table; a Bitrix24 message id finds its
     // chat through the state; and a status keeps when Bitrix24 took it (end-to-end latency).

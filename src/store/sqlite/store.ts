@@ -116,6 +116,10 @@ export class SqliteStore extends SqlStore {
     return listenLocal(this.key, wake);
   }
 
+  protected async announce(): Promise<void> {
+    announceLocal(this.key);
+  }
+
   async ping(): Promise<boolean> {
     return !this.closed && this.db.open;
   }

@@ -73,8 +73,10 @@ export function EventPage({ id }: { id: number }) {
         <dd>{time(e.processedAt)}</dd>
         <dt>Chat</dt>
         <dd class="mono">{e.orderKey ?? '—'}</dd>
-        <dt>Body</dt>
-        <dd>{e.contentType === 'form' ? 'form (webhook POST)' : 'JSON'}</dd>
+        <dt>Came as</dt>
+        <dd>
+          {e.delivery}, {e.contentType === 'form' ? 'form-encoded' : 'JSON'}
+        </dd>
         <dt>Attempts</dt>
         <dd>{e.attempts}</dd>
         <dt>Duplicates</dt>

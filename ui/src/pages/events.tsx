@@ -84,8 +84,9 @@ export function EventsPage({ place }: { place: Place }) {
           Delivery
           <select name="mode" defaultValue={q.get('mode') ?? ''}>
             <option value="">any</option>
-            <option value="form">form (webhook)</option>
-            <option value="json">json</option>
+            <option value="webhook">webhook (posted)</option>
+            <option value="fetch">fetch (Event.get)</option>
+            <option value="offline">offline (event.offline.get)</option>
           </select>
         </label>
         <div class="actions">

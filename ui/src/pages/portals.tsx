@@ -89,7 +89,7 @@ export function PortalsPage() {
           {data.pullCursors && (
             <Section title="Pull cursors" id="pull-cursors">
               {data.pullCursors.length === 0 ? (
-                <p class="muted">No bot's events are fetched yet.</p>
+                <p class="muted">Nothing is pulled yet (serve --pull).</p>
               ) : (
                 <table>
                   <thead>
@@ -103,7 +103,7 @@ export function PortalsPage() {
                     {data.pullCursors.map((row) => (
                       <tr>
                         {Object.entries(row).map(([k, v]) => (
-                          <td class="mono">{/_at$/.test(k) && typeof v === 'number' ? time(v) : String(v ?? '—')}</td>
+                          <td class="mono">{/At$/.test(k) && typeof v === 'number' ? time(v) : String(v ?? '—')}</td>
                         ))}
                       </tr>
                     ))}

@@ -30,6 +30,8 @@ export interface DeliveryResult {
   deliveries: DeliveryRecord[];
   /** Chatbots 2.0 events of fetch-mode bots and subscribed users wait in their queues for Event.get instead. */
   queued?: QueuedRecord[];
+  /** Ids of the records the event left in the offline queue (one per offline binding of it). */
+  offline?: number[];
 }
 
 /** One event put in a queue that imbot.v2.Event.get (a bot's) or im.v2.Event.get (a user's) reads. */
@@ -59,13 +61,13 @@ function adHocHandlerId(portal: Portal, code: string, url: string): number {
 
 function targets(portal: Portal, code: string, data: unknown, handlerUrl: string | undefined): Target[] {
   if (handlerUrl !== undefined) {
-    const bound = portal.handlersFor(code).find((h) => h.handler === handlerUrl);
+    const bound = portal.handlersFor(code).find((h) => h.offline === 0 && h.handler === handlerUrl);
     return [{ url: handlerUrl, handlerId: bound?.id ?? adHocHandlerId(portal, code, handlerUrl) }];
   }
   const bots = botIds(data);
   return portal
     .handlersFor(code)
-    .filter((h) => h.botId === undefined || bots.includes(h.botId))
+    .filter((h) => h.offline === 0 && (h.botId === undefined || bots.includes(h.botId)))
     .map((h) => ({ url: h.handler, handlerId: h.id }));
 }
 
@@ -115,13 +117,46 @@ export async function sendEvent(
 ): Promise<DeliveryResult> {
   const upper = code.toUpperCase();
   const list = targets(portal, upper, data, opts.handlerUrl);
+  const offline = opts.handlerUrl === undefined ? queueOffline(core, portal, upper, data, opts) : [];
   const deliveries = await Promise.all(
     list.map(async (t) => {
       const payload = envelope(core, portal, upper, data, t.handlerId, opts);
       return deliverOnce(core, portal, upper, t, payload);
     }),
   );
-  return { code: upper, ok: deliveries.length > 0 && deliveries.every((d) => d.ok), deliveries };
+  return {
+    code: upper,
+    ok: (deliveries.length > 0 || offline.length > 0) && deliveries.every((d) => d.ok),
+    deliveries,
+    ...(offline.length > 0 ? { offline } : {}),
+  };
+}
+
+/** ISO 8601 with a numeric offset, as Bitrix24 writes TIMESTAMP_X. */
+const isoDate = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', '+00:00');
+
+/** Portals with an ONOFFLINEEVENT about to go: the news of many records goes as one. */
+const notifying = new WeakSet<Portal>();
+
+/**
+ * Events of offline bindings go to the portal's offline queue, one record per binding, and an
+ * application bound to ONOFFLINEEVENT (online) is told, once for what arrives together.
+ */
+function queueOffline(core: SandboxCore, portal: Portal, code: string, data: unknown, opts: SendOptions): number[] {
+  if (code === 'ONOFFLINEEVENT') return [];
+  const bound = portal.handlersFor(code).filter((h) => h.offline === 1);
+  const at = isoDate(core.clock.now());
+  const ids = bound.map(
+    (h) => portal.offline.push(code, data, { user_id: opts.userId ?? portal.adminUserId }, at, h.authConnector).ID,
+  );
+  if (ids.length > 0 && !notifying.has(portal) && portal.handlersFor('ONOFFLINEEVENT').some((h) => h.offline === 0)) {
+    notifying.add(portal);
+    setImmediate(() => {
+      notifying.delete(portal);
+      void sendEvent(core, portal, 'ONOFFLINEEVENT', [], { scope: portal.scope });
+    });
+  }
+  return ids;
 }
 
 /** Posts a complete payload as it is (a recorded or hand-made event), encoded and logged like any delivery. */

@@ -80,7 +80,7 @@ export interface ScenarioHost {
 
 const step = (name: string, result: DeliveryResult): ScenarioStep => ({
   step: name,
-  ...(result.deliveries.length === 0 && !result.queued?.length ? { skipped: true } : {}),
+  ...(result.deliveries.length === 0 && !result.queued?.length && !result.offline?.length ? { skipped: true } : {}),
   result,
 });
 

@@ -1,6 +1,15 @@
 import { appInfo } from './app.js';
 import type { MethodHandler } from './context.js';
-import { eventBind, eventGet, eventTest, eventUnbind } from './event.js';
+import {
+  eventBind,
+  eventGet,
+  eventOfflineClear,
+  eventOfflineError,
+  eventOfflineGet,
+  eventOfflineList,
+  eventTest,
+  eventUnbind,
+} from './event.js';
 import * as imbot from './imbot.js';
 import * as imV2 from './im-v2.js';
 import * as imbotV2 from './imbot-v2.js';
@@ -15,6 +24,10 @@ export const methods: Readonly<Record<string, MethodHandler>> = {
   'event.unbind': eventUnbind,
   'event.get': eventGet,
   'event.test': eventTest,
+  'event.offline.get': eventOfflineGet,
+  'event.offline.clear': eventOfflineClear,
+  'event.offline.error': eventOfflineError,
+  'event.offline.list': eventOfflineList,
   'imconnector.register': imconnector.register,
   'imconnector.unregister': imconnector.unregister,
   'imconnector.list': imconnector.list,

@@ -51,3 +51,12 @@ export class RestError extends Error {
 
 export const argumentError = (description: string): RestError => new RestError(400, 'ERROR_ARGUMENT', description);
 export const nullOrEmpty = (name: string): RestError => argumentError(`Argument '${name}' is null or empty`);
+
+/** A list method's answer: the page as `result`, with `total` and, when more follow, `next` beside it. */
+export class Paged {
+  constructor(
+    readonly result: unknown[],
+    readonly total: number,
+    readonly next: number | undefined,
+  ) {}
+}

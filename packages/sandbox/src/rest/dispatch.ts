@@ -2,7 +2,7 @@ import type { SandboxCore } from '../core.js';
 import { methods } from '../methods/index.js';
 import type { Portal } from '../portal.js';
 import type { CallRecord } from '../recorder.js';
-import { RestError, timeBlock } from './answer.js';
+import { Paged, RestError, timeBlock } from './answer.js';
 import { runBatch } from './batch.js';
 import { upperKeys, type Params } from './params.js';
 
@@ -37,6 +37,9 @@ export interface Caller {
 export interface MethodOutcome {
   status: number;
   result?: unknown;
+  /** A list's `total` and `next` (see Paged). */
+  total?: number;
+  next?: number;
   error?: RestError;
   time: ReturnType<typeof timeBlock>;
 }
@@ -66,7 +69,15 @@ export async function handleRest(core: SandboxCore, req: RestRequest): Promise<R
       const outcome = await runMethod(core, caller, method, req.params, started);
       answer = outcome.error
         ? { status: outcome.status, body: outcome.error.body() }
-        : { status: 200, body: { result: outcome.result, time: outcome.time } };
+        : {
+            status: 200,
+            body: {
+              result: outcome.result,
+              ...(outcome.total === undefined ? {} : { total: outcome.total }),
+              ...(outcome.next === undefined ? {} : { next: outcome.next }),
+              time: outcome.time,
+            },
+          };
     }
   } catch (e) {
     const error = e instanceof RestError ? e : internal(e);
@@ -174,6 +185,8 @@ export async function runMethod(
         });
     const processingMs = performance.now() - t0;
     budget.spend(core.clock.now(), rule.costSeconds ?? processingMs / 1000);
+    if (result instanceof Paged)
+      return { status: 200, result: result.result, total: result.total, next: result.next, time: time(processingMs) };
     return { status: 200, result, time: time(processingMs) };
   } catch (e) {
     const error = e instanceof RestError ? e : internal(e);

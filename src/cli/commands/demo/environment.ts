@@ -82,6 +82,12 @@ export async function startEnvironment(
       o.format,
       '--retry-schedule',
       RETRY_SCHEDULE,
+      // The pull modes' part: a fetch-mode bot and the offline queue, looked at often.
+      '--pull',
+      '--pull-interval',
+      '500ms',
+      '--pull-discover',
+      '500ms',
       '--log-level',
       'info',
     ],

@@ -1,4 +1,5 @@
 import { play } from './conversation.js';
+import { playPull } from './pull.js';
 import { cleanUp, makeTempDir, startEnvironment, type Cleanup } from './environment.js';
 import { finalChecks } from './final-checks.js';
 import { painter } from './format.js';
@@ -28,6 +29,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 
     try {
       await play(env, result);
+      await playPull(env, result);
     } catch (e) {
       if (!(e instanceof Interrupted)) throw e;
       result.interrupted = true;
