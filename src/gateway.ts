@@ -25,6 +25,12 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
   /** A SQLite file path, or a ready Store (every method of Store, or the Gateway refuses it). Default `./b24-im-gateway.db`. */
   db?: string | Store;
   logger?: Logger;
+  /**
+   * On PostgreSQL, how long an operation waits for the database to come back (a restart, a
+   * failover) before it fails; an event arriving meanwhile is held, then committed, or answered
+   * 503 with Retry-After once this has passed. Default 5 s.
+   */
+  storeWaitMs?: number;
   /** Node's process metrics beside the gateway's in /metrics. Default true. */
   defaultMetrics?: boolean;
   /** Report b24gw_queue_depth, which counts the store. Default true; of several gateways on one store, one is enough. */
@@ -89,7 +95,7 @@ export class Gateway {
     this.store =
       typeof options.db === 'object'
         ? completeStore(options.db)
-        : openStore(options.db ?? defaultDbFile, { logger: this.logger });
+        : openStore(options.db ?? defaultDbFile, { logger: this.logger, waitMs: options.storeWaitMs });
     const metrics = (this.metrics = new Metrics(this.store, {
       defaultMetrics: options.defaultMetrics,
       queueDepth: options.queueDepth,

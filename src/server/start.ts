@@ -33,6 +33,11 @@ export interface ServerOptions {
    * supervisor restarts the whole gateway.
    */
   onThreadExit?: (role: 'intake' | 'worker', exitCode: number) => void;
+  /**
+   * On close, how long /readyz answers 503 while events are still taken, before the listeners
+   * close: a load balancer that polls readiness stops sending here first. Default 0.
+   */
+  drainDelayMs?: number;
 }
 
 export interface RunningServer {
@@ -77,6 +82,8 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
   if (options.admin) await checkAdminOptions(options.admin);
   const logger = gateway instanceof Gateway ? gateway.logger : (gateway.logger ?? silentLogger);
   let closing = false;
+  /** Readiness is false from the start of close(); events are refused only once `closing`. */
+  let draining = false;
   /** The server's close(), once it listens. */
   const self: { close?: () => Promise<void> } = {};
   const onThreadExit =
@@ -90,9 +97,10 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
   const listeners: Listener[] = [];
   try {
     const isClosing = () => closing;
+    const isDraining = () => draining || closing;
     listeners.push(
       await listenPublic(
-        parts.served,
+        { ...parts.served, ready: () => (isDraining() ? Promise.resolve(false) : parts.served.ready()) },
         {
           host: options.host ?? '127.0.0.1',
           port: options.port ?? 3000,
@@ -102,7 +110,14 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
         isClosing,
       ),
     );
-    if (options.admin) listeners.unshift(await listenAdmin(parts.served, options.admin, isClosing));
+    if (options.admin)
+      listeners.unshift(
+        await listenAdmin(
+          { ...parts.served, ready: () => (isDraining() ? Promise.resolve(false) : parts.served.ready()) },
+          options.admin,
+          isClosing,
+        ),
+      );
   } catch (e) {
     closing = true;
     await Promise.all(listeners.map((l) => l.close()));
@@ -115,6 +130,9 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
   let closed: Promise<void> | undefined;
   self.close = () =>
     (closed ??= (async () => {
+      draining = true;
+      logger.info({ drainDelayMs: options.drainDelayMs ?? 0 }, 'not ready: draining before the listeners close');
+      if (options.drainDelayMs) await new Promise((r) => setTimeout(r, options.drainDelayMs));
       closing = true;
       // The admin listener first, then the public one; then the intake stops before the worker, so nothing new arrives for it.
       for (const l of listeners) await l.close();

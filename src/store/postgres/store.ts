@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { GatewayError } from '../../errors.js';
+import { GatewayError, isGatewayError } from '../../errors.js';
 import { checkSecretKey, sampleSecretSql, SecretBox, type SampleSecret } from '../secret-box.js';
 import { SqlStore } from '../sql-store.js';
 import type { AppendResult, NewEvent, Outcome, PortalChange, StoredEvent } from '../types.js';
@@ -7,13 +7,19 @@ import { CHANNEL, IN_ORDER, writeBatch, writeEach, type Pending } from './append
 import { claimEvents, finishEvent } from './claim.js';
 import { postgres } from './dialect.js';
 import { migratePg } from './migrations.js';
-import { inTransaction, migrateOnce, openPool, PgRunner } from './run.js';
+import { DEFAULT_STORE_WAIT_MS, inTransaction, migrateOnce, openPool, PgRunner, retrying } from './run.js';
 
 export interface PgStoreOptions {
   /** Connections in the pool. Default 10. */
   poolSize?: number;
   /** 32 bytes (or their hex or base64): OAuth tokens and events' secrets are then kept encrypted (AES-256-GCM). */
   secretKey?: string | Uint8Array | undefined;
+  /**
+   * How long an operation waits for the database to come back (a restart, a failover, a cut
+   * connection) before it fails: an event arriving then is held, and committed once it is back.
+   * Default 5 s.
+   */
+  waitMs?: number;
 }
 
 /**
@@ -29,7 +35,10 @@ export class PgStore extends SqlStore {
   private flushing = false;
   private closed = false;
   private listener: pg.Client | undefined;
+  private listening: Promise<void> | undefined;
+  private relisten: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<() => void>();
+  private readonly waitMs: number;
 
   constructor(
     readonly url: string,
@@ -42,15 +51,18 @@ export class PgStore extends SqlStore {
     );
     // Reported by whoever awaits it, never as an unhandled rejection.
     ready.catch(() => undefined);
-    const runner = new PgRunner(pool, ready);
+    const waitMs = options.waitMs ?? DEFAULT_STORE_WAIT_MS;
+    const runner = new PgRunner(pool, ready, waitMs);
     super(postgres, box, runner, runner);
     this.pool = pool;
     this.ready = ready;
+    this.waitMs = waitMs;
   }
 
+  /** A transaction, run again from the start while the database is away (see run.ts `retrying`). */
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.ready;
-    return inTransaction(this.pool, 'BEGIN', fn);
+    return retrying(this.waitMs, () => inTransaction(this.pool, 'BEGIN', fn));
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
@@ -83,6 +95,8 @@ export class PgStore extends SqlStore {
     try {
       results = await this.tx((c) => writeBatch(c, batch, this.box));
     } catch (e) {
+      // The database stayed away longer than events may be held: none of them is taken.
+      if (isGatewayError(e) && e.code === 'B24GW_STORE_UNAVAILABLE') return batch.forEach((p) => p.reject(e));
       if (e === IN_ORDER) results = await this.tx((c) => writeEach(c, batch, this.box)).catch(() => undefined);
       else if (batch.length === 1) return batch[0]!.reject(failed(e));
     }
@@ -102,12 +116,12 @@ export class PgStore extends SqlStore {
 
   override async finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
     await this.ready;
-    return finishEvent(this.pool, id, owner, outcome, now);
+    return retrying(this.waitMs, () => finishEvent(this.pool, id, owner, outcome, now));
   }
 
   override async requeue(ids: readonly number[]): Promise<number> {
     const n = await super.requeue(ids);
-    if (n > 0) await this.pool.query(`NOTIFY ${CHANNEL}`);
+    if (n > 0) await this.pool.query(`NOTIFY ${CHANNEL}`).catch(() => undefined);
     return n;
   }
 
@@ -128,21 +142,46 @@ export class PgStore extends SqlStore {
     }
   }
 
-  /** Calls `wake` whenever any instance stores or requeues events (LISTEN/NOTIFY). */
+  /**
+   * Calls `wake` whenever any instance stores or requeues events (LISTEN/NOTIFY). A lost
+   * connection is opened again (each second while the database is away), and `wake` is called
+   * once it is back, for what was announced meanwhile; polling finds the work in between.
+   */
   async onNewEvents(wake: () => void): Promise<() => void> {
     await this.ready;
     this.listeners.add(wake);
-    if (!this.listener) {
-      this.listener = new pg.Client({ connectionString: this.url });
-      this.listener.on('notification', () => this.listeners.forEach((l) => l()));
-      this.listener.on('error', () => {
-        // Polling still finds the work; the next subscribe reconnects.
-        this.listener = undefined;
-      });
-      await this.listener.connect();
-      await this.listener.query(`LISTEN ${CHANNEL}`);
-    }
+    await (this.listening ??= this.listen());
     return () => this.listeners.delete(wake);
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 5_000 });
+    const lost = () => {
+      if (this.listener !== client && this.listener !== undefined) return;
+      this.listener = undefined;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => undefined);
+      if (this.closed || this.relisten) return;
+      this.relisten = setTimeout(() => {
+        this.relisten = undefined;
+        if (this.closed) return;
+        this.listening = this.listen().then(
+          () => this.listeners.forEach((l) => l()),
+          () => lost(),
+        );
+      }, 1_000).unref();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', () => this.listeners.forEach((l) => l()));
+    this.listener = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (e) {
+      lost();
+      throw e;
+    }
   }
 
   async ping(): Promise<boolean> {
@@ -160,7 +199,10 @@ export class PgStore extends SqlStore {
     if (this.closed) return;
     while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
     this.closed = true;
-    await this.listener?.end().catch(() => undefined);
+    clearTimeout(this.relisten);
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => undefined);
     await this.ready.catch(() => undefined);
     await this.pool.end();
   }
