@@ -118,6 +118,10 @@ export class Gateway {
       handlers: this.handlers,
       logger: this.logger,
       rest: (memberId) => this.bitrix.forPortal(memberId),
+      onTakenOver: (event) => {
+        options.worker?.onTakenOver?.(event);
+        metrics.takeovers.inc({ queue: 'events' });
+      },
       onFinished: (event, outcome, ms) => {
         options.worker?.onFinished?.(event, outcome, ms);
         const code = eventLabel(event.code);

@@ -100,6 +100,12 @@ export class Metrics {
     labelNames: ['method', 'result'],
     registers: [this.registry],
   });
+  readonly takeovers = new Counter({
+    name: 'b24gw_lease_takeovers_total',
+    help: 'Events claimed after their lease ran out unfinished: another gateway process died (or stalled) while running them',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
   private readonly methodLabel = methodLabels();
 
   constructor(store: Store, options: MetricsOptions = {}) {

@@ -19,6 +19,7 @@ const STORE_METHODS = [
   'pruneEvents',
   'enqueueStatuses',
   'claimStatuses',
+  'renewStatuses',
   'finishStatuses',
   'countStatuses',
   'appendCustomerAction',

@@ -2,6 +2,8 @@ import { TickBatch } from '../tick-batch.js';
 import { ConnectorState } from './state/state.js';
 import * as customers from './queries/customers.js';
 import * as events from './queries/events.js';
+import * as leases from './queries/leases.js';
+import { ownerIsDead } from './owner.js';
 import * as portals from './queries/portals.js';
 import * as statuses from './queries/statuses.js';
 import type { SecretBox } from './secret-box.js';
@@ -63,6 +65,17 @@ export abstract class SqlStore implements Store {
   abstract ping(): Promise<boolean>;
   abstract close(): Promise<void>;
 
+  /**
+   * Ends the leases of owners that were processes of this machine and are gone (owner.ts), in
+   * every queue: a restarted gateway takes its own earlier claims back at once, not once their
+   * leases run out. Returns the owners found dead. Run when a store opens.
+   */
+  async endLeasesOfDeadOwners(now = Date.now()): Promise<string[]> {
+    const dead = (await this.main.once(leases.leaseOwners(this.dialect, now))).filter(ownerIsDead);
+    if (dead.length > 0) await this.main.write(leases.endLeases(this.dialect, dead, now));
+    return dead;
+  }
+
   getEvent(id: number): Promise<StoredEvent | undefined> {
     return this.main.once(events.getEvent(id));
   }
@@ -121,6 +134,10 @@ export abstract class SqlStore implements Store {
     maxAttempts: number,
   ): Promise<PendingStatus[]> {
     return this.work.write(statuses.claimStatuses(this.dialect, owner, now, leaseMs, limit, maxAttempts));
+  }
+
+  renewStatuses(ids: readonly number[], owner: string, until: number): Promise<number[]> {
+    return this.work.once(statuses.renewStatuses(this.dialect, ids, owner, until));
   }
 
   finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, _now: number): Promise<void> {

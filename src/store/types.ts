@@ -92,6 +92,8 @@ export interface StoredEvent {
   processedAt: number | null;
   /** The secrets kept apart for the handlers (see NewEvent.secrets): filled by claim, null elsewhere or once erased. */
   secrets?: string | null;
+  /** Set by claim when the event's last lease ran out unfinished: its owner died (or stalled), and this claim took it over. */
+  takenOver?: boolean;
 }
 
 /** One run of an event's handlers, kept for `events` and for people deciding about dead letters. */
@@ -240,6 +242,8 @@ export interface Store {
     limit: number,
     maxAttempts: number,
   ): Promise<PendingStatus[]>;
+  /** Extends the leases `owner` still holds on these statuses to `until`; returns the ids renewed. */
+  renewStatuses(ids: readonly number[], owner: string, until: number): Promise<number[]>;
   /** Marks claimed statuses sent, or failed: retried at `retryAt`, dead when it is null. */
   finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void>;
   countStatuses(): Promise<{ pending: number; sent: number; dead: number }>;

@@ -108,14 +108,16 @@ export interface LoadResult {
   perChat: Map<string, number[]>;
   /** Answers other than 200, by status (0: no answer). */
   refused: Map<number, number>;
+  /** When each acknowledged message was sent (by Bitrix24 message id). */
+  sentAt: Map<number, number>;
 }
 
 /**
  * Operators write in `chats` chats (one message at a time per chat, in order) at about `rate`
  * messages per second in all, until `stop()` says so.
  */
-export function steadyLoad(fleet: Fleet, rate: number, chats = 30) {
-  const result: LoadResult = { sent: 0, acked: new Map(), perChat: new Map(), refused: new Map() };
+export function steadyLoad(fleet: Fleet, rate: number, chats = Math.max(30, Math.ceil(rate / 3))) {
+  const result: LoadResult = { sent: 0, acked: new Map(), perChat: new Map(), refused: new Map(), sentAt: new Map() };
   let stopped = false;
   const periodMs = (1000 * chats) / rate;
   const operator = async (k: number) => {
@@ -136,6 +138,7 @@ export function steadyLoad(fleet: Fleet, rate: number, chats = 30) {
       const status = d?.status ?? 0;
       if (m.delivery.ok && d) {
         order.push(m.message.id);
+        result.sentAt.set(m.message.id, t);
         result.acked.set(m.message.id, (JSON.parse(d.responseBody ?? '{}') as { id: number }).id);
       } else result.refused.set(status, (result.refused.get(status) ?? 0) + 1);
       await sleep(Math.max(0, periodMs - (Date.now() - t)));
@@ -163,6 +166,8 @@ export interface Settled {
   redelivered: number;
   /** How long after the call every acknowledged message was complete; -1 when not within `timeoutMs`. */
   settledMs: number;
+  /** The slowest acknowledged message: from when it was sent to when its delivery status reached the sandbox. */
+  slowestMs: number;
 }
 
 /** Waits until every acknowledged message reached the channel and got its delivery status, then checks order per chat. */
@@ -189,7 +194,13 @@ export async function settle(fleet: Fleet, load: LoadResult, timeoutMs: number):
     if (seen.some((x, i) => i > 0 && x < seen[i - 1]!)) outOfOrder++;
   }
   const ids = new Set(fleet.channel.deliveries.map((d) => d.webhookId));
+  const statusAt = new Map<number, number>();
+  for (const st of fleet.sb.recorder.statuses({ kind: 'delivery' }))
+    if (!statusAt.has(st.messageId)) statusAt.set(st.messageId, st.at);
+  let slowestMs = 0;
+  for (const [m, t] of load.sentAt) slowestMs = Math.max(slowestMs, (statusAt.get(m) ?? Date.now()) - t);
   return {
+    slowestMs,
     complete,
     missing: load.acked.size - complete,
     outOfOrder,

@@ -151,7 +151,7 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--lease <duration>',
       "how long a claimed event stays held without a renewal: renewed every third of it while its handlers run, so a crashed process's events are taken again after it (env B24GW_LEASE)",
-      process.env.B24GW_LEASE ?? '30s',
+      process.env.B24GW_LEASE ?? '10s',
     )
     .option(
       '--handler-timeout <duration>',

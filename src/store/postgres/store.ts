@@ -57,6 +57,8 @@ export class PgStore extends SqlStore {
     this.pool = pool;
     this.ready = ready;
     this.waitMs = waitMs;
+    // Claims of a dead gateway process of this machine are taken back at once; other machines' run out.
+    ready.then(() => this.endLeasesOfDeadOwners()).catch(() => undefined);
   }
 
   /** A transaction, run again from the start while the database is away (see run.ts `retrying`). */
