@@ -20,6 +20,8 @@ export interface FleetOptions {
   instances: number;
   /** Extra serve arguments. */
   args?: string[];
+  /** Start the instances first with this CLI (another build), without the current build's options. */
+  oldCli?: string;
 }
 
 export interface Fleet {
@@ -38,7 +40,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
   const sb = await startSandbox({ plan: 'enterprise' });
   const channel = await fakeChannel();
   const lb = await startBalancer(Array.from({ length: o.instances }, () => undefined));
-  const args = (adminPort: number) => [
+  const args = (adminPort: number, current = true) => [
     '--db',
     o.db,
     '--allow-domain',
@@ -59,7 +61,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     String(adminPort),
     '--log-level',
     'warn',
-    ...(o.args ?? []),
+    ...(current ? (o.args ?? []) : []),
   ];
   const fleet: Fleet = {
     sb,
@@ -71,7 +73,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
       let gw: GatewayProcess;
       if (cli) {
         const port = await freePort();
-        gw = await startNodeProcess([cli, 'serve', '--port', String(port), ...args(adminPort)], port);
+        gw = await startNodeProcess([cli, 'serve', '--port', String(port), ...args(adminPort, false)], port);
       } else gw = await startGatewayProcess(args(adminPort));
       gw.adminUrl = `http://127.0.0.1:${adminPort}`;
       fleet.instances[i] = gw;
@@ -91,7 +93,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
       await channel.close();
     },
   };
-  for (let i = 0; i < o.instances; i++) await fleet.start(i);
+  for (let i = 0; i < o.instances; i++) await fleet.start(i, o.oldCli);
   const handler = `${lb.url}/events`;
   const install = await sb.install(sb.portal, handler);
   if (!install.ok) throw new Error(`install failed: ${JSON.stringify(install)}`);
