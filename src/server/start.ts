@@ -48,9 +48,10 @@ export interface RunningServer {
   /** The gateway on this thread: the one given, or the one built for role intake or worker. None when the gateway runs on threads. */
   gateway: Gateway | undefined;
   /**
-   * Stops: readiness goes false at once (and new deliveries get 503), the listeners finish the
-   * requests in flight, then the intake stops and the worker finishes what it holds (handlers get
-   * their grace period). The gateway is closed with it.
+   * Stops: readiness goes false at once; after `drainDelayMs` the listeners stop taking
+   * connections (a load balancer then sends elsewhere) and finish the requests they took, then the
+   * intake stops and the worker finishes what it holds (handlers get their grace period). The
+   * gateway is closed with it.
    */
   close(): Promise<void>;
 }
@@ -134,8 +135,9 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
       logger.info({ drainDelayMs: options.drainDelayMs ?? 0 }, 'not ready: draining before the listeners close');
       if (options.drainDelayMs) await new Promise((r) => setTimeout(r, options.drainDelayMs));
       closing = true;
-      // The admin listener first, then the public one; then the intake stops before the worker, so nothing new arrives for it.
-      for (const l of listeners) await l.close();
+      // Both listeners stop taking connections at once (a refused connection goes to another
+      // instance) and finish the requests they took; then the intake stops before the worker.
+      await Promise.all(listeners.map((l) => l.close()));
       await parts.stop();
     })());
   return {

@@ -74,10 +74,11 @@ export async function startBalancer(backends: (string | undefined)[] = []): Prom
       const body = await readBody(req);
       const live = lb.backends.filter((b): b is string => b !== undefined);
       // Ready ones first; a backend not known ready yet is still tried once they all refused.
-      const order = [...live.filter((b) => ready.get(b) !== false), ...live.filter((b) => ready.get(b) === false)];
+      const up = live.filter((b) => ready.get(b) !== false);
       const start = next++;
-      for (let i = 0; i < order.length; i++) {
-        const got = await forward(order[(start + i) % order.length]!, req, body);
+      const order = [...up.map((_, i) => up[(start + i) % up.length]!), ...live.filter((b) => ready.get(b) === false)];
+      for (const backend of order) {
+        const got = await forward(backend, req, body);
         if ('refused' in got) {
           lb.rerouted++;
           continue;

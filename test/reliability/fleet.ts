@@ -112,6 +112,8 @@ export interface LoadResult {
   refused: Map<number, number>;
   /** When each acknowledged message was sent (by Bitrix24 message id). */
   sentAt: Map<number, number>;
+  /** The first few refusals' answers, to print. */
+  refusals: string[];
 }
 
 /**
@@ -119,7 +121,14 @@ export interface LoadResult {
  * messages per second in all, until `stop()` says so.
  */
 export function steadyLoad(fleet: Fleet, rate: number, chats = Math.max(30, Math.ceil(rate / 3))) {
-  const result: LoadResult = { sent: 0, acked: new Map(), perChat: new Map(), refused: new Map(), sentAt: new Map() };
+  const result: LoadResult = {
+    sent: 0,
+    acked: new Map(),
+    perChat: new Map(),
+    refused: new Map(),
+    sentAt: new Map(),
+    refusals: [],
+  };
   let stopped = false;
   const periodMs = (1000 * chats) / rate;
   const operator = async (k: number) => {
@@ -142,7 +151,11 @@ export function steadyLoad(fleet: Fleet, rate: number, chats = Math.max(30, Math
         order.push(m.message.id);
         result.sentAt.set(m.message.id, t);
         result.acked.set(m.message.id, (JSON.parse(d.responseBody ?? '{}') as { id: number }).id);
-      } else result.refused.set(status, (result.refused.get(status) ?? 0) + 1);
+      } else {
+        result.refused.set(status, (result.refused.get(status) ?? 0) + 1);
+        if (result.refusals.length < 5)
+          result.refusals.push(`${status} ${(d?.responseBody ?? d?.error ?? '').slice(0, 200)}`);
+      }
       await sleep(Math.max(0, periodMs - (Date.now() - t)));
     }
   };

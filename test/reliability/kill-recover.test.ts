@@ -51,6 +51,7 @@ it.skipIf(!pgAvailable)(
       'kill-to-end-ms': Date.now() - killedAt,
       ...counts,
     });
+    if (result.refusals.length > 0) console.log(result.refusals.join('\n'));
     expect(s.missing).toBe(0);
     expect(s.outOfOrder).toBe(0);
     expect(s.settledMs).toBeGreaterThanOrEqual(0);

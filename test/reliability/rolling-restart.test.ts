@@ -10,7 +10,7 @@ import { figures, sleep } from './lib.js';
  * it holds, and exit 0; nothing is refused, nothing lost, each chat's messages in order.
  */
 
-const RATE = Number(process.env.RELIABILITY_RATE ?? 200);
+const RATE = Number(process.env.RELIABILITY_RATE ?? 100);
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let fleet: Fleet | undefined;
 beforeEach(async () => {
@@ -53,6 +53,7 @@ it.skipIf(!pgAvailable)(
       ...s,
       ...(await dbCounts(db.url)),
     });
+    if (result.refusals.length > 0) console.log(result.refusals.join('\n'));
     expect(readyWhileDraining).toEqual([503, 503]);
     expect(exits).toEqual([0, 0]);
     expect(result.refused.size).toBe(0);
