@@ -16,6 +16,7 @@ import { chartSvg } from './chart.js';
 import { benchDecode } from './decode.js';
 import { customerSetups, runCustomers } from './customers.js';
 import { endToEndSetups, runEndToEnd } from './e2e.js';
+import { killSetups, runKillRecover } from './kill.js';
 import { bodySource, loadFixtures, portalTokens, runCell } from './load.js';
 import { describeMachine } from './machine.js';
 import { mb, procStatusKb } from './memory.js';
@@ -25,6 +26,7 @@ import {
   cellProblems,
   customerTable,
   decodeTable,
+  killTable,
   e2eLatencyTable,
   e2eMemoryTable,
   e2eTable,
@@ -56,6 +58,7 @@ Options:
   --e2e-seconds <n>   seconds of end-to-end load (quick 5, full 45)
   --e2e-chats <n>     chats the end-to-end load spreads over (200)
   --customer-rate <n> customer actions per second the channel offers (300)
+  --kill-rate <n>     messages per second offered in the kill-and-recover runs (300)
   -h, --help          this text
 `;
 const parse = () =>
@@ -70,6 +73,7 @@ const parse = () =>
       'e2e-seconds': { type: 'string' },
       'e2e-chats': { type: 'string' },
       'customer-rate': { type: 'string' },
+      'kill-rate': { type: 'string' },
     },
   }).values;
 /** @type {ReturnType<typeof parse>} */
@@ -125,9 +129,17 @@ const customerLoad = {
   drainSeconds: 60,
 };
 if (values['customer-rate']) customerLoad.rate = Number(values['customer-rate']);
+/** @type {import('./kill.js').KillLoad} */
+const killLoad = { rate: 300, seconds: 12, killAt: 5, restartAt: 7, chats: 100, waitSeconds: 60 };
+if (values['kill-rate']) killLoad.rate = Number(values['kill-rate']);
 const chats = Number(values.chats);
 const only = values.only?.split(',').map((s) => s.trim());
-const allIds = [...targets.map((t) => t.id), ...endToEndSetups.map((s) => s.id), ...customerSetups.map((s) => s.id)];
+const allIds = [
+  ...targets.map((t) => t.id),
+  ...endToEndSetups.map((s) => s.id),
+  ...customerSetups.map((s) => s.id),
+  ...killSetups.map((s) => s.id),
+];
 if (only && !only.every((id) => allIds.includes(id))) {
   process.stderr.write(`B24GW_BAD_CONFIG: --only takes ${allIds.join(',')}; got ${values.only}\n`);
   process.exit(2);
@@ -135,6 +147,7 @@ if (only && !only.every((id) => allIds.includes(id))) {
 const chosen = only ? targets.filter((t) => only.includes(t.id)) : targets;
 const chosenE2e = only ? endToEndSetups.filter((s) => only.includes(s.id)) : endToEndSetups;
 const chosenCustomers = only ? customerSetups.filter((s) => only.includes(s.id)) : customerSetups;
+const chosenKills = only ? killSetups.filter((s) => only.includes(s.id)) : killSetups;
 
 const root = new URL('..', import.meta.url).pathname;
 if (!existsSync(join(root, 'dist/cli/main.js')))
@@ -165,7 +178,8 @@ process.on('SIGTERM', abort);
 const pgNeeded =
   chosen.some((t) => t.db === 'postgres') ||
   chosenE2e.some((s) => s.db === 'postgres') ||
-  chosenCustomers.some((s) => s.db === 'postgres');
+  chosenCustomers.some((s) => s.db === 'postgres') ||
+  chosenKills.length > 0;
 const pgDown = pgNeeded ? await pgUnreachable() : null;
 const redactedPgUrl = (() => {
   const u = new URL(pgAdminUrl);
@@ -198,6 +212,13 @@ const customerRuns = chosenCustomers.filter((s) => {
   );
   return false;
 });
+const killRuns = chosenKills.filter((s) => {
+  if (!pgDown) return true;
+  skipped.push(
+    `${s.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`,
+  );
+  return false;
+});
 const cellCount = intakeTargets.length * settings.concurrency.length;
 const e2eEstimate = e2eSetups.reduce(
   (a, s) => a + (e2eLoad.warmupSeconds + e2eLoad.seconds) * (s.db === 'postgres' ? 2.2 : 1.2) + 3,
@@ -209,7 +230,8 @@ const estimate = Math.round(
     intakeTargets.length +
     (settings.decodeRounds * settings.decodeRoundMs * 10) / 1000 +
     e2eEstimate +
-    customerEstimate,
+    customerEstimate +
+    killRuns.length * (killLoad.seconds + 15),
 );
 log(
   `b24-im-gateway bench (${mode}): ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; SQLite files in ${dir} on ${machine.dbFilesystem}`,
@@ -376,6 +398,30 @@ try {
     }
   }
 
+  /** @type {import('./kill.js').KillResult[]} */
+  const kills = [];
+  if (killRuns.length)
+    log(
+      `\nkill and recover: two instances on PostgreSQL behind a load balancer, ${killLoad.rate} messages/s for ${killLoad.seconds} s, one SIGKILLed at ${killLoad.killAt} s`,
+    );
+  for (const [i, setup] of killRuns.entries()) {
+    const head = `  [${i + 1}/${killRuns.length}] ${setup.id.padEnd(13)}`;
+    try {
+      const r = await runKillRecover(setup, killLoad, {
+        progress: (line) => log(`${head} … ${line}`),
+        onKill: (k) => killers.push(k),
+      });
+      kills.push(r);
+      log(
+        `${head} recovery ${r.recoverySeconds?.toFixed(1) ?? '—'} s (kill → last status of what was acknowledged before it), slowest send→status ${r.slowestSeconds?.toFixed(1) ?? '—'} s, 2xx ${r.acknowledged} of ${r.sent}, statuses ${r.confirmed}, lost ${r.lost}, takeovers ${r.takeovers}  ${r.lost ? 'FLAGGED' : 'ok'}`,
+      );
+    } catch (e) {
+      const error = /** @type {Error} */ (e).message || String(e);
+      e2eErrors.push({ id: setup.id, error });
+      log(`${head} FLAGGED: could not run: ${error.slice(0, 2000)}`);
+    }
+  }
+
   const runSeconds = Math.round((performance.now() - runStarted) / 100) / 10;
   const base = {
     mode,
@@ -395,6 +441,7 @@ try {
     decode,
     e2e,
     customers,
+    kills,
     e2eErrors,
     noise,
     skipped,
@@ -422,6 +469,7 @@ try {
     e2eLatencyTable(results),
     e2eMemoryTable(results),
     customerTable(results),
+    killTable(results),
     noiseTable(results),
     decodeTable(results),
   ];
