@@ -125,6 +125,30 @@ it.skipIf(pgClusterUnavailable)(
     // Every 200 was committed.
     for (const id of acked.keys()) expect(stored.has(id)).toBe(true);
     expect(check.status).toBe(200);
+
+    // A gateway started while the database is down starts, is not ready, refuses with 503, and
+    // takes events once the database is up.
+    await gw.kill('SIGTERM');
+    cluster.stop();
+    gw = await startGatewayProcess(
+      ['--db', db, '--app-token', `${PORTAL_B.member}=${PORTAL_B.token}`, '--store-wait', '1s', '--log-level', 'fatal'],
+      { admin: true },
+    );
+    const early = await post(`${gw.url}/events`, body(1_000));
+    const readyEarly = (await fetch(`${gw.adminUrl}/readyz`)).status;
+    cluster.start();
+    let late = { status: 0 };
+    for (let k = 0; k < 20 && late.status !== 200; k++) {
+      await sleep(500);
+      late = await post(`${gw.url}/events`, body(1_001));
+    }
+    figures('db-down-at-start', {
+      'first-answer': early.status,
+      'readyz-before': readyEarly,
+      'answer-after': late.status,
+    });
+    expect([early.status, readyEarly, late.status]).toEqual([503, 503, 200]);
+    expect(gw.child.exitCode).toBe(null);
   },
   120_000,
 );

@@ -111,7 +111,7 @@ export class PgRunner implements Runner {
 
   /** Each statement on its own, each tried again while the database is away. */
   async once<T>(work: Work<T>): Promise<T> {
-    await this.ready;
+    await readyWithin(this.ready, this.waitMs);
     let step = work.next();
     while (!step.done) {
       const q = step.value;
@@ -121,7 +121,7 @@ export class PgRunner implements Runner {
   }
 
   private async inTransaction<T>(begin: string, work: Work<T>): Promise<T> {
-    await this.ready;
+    await readyWithin(this.ready, this.waitMs);
     // A generator cannot be rewound: once an answer reached it, a failed transaction fails its caller.
     const first = work.next();
     let answered = false;
@@ -142,15 +142,47 @@ export class PgRunner implements Runner {
   }
 }
 
-/** Runs a schema's migrations once on a pooled connection. A failure is reported by whoever awaits it, never as an unhandled rejection. */
+/**
+ * Runs a schema's migrations once on a pooled connection. While the database is away (a gateway
+ * started before it), tries again every second or so until it answers. A failure of another kind
+ * is reported by whoever awaits it, never as an unhandled rejection.
+ */
 export function migrateOnce(pool: pg.Pool, migrate: (c: pg.PoolClient) => Promise<unknown>): Promise<void> {
-  const ready = pool.connect().then(async (client) => {
-    try {
-      await migrate(client);
-    } finally {
-      client.release();
+  const once = () =>
+    pool.connect().then(async (client) => {
+      try {
+        await migrate(client);
+      } finally {
+        client.release();
+      }
+    });
+  const ready = (async () => {
+    for (let pause = 500; ; pause = Math.min(pause * 2, 5_000)) {
+      try {
+        return await once();
+      } catch (e) {
+        if (!isTransient(e) || (pool as { ending?: boolean }).ending) throw e;
+        await sleep(pause);
+      }
     }
-  });
+  })();
   ready.catch(() => undefined);
   return ready;
+}
+
+/** Waits for `ready` (the schema) at most `waitMs`; then fails as the database being away does. */
+export function readyWithin(ready: Promise<void>, waitMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const away = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new GatewayError('B24GW_STORE_UNAVAILABLE', `The database did not answer within ${waitMs} ms`, {
+            retryAfter: Math.max(1, Math.ceil(waitMs / 1000)),
+          }),
+        ),
+      waitMs,
+    );
+  });
+  return Promise.race([ready, away]).finally(() => clearTimeout(timer));
 }

@@ -7,7 +7,7 @@ import { CHANNEL, IN_ORDER, writeBatch, writeEach, type Pending } from './append
 import { claimEvents, finishEvent } from './claim.js';
 import { postgres } from './dialect.js';
 import { migratePg } from './migrations.js';
-import { DEFAULT_STORE_WAIT_MS, inTransaction, migrateOnce, openPool, PgRunner, retrying } from './run.js';
+import { DEFAULT_STORE_WAIT_MS, inTransaction, migrateOnce, openPool, PgRunner, readyWithin, retrying } from './run.js';
 
 export interface PgStoreOptions {
   /** Connections in the pool. Default 10. */
@@ -61,9 +61,14 @@ export class PgStore extends SqlStore {
     ready.then(() => this.endLeasesOfDeadOwners()).catch(() => undefined);
   }
 
+  /** The schema is ready, or the database is away: B24GW_STORE_UNAVAILABLE after the store wait. */
+  private untilReady(): Promise<void> {
+    return readyWithin(this.ready, this.waitMs);
+  }
+
   /** A transaction, run again from the start while the database is away (see run.ts `retrying`). */
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    await this.ready;
+    await this.untilReady();
     return retrying(this.waitMs, () => inTransaction(this.pool, 'BEGIN', fn));
   }
 
@@ -117,7 +122,7 @@ export class PgStore extends SqlStore {
   }
 
   override async finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
-    await this.ready;
+    await this.untilReady();
     return retrying(this.waitMs, () => finishEvent(this.pool, id, owner, outcome, now));
   }
 
@@ -127,20 +132,30 @@ export class PgStore extends SqlStore {
     return n;
   }
 
-  /** A session-level advisory lock per portal, held on one connection while `fn` runs. */
+  /**
+   * A session-level advisory lock per portal, held on one connection while `fn` runs. Taking it
+   * waits for the database as any work does. If the session dies meanwhile (a restart), the server
+   * has released the lock: the connection is dropped, and `fn`'s outcome stands.
+   */
   async withPortalLock<T>(memberId: string, fn: () => Promise<T>): Promise<T> {
-    await this.ready;
-    const client = await this.pool.connect();
+    await this.untilReady();
     const key = `b24gw:portal:${memberId}`;
-    try {
-      await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+    const client = await retrying(this.waitMs, async () => {
+      const c = await this.pool.connect();
       try {
-        return await fn();
-      } finally {
-        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
+        await c.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+        return c;
+      } catch (e) {
+        c.release(e as Error);
+        throw e;
       }
+    });
+    let broken: Error | undefined;
+    try {
+      return await fn();
     } finally {
-      client.release();
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch((e: Error) => (broken = e));
+      client.release(broken);
     }
   }
 
@@ -150,7 +165,7 @@ export class PgStore extends SqlStore {
    * once it is back, for what was announced meanwhile; polling finds the work in between.
    */
   async onNewEvents(wake: () => void): Promise<() => void> {
-    await this.ready;
+    await this.untilReady();
     this.listeners.add(wake);
     await (this.listening ??= this.listen());
     return () => this.listeners.delete(wake);
@@ -189,7 +204,7 @@ export class PgStore extends SqlStore {
   async ping(): Promise<boolean> {
     if (this.closed) return false;
     try {
-      await this.ready;
+      await this.untilReady();
       await this.pool.query('SELECT 1');
       return true;
     } catch {
@@ -205,7 +220,8 @@ export class PgStore extends SqlStore {
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
-    await this.ready.catch(() => undefined);
+    // Not waiting for the schema: while the database is away it may never be ready. A migration
+    // under way keeps its connection until it ends; one not started yet will not start.
     await this.pool.end();
   }
 }
