@@ -88,6 +88,10 @@ export abstract class SqlStore implements Store {
     return this.main.once(events.countEvents(this.dialect, list));
   }
 
+  oldestPendingAt(): Promise<number | null> {
+    return this.main.once(events.oldestPendingAt());
+  }
+
   getPortal(memberId: string): Promise<PortalRecord | undefined> {
     return this.main.once(portals.getPortal(memberId, this.box));
   }

@@ -198,6 +198,8 @@ export interface Store {
   listEvents(query?: EventQuery): Promise<StoredEvent[]>;
   /** Events by status: every status, or only those listed (each counted through an index, never the whole table). */
   countEvents<S extends EventStatus = EventStatus>(statuses?: readonly S[]): Promise<Record<S, number>>;
+  /** When the oldest pending event (stored, not yet run) was received; null when none waits. Optional: for the queue age metric. */
+  oldestPendingAt?(): Promise<number | null>;
   getPortal(memberId: string): Promise<PortalRecord | undefined>;
   listPortals(): Promise<PortalRecord[]>;
   /** Keeps a refreshed OAuth pair; called before the new access token is used. */

@@ -271,6 +271,15 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       expect(await store.countStatuses()).toEqual({ pending: 0, sent: 1, dead: 1 });
     });
 
+    it('tells when the oldest pending event was received, for the queue age', async () => {
+      expect(await store.oldestPendingAt?.()).toBe(null);
+      await store.append(newEvent({ dedupKey: 'o1', receivedAt: 5_000 }));
+      await store.append(newEvent({ dedupKey: 'o2', receivedAt: 7_000 }));
+      expect(await store.oldestPendingAt?.()).toBe(5_000);
+      await store.claim('p1', 8_000, 1_000, 1, 8);
+      expect(await store.oldestPendingAt?.()).toBe(7_000);
+    });
+
     it('takes back at once, in every queue, what a dead process of this machine held, and leaves a live one its leases', async () => {
       const [host, , , proc] = newOwner().split(':');
       const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
