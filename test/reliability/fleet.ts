@@ -73,8 +73,13 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
       let gw: GatewayProcess;
       if (cli) {
         const port = await freePort();
-        gw = await startNodeProcess([cli, 'serve', '--port', String(port), ...args(adminPort, false)], port);
-      } else gw = await startGatewayProcess(args(adminPort));
+        gw = await startNodeProcess(
+          [cli, 'serve', '--port', String(port), ...args(adminPort, false)],
+          port,
+          {},
+          60_000,
+        );
+      } else gw = await startGatewayProcess(args(adminPort), { startMs: 60_000 });
       gw.adminUrl = `http://127.0.0.1:${adminPort}`;
       fleet.instances[i] = gw;
       lb.backends[i] = gw.url;
@@ -233,7 +238,13 @@ export async function dbCounts(url: string): Promise<Record<string, number>> {
     return {
       events: await q('SELECT COUNT(*) AS n FROM events'),
       'events-dead': await q("SELECT COUNT(*) AS n FROM events WHERE status = 'dead'"),
-      'events-open': await q("SELECT COUNT(*) AS n FROM events WHERE status IN ('pending', 'retry', 'processing')"),
+      'events-pending': await q("SELECT COUNT(*) AS n FROM events WHERE status = 'pending'"),
+      'events-retry': await q("SELECT COUNT(*) AS n FROM events WHERE status = 'retry'"),
+      'events-processing': await q("SELECT COUNT(*) AS n FROM events WHERE status = 'processing'"),
+      'statuses-open': await q("SELECT COUNT(*) AS n FROM status_outbox WHERE status IN ('pending', 'sending')"),
+      'chats-open': await q(
+        "SELECT COUNT(DISTINCT order_key) AS n FROM events WHERE status IN ('pending', 'retry', 'processing')",
+      ),
       'lapsed-attempts': await q("SELECT COUNT(*) AS n FROM event_attempts WHERE error LIKE 'no outcome before%'"),
     };
   } finally {

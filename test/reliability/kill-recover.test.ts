@@ -35,7 +35,7 @@ it.skipIf(!pgAvailable)(
     const killedAt = Date.now();
     await at(7_000);
     const restarted = await fleet.start(0);
-    expect(await readyWithin(restarted, 10_000)).toBe(true);
+    expect(await readyWithin(restarted, 60_000)).toBe(true);
     await at(12_000);
     const result = await load.stop();
     const s = await settle(fleet, result, 30_000);

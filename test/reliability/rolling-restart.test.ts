@@ -38,11 +38,11 @@ it.skipIf(!pgAvailable)(
       readyWhileDraining.push((await fetch(`${gw.adminUrl}/readyz`)).status);
       exits.push(await stopping);
       const again = await fleet.start(i);
-      expect(await readyWithin(again, 10_000)).toBe(true);
+      expect(await readyWithin(again, 60_000)).toBe(true);
       await sleep(3_000);
     }
     const result = await load.stop();
-    const s = await settle(fleet, result, 30_000);
+    const s = await settle(fleet, result, 60_000);
     figures('rolling-restart', {
       rate: RATE,
       sent: result.sent,

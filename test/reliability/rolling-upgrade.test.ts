@@ -43,11 +43,11 @@ it.skipIf(!pgAvailable)(
     for (const i of [0, 1]) {
       exits.push(await fleet.stop(i, 'SIGTERM'));
       const current = await fleet.start(i);
-      expect(await readyWithin(current, 10_000)).toBe(true);
+      expect(await readyWithin(current, 60_000)).toBe(true);
       await sleep(3_000);
     }
     const result = await load.stop();
-    const s = await settle(fleet, result, 30_000);
+    const s = await settle(fleet, result, 60_000);
     figures('rolling-upgrade', {
       previous: PREVIOUS,
       rate: RATE,
