@@ -87,7 +87,13 @@ export class PgStore extends SqlStore {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      await this.commit(batch);
+      // commit() settles every event itself; should it ever throw, the batch is refused, never left waiting.
+      await this.commit(batch).catch((e: unknown) => {
+        const error = new GatewayError('B24GW_STORE_FAILED', 'Event could not be stored; it was not accepted', {
+          cause: e,
+        });
+        for (const p of batch) p.reject(error);
+      });
     }
     this.flushing = false;
   }
