@@ -18,6 +18,7 @@
  * @property {import('./e2e.js').EndToEndResult[]} e2e
  * @property {import('./customers.js').CustomerResult[]} [customers]  the customers' side: channel → gateway → Bitrix24
  * @property {import('./pull.js').PullResult[]} [pulls]  the pull modes: a backlog kept by the portal, taken by serve --pull
+ * @property {import('./kill.js').KillResult[]} [kills]  kill and recover: one of two instances SIGKILLed under load
  * @property {{ id: string, error: string }[]} e2eErrors  end-to-end runs that could not run (install failed, a process did not start…)
  * @property {Record<string, import('./noise.js').NoiseResult | null>} noise  per phase (intake target or end-to-end run), and `before` (1 s before the run)
  * @property {string[]} skipped  cells not run, and why
@@ -385,6 +386,63 @@ export function customerTable(r) {
 }
 
 /**
+ * Kill and recover: how long after the kill everything acknowledged before it had its status.
+ * @param {Results} r
+ */
+export function killTable(r) {
+  if (!r.kills?.length) return '';
+  const s = (/** @type {number | null} */ x) => (x === null ? '—' : x.toFixed(1));
+  return table(
+    [
+      'run',
+      'offered messages/s',
+      'sent',
+      '2xx answers',
+      'refused (in flight at the kill)',
+      'statuses at sandbox',
+      'no status by the end of the wait',
+      'lease takeovers',
+      '**recovery, s**',
+      'slowest send → status, s',
+      'end of load → last status, s',
+    ],
+    r.kills.map((x) => [
+      x.id,
+      fmt.int(x.load.rate),
+      fmt.int(x.sent),
+      fmt.int(x.acknowledged),
+      fmt.int(x.refused),
+      fmt.int(x.confirmed),
+      x.lost ? `**${fmt.int(x.lost)}**` : '0',
+      fmt.int(x.takeovers),
+      `**${s(x.recoverySeconds)}**`,
+      s(x.slowestSeconds),
+      s(x.afterEndSeconds),
+    ]),
+    'lrrrrrrrrrr',
+  );
+}
+
+/** @param {Results} r */
+function killBlock(r) {
+  if (!r.kills?.length) return '';
+  return `## Kill and recover
+
+Two \`serve\` instances on one PostgreSQL database behind a load balancer that sends a request to the next instance when one
+refuses the connection; the sandbox's operators write at a steady rate in ${fmt.int(r.kills[0]?.load.chats ?? 0)} chats. One instance is
+SIGKILLed ${r.kills[0]?.load.killAt} s in: *kill-restart* starts it again ${(r.kills[0]?.load.restartAt ?? 0) - (r.kills[0]?.load.killAt ?? 0)} s later (its store, as it opens, takes back
+the claims of the dead process of this machine), *kill-only* leaves it dead (the survivor takes the claims over once their 10 s
+leases run out, as another machine would).
+
+- **recovery** — from the kill to the last delivery status of the messages acknowledged before it.
+- **lease takeovers** — attempts that ended with no outcome (the killed process's), run again by another.
+
+${killTable(r)}
+
+`;
+}
+
+/**
  * How busy the machine was in each phase, and with what.
  * @param {Results} r
  */
@@ -457,6 +515,7 @@ export function summarize(r) {
   for (const x of r.e2e ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
   for (const x of r.customers ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
   for (const x of r.pulls ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
+  for (const x of r.kills ?? []) if (x.lost) flags.push(`${x.id}: ${x.lost} acknowledged messages without a status`);
   for (const x of r.e2eErrors ?? []) flags.push(`${x.id}: could not run: ${x.error.slice(0, 500)}`);
   /** @type {string[]} */
   const notes = [];
@@ -677,7 +736,7 @@ ${integrityTable(r)}
 
 ${memoryTable(r)}
 
-${e2eBlock}${customersBlock(r)}${pullBlock(r)}## Machine load during each phase
+${e2eBlock}${customersBlock(r)}${pullBlock(r)}${killBlock(r)}## Machine load during each phase
 
 Other processes on the same cores (tests, builds) lower every number. *machine busy* is from /proc/stat; *bench* is this
 process (load generator, sandbox), the servers it started and the PostgreSQL backends of its databases; *other* is the rest.

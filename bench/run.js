@@ -18,6 +18,7 @@ import { CONSOLE_GOAL_MS, consoleTable, runConsoleBench } from './console.js';
 import { customerSetups, runCustomers } from './customers.js';
 import { pullSetups, runPull } from './pull.js';
 import { endToEndSetups, runEndToEnd } from './e2e.js';
+import { killSetups, runKillRecover } from './kill.js';
 import { bodySource, loadFixtures, portalTokens, runCell } from './load.js';
 import { describeMachine } from './machine.js';
 import { mb, procStatusKb } from './memory.js';
@@ -27,6 +28,7 @@ import {
   cellProblems,
   customerTable,
   decodeTable,
+  killTable,
   e2eLatencyTable,
   e2eMemoryTable,
   e2eTable,
@@ -61,6 +63,7 @@ Options:
   --customer-rate <n> customer actions per second the channel offers (300)
   --console-rows <n>  events stored for the console's list (1000000)
   --pull-events <n>   the backlog each pull-mode run takes (quick 3,000, full 20,000)
+  --kill-rate <n>     messages per second offered in the kill-and-recover runs (300)
   -h, --help          this text
 `;
 const parse = () =>
@@ -77,6 +80,7 @@ const parse = () =>
       'customer-rate': { type: 'string' },
       'console-rows': { type: 'string', default: '1000000' },
       'pull-events': { type: 'string' },
+      'kill-rate': { type: 'string' },
     },
   }).values;
 /** @type {ReturnType<typeof parse>} */
@@ -132,6 +136,9 @@ const customerLoad = {
   drainSeconds: 60,
 };
 if (values['customer-rate']) customerLoad.rate = Number(values['customer-rate']);
+/** @type {import('./kill.js').KillLoad} */
+const killLoad = { rate: 300, seconds: 12, killAt: 5, restartAt: 7, chats: 100, waitSeconds: 60 };
+if (values['kill-rate']) killLoad.rate = Number(values['kill-rate']);
 /** @type {import('./pull.js').PullLoad} */
 const pullLoad = {
   events: values.full ? 20_000 : 3_000,
@@ -154,6 +161,7 @@ const allIds = [
   ...customerSetups.map((s) => s.id),
   ...consoleSetups.map((s) => s.id),
   ...pullSetups.map((s) => s.id),
+  ...killSetups.map((s) => s.id),
 ];
 if (only && !only.every((id) => allIds.includes(id))) {
   process.stderr.write(`B24GW_BAD_CONFIG: --only takes ${allIds.join(',')}; got ${values.only}\n`);
@@ -164,6 +172,7 @@ const chosenE2e = only ? endToEndSetups.filter((s) => only.includes(s.id)) : end
 const chosenCustomers = only ? customerSetups.filter((s) => only.includes(s.id)) : customerSetups;
 const chosenConsole = only ? consoleSetups.filter((s) => only.includes(s.id)) : consoleSetups;
 const chosenPulls = only ? pullSetups.filter((s) => only.includes(s.id)) : pullSetups;
+const chosenKills = only ? killSetups.filter((s) => only.includes(s.id)) : killSetups;
 
 const root = new URL('..', import.meta.url).pathname;
 if (!existsSync(join(root, 'dist/cli/main.js')))
@@ -195,7 +204,9 @@ const pgNeeded =
   chosen.some((t) => t.db === 'postgres') ||
   chosenE2e.some((s) => s.db === 'postgres') ||
   chosenCustomers.some((s) => s.db === 'postgres') ||
-  chosenConsole.some((s) => s.db === 'postgres');
+  chosenConsole.some((s) => s.db === 'postgres') ||
+  chosenPulls.some((s) => s.db === 'postgres') ||
+  chosenKills.length > 0;
 const pgDown = pgNeeded ? await pgUnreachable() : null;
 const redactedPgUrl = (() => {
   const u = new URL(pgAdminUrl);
@@ -242,6 +253,13 @@ const pullRuns = chosenPulls.filter((s) => {
   );
   return false;
 });
+const killRuns = chosenKills.filter((s) => {
+  if (!pgDown) return true;
+  skipped.push(
+    `${s.id}: SKIPPED, PostgreSQL is not reachable at ${redactedPgUrl} (${pgDown}); set B24GW_TEST_PG to a server to run it`,
+  );
+  return false;
+});
 const cellCount = intakeTargets.length * settings.concurrency.length;
 const e2eEstimate = e2eSetups.reduce(
   (a, s) => a + (e2eLoad.warmupSeconds + e2eLoad.seconds) * (s.db === 'postgres' ? 2.2 : 1.2) + 3,
@@ -255,6 +273,7 @@ const estimate = Math.round(
     e2eEstimate +
     customerEstimate +
     consoleRuns.length * Math.ceil(consoleRows / 25_000),
+  killRuns.length * (killLoad.seconds + 15),
 );
 log(
   `b24-im-gateway bench (${mode}): ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; SQLite files in ${dir} on ${machine.dbFilesystem}`,
@@ -474,6 +493,30 @@ try {
     }
   }
 
+  /** @type {import('./kill.js').KillResult[]} */
+  const kills = [];
+  if (killRuns.length)
+    log(
+      `\nkill and recover: two instances on PostgreSQL behind a load balancer, ${killLoad.rate} messages/s for ${killLoad.seconds} s, one SIGKILLed at ${killLoad.killAt} s`,
+    );
+  for (const [i, setup] of killRuns.entries()) {
+    const head = `  [${i + 1}/${killRuns.length}] ${setup.id.padEnd(13)}`;
+    try {
+      const r = await runKillRecover(setup, killLoad, {
+        progress: (line) => log(`${head} … ${line}`),
+        onKill: (k) => killers.push(k),
+      });
+      kills.push(r);
+      log(
+        `${head} recovery ${r.recoverySeconds?.toFixed(1) ?? '—'} s (kill → last status of what was acknowledged before it), slowest send→status ${r.slowestSeconds?.toFixed(1) ?? '—'} s, 2xx ${r.acknowledged} of ${r.sent}, statuses ${r.confirmed}, lost ${r.lost}, takeovers ${r.takeovers}  ${r.lost ? 'FLAGGED' : 'ok'}`,
+      );
+    } catch (e) {
+      const error = /** @type {Error} */ (e).message || String(e);
+      e2eErrors.push({ id: setup.id, error });
+      log(`${head} FLAGGED: could not run: ${error.slice(0, 2000)}`);
+    }
+  }
+
   const runSeconds = Math.round((performance.now() - runStarted) / 100) / 10;
   const base = {
     mode,
@@ -495,6 +538,7 @@ try {
     customers,
     console: consoleResults,
     pulls,
+    kills,
     e2eErrors,
     noise,
     skipped,
@@ -535,6 +579,7 @@ try {
     customerTable(results),
     consoleTable(consoleResults),
     pullTable(results),
+    killTable(results),
     noiseTable(results),
     decodeTable(results),
   ];

@@ -123,6 +123,13 @@ export const errorCodes = {
     meaning: 'The event could not be committed; it was **not** accepted',
     fix: 'Check the disk and the database',
   },
+  B24GW_STORE_UNAVAILABLE: {
+    status: 503,
+    title: 'The database is away',
+    meaning:
+      'The database did not answer (restarting, failing over, unreachable) within the store wait (`--store-wait`, default 5 s); the event was **not** accepted',
+    fix: 'Send it again after Retry-After; check the database if it lasts',
+  },
   B24GW_STORE_CLOSED: {
     status: 503,
     title: 'The store is closed',

@@ -27,6 +27,12 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
   db?: string | Store;
   /** Where the gateway logs: a pino logger, a level (`'warn'`), or false for nothing. Default: JSON lines on stdout at info (`B24GW_LOG_LEVEL`/`LOG_LEVEL` change it). */
   logger?: LoggerOption;
+  /**
+   * On PostgreSQL, how long an operation waits for the database to come back (a restart, a
+   * failover) before it fails; an event arriving meanwhile is held, then committed, or answered
+   * 503 with Retry-After once this has passed. Default 5 s.
+   */
+  storeWaitMs?: number;
   /** Node's process metrics beside the gateway's in /metrics. Default true. */
   defaultMetrics?: boolean;
   /** Report b24gw_queue_depth, which counts the store. Default true; of several gateways on one store, one is enough. */
@@ -99,7 +105,7 @@ export class Gateway {
     this.store =
       typeof options.db === 'object'
         ? completeStore(options.db)
-        : openStore(options.db ?? defaultDbFile, { logger: this.logger });
+        : openStore(options.db ?? defaultDbFile, { logger: this.logger, waitMs: options.storeWaitMs });
     const metrics = (this.metrics = new Metrics(this.store, {
       defaultMetrics: options.defaultMetrics,
       queueDepth: options.queueDepth,
@@ -122,6 +128,10 @@ export class Gateway {
       handlers: this.handlers,
       logger: this.logger,
       rest: (memberId) => this.bitrix.forPortal(memberId),
+      onTakenOver: (event) => {
+        options.worker?.onTakenOver?.(event);
+        metrics.takeovers.inc({ queue: 'events' });
+      },
       onFinished: (event, outcome, ms) => {
         options.worker?.onFinished?.(event, outcome, ms);
         const code = eventLabel(event.code);

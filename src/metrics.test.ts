@@ -65,6 +65,15 @@ describe('b24gw_queue_depth', () => {
     await new Metrics(store, { defaultMetrics: false, queueDepth: false }).registry.metrics();
     expect(counts).toBe(2);
   });
+
+  it('b24gw_queue_age_seconds: how long the oldest pending event has waited, 0 when none waits', async () => {
+    const metrics = new Metrics(store, { defaultMetrics: false, now: () => clock });
+    const age = async () => Number(/^b24gw_queue_age_seconds (\S+)$/m.exec(await metrics.registry.metrics())?.[1]);
+    expect(await age()).toBe(0);
+    clock += QUEUE_DEPTH_TTL_MS;
+    await store.append(newEvent({ receivedAt: clock - 90_000 }));
+    expect(await age()).toBe(90);
+  });
 });
 
 const series = async (m: Metrics, name: string) =>

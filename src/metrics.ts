@@ -106,6 +106,12 @@ export class Metrics {
     labelNames: ['method', 'result'],
     registers: [this.registry],
   });
+  readonly takeovers = new Counter({
+    name: 'b24gw_lease_takeovers_total',
+    help: 'Events claimed after their lease ran out unfinished: another gateway process died (or stalled) while running them',
+    labelNames: ['queue'],
+    registers: [this.registry],
+  });
   private readonly methodLabel = methodLabels();
 
   constructor(store: Store, options: MetricsOptions = {}) {
@@ -122,6 +128,21 @@ export class Metrics {
           for (const status of QUEUE_DEPTH_STATUSES) this.set({ status }, counts[status]);
         },
       });
+      const oldest = store.oldestPendingAt?.bind(store);
+      if (oldest) {
+        const read = reusedFor(QUEUE_DEPTH_TTL_MS, oldest, options.now);
+        const now = options.now ?? Date.now;
+        new Gauge({
+          name: 'b24gw_queue_age_seconds',
+          help: 'How long the oldest pending event (stored, not yet run) has waited; 0 when none waits. Read at most every 5 s',
+          registers: [this.registry],
+          aggregator: 'max',
+          async collect() {
+            const at = await read();
+            this.set(at === null ? 0 : Math.max(0, (now() - at) / 1000));
+          },
+        });
+      }
     }
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }

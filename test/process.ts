@@ -36,6 +36,8 @@ export interface ProcessOptions {
   /** Also serve /metrics on a loopback admin port of its own. */
   admin?: boolean;
   env?: Record<string, string>;
+  /** How long it may take to answer /healthz. Default 15 s. */
+  startMs?: number;
 }
 
 /** Starts `b24-im-gateway serve` as its own process and waits until it answers /healthz. */
@@ -43,7 +45,12 @@ export async function startGatewayProcess(args: string[], options: ProcessOption
   const port = await freePort();
   const adminPort = options.admin ? await freePort() : undefined;
   const adminArgs = adminPort === undefined ? [] : ['--admin-port', String(adminPort)];
-  const gw = await startNodeProcess([cli, 'serve', '--port', String(port), ...adminArgs, ...args], port, options.env);
+  const gw = await startNodeProcess(
+    [cli, 'serve', '--port', String(port), ...adminArgs, ...args],
+    port,
+    options.env,
+    options.startMs,
+  );
   return { ...gw, adminUrl: adminPort === undefined ? undefined : `http://127.0.0.1:${adminPort}` };
 }
 
@@ -52,13 +59,14 @@ export async function startNodeProcess(
   argv: string[],
   port: number,
   env: Record<string, string> = {},
+  startMs = 15_000,
 ): Promise<GatewayProcess> {
   let out = '';
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + startMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`gateway exited with ${child.exitCode ?? child.signalCode}: ${out}`);

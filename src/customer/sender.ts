@@ -27,7 +27,7 @@ export interface CustomerSenderOptions {
   schedule?: readonly number[];
   /** Actions taken per round. Default 1,000. */
   batchSize?: number;
-  /** How long a round holds its actions; renewed while it runs. Default 2 min. */
+  /** How long a round holds its actions without a renewal; renewed every third of it while it runs. Default 10 s. */
   leaseMs?: number;
   pollMs?: number;
   /** How long actions gather after the first one arrives, so that one request carries many. Default 100 ms. */
@@ -62,7 +62,7 @@ export class CustomerSender {
       {
         schedule: defaultSchedule,
         batchSize: 1_000,
-        leaseMs: 120_000,
+        leaseMs: 10_000,
         pollMs: 1_000,
         gatherMs: 100,
         logger: silentLogger,

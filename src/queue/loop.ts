@@ -40,7 +40,7 @@ export interface QueueLoopOptions<T> {
   pollMs?: number;
   /** How long work gathers before it is claimed when the last claim found none, so that one claim takes much. Default 0. */
   gatherMs?: number;
-  /** Longest wait after claims that keep failing: the wait starts at pollMs and doubles with each failure. Default 30 s. */
+  /** Longest wait after claims that keep failing: the wait starts at pollMs and doubles with each failure. Default 5 s, so work resumes soon after the database is back. */
   backoffMaxMs?: number;
   logger?: Logger;
   now?: () => number;
@@ -113,7 +113,7 @@ export class QueueLoop<T> {
         stopGraceMs: 10_000,
         pollMs: 1_000,
         gatherMs: 0,
-        backoffMaxMs: 30_000,
+        backoffMaxMs: 5_000,
         logger: silentLogger,
         now: Date.now,
       },

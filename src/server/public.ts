@@ -37,14 +37,11 @@ export async function listenPublic(
   const events = receiver && createNodeHandler(receiver, { path: options.path });
   const health = new Map(Object.entries(healthRoutes(served, closing)));
   const server = createServer((req, res) => {
-    // While stopping, every answer ends its connection, so that the listener can close.
+    // While stopping, every answer ends its connection, so that the listener can close. A request
+    // on a connection taken before the listener closed is still served: the intake stops after it.
     if (closing()) res.setHeader('connection', 'close');
     const route = health.get(pathOf(req));
     if (route) return void route(req, res);
-    if (closing()) {
-      const error = new GatewayError('B24GW_SHUTTING_DOWN');
-      return sendResult(res, { status: error.status, error });
-    }
     if (!events) {
       req.resume();
       const error = new GatewayError('B24GW_NOT_FOUND', 'This server runs with role worker and takes no events');

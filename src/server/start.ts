@@ -33,6 +33,11 @@ export interface ServerOptions {
    * supervisor restarts the whole gateway.
    */
   onThreadExit?: (role: 'intake' | 'worker', exitCode: number) => void;
+  /**
+   * On close, how long /readyz answers 503 while events are still taken, before the listeners
+   * close: a load balancer that polls readiness stops sending here first. Default 0.
+   */
+  drainDelayMs?: number;
 }
 
 export interface RunningServer {
@@ -43,9 +48,10 @@ export interface RunningServer {
   /** The gateway on this thread: the one given, or the one built for role intake or worker. None when the gateway runs on threads. */
   gateway: Gateway | undefined;
   /**
-   * Stops: readiness goes false at once (and new deliveries get 503), the listeners finish the
-   * requests in flight, then the intake stops and the worker finishes what it holds (handlers get
-   * their grace period). The gateway is closed with it.
+   * Stops: readiness goes false at once; after `drainDelayMs` the listeners stop taking
+   * connections (a load balancer then sends elsewhere) and finish the requests they took, then the
+   * intake stops and the worker finishes what it holds (handlers get their grace period). The
+   * gateway is closed with it.
    */
   close(): Promise<void>;
 }
@@ -77,6 +83,8 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
   if (options.admin) await checkAdminOptions(options.admin);
   const logger = gateway instanceof Gateway ? gateway.logger : loggerFrom(gateway.logger);
   let closing = false;
+  /** Readiness is false from the start of close(); events are refused only once `closing`. */
+  let draining = false;
   /** The server's close(), once it listens. */
   const self: { close?: () => Promise<void> } = {};
   const onThreadExit =
@@ -90,9 +98,10 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
   const listeners: Listener[] = [];
   try {
     const isClosing = () => closing;
+    const isDraining = () => draining || closing;
     listeners.push(
       await listenPublic(
-        parts.served,
+        { ...parts.served, ready: () => (isDraining() ? Promise.resolve(false) : parts.served.ready()) },
         {
           host: options.host ?? '127.0.0.1',
           port: options.port ?? 3000,
@@ -102,7 +111,14 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
         isClosing,
       ),
     );
-    if (options.admin) listeners.unshift(await listenAdmin(parts.served, options.admin, isClosing));
+    if (options.admin)
+      listeners.unshift(
+        await listenAdmin(
+          { ...parts.served, ready: () => (isDraining() ? Promise.resolve(false) : parts.served.ready()) },
+          options.admin,
+          isClosing,
+        ),
+      );
   } catch (e) {
     closing = true;
     await Promise.all(listeners.map((l) => l.close()));
@@ -115,9 +131,13 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
   let closed: Promise<void> | undefined;
   self.close = () =>
     (closed ??= (async () => {
+      draining = true;
+      logger.info({ drainDelayMs: options.drainDelayMs ?? 0 }, 'not ready: draining before the listeners close');
+      if (options.drainDelayMs) await new Promise((r) => setTimeout(r, options.drainDelayMs));
       closing = true;
-      // The admin listener first, then the public one; then the intake stops before the worker, so nothing new arrives for it.
-      for (const l of listeners) await l.close();
+      // Both listeners stop taking connections at once (a refused connection goes to another
+      // instance) and finish the requests they took; then the intake stops before the worker.
+      await Promise.all(listeners.map((l) => l.close()));
       await parts.stop();
     })());
   return {

@@ -23,6 +23,7 @@ const STORE_METHODS = [
   'pruneEvents',
   'enqueueStatuses',
   'claimStatuses',
+  'renewStatuses',
   'finishStatuses',
   'countStatuses',
   'appendCustomerAction',

@@ -3,6 +3,8 @@ import { ConnectorState } from './state/state.js';
 import * as browse from './queries/browse.js';
 import * as customers from './queries/customers.js';
 import * as events from './queries/events.js';
+import * as leases from './queries/leases.js';
+import { ownerIsDead } from './owner.js';
 import * as portals from './queries/portals.js';
 import * as pull from './queries/pull.js';
 import { sealedSecrets } from './secret-box.js';
@@ -79,6 +81,17 @@ export abstract class SqlStore implements Store {
   protected abstract announce(): Promise<void>;
   abstract close(): Promise<void>;
 
+  /**
+   * Ends the leases of owners that were processes of this machine and are gone (owner.ts), in
+   * every queue: a restarted gateway takes its own earlier claims back at once, not once their
+   * leases run out. Returns the owners found dead. Run when a store opens.
+   */
+  async endLeasesOfDeadOwners(now = Date.now()): Promise<string[]> {
+    const dead = (await this.main.once(leases.leaseOwners(this.dialect, now))).filter(ownerIsDead);
+    if (dead.length > 0) await this.main.write(leases.endLeases(this.dialect, dead, now));
+    return dead;
+  }
+
   getEvent(id: number): Promise<StoredEvent | undefined> {
     return this.main.once(events.getEvent(id));
   }
@@ -89,6 +102,10 @@ export abstract class SqlStore implements Store {
 
   countEvents<S extends EventStatus = EventStatus>(list?: readonly S[]): Promise<Record<S, number>> {
     return this.main.once(events.countEvents(this.dialect, list));
+  }
+
+  oldestPendingAt(): Promise<number | null> {
+    return this.main.once(events.oldestPendingAt());
   }
 
   getPortal(memberId: string): Promise<PortalRecord | undefined> {
@@ -153,6 +170,10 @@ export abstract class SqlStore implements Store {
     maxAttempts: number,
   ): Promise<PendingStatus[]> {
     return this.work.write(statuses.claimStatuses(this.dialect, owner, now, leaseMs, limit, maxAttempts));
+  }
+
+  renewStatuses(ids: readonly number[], owner: string, until: number): Promise<number[]> {
+    return this.work.once(statuses.renewStatuses(this.dialect, ids, owner, until));
   }
 
   finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void> {

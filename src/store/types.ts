@@ -97,6 +97,8 @@ export interface StoredEvent {
   secrets?: string | null;
   /** How it arrived; `webhook` when a store does not say. */
   delivery?: Delivery;
+  /** Set by claim when the event's last lease ran out unfinished: its owner died (or stalled), and this claim took it over. */
+  takenOver?: boolean;
 }
 
 /** One run of an event's handlers, kept for `events` and for people deciding about dead letters. */
@@ -326,6 +328,8 @@ export interface Store {
   listEvents(query?: EventQuery): Promise<StoredEvent[]>;
   /** Events by status: every status, or only those listed (each counted through an index, never the whole table). */
   countEvents<S extends EventStatus = EventStatus>(statuses?: readonly S[]): Promise<Record<S, number>>;
+  /** When the oldest pending event (stored, not yet run) was received; null when none waits. Optional: for the queue age metric. */
+  oldestPendingAt?(): Promise<number | null>;
   getPortal(memberId: string): Promise<PortalRecord | undefined>;
   listPortals(): Promise<PortalRecord[]>;
   /** Keeps a refreshed OAuth pair; called before the new access token is used. */
@@ -378,6 +382,8 @@ export interface Store {
     limit: number,
     maxAttempts: number,
   ): Promise<PendingStatus[]>;
+  /** Extends the leases `owner` still holds on these statuses to `until`; returns the ids renewed. */
+  renewStatuses(ids: readonly number[], owner: string, until: number): Promise<number[]>;
   /** Marks claimed statuses sent, or failed: retried at `retryAt`, dead when it is null. */
   finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void>;
   countStatuses(): Promise<{ pending: number; sent: number; dead: number }>;

@@ -1,10 +1,9 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { withDefaults } from '../defaults.js';
 import { silentLogger, type Logger } from '../log.js';
 import { GatewayError } from '../errors.js';
 import { MAX_TIMER_MS, QueueLoop, type Lease } from '../queue/loop.js';
 import { defaultSchedule, failedOutcome, retryBudget } from '../queue/schedule.js';
+import { newOwner } from '../store/owner.js';
 import type { Outcome, Store, StoredEvent } from '../store/types.js';
 import { botsOf, type HandlerContext, type RestClient } from './context.js';
 import type { AnyEvent, HandlerRegistry } from './handlers.js';
@@ -17,7 +16,7 @@ export interface WorkerOptions {
   /**
    * How long a claimed event is this worker's. Renewed every third of it while the event's
    * handlers run, so it bounds how long a crashed process's events wait, not how long a
-   * handler may take. Default 30 s.
+   * handler may take. Default 10 s: a crashed process's events are taken over within about 11 s.
    */
   leaseMs?: number;
   /**
@@ -35,6 +34,8 @@ export interface WorkerOptions {
   logger?: Logger;
   rest?: (memberId: string) => RestClient;
   now?: () => number;
+  /** Called when a claim took over an event whose lease ran out (its owner died), for metrics. */
+  onTakenOver?: (event: StoredEvent) => void;
   /** Called after each run, for metrics. */
   onFinished?: (event: StoredEvent, outcome: 'done' | 'retry' | 'dead', ms: number) => void;
 }
@@ -53,13 +54,14 @@ const noRest = (): RestClient => ({
 export class Worker {
   readonly owner: string;
   private readonly loop: QueueLoop<StoredEvent>;
-  private readonly o: Required<Omit<WorkerOptions, 'onFinished'>> & Pick<WorkerOptions, 'onFinished'>;
+  private readonly o: Required<Omit<WorkerOptions, 'onFinished' | 'onTakenOver'>> &
+    Pick<WorkerOptions, 'onFinished' | 'onTakenOver'>;
 
   constructor(options: WorkerOptions) {
-    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.owner = options.owner ?? newOwner();
     const defaults = {
       concurrency: 8,
-      leaseMs: 30_000,
+      leaseMs: 10_000,
       handlerTimeoutMs: 240_000,
       stopGraceMs: 10_000,
       pollMs: 1_000,
@@ -132,6 +134,7 @@ export class Worker {
 
   private async run(stored: StoredEvent, lease: Lease): Promise<void> {
     const started = this.o.now();
+    if (stored.takenOver) this.o.onTakenOver?.(stored);
     let failure: { error: unknown } | undefined;
     try {
       const event = stored.event as AnyEvent;

@@ -1,7 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BitrixClients } from '../../src/effects/bitrix/client.js';
 import { CLIENT_ID, CLIENT_SECRET, installPortal, refreshesOf, startPortal } from '../bitrix-sandbox.js';
+import { spawnSync } from 'node:child_process';
 import { lapsedAttempt } from '../../src/store/lapsed.js';
+import { newOwner, ownerIsDead } from '../../src/store/owner.js';
+import type { SqlStore } from '../../src/store/sql-store.js';
 import type { NewCustomerAction, NewEvent, NewStatus, PortalRecord, Store } from '../../src/store/types.js';
 import { stateConformance } from './state-conformance.js';
 
@@ -266,6 +269,42 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       // The late outcome of the process that lost it changes nothing.
       await store.finishStatuses([s1!.id], 'p2', { ok: true }, 410);
       expect(await store.countStatuses()).toEqual({ pending: 0, sent: 1, dead: 1 });
+    });
+
+    it('tells when the oldest pending event was received, for the queue age', async () => {
+      expect(await store.oldestPendingAt?.()).toBe(null);
+      await store.append(newEvent({ dedupKey: 'o1', receivedAt: 5_000 }));
+      await store.append(newEvent({ dedupKey: 'o2', receivedAt: 7_000 }));
+      expect(await store.oldestPendingAt?.()).toBe(5_000);
+      await store.claim('p1', 8_000, 1_000, 1, 8);
+      expect(await store.oldestPendingAt?.()).toBe(7_000);
+    });
+
+    it('takes back at once, in every queue, what a dead process of this machine held, and leaves a live one its leases', async () => {
+      const [host, , , proc] = newOwner().split(':');
+      const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
+      const dead = `${host}:${deadPid}:dead00:${proc}`;
+      const alive = newOwner();
+      expect([ownerIsDead(dead), ownerIsDead(alive), ownerIsDead('elsewhere:1:ab:1.1'), ownerIsDead('p1')]).toEqual([
+        true,
+        false,
+        false,
+        false,
+      ]);
+      const e1 = await store.append(newEvent({ dedupKey: 'd1' }));
+      const e2 = await store.append(newEvent({ dedupKey: 'd2' }));
+      await store.enqueueStatuses([{ memberId: 'm1', connector: 'c', line: 1, item: '{}', eventId: e1.id }]);
+      expect((await store.claim(dead, 1_000, 600_000, 1, 8)).map((e) => e.id)).toEqual([e1.id]);
+      expect((await store.claim(alive, 1_000, 600_000, 1, 8)).map((e) => e.id)).toEqual([e2.id]);
+      const [s1] = await store.claimStatuses(dead, 1_000, 600_000, 10, 8);
+      expect(await (store as unknown as SqlStore).endLeasesOfDeadOwners(2_000)).toEqual([dead]);
+      const taken = await store.claim('p2', 2_001, 600_000, 10, 8);
+      expect(taken.map((e) => [e.id, e.takenOver])).toEqual([[e1.id, true]]);
+      expect((await store.claimStatuses('p2', 2_001, 600_000, 10, 8)).map((s) => s.id)).toEqual([s1!.id]);
+      // The live owner keeps its event, and renews it; a status renewal answers for the owner's only.
+      expect(await store.renewLeases([e2.id], alive, 700_000)).toEqual([e2.id]);
+      expect(await store.renewStatuses([s1!.id], dead, 700_000)).toEqual([]);
+      expect(await store.renewStatuses([s1!.id], 'p2', 700_000)).toEqual([s1!.id]);
     });
 
     it('never gives one event, or two events of one key, to two instances at once', async () => {

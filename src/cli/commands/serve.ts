@@ -42,6 +42,9 @@ interface ServeOptions {
   retrySchedule?: string;
   lease: string;
   handlerTimeout: string;
+  storeWait: string;
+  drainDelay: string;
+  stopTimeout: string;
   adminPort?: string;
   adminHost: string;
   adminToken?: string;
@@ -155,12 +158,27 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--lease <duration>',
       "how long a claimed event stays held without a renewal: renewed every third of it while its handlers run, so a crashed process's events are taken again after it; a pull's lease is this, at most 10 s (env B24GW_LEASE)",
-      process.env.B24GW_LEASE ?? '30s',
+      process.env.B24GW_LEASE ?? '10s',
     )
     .option(
       '--handler-timeout <duration>',
       "how long an event's handlers may run before their ctx.signal is aborted and the attempt fails (env B24GW_HANDLER_TIMEOUT)",
       process.env.B24GW_HANDLER_TIMEOUT ?? '4m',
+    )
+    .option(
+      '--store-wait <duration>',
+      'PostgreSQL: how long an event is held while the database is away (a restart, a failover) before it is answered 503 with Retry-After (env B24GW_STORE_WAIT)',
+      process.env.B24GW_STORE_WAIT ?? '5s',
+    )
+    .option(
+      '--drain-delay <duration>',
+      'on SIGTERM, how long /readyz answers 503 while events are still taken, so that a load balancer stops sending before the listener closes (env B24GW_DRAIN_DELAY)',
+      process.env.B24GW_DRAIN_DELAY ?? '0s',
+    )
+    .option(
+      '--stop-timeout <duration>',
+      'on SIGTERM, how long handlers in flight may run before they are aborted and their events handed back (env B24GW_STOP_TIMEOUT)',
+      process.env.B24GW_STOP_TIMEOUT ?? '10s',
     )
     .option(
       '--admin-port <port>',
@@ -240,9 +258,15 @@ export function registerServeCommand(program: Command): void {
         let retainMs: number | undefined;
         let pullIdleMs: number;
         let pullDiscoverMs: number;
+        let storeWaitMs: number;
+        let drainDelayMs: number;
+        let stopGraceMs: number;
         try {
           pullIdleMs = positiveDuration('--pull-interval', o.pullInterval);
           pullDiscoverMs = positiveDuration('--pull-discover', o.pullDiscover);
+          storeWaitMs = positiveDuration('--store-wait', o.storeWait);
+          drainDelayMs = o.drainDelay.trim() === '0' ? 0 : parseDuration(o.drainDelay);
+          stopGraceMs = positiveDuration('--stop-timeout', o.stopTimeout);
           schedule = o.retrySchedule ? parseSchedule(o.retrySchedule) : undefined;
           leaseMs = positiveDuration('--lease', o.lease);
           handlerTimeoutMs = positiveDuration('--handler-timeout', o.handlerTimeout);
@@ -301,7 +325,14 @@ export function registerServeCommand(program: Command): void {
           ...(o.trustFirstInstall ? { trustFirstInstall: true } : {}),
           maxPending: o.maxPending,
           limits: { maxBodyBytes: o.maxBodyBytes, maxParams: o.maxParams, maxDepth: o.maxDepth, maxIndex: o.maxIndex },
-          worker: { concurrency: o.concurrency, leaseMs, handlerTimeoutMs, ...(schedule ? { schedule } : {}) },
+          storeWaitMs,
+          worker: {
+            concurrency: o.concurrency,
+            leaseMs,
+            handlerTimeoutMs,
+            stopGraceMs,
+            ...(schedule ? { schedule } : {}),
+          },
           bitrix: {
             plan: o.plan as 'standard' | 'enterprise',
             ...(o.clientId ? { clientId: o.clientId } : {}),
@@ -328,6 +359,7 @@ export function registerServeCommand(program: Command): void {
           port: o.port,
           role: o.role as ServerRole,
           ...(admin ? { admin } : {}),
+          drainDelayMs,
           onThreadExit: (role, code) => {
             logger.fatal({ code }, `the ${role} thread stopped; exiting so that a supervisor restarts the gateway`);
             process.exit(code);

@@ -12,7 +12,7 @@ export interface StatusSenderOptions {
   schedule?: readonly number[];
   /** Statuses taken per round: all of them share the batcher's REST calls. Default 1,000. */
   batchSize?: number;
-  /** How long a round's statuses are held; not renewed, so it outlasts any round. Default 2 min. */
+  /** How long a round's statuses are held without a renewal: renewed every third of it while the round runs. Default 10 s. */
   leaseMs?: number;
   pollMs?: number;
   /** How long statuses gather after the first one is due, so one request carries many. Default 200 ms. */
@@ -36,7 +36,7 @@ export class StatusSender {
       {
         schedule: defaultSchedule,
         batchSize: 1_000,
-        leaseMs: 120_000,
+        leaseMs: 10_000,
         pollMs: 1_000,
         gatherMs: 200,
         logger: silentLogger,
@@ -52,6 +52,17 @@ export class StatusSender {
         return rows.length > 0 ? [rows] : [];
       },
       run: (rows) => this.send(rows),
+      // A round waits for the portal's REST bucket: its lease is kept while it runs, and runs out soon after a crash.
+      renew: async (rounds, until) => {
+        const held = new Set(
+          await o.store.renewStatuses(
+            rounds.flatMap((r) => r.map((s) => s.id)),
+            o.owner,
+            until,
+          ),
+        );
+        return rounds.filter((r) => r.every((s) => held.has(s.id)));
+      },
       describe: (rows) => `${rows.length} delivery statuses`,
       words: { owner: 'status sender', runner: 'REST calls' },
       leaseMs: o.leaseMs,

@@ -58,7 +58,9 @@ export async function claimEvents(
       ],
     );
   }
-  return rows.rows.sort((a, b) => a.id - b.id).map((r) => claimedFromRow(r, box));
+  return rows.rows
+    .sort((a, b) => a.id - b.id)
+    .map((r) => ({ ...claimedFromRow(r, box), ...(r.was === 'processing' ? { takenOver: true } : {}) }));
 }
 
 /** Makes dead the events whose lease ran out on their last attempt (see Store.claim). */

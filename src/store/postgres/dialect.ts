@@ -6,6 +6,7 @@ import type { Dialect } from '../sql/dialect.js';
  * - skipLocked: several instances claim from one table; a row another one holds is left to it.
  * - INDEXED BY does not exist: the planner chooses, and the plan tests check it chose an index.
  * - serialize: a transaction-level advisory lock named for the queue (a constant, never user input).
+ * - leasedTables: the catalog is information_schema, in the schema the store uses.
  */
 export const postgres: Dialect = {
   name: 'postgres',
@@ -14,4 +15,5 @@ export const postgres: Dialect = {
   skipLocked: ' FOR UPDATE SKIP LOCKED',
   indexedBy: () => '',
   serialize: (queue) => `SELECT pg_advisory_xact_lock(hashtext('b24gw:queue:${queue}'))`,
+  leasedTables: `SELECT table_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'lease_owner' ORDER BY table_name`,
 };

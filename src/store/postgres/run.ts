@@ -1,6 +1,8 @@
 import pg from 'pg';
-import type { Query, Runner, Work } from '../sql/work.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError } from '../../errors.js';
+import type { Query, Runner, Work } from '../sql/work.js';
+import { isTransient } from './transient.js';
 
 /** BIGINT columns hold Unix milliseconds and ids, well inside a double's exact range: read them as numbers. */
 export const pgTypes = {
@@ -22,12 +24,42 @@ export function toPg(sql: string): string {
   return text;
 }
 
-/** A pool that reads BIGINT as numbers and survives an idle connection dropped by the server. */
+/** A pool that reads BIGINT as numbers and survives connections dropped by the server. */
 export function openPool(url: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
+  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes, connectionTimeoutMillis: 5_000 });
   // An idle client lost its connection; the pool replaces it on next use.
   pool.on('error', () => undefined);
+  // A client checked out but between queries (a transaction's caller awaiting, a portal lock held)
+  // has no listener of the pool's: its error would be uncaught and end the thread. Its next query
+  // fails instead, and the client is dropped when released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
+}
+
+/** How long an operation waits for the database to come back before it fails. Default 5 s. */
+export const DEFAULT_STORE_WAIT_MS = 5_000;
+
+/**
+ * Runs `fn` again while it fails because the database is away (see transient.ts), waiting a
+ * little longer each time, until `waitMs` has passed; then fails with B24GW_STORE_UNAVAILABLE.
+ * `fn` must be safe to run again: a transaction that failed was rolled back by the server.
+ */
+export async function retrying<T>(waitMs: number, fn: () => Promise<T>, again: () => boolean = () => true): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (let pause = 50; ; pause = Math.min(pause * 2, 1_000)) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isTransient(e) || !again()) throw e;
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new GatewayError('B24GW_STORE_UNAVAILABLE', `The database did not answer within ${waitMs} ms`, {
+          cause: e,
+          retryAfter: Math.max(1, Math.ceil(waitMs / 1000)),
+        });
+      await sleep(Math.min(pause, left));
+    }
+  }
 }
 
 /**
@@ -57,12 +89,6 @@ async function answer(client: pg.Pool | pg.PoolClient, q: Query): Promise<unknow
   return q.kind === 'run' ? (result.rowCount ?? 0) : q.kind === 'get' ? result.rows[0] : result.rows;
 }
 
-async function drive<T>(client: pg.Pool | pg.PoolClient, work: Work<T>): Promise<T> {
-  let step = work.next();
-  while (!step.done) step = work.next(await answer(client, step.value));
-  return step.value;
-}
-
 /**
  * Runs work on the pool once the schema is ready: a transaction on one connection, a read on one
  * snapshot (REPEATABLE READ, read only), or each statement on whichever connection is free.
@@ -71,38 +97,92 @@ export class PgRunner implements Runner {
   constructor(
     private readonly pool: pg.Pool,
     private readonly ready: Promise<void>,
+    private readonly waitMs = DEFAULT_STORE_WAIT_MS,
   ) {}
 
+  /** In one transaction; tried again while the database is away, as long as no answer reached the work yet. */
   async write<T>(work: Work<T>): Promise<T> {
-    await this.ready;
-    return inTransaction(this.pool, 'BEGIN', (c) => drive(c, work));
+    return this.inTransaction('BEGIN', work);
   }
 
   async read<T>(work: Work<T>): Promise<T> {
-    await this.ready;
-    return inTransaction(this.pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (c) => drive(c, work));
+    return this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
   }
 
+  /** Each statement on its own, each tried again while the database is away. */
   async once<T>(work: Work<T>): Promise<T> {
-    await this.ready;
-    return drive(this.pool, work);
+    await readyWithin(this.ready, this.waitMs);
+    let step = work.next();
+    while (!step.done) {
+      const q = step.value;
+      step = work.next(await retrying(this.waitMs, () => answer(this.pool, q)));
+    }
+    return step.value;
+  }
+
+  private async inTransaction<T>(begin: string, work: Work<T>): Promise<T> {
+    await readyWithin(this.ready, this.waitMs);
+    // A generator cannot be rewound: once an answer reached it, a failed transaction fails its caller.
+    const first = work.next();
+    let answered = false;
+    return retrying(
+      this.waitMs,
+      () =>
+        inTransaction(this.pool, begin, async (c) => {
+          let step = first;
+          while (!step.done) {
+            const result = await answer(c, step.value);
+            answered = true;
+            step = work.next(result);
+          }
+          return step.value;
+        }),
+      () => !answered,
+    );
   }
 }
 
-/** Runs a schema's migrations once on a pooled connection. A failure is reported by whoever awaits it, never as an unhandled rejection. */
+/**
+ * Runs a schema's migrations once on a pooled connection. While the database is away (a gateway
+ * started before it), tries again every second or so until it answers. A failure of another kind
+ * is reported by whoever awaits it, never as an unhandled rejection.
+ */
 export function migrateOnce(pool: pg.Pool, migrate: (c: pg.PoolClient) => Promise<number>): Promise<number> {
-  const connected = pool.connect().catch((e: unknown) => {
-    throw new GatewayError('B24GW_STORE_UNREACHABLE', `PostgreSQL could not be reached: ${(e as Error).message}`, {
-      cause: e,
+  const once = () =>
+    pool.connect().then(async (client) => {
+      try {
+        return await migrate(client);
+      } finally {
+        client.release();
+      }
     });
-  });
-  const ready = connected.then(async (client) => {
-    try {
-      return await migrate(client);
-    } finally {
-      client.release();
+  const ready = (async () => {
+    for (let pause = 500; ; pause = Math.min(pause * 2, 5_000)) {
+      try {
+        return await once();
+      } catch (e) {
+        if (!isTransient(e) || (pool as { ending?: boolean }).ending) throw e;
+        await sleep(pause);
+      }
     }
-  });
+  })();
   ready.catch(() => undefined);
   return ready;
+}
+
+/** Waits for `ready` (the schema) at most `waitMs`; then fails as the database being away does. */
+export function readyWithin(ready: Promise<void>, waitMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const away = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new GatewayError('B24GW_STORE_UNAVAILABLE', `The database did not answer within ${waitMs} ms`, {
+            retryAfter: Math.max(1, Math.ceil(waitMs / 1000)),
+          }),
+        ),
+      waitMs,
+    );
+  });
+  return Promise.race([ready, away]).finally(() => clearTimeout(timer));
 }

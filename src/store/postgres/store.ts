@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { GatewayError } from '../../errors.js';
+import { GatewayError, isGatewayError } from '../../errors.js';
 import { checkSecretKey, sampleSecretSql, SecretBox, type SampleSecret } from '../secret-box.js';
 import { SqlStore } from '../sql-store.js';
 import type { AppendResult, NewEvent, Outcome, PortalChange, StoredEvent } from '../types.js';
@@ -7,13 +7,19 @@ import { CHANNEL, IN_ORDER, writeBatch, writeEach, type Pending } from './append
 import { claimEvents, finishEvent } from './claim.js';
 import { postgres } from './dialect.js';
 import { migratePg, pgMigrations } from './migrations.js';
-import { inTransaction, migrateOnce, openPool, PgRunner } from './run.js';
+import { DEFAULT_STORE_WAIT_MS, inTransaction, migrateOnce, openPool, PgRunner, readyWithin, retrying } from './run.js';
 
 export interface PgStoreOptions {
   /** Connections in the pool. Default 10. */
   poolSize?: number;
   /** 32 bytes (or their hex or base64): OAuth tokens and events' secrets are then kept encrypted (AES-256-GCM). */
   secretKey?: string | Uint8Array | undefined;
+  /**
+   * How long an operation waits for the database to come back (a restart, a failover, a cut
+   * connection) before it fails: an event arriving then is held, and committed once it is back.
+   * Default 5 s.
+   */
+  waitMs?: number;
 }
 
 /**
@@ -31,7 +37,10 @@ export class PgStore extends SqlStore {
   private flushing = false;
   private closed = false;
   private listener: pg.Client | undefined;
+  private listening: Promise<void> | undefined;
+  private relisten: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<() => void>();
+  private readonly waitMs: number;
 
   constructor(
     readonly url: string,
@@ -45,17 +54,27 @@ export class PgStore extends SqlStore {
     );
     // Reported by whoever awaits it, never as an unhandled rejection.
     ready.catch(() => undefined);
-    const runner = new PgRunner(pool, ready);
+    const waitMs = options.waitMs ?? DEFAULT_STORE_WAIT_MS;
+    const runner = new PgRunner(pool, ready, waitMs);
     super(postgres, box, runner, runner);
     this.pool = pool;
     this.ready = ready;
     this.migrated = ready.then(async () => ({ applied: await migrated, total: pgMigrations.length }));
     this.migrated.catch(() => undefined);
+    this.waitMs = waitMs;
+    // Claims of a dead gateway process of this machine are taken back at once; other machines' run out.
+    ready.then(() => this.endLeasesOfDeadOwners()).catch(() => undefined);
   }
 
+  /** The schema is ready, or the database is away: B24GW_STORE_UNAVAILABLE after the store wait. */
+  private untilReady(): Promise<void> {
+    return readyWithin(this.ready, this.waitMs);
+  }
+
+  /** A transaction, run again from the start while the database is away (see run.ts `retrying`). */
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    await this.ready;
-    return inTransaction(this.pool, 'BEGIN', fn);
+    await this.untilReady();
+    return retrying(this.waitMs, () => inTransaction(this.pool, 'BEGIN', fn));
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
@@ -73,7 +92,13 @@ export class PgStore extends SqlStore {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      await this.commit(batch);
+      // commit() settles every event itself; should it ever throw, the batch is refused, never left waiting.
+      await this.commit(batch).catch((e: unknown) => {
+        const error = new GatewayError('B24GW_STORE_FAILED', 'Event could not be stored; it was not accepted', {
+          cause: e,
+        });
+        for (const p of batch) p.reject(error);
+      });
     }
     this.flushing = false;
   }
@@ -88,6 +113,8 @@ export class PgStore extends SqlStore {
     try {
       results = await this.tx((c) => writeBatch(c, batch, this.box));
     } catch (e) {
+      // The database stayed away longer than events may be held: none of them is taken.
+      if (isGatewayError(e) && e.code === 'B24GW_STORE_UNAVAILABLE') return batch.forEach((p) => p.reject(e));
       if (e === IN_ORDER) results = await this.tx((c) => writeEach(c, batch, this.box)).catch(() => undefined);
       else if (batch.length === 1) return batch[0]!.reject(failed(e));
     }
@@ -106,47 +133,52 @@ export class PgStore extends SqlStore {
   }
 
   override async finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
-    await this.ready;
-    return finishEvent(this.pool, id, owner, outcome, now);
+    await this.untilReady();
+    return retrying(this.waitMs, () => finishEvent(this.pool, id, owner, outcome, now));
   }
 
   override async requeue(ids: readonly number[]): Promise<number> {
     const n = await super.requeue(ids);
-    if (n > 0) await this.pool.query(`NOTIFY ${CHANNEL}`);
+    if (n > 0) await this.pool.query(`NOTIFY ${CHANNEL}`).catch(() => undefined);
     return n;
   }
 
-  /** A session-level advisory lock per portal, held on one connection while `fn` runs. */
+  /**
+   * A session-level advisory lock per portal, held on one connection while `fn` runs. Taking it
+   * waits for the database as any work does. If the session dies meanwhile (a restart), the server
+   * has released the lock: the connection is dropped, and `fn`'s outcome stands.
+   */
   async withPortalLock<T>(memberId: string, fn: () => Promise<T>): Promise<T> {
-    await this.ready;
-    const client = await this.pool.connect();
+    await this.untilReady();
     const key = `b24gw:portal:${memberId}`;
-    try {
-      await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+    const client = await retrying(this.waitMs, async () => {
+      const c = await this.pool.connect();
       try {
-        return await fn();
-      } finally {
-        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
+        await c.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+        return c;
+      } catch (e) {
+        c.release(e as Error);
+        throw e;
       }
+    });
+    let broken: Error | undefined;
+    try {
+      return await fn();
     } finally {
-      client.release();
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch((e: Error) => (broken = e));
+      client.release(broken);
     }
   }
 
-  /** Calls `wake` whenever any instance stores or requeues events (LISTEN/NOTIFY). */
+  /**
+   * Calls `wake` whenever any instance stores or requeues events (LISTEN/NOTIFY). A lost
+   * connection is opened again (each second while the database is away), and `wake` is called
+   * once it is back, for what was announced meanwhile; polling finds the work in between.
+   */
   async onNewEvents(wake: () => void): Promise<() => void> {
-    await this.ready;
+    await this.untilReady();
     this.listeners.add(wake);
-    if (!this.listener) {
-      this.listener = new pg.Client({ connectionString: this.url });
-      this.listener.on('notification', () => this.listeners.forEach((l) => l()));
-      this.listener.on('error', () => {
-        // Polling still finds the work; the next subscribe reconnects.
-        this.listener = undefined;
-      });
-      await this.listener.connect();
-      await this.listener.query(`LISTEN ${CHANNEL}`);
-    }
+    await (this.listening ??= this.listen());
     return () => this.listeners.delete(wake);
   }
 
@@ -154,10 +186,40 @@ export class PgStore extends SqlStore {
     await this.pool.query(`NOTIFY ${CHANNEL}`);
   }
 
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 5_000 });
+    const lost = () => {
+      if (this.listener !== client && this.listener !== undefined) return;
+      this.listener = undefined;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => undefined);
+      if (this.closed || this.relisten) return;
+      this.relisten = setTimeout(() => {
+        this.relisten = undefined;
+        if (this.closed) return;
+        this.listening = this.listen().then(
+          () => this.listeners.forEach((l) => l()),
+          () => lost(),
+        );
+      }, 1_000).unref();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', () => this.listeners.forEach((l) => l()));
+    this.listener = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (e) {
+      lost();
+      throw e;
+    }
+  }
+
   async ping(): Promise<boolean> {
     if (this.closed) return false;
     try {
-      await this.ready;
+      await this.untilReady();
       await this.pool.query('SELECT 1');
       return true;
     } catch {
@@ -169,8 +231,12 @@ export class PgStore extends SqlStore {
     if (this.closed) return;
     while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
     this.closed = true;
-    await this.listener?.end().catch(() => undefined);
-    await this.ready.catch(() => undefined);
+    clearTimeout(this.relisten);
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => undefined);
+    // Not waiting for the schema: while the database is away it may never be ready. A migration
+    // under way keeps its connection until it ends; one not started yet will not start.
     await this.pool.end();
   }
 }

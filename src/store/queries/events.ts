@@ -45,6 +45,14 @@ export function* countEvents<S extends EventStatus>(d: Dialect, statuses?: reado
   return counts;
 }
 
+/** See Store.oldestPendingAt: through the status index, reading the pending events only. */
+export function* oldestPendingAt(): Work<number | null> {
+  const row = yield* get<{ oldest: number | null }>(
+    "SELECT MIN(received_at) AS oldest FROM events WHERE status = 'pending'",
+  );
+  return row?.oldest ?? null;
+}
+
 export function* attempts(id: number): Work<Attempt[]> {
   return (yield* all<AttemptRow>('SELECT * FROM event_attempts WHERE event_id = ? ORDER BY attempt', id)).map(
     attemptFromRow,

@@ -79,3 +79,15 @@ export function* countStatuses(): Work<{ pending: number; sent: number; dead: nu
     counts[r.status] = r.n;
   return counts;
 }
+
+/** See Store.renewStatuses. */
+export function* renewStatuses(d: Dialect, ids: readonly number[], owner: string, until: number): Work<number[]> {
+  if (ids.length === 0) return [];
+  const rows = yield* all<{ id: number }>(
+    `UPDATE status_outbox SET lease_until = ? WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'sending' RETURNING id`,
+    until,
+    d.list(ids),
+    owner,
+  );
+  return rows.map((r) => r.id);
+}

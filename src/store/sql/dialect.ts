@@ -19,5 +19,6 @@ export interface Dialect {
    * claim before it took (skipping locked rows would not).
    */
   serialize(queue: string): string | undefined;
-  /** A query answering a row when the table named by its one parameter exists (a table another step may add). */
+  /** A query of the tables whose rows are leased (a `lease_owner` column), as `name`: every queue, those to come included. */
+  readonly leasedTables: string;
 }

@@ -79,7 +79,8 @@ export function* claimEvents(
     yield* run(startAttemptSql, row.id, attempts, owner, now);
     const secrets =
       (yield* get<{ data: string }>('SELECT data FROM event_secrets WHERE event_id = ?', row.id))?.data ?? null;
-    claimed.push(claimedFromRow({ ...row, status: 'processing', attempts, secrets }, box));
+    const event = claimedFromRow({ ...row, status: 'processing', attempts, secrets }, box);
+    claimed.push(row.status === 'processing' ? { ...event, takenOver: true } : event);
   }
   return claimed;
 }

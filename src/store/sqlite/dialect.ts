@@ -7,6 +7,7 @@ import type { Dialect } from '../sql/dialect.js';
  * - INDEXED BY: its planner picked a scan of every unfinished event for some claims and prunes; naming the
  *   partial index keeps them on it (the store's plan tests check it).
  * - serialize: one write transaction at a time already.
+ * - leasedTables: the catalog is sqlite_master and pragma_table_info.
  */
 export const sqlite: Dialect = {
   name: 'sqlite',
@@ -15,4 +16,5 @@ export const sqlite: Dialect = {
   skipLocked: '',
   indexedBy: (index) => ` INDEXED BY ${index}`,
   serialize: () => undefined,
+  leasedTables: `SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c WHERE m.type = 'table' AND c.name = 'lease_owner' ORDER BY m.name`,
 };

@@ -86,6 +86,11 @@ export class SqliteStore extends SqlStore {
     this.workDb = workDb;
     this.synchronous = synchronous;
     this.key = fileKey(file);
+    // One machine holds a SQLite file: whatever a dead process of it held is taken back now.
+    void this.endLeasesOfDeadOwners().then(
+      (dead) => dead.length > 0 && options.logger?.info({ owners: dead }, 'took back the claims of a stopped gateway'),
+      (e: unknown) => options.logger?.warn({ err: e }, 'could not look for the claims of a stopped gateway'),
+    );
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {

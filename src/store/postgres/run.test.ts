@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { retrying } from './run.js';
+import { isTransient } from './transient.js';
+
+const terminated = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+
+describe('work while the database is away', () => {
+  it('knows a restart, a failover and a cut connection from a wrong query', () => {
+    for (const e of [
+      terminated,
+      new Error('Connection terminated unexpectedly'),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('the database system is starting up'), { code: '57P03' }),
+      Object.assign(new Error('x'), { code: '08006' }),
+      new Error('outer', { cause: terminated }),
+    ])
+      expect([e.message, isTransient(e)]).toEqual([e.message, true]);
+    for (const e of [
+      Object.assign(new Error('duplicate key value'), { code: '23505' }),
+      Object.assign(new Error('syntax error'), { code: '42601' }),
+      new Error('the batch is written again row by row'),
+      'Connection terminated',
+      null,
+    ])
+      expect(isTransient(e)).toBe(false);
+  });
+
+  it('tries again while the failure is transient, and fails at once when it is not', async () => {
+    let calls = 0;
+    expect(await retrying(5_000, async () => (++calls < 3 ? Promise.reject(terminated) : 'done'))).toBe('done');
+    expect(calls).toBe(3);
+    calls = 0;
+    const wrong = Object.assign(new Error('syntax error'), { code: '42601' });
+    await expect(retrying(5_000, async () => (calls++, Promise.reject(wrong)))).rejects.toBe(wrong);
+    expect(calls).toBe(1);
+  });
+
+  it('past the bound fails with B24GW_STORE_UNAVAILABLE, a 503 with Retry-After', async () => {
+    await expect(retrying(200, () => Promise.reject(terminated))).rejects.toMatchObject({
+      code: 'B24GW_STORE_UNAVAILABLE',
+      status: 503,
+      retryAfter: 1,
+    });
+  });
+
+  it('does not try again once the work may have seen an answer', async () => {
+    let calls = 0;
+    await expect(
+      retrying(
+        5_000,
+        () => (calls++, Promise.reject(terminated)),
+        () => false,
+      ),
+    ).rejects.toBe(terminated);
+    expect(calls).toBe(1);
+  });
+});
