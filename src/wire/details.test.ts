@@ -152,6 +152,7 @@ describe('peekForm and claimOf', () => {
       token: 't=',
     });
     expect(peekForm('event&x=1', defaultLimits)).toEqual({ event: '' });
+    expect(peekForm('&event=E&&auth[member_id]=m&', defaultLimits)).toEqual({ event: 'E', memberId: 'm' });
   });
 
   it('reads only auth[member_id], auth[application_token] and event, at any place in the body', () => {
