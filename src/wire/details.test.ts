@@ -25,6 +25,8 @@ describe('decodeForm, case by case, against the parse_str model', () => {
       '=x&b=2',
       'a=%4a%4A%6a',
       'a=%G1%4&b=%',
+      'a=%G%4A%4a%4F%4f%46%66%09%30%39%2',
+      'a=%%e2%82%ac%ZZ%2f%2F',
       'a=%2',
       'x[]=a&x[1]=b&x[]=c',
       'x[-5]=a&x[]=b',
