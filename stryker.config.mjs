@@ -15,6 +15,8 @@ export default {
   coverageAnalysis: 'perTest',
   concurrency: Number(process.env.B24GW_MUTATE_CONCURRENCY ?? 2),
   timeoutMS: 20_000,
+  // The first run of a folder's whole suite, on a busy machine.
+  dryRunTimeoutMinutes: 30,
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
   tempDirName: `.stryker-tmp/${name}`,

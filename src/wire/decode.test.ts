@@ -37,6 +37,14 @@ describe('formatOf', () => {
       expect(formatOf(t), t).toBe('json');
   });
 
+  it('reads a type with spaces around it and other parameters beside its charset', () => {
+    expect(formatOf(' application/json ; boundary=x; charset=utf-8')).toBe('json');
+    expect(formatOf('application/json; foo=bar')).toBe('json');
+    expect(() => formatOf('text/vnd.event+json')).toThrow(
+      expect.objectContaining({ code: 'B24GW_UNSUPPORTED_MEDIA_TYPE' }),
+    );
+  });
+
   it('refuses other types and charsets', () => {
     for (const t of [
       'text/plain',

@@ -25,6 +25,8 @@ describe('decodeForm, case by case, against the parse_str model', () => {
       '=x&b=2',
       'a=%4a%4A%6a',
       'a=%G1%4&b=%',
+      'a=%G%4A%4a%4F%4f%46%66%09%30%39%2',
+      'a=%%e2%82%ac%ZZ%2f%2F',
       'a=%2',
       'x[]=a&x[1]=b&x[]=c',
       'x[-5]=a&x[]=b',
@@ -152,6 +154,7 @@ describe('peekForm and claimOf', () => {
       token: 't=',
     });
     expect(peekForm('event&x=1', defaultLimits)).toEqual({ event: '' });
+    expect(peekForm('&event=E&&auth[member_id]=m&', defaultLimits)).toEqual({ event: 'E', memberId: 'm' });
   });
 
   it('reads only auth[member_id], auth[application_token] and event, at any place in the body', () => {
