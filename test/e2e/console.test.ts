@@ -34,24 +34,23 @@ describe('b24-im-gateway console', () => {
     await gateway.worker.drain();
     await gateway.close();
 
-    const port = await freePort();
+    // Port 0, the address read from its log: no other test can take the port in between.
     const child = spawn(
       process.execPath,
-      [cli, 'console', '--db', db, '--host', '0.0.0.0', '--port', String(port), '--log-level', 'error'],
-      { stdio: 'ignore', env: { ...process.env, B24GW_ADMIN_TOKEN: TOKEN } },
+      [cli, 'console', '--db', db, '--host', '0.0.0.0', '--port', '0', '--log-level', 'info'],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, B24GW_ADMIN_TOKEN: TOKEN } },
     );
-    const url = `http://127.0.0.1:${port}`;
     const auth = { authorization: `Bearer ${TOKEN}` };
     try {
-      for (let i = 0; ; i++) {
-        const up = await fetch(`${url}/healthz`, { headers: auth }).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (up) break;
-        if (i > 300 || child.exitCode !== null) throw new Error('console did not start');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (c: Buffer) => {
+          out += c.toString();
+          const at = /"url":"http:\/\/[^:]+:(\d+)\/console\/"/.exec(out);
+          if (at) resolve(`http://127.0.0.1:${at[1]}`);
+        });
+        child.once('exit', (code) => reject(new Error(`console exited with ${code}: ${out}`)));
+      });
       expect((await fetch(`${url}/api/events`)).status).toBe(401);
       const page = (await (await fetch(`${url}/api/events?limit=2`, { headers: auth })).json()) as {
         events: { id: number; code: string; status: string }[];
