@@ -66,7 +66,9 @@ describe('the admin API the console uses (real HTTP, a gateway running on SQLite
       'attempt started',
       'attempt done',
       'processed',
+      'status sent',
     ]);
+    expect(d.statuses).toMatchObject([{ status: 'sent', sentAt: expect.any(Number) }]);
     const dead = (await get(`/api/events/${rig.deadId}`)).body;
     expect(dead.attempts[0].error).toContain('502 Bad Gateway');
     expect(dead.timeline.map((t: { what: string }) => t.what)).toEqual([
@@ -99,10 +101,19 @@ describe('the admin API the console uses (real HTTP, a gateway running on SQLite
     ]);
   });
 
-  it('shows portals with no token, and the overview with the queue', async () => {
+  it('shows portals with their bots and no token, and the overview with the queue', async () => {
     const p = (await get('/api/portals')).body;
     expect(p.portals).toHaveLength(1);
     expect(p.portals[0]).toMatchObject({ memberId: rig.memberId, hasOAuth: true, hasApplicationToken: true, dead: 1 });
+    expect(p.portals[0].bots).toEqual([
+      {
+        id: rig.botId,
+        code: 'helper',
+        eventMode: 'webhook',
+        lastEventAt: expect.any(Number),
+        lastEventId: expect.any(Number),
+      },
+    ]);
     expect(JSON.stringify(p)).not.toContain(rig.sb.portal.applicationToken);
     expect(p.pullCursors).toBeNull();
     const o = (await get('/api/overview?minutes=10')).body;
