@@ -123,6 +123,13 @@ export const errorCodes = {
     meaning: 'The event could not be committed; it was **not** accepted',
     fix: 'Check the disk and the database',
   },
+  B24GW_STORE_UNAVAILABLE: {
+    status: 503,
+    title: 'The database did not answer',
+    meaning:
+      'A read or a replay of the console (or its API) failed: the database is down, restarting or unreachable. Nothing was changed',
+    fix: 'It answers again once the database is back (the console retries by itself); check the database',
+  },
   B24GW_STORE_CLOSED: {
     status: 503,
     title: 'The store is closed',

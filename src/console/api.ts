@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plan } from '../effects/bitrix/limiter.js';
 import type { TextFormat } from '../effects/channel/types.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import { sendJson } from '../server/routes.js';
 import type { Store } from '../store/types.js';
 import { eventDetail } from './detail.js';
@@ -199,7 +199,13 @@ export function consoleApi(source: ConsoleSource): (req: IncomingMessage, res: S
         return sendJson(res, e.status, e.toJSON(), { allow: method });
       }
       res.setHeader('cache-control', 'no-store');
-      return handler(req, res, m, url.searchParams);
+      try {
+        return await handler(req, res, m, url.searchParams);
+      } catch (e) {
+        if (isGatewayError(e)) throw e;
+        // The database's own error (a restart, a dropped connection): a coded 503 the page retries, no detail.
+        throw new GatewayError('B24GW_STORE_UNAVAILABLE', undefined, { cause: e });
+      }
     }
     req.resume();
     throw notFound(`No admin API at ${url.pathname.slice(0, 200)}`);

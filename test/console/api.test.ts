@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { consoleRoutes } from '../../src/console/routes.js';
+import { silentLogger } from '../../src/log.js';
+import { listenAdmin } from '../../src/server/admin.js';
+import { openStore } from '../../src/store/open.js';
 import { tempDir } from '../helpers.js';
+import { freshDatabase, pgAdminUrl, pgAvailable } from '../pg.js';
 import { CHAT, DELETED, EDITED, LINE, startConsoleRig, type ConsoleRig } from './seed.js';
 
 // The answers are read as the page reads them: loosely, each test asserting its part.
@@ -153,5 +159,45 @@ describe('the admin API the console uses (real HTTP, a gateway running on SQLite
     expect((await fetch(`${rig.admin}/console/..%2Fpackage.json`, { headers: basic })).status).toBe(404);
     const root = await fetch(`${rig.admin}/`, { headers: basic, redirect: 'manual' });
     expect(root.headers.get('location')).toBe('/console/');
+  });
+});
+
+describe.skipIf(!pgAvailable)('the admin API when its database goes away (PostgreSQL)', () => {
+  it('answers 503 with Retry-After and a code, never the database’s words, and answers again once it is back', async () => {
+    const { url, drop } = await freshDatabase();
+    const store = openStore(url);
+    const admin = await listenAdmin(
+      {
+        receiver: undefined,
+        ready: () => store.ping(),
+        metrics: async () => ({ text: '', contentType: 'text/plain' }),
+        logger: silentLogger,
+      },
+      { port: 0, routes: consoleRoutes({ store }) },
+      () => false,
+    );
+    try {
+      expect((await fetch(`${admin.url}/api/events`)).status).toBe(200);
+      // Every connection to it ends, as in a restart; the pool's next query fails.
+      const c = new pg.Client({ connectionString: pgAdminUrl });
+      await c.connect();
+      await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [
+        new URL(url).pathname.slice(1),
+      ]);
+      await c.query(`ALTER DATABASE "${new URL(url).pathname.slice(1)}" ALLOW_CONNECTIONS false`);
+      const down = await fetch(`${admin.url}/api/events`);
+      expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).toBe('1');
+      expect(await down.json()).toEqual({
+        error: { code: 'B24GW_STORE_UNAVAILABLE', message: 'The database did not answer' },
+      });
+      await c.query(`ALTER DATABASE "${new URL(url).pathname.slice(1)}" ALLOW_CONNECTIONS true`);
+      await c.end();
+      expect((await fetch(`${admin.url}/api/events`)).status).toBe(200);
+    } finally {
+      await admin.close();
+      await store.close();
+      await drop();
+    }
   });
 });
