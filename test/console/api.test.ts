@@ -187,4 +187,28 @@ describe('the admin API when its database does not answer', () => {
       await store.close().catch(() => undefined);
     }
   });
+
+  it('opens a store it opened anew once its database stopped answering', async () => {
+    const tmp = tempDir();
+    // The first open finds the database down; the next one finds it back.
+    const opens = ['postgres://postgres@127.0.0.1:9/none', `${tmp.dir}/back.db`];
+    const admin = await listenAdmin(
+      {
+        receiver: undefined,
+        ready: async () => true,
+        metrics: async () => ({ text: '', contentType: 'text/plain' }),
+        logger: silentLogger,
+      },
+      { port: 0, routes: consoleRoutes({ store: () => openStore(opens.shift()!) }) },
+      () => false,
+    );
+    try {
+      expect((await fetch(`${admin.url}/api/events`)).status).toBe(503);
+      expect(await (await fetch(`${admin.url}/api/events`)).json()).toEqual({ events: [], next: null });
+      expect(opens).toEqual([]);
+    } finally {
+      await admin.close();
+      tmp.cleanup();
+    }
+  });
 });
