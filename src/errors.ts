@@ -127,8 +127,8 @@ export const errorCodes = {
     status: 503,
     title: 'The database is away',
     meaning:
-      'The database did not answer (restarting, failing over, unreachable) within the store wait (`--store-wait`, default 5 s); the event was **not** accepted',
-    fix: 'Send it again after Retry-After; check the database if it lasts',
+      'The database did not answer (restarting, failing over, unreachable) within the store wait (`--store-wait`, default 5 s): an event was **not** accepted, a read or replay of the console changed nothing',
+    fix: 'Send it again after Retry-After (the console retries by itself); check the database if it lasts',
   },
   B24GW_STORE_CLOSED: {
     status: 503,

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plan } from '../effects/bitrix/limiter.js';
 import type { TextFormat } from '../effects/channel/types.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import { sendJson } from '../server/routes.js';
 import type { Store } from '../store/types.js';
 import { eventDetail } from './detail.js';
@@ -11,7 +11,10 @@ import { portalViews } from './portals.js';
 
 /** What the console reads from and how it shows it. */
 export interface ConsoleSource {
-  /** The store, or how to open it at the first request (serve opens its own once the gateway has made the file). */
+  /**
+   * The store, or how to open one at the first request (serve opens its own once the gateway has
+   * made the file); one so opened is opened anew after its database stopped answering.
+   */
   store: Store | (() => Store);
   /** The REST plan, for each portal's bucket. Default standard. */
   plan?: Plan;
@@ -68,6 +71,16 @@ type Handler = (req: IncomingMessage, res: ServerResponse, match: string[], quer
 export function consoleApi(source: ConsoleSource): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   let opened: Store | undefined;
   const open = () => (opened ??= typeof source.store === 'function' ? source.store() : source.store);
+  /**
+   * A store this code opened whose database does not answer is closed and opened anew at the next
+   * request: one opened while PostgreSQL was down would otherwise never get past its first connect.
+   */
+  const forgetIfDown = async () => {
+    const s = opened;
+    if (typeof source.store !== 'function' || !s || (await s.ping().catch(() => false))) return;
+    if (opened === s) opened = undefined;
+    await s.close().catch(() => undefined);
+  };
   // Each use asks for it: the first opens it.
   const store = new Proxy({} as Store, {
     get: (_t, key) => {
@@ -195,7 +208,14 @@ export function consoleApi(source: ConsoleSource): (req: IncomingMessage, res: S
         return sendJson(res, e.status, e.toJSON(), { allow: method });
       }
       res.setHeader('cache-control', 'no-store');
-      return handler(req, res, m, url.searchParams);
+      try {
+        return await handler(req, res, m, url.searchParams);
+      } catch (e) {
+        if (isGatewayError(e)) throw e;
+        await forgetIfDown();
+        // The database's own error (a restart, a dropped connection): a coded 503 the page retries, no detail.
+        throw new GatewayError('B24GW_STORE_UNAVAILABLE', undefined, { cause: e });
+      }
     }
     req.resume();
     throw notFound(`No admin API at ${url.pathname.slice(0, 200)}`);

@@ -135,7 +135,9 @@ export async function listenAdmin(served: Served, options: AdminOptions, closing
     void (async () => route(req, res))().catch((e: unknown) => {
       const error = isGatewayError(e) ? e : new GatewayError('B24GW_ADMIN_FAILED');
       served.logger.error({ err: e, path: pathOf(req) }, 'admin route failed');
-      if (!res.headersSent) sendJson(res, error.status, error.toJSON());
+      const retry: Record<string, string> =
+        error.retryAfter === undefined ? {} : { 'retry-after': String(error.retryAfter) };
+      if (!res.headersSent) sendJson(res, error.status, error.toJSON(), retry);
       else res.destroy();
     });
   });

@@ -96,7 +96,7 @@ describe('exchangeRefreshToken', () => {
     const url = await authServer(() => answer);
     const e = await failure(exchangeRefreshToken(client(url), 'r'));
     expect(e).toBeInstanceOf(OAuthError);
-    expect([e.name, e.code, e.status, e.description, e.message]).toEqual([
+    expect([e.name, e.oauthCode, e.httpStatus, e.description, e.message]).toEqual([
       'OAuthError',
       'invalid_grant',
       400,
@@ -105,14 +105,21 @@ describe('exchangeRefreshToken', () => {
     ]);
     answer = { status: 200, body: '{"error":"expired_token","access_token":"a","refresh_token":"b"}' };
     expect(await failure(exchangeRefreshToken(client(url), 'r'))).toMatchObject({
-      code: 'expired_token',
-      status: 200,
+      oauthCode: 'expired_token',
+      httpStatus: 200,
       description: 'token refresh refused',
     });
     answer = { status: 502, body: 'Bad gateway' };
-    expect(await failure(exchangeRefreshToken(client(url), 'r'))).toMatchObject({ code: 'HTTP_502', status: 502 });
+    expect(await failure(exchangeRefreshToken(client(url), 'r'))).toMatchObject({
+      oauthCode: undefined,
+      httpStatus: 502,
+      message: expect.stringMatching(/^HTTP 502: /),
+    });
     answer = { status: 503, body: '[1]' };
-    expect(await failure(exchangeRefreshToken(client(url), 'r'))).toMatchObject({ code: 'HTTP_503' });
+    expect(await failure(exchangeRefreshToken(client(url), 'r'))).toMatchObject({
+      oauthCode: undefined,
+      httpStatus: 503,
+    });
   });
 
   it('refuses an answer without both tokens, a non-JSON answer, an oversized one', async () => {
@@ -129,13 +136,15 @@ describe('exchangeRefreshToken', () => {
       'not json',
     ])
       expect(await failure(exchangeRefreshToken(client(url), 'r')), body).toMatchObject({
-        code: 'ERROR_UNEXPECTED_ANSWER',
-        status: 200,
+        code: 'B24GW_OAUTH_FAILED',
+        oauthCode: undefined,
+        httpStatus: 200,
         description: 'token answer has no access_token/refresh_token',
       });
     body = `{"access_token":"${'a'.repeat(70_000)}","refresh_token":"b"}`;
     expect(await failure(exchangeRefreshToken(client(url), 'r'))).toMatchObject({
-      code: 'ERROR_UNEXPECTED_ANSWER',
+      code: 'B24GW_OAUTH_FAILED',
+      oauthCode: undefined,
       description: expect.stringContaining('byte limit'),
     });
   });
@@ -145,7 +154,7 @@ describe('exchangeRefreshToken', () => {
     await new Promise((r) => server!.close(r));
     server = undefined;
     const e = await failure(exchangeRefreshToken(client(url), 'r'));
-    expect(e).toMatchObject({ code: 'NETWORK_ERROR', status: 0 });
+    expect(e).toMatchObject({ code: 'B24GW_OAUTH_FAILED', oauthCode: undefined, httpStatus: 0 });
     expect(e.description).toMatch(/^authorization server unreachable \(/);
   });
 

@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consoleRoutes } from '../../src/console/routes.js';
+import { silentLogger } from '../../src/log.js';
+import { listenAdmin } from '../../src/server/admin.js';
+import { openStore } from '../../src/store/open.js';
 import { tempDir } from '../helpers.js';
 import { CHAT, DELETED, EDITED, LINE, startConsoleRig, type ConsoleRig } from './seed.js';
 
@@ -66,7 +70,9 @@ describe('the admin API the console uses (real HTTP, a gateway running on SQLite
       'attempt started',
       'attempt done',
       'processed',
+      'status sent',
     ]);
+    expect(d.statuses).toMatchObject([{ status: 'sent', sentAt: expect.any(Number) }]);
     const dead = (await get(`/api/events/${rig.deadId}`)).body;
     expect(dead.attempts[0].error).toContain('502 Bad Gateway');
     expect(dead.timeline.map((t: { what: string }) => t.what)).toEqual([
@@ -99,10 +105,19 @@ describe('the admin API the console uses (real HTTP, a gateway running on SQLite
     ]);
   });
 
-  it('shows portals with no token, and the overview with the queue', async () => {
+  it('shows portals with their bots and no token, and the overview with the queue', async () => {
     const p = (await get('/api/portals')).body;
     expect(p.portals).toHaveLength(1);
     expect(p.portals[0]).toMatchObject({ memberId: rig.memberId, hasOAuth: true, hasApplicationToken: true, dead: 1 });
+    expect(p.portals[0].bots).toEqual([
+      {
+        id: rig.botId,
+        code: 'helper',
+        eventMode: 'webhook',
+        lastEventAt: expect.any(Number),
+        lastEventId: expect.any(Number),
+      },
+    ]);
     expect(JSON.stringify(p)).not.toContain(rig.sb.portal.applicationToken);
     expect(p.pullCursors).toEqual([]);
     const o = (await get('/api/overview?minutes=10')).body;
@@ -142,5 +157,58 @@ describe('the admin API the console uses (real HTTP, a gateway running on SQLite
     expect((await fetch(`${rig.admin}/console/..%2Fpackage.json`, { headers: basic })).status).toBe(404);
     const root = await fetch(`${rig.admin}/`, { headers: basic, redirect: 'manual' });
     expect(root.headers.get('location')).toBe('/console/');
+  });
+});
+
+describe('the admin API when its database does not answer', () => {
+  it('answers 503 with Retry-After and a code, never the database’s words', async () => {
+    // A PostgreSQL address where nothing listens: every read fails as it does while the server is down.
+    const store = openStore('postgres://postgres@127.0.0.1:9/none');
+    const admin = await listenAdmin(
+      {
+        receiver: undefined,
+        ready: () => store.ping(),
+        metrics: async () => ({ text: '', contentType: 'text/plain' }),
+        logger: silentLogger,
+      },
+      { port: 0, routes: consoleRoutes({ store }) },
+      () => false,
+    );
+    try {
+      for (const path of ['/api/events', '/api/overview', '/api/portals']) {
+        const down = await fetch(`${admin.url}${path}`);
+        expect([path, down.status, down.headers.get('retry-after')]).toEqual([path, 503, '1']);
+        expect(await down.json()).toEqual({
+          error: { code: 'B24GW_STORE_UNAVAILABLE', message: 'The database did not answer' },
+        });
+      }
+    } finally {
+      await admin.close();
+      await store.close().catch(() => undefined);
+    }
+  });
+
+  it('opens a store it opened anew once its database stopped answering', async () => {
+    const tmp = tempDir();
+    // The first open finds the database down; the next one finds it back.
+    const opens = ['postgres://postgres@127.0.0.1:9/none', `${tmp.dir}/back.db`];
+    const admin = await listenAdmin(
+      {
+        receiver: undefined,
+        ready: async () => true,
+        metrics: async () => ({ text: '', contentType: 'text/plain' }),
+        logger: silentLogger,
+      },
+      { port: 0, routes: consoleRoutes({ store: () => openStore(opens.shift()!) }) },
+      () => false,
+    );
+    try {
+      expect((await fetch(`${admin.url}/api/events`)).status).toBe(503);
+      expect(await (await fetch(`${admin.url}/api/events`)).json()).toEqual({ events: [], next: null });
+      expect(opens).toEqual([]);
+    } finally {
+      await admin.close();
+      tmp.cleanup();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { Gateway } from '../../src/gateway.js';
 import { consoleRoutes } from '../../src/console/routes.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
-import { startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
+import { callRest, startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
 
 export const LINE = 107;
 export const CHAT = 'channel-123';
@@ -22,6 +22,8 @@ export interface ConsoleRig {
   admin: string;
   /** The dead letter: a message the channel refused once (it takes it when replayed). */
   deadId: number;
+  /** The Chatbots 2.0 bot the application registered (webhook mode), whose events came too. */
+  botId: number;
   close(): Promise<void>;
 }
 
@@ -104,10 +106,19 @@ export async function startConsoleRig(db: string, token?: string): Promise<Conso
   await send('ONIMCONNECTORDIALOGSTART', dialog(3281, 'N', 3280));
   await send('ONIMCONNECTORMESSAGEADD', message(REFUSED, { user_id: 27, text: 'Your order has shipped.' }));
   const deadId = ids.at(-1)!;
-  // Each event has run: the story is whole before anyone looks.
+  // A bot in webhook mode, and a conversation with it as Bitrix24 sends it.
+  const registered = await callRest(sb.restUrl, 'imbot.v2.Bot.register', {
+    auth: sb.issueTokens(portal).access_token,
+    fields: { code: 'helper', properties: { name: 'Helper' }, eventMode: 'webhook', webhookUrl: events },
+  });
+  const botId = registered.body.result.bot.id as number;
+  if (!(await sb.scenario('chatbot')).ok) throw new Error('the bot scenario failed');
+  // Each event has run and each delivery status is sent: the story is whole before anyone looks.
   for (let i = 0; i < 200; i++) {
     const left = await gateway.store.countEvents(['pending', 'processing', 'retry']);
-    if (left.pending + left.processing + left.retry === 0) break;
+    const statuses = (await Promise.all(ids.map((id) => gateway.store.eventStatuses(id)))).flat();
+    const unsent = statuses.filter((x) => x.status === 'pending' || x.status === 'sending').length;
+    if (left.pending + left.processing + left.retry + unsent === 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -117,6 +128,7 @@ export async function startConsoleRig(db: string, token?: string): Promise<Conso
     memberId: portal.memberId,
     admin: server.adminUrl!,
     deadId,
+    botId,
     close: async () => {
       await server.close();
       await sb.stop();

@@ -185,7 +185,7 @@ describe('b24-im-gateway events', () => {
       await gw.kill();
     }
     const table = run(['events', '--db', db]).stdout.split('\n');
-    expect(table[0]).toMatch(/^id +event +memberId +status +receivedAt +attempts +lastError +duplicates$/);
+    expect(table[0]).toMatch(/^id +event +memberId +status +delivery +receivedAt +attempts +lastError +duplicates$/);
     expect(table[1]).toMatch(/^1 +ONIMCONNECTORMESSAGEUPDATE +bac1cd5c8940947a75e0d71b1a84e348 /);
     expect(table.join('\n')).not.toContain('(index)');
     expect(run(['events', '--db', `${tmp.dir}/missing.db`]).stderr).toContain('No database at');

@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Gateway } from '../../src/gateway.js';
 import { formFixture } from '../fixtures.js';
@@ -6,9 +7,15 @@ import { tempDir } from '../helpers.js';
 import { cli, freePort } from '../process.js';
 
 const TOKEN = 'console-cli-token-0f3b9e2a';
-const run = (args: string[]) => {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/** The CLI, run without blocking this process: the console's sockets stay served meanwhile. */
+const run = async (args: string[]) => {
+  try {
+    const r = await promisify(execFile)(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const r = e as { code: number; stdout: string; stderr: string };
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+  }
 };
 
 describe('b24-im-gateway console', () => {
@@ -34,34 +41,35 @@ describe('b24-im-gateway console', () => {
     await gateway.worker.drain();
     await gateway.close();
 
-    const port = await freePort();
+    // Port 0, the address read from its log: no other test can take the port in between.
     const child = spawn(
       process.execPath,
-      [cli, 'console', '--db', db, '--host', '0.0.0.0', '--port', String(port), '--log-level', 'error'],
-      { stdio: 'ignore', env: { ...process.env, B24GW_ADMIN_TOKEN: TOKEN } },
+      [cli, 'console', '--db', db, '--host', '0.0.0.0', '--port', '0', '--log-level', 'info'],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, B24GW_ADMIN_TOKEN: TOKEN } },
     );
-    const url = `http://127.0.0.1:${port}`;
     const auth = { authorization: `Bearer ${TOKEN}` };
     try {
-      for (let i = 0; ; i++) {
-        const up = await fetch(`${url}/healthz`, { headers: auth }).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (up) break;
-        if (i > 300 || child.exitCode !== null) throw new Error('console did not start');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (c: Buffer) => {
+          out += c.toString();
+          const at = /"url":"http:\/\/[^:]+:(\d+)\/console\/"/.exec(out);
+          if (at) resolve(`http://127.0.0.1:${at[1]}`);
+        });
+        child.once('exit', (code) => reject(new Error(`console exited with ${code}: ${out}`)));
+      });
       expect((await fetch(`${url}/api/events`)).status).toBe(401);
       const page = (await (await fetch(`${url}/api/events?limit=2`, { headers: auth })).json()) as {
         events: { id: number; code: string; status: string }[];
         next: number | null;
       };
-      const cli = JSON.parse(run(['events', '--db', db, '--json', '--limit', '2']).stdout) as { id: number }[];
+      const cli = JSON.parse((await run(['events', '--db', db, '--json', '--limit', '2'])).stdout) as { id: number }[];
       // The CLI prints the same page, oldest first.
       expect(cli.map((e) => e.id)).toEqual(page.events.map((e) => e.id).reverse());
       expect(page.next).not.toBeNull();
-      const dead = JSON.parse(run(['events', '--db', db, '--json', '--status', 'dead']).stdout) as { id: number }[];
+      const dead = JSON.parse((await run(['events', '--db', db, '--json', '--status', 'dead'])).stdout) as {
+        id: number;
+      }[];
       expect(dead).toHaveLength(1);
       const replayed = await fetch(`${url}/api/replay`, {
         method: 'POST',
@@ -70,9 +78,9 @@ describe('b24-im-gateway console', () => {
       });
       expect(await replayed.json()).toEqual({ requested: 1, requeued: 1, ids: [dead[0]!.id] });
       expect(
-        JSON.parse(run(['events', '--db', db, '--json', '--code', 'ONIMCONNECTORMESSAGEUPDATE']).stdout),
+        JSON.parse((await run(['events', '--db', db, '--json', '--code', 'ONIMCONNECTORMESSAGEUPDATE'])).stdout),
       ).toMatchObject([{ id: dead[0]!.id, status: 'pending' }]);
-      expect(run(['events', '--db', db, '--line', '107']).stderr).toMatch(
+      expect((await run(['events', '--db', db, '--line', '107'])).stderr).toMatch(
         /^error B24GW_BAD_INPUT: a line filter needs a portal/,
       );
       const html = await fetch(`${url}/console/`, {
@@ -86,8 +94,8 @@ describe('b24-im-gateway console', () => {
   });
 
   it('refuses a missing database, and an open address without a token', async () => {
-    expect(run(['console', '--db', `${tmp.dir}/missing.db`]).stderr).toContain('No database at');
-    run(['migrate', '--db', `${tmp.dir}/m.db`]);
+    expect((await run(['console', '--db', `${tmp.dir}/missing.db`])).stderr).toContain('No database at');
+    await run(['migrate', '--db', `${tmp.dir}/m.db`]);
     const open = spawnSync(
       process.execPath,
       [cli, 'console', '--db', `${tmp.dir}/m.db`, '--host', '0.0.0.0', '--port', String(await freePort())],

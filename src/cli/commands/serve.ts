@@ -294,7 +294,7 @@ export function registerServeCommand(program: Command): void {
           throw new GatewayError('B24GW_BAD_CONFIG', '--admin-port must differ from --port');
         const logger = createLogger({ level: o.logLevel });
         // The console reads the database on a store of its own, opened at its first request (the gateway makes the file first).
-        let consoleStore: Store | undefined;
+        const consoleStores: Store[] = [];
         const admin =
           adminPort === undefined
             ? undefined
@@ -303,7 +303,11 @@ export function registerServeCommand(program: Command): void {
                 port: adminPort,
                 ...(o.adminToken !== undefined ? { token: o.adminToken } : {}),
                 routes: consoleRoutes({
-                  store: () => (consoleStore ??= openStore(o.db, { logger })),
+                  store: () => {
+                    const store = openStore(o.db, { logger });
+                    consoleStores.push(store);
+                    return store;
+                  },
                   plan: o.plan as 'standard' | 'enterprise',
                   channelFormat: o.channelFormat as TextFormat,
                   channel: Boolean(o.channelUrl),
@@ -382,7 +386,7 @@ export function registerServeCommand(program: Command): void {
           logger.info({ signal }, 'shutting down');
           void server
             .close()
-            .then(() => consoleStore?.close())
+            .then(() => Promise.all(consoleStores.map((s) => s.close().catch(() => undefined))))
             .then(() => process.exit(0));
         };
         process.on('SIGINT', () => stop('SIGINT'));
