@@ -6,7 +6,13 @@ export type { Logger };
 /** Blocks that hold nothing but credentials: an event's `auth`, a bot's `AUTH` (v1) and `auth` (v2). */
 const authBlocks: ReadonlySet<string> = new Set(['auth', 'AUTH', 'webhooks']);
 /** A bot's botToken and an incoming webhook (its URL holds its secret) are secrets in any log line. */
-const logSecretNames: ReadonlySet<string> = new Set([...secretNames, 'botToken', 'bot_token', 'webhookUrl', 'pullWebhook']);
+const logSecretNames: ReadonlySet<string> = new Set([
+  ...secretNames,
+  'botToken',
+  'bot_token',
+  'webhookUrl',
+  'pullWebhook',
+]);
 
 const isPlain = (v: unknown): v is Record<string, unknown> => {
   if (typeof v !== 'object' || v === null) return false;

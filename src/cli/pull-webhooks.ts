@@ -17,7 +17,10 @@ export function webhookBots(urls: readonly string[], tokens: readonly string[], 
     parseWebhookUrl(url);
     const botId = Number(ids[i]);
     if (!Number.isSafeInteger(botId) || botId <= 0)
-      throw new GatewayError('B24GW_BAD_CONFIG', `--bot-id must be a bot's id (a whole number above 0), got "${ids[i]}"`);
+      throw new GatewayError(
+        'B24GW_BAD_CONFIG',
+        `--bot-id must be a bot's id (a whole number above 0), got "${ids[i]}"`,
+      );
     if (!tokens[i]!.trim()) throw new GatewayError('B24GW_BAD_CONFIG', '--bot-token is empty');
     return { url, botToken: tokens[i]!, botId };
   });

@@ -235,7 +235,7 @@ export function registerServeCommand(program: Command): void {
       "with --pull-webhook: the bot's botToken, given when it was registered through that webhook (env B24GW_BOT_TOKEN)",
       collect,
     )
-    .option('--bot-id <id>', 'with --pull-webhook: the bot\'s id (env B24GW_BOT_ID)', collect)
+    .option('--bot-id <id>', "with --pull-webhook: the bot's id (env B24GW_BOT_ID)", collect)
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
     .addHelpText(
       'after',

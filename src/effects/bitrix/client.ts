@@ -107,7 +107,10 @@ export class BitrixClients {
     const hook = parseWebhookUrl(bot.url);
     let c = this.#hooks.get(hook.memberId);
     if (c && !c.isFor(hook))
-      throw new GatewayError('B24GW_BAD_CONFIG', `two different incoming webhooks of user ${hook.userId} on ${hook.host}`);
+      throw new GatewayError(
+        'B24GW_BAD_CONFIG',
+        `two different incoming webhooks of user ${hook.userId} on ${hook.host}`,
+      );
     if (!c) this.#hooks.set(hook.memberId, (c = new WebhookClient(hook, this.o)));
     c.addBot(bot.botId, bot.botToken);
     return hook.memberId;

@@ -44,7 +44,13 @@ export function parseWebhookUrl(url: string): ParsedWebhook {
       `the incoming webhook URL of ${u.host || 'no host'} is not of the form https://<portal>/rest/<user id>/<code>/`,
     );
   const host = u.host.toLowerCase();
-  return { base: `${u.origin}${u.pathname.replace(/\/?$/, '/')}`, host, userId: m[1]!, memberId: `hook:${host}:${m[1]!}`, code: m[2]! };
+  return {
+    base: `${u.origin}${u.pathname.replace(/\/?$/, '/')}`,
+    host,
+    userId: m[1]!,
+    memberId: `hook:${host}:${m[1]!}`,
+    code: m[2]!,
+  };
 }
 
 /** Whether a member id is an incoming webhook's (see parseWebhookUrl). */

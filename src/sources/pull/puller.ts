@@ -105,9 +105,11 @@ export class Puller {
   private discoverTimer: NodeJS.Timeout | undefined;
 
   constructor({ webhooks = [], ...options }: PullerOptions) {
-    this.hookTargets = webhooks.map(
-      (b): PullTarget => ({ memberId: options.clients.addWebhookBot(b), kind: 'bot', target: String(b.botId) }),
-    );
+    this.hookTargets = webhooks.map((b): PullTarget => ({
+      memberId: options.clients.addWebhookBot(b),
+      kind: 'bot',
+      target: String(b.botId),
+    }));
     const o = (this.o = withDefaults(
       {
         fetch: true,
