@@ -78,6 +78,10 @@ describe('a bot pulled through an incoming webhook', () => {
     expect([...members]).toEqual([`hook:${host}:${sb.portal.adminUserId} fetch`]);
     const stored = await gateway.store.listEvents({ code: 'ONIMBOTV2MESSAGEADD' });
     expect(stored.map((e) => [e.status, e.delivery])).toEqual(Array(texts.length).fill(['done', 'fetch']));
+    expect((stored[0]!.event as { auth: unknown }).auth).toMatchObject({
+      domain: host,
+      member_id: `hook:${host}:${sb.portal.adminUserId}`,
+    });
     const queue = sb.portal.chatbots.settings.get(bot.botId)!.queue;
     await until(() => queue.size === 0);
     // Every call went through the webhook (no auth) with the bot's token: Event.get and the replies.
@@ -129,5 +133,9 @@ describe('a bot pulled through an incoming webhook', () => {
     }
     expect(await gateway.store.listEvents({})).toEqual([]);
     await gateway.drain(); // nothing due, nothing thrown
+    // A webhook member this instance has no configuration for (another instance's) is refused, coded.
+    await expect(gateway.bitrix.forPortal('hook:elsewhere.example:1').call('app.info')).rejects.toMatchObject({
+      code: 'B24GW_PORTAL_UNUSABLE',
+    });
   });
 });

@@ -9,7 +9,7 @@ import { BitrixApiError, LIMIT_CODES, toApiError } from './errors.js';
 import { LeakyBucket, planLimits, realSleep, type Plan, type Sleep } from './limiter.js';
 import { oauthServerFor, PortalAuth } from './oauth.js';
 import { callContext, createSdkPortal, type SdkPortal } from './sdk.js';
-import { parseWebhookUrl, WebhookClient, type WebhookBot } from './webhook.js';
+import { isWebhookMember, parseWebhookUrl, WebhookClient, type WebhookBot } from './webhook.js';
 
 export interface RetryOptions {
   /** Tries per call, the first included, for QUERY_LIMIT_EXCEEDED and OPERATION_TIME_LIMIT. Default 4. */
@@ -284,6 +284,8 @@ class PortalClientImpl implements PortalClient {
   async #open(): Promise<Session> {
     const fail = (code: ErrorCode, description: string) =>
       new BitrixApiError({ method: 'portal', memberId: this.memberId, code, httpStatus: 0, description });
+    if (isWebhookMember(this.memberId))
+      throw fail('B24GW_PORTAL_UNUSABLE', 'no incoming webhook is configured for it in this instance (--pull-webhook)');
     const p = await this.o.store.getPortal(this.memberId);
     if (!p || p.uninstalledAt !== null)
       throw fail('B24GW_PORTAL_NOT_INSTALLED', 'the application is not installed on this portal');

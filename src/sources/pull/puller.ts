@@ -228,20 +228,17 @@ export class Puller {
     this.loop.wake();
   }
 
-  /** The configured webhook bots are pulled; those no longer configured are retired. */
+  /**
+   * The configured webhook bots are pulled, and a bot no longer configured for a webhook that is
+   * retired. A webhook this instance has no configuration for is left to the instances that do.
+   */
   private async keepWebhookBots(only: string | undefined): Promise<void> {
     const now = this.o.now();
     const mine = this.hookTargets.filter((t) => only === undefined || t.memberId === only);
     if ((await this.o.store.keepPullCursors(mine, now)) > 0)
       this.o.logger.info({ members: [...new Set(mine.map((t) => t.memberId))] }, 'pulling webhook bots');
-    const members = new Set(
-      (await this.o.store.listPullCursors({ kind: 'bot', status: 'active' }))
-        .map((c) => c.memberId)
-        .filter((m) => isWebhookMember(m) && (only === undefined || m === only)),
-    );
-    for (const t of mine) members.add(t.memberId);
-    for (const m of members) {
-      const keep = this.hookTargets.filter((t) => t.memberId === m).map((t) => t.target);
+    for (const m of new Set(mine.map((t) => t.memberId))) {
+      const keep = mine.filter((t) => t.memberId === m).map((t) => t.target);
       await this.o.store.retirePullCursors(m, 'bot', keep, now);
     }
   }
@@ -324,7 +321,7 @@ export class Puller {
   }
 
   private async domainOf(memberId: string): Promise<string> {
-    if (isWebhookMember(memberId)) return memberId.split(':')[1] ?? '';
+    if (isWebhookMember(memberId)) return memberId.slice('hook:'.length, memberId.lastIndexOf(':')); // its host
     return (await this.o.store.getPortal(memberId))?.domain ?? '';
   }
 
