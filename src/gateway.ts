@@ -54,7 +54,8 @@ export interface GatewayOptions extends Omit<IntakeOptions, 'store' | 'logger'> 
   customers?: CustomerOptions;
   /**
    * Pull what Bitrix24 keeps for the application instead of posting it: Chatbots 2.0 bots in fetch
-   * mode and the offline event queue, on every installed portal (`serve --pull`). Runs with the worker.
+   * mode and the offline event queue, on every installed portal (`serve --pull`), and bots reached
+   * through an incoming webhook with their botToken (`pull.webhooks`, `--pull-webhook`). Runs with the worker.
    */
   pull?: boolean | PullOptions;
 }

@@ -4,7 +4,15 @@ import { REDACTED, secretNames } from './wire/redact.js';
 export type { Logger };
 
 /** Blocks that hold nothing but credentials: an event's `auth`, a bot's `AUTH` (v1) and `auth` (v2). */
-const authBlocks: ReadonlySet<string> = new Set(['auth', 'AUTH']);
+const authBlocks: ReadonlySet<string> = new Set(['auth', 'AUTH', 'webhooks']);
+/** A bot's botToken and an incoming webhook (its URL holds its secret) are secrets in any log line. */
+const logSecretNames: ReadonlySet<string> = new Set([
+  ...secretNames,
+  'botToken',
+  'bot_token',
+  'webhookUrl',
+  'pullWebhook',
+]);
 
 const isPlain = (v: unknown): v is Record<string, unknown> => {
   if (typeof v !== 'object' || v === null) return false;
@@ -30,7 +38,7 @@ export function redactForLog(value: unknown, seen: WeakSet<object> = new WeakSet
       !list &&
       (authBlocks.has(key)
         ? typeof child === 'object' && child !== null
-        : secretNames.has(key) && typeof child === 'string');
+        : logSecretNames.has(key) && typeof child === 'string');
     const next = secret ? REDACTED : redactForLog(child, seen);
     if (next !== child) {
       out ??= list ? [...(value as unknown[])] : { ...value };

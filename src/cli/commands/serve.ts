@@ -15,6 +15,7 @@ import { defaultLimits } from '../../wire/limits.js';
 import { action } from '../fail.js';
 import { dbHelp, defaultDb } from '../open-db.js';
 import { collect, envList, positiveInt } from '../options.js';
+import { webhookBots } from '../pull-webhooks.js';
 
 interface ServeOptions {
   host: string;
@@ -53,6 +54,9 @@ interface ServeOptions {
   pullInterval: string;
   pullLimit: number;
   pullDiscover: string;
+  pullWebhook?: string[];
+  botToken?: string[];
+  botId?: string[];
 }
 
 const formats = ['text', 'html', 'markdown'];
@@ -221,6 +225,17 @@ export function registerServeCommand(program: Command): void {
       positiveInt('--pull-limit'),
       Number(process.env.B24GW_PULL_LIMIT ?? 100),
     )
+    .option(
+      '--pull-webhook <url>',
+      "with --pull: a portal's incoming webhook (https://<portal>/rest/<user id>/<code>/) to pull one bot's events through, for a local integration without an installed application; repeatable, each with its --bot-token and --bot-id in the same order (env B24GW_PULL_WEBHOOK, comma-separated: better than the flag, which ps shows)",
+      collect,
+    )
+    .option(
+      '--bot-token <token>',
+      "with --pull-webhook: the bot's botToken, given when it was registered through that webhook (env B24GW_BOT_TOKEN)",
+      collect,
+    )
+    .option('--bot-id <id>', "with --pull-webhook: the bot's id (env B24GW_BOT_ID)", collect)
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
     .addHelpText(
       'after',
@@ -280,6 +295,13 @@ export function registerServeCommand(program: Command): void {
           throw new GatewayError('B24GW_BAD_CONFIG', '--retain runs with the worker: use it with --role all or worker');
         if (o.pull && o.role === 'intake')
           throw new GatewayError('B24GW_BAD_CONFIG', '--pull runs with the worker: use it with --role all or worker');
+        const webhooks = webhookBots(
+          [...(o.pullWebhook ?? []), ...envList('B24GW_PULL_WEBHOOK')],
+          [...(o.botToken ?? []), ...envList('B24GW_BOT_TOKEN')],
+          [...(o.botId ?? []), ...envList('B24GW_BOT_ID')],
+        );
+        if (webhooks.length > 0 && !o.pull)
+          throw new GatewayError('B24GW_BAD_CONFIG', '--pull-webhook pulls: use it with --pull');
         const adminPort = o.adminPort === undefined ? undefined : Number(o.adminPort);
         if (adminPort !== undefined && !(/^\d{1,5}$/.test(o.adminPort!) && adminPort < 65_536)) {
           throw new GatewayError('B24GW_BAD_CONFIG', `--admin-port must be a port number, got "${o.adminPort}"`);
@@ -354,6 +376,7 @@ export function registerServeCommand(program: Command): void {
                   discoverMs: pullDiscoverMs,
                   limit: Math.min(1000, o.pullLimit),
                   leaseMs: Math.min(leaseMs, 10_000),
+                  ...(webhooks.length > 0 ? { webhooks } : {}),
                 },
               }
             : {}),

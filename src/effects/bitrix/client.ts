@@ -9,6 +9,7 @@ import { BitrixApiError, LIMIT_CODES, toApiError } from './errors.js';
 import { LeakyBucket, planLimits, realSleep, type Plan, type Sleep } from './limiter.js';
 import { oauthServerFor, PortalAuth } from './oauth.js';
 import { callContext, createSdkPortal, type SdkPortal } from './sdk.js';
+import { isWebhookMember, parseWebhookUrl, WebhookClient, type WebhookBot } from './webhook.js';
 
 export interface RetryOptions {
   /** Tries per call, the first included, for QUERY_LIMIT_EXCEEDED and OPERATION_TIME_LIMIT. Default 4. */
@@ -82,6 +83,7 @@ interface Session {
 /** REST clients for every portal, one per member_id, created on first use. */
 export class BitrixClients {
   readonly #portals = new Map<string, PortalClientImpl>();
+  readonly #hooks = new Map<string, WebhookClient>();
   #closed = false;
 
   constructor(private readonly o: BitrixOptions) {
@@ -90,9 +92,28 @@ export class BitrixClients {
 
   forPortal(memberId: string): PortalClient {
     if (this.#closed) throw new GatewayError('B24GW_SHUTTING_DOWN', 'the gateway is closed: no more Bitrix24 calls');
+    const hook = this.#hooks.get(memberId);
+    if (hook) return hook;
     let c = this.#portals.get(memberId);
     if (!c) this.#portals.set(memberId, (c = new PortalClientImpl(memberId, this.o)));
     return c;
+  }
+
+  /**
+   * Makes a bot reachable through an incoming webhook: calls for the member id returned (see
+   * parseWebhookUrl) go to the webhook, with the bot's botToken added to its imbot.v2 calls.
+   */
+  addWebhookBot(bot: WebhookBot): string {
+    const hook = parseWebhookUrl(bot.url);
+    let c = this.#hooks.get(hook.memberId);
+    if (c && !c.isFor(hook))
+      throw new GatewayError(
+        'B24GW_BAD_CONFIG',
+        `two different incoming webhooks of user ${hook.userId} on ${hook.host}`,
+      );
+    if (!c) this.#hooks.set(hook.memberId, (c = new WebhookClient(hook, this.o)));
+    c.addBot(bot.botId, bot.botToken);
+    return hook.memberId;
   }
 
   /**
@@ -114,6 +135,7 @@ export class BitrixClients {
   close(): void {
     this.#closed = true;
     this.#portals.clear();
+    this.#hooks.clear();
   }
 }
 
@@ -262,6 +284,8 @@ class PortalClientImpl implements PortalClient {
   async #open(): Promise<Session> {
     const fail = (code: ErrorCode, description: string) =>
       new BitrixApiError({ method: 'portal', memberId: this.memberId, code, httpStatus: 0, description });
+    if (isWebhookMember(this.memberId))
+      throw fail('B24GW_PORTAL_UNUSABLE', 'no incoming webhook is configured for it in this instance (--pull-webhook)');
     const p = await this.o.store.getPortal(this.memberId);
     if (!p || p.uninstalledAt !== null)
       throw fail('B24GW_PORTAL_NOT_INSTALLED', 'the application is not installed on this portal');

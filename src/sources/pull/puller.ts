@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { withDefaults } from '../../defaults.js';
 import type { BitrixClients } from '../../effects/bitrix/client.js';
 import { BitrixApiError } from '../../effects/bitrix/errors.js';
+import { isWebhookMember, type WebhookBot } from '../../effects/bitrix/webhook.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { QueueLoop, type Lease } from '../../queue/loop.js';
 import { failedOutcome, retryBudget } from '../../queue/schedule.js';
@@ -18,6 +19,12 @@ export interface PullOptions {
   offline?: boolean;
   /** The `auth_connector` the offline bindings were made with, if any. */
   authConnector?: string;
+  /**
+   * Bots of local integrations, reached through a portal's incoming webhook with their botToken
+   * (no installed application): each is pulled with imbot.v2.Event.get through its webhook, its
+   * events kept under the member id `hook:<host>:<user id>`. Pulled whatever `fetch` says.
+   */
+  webhooks?: readonly WebhookBot[];
   /** Events asked for in one pull (Event.get takes 1–1000). Default 100. */
   limit?: number;
   /** How long a cursor rests after a pull that found less than a page. Default 5 s. */
@@ -89,13 +96,20 @@ const newProcessId = (): string => randomBytes(16).toString('hex');
  */
 export class Puller {
   private readonly loop: QueueLoop<PullCursor>;
-  private readonly o: Required<Omit<PullerOptions, 'authConnector' | 'onStored'>> &
+  private readonly o: Required<Omit<PullerOptions, 'authConnector' | 'onStored' | 'webhooks'>> &
     Pick<PullerOptions, 'authConnector' | 'onStored'>;
+  /** The webhook bots' cursors (their secrets stay with the REST clients). */
+  private readonly hookTargets: PullTarget[];
   /** Looks under way: every portal's (key ''), or one portal's (its member_id). */
   private readonly discovering = new Map<string, Promise<void>>();
   private discoverTimer: NodeJS.Timeout | undefined;
 
-  constructor(options: PullerOptions) {
+  constructor({ webhooks = [], ...options }: PullerOptions) {
+    this.hookTargets = webhooks.map((b): PullTarget => ({
+      memberId: options.clients.addWebhookBot(b),
+      kind: 'bot',
+      target: String(b.botId),
+    }));
     const o = (this.o = withDefaults(
       {
         fetch: true,
@@ -185,6 +199,11 @@ export class Puller {
   }
 
   private async discoverAll(only: string | undefined): Promise<void> {
+    try {
+      await this.keepWebhookBots(only);
+    } catch (err) {
+      this.o.logger.warn({ err }, 'could not keep the cursors of the webhook bots');
+    }
     let portals;
     try {
       portals = await this.o.store.listPortals();
@@ -207,6 +226,21 @@ export class Puller {
       }
     }
     this.loop.wake();
+  }
+
+  /**
+   * The configured webhook bots are pulled, and a bot no longer configured for a webhook that is
+   * retired. A webhook this instance has no configuration for is left to the instances that do.
+   */
+  private async keepWebhookBots(only: string | undefined): Promise<void> {
+    const now = this.o.now();
+    const mine = this.hookTargets.filter((t) => only === undefined || t.memberId === only);
+    if ((await this.o.store.keepPullCursors(mine, now)) > 0)
+      this.o.logger.info({ members: [...new Set(mine.map((t) => t.memberId))] }, 'pulling webhook bots');
+    for (const m of new Set(mine.map((t) => t.memberId))) {
+      const keep = mine.filter((t) => t.memberId === m).map((t) => t.target);
+      await this.o.store.retirePullCursors(m, 'bot', keep, now);
+    }
   }
 
   private async discoverPortal(memberId: string, now: number): Promise<void> {
@@ -287,6 +321,7 @@ export class Puller {
   }
 
   private async domainOf(memberId: string): Promise<string> {
+    if (isWebhookMember(memberId)) return memberId.slice('hook:'.length, memberId.lastIndexOf(':')); // its host
     return (await this.o.store.getPortal(memberId))?.domain ?? '';
   }
 
