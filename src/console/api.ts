@@ -75,9 +75,10 @@ export function consoleApi(source: ConsoleSource): (req: IncomingMessage, res: S
    * A store this code opened whose database does not answer is closed and opened anew at the next
    * request: one opened while PostgreSQL was down would otherwise never get past its first connect.
    */
-  const forgetIfDown = async () => {
+  const forgetIfDown = async (known: boolean) => {
     const s = opened;
-    if (typeof source.store !== 'function' || !s || (await s.ping().catch(() => false))) return;
+    if (typeof source.store !== 'function' || !s) return;
+    if (!known && (await s.ping().catch(() => false))) return;
     if (opened === s) opened = undefined;
     await s.close().catch(() => undefined);
   };
@@ -211,10 +212,12 @@ export function consoleApi(source: ConsoleSource): (req: IncomingMessage, res: S
       try {
         return await handler(req, res, m, url.searchParams);
       } catch (e) {
-        if (isGatewayError(e)) throw e;
-        await forgetIfDown();
-        // The database's own error (a restart, a dropped connection): a coded 503 the page retries, no detail.
-        throw new GatewayError('B24GW_STORE_UNAVAILABLE', undefined, { cause: e });
+        // The store's own "database away" (past its store wait) or the database's error (a restart,
+        // a dropped connection): a coded 503 the page retries, no detail.
+        const away = isGatewayError(e) && e.code === 'B24GW_STORE_UNAVAILABLE';
+        if (isGatewayError(e) && !away) throw e;
+        await forgetIfDown(away);
+        throw away ? e : new GatewayError('B24GW_STORE_UNAVAILABLE', undefined, { cause: e });
       }
     }
     req.resume();
