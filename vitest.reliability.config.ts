@@ -9,10 +9,9 @@ export default defineConfig({
   test: {
     // The decoder's properties run lean in npm test, and at length here.
     include: ['test/reliability/**/*.test.ts', 'test/wire/decode-properties.test.ts'],
-    env: { RELIABILITY_PROPERTY_RUNS: process.env.RELIABILITY_PROPERTY_RUNS ?? '3000' },
-    pool: 'forks',
     // Gateways made without a logger log at info; the scenarios' own reports would drown.
-    env: { B24GW_LOG_LEVEL: 'silent' },
+    env: { RELIABILITY_PROPERTY_RUNS: process.env.RELIABILITY_PROPERTY_RUNS ?? '3000', B24GW_LOG_LEVEL: 'silent' },
+    pool: 'forks',
     poolOptions: { forks: { singleFork: true } },
     fileParallelism: false,
     sequence: { concurrent: false },
