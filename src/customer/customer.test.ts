@@ -148,6 +148,8 @@ describe('a customer writes, edits, deletes, reads and renames', () => {
     // An operator's message the channel took under its own id (what the worker records on delivery).
     await gateway.fromChannel(created('chat-1', 'm-1', 'Hi'));
     await gateway.drain();
+    // The conversation is ordered by time; within one millisecond each side keeps its own order.
+    await new Promise((r) => setTimeout(r, 2));
     const chat = [...portal.chats.values()][0]!;
     const operator = portal.addMessage(chat, { direction: 'out', authorId: 1, text: 'Hello Anna' });
     await gateway.state!.apply(

@@ -3,6 +3,7 @@ import type { BatchCall } from '../effects/bitrix/batch.js';
 import type { BitrixClients } from '../effects/bitrix/client.js';
 import { silentLogger, type Logger } from '../log.js';
 import { QueueLoop, type Lease } from '../queue/loop.js';
+import { rounds } from '../queue/rounds.js';
 import { defaultSchedule, failedOutcome, retryBudget } from '../queue/schedule.js';
 import type { ConnectorStateStore, CustomerChange } from '../store/state/types.js';
 import type { PendingCustomerAction, Store } from '../store/types.js';
@@ -72,22 +73,11 @@ export class CustomerSender {
     ));
     const budget = retryBudget(o.schedule);
     this.loop = new QueueLoop<readonly PendingCustomerAction[]>({
-      claim: async (_limit, now) => {
-        const rows = await o.store.claimCustomerActions(o.owner, now, o.leaseMs, o.batchSize, budget);
-        return rows.length > 0 ? [rows] : [];
-      },
+      ...rounds(
+        (now) => o.store.claimCustomerActions(o.owner, now, o.leaseMs, o.batchSize, budget),
+        (ids, until) => o.store.renewCustomerActions(ids, o.owner, until),
+      ),
       run: (rows, lease) => this.send(rows, lease),
-      // A round waits for the portal's bucket, shared with everything else: it may outlast a lease.
-      renew: async (rounds, until) => {
-        const held = new Set(
-          await o.store.renewCustomerActions(
-            rounds.flatMap((r) => r.map((a) => a.id)),
-            o.owner,
-            until,
-          ),
-        );
-        return rounds.filter((r) => r.every((a) => held.has(a.id)));
-      },
       describe: (rows) => `${rows.length} customer actions`,
       words: { owner: 'customer sender', runner: 'REST calls' },
       leaseMs: o.leaseMs,

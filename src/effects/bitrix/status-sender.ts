@@ -1,6 +1,7 @@
 import { withDefaults } from '../../defaults.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { QueueLoop } from '../../queue/loop.js';
+import { rounds } from '../../queue/rounds.js';
 import { defaultSchedule, failedOutcome, retryBudget } from '../../queue/schedule.js';
 import type { PendingStatus, Store } from '../../store/types.js';
 import type { DeliveryStatus, DeliveryStatusBatcher } from './status-batcher.js';
@@ -47,22 +48,11 @@ export class StatusSender {
     // The retry budget: a status whose sender died on its last attempt is dead, not sent again.
     const budget = retryBudget(o.schedule);
     this.loop = new QueueLoop<readonly PendingStatus[]>({
-      claim: async (_limit, now) => {
-        const rows = await o.store.claimStatuses(o.owner, now, o.leaseMs, o.batchSize, budget);
-        return rows.length > 0 ? [rows] : [];
-      },
+      ...rounds(
+        (now) => o.store.claimStatuses(o.owner, now, o.leaseMs, o.batchSize, budget),
+        (ids, until) => o.store.renewStatuses(ids, o.owner, until),
+      ),
       run: (rows) => this.send(rows),
-      // A round waits for the portal's REST bucket: its lease is kept while it runs, and runs out soon after a crash.
-      renew: async (rounds, until) => {
-        const held = new Set(
-          await o.store.renewStatuses(
-            rounds.flatMap((r) => r.map((s) => s.id)),
-            o.owner,
-            until,
-          ),
-        );
-        return rounds.filter((r) => r.every((s) => held.has(s.id)));
-      },
       describe: (rows) => `${rows.length} delivery statuses`,
       words: { owner: 'status sender', runner: 'REST calls' },
       leaseMs: o.leaseMs,
