@@ -3,7 +3,9 @@ import pg from 'pg';
 import { fakeChannel } from '../channel.js';
 import { startGatewayProcess, startNodeProcess, freePort, type GatewayProcess } from '../process.js';
 import { startBalancer, type Balancer } from './balancer.js';
-import { sleep, waitUntil } from './lib.js';
+import { afterEach, beforeEach } from 'vitest';
+import { freshDatabase, pgAvailable } from '../pg.js';
+import { figures, sleep, waitUntil } from './lib.js';
 
 /**
  * Several `serve` instances on one PostgreSQL database behind a tiny load balancer, with the
@@ -261,3 +263,45 @@ export const readyWithin = (gw: GatewayProcess, timeoutMs: number) =>
     timeoutMs,
     100,
   );
+
+/** A fresh PostgreSQL database for each test, and the fleet a test starts on it closed (and the database dropped) after it. */
+export function fleetPerTest(): { url: () => string; start: (o: Omit<FleetOptions, 'db'>) => Promise<Fleet> } {
+  let db: Awaited<ReturnType<typeof freshDatabase>> | undefined;
+  let fleet: Fleet | undefined;
+  beforeEach(async () => {
+    if (pgAvailable) db = await freshDatabase();
+  });
+  afterEach(async () => {
+    await fleet?.close();
+    fleet = undefined;
+    await db?.drop();
+    db = undefined;
+  });
+  return {
+    url: () => db!.url,
+    start: async (o) => (fleet = await startFleet({ ...o, db: db!.url })),
+  };
+}
+
+/** One scenario's figures line: its own fields, then the load, the settling and the database's counts. */
+export async function reportRun(
+  name: string,
+  fleet: Fleet,
+  load: LoadResult,
+  settled: Settled,
+  url: string,
+  fields: Record<string, string | number>,
+): Promise<Record<string, number>> {
+  const counts = await dbCounts(url);
+  figures(name, {
+    ...fields,
+    sent: load.sent,
+    acknowledged: load.acked.size,
+    refused: JSON.stringify(Object.fromEntries(load.refused)),
+    rerouted: fleet.lb.rerouted,
+    ...settled,
+    ...counts,
+  });
+  if (load.refusals.length > 0) console.log(load.refusals.join('\n'));
+  return counts;
+}

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { freshDatabase, pgAvailable } from '../pg.js';
-import { dbCounts, readyWithin, settle, startFleet, steadyLoad, type Fleet } from './fleet.js';
-import { figures, sleep } from './lib.js';
+import { expect, it } from 'vitest';
+import { pgAvailable } from '../pg.js';
+import { fleetPerTest, readyWithin, reportRun, settle, steadyLoad } from './fleet.js';
+import { sleep } from './lib.js';
 
 /**
  * Kill and recover: two `serve` instances on one PostgreSQL database behind a load balancer,
@@ -12,21 +12,12 @@ import { figures, sleep } from './lib.js';
  */
 
 const RATE = Number(process.env.RELIABILITY_RATE ?? 300);
-let db: Awaited<ReturnType<typeof freshDatabase>>;
-let fleet: Fleet | undefined;
-beforeEach(async () => {
-  if (pgAvailable) db = await freshDatabase();
-});
-afterEach(async () => {
-  await fleet?.close();
-  fleet = undefined;
-  if (pgAvailable) await db.drop();
-});
+const fleets = fleetPerTest();
 
 it.skipIf(!pgAvailable)(
   'kill and recover: SIGKILL of one of two instances under load, restarted 2 s later; every acknowledged message delivered with its status, in order',
   async () => {
-    fleet = await startFleet({ db: db.url, instances: 2 });
+    const fleet = await fleets.start({ instances: 2 });
     const t0 = Date.now();
     const at = (ms: number) => sleep(Math.max(0, t0 + ms - Date.now()));
     const load = steadyLoad(fleet, RATE);
@@ -39,19 +30,11 @@ it.skipIf(!pgAvailable)(
     await at(12_000);
     const result = await load.stop();
     const s = await settle(fleet, result, 30_000);
-    const counts = await dbCounts(db.url);
-    figures('kill-recover', {
+    const counts = await reportRun('kill-recover', fleet, result, s, fleets.url(), {
       rate: RATE,
-      sent: result.sent,
-      acknowledged: result.acked.size,
-      'refused(in flight at the kill)': JSON.stringify(Object.fromEntries(result.refused)),
-      rerouted: fleet.lb.rerouted,
-      ...s,
       'slowest-after-kill-ms': s.slowestMs,
       'kill-to-end-ms': Date.now() - killedAt,
-      ...counts,
     });
-    if (result.refusals.length > 0) console.log(result.refusals.join('\n'));
     expect(s.missing).toBe(0);
     expect(s.outOfOrder).toBe(0);
     expect(s.settledMs).toBeGreaterThanOrEqual(0);

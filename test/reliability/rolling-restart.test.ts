@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { freshDatabase, pgAvailable } from '../pg.js';
-import { dbCounts, readyWithin, settle, startFleet, steadyLoad, type Fleet } from './fleet.js';
-import { figures, sleep } from './lib.js';
+import { expect, it } from 'vitest';
+import { pgAvailable } from '../pg.js';
+import { fleetPerTest, readyWithin, reportRun, settle, steadyLoad } from './fleet.js';
+import { sleep } from './lib.js';
 
 /**
  * Rolling restart under load: two `serve` instances on one PostgreSQL database behind a load
@@ -11,21 +11,12 @@ import { figures, sleep } from './lib.js';
  */
 
 const RATE = Number(process.env.RELIABILITY_RATE ?? 100);
-let db: Awaited<ReturnType<typeof freshDatabase>>;
-let fleet: Fleet | undefined;
-beforeEach(async () => {
-  if (pgAvailable) db = await freshDatabase();
-});
-afterEach(async () => {
-  await fleet?.close();
-  fleet = undefined;
-  if (pgAvailable) await db.drop();
-});
+const fleets = fleetPerTest();
 
 it.skipIf(!pgAvailable)(
   'rolling restart: SIGTERM to each of two instances in turn under load; each exits 0, nothing refused or lost, order per chat holds',
   async () => {
-    fleet = await startFleet({ db: db.url, instances: 2, args: ['--drain-delay', '1s'] });
+    const fleet = await fleets.start({ instances: 2, args: ['--drain-delay', '1s'] });
     const load = steadyLoad(fleet, RATE);
     const exits: (number | null)[] = [];
     const readyWhileDraining: number[] = [];
@@ -43,17 +34,7 @@ it.skipIf(!pgAvailable)(
     }
     const result = await load.stop();
     const s = await settle(fleet, result, 60_000);
-    figures('rolling-restart', {
-      rate: RATE,
-      sent: result.sent,
-      acknowledged: result.acked.size,
-      refused: JSON.stringify(Object.fromEntries(result.refused)),
-      rerouted: fleet.lb.rerouted,
-      exits: exits.join('/'),
-      ...s,
-      ...(await dbCounts(db.url)),
-    });
-    if (result.refusals.length > 0) console.log(result.refusals.join('\n'));
+    await reportRun('rolling-restart', fleet, result, s, fleets.url(), { rate: RATE, exits: exits.join('/') });
     expect(readyWhileDraining).toEqual([503, 503]);
     expect(exits).toEqual([0, 0]);
     expect(result.refused.size).toBe(0);

@@ -1,8 +1,8 @@
-import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { freshDatabase, pgAvailable } from '../pg.js';
+import { beforeAll, expect, it } from 'vitest';
+import { pgAvailable } from '../pg.js';
 import { previousBuild } from '../support/previous-build.js';
-import { dbCounts, readyWithin, settle, startFleet, steadyLoad, type Fleet } from './fleet.js';
-import { figures, sleep } from './lib.js';
+import { fleetPerTest, readyWithin, reportRun, settle, steadyLoad } from './fleet.js';
+import { sleep } from './lib.js';
 
 /**
  * Rolling upgrade under load: the previous release and the current one side by side on one
@@ -16,27 +16,18 @@ const PREVIOUS = process.env.B24GW_PREVIOUS_RELEASE ?? 'ee6d60a';
 const RATE = Number(process.env.RELIABILITY_RATE ?? 100);
 
 let previous: ReturnType<typeof previousBuild> = { unavailable: 'not built yet' };
-let db: Awaited<ReturnType<typeof freshDatabase>>;
-let fleet: Fleet | undefined;
 beforeAll(() => {
   previous = previousBuild(PREVIOUS);
   if ('unavailable' in previous) console.warn(`rolling upgrade SKIPPED: ${previous.unavailable}`);
 }, 400_000);
-beforeEach(async () => {
-  if (pgAvailable) db = await freshDatabase();
-});
-afterEach(async () => {
-  await fleet?.close();
-  fleet = undefined;
-  if (pgAvailable) await db.drop();
-});
+const fleets = fleetPerTest();
 
 it.skipIf(!pgAvailable)(
   `rolling upgrade: the previous release (${PREVIOUS}) replaced by the current one, instance by instance, under load`,
   async (ctx) => {
     if ('unavailable' in previous) return ctx.skip();
     const old = previous.cli;
-    fleet = await startFleet({ db: db.url, instances: 2, oldCli: old });
+    const fleet = await fleets.start({ instances: 2, oldCli: old });
     const load = steadyLoad(fleet, RATE);
     const exits: (number | null)[] = [];
     await sleep(3_000);
@@ -48,18 +39,11 @@ it.skipIf(!pgAvailable)(
     }
     const result = await load.stop();
     const s = await settle(fleet, result, 60_000);
-    figures('rolling-upgrade', {
+    await reportRun('rolling-upgrade', fleet, result, s, fleets.url(), {
       previous: PREVIOUS,
       rate: RATE,
-      sent: result.sent,
-      acknowledged: result.acked.size,
-      refused: JSON.stringify(Object.fromEntries(result.refused)),
-      rerouted: fleet.lb.rerouted,
       exits: exits.join('/'),
-      ...s,
-      ...(await dbCounts(db.url)),
     });
-    if (result.refusals.length > 0) console.log(result.refusals.join('\n'));
     expect(exits).toEqual([0, 0]);
     // The previous release has no drain delay: what reached it as it closed was answered 503, never taken silently.
     expect([...result.refused.keys()].every((status) => status === 503)).toBe(true);
