@@ -2,7 +2,7 @@
 /**
  * A plain SVG chart: intake events/s and p99 latency per concurrency, one bar per target
  * (SQLite and PostgreSQL); then end to end: events/s and send → status latency per run, and
- * each gateway's RSS through its end-to-end run.
+ * each gateway's RSS through its end-to-end run. The soak's RSS has a chart of its own (soakSvg).
  */
 import { cellProblems, fmt } from './report.js';
 
@@ -152,7 +152,9 @@ export function chartSvg(r) {
   if (runs.length) {
     const e2eSeries = runs.map((x) => ({
       id: x.id,
-      short: `${x.id}: ${x.db === 'postgres' ? 'PostgreSQL' : 'SQLite'}, ${x.instances} instance${x.instances > 1 ? 's' : ''}`,
+      short: x.relay
+        ? `${x.id}: the minimal relay`
+        : `${x.id}: ${x.db === 'postgres' ? 'PostgreSQL' : 'SQLite'}, ${x.instances} instance${x.instances > 1 ? 's' : ''}`,
       color: x.color,
     }));
     const byId = (/** @type {string} */ id) => runs.find((x) => x.id === id);
@@ -214,6 +216,23 @@ export function chartSvg(r) {
     top += panelH;
   }
   const height = top + 30;
+  return frame(
+    width,
+    height,
+    `b24-im-gateway benchmark (${esc(r.mode)}) · ${esc(r.machine.date.slice(0, 10))} · ${esc(r.machine.cpu)}, ${r.machine.cores} cores, Node ${esc(r.machine.node)}`,
+    `${parts.join('\n')}
+<text x="70" y="${height - 8}" class="axis">A red outline and "!" mark a cell with non-2xx answers, socket errors or timeouts (intake), or a flagged end-to-end run.</text>`,
+  );
+}
+
+/**
+ * The SVG document around the panels: size, styles, background, heading (already escaped).
+ * @param {number} width
+ * @param {number} height
+ * @param {string} heading
+ * @param {string} body
+ */
+function frame(width, height, heading, body) {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif">
 <style>
 .title { font-size: 15px; font-weight: 600; fill: #202124 }
@@ -224,9 +243,51 @@ export function chartSvg(r) {
 .ref { stroke: #d93025; stroke-dasharray: 6 4 }
 </style>
 <rect width="100%" height="100%" fill="#ffffff"/>
-<text x="70" y="26" class="title">b24-im-gateway benchmark (${esc(r.mode)}) · ${esc(r.machine.date.slice(0, 10))} · ${esc(r.machine.cpu)}, ${r.machine.cores} cores, Node ${esc(r.machine.node)}</text>
-${parts.join('\n')}
-<text x="70" y="${height - 8}" class="axis">A red outline and "!" mark a cell with non-2xx answers, socket errors or timeouts (intake), or a flagged end-to-end run.</text>
+<text x="70" y="26" class="title">${heading}</text>
+${body}
 </svg>
 `;
+}
+
+/**
+ * The soak's chart: the gateway's RSS each second through the soak, with the first and last
+ * thirds' averages the flat verdict compares.
+ * @param {import('./report.js').Results} r
+ */
+export function soakSvg(r) {
+  const x = r.soak;
+  const width = 960;
+  const height = 400;
+  const m = x ? Object.values(x.memory)[0] : undefined;
+  const lines = m
+    ? [
+        {
+          name: `${x?.id} RSS (peak ${m.peakMb ?? '?'} MB, ${fmt.pct(m.growthPct)} last third vs first)`,
+          color: x?.color ?? '#1a73e8',
+          dashed: false,
+          ys: m.rssMb,
+        },
+        {
+          name: `first third ${m.firstThirdMb} MB`,
+          color: '#9aa0a6',
+          dashed: true,
+          ys: m.rssMb.map(() => m.firstThirdMb ?? 0),
+        },
+        {
+          name: `last third ${m.lastThirdMb} MB`,
+          color: '#d93025',
+          dashed: true,
+          ys: m.rssMb.map(() => m.lastThirdMb ?? 0),
+        },
+      ]
+    : [];
+  const title = x
+    ? `Soak: ${x.load.rate} events/s for ${x.load.seconds} s, SQLite, one sample a second`
+    : 'Soak: not run';
+  return frame(
+    width,
+    height,
+    `b24-im-gateway soak · ${esc(r.machine.date.slice(0, 10))} · ${esc(r.machine.cpu)}, ${r.machine.cores} cores, Node ${esc(r.machine.node)}`,
+    linePanel({ title, top: 40, width, height: height - 50, lines, unit: 'MB' }),
+  );
 }

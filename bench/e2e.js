@@ -8,8 +8,11 @@
  * gateway's worker delivers it to a fake channel (bench/servers/channel.js, answers 200 at
  * once) and reports delivery to the sandbox with imconnector.send.status.delivery, where the
  * recorder sees it. Measured: sent, acknowledged, delivered to the channel, statuses back,
- * events/s from first send to last status, send → status latency per message, REST requests
- * per 1,000 events, the gateway's RSS each second, and what is left in its database.
+ * events/s from first send to last status and over the steady window, send → status latency per
+ * message, REST requests per 1,000 events, CPU per event (the gateway's, and its PostgreSQL
+ * backends'), the gateway's RSS each second, and what is left in its database.
+ * The same load against the minimal relay (bench/servers/relay.js) gives the CPU per event the
+ * gateway's is compared with: there an event is done when the relay answered it.
  */
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
@@ -21,12 +24,13 @@ import process from 'node:process';
 import { connectorCodes } from '../dist/events/registry.js';
 import { callRest, httpBuildQuery, startSandbox } from '@b24-im-gateway/sandbox';
 import { procCpuSeconds, sampleMemory } from './memory.js';
-import { startNoiseMeter } from './noise.js';
+import { startNoiseMeter, startPgCpuMeter } from './noise.js';
 import { countPgRows, freshDatabase } from './pg.js';
 import { countRows, startServer } from './targets.js';
 
 const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const channelServer = new URL('./servers/channel.js', import.meta.url).pathname;
+const relayServer = new URL('./servers/relay.js', import.meta.url).pathname;
 
 /** Extra node options for the gateway processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them). */
 const nodeArgs = (process.env.B24GW_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -38,16 +42,37 @@ const BOUND_EVENTS = [...connectorCodes];
 
 /**
  * @typedef {object} EndToEndSetup
- * @property {string} id             sqlite | pg | pg2
+ * @property {string} id
  * @property {string} label
- * @property {'sqlite' | 'postgres'} db
+ * @property {'sqlite' | 'postgres' | 'none'} db  none: the minimal relay, which keeps nothing
  * @property {number} instances      gateway processes on the one database, each `serve --role all`
  * @property {string} color
+ * @property {boolean} [relay]       the minimal relay instead of the gateway
+ * @property {number} [rate]         events/s offered in this run whatever --e2e-rate says
  */
+
+/** Steady window: statuses counted from this long after the first send to the last send. */
+export const STEADY_SKIP_SECONDS = 1;
 
 /** @type {EndToEndSetup[]} */
 export const endToEndSetups = [
+  {
+    id: 'e2e-relay',
+    label: 'minimal relay (node:http: answer 200, POST the body to the channel)',
+    db: 'none',
+    instances: 1,
+    color: '#9aa0a6',
+    relay: true,
+  },
   { id: 'e2e-sqlite', label: 'gateway serve, SQLite, 1 instance', db: 'sqlite', instances: 1, color: '#1a73e8' },
+  {
+    id: 'e2e-sqlite-500',
+    label: 'gateway serve, SQLite, 1 instance, 500 events/s',
+    db: 'sqlite',
+    instances: 1,
+    color: '#8ab4f8',
+    rate: 500,
+  },
   { id: 'e2e-pg', label: 'gateway serve, PostgreSQL, 1 instance', db: 'postgres', instances: 1, color: '#188038' },
   {
     id: 'e2e-pg2',
@@ -57,6 +82,16 @@ export const endToEndSetups = [
     color: '#81c995',
   },
 ];
+
+/** The soak: one SQLite gateway under the end-to-end load for minutes (`--soak`), for its RSS over time. */
+/** @type {EndToEndSetup} */
+export const soakSetup = {
+  id: 'e2e-soak',
+  label: 'gateway serve, SQLite, 1 instance, soak',
+  db: 'sqlite',
+  instances: 1,
+  color: '#1a73e8',
+};
 
 /**
  * @typedef {object} EndToEndLoad
@@ -75,8 +110,9 @@ export const endToEndSetups = [
  * @property {string} id
  * @property {string} label
  * @property {string} color
- * @property {'sqlite' | 'postgres'} db
+ * @property {'sqlite' | 'postgres' | 'none'} db
  * @property {number} instances
+ * @property {boolean} relay         the minimal relay: an event is done when it answered (no status comes)
  * @property {EndToEndLoad} load
  * @property {{ sent: number, acknowledged: number, confirmed: number }} warmup  the warm-up before the measured phase (not in any other number)
  * @property {number} sent           events the sandbox posted
@@ -96,6 +132,10 @@ export const endToEndSetups = [
  * @property {number} sendRate       events sent per second actually achieved
  * @property {number} e2eSeconds     first send to last status
  * @property {number} eventsPerSec   confirmed ÷ e2eSeconds
+ * @property {number | null} steadyPerSec  statuses confirmed from STEADY_SKIP_SECONDS after the first send to the last send, ÷ that window (null when under 2 s)
+ * @property {number} done           events finished: statuses confirmed (the relay: answered)
+ * @property {number | null} cpuUsPerEvent  CPU (user + system, every thread) of the gateway processes together during load and wait, µs ÷ done
+ * @property {{ seconds: number, backends: number, usPerEvent: number | null } | null} pgCpu  the PostgreSQL backends of the run's database: CPU during load and wait
  * @property {{ p50: number, p99: number, max: number } | null} latencyMs  sandbox send → status at the sandbox, per event
  * @property {{ p50: number, p99: number, max: number } | null} intakeMs   sandbox send → gateway's answer (POST time)
  * @property {{ requests: number, commands: number, errors: number, errorsByCode: Record<string, number>, byMethod: Record<string, number>, tokenRequests: number, per1000: number | null }} rest  during the load and the wait, setup excluded; requests are HTTP requests (a batch is one), commands count each method call (a batch's commands each)
@@ -104,7 +144,7 @@ export const endToEndSetups = [
  * @property {boolean} drained       every acknowledged event got its status
  * @property {import('./targets.js').StoredRows | null} stored
  * @property {Record<string, import('./memory.js').MemoryResult>} memory  per gateway process, sampled once a second through load and wait
- * @property {Record<string, number>} cpuSeconds  CPU used during load and wait: this process (sandbox, sender, recorder) and each gateway; the channel is not counted
+ * @property {Record<string, number>} cpuSeconds  CPU used during load and wait: this process (sandbox, sender, recorder) and each gateway (or the relay); the channel is not counted
  * @property {import('./noise.js').NoiseResult | null} noise  how busy the machine was during load and wait, and how much of it was not the bench
  * @property {string[]} problems     failures: lost, unanswered, unconfirmed, repeated
  * @property {string[]} notes        worth knowing, not failures
@@ -159,6 +199,7 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
     cleanups.length = 0;
   };
+  const relay = setup.relay === true;
   try {
     const sb = await startSandbox({ recorderLimit: 2_000 });
     cleanups.push(() => sb.stop());
@@ -170,7 +211,7 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     if (pgDb) cleanups.push(() => pgDb.drop());
     const db = pgDb ? pgDb.url : join(dir, `${setup.id}.db`);
     const sandboxHost = new URL(sb.url).host;
-    const argv = (/** @type {number} */ port) => [
+    const argv = (/** @type {number} */ port) => relay ? [relayServer, '--port', String(port), '--channel-url', `${channel.url}/bitrix`] : [
       ...nodeArgs,
       cli, 'serve', '--port', String(port), '--db', db, '--role', 'all',
       '--allow-domain', sandboxHost,
@@ -223,13 +264,13 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     /**
      * What one phase counted.
      * @typedef {{ sent: number, adds: number, updates: number, acknowledged: number, confirmed: number, unexpected: number, unknownToSandbox: number, closed: boolean, late: number,
-     *   firstSend: number, lastSend: number, lastStatus: number, latencies: number[], intake: number[], rejected: Record<string, number>,
+     *   firstSend: number, lastSend: number, lastStatus: number, latencies: number[], statusTimes: number[], intake: number[], rejected: Record<string, number>,
      *   rest: EndToEndResult['rest'] }} Tally
      */
     /** @returns {Tally} */
     const newTally = () => ({
       sent: 0, adds: 0, updates: 0, acknowledged: 0, confirmed: 0, unexpected: 0, unknownToSandbox: 0, closed: false, late: 0,
-      firstSend: 0, lastSend: 0, lastStatus: 0, latencies: [], intake: [], rejected: {},
+      firstSend: 0, lastSend: 0, lastStatus: 0, latencies: [], statusTimes: [], intake: [], rejected: {},
       rest: { requests: 0, commands: 0, errors: 0, errorsByCode: {}, byMethod: {}, tokenRequests: 0, per1000: null },
     }); // prettier-ignore
     let tally = newTally();
@@ -268,6 +309,7 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     ) => {
       t.confirmed++;
       t.latencies.push(at - sentAt);
+      t.statusTimes.push(at);
       t.lastStatus = Math.max(t.lastStatus, at);
       if (wasAdd && load.updateEvery > 0) editable.push(messageId);
     };
@@ -316,7 +358,10 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
         const messageId = /** @type {number} */ (editable.shift());
         outstanding.set(messageId, { at, add: false, tally: t });
         const r = await sb.act.operatorEdits(portal, messageId, `Bench message, edited at event ${i}`, { handlerUrl });
-        if (!answered(t, r)) outstanding.delete(messageId);
+        const ok = answered(t, r);
+        if (!ok || relay) outstanding.delete(messageId);
+        // The relay reports nothing: its event is done when answered.
+        if (ok && relay) confirm(t, messageId, at, performance.now(), false);
         return;
       }
       t.adds++;
@@ -333,6 +378,7 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
       );
       if (!answered(t, m.delivery)) return;
       const id = m.message.id;
+      if (relay) return void confirm(t, id, at, performance.now(), true);
       const before = early.get(id);
       if (before !== undefined) {
         early.delete(id);
@@ -413,23 +459,39 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
       () => [...gateways.map((g) => g.pid), channel.pid],
       () => (pgDb ? [pgDb.name] : []),
     );
+    const pgCpuMeter = pgDb ? startPgCpuMeter(pgDb.name) : null;
     const cpuBefore = { bench: process.cpuUsage(), gateways: gateways.map((g) => procCpuSeconds(g.pid) ?? 0) };
     const { waited: waitedSeconds, ended } = await offer(Math.max(1, Math.round(load.rate * load.seconds)), 'measured');
+    if (relay) {
+      // The relay answers before it forwards: let its last POSTs reach the channel (at most 5 s) before its CPU is read.
+      for (let k = 0; k < 100; k++) {
+        const now = /** @type {{ unique?: number } | null} */ (await getJson(`${channel.url}/stats`).catch(() => null));
+        if ((now?.unique ?? 0) - channelBefore.unique >= t.acknowledged) break;
+        await sleep(50);
+      }
+    }
     // What had not come by the end of the wait is missing; statuses arriving while the gateways stop are `late`.
     const missing = [...outstanding.values()].filter((o) => o.tally === t).length;
     t.closed = true;
     const memory = Object.fromEntries(samplers.map((m, i) => [names[i], m.stop()]));
     const noise = noiseMeter.stop();
     const benchCpu = process.cpuUsage(cpuBefore.bench);
+    const gatewayCpu = gateways.map((g, i) => (procCpuSeconds(g.pid) ?? 0) - (cpuBefore.gateways[i] ?? 0));
+    const pgSeconds = pgCpuMeter?.stop() ?? null;
     const cpuSeconds = {
       'bench (sandbox + sender)': Math.round((benchCpu.user + benchCpu.system) / 1e5) / 10,
-      ...Object.fromEntries(
-        gateways.map((g, i) => [
-          names[i],
-          Math.round(((procCpuSeconds(g.pid) ?? 0) - (cpuBefore.gateways[i] ?? 0)) * 10) / 10,
-        ]),
-      ),
+      ...Object.fromEntries(gatewayCpu.map((c, i) => [names[i], Math.round(c * 10) / 10])),
     };
+    const done = t.confirmed;
+    const perEvent = (/** @type {number} */ seconds) => (done > 0 ? Math.round((seconds * 1e6) / done) : null);
+    const cpuUsPerEvent = perEvent(gatewayCpu.reduce((a, b) => a + b, 0));
+    const pgCpu = pgSeconds
+      ? {
+          seconds: Math.round(pgSeconds.seconds * 100) / 100,
+          backends: pgSeconds.backends,
+          usPerEvent: perEvent(pgSeconds.seconds),
+        }
+      : null;
 
     await Promise.all(gateways.map((g) => g.stop()));
     const output = gateways
@@ -457,13 +519,24 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     } catch {
       // counted as a problem below
     }
-    const stored = pgDb ? await countPgRows(pgDb.url) : countRows(db);
+    const stored = relay ? null : pgDb ? await countPgRows(pgDb.url) : countRows(db);
     // Acknowledged, no status even after the stop, and nothing left for it in the database: lost.
     const stillOut = missing - t.late;
     const queued = stored ? (stored.unprocessed ?? 0) + (stored.outbox?.unsent ?? 0) : 0;
     const unaccounted = Math.max(0, stillOut - queued);
 
     const e2eSeconds = ((t.lastStatus || performance.now()) - t.firstSend) / 1000;
+    // Statuses go out in batches, at most 2 REST requests a second per portal, so the last ones
+    // come about a second after the last send: over a short run that tail alone lowers
+    // confirmed ÷ (first send → last status) below the offered rate. The steady window leaves
+    // out the start (the pipeline filling) and the tail, and counts what was confirmed in it.
+    const steadyFrom = t.firstSend + STEADY_SKIP_SECONDS * 1000;
+    const steadyMs = t.lastSend - steadyFrom;
+    const steadyPerSec =
+      steadyMs >= 2000
+        ? Math.round((t.statusTimes.filter((x) => x >= steadyFrom && x <= t.lastSend).length / steadyMs) * 1000 * 10) /
+          10
+        : null;
     const problems = [];
     if (t.acknowledged < t.sent)
       problems.push(`${t.sent - t.acknowledged} of ${t.sent} events not answered 2xx: ${JSON.stringify(t.rejected)}`);
@@ -521,7 +594,13 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     const sendRate = t.lastSend > t.firstSend ? (t.sent - 1) / ((t.lastSend - t.firstSend) / 1000) : t.sent;
     const e2eRate = e2eSeconds > 0 ? t.confirmed / e2eSeconds : 0;
     // Statuses go out in batches at most 2 REST requests a second, so about a second of tail is normal.
-    if (ended === 'drained' && sendRate >= load.rate * 0.95 && e2eRate >= load.rate * 0.8 && waitedSeconds <= 2) {
+    if (
+      !relay &&
+      ended === 'drained' &&
+      sendRate >= load.rate * 0.95 &&
+      e2eRate >= load.rate * 0.8 &&
+      waitedSeconds <= 2
+    ) {
       notes.push(
         `kept up with the ${load.rate} events/s offered (the last status ${waitedSeconds.toFixed(1)} s after the last send): end-to-end events/s is about the offered rate less that tail, not the gateway's ceiling; raise --e2e-rate to find it`,
       );
@@ -542,6 +621,7 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
       color: setup.color,
       db: setup.db,
       instances: setup.instances,
+      relay,
       load,
       warmup: { sent: warm.sent, acknowledged: warm.acknowledged, confirmed: warm.confirmed },
       sent: t.sent,
@@ -561,7 +641,11 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
       sendRate: Math.round(sendRate * 10) / 10,
       e2eSeconds: Math.round(e2eSeconds * 1000) / 1000,
       eventsPerSec: e2eRate,
-      latencyMs: stats(t.latencies),
+      steadyPerSec,
+      done,
+      cpuUsPerEvent,
+      pgCpu,
+      latencyMs: relay ? null : stats(t.latencies),
       intakeMs: stats(t.intake),
       rest: { ...rest, per1000: t.sent > 0 ? Math.round((rest.requests / t.sent) * 1000 * 10) / 10 : null },
       setupRest: { requests: setupRequests },

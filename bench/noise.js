@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
+import { clearInterval, setInterval } from 'node:timers';
 import { procCpuSeconds } from './memory.js';
 
 /** Busy and total CPU seconds of the whole machine since boot (all cores), or null off Linux. */
@@ -50,6 +51,39 @@ export function pgBackends(database) {
     }
   }
   return out;
+}
+
+/**
+ * CPU the PostgreSQL backends of one database use from now to stop(). They are read each second,
+ * so a backend that ends (a pool closing a connection) keeps what it had used by its last read;
+ * one that starts later counts from zero.
+ * @param {string} database
+ */
+export function startPgCpuMeter(database) {
+  /** pid → [CPU seconds at the first read, at the last] */
+  /** @type {Map<number, [number, number]>} */
+  const seen = new Map();
+  let first = true;
+  const take = () => {
+    for (const [pid, cpu] of pgBackends(database)) {
+      const was = seen.get(pid);
+      if (was) was[1] = cpu;
+      else seen.set(pid, [first ? cpu : 0, cpu]);
+    }
+    first = false;
+  };
+  take();
+  const timer = setInterval(take, 1000);
+  return {
+    /** @returns {{ seconds: number, backends: number }} */
+    stop() {
+      clearInterval(timer);
+      take();
+      let seconds = 0;
+      for (const [a, b] of seen.values()) seconds += b - a;
+      return { seconds, backends: seen.size };
+    },
+  };
 }
 
 /**

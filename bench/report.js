@@ -1,5 +1,6 @@
 // @ts-check
 /** Turns one run's results into the Markdown report, the stdout tables and the verdict. */
+import { STEADY_SKIP_SECONDS } from './e2e.js';
 
 /**
  * @typedef {import('./load.js').CellResult & { target: string, instances: number, rssMbAfter: number | null, rssMbAfterEach: (number | null)[] }} IntakeCell
@@ -16,6 +17,8 @@
  * @property {Record<string, { answered: number, stored: number | null, unprocessed: number | null, lost: boolean }>} integrity
  * @property {import('./decode.js').DecodeRow[]} decode
  * @property {import('./e2e.js').EndToEndResult[]} e2e
+ * @property {import('./e2e.js').EndToEndResult | null} [soak]  the soak: one SQLite gateway under a steady load for minutes, its RSS each second
+ * @property {import('./goals.js').GoalRow[]} [goals]  each performance goal, what was measured, met or not
  * @property {import('./customers.js').CustomerResult[]} [customers]  the customers' side: channel → gateway → Bitrix24
  * @property {import('./pull.js').PullResult[]} [pulls]  the pull modes: a backlog kept by the portal, taken by serve --pull
  * @property {import('./kill.js').KillResult[]} [kills]  kill and recover: one of two instances SIGKILLed under load
@@ -212,7 +215,9 @@ export function postgresTable(r) {
 const e2eName = (/** @type {import('./e2e.js').EndToEndResult} */ x) =>
   `${x.id === 'e2e-sqlite' ? `**${x.id}**` : x.id}`;
 const gatewaysOf = (/** @type {import('./e2e.js').EndToEndResult} */ x) =>
-  `${x.db === 'postgres' ? 'PostgreSQL' : 'SQLite'}, ${x.instances === 1 ? '1 × `serve`' : `${x.instances} × \`serve --role all\`, one database`}`;
+  x.relay
+    ? 'the minimal relay (stores and reports nothing)'
+    : `${x.db === 'postgres' ? 'PostgreSQL' : 'SQLite'}, ${x.instances === 1 ? '1 × `serve`' : `${x.instances} × \`serve --role all\`, one database`}`;
 
 /**
  * End to end: what was sent, answered, delivered, confirmed, and how fast.
@@ -231,6 +236,7 @@ export function e2eTable(r) {
       'statuses at sandbox',
       'missing',
       '**end-to-end events/s**',
+      '**steady confirmed/s**',
       'first send → last status, s',
       'check',
     ],
@@ -244,6 +250,7 @@ export function e2eTable(r) {
       fmt.int(x.confirmed),
       `${fmt.int(x.missing)}${x.lost ? ` (**${fmt.int(x.lost)} lost**)` : ''}`,
       `**${fmt.int(x.eventsPerSec)}**`,
+      x.steadyPerSec === null ? '—' : `**${fmt.int(x.steadyPerSec)}**`,
       x.e2eSeconds.toFixed(1),
       x.problems.length
         ? `**FLAGGED** ${x.problems.join('; ')}`
@@ -251,9 +258,109 @@ export function e2eTable(r) {
           ? 'backlog left at the end of the wait, nothing lost (see Notes)'
           : 'ok',
     ]),
-    'llrrrrrrrrl',
+    'llrrrrrrrrrl',
   );
 }
+
+/**
+ * End to end: CPU per finished event of the gateway (every thread of its process; both
+ * processes of a two-instance run together), beside the minimal relay's under the same load,
+ * and the PostgreSQL backends' of the run's database.
+ * @param {Results} r
+ */
+export function e2eCpuTable(r) {
+  if (!r.e2e?.length) return '';
+  const relay = r.e2e.find((x) => x.relay)?.cpuUsPerEvent ?? null;
+  return table(
+    [
+      'run',
+      'events done',
+      'CPU s (gateway processes)',
+      '**CPU µs per event**',
+      '÷ minimal relay',
+      'PostgreSQL backends: CPU s',
+      'PostgreSQL µs per event',
+      'gateway + PostgreSQL µs per event',
+    ],
+    r.e2e.map((x) => {
+      const cpu = Object.entries(x.cpuSeconds)
+        .filter(([k]) => !k.startsWith('bench'))
+        .reduce((a, [, v]) => a + v, 0);
+      return [
+        e2eName(x),
+        fmt.int(x.done),
+        cpu.toFixed(1),
+        x.cpuUsPerEvent === null ? '—' : `**${fmt.int(x.cpuUsPerEvent)}**`,
+        x.relay ? '1.00×' : fmt.ratio(x.cpuUsPerEvent !== null && relay ? x.cpuUsPerEvent / relay : null),
+        x.pgCpu ? `${x.pgCpu.seconds.toFixed(1)} (${x.pgCpu.backends} backends)` : '—',
+        x.pgCpu?.usPerEvent === null || x.pgCpu?.usPerEvent === undefined ? '—' : fmt.int(x.pgCpu.usPerEvent),
+        x.pgCpu?.usPerEvent != null && x.cpuUsPerEvent !== null ? fmt.int(x.cpuUsPerEvent + x.pgCpu.usPerEvent) : '—',
+      ];
+    }),
+    'lrrrrrrr',
+  );
+}
+
+/**
+ * Each performance goal: what was measured and whether it was met.
+ * @param {Results} r
+ */
+export function goalsTable(r) {
+  if (!r.goals?.length) return '';
+  return table(
+    ['goal', 'measured', 'verdict'],
+    r.goals.map((g) => [g.goal, g.figure, g.verdict === 'NOT met' ? '**NOT met**' : g.verdict]),
+    'lll',
+  );
+}
+
+/**
+ * The soak: one gateway's RSS through minutes of steady load.
+ * @param {Results} r
+ */
+export function soakTable(r) {
+  const x = r.soak;
+  if (!x) return '';
+  const m = Object.values(x.memory)[0];
+  if (!m) return '';
+  const flat = m.growthPct === null ? '—' : Math.abs(m.growthPct) <= SOAK_FLAT_PCT ? 'flat' : '**not flat**';
+  return table(
+    [
+      'run',
+      'offered events/s × s',
+      'statuses',
+      'missing',
+      'samples (1/s)',
+      'peak RSS MB (VmHWM)',
+      'RSS MB, first third',
+      'RSS MB, last third',
+      'change',
+      `flat (±${SOAK_FLAT_PCT}%)?`,
+      'CPU µs per event',
+      'check',
+    ],
+    [
+      [
+        x.id,
+        `${fmt.int(x.load.rate)} × ${fmt.int(x.load.seconds)}`,
+        fmt.int(x.confirmed),
+        `${fmt.int(x.missing)}${x.lost ? ` (**${fmt.int(x.lost)} lost**)` : ''}`,
+        m.rssMb.length,
+        m.peakMb ?? '—',
+        m.firstThirdMb ?? '—',
+        m.lastThirdMb ?? '—',
+        fmt.pct(m.growthPct),
+        flat,
+        x.cpuUsPerEvent === null ? '—' : fmt.int(x.cpuUsPerEvent),
+        x.problems.length ? `**FLAGGED** ${x.problems.join('; ')}` : 'ok',
+      ],
+    ],
+    'lrrrrrrrrlrl',
+  );
+}
+
+/** The soak's RSS is called flat within ±this % (last third of the samples against the first). */
+export const SOAK_FLAT_PCT = 10;
 
 /**
  * End to end: latencies, REST calls back to Bitrix24, what was left in the database.
@@ -513,6 +620,7 @@ export function summarize(r) {
     if (x.lost) flags.push(`${id}: ${x.stored} rows stored for ${x.answered} answers of 200`);
   for (const d of r.decode) if (!d.equal) flags.push(`decode ${d.name}: decodeForm and qs.parse differ`);
   for (const x of r.e2e ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
+  for (const p of r.soak?.problems ?? []) flags.push(`${r.soak?.id}: ${p}`);
   for (const x of r.customers ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
   for (const x of r.pulls ?? []) for (const p of x.problems) flags.push(`${x.id}: ${p}`);
   for (const x of r.kills ?? []) if (x.lost) flags.push(`${x.id}: ${x.lost} acknowledged messages without a status`);
@@ -520,6 +628,7 @@ export function summarize(r) {
   /** @type {string[]} */
   const notes = [];
   for (const x of r.customers ?? []) for (const n of x.notes) notes.push(`${x.id}: ${n}`);
+  for (const n of r.soak?.notes ?? []) notes.push(`${r.soak?.id}: ${n}`);
   for (const x of r.e2e ?? []) {
     for (const n of x.notes) notes.push(`${x.id}: ${n}`);
     for (const [name, m] of Object.entries(x.memory)) {
@@ -530,7 +639,7 @@ export function summarize(r) {
     }
     if (x.sendRate < x.load.rate * 0.9)
       notes.push(
-        `${x.id}: the sandbox sent ${fmt.int(x.sendRate)} events/s of the ${fmt.int(x.load.rate)} offered: ${x.load.maxInFlight} POSTs were open at once, waiting for the gateway's answers`,
+        `${x.id}: the sandbox sent ${fmt.int(x.sendRate)} events/s of the ${fmt.int(x.load.rate)} offered: ${x.load.maxInFlight} POSTs were open at once, waiting for the ${x.relay ? 'relay' : 'gateway'}'s answers`,
       );
   }
   const noisy = Object.entries(r.noise ?? {}).filter(([, n]) => n && n.others > NOISY_CORES);
@@ -557,9 +666,10 @@ export function summarize(r) {
     return `${name} is ${slow ? 'SLOWER THAN HALF' : 'at least half'} the bare ceiling: ${parts.join('; ')}.`;
   };
   const e2e = (r.e2e ?? [])
+    .filter((x) => !x.relay)
     .map(
       (x) =>
-        `${x.label}: ${fmt.int(x.eventsPerSec)} events/s (send → status p50 ${fmt.msExact(x.latencyMs?.p50)} ms, p99 ${fmt.msExact(x.latencyMs?.p99)} ms, ${x.rest.per1000 ?? '—'} REST requests per 1,000 events)${x.problems.length ? ' FLAGGED' : ''}`,
+        `${x.label}: ${fmt.int(x.eventsPerSec)} events/s, ${fmt.int(x.steadyPerSec ?? 0)}/s steady (send → status p50 ${fmt.msExact(x.latencyMs?.p50)} ms, p99 ${fmt.msExact(x.latencyMs?.p99)} ms, ${x.rest.per1000 ?? '—'} REST requests per 1,000 events)${x.problems.length ? ' FLAGGED' : ''}`,
     )
     .join('; ');
   const customers = (r.customers ?? [])
@@ -670,6 +780,26 @@ export function markdown(r) {
         .map(([k, v]) => `${k}=${v}`)
         .join(', ')}), a fresh database per target, dropped after it`
     : '';
+  const soakBlock = r.soak
+    ? `## Soak: RSS of \`serve\` (SQLite) through ${fmt.int(r.soak.load.seconds)} s at ${fmt.int(r.soak.load.rate)} events/s
+
+The end-to-end load (the same sandbox, channel and options) held for longer; VmRSS read each second from the first measured
+send to the end of the wait, plotted in \`soak.svg\`. Flat: the last third of the samples within ±${SOAK_FLAT_PCT}% of the first third.
+
+${soakTable(r)}
+
+`
+    : '';
+  const goals = goalsTable(r);
+  const goalsBlock = goals
+    ? `## Goals
+
+Each goal judged from this run: *not run* when the run did not measure it, or measured it under other conditions than the
+goal names (another offered rate, a shorter soak). A goal not met does not flag the run.
+
+${goals}
+`
+    : '';
   const skippedBlock = r.skipped?.length ? `\n${r.skipped.map((s) => `- ${s}`).join('\n')}\n` : '';
   const pgTable = postgresTable(r);
   const e2eBlock = r.e2e?.length
@@ -690,6 +820,17 @@ The wait for statuses after the last send ends when all have come, after ${e.dra
 
 - **end-to-end events/s** — statuses confirmed ÷ time from the first send to the last status. When the sandbox could not
   send at the offered rate (*achieved/s* below *offered*), the gateway was the limit and this is its capacity end to end.
+- **steady confirmed/s** — statuses confirmed from ${STEADY_SKIP_SECONDS} s after the first send to the last send, ÷ that window. Statuses go
+  out in batches, at most 2 REST requests a second per portal, so the last ones come about a second after the last send;
+  over a ${e.seconds} s run that tail alone holds the figure above near ${fmt.int((e.rate * e.seconds) / (e.seconds + 1))}/s at ${fmt.int(e.rate)} offered. The steady window
+  leaves out the pipeline filling and the tail: a gateway that keeps up confirms about the offered rate in it, one that
+  falls behind confirms what it can. The goals are judged on this figure.
+- **e2e-relay** — the same load against a minimal relay (\`node:http\`: read the form body, answer 200, POST it to the channel on a
+  kept-alive connection; it stores, checks and reports nothing): an event is done when it answered. Its CPU per event is what
+  the gateway's is compared with.
+- **CPU per event** — user + system time of the gateway's process (every thread; both processes of a two-instance run) from
+  the measured phase's first send to the end of the wait (/proc/<pid>/stat), ÷ events done. **PostgreSQL** beside it: the
+  backends of the run's own database (found by name, read each second, so one that closes keeps what it had used).
 - **send → status** — per event, from the sandbox starting its POST to the sandbox recording the delivery status of that
   message (each message has at most one event in flight, so statuses match events exactly). Includes queueing.
 - **gateway answer** — the sandbox's POST time: connect, send, the gateway's 200.
@@ -703,6 +844,10 @@ The wait for statuses after the last send ends when all have come, after ${e.dra
 ${e2eTable(r)}
 
 ${e2eLatencyTable(r)}
+
+### CPU per event
+
+${e2eCpuTable(r)}
 
 ### Memory of the gateway during the end-to-end run
 
@@ -720,6 +865,7 @@ Each intake cell: ${r.settings.warmupSeconds} s warm-up, then ${r.settings.secon
 Bodies: 5 seed events (form-encoded, 0.8–3.4 kB), round-robin, every request with its own \`ts\` and message id; ${r.settings.chats > 0 ? `chat ids spread over ${r.settings.chats} chats` : "each fixture's chat id kept, so all events fall in 5 chats (5 ordering keys)"}.
 The load generator and every server run as separate processes on the same ${m.cores} cores.
 ${skippedBlock}
+${goalsBlock}
 ## Intake
 
 ${intakeTable(r)}
@@ -736,7 +882,7 @@ ${integrityTable(r)}
 
 ${memoryTable(r)}
 
-${e2eBlock}${customersBlock(r)}${pullBlock(r)}${killBlock(r)}## Machine load during each phase
+${e2eBlock}${soakBlock}${customersBlock(r)}${pullBlock(r)}${killBlock(r)}## Machine load during each phase
 
 Other processes on the same cores (tests, builds) lower every number. *machine busy* is from /proc/stat; *bench* is this
 process (load generator, sandbox), the servers it started and the PostgreSQL backends of its databases; *other* is the rest.

@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { chartSvg } from './chart.js';
+import { chartSvg, soakSvg } from './chart.js';
 import { benchDecode } from './decode.js';
 import { CONSOLE_GOAL_MS, consoleTable, runConsoleBench } from './console.js';
 import { customerSetups, runCustomers } from './customers.js';
 import { pullSetups, runPull } from './pull.js';
-import { endToEndSetups, runEndToEnd } from './e2e.js';
+import { endToEndSetups, runEndToEnd, soakSetup } from './e2e.js';
+import { judgeGoals } from './goals.js';
 import { killSetups, runKillRecover } from './kill.js';
 import { bodySource, loadFixtures, portalTokens, runCell } from './load.js';
 import { describeMachine } from './machine.js';
@@ -27,6 +28,9 @@ import { dropAllDatabases, pgAdminUrl, pgSettings, pgUnreachable, pgVersion } fr
 import {
   cellProblems,
   customerTable,
+  e2eCpuTable,
+  goalsTable,
+  soakTable,
   decodeTable,
   killTable,
   e2eLatencyTable,
@@ -53,13 +57,16 @@ Intake throughput and latency (bare node:http, naive Express, the gateway), deco
 and memory, in one run. Writes bench/results/latest.{json,md,svg} and a dated copy of each.
 
 Options:
-  --full              longer cells, more concurrency levels (1, 10, 100, 256), 45 s end to end
+  --full              longer cells, more concurrency levels (1, 10, 100, 256), 45 s end to end, a 600 s soak
   --only <ids>        run only these targets and end-to-end runs, comma-separated
   --seconds <n>       measured seconds per intake cell (quick 5, full 20)
   --chats <n>         spread intake events over n chats (default: the fixtures' own 5)
-  --e2e-rate <n>      events per second the sandbox offers end to end (300)
-  --e2e-seconds <n>   seconds of end-to-end load (quick 5, full 45)
+  --e2e-rate <n>      events per second the sandbox offers end to end (1000; e2e-sqlite-500 stays at 500)
+  --e2e-seconds <n>   seconds of end-to-end load (quick 10, full 45)
   --e2e-chats <n>     chats the end-to-end load spreads over (200)
+  --soak <n>          a soak of n seconds: one SQLite gateway under the end-to-end load, RSS each second
+                      (quick: none; full: 600)
+  --soak-rate <n>     events per second offered in the soak (500)
   --customer-rate <n> customer actions per second the channel offers (300)
   --console-rows <n>  events stored for the console's list (1000000)
   --pull-events <n>   the backlog each pull-mode run takes (quick 3,000, full 20,000)
@@ -81,6 +88,8 @@ const parse = () =>
       'console-rows': { type: 'string', default: '1000000' },
       'pull-events': { type: 'string' },
       'kill-rate': { type: 'string' },
+      soak: { type: 'string' },
+      'soak-rate': { type: 'string', default: '500' },
     },
   }).values;
 /** @type {ReturnType<typeof parse>} */
@@ -103,7 +112,7 @@ if (values.seconds) settings.seconds = Number(values.seconds);
 /** @type {import('./e2e.js').EndToEndLoad} */
 const e2eLoad = values.full
   ? {
-      rate: 300,
+      rate: 1000,
       warmupSeconds: 3,
       seconds: 45,
       chats: 200,
@@ -113,9 +122,9 @@ const e2eLoad = values.full
       stallSeconds: 30,
     }
   : {
-      rate: 300,
+      rate: 1000,
       warmupSeconds: 1,
-      seconds: 5,
+      seconds: 10,
       chats: 200,
       updateEvery: 4,
       maxInFlight: 256,
@@ -162,6 +171,7 @@ const allIds = [
   ...consoleSetups.map((s) => s.id),
   ...pullSetups.map((s) => s.id),
   ...killSetups.map((s) => s.id),
+  soakSetup.id,
 ];
 if (only && !only.every((id) => allIds.includes(id))) {
   process.stderr.write(`B24GW_BAD_CONFIG: --only takes ${allIds.join(',')}; got ${values.only}\n`);
@@ -173,6 +183,16 @@ const chosenCustomers = only ? customerSetups.filter((s) => only.includes(s.id))
 const chosenConsole = only ? consoleSetups.filter((s) => only.includes(s.id)) : consoleSetups;
 const chosenPulls = only ? pullSetups.filter((s) => only.includes(s.id)) : pullSetups;
 const chosenKills = only ? killSetups.filter((s) => only.includes(s.id)) : killSetups;
+// The soak: --soak N; else 600 s with --full or `--only …,e2e-soak`; else none.
+const soakSeconds = values.soak ? Number(values.soak) : (only ? only.includes(soakSetup.id) : values.full) ? 600 : 0;
+/** @type {import('./e2e.js').EndToEndLoad} */
+const soakLoad = {
+  ...e2eLoad,
+  rate: Number(values['soak-rate']),
+  seconds: soakSeconds,
+  drainSeconds: 60,
+  stallSeconds: 20,
+};
 
 const root = new URL('..', import.meta.url).pathname;
 if (!existsSync(join(root, 'dist/cli/main.js')))
@@ -184,6 +204,22 @@ const tokens = [...portalTokens(fixtures)].map(([member, token]) => `${member}=$
 const dir = mkdtempSync(join(tmpdir(), 'b24gw-bench-'));
 const machine = describeMachine(dir);
 const log = (/** @type {string} */ line) => process.stdout.write(`${line}\n`);
+/** One end-to-end run's line, its notes, and the gateway's last lines when it was flagged. */
+const logEndToEnd = (/** @type {string} */ head, /** @type {import('./e2e.js').EndToEndResult} */ r) => {
+  const cpu =
+    r.cpuUsPerEvent === null
+      ? ''
+      : `  CPU ${fmt.int(r.cpuUsPerEvent)} µs/event${r.pgCpu ? ` (+ PostgreSQL ${fmt.int(r.pgCpu.usPerEvent ?? 0)})` : ''}`;
+  const latency = r.relay
+    ? ''
+    : `  send→status p50 ${fmt.ms(r.latencyMs?.p50 ?? 0)} ms p99 ${fmt.ms(r.latencyMs?.p99 ?? 0)} ms  REST ${r.rest.per1000 ?? '—'}/1,000 events`;
+  log(
+    `${head} ${fmt.int(r.eventsPerSec).padStart(5)} events/s end to end (${fmt.int(r.steadyPerSec ?? 0)}/s steady)  sent ${r.sent} (${r.sendRate}/s), 2xx ${r.acknowledged}, channel ${r.channel?.unique ?? '?'}, ${r.relay ? 'done' : 'statuses'} ${r.confirmed}${latency}${cpu}  ${r.problems.length ? `FLAGGED: ${r.problems.join('; ')}` : 'ok'}`,
+  );
+  for (const n of r.notes) log(`${' '.repeat(head.length)} note: ${n}`);
+  if (r.problems.length && r.output)
+    log(`  ${r.id} gateway printed (last lines):\n${r.output.split('\n').slice(-6).join('\n')}`);
+};
 
 /** @type {(() => void)[]} */
 const killers = [];
@@ -272,15 +308,16 @@ const estimate = Math.round(
     (settings.decodeRounds * settings.decodeRoundMs * 10) / 1000 +
     e2eEstimate +
     customerEstimate +
-    consoleRuns.length * Math.ceil(consoleRows / 25_000),
-  killRuns.length * (killLoad.seconds + 15),
+    consoleRuns.length * Math.ceil(consoleRows / 25_000) +
+    killRuns.length * (killLoad.seconds + 15) +
+    (soakSeconds ? soakSeconds + 10 : 0),
 );
 log(
   `b24-im-gateway bench (${mode}): ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; SQLite files in ${dir} on ${machine.dbFilesystem}`,
 );
 if (postgres) log(`PostgreSQL ${postgres.version} at ${postgres.url} (a fresh database per target, dropped after it)`);
 log(
-  `${cellCount} intake cells × (${settings.warmupSeconds} s warm-up + ${settings.seconds} s), decoding, ${e2eSetups.length} end-to-end runs (${e2eLoad.rate} events/s offered for ${e2eLoad.seconds} s each, then the wait for statuses), ${customerRuns.length} customer-side runs (${customerLoad.rate} actions/s for ${customerLoad.seconds} s): about ${estimate} s`,
+  `${cellCount} intake cells × (${settings.warmupSeconds} s warm-up + ${settings.seconds} s), decoding, ${e2eSetups.length} end-to-end runs (${e2eLoad.rate} events/s offered for ${e2eLoad.seconds} s each, then the wait for statuses), ${soakSeconds ? `a ${soakSeconds} s soak at ${soakLoad.rate} events/s, ` : ''}${customerRuns.length} customer-side runs (${customerLoad.rate} actions/s for ${customerLoad.seconds} s): about ${estimate} s`,
 );
 for (const s of skipped) log(`  ${s}`);
 
@@ -380,16 +417,23 @@ try {
   if (e2eSetups.length) {
     log(`\nend to end: sandbox (Bitrix24) → gateway → channel → imconnector.send.status.delivery back at the sandbox`);
     log(
-      `  ${e2eLoad.rate} events/s offered for ${e2eLoad.warmupSeconds} s (warm-up, not counted) then ${e2eLoad.seconds} s over ${e2eLoad.chats} chats, every ${e2eLoad.updateEvery}th an edit of a delivered message; at most ${e2eLoad.maxInFlight} POSTs open`,
+      `  ${e2eLoad.rate} events/s offered for ${e2eLoad.warmupSeconds} s (warm-up, not counted) then ${e2eLoad.seconds} s over ${e2eLoad.chats} chats, every ${e2eLoad.updateEvery}th an edit of a delivered message; at most ${e2eLoad.maxInFlight} POSTs open${
+        e2eSetups.some((s) => s.rate)
+          ? ` (${e2eSetups
+              .filter((s) => s.rate)
+              .map((s) => `${s.id} at ${s.rate}/s`)
+              .join(', ')})`
+          : ''
+      }`,
     );
   }
   /** @type {{ id: string, error: string }[]} */
   const e2eErrors = [];
   for (const [i, setup] of e2eSetups.entries()) {
-    const head = `  [${i + 1}/${e2eSetups.length}] ${setup.id.padEnd(11)}`;
+    const head = `  [${i + 1}/${e2eSetups.length}] ${setup.id.padEnd(14)}`;
     let r;
     try {
-      r = await runEndToEnd(setup, e2eLoad, {
+      r = await runEndToEnd(setup, setup.rate ? { ...e2eLoad, rate: setup.rate } : e2eLoad, {
         dir,
         progress: (line) => log(`${head} … ${line}`),
         onKill: (k) => killers.push(k),
@@ -402,12 +446,32 @@ try {
     }
     e2e.push(r);
     noise[setup.id] = r.noise;
-    log(
-      `${head} ${fmt.int(r.eventsPerSec).padStart(5)} events/s end to end  sent ${r.sent} (${r.sendRate}/s), 2xx ${r.acknowledged}, channel ${r.channel?.unique ?? '?'}, statuses ${r.confirmed}  send→status p50 ${fmt.ms(r.latencyMs?.p50 ?? 0)} ms p99 ${fmt.ms(r.latencyMs?.p99 ?? 0)} ms  REST ${r.rest.per1000 ?? '—'}/1,000 events  ${r.problems.length ? `FLAGGED: ${r.problems.join('; ')}` : 'ok'}`,
-    );
-    for (const n of r.notes) log(`${' '.repeat(head.length)} note: ${n}`);
-    if (r.problems.length && r.output)
-      log(`  ${setup.id} gateway printed (last lines):\n${r.output.split('\n').slice(-6).join('\n')}`);
+    logEndToEnd(head, r);
+  }
+
+  /** @type {import('./e2e.js').EndToEndResult | null} */
+  let soak = null;
+  if (soakSeconds > 0) {
+    const head = `  ${soakSetup.id.padEnd(14)}`;
+    log(`\nsoak: ${soakLoad.rate} events/s for ${soakSeconds} s on one SQLite gateway, its RSS each second`);
+    try {
+      soak = await runEndToEnd(soakSetup, soakLoad, {
+        dir,
+        progress: (line) => log(`${head} … ${line}`),
+        onKill: (k) => killers.push(k),
+      });
+      noise[soakSetup.id] = soak.noise;
+      logEndToEnd(head, soak);
+      const m = Object.values(soak.memory)[0];
+      if (m)
+        log(
+          `${head} RSS peak ${m.peakMb} MB, first third ${m.firstThirdMb} MB → last third ${m.lastThirdMb} MB (${fmt.pct(m.growthPct)})`,
+        );
+    } catch (e) {
+      const error = /** @type {Error} */ (e).message || String(e);
+      e2eErrors.push({ id: soakSetup.id, error });
+      log(`${head} FLAGGED: could not run: ${error.slice(0, 2000)}`);
+    }
   }
 
   /** @type {import('./customers.js').CustomerResult[]} */
@@ -535,6 +599,7 @@ try {
     integrity,
     decode,
     e2e,
+    soak,
     customers,
     console: consoleResults,
     pulls,
@@ -546,6 +611,7 @@ try {
   };
   /** @type {import('./report.js').Results} */
   const results = /** @type {import('./report.js').Results} */ ({ ...base, ...summarize(base) });
+  results.goals = judgeGoals(results);
   for (const r of consoleResults)
     for (const l of r.lists)
       if (l.p50 > CONSOLE_GOAL_MS)
@@ -566,6 +632,10 @@ try {
     writeFileSync(join(out, `latest.${ext}`), text);
     writeFileSync(join(out, `${stamp}.${ext}`), text);
   }
+  if (soak) {
+    writeFileSync(join(out, 'soak.svg'), soakSvg(results));
+    writeFileSync(join(out, `${stamp}-soak.svg`), soakSvg(results));
+  }
 
   const tables = [
     intakeTable(results),
@@ -575,7 +645,9 @@ try {
     memoryTable(results),
     e2eTable(results),
     e2eLatencyTable(results),
+    e2eCpuTable(results),
     e2eMemoryTable(results),
+    soakTable(results),
     customerTable(results),
     consoleTable(consoleResults),
     pullTable(results),
@@ -588,7 +660,11 @@ try {
   log(`Verdict: ${results.verdict}`);
   if (results.notes.length) log(`\nNotes:\n${results.notes.map((f) => `  - ${f}`).join('\n')}`);
   if (results.flags.length) log(`\nFLAGGED:\n${results.flags.map((f) => `  - ${f}`).join('\n')}`);
-  log(`\nWrote bench/results/latest.{json,md,svg} and bench/results/${stamp}.{json,md,svg} (run took ${runSeconds} s)`);
+  const goals = goalsTable(results);
+  if (goals) log(`\nGoals:\n\n${goals}`);
+  log(
+    `\nWrote bench/results/latest.{json,md,svg} and bench/results/${stamp}.{json,md,svg}${soak ? ', soak.svg' : ''} (run took ${runSeconds} s)`,
+  );
   process.exitCode = results.flags.length ? 1 : 0;
 } finally {
   for (const k of killers) k();

@@ -3,7 +3,8 @@
  * A fake external channel for the end-to-end run: takes the gateway's signed JSON deliveries,
  * answers 200 at once (for `message.created` with its own id for the new message, as a real
  * channel would: {"externalMessageIds": ["ch-<n>"]}), and counts what came.
- * The signature is not checked (the gateway's tests do that); the body is parsed for its id and type.
+ * The signature is not checked (the gateway's tests do that); the body is parsed for its id and type
+ * (a form-encoded body, from the minimal relay, counts as type `form`).
  * GET /stats: { requests, unique, repeats, byType, badJson }. GET /healthz: 200.
  * Usage: node bench/servers/channel.js --port P
  */
@@ -33,8 +34,10 @@ const server = createServer((req, res) => {
     stats.requests++;
     let answer = empty;
     try {
+      // The minimal relay (servers/relay.js) passes Bitrix24's form body on as it came.
+      const form = String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded');
       const payload = /** @type {{ id?: string, type?: string }} */ (
-        JSON.parse(Buffer.concat(chunks).toString('utf8'))
+        form ? { type: 'form' } : JSON.parse(Buffer.concat(chunks).toString('utf8'))
       );
       const id = String(req.headers['webhook-id'] ?? payload.id);
       const before = seen.get(id);
