@@ -261,20 +261,15 @@ export function soakSvg(r) {
   const m = x ? Object.values(x.memory)[0] : undefined;
   const lines = m
     ? [
+        { name: `RSS (peak ${m.peakMb ?? '?'} MB)`, color: x?.color ?? '#1a73e8', dashed: false, ys: m.rssMb },
         {
-          name: `${x?.id} RSS (peak ${m.peakMb ?? '?'} MB, ${fmt.pct(m.growthPct)} last third vs first)`,
-          color: x?.color ?? '#1a73e8',
-          dashed: false,
-          ys: m.rssMb,
-        },
-        {
-          name: `first third ${m.firstThirdMb} MB`,
+          name: `first third: ${m.firstThirdMb} MB`,
           color: '#9aa0a6',
           dashed: true,
           ys: m.rssMb.map(() => m.firstThirdMb ?? 0),
         },
         {
-          name: `last third ${m.lastThirdMb} MB`,
+          name: `last third: ${m.lastThirdMb} MB (${fmt.pct(m.growthPct)})`,
           color: '#d93025',
           dashed: true,
           ys: m.rssMb.map(() => m.lastThirdMb ?? 0),

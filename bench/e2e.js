@@ -449,6 +449,16 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
         notes.push(`${outstanding.size} statuses of the warm-up had not come when the measured phase began`);
     }
     const warm = tally;
+    // The relay answers before it forwards: let its last POSTs reach the channel (at most 5 s),
+    // so the phases' counts and CPU do not spill into each other. ONAPPINSTALL went there too.
+    const channelReached = async (/** @type {number} */ unique) => {
+      for (let k = 0; k < 100; k++) {
+        const now = /** @type {{ unique?: number } | null} */ (await getJson(`${channel.url}/stats`).catch(() => null));
+        if ((now?.unique ?? 0) >= unique) return;
+        await sleep(50);
+      }
+    };
+    if (relay) await channelReached(1 + warm.acknowledged);
     const channelBefore = /** @type {NonNullable<EndToEndResult['channel']>} */ (
       await getJson(`${channel.url}/stats`).catch(() => null)
     ) ?? { requests: 0, unique: 0, repeats: 0, badJson: 0, byType: {} };
@@ -462,14 +472,7 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     const pgCpuMeter = pgDb ? startPgCpuMeter(pgDb.name) : null;
     const cpuBefore = { bench: process.cpuUsage(), gateways: gateways.map((g) => procCpuSeconds(g.pid) ?? 0) };
     const { waited: waitedSeconds, ended } = await offer(Math.max(1, Math.round(load.rate * load.seconds)), 'measured');
-    if (relay) {
-      // The relay answers before it forwards: let its last POSTs reach the channel (at most 5 s) before its CPU is read.
-      for (let k = 0; k < 100; k++) {
-        const now = /** @type {{ unique?: number } | null} */ (await getJson(`${channel.url}/stats`).catch(() => null));
-        if ((now?.unique ?? 0) - channelBefore.unique >= t.acknowledged) break;
-        await sleep(50);
-      }
-    }
+    if (relay) await channelReached(channelBefore.unique + t.acknowledged);
     // What had not come by the end of the wait is missing; statuses arriving while the gateways stop are `late`.
     const missing = [...outstanding.values()].filter((o) => o.tally === t).length;
     t.closed = true;
@@ -479,8 +482,8 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     const gatewayCpu = gateways.map((g, i) => (procCpuSeconds(g.pid) ?? 0) - (cpuBefore.gateways[i] ?? 0));
     const pgSeconds = pgCpuMeter?.stop() ?? null;
     const cpuSeconds = {
-      'bench (sandbox + sender)': Math.round((benchCpu.user + benchCpu.system) / 1e5) / 10,
-      ...Object.fromEntries(gatewayCpu.map((c, i) => [names[i], Math.round(c * 10) / 10])),
+      'bench (sandbox + sender)': Math.round((benchCpu.user + benchCpu.system) / 1e4) / 100,
+      ...Object.fromEntries(gatewayCpu.map((c, i) => [names[i], Math.round(c * 100) / 100])),
     };
     const done = t.confirmed;
     const perEvent = (/** @type {number} */ seconds) => (done > 0 ? Math.round((seconds * 1e6) / done) : null);

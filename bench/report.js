@@ -281,6 +281,7 @@ export function e2eCpuTable(r) {
       'PostgreSQL backends: CPU s',
       'PostgreSQL µs per event',
       'gateway + PostgreSQL µs per event',
+      'the bench process (sandbox, sender) µs per event',
     ],
     r.e2e.map((x) => {
       const cpu = Object.entries(x.cpuSeconds)
@@ -295,9 +296,10 @@ export function e2eCpuTable(r) {
         x.pgCpu ? `${x.pgCpu.seconds.toFixed(1)} (${x.pgCpu.backends} backends)` : '—',
         x.pgCpu?.usPerEvent === null || x.pgCpu?.usPerEvent === undefined ? '—' : fmt.int(x.pgCpu.usPerEvent),
         x.pgCpu?.usPerEvent != null && x.cpuUsPerEvent !== null ? fmt.int(x.cpuUsPerEvent + x.pgCpu.usPerEvent) : '—',
+        x.done > 0 ? fmt.int(((x.cpuSeconds['bench (sandbox + sender)'] ?? 0) * 1e6) / x.done) : '—',
       ];
     }),
-    'lrrrrrrr',
+    'lrrrrrrrr',
   );
 }
 
