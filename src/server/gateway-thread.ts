@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { GatewayError, errorCodes, type ErrorCode } from '../errors.js';
 import type { GatewayOptions } from '../gateway.js';
 import type { Logger } from '../log.js';
@@ -6,7 +6,7 @@ import type { MetricsJson } from '../metrics.js';
 
 /** What a gateway thread is started with: the role it runs, the options that cross a thread, and how to build its Gateway. */
 export interface ThreadData {
-  role: 'intake' | 'worker';
+  role: 'worker';
   gateway: Omit<GatewayOptions, 'logger'>;
   /** The setup module's URL, or none for a plain Gateway. */
   setup: string | undefined;
@@ -28,7 +28,7 @@ const codeOf = (code: string): ErrorCode => (code in errorCodes ? (code as Error
  * store, and stopping it lets what it holds finish. If it stops by itself once ready, `onExit`
  * decides what the server does.
  */
-export class GatewayThread<In = never, Out = never> {
+export class GatewayThread<In = never> {
   protected readonly thread: Worker;
   /** Resolves once the thread's Gateway is built; rejects with why it could not be. */
   readonly ready: Promise<void>;
@@ -38,9 +38,12 @@ export class GatewayThread<In = never, Out = never> {
   protected exited = false;
   private onStopped: (() => void) | undefined;
 
-  constructor(data: ThreadData, logger: Logger, onExit: (code: number) => void, onMessage?: (m: Out) => void) {
+  constructor(data: ThreadData, logger: Logger, onExit: (code: number) => void, resourceLimits?: ResourceLimits) {
     try {
-      this.thread = new Worker(new URL('./thread-main.js', import.meta.url), { workerData: data });
+      this.thread = new Worker(new URL('./thread-main.js', import.meta.url), {
+        workerData: data,
+        ...(resourceLimits ? { resourceLimits } : {}),
+      });
     } catch (e) {
       throw new GatewayError(
         'B24GW_BAD_CONFIG',
@@ -55,7 +58,7 @@ export class GatewayThread<In = never, Out = never> {
     );
     // A rejection nobody waits for (the server already failed) is no crash.
     this.ready.catch(() => undefined);
-    this.thread.on('message', (m: FromThread | Out) => {
+    this.thread.on('message', (m: FromThread) => {
       if (m === 'ready') {
         isReady = true;
         return settle();
@@ -66,9 +69,7 @@ export class GatewayThread<In = never, Out = never> {
       if (typeof m === 'object' && m !== null && 'answer' in m) {
         this.answers.get(m.answer)?.(m.value);
         this.answers.delete(m.answer);
-        return;
       }
-      onMessage?.(m as Out);
     });
     this.thread.on('error', (e) => {
       if (isReady) logger.fatal({ err: e }, `the ${data.role} thread failed`);
@@ -89,12 +90,8 @@ export class GatewayThread<In = never, Out = never> {
         ),
       );
       if (isReady && !this.stopping) onExit(code || 1);
-      this.gone();
     });
   }
-
-  /** Once the thread is gone: what still waits for it is answered here. */
-  protected gone(): void {}
 
   protected post(m: In | ToThread): void {
     if (!this.exited) this.thread.postMessage(m);

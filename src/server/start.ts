@@ -1,10 +1,9 @@
+import type { ResourceLimits } from 'node:worker_threads';
 import { AggregatorRegistry } from 'prom-client';
 import { GatewayError } from '../errors.js';
 import { checkChannel, Gateway } from '../gateway.js';
 import { loggerFrom, type Logger } from '../log.js';
-import { processMetrics } from '../metrics.js';
 import { checkAdminOptions, listenAdmin, type AdminOptions } from './admin.js';
-import { IntakeThread } from './intake-thread.js';
 import { listenPublic, type Listener } from './public.js';
 import type { Served } from './routes.js';
 import { buildGateway, optionsFor, serverRoles, setupUrl, type GatewaySpec, type ServerRole } from './setup.js';
@@ -21,18 +20,24 @@ export interface ServerOptions {
   channelPath?: string;
   /**
    * `all` (default): the intake and the worker; `intake`: POST /events only; `worker`: processing
-   * only (the public listener then answers health alone). With a GatewaySpec and `all`, the intake
-   * and the worker each run on a thread of their own.
+   * only (the public listener then answers health alone). With a GatewaySpec and `all`, the worker
+   * runs on a thread of its own and the intake on this one.
    */
   role?: ServerRole;
   /** The admin listener (/metrics, /healthz, /readyz and your routes), apart from the public one. Without it, no metrics are served. */
   admin?: AdminOptions;
   /**
-   * A gateway thread stopped by itself (a crash): the server cannot go on as it was. Default: log
+   * The worker thread stopped by itself (a crash): the server cannot go on as it was. Default: log
    * it and close the server (readiness fails, the sockets close). `serve` exits instead, so that a
    * supervisor restarts the whole gateway.
    */
   onThreadExit?: (role: 'intake' | 'worker', exitCode: number) => void;
+  /**
+   * The worker thread's heap limits (Node's `ResourceLimits`). Default: a young generation of
+   * 12 MB, so that a busy thread's short-lived garbage is collected before it takes memory (V8
+   * lets it grow to about three times that); the old generation is V8's to size.
+   */
+  workerLimits?: ResourceLimits;
   /**
    * On close, how long /readyz answers 503 while events are still taken, before the listeners
    * close: a load balancer that polls readiness stops sending here first. Default 0.
@@ -45,7 +50,7 @@ export interface RunningServer {
   url: string;
   /** The admin listener, when `admin` was given. */
   adminUrl: string | undefined;
-  /** The gateway on this thread: the one given, or the one built for role intake or worker. None when the gateway runs on threads. */
+  /** The gateway on this thread: the one given, or the one built for the role (the intake's with role `all`: the worker then runs on a thread). */
   gateway: Gateway | undefined;
   /**
    * Stops: readiness goes false at once; after `drainDelayMs` the listeners stop taking
@@ -72,8 +77,8 @@ interface Parts {
  *
  * Give a Gateway you built, and everything runs on this thread. Give a GatewaySpec (plain
  * options and your setup module), and the gateway is built where it runs: with role `all`, the
- * intake and the worker each on a thread of its own, each building its Gateway through the setup
- * module, and this thread only reads bodies and writes answers.
+ * worker on a thread of its own and the intake on this one, each building its Gateway through the
+ * setup module: handlers, the channel and the worker's database waits never hold up an answer.
  */
 export async function startServer(gateway: Gateway | GatewaySpec, options: ServerOptions = {}): Promise<RunningServer> {
   const role = options.role ?? 'all';
@@ -94,7 +99,9 @@ export async function startServer(gateway: Gateway | GatewaySpec, options: Serve
       void self.close?.();
     });
   const parts =
-    gateway instanceof Gateway ? onThisThread(gateway, role) : await fromSpec(gateway, role, logger, onThreadExit);
+    gateway instanceof Gateway
+      ? onThisThread(gateway, role)
+      : await fromSpec(gateway, role, logger, onThreadExit, options.workerLimits);
   const listeners: Listener[] = [];
   try {
     const isClosing = () => closing;
@@ -167,12 +174,13 @@ function onThisThread(gateway: Gateway, role: ServerRole): Parts {
   };
 }
 
-/** Builds the gateway from its spec: on this thread for one role, on two threads for both. */
+/** Builds the gateway from its spec: on this thread for one role; for both, the worker on a thread. */
 async function fromSpec(
   spec: GatewaySpec,
   role: ServerRole,
   logger: Logger,
   onThreadExit: (role: 'intake' | 'worker', code: number) => void,
+  limits: ResourceLimits = { maxYoungGenerationSizeMb: 12 },
 ): Promise<Parts> {
   const { setup, logger: _logger, ...options } = spec;
   checkChannel(options); // here, before any thread is started
@@ -185,44 +193,53 @@ async function fromSpec(
   if (role !== 'all')
     return onThisThread(await buildGateway(url, optionsFor(role, { ...options, logger }), role), role);
 
-  const data = { setup: url, logLevel: logger.level };
-  // One thread after the other: two first opens of a new SQLite file at once can find it locked.
-  const worker = new WorkerThread({ ...data, gateway: options }, logger, (code) => onThreadExit('worker', code));
-  let intake: IntakeThread | undefined;
+  // The worker on a thread of its own, so handlers and its database waits never hold up the answers;
+  // the intake here, beside the sockets (its commits are the SQLite writer thread's or the server's).
+  const worker = new WorkerThread(
+    { setup: url, logLevel: logger.level, gateway: options },
+    logger,
+    (code) => onThreadExit('worker', code),
+    limits,
+  );
+  let intake: Gateway;
   try {
     await worker.ready;
-    // The queue is counted once, by the worker thread: never on the thread that answers.
-    intake = new IntakeThread(
-      { ...data, gateway: { ...optionsFor('intake', options), queueDepth: false } },
-      logger,
-      (code) => onThreadExit('intake', code),
-      (_id, _code, duplicate) => duplicate || worker.wake(),
-      (_id, duplicate) => duplicate || worker.wakeCustomers(),
-    );
-    await intake.ready;
+    // The queue is counted once, by the worker thread.
+    intake = await buildGateway(url, optionsFor('intake', { ...options, logger, queueDepth: false }), 'intake');
   } catch (e) {
-    await Promise.all([intake?.stop(), worker.stop()]);
+    await worker.stop();
     throw e;
   }
-  const receiver = intake;
-  const own = options.defaultMetrics === false ? undefined : processMetrics();
+  const own = onThisThread(intake, 'intake').served;
   return {
     served: {
-      receiver,
-      customers: receiver.customers,
-      ready: () => receiver.ping(),
+      ...own,
+      // What is stored wakes the worker thread: its store on the same file or database hears nothing of this one's.
+      receiver: {
+        limits: intake.intake.limits,
+        receive: (body, type) => intake.receive(body, type ?? undefined).then((r) => woke(r, () => worker.wake())),
+      },
+      customers: {
+        receive: (body, headers) =>
+          intake.customers.receive(body, headers).then((r) => woke(r, () => worker.wakeCustomers())),
+      },
       metrics: async () => {
-        const all = await Promise.all([own?.getMetricsAsJSON() ?? [], receiver.metrics(), worker.metrics()]);
+        const all = await Promise.all([intake.metrics.registry.getMetricsAsJSON(), worker.metrics()]);
         const merged = AggregatorRegistry.aggregate(all);
         return { text: await merged.metrics(), contentType: merged.contentType };
       },
-      logger,
     },
-    gateway: undefined,
+    gateway: intake,
     start: () => worker.start(),
     stop: async () => {
-      await receiver.stop();
+      await intake.close();
       await worker.stop();
     },
   };
+}
+
+/** Passes an answer on, after `wake` when it stored something new. */
+function woke<R extends { status: number }>(r: R, wake: () => void): R {
+  if (r.status === 200 && 'duplicate' in r && r.duplicate === false) wake();
+  return r;
 }

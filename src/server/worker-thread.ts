@@ -1,3 +1,4 @@
+import type { ResourceLimits } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { GatewayThread, type ThreadData } from './gateway-thread.js';
 
@@ -9,8 +10,13 @@ export class WorkerThread extends GatewayThread<'wake' | 'wake-customers'> {
   private wakeQueued = false;
   private customersQueued = false;
 
-  constructor(data: Omit<ThreadData, 'role'>, logger: Logger, onExit: (code: number) => void) {
-    super({ ...data, role: 'worker' }, logger, onExit);
+  constructor(
+    data: Omit<ThreadData, 'role'>,
+    logger: Logger,
+    onExit: (code: number) => void,
+    resourceLimits?: ResourceLimits,
+  ) {
+    super({ ...data, role: 'worker' }, logger, onExit, resourceLimits);
   }
 
   /** New events are stored: one message per turn of the event loop, however many arrived. */

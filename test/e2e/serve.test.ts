@@ -8,7 +8,7 @@ import { startGatewayProcess } from '../process.js';
 const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
 const TOKEN = '831c76b092f9f135d9b6b36c3a720757';
 
-/** `serve` takes events on its main thread alone (--role intake), or hands them to its intake thread (all). */
+/** `serve` takes events on its main thread, alone (--role intake) or with the worker on a thread of its own (all). */
 describe.each(['intake', 'all'])('b24-im-gateway serve --role %s', (role) => {
   let tmp: ReturnType<typeof tempDir>;
   beforeEach(() => {
@@ -36,7 +36,7 @@ describe.each(['intake', 'all'])('b24-im-gateway serve --role %s', (role) => {
     const good = formFixture('imconnector-message-update');
     let answers;
     try {
-      // Sent together, so they cross to the thread in shared batches and must come back to the right requests.
+      // Sent together, so they share commits and must come back to the right requests.
       answers = await Promise.all([
         ...Array.from({ length: 40 }, (_, i) => post(good.replace(/&ts=\d+/, `&ts=${1773760030 + i}`))),
         post(good),

@@ -76,3 +76,18 @@ describe.skipIf(!pgAvailable)('PostgreSQL plans', () => {
     }
   });
 });
+
+describe.skipIf(!pgAvailable)('PostgreSQL commits', () => {
+  it("syncs every commit of the intake and the API, and lets the worker's commits return before the sync", async () => {
+    const db = await freshDatabase();
+    const store = new PgStore(db.url);
+    try {
+      const setting = async (pool: pg.Pool) =>
+        (await pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]?.synchronous_commit;
+      expect([await setting(store.pool), await setting(store.workPool)]).toEqual(['on', 'off']);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+});

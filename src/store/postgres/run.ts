@@ -24,9 +24,19 @@ export function toPg(sql: string): string {
   return text;
 }
 
-/** A pool that reads BIGINT as numbers and survives connections dropped by the server. */
-export function openPool(url: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes, connectionTimeoutMillis: 5_000 });
+/**
+ * A pool that reads BIGINT as numbers and survives connections dropped by the server. With
+ * `asyncCommit` its commits return before the server has synced them (synchronous_commit off): a
+ * crash of the server can undo the last few, never break one in half.
+ */
+export function openPool(url: string, max = 10, asyncCommit = false): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    types: pgTypes,
+    connectionTimeoutMillis: 5_000,
+    ...(asyncCommit ? { options: '-c synchronous_commit=off' } : {}),
+  });
   // An idle client lost its connection; the pool replaces it on next use.
   pool.on('error', () => undefined);
   // A client checked out but between queries (a transaction's caller awaiting, a portal lock held)

@@ -30,6 +30,12 @@ export interface PgStoreOptions {
 export class PgStore extends SqlStore {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
+  /**
+   * The worker's connections: its commits (claims, finishes, statuses, the connector state) are not
+   * waited on to reach the disk. A crash of the server can undo the last few; their events are
+   * then claimed and run again (at least once), as on SQLite's worker connection.
+   */
+  readonly workPool: pg.Pool;
   readonly ready: Promise<void>;
   /** How many migrations opening the store applied, of how many there are. */
   readonly migrated: Promise<{ applied: number; total: number }>;
@@ -55,9 +61,10 @@ export class PgStore extends SqlStore {
     // Reported by whoever awaits it, never as an unhandled rejection.
     ready.catch(() => undefined);
     const waitMs = options.waitMs ?? DEFAULT_STORE_WAIT_MS;
-    const runner = new PgRunner(pool, ready, waitMs);
-    super(postgres, box, runner, runner);
+    const workPool = openPool(url, options.poolSize, true);
+    super(postgres, box, new PgRunner(pool, ready, waitMs), new PgRunner(workPool, ready, waitMs));
     this.pool = pool;
+    this.workPool = workPool;
     this.ready = ready;
     this.migrated = ready.then(async () => ({ applied: await migrated, total: pgMigrations.length }));
     this.migrated.catch(() => undefined);
@@ -72,9 +79,9 @@ export class PgStore extends SqlStore {
   }
 
   /** A transaction, run again from the start while the database is away (see run.ts `retrying`). */
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, pool = this.pool): Promise<T> {
     await this.untilReady();
-    return retrying(this.waitMs, () => inTransaction(this.pool, 'BEGIN', fn));
+    return retrying(this.waitMs, () => inTransaction(pool, 'BEGIN', fn));
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
@@ -129,12 +136,12 @@ export class PgStore extends SqlStore {
   }
 
   async claim(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]> {
-    return this.tx((c) => claimEvents(c, this.box, owner, now, leaseMs, limit, maxAttempts));
+    return this.tx((c) => claimEvents(c, this.box, owner, now, leaseMs, limit, maxAttempts), this.workPool);
   }
 
   override async finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
     await this.untilReady();
-    return retrying(this.waitMs, () => finishEvent(this.pool, id, owner, outcome, now));
+    return retrying(this.waitMs, () => finishEvent(this.workPool, id, owner, outcome, now));
   }
 
   override async requeue(ids: readonly number[]): Promise<number> {
@@ -237,6 +244,6 @@ export class PgStore extends SqlStore {
     await listener?.end().catch(() => undefined);
     // Not waiting for the schema: while the database is away it may never be ready. A migration
     // under way keeps its connection until it ends; one not started yet will not start.
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.workPool.end()]);
   }
 }

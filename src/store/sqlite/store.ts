@@ -58,6 +58,7 @@ export class SqliteStore extends SqlStore {
   private appender: Appender | undefined;
   private readonly synchronous: 'FULL' | 'NORMAL';
   private readonly key: string;
+  private readonly runners: readonly SqliteRunner[];
   private closed = false;
 
   constructor(
@@ -80,7 +81,9 @@ export class SqliteStore extends SqlStore {
       throw e;
     }
     const workDb = open(file, 'NORMAL');
-    super(sqlite, box, new SqliteRunner(db), new SqliteRunner(workDb));
+    const runners = [new SqliteRunner(db), new SqliteRunner(workDb)] as const;
+    super(sqlite, box, ...runners);
+    this.runners = runners;
     this.migrated = Promise.resolve({ applied, total: migrations.length });
     this.db = db;
     this.workDb = workDb;
@@ -133,6 +136,7 @@ export class SqliteStore extends SqlStore {
     if (this.closed) return;
     this.closed = true;
     await this.appender?.close();
+    for (const r of this.runners) await r.close();
     this.workDb.close();
     this.db.close();
   }

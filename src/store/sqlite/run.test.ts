@@ -1,0 +1,89 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { get, run, type Work } from '../sql/work.js';
+import { SqliteRunner } from './run.js';
+
+let dir: string;
+let a: Database.Database;
+let b: Database.Database;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'b24gw-run-'));
+  const file = join(dir, 'db.sqlite');
+  a = new Database(file);
+  a.pragma('journal_mode = WAL');
+  a.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+  b = new Database(file);
+});
+
+afterEach(() => {
+  a.close();
+  b.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function* insert(id: number, v: string): Work<number> {
+  return yield* run('INSERT INTO t (id, v) VALUES (?, ?)', id, v);
+}
+
+function* insertThenFail(id: number): Work<number> {
+  yield* insert(id, 'undone');
+  throw new Error('this work fails');
+}
+
+const values = (): unknown[] => b.prepare('SELECT id, v FROM t ORDER BY id').all();
+
+describe('the SQLite runner', () => {
+  it('commits the writes of one turn together, and a write that throws undoes only itself', async () => {
+    const runner = new SqliteRunner(a);
+    // data_version moves on another connection once per commit made elsewhere.
+    const before = b.pragma('data_version', { simple: true }) as number;
+    const results = await Promise.allSettled([
+      runner.write(insert(1, 'one')),
+      runner.write(insertThenFail(2)),
+      runner.once(insert(3, 'three')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(values()).toEqual([
+      { id: 1, v: 'one' },
+      { id: 3, v: 'three' },
+    ]);
+    expect((b.pragma('data_version', { simple: true }) as number) - before).toBe(1);
+  });
+
+  it('keeps the thread serving while another connection holds the write lock', async () => {
+    const runner = new SqliteRunner(a);
+    b.exec('BEGIN IMMEDIATE');
+    // Were the runner to wait for the lock on this thread, this timer could not release it.
+    setTimeout(() => b.exec('COMMIT'), 50);
+    await expect(runner.write(insert(1, 'after the lock'))).resolves.toBe(1);
+    expect(values()).toEqual([{ id: 1, v: 'after the lock' }]);
+  });
+
+  it('answers a read with what was written before it was asked', async () => {
+    const runner = new SqliteRunner(a);
+    const written = runner.write(insert(1, 'first'));
+    const read = runner.once(get<{ v: string }>('SELECT v FROM t WHERE id = ?', 1));
+    expect(await read).toEqual({ v: 'first' });
+    await written;
+  });
+
+  it('fails every queued write when a commit cannot be made, and takes the next ones', async () => {
+    const runner = new SqliteRunner(a);
+    // A deferred foreign key is checked at commit: the commit fails, and nothing of the batch stays.
+    a.exec('CREATE TABLE c (id INTEGER PRIMARY KEY, t_id INTEGER REFERENCES t(id) DEFERRABLE INITIALLY DEFERRED)');
+    a.pragma('foreign_keys = ON');
+    const batch = await Promise.allSettled([
+      runner.write(insert(1, 'lost with the commit')),
+      runner.write(run('INSERT INTO c (id, t_id) VALUES (1, 99)')),
+    ]);
+    expect(batch.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(values()).toEqual([]);
+    await expect(runner.write(insert(2, 'next'))).resolves.toBe(1);
+    await runner.close();
+    expect(values()).toEqual([{ id: 2, v: 'next' }]);
+  });
+});
