@@ -178,6 +178,30 @@ describe('the queue loop', () => {
     expect(Math.max(...q.limits)).toBe(3);
   });
 
+  it('while units run, claims again only once `claimBatch` slots are free', async () => {
+    const q = memoryQueue();
+    q.waiting.push(...Array.from({ length: 12 }, (_, i) => i + 1));
+    const finish = new Map<number, () => void>();
+    let held = true;
+    make({
+      claim: q.claim,
+      concurrency: 4,
+      claimBatch: 2,
+      run: (n) => (held ? new Promise<void>((r) => finish.set(n, r)) : Promise.resolve()),
+    });
+    loop!.start();
+    expect(await until(() => finish.size === 4)).toBe(true);
+    finish.get(1)!();
+    await turns();
+    // One slot free of four: not claimed yet.
+    expect(q.limits).toEqual([4]);
+    finish.get(2)!();
+    expect(await until(() => q.limits.length === 2)).toBe(true);
+    expect(q.limits).toEqual([4, 2]);
+    held = false;
+    for (const done of finish.values()) done();
+  });
+
   it('drain waits for the units a claim of the running loop brings, and rejects when its own claim fails', async () => {
     const q = memoryQueue();
     q.waiting.push(1);

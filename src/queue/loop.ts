@@ -30,6 +30,11 @@ export interface QueueLoopOptions<T> {
   words: { owner: string; runner: string };
   /** Units run at once. Default 1. */
   concurrency?: number;
+  /**
+   * While units run, claim again only once this many can be taken: one claim then brings several
+   * (a claim costs about as much whether it brings one unit or many). Default 1.
+   */
+  claimBatch?: number;
   /** How long a claim holds a unit. Renewed every third of it while the unit runs, when `renew` is given. */
   leaseMs: number;
   /** How long a run may take before its signal is aborted. Default: no limit. */
@@ -110,6 +115,7 @@ export class QueueLoop<T> {
     this.o = withDefaults(
       {
         concurrency: 1,
+        claimBatch: 1,
         stopGraceMs: 10_000,
         pollMs: 1_000,
         gatherMs: 0,
@@ -231,7 +237,7 @@ export class QueueLoop<T> {
 
   private async claimAndRun(): Promise<number> {
     const free = this.o.concurrency - this.running.size - this.reserved;
-    if (free <= 0) return 0;
+    if (free <= 0 || (this.running.size > 0 && free < this.o.claimBatch)) return 0;
     // After a pause longer than a lease (a stalled event loop) the heartbeat may not have run yet:
     // renew first, or this loop could claim its own units again while they still run.
     if (this.renewalOverdue()) await this.renew();

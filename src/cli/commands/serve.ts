@@ -152,7 +152,7 @@ export function registerServeCommand(program: Command): void {
       '--concurrency <n>',
       'events processed at once (env B24GW_CONCURRENCY)',
       positiveInt('--concurrency'),
-      Number(process.env.B24GW_CONCURRENCY ?? 8),
+      Number(process.env.B24GW_CONCURRENCY ?? 16),
     )
     .option(
       '--retry-schedule <list>',
