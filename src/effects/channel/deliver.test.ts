@@ -37,6 +37,8 @@ async function channel(answer: (res: ServerResponse, n: number) => void) {
       answer(res, received.length);
     });
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/b24?token=t`;
   const close = () => {
@@ -44,7 +46,7 @@ async function channel(answer: (res: ServerResponse, n: number) => void) {
     return new Promise<void>((resolve) => server.close(() => resolve()));
   };
   opened.push(close);
-  return { url, received, close };
+  return { url, received, close, connections: () => connections };
 }
 
 const opened: (() => Promise<void>)[] = [];
@@ -113,6 +115,18 @@ describe('deliverToChannel: delivered', () => {
       const ch = await channel((res) => res.writeHead(status).end(status === 204 ? undefined : '{"ok":true}'));
       expect(await deliverToChannel({ url: ch.url, secret }, payload)).toMatchObject({ status });
     }
+  });
+
+  it('keeps its connection to the channel for the next delivery, after a success and after a failure', async () => {
+    const ch = await channel((res, n) => res.writeHead(n === 2 ? 503 : 200).end(n === 2 ? 'later' : '{"ok":true}'));
+    // A connection goes back to the pool a moment after its answer was read.
+    const pause = () => new Promise((r) => setTimeout(r, 10));
+    await deliverToChannel({ url: ch.url, secret }, payload);
+    await pause();
+    await failure(deliverToChannel({ url: ch.url, secret }, payload));
+    await pause();
+    await deliverToChannel({ url: ch.url, secret }, payload);
+    expect([ch.received.length, ch.connections()]).toEqual([3, 1]);
   });
 
   it('two deliveries of one payload share the webhook-id; each attempt is signed afresh', async () => {
