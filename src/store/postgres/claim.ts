@@ -75,14 +75,12 @@ export async function claimEvents(
 ): Promise<StoredEvent[]> {
   // First, so that a chat held by a spent event is free for this very claim.
   await killSpent(c, now, maxAttempts);
-  const rows = await c.query<EventRow & { was: string; secrets: string | null }>(claimSql, [
-    now,
-    limit,
-    owner,
-    now + leaseMs,
-    maxAttempts,
-    limit + CLAIM_WINDOW,
-  ]);
+  // Named, as the spent events' query: planning it took about a millisecond, more than running it.
+  const rows = await c.query<EventRow & { was: string; secrets: string | null }>({
+    name: 'b24gw-claim-events',
+    text: claimSql,
+    values: [now, limit, owner, now + leaseMs, maxAttempts, limit + CLAIM_WINDOW],
+  });
   const lapsed = rows.rows.filter((r) => r.was === 'processing');
   if (lapsed.length > 0)
     await endAttempts(
