@@ -162,6 +162,33 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       expect((await store.getEvent(a1.id))?.status).toBe('done');
     });
 
+    it('behind a long queue, claims only the head of each chat whose head is free, and keeps each chat in order', async () => {
+      // More open events than a claim looks at oldest first: the chats are walked.
+      const ids: Record<string, number[]> = { A: [], B: [], C: [] };
+      for (let i = 0; i < 70; i++)
+        for (const key of ['A', 'B', 'C']) ids[key]!.push((await store.append(newEvent({ orderKey: key }))).id);
+      const [a, b, c] = [ids.A!, ids.B!, ids.C!];
+      const d = (await store.append(newEvent({ orderKey: 'D' }))).id;
+      const free = (await store.append(newEvent({ orderKey: null }))).id;
+      const claim = async (owner: string, now: number, limit: number) =>
+        (await store.claim(owner, now, 100, limit, 10)).map((e) => (e.takenOver ? `${e.id} taken` : e.id));
+      expect(await claim('w1', 10, 1)).toEqual([a[0]]);
+      expect(await claim('w1', 10, 2)).toEqual([b[0], c[0]]);
+      expect(await store.finish(b[0]!, 'w1', { ok: false, error: 'boom', retryAt: 500 }, 20)).toBe(true);
+      // A and C are held by leases, B by a retry not yet due: none of their queued events runs.
+      expect(await claim('w2', 50, 10)).toEqual([d, free]);
+      expect(await claim('w2', 60, 10)).toEqual([]);
+      // The leases of A and C ran out: their heads are taken over, B still waits.
+      expect(await claim('w2', 120, 10)).toEqual([`${a[0]} taken`, `${c[0]} taken`]);
+      for (const id of [a[0]!, c[0]!, d, free]) expect(await store.finish(id, 'w2', { ok: true }, 130)).toBe(true);
+      expect(await claim('w2', 140, 10)).toEqual([a[1], c[1]]);
+      // Due now, B's head runs before the later events of A and C, whose heads are done.
+      for (const id of [a[1]!, c[1]!]) expect(await store.finish(id, 'w2', { ok: true }, 150)).toBe(true);
+      expect(await claim('w2', 500, 2)).toEqual([b[0], a[2]]);
+      expect(await store.finish(b[0]!, 'w2', { ok: true }, 510)).toBe(true);
+      expect(await claim('w2', 520, 10)).toEqual([b[1], c[2]]);
+    });
+
     it('holds a key behind a retry that is not due, and lets a dead letter pass', async () => {
       const a1 = await store.append(newEvent({ orderKey: 'A' }));
       const a2 = await store.append(newEvent({ orderKey: 'A' }));
@@ -308,6 +335,8 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
     });
 
     it('never gives one event, or two events of one key, to two instances at once', async () => {
+      // One chat's long queue first: while its head runs, a claim walks the chats behind it.
+      for (let i = 0; i < 70; i++) await store.append(newEvent({ orderKey: 'K6' }));
       for (let i = 0; i < 60; i++) await store.append(newEvent({ orderKey: `K${i % 6}` }));
       const second = other();
       const claimed: { owner: string; id: number; key: string | null }[] = [];
@@ -317,7 +346,7 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
         for (;;) {
           const batch = await s.claim(owner, 10, 60_000, 3, 10);
           if (batch.length === 0) {
-            if ((await s.countEvents()).done === 60) return;
+            if ((await s.countEvents()).done === 130) return;
             await new Promise((r) => setTimeout(r, 2));
             continue;
           }
@@ -335,9 +364,9 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       };
       await Promise.all([work(store, 'a'), work(second, 'b')]);
       expect(overlap).toBe(0);
-      expect(new Set(claimed.map((c) => c.id)).size).toBe(60);
-      expect(claimed).toHaveLength(60);
-      for (let k = 0; k < 6; k++) {
+      expect(new Set(claimed.map((c) => c.id)).size).toBe(130);
+      expect(claimed).toHaveLength(130);
+      for (let k = 0; k < 7; k++) {
         const ids = claimed.filter((c) => c.key === `K${k}`).map((c) => c.id);
         expect(ids).toEqual([...ids].sort((x, y) => x - y));
       }

@@ -1,9 +1,11 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { claimEvents } from '../../src/store/postgres/claim.js';
 import { toPg } from '../../src/store/postgres/run.js';
 import { PgStore } from '../../src/store/postgres/store.js';
+import { SecretBox } from '../../src/store/secret-box.js';
 import { freshDatabase, pgAvailable } from '../pg.js';
-import { storeConformance } from './conformance.js';
+import { newEvent, storeConformance } from './conformance.js';
 
 storeConformance(
   'PostgreSQL',
@@ -88,6 +90,87 @@ describe.skipIf(!pgAvailable)('PostgreSQL commits', () => {
     } finally {
       await store.close();
       await db.drop();
+    }
+  });
+});
+
+describe.skipIf(!pgAvailable)('PostgreSQL claims', () => {
+  const open = async () => {
+    const db = await freshDatabase();
+    const store = new PgStore(db.url);
+    await store.ready;
+    return { db, store, close: async () => (await store.close(), await db.drop()) };
+  };
+
+  it("skips a chat whose head another instance's claim has locked, and never takes the event behind it", async () => {
+    const { store, close } = await open();
+    const lock = await store.pool.connect();
+    try {
+      // More open events than a claim looks at oldest first: the last claims walk the chats.
+      const ids: Record<string, number[]> = { A: [], B: [] };
+      for (let i = 0; i < 50; i++)
+        for (const key of ['A', 'B']) ids[key]!.push((await store.append(newEvent({ orderKey: key }))).id);
+      const c = (await store.append(newEvent({ orderKey: 'C' }))).id;
+      await lock.query('BEGIN');
+      await lock.query('SELECT id FROM events WHERE id = $1 FOR UPDATE', [ids.A![0]]);
+      const claim = async (limit: number) => (await store.claim('w', 10, 1_000, limit, 10)).map((e) => e.id);
+      expect(await claim(1)).toEqual([ids.B![0]]);
+      expect(await claim(10)).toEqual([c]);
+      await lock.query('ROLLBACK');
+      expect(await claim(10)).toEqual([ids.A![0]]);
+    } finally {
+      lock.release();
+      await close();
+    }
+  });
+
+  it('examines a few hundred rows per claim, not the events queued behind held chat heads, nor every open chat', async () => {
+    const { store, close } = await open();
+    const c = await store.pool.connect();
+    try {
+      /** Index entries and table rows the claim read on events (this transaction's own counts). */
+      const examined = async () =>
+        Number(
+          (
+            await c.query<{ n: string }>(
+              `SELECT (SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) FROM pg_index WHERE indrelid = 'events'::regclass)
+                 + pg_stat_get_xact_tuples_returned('events'::regclass) AS n`,
+            )
+          ).rows[0]!.n,
+        );
+      const claimOnce = async (limit: number) => {
+        await c.query('BEGIN');
+        try {
+          const before = await examined();
+          const claimed = await claimEvents(c, new SecretBox(), 'w', 1_000, 60_000, limit, 8);
+          return { claimed: claimed.length, examined: (await examined()) - before };
+        } finally {
+          await c.query('ROLLBACK');
+        }
+      };
+      const fill = (events: number, chat: string, status: string) =>
+        store.pool.query(`
+          INSERT INTO events (dedup_key, member_id, code, known, status, order_key, received_at, event, raw_body, content_type, lease_owner, lease_until, attempts)
+          SELECT 'k' || g, 'm', 'X', true, ${status}, ${chat}, g, '{}', '', 'form', 'other', 1000000, 1
+          FROM generate_series(1, ${events}) g`);
+      // 100 chats, each head held by a lease, 200 events queued behind each.
+      await fill(20_100, "'c' || (g % 100)", "CASE WHEN g <= 100 THEN 'processing' ELSE 'pending' END");
+      await store.pool.query('ANALYZE events');
+      for (const limit of [1, 8]) {
+        const held = await claimOnce(limit);
+        expect(held.claimed).toBe(0);
+        expect(held.examined).toBeLessThan(500);
+      }
+      // 5,000 chats, one pending event each: the oldest open events hold enough heads.
+      await store.pool.query('TRUNCATE events CASCADE');
+      await fill(5_000, "'c' || g", "'pending'");
+      await store.pool.query('ANALYZE events');
+      const pending = await claimOnce(8);
+      expect(pending.claimed).toBe(8);
+      expect(pending.examined).toBeLessThan(500);
+    } finally {
+      c.release();
+      await close();
     }
   });
 });

@@ -303,6 +303,15 @@ export const pgMigrations: readonly { version: number; sql: string }[] = [
       ALTER TABLE status_outbox ADD COLUMN sent_at BIGINT;
     `,
   },
+  {
+    // The claim walks the chat heads through events_order (a seek per chat) and finds the events of
+    // no chat through an index of their own: through events_runnable it stepped over every event
+    // queued behind a held chat head. events_runnable stays while the previous release claims by it.
+    version: 13,
+    sql: `
+      CREATE INDEX events_open_free ON events (id) WHERE order_key IS NULL AND status IN ('pending', 'retry', 'processing');
+    `,
+  },
 ];
 
 /** Any number constant to name the lock; instances starting together migrate one at a time. */

@@ -337,6 +337,14 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE status_outbox ADD COLUMN sent_at INTEGER;
     `,
   },
+  {
+    // PostgreSQL's step 13 gives its claim the index of the events of no chat that SQLite's has had
+    // since step 5: here the step only keeps the numbers in step.
+    version: 13,
+    sql: `
+      CREATE INDEX IF NOT EXISTS events_open_free ON events (id) WHERE order_key IS NULL AND status IN ('pending', 'retry', 'processing');
+    `,
+  },
 ];
 
 /** Applies what is missing under a write lock, so processes starting together do it once. */
