@@ -81,6 +81,12 @@ describe('splitSecrets', () => {
     expect(Object.keys(secrets!.bots)).toHaveLength(2);
   });
 
+  it('a refused body without auth is kept without one', () => {
+    const { event: out, secrets } = splitSecrets({ event: 'ONAPPTEST', data: { x: '1' } });
+    expect(out).toStrictEqual({ event: 'ONAPPTEST', data: { x: '1' } });
+    expect(secrets).toBeNull();
+  });
+
   it('bots that carry no auth give no secrets', () => {
     const body = raw('imbot-message-add-two-bots');
     const bare = Object.fromEntries(

@@ -180,6 +180,7 @@ describe('invalid events say what is wrong and where', () => {
 
   it('no event code, or only spaces', () => {
     expect(errorOf('data[a]=1').code).toBe('B24GW_MISSING_EVENT');
+    expect(errorOf('data[a]=1').path).toBe('event');
     expect(errorOf(seed.replace('event=ONIMCONNECTORMESSAGEUPDATE', 'event=%20%20')).code).toBe('B24GW_MISSING_EVENT');
   });
 
@@ -195,6 +196,9 @@ describe('invalid events say what is wrong and where', () => {
     expect(e.code).toBe('B24GW_INVALID_EVENT');
     expect(e.path).toBe('auth');
     expect(e.message).toBe('ONCRMDEALUPDATE is invalid: auth: required, but missing');
+    expect(errorOf('event=ONCRMDEALUPDATE&auth=x&ts=1').message).toMatch(
+      /^ONCRMDEALUPDATE is invalid: auth: (?!required)/,
+    );
   });
 
   it('five problems are all named; past five, the first five and how many more', () => {
@@ -225,6 +229,9 @@ describe('invalid events say what is wrong and where', () => {
     };
     expect(bad({ type: 'ONIMBOTV2MESSAGEADD' })).toBe(
       'Event.get item is invalid: eventId: required, but missing; data: required, but missing',
+    );
+    expect(bad({ eventId: 'abc', type: 'ONIMBOTV2MESSAGEADD', data: {} })).toMatch(
+      /^Event\.get item is invalid: eventId: expected an integer, got "abc"/,
     );
     expect(bad('x')).toMatch(/^Event\.get item is invalid: body: /);
   });

@@ -23,6 +23,8 @@ describe('scalars as JSON and form bodies carry them', () => {
     expect(read(int(), forty)).toBe(`refused: expected an integer, got "${forty}"`);
     expect(read(int(), forty + 'y')).toBe(`refused: expected an integer, got "${forty}y…`);
     expect(read(str(), undefined)).toBe('refused: expected a string, got undefined');
+    expect(read(str(), '00123')).toBe('00123');
+    expect(read(str(), 5)).toBe('5');
   });
 
   it('a boolean: true/false, "1"/"0", 1/0; nothing else', () => {
