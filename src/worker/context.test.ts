@@ -9,6 +9,9 @@ describe('botsOf', () => {
     expect(botsOf({ data: 7 }, secrets)).toStrictEqual([]);
     expect(botsOf({}, secrets)).toStrictEqual([]);
     expect(botsOf({ data: { BOT: 'x', bot: 'y' } }, secrets)).toStrictEqual([]);
+    expect(botsOf({ data: { BOT: { '571': { BOT_ID: 571 } }, bot: 'y' } }, secrets)).toStrictEqual([
+      { id: 571, code: '', auth: { access_token: 'bot-571' } },
+    ]);
   });
 
   it('each entry of BOT with its own auth from the secrets; id and code from the entry or its key', () => {

@@ -518,12 +518,14 @@ it('a worker can be built on its own over a store, and runs what is in it', asyn
   const ran: string[] = [];
   gateway.on('ONIMCONNECTORMESSAGEUPDATE', async (e) => void ran.push(e.data.MESSAGES![0]!.message.id[0]!));
   const id = await receive(updateIn('chat-alone', 1));
+  // Its first claim lapsed: taken over by a worker given no onTakenOver.
+  await gateway.store.claim('crashed', 0, 1, 10, 10);
   const w = new Worker({ store: gateway.store, handlers: gateway.handlers });
   await w.drain();
   expect(w.owner).toContain(String(process.pid));
   expect(ran).toEqual(['m-1']);
   expect((await gateway.store.getEvent(id))?.status).toBe('done');
-  expect((await gateway.store.attempts(id)).map((a) => a.owner)).toEqual([w.owner]);
+  expect((await gateway.store.attempts(id)).map((a) => a.owner)).toEqual(['crashed', w.owner]);
 });
 
 it('a handler gets how the event came, a logger naming it, and a REST client that refuses when none is configured', async () => {
