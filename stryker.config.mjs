@@ -3,15 +3,16 @@
 import process from 'node:process';
 
 const folder = process.env.B24GW_MUTATE ?? 'wire';
-/** A folder's path may go deeper (`store/queries`): its report is named with dashes. */
-const name = folder.replaceAll('/', '-');
+/** A folder's path may go deeper (`store/queries`), or name files (`store/*.ts`, the folder's own files only): its report is named with dashes. */
+const name = folder.replaceAll('/', '-').replaceAll('*', 'top');
+const files = folder.endsWith('.ts') ? `src/${folder}` : `src/${folder}/**/*.ts`;
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts' },
   plugins: ['@stryker-mutator/vitest-runner'],
-  mutate: [`src/${folder}/**/*.ts`, '!src/**/*.test.ts'],
+  mutate: [files, '!src/**/*.test.ts'],
   coverageAnalysis: 'perTest',
   concurrency: Number(process.env.B24GW_MUTATE_CONCURRENCY ?? 2),
   timeoutMS: 20_000,

@@ -1,5 +1,5 @@
 // npm run test:mutation [-- folder ...]: StrykerJS over each core folder in turn (all of them when none is named);
-// a folder may be a part of one (store/queries), tested by the folder's tests.
+// a folder may be a part of one (store/queries) or its own files ('store/*.ts'), tested by the folder's tests.
 import { spawnSync } from 'node:child_process';
 import process from 'node:process';
 

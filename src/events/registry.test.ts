@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formFixture } from '../../test/fixtures.js';
 import { decodeForm } from '../wire/form.js';
 import { both, errorOf } from './testing/parse.js';
-import { parseEvent, type EventMap } from './registry.js';
+import { parseEvent, parseFetched, type EventMap } from './registry.js';
 
 describe('seed events, form and JSON', () => {
   it('ONIMCONNECTORMESSAGEUPDATE: integers typed, message.id a list, chat.id a string', () => {
@@ -178,13 +178,61 @@ describe('invalid events say what is wrong and where', () => {
     expect(e.path).toBe('data[MESSAGES]');
   });
 
-  it('no event code', () => {
+  it('no event code, or only spaces', () => {
     expect(errorOf('data[a]=1').code).toBe('B24GW_MISSING_EVENT');
+    expect(errorOf('data[a]=1').path).toBe('event');
+    expect(errorOf(seed.replace('event=ONIMCONNECTORMESSAGEUPDATE', 'event=%20%20')).code).toBe('B24GW_MISSING_EVENT');
+  });
+
+  it('a code with spaces around it is read without them', () => {
+    const p = parseEvent(
+      decodeForm(seed.replace('event=ONIMCONNECTORMESSAGEUPDATE', 'event=+OnImConnectorMessageUpdate+')),
+    );
+    expect(p.known && p.code).toBe('ONIMCONNECTORMESSAGEUPDATE');
   });
 
   it('an unknown event still needs its auth', () => {
     const e = errorOf('event=ONCRMDEALUPDATE&data[FIELDS][ID]=7&ts=1');
     expect(e.code).toBe('B24GW_INVALID_EVENT');
     expect(e.path).toBe('auth');
+    expect(e.message).toBe('ONCRMDEALUPDATE is invalid: auth: required, but missing');
+    expect(errorOf('event=ONCRMDEALUPDATE&auth=x&ts=1').message).toMatch(
+      /^ONCRMDEALUPDATE is invalid: auth: (?!required)/,
+    );
+  });
+
+  it('five problems are all named; past five, the first five and how many more', () => {
+    const five = [
+      'event_handler_id=557',
+      'data%5BLINE%5D=107',
+      'chat_id%5D=1807',
+      'message_id%5D=86501',
+      'ts=1773760030',
+    ].reduce((body, pair) => body.replace(pair, pair.replace(/=.*/, '=x')), seed);
+    const named = (message: string) => message.split(': expected an integer').length - 1;
+    const all = errorOf(five).message;
+    expect(named(all)).toBe(5);
+    expect(all).toMatch(/got "x"$/);
+    const more = errorOf(five.replace('auth%5Bexpires%5D=1773763630', 'auth%5Bexpires%5D=x')).message;
+    expect(named(more)).toBe(5);
+    expect(more).toMatch(/got "x" \(and 1 more\)$/);
+  });
+
+  it('an Event.get item: what is wrong with it, or that it is no object', () => {
+    const bad = (item: unknown) => {
+      try {
+        parseFetched(item);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(bad({ type: 'ONIMBOTV2MESSAGEADD' })).toBe(
+      'Event.get item is invalid: eventId: required, but missing; data: required, but missing',
+    );
+    expect(bad({ eventId: 'abc', type: 'ONIMBOTV2MESSAGEADD', data: {} })).toMatch(
+      /^Event\.get item is invalid: eventId: expected an integer, got "abc"/,
+    );
+    expect(bad('x')).toMatch(/^Event\.get item is invalid: body: /);
   });
 });

@@ -2,8 +2,20 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers.js';
 import { newEvent } from '../../test/store/conformance.js';
 import { Gateway } from '../gateway.js';
-import { pruneAll } from '../store/prune.js';
+import { createLogger, silentLogger } from '../log.js';
+import { PRUNE_BATCH, pruneAll } from '../store/prune.js';
 import { SqliteStore } from '../store/sqlite/store.js';
+import { Retention } from './retention.js';
+
+/** A logger whose lines (info and up) are kept, parsed. */
+const capture = () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({
+    level: 'info',
+    destination: { write: (c: string) => void lines.push(JSON.parse(c) as Record<string, unknown>) },
+  });
+  return { lines, logger };
+};
 
 describe('retention', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -64,6 +76,58 @@ describe('retention', () => {
       ]);
     } finally {
       await gateway.close();
+    }
+  });
+
+  it('logs how many a pass removed, and nothing when it removed none', async () => {
+    const store = new SqliteStore(`${tmp.dir}/l.db`);
+    const { lines, logger } = capture();
+    try {
+      await doneEvents(store, 3, 1_000);
+      const retention = new Retention({ store, logger, olderThanMs: 4_000, now: () => 10_000 });
+      expect(await retention.runOnce()).toBe(3);
+      expect(await retention.runOnce()).toBe(0);
+      expect(lines).toEqual([
+        expect.objectContaining({
+          msg: 'pruned 3 finished events received before 1970-01-01T00:00:06.000Z',
+          removed: 3,
+          before: '1970-01-01T00:00:06.000Z',
+          statuses: ['done', 'invalid', 'dead'],
+        }),
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('once stopped, a pass under way ends after its batch', async () => {
+    const store = new SqliteStore(`${tmp.dir}/s.db`);
+    try {
+      await doneEvents(store, PRUNE_BATCH + 20, 1_000);
+      const retention = new Retention({ store, logger: silentLogger, olderThanMs: 1_000, now: () => 10_000 });
+      await retention.stop();
+      expect(await retention.runOnce()).toBe(PRUNE_BATCH);
+      expect(await retention.runOnce()).toBe(20);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a pass that fails is logged, and the passes go on every everyMs', async () => {
+    const store = new SqliteStore(`${tmp.dir}/f.db`);
+    await store.close();
+    const { lines, logger } = capture();
+    const retention = new Retention({ store, logger, olderThanMs: 60_000, everyMs: 10 });
+    retention.start();
+    try {
+      const deadline = Date.now() + 5_000;
+      while (lines.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(lines.slice(0, 2)).toEqual([
+        expect.objectContaining({ msg: 'pruning old events failed; trying again later', err: expect.anything() }),
+        expect.objectContaining({ msg: 'pruning old events failed; trying again later' }),
+      ]);
+    } finally {
+      await retention.stop();
     }
   });
 

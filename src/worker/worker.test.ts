@@ -5,7 +5,10 @@ import type { EventMap } from '../events/registry.js';
 import { Gateway } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
 import { lapsedAttempt } from '../store/lapsed.js';
+import { MAX_TIMER_MS } from '../queue/loop.js';
 import { parseSchedule, nextAttemptAt } from '../queue/schedule.js';
+import { SqliteStore } from '../store/sqlite/store.js';
+import { newEvent } from '../../test/store/conformance.js';
 import { Worker } from './worker.js';
 
 const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
@@ -136,6 +139,22 @@ describe('options', () => {
   });
 });
 
+describe('options', () => {
+  it('refuses a time that is no number of milliseconds above 0 a timer can hold', () => {
+    make();
+    const build = (over: Partial<ConstructorParameters<typeof Worker>[0]>) =>
+      new Worker({ store: gateway.store, handlers: gateway.handlers, ...over });
+    for (const name of ['leaseMs', 'handlerTimeoutMs', 'stopGraceMs', 'pollMs'] as const) {
+      for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, MAX_TIMER_MS + 1])
+        expect(() => build({ [name]: bad }), `${name} ${bad}`).toThrow(
+          expect.objectContaining({ code: 'B24GW_BAD_CONFIG', message: expect.stringContaining(name) }),
+        );
+      expect(() => build({ [name]: MAX_TIMER_MS })).not.toThrow();
+      expect(() => build({ [name]: 1 })).not.toThrow();
+    }
+  });
+});
+
 describe('retries and dead letters', () => {
   it('retries on the schedule, dies after it, and replay brings the event back', async () => {
     make({ schedule: parseSchedule('5s,5m,30m') });
@@ -179,8 +198,9 @@ describe('retries and dead letters', () => {
     expect(runs).toBe(5);
   });
 
-  it('takes the work of a crashed worker again after its lease expires', async () => {
-    make({ leaseMs: 60_000 });
+  it('takes the work of a crashed worker again after its lease expires, and says so', async () => {
+    const taken: number[] = [];
+    make({ leaseMs: 60_000, onTakenOver: (e) => void taken.push(e.id) });
     const id = await receive(update);
     const [claimed] = await gateway.store.claim('crashed-worker', clock, 60_000, 10, 10);
     expect(claimed?.id).toBe(id);
@@ -195,6 +215,53 @@ describe('retries and dead letters', () => {
     expect(runs).toBe(1);
     expect(await gateway.store.finish(id, 'crashed-worker', { ok: true }, clock)).toBe(false);
     expect((await gateway.store.attempts(id)).map((a) => a.owner)).toEqual(['crashed-worker', gateway.worker.owner]);
+    expect(taken).toEqual([id]);
+    await receive(updateIn('another-chat', 1));
+    await gateway.worker.drain();
+    expect(runs).toBe(2);
+    expect(taken).toEqual([id]);
+  });
+
+  it('reports each run: its outcome and time to onFinished, a retry as a warning, a dead event as an error', async () => {
+    const log = capture();
+    const finished: [number, string, number][] = [];
+    make(
+      { schedule: parseSchedule('5s'), onFinished: (e, outcome, ms) => void finished.push([e.id, outcome, ms]) },
+      log.logger,
+    );
+    gateway.on('ONIMCONNECTORMESSAGEUPDATE', (e) => {
+      clock += 7;
+      if (e.data.MESSAGES![0]!.chat.id === 'failing') throw new Error('channel down');
+    });
+    const failing = await receive(updateIn('failing', 1));
+    await gateway.worker.drain();
+    clock += 10_000;
+    await gateway.worker.drain();
+    const fine = await receive(updateIn('fine', 2));
+    await gateway.worker.drain();
+    expect(finished).toEqual([
+      [failing, 'retry', 7],
+      [failing, 'dead', 7],
+      [fine, 'done', 7],
+    ]);
+    expect(log.lines.map((l) => ({ ...l, time: undefined, pid: undefined, hostname: undefined }))).toEqual([
+      expect.objectContaining({
+        level: 40,
+        msg: 'event failed; it will be retried',
+        eventId: failing,
+        event: 'ONIMCONNECTORMESSAGEUPDATE',
+        attempt: 1,
+        error: '1 handler of ONIMCONNECTORMESSAGEUPDATE failed: channel down',
+        retryAt: expect.any(Number),
+      }),
+      expect.objectContaining({
+        level: 50,
+        msg: 'event is dead after its last attempt; replay it when the cause is fixed',
+        eventId: failing,
+        attempt: 2,
+        retryAt: null,
+      }),
+    ]);
   });
 
   it('retries an event whose portal cannot be read, as a failed attempt', async () => {
@@ -317,7 +384,8 @@ describe('time limit, heartbeat and lost leases', () => {
   });
 
   it('aborts the signal when the lease was lost to another worker, and drops the outcome', async () => {
-    make({ leaseMs: LEASE, handlerTimeoutMs: 60_000 });
+    const log = capture();
+    make({ leaseMs: LEASE, handlerTimeoutMs: 60_000 }, log.logger);
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
     let reason: unknown;
@@ -343,6 +411,13 @@ describe('time limit, heartbeat and lost leases', () => {
       [gateway.worker.owner, false, lapsedAttempt],
       ['other', true, null],
     ]);
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        msg: "the lease was lost to another worker; this attempt's outcome is dropped",
+        eventId: id,
+        attempt: 1,
+      }),
+    );
   });
 
   it('on stop, aborts the handlers still running after the grace period and records a failed attempt', async () => {
@@ -443,10 +518,58 @@ it('a worker can be built on its own over a store, and runs what is in it', asyn
   const ran: string[] = [];
   gateway.on('ONIMCONNECTORMESSAGEUPDATE', async (e) => void ran.push(e.data.MESSAGES![0]!.message.id[0]!));
   const id = await receive(updateIn('chat-alone', 1));
+  // Its first claim lapsed: taken over by a worker given no onTakenOver.
+  await gateway.store.claim('crashed', 0, 1, 10, 10);
   const w = new Worker({ store: gateway.store, handlers: gateway.handlers });
   await w.drain();
   expect(w.owner).toContain(String(process.pid));
   expect(ran).toEqual(['m-1']);
   expect((await gateway.store.getEvent(id))?.status).toBe('done');
-  expect((await gateway.store.attempts(id)).map((a) => a.owner)).toEqual([w.owner]);
+  expect((await gateway.store.attempts(id)).map((a) => a.owner)).toEqual(['crashed', w.owner]);
+});
+
+it('a handler gets how the event came, a logger naming it, and a REST client that refuses when none is configured', async () => {
+  const log = capture();
+  make({}, log.logger);
+  const seen: unknown[] = [];
+  gateway.onAny(async (e, ctx) => {
+    ctx.log.warn('handling');
+    seen.push(ctx.delivery, await ctx.rest.call('profile').catch((err: { code?: string }) => err.code));
+  });
+  const posted = await receive(update);
+  await gateway.store.keepPullCursors([{ memberId: MEMBER, kind: 'bot', target: '1' }], clock);
+  const [cursor] = await gateway.store.claimPullCursors('puller', clock, 60_000, 1, 8);
+  const [pulled] = (await gateway.store.appendPulled(
+    cursor!.id,
+    'puller',
+    [newEvent({ memberId: MEMBER, receivedAt: clock })],
+    'fetch',
+    { position: '2' },
+    clock,
+  ))!;
+  const alone = new Worker({ store: gateway.store, handlers: gateway.handlers, logger: log.logger, now: () => clock });
+  await alone.drain();
+  expect(seen).toEqual(['webhook', 'B24GW_BAD_CONFIG', 'fetch', 'B24GW_BAD_CONFIG']);
+  expect(log.lines.filter((l) => l.msg === 'handling')).toEqual([
+    expect.objectContaining({ eventId: posted, event: 'ONIMCONNECTORMESSAGEUPDATE' }),
+    expect.objectContaining({ eventId: pulled!.id, event: 'ONIMCONNECTORMESSAGEUPDATE' }),
+  ]);
+});
+
+it('a started worker is woken by an event another store of its database appends', async () => {
+  make({ pollMs: 600_000 });
+  const ran: number[] = [];
+  gateway.onAny((_e, ctx) => void ran.push(ctx.eventId));
+  gateway.start();
+  const first = await receive(update);
+  expect(await until(() => ran.length === 1)).toBe(true);
+  // Idle now until its next poll, ten minutes away: only the other store's news wakes it.
+  const other = new SqliteStore(`${tmp.dir}/w.db`);
+  try {
+    const { id } = await other.append(newEvent({ memberId: MEMBER, receivedAt: clock }));
+    expect(await until(() => ran.length === 2)).toBe(true);
+    expect(ran).toEqual([first, id]);
+  } finally {
+    await other.close();
+  }
 });
