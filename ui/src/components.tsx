@@ -25,6 +25,37 @@ export function Section({ title, children, id }: { title: string; children: Comp
   );
 }
 
+/** Rows under column headings, or what `empty` says when there are none. */
+export function Table<T>({
+  head,
+  rows,
+  cells,
+  empty,
+}: {
+  head: string[];
+  rows: T[];
+  cells: (row: T) => ComponentChildren;
+  empty: string;
+}) {
+  if (rows.length === 0) return <p class="muted">{empty}</p>;
+  return (
+    <table>
+      <thead>
+        <tr>
+          {head.map((h) => (
+            <th scope="col">{h}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr>{cells(r)}</tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function Stat({ label, value, warn }: { label: string; value: ComponentChildren; warn?: boolean }) {
   return (
     <div class={`stat${warn ? ' warn' : ''}`}>
