@@ -11,6 +11,7 @@ import { BitrixClients, type BitrixOptions } from '../src/effects/bitrix/client.
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import type { Store } from '../src/store/types.js';
 import { tempDir } from './helpers.js';
+import { newEvent, portalRecord } from './records.js';
 
 export const CLIENT_ID = 'local.app.1';
 export const CLIENT_SECRET = 'client-secret-0123456789';
@@ -34,38 +35,26 @@ export async function installPortal(
 ): Promise<void> {
   const now = Date.now();
   await store.append(
-    {
+    newEvent({
       dedupKey: `install-${portal.memberId}-${pair.access_token}`,
       memberId: portal.memberId,
-      code: 'ONAPPINSTALL',
-      known: true,
       status: 'invalid',
-      handlerId: null,
-      ts: null,
-      orderKey: null,
       receivedAt: now,
-      event: '{}',
-      rawBody: '',
-      contentType: 'form',
-      error: null,
-    },
+    }),
     {
       kind: 'install',
-      portal: {
+      portal: portalRecord({
         memberId: portal.memberId,
         domain: portal.domain,
-        applicationToken: 'app-token',
         accessToken: pair.access_token,
         refreshToken: pair.refresh_token,
         expiresAt: o.expiresAt ?? pair.expires * 1000,
         clientEndpoint: portal.clientEndpoint,
         serverEndpoint: o.serverEndpoint ?? portal.serverEndpoint,
         scope: portal.scope,
-        status: 'L',
         installedAt: now,
-        uninstalledAt: null,
         updatedAt: now,
-      },
+      }),
     },
   );
 }

@@ -3,10 +3,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gateway } from '../../src/gateway.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, tempDirEach } from '../helpers.js';
 import { freshDatabase, pgAvailable } from '../pg.js';
 import { cli, startGatewayProcess } from '../process.js';
 
@@ -149,11 +149,7 @@ describe('b24-im-gateway migrate', () => {
 });
 
 describe('b24-im-gateway events', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = tempDirEach();
 
   it('lists stored events as JSON while the server runs', async () => {
     const db = `${tmp.dir}/e.db`;
@@ -193,11 +189,7 @@ describe('b24-im-gateway events', () => {
 });
 
 describe('b24-im-gateway replay', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = tempDirEach();
 
   it('puts dead letters back to pending, and events shows their attempts and last error', async () => {
     const db = `${tmp.dir}/r.db`;

@@ -1,9 +1,9 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gateway } from '../../src/gateway.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
+import { tempDirEach } from '../helpers.js';
 import { cli, freePort } from '../process.js';
 
 const TOKEN = 'console-cli-token-0f3b9e2a';
@@ -19,11 +19,7 @@ const run = async (args: string[]) => {
 };
 
 describe('b24-im-gateway console', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = tempDirEach();
 
   it('serves the page and its API for a database, and agrees with the CLI on events and replay', async () => {
     const db = `${tmp.dir}/c.db`;
