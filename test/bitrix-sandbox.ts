@@ -6,8 +6,10 @@
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { afterEach } from 'vitest';
 import { startSandbox, type CallRecord, type Portal, type Sandbox, type TokenPair } from '@b24-im-gateway/sandbox';
 import { BitrixClients, type BitrixOptions } from '../src/effects/bitrix/client.js';
+import type { DeliveryStatus } from '../src/effects/bitrix/status-batcher.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import type { Store } from '../src/store/types.js';
 import { tempDir } from './helpers.js';
@@ -88,6 +90,26 @@ export interface Rig {
   clients: (o?: Partial<BitrixOptions>) => BitrixClients;
   close: () => Promise<void>;
 }
+
+/** Makes rigs as `rig` does; each one made in a test is closed after it. */
+export function useRigs(): typeof rig {
+  const made: Rig[] = [];
+  afterEach(async () => {
+    for (const r of made.splice(0)) await r.close();
+  });
+  return async (o) => {
+    const r = await rig(o);
+    made.push(r);
+    return r;
+  };
+}
+
+/** The delivery status of message `i` of one chat, as the status batcher takes it. */
+export const deliveryStatus = (i: number): DeliveryStatus => ({
+  im: { chat_id: 323, message_id: 85_000 + i },
+  message: { id: [`ext-${i}`], date: 1738065600 },
+  chat: { id: 'channel-123' },
+});
 
 export async function rig(
   o: { expiresAt?: number; serverEndpoint?: string; saveDelayMs?: number; slowOAuthMs?: number } = {},

@@ -28,3 +28,12 @@ export function tempDirEach(): { readonly dir: string } {
     },
   };
 }
+
+/** Resolves once `test` holds, checking every 20 ms; throws after `ms`. */
+export const until = async (test: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};

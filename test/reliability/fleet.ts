@@ -1,5 +1,6 @@
 import { startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
 import pg from 'pg';
+import { sandboxFlags } from '../../src/cli/commands/demo/flags.js';
 import { fakeChannel } from '../channel.js';
 import { startGatewayProcess, startNodeProcess, freePort, type GatewayProcess } from '../process.js';
 import { startBalancer, type Balancer } from './balancer.js';
@@ -45,14 +46,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
   const args = (adminPort: number, current = true) => [
     '--db',
     o.db,
-    '--allow-domain',
-    '127.0.0.1:*',
-    '--client-id',
-    sb.clientId,
-    '--client-secret',
-    sb.clientSecret,
-    '--oauth-server',
-    sb.url,
+    ...sandboxFlags(sb, '127.0.0.1:*'),
     '--plan',
     'enterprise',
     '--channel-url',

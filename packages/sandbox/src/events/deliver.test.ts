@@ -25,7 +25,8 @@ afterEach(async () => {
   await sb.stop();
 });
 
-const USER_AUTH_KEYS = [
+/** The keys every auth block starts with, in Bitrix24's order. */
+const AUTH_KEYS = [
   'access_token',
   'expires',
   'expires_in',
@@ -35,9 +36,8 @@ const USER_AUTH_KEYS = [
   'status',
   'client_endpoint',
   'member_id',
-  'user_id',
-  'application_token',
 ];
+const USER_AUTH_KEYS = [...AUTH_KEYS, 'user_id', 'application_token'];
 
 describe('what a handler receives', () => {
   it('for every PHP fixture payload, a form POST byte-identical to PHP http_build_query', async () => {
@@ -156,15 +156,7 @@ describe('what a handler receives', () => {
     >;
     const bot = body.data!.BOT!['567']!;
     expect(Object.keys(bot)).toEqual([
-      'access_token',
-      'expires',
-      'expires_in',
-      'scope',
-      'domain',
-      'server_endpoint',
-      'status',
-      'client_endpoint',
-      'member_id',
+      ...AUTH_KEYS,
       'refresh_token',
       'user_id',
       'client_id',
