@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { Gateway } from '../../src/gateway.js';
+import { storeWithDeadLetter } from '../dead-letters.js';
 import { formFixture } from '../fixtures.js';
 import { tempDir, tempDirEach } from '../helpers.js';
 import { freshDatabase, pgAvailable } from '../pg.js';
@@ -193,18 +193,7 @@ describe('b24-im-gateway replay', () => {
 
   it('puts dead letters back to pending, and events shows their attempts and last error', async () => {
     const db = `${tmp.dir}/r.db`;
-    const gateway = new Gateway({
-      db,
-      appTokens: new Map([['bac1cd5c8940947a75e0d71b1a84e348', '831c76b092f9f135d9b6b36c3a720757']]),
-      worker: { schedule: [] },
-    });
-    gateway.on('ONIMCONNECTORMESSAGEUPDATE', () => {
-      throw new Error('channel unreachable');
-    });
-    await gateway.receive(formFixture('imconnector-message-update'), 'application/x-www-form-urlencoded');
-    await gateway.receive(formFixture('imconnector-message-delete'), 'application/x-www-form-urlencoded');
-    await gateway.worker.drain();
-    await gateway.close();
+    await storeWithDeadLetter(db, ['imconnector-message-update', 'imconnector-message-delete']);
 
     const before = JSON.parse(run(['events', '--db', db, '--json']).stdout) as {
       status: string;

@@ -1,8 +1,14 @@
 import { startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
 import pg from 'pg';
-import { sandboxFlags } from '../../src/cli/commands/demo/flags.js';
 import { fakeChannel } from '../channel.js';
-import { startGatewayProcess, startNodeProcess, freePort, type GatewayProcess } from '../process.js';
+import {
+  channelFlags,
+  oauthFlags,
+  startGatewayProcess,
+  startNodeProcess,
+  freePort,
+  type GatewayProcess,
+} from '../process.js';
 import { startBalancer, type Balancer } from './balancer.js';
 import { afterEach, beforeEach } from 'vitest';
 import { freshDatabase, pgAvailable } from '../pg.js';
@@ -46,13 +52,12 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
   const args = (adminPort: number, current = true) => [
     '--db',
     o.db,
-    ...sandboxFlags(sb, '127.0.0.1:*'),
+    '--allow-domain',
+    '127.0.0.1:*',
+    ...oauthFlags(sb),
     '--plan',
     'enterprise',
-    '--channel-url',
-    channel.url,
-    '--channel-secret',
-    channel.secret,
+    ...channelFlags(channel),
     '--admin-port',
     String(adminPort),
     '--log-level',

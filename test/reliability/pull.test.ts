@@ -1,8 +1,8 @@
 import { expect, it } from 'vitest';
 import { callRest, startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
-import { sandboxFlags } from '../../src/cli/commands/demo/flags.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
-import { startGatewayProcess } from '../process.js';
+import type { StoredEvent } from '../../src/store/types.js';
+import { oauthFlags, startGatewayProcess } from '../process.js';
 import { figures, waitUntil } from './lib.js';
 import { useRig } from './rig.js';
 
@@ -20,7 +20,9 @@ const rig = useRig();
 const args = (sb: Sandbox, db: string) => [
   '--db',
   db,
-  ...sandboxFlags(sb),
+  '--allow-domain',
+  new URL(sb.url).host,
+  ...oauthFlags(sb),
   '--pull',
   '--pull-interval',
   '200ms',
@@ -46,9 +48,15 @@ async function installed(clientId: string, clientSecret: string, file: string) {
 /**
  * Kills the gateway each time the store holds about another EVENTS / (KILLS + 1) pulled events of
  * `code`, restarting it on the same database; then lets the last one drain the queue and run what
- * it stored. Returns the events stored, the counts at each kill and the time it took.
+ * it stored. Reports the figures (`gets`: the method that pulls) and returns the events stored,
+ * with the text of each.
  */
-async function drainWithKills(sb: Sandbox, db: string, code: string, drained: () => boolean) {
+async function drainWithKills(
+  sb: Sandbox,
+  db: string,
+  o: { scenario: string; code: string; gets: string; text: (e: StoredEvent) => string; drained: () => boolean },
+) {
+  const { code, drained } = o;
   const store = new SqliteStore(db);
   try {
     const stored = async () => (await store.listEvents({ code })).length;
@@ -78,7 +86,17 @@ async function drainWithKills(sb: Sandbox, db: string, code: string, drained: ()
     expect(await waitUntil(async () => (await store.countEvents(['pending', 'retry'])).pending === 0, 30_000)).toBe(
       true,
     );
-    return { events, kills: kills.join('/'), ms };
+    const texts = events.map(o.text);
+    figures(o.scenario, {
+      events: EVENTS,
+      stored: events.length,
+      distinct: new Set(texts).size,
+      refetched: events.reduce((n, e) => n + e.duplicates, 0),
+      kills: kills.join('/'),
+      gets: sb.recorder.calls({ method: o.gets }).length,
+      ms,
+    });
+    return { events, texts };
   } finally {
     await store.close();
   }
@@ -95,17 +113,12 @@ it(`fetch mode: ${KILLS} SIGKILLs while a bot's queue of ${EVENTS} drains: each 
   const queue = sb.portal.chatbots.settings.get(botId)!.queue;
   expect(queue.size).toBe(EVENTS);
 
-  const { events, kills, ms } = await drainWithKills(sb, db, 'ONIMBOTV2MESSAGEADD', () => queue.size === 0);
-  const texts = events.map((e) => (e.event as { data: { message: { text: string } } }).data.message.text);
-  const gets = sb.recorder.calls({ method: 'imbot.v2.event.get' });
-  figures('pull kill (fetch)', {
-    events: EVENTS,
-    stored: events.length,
-    distinct: new Set(texts).size,
-    refetched: events.reduce((n, e) => n + e.duplicates, 0),
-    kills,
-    gets: gets.length,
-    ms,
+  const { events, texts } = await drainWithKills(sb, db, {
+    scenario: 'pull kill (fetch)',
+    code: 'ONIMBOTV2MESSAGEADD',
+    gets: 'imbot.v2.event.get',
+    text: (e) => (e.event as { data: { message: { text: string } } }).data.message.text,
+    drained: () => queue.size === 0,
   });
   expect(texts.sort()).toEqual(Array.from({ length: EVENTS }, (_, i) => `fetch-${i}`).sort());
   expect(events.every((e) => e.delivery === 'fetch')).toBe(true);
@@ -124,23 +137,12 @@ it(`offline: ${KILLS} SIGKILLs while an offline queue of ${EVENTS} drains: each 
     });
   expect(sb.portal.offline.size).toBe(EVENTS);
 
-  const { events, kills, ms } = await drainWithKills(
-    sb,
-    db,
-    'ONIMCONNECTORMESSAGEADD',
-    () => sb.portal.offline.size === 0,
-  );
-  const texts = events.map(
-    (e) => (e.event as { data: { MESSAGES: { message: { text: string } }[] } }).data.MESSAGES[0]!.message.text,
-  );
-  figures('pull kill (offline)', {
-    events: EVENTS,
-    stored: events.length,
-    distinct: new Set(texts).size,
-    refetched: events.reduce((n, e) => n + e.duplicates, 0),
-    kills,
-    gets: sb.recorder.calls({ method: 'event.offline.get' }).length,
-    ms,
+  const { events, texts } = await drainWithKills(sb, db, {
+    scenario: 'pull kill (offline)',
+    code: 'ONIMCONNECTORMESSAGEADD',
+    gets: 'event.offline.get',
+    text: (e) => (e.event as { data: { MESSAGES: { message: { text: string } }[] } }).data.MESSAGES[0]!.message.text,
+    drained: () => sb.portal.offline.size === 0,
   });
   expect(texts.map((t) => t.replace(/^.*\[br\]/, '')).sort()).toEqual(
     Array.from({ length: EVENTS }, (_, i) => `offline-${i}`).sort(),

@@ -3,8 +3,13 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { EventStatus } from './types.js';
 
-export function Status({ status }: { status: string }) {
-  return <span class={`badge s-${status}`}>{status}</span>;
+/** A status as a badge in the status's colour (`--s-<status>`), worded as `label` if given. */
+export function Status({ status, label }: { status: string; label?: string }) {
+  return (
+    <span class="badge" style={{ color: `var(--s-${status})` }}>
+      {label ?? status}
+    </span>
+  );
 }
 
 export function Problem({ error }: { error: Error | undefined }) {

@@ -6,7 +6,7 @@ import { startSandbox, type Portal, type Sandbox } from '@b24-im-gateway/sandbox
 import { SqliteStore } from '../../../store/sqlite/store.js';
 import { startChannel, type DemoChannel } from './channel.js';
 import type { Paint } from './format.js';
-import { sandboxFlags } from './flags.js';
+import { channelFlags, oauthFlags } from './flags.js';
 import { startGateway, type GatewayChild } from './gateway.js';
 
 // Everything the demo starts (sandbox, channel, gateway process, its store, a temporary folder),
@@ -66,11 +66,10 @@ export async function startEnvironment(
       '0',
       '--db',
       dbFile,
-      ...sandboxFlags(sb),
-      '--channel-url',
-      channel.url,
-      '--channel-secret',
-      channel.secret,
+      '--allow-domain',
+      new URL(sb.url).host,
+      ...oauthFlags(sb),
+      ...channelFlags(channel),
       '--channel-format',
       o.format,
       '--retry-schedule',

@@ -1,17 +1,16 @@
-import type { Sandbox } from '@b24-im-gateway/sandbox';
-
-/**
- * The `serve` flags that make a sandbox the gateway's Bitrix24: its portals' host allowed (or
- * `allow`), its OAuth client, and its authorization server. The demo and the tests that run the
- * built CLI against a sandbox start the gateway with these.
+/*
+ * Flags of `serve` (and setup, doctor) for a sandbox as Bitrix24, shared by the demo and by the
+ * tests that run the built CLI against a sandbox.
  */
-export const sandboxFlags = (sb: Sandbox, allow = new URL(sb.url).host): string[] => [
-  '--allow-domain',
-  allow,
-  '--client-id',
-  sb.clientId,
-  '--client-secret',
-  sb.clientSecret,
-  '--oauth-server',
-  sb.url,
+
+/** The application's OAuth client as serve, setup and doctor take it: the sandbox's client and its OAuth server. */
+export const oauthFlags = (sb: { clientId: string; clientSecret: string; url: string }): string[] =>
+  Object.entries({ '--client-id': sb.clientId, '--client-secret': sb.clientSecret, '--oauth-server': sb.url }).flat();
+
+/** Where serve delivers connector events, and the secret it signs them with. */
+export const channelFlags = (channel: { url: string; secret: string }): string[] => [
+  '--channel-url',
+  channel.url,
+  '--channel-secret',
+  channel.secret,
 ];
