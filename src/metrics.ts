@@ -62,57 +62,51 @@ export function processMetrics(): Registry {
 /** The gateway's Prometheus metrics, in a registry of its own so several gateways can share a process. */
 export class Metrics {
   readonly registry = new Registry();
-  readonly received = new Counter({
-    name: 'b24gw_events_received_total',
-    help: 'Events accepted and stored, by event code',
-    labelNames: ['event', 'duplicate'],
-    registers: [this.registry],
-  });
-  readonly pulled = new Counter({
-    name: 'b24gw_events_pulled_total',
-    help: 'Events pulled from Bitrix24 (serve --pull), by delivery (fetch, offline) and whether they were stored before',
-    labelNames: ['delivery', 'duplicate'],
-    registers: [this.registry],
-  });
-  readonly rejected = new Counter({
-    name: 'b24gw_events_rejected_total',
-    help: 'Deliveries refused, by error code',
-    labelNames: ['reason'],
-    registers: [this.registry],
-  });
-  readonly processed = new Counter({
-    name: 'b24gw_events_processed_total',
-    help: 'Handler runs, by event code and outcome (done, retry, dead)',
-    labelNames: ['event', 'outcome'],
-    registers: [this.registry],
-  });
-  readonly processing = new Histogram({
-    name: 'b24gw_processing_seconds',
-    help: 'Time to run one event’s handlers',
-    labelNames: ['event'],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-    registers: [this.registry],
-  });
-  readonly endToEnd = new Histogram({
-    name: 'b24gw_end_to_end_seconds',
-    help: 'From receipt to done',
-    labelNames: ['event'],
-    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 36000],
-    registers: [this.registry],
-  });
-  readonly restCalls = new Counter({
-    name: 'b24gw_rest_calls_total',
-    help: 'Bitrix24 REST calls, by method and result (ok, a known error code, or other)',
-    labelNames: ['method', 'result'],
-    registers: [this.registry],
-  });
-  readonly takeovers = new Counter({
-    name: 'b24gw_lease_takeovers_total',
-    help: 'Events claimed after their lease ran out unfinished: another gateway process died (or stalled) while running them',
-    labelNames: ['queue'],
-    registers: [this.registry],
-  });
+  readonly received = this.counter('b24gw_events_received_total', 'Events accepted and stored, by event code', [
+    'event',
+    'duplicate',
+  ]);
+  readonly pulled = this.counter(
+    'b24gw_events_pulled_total',
+    'Events pulled from Bitrix24 (serve --pull), by delivery (fetch, offline) and whether they were stored before',
+    ['delivery', 'duplicate'],
+  );
+  readonly rejected = this.counter('b24gw_events_rejected_total', 'Deliveries refused, by error code', ['reason']);
+  readonly processed = this.counter(
+    'b24gw_events_processed_total',
+    'Handler runs, by event code and outcome (done, retry, dead)',
+    ['event', 'outcome'],
+  );
+  readonly processing = this.byEvent(
+    'b24gw_processing_seconds',
+    'Time to run one event’s handlers',
+    [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+  );
+  readonly endToEnd = this.byEvent(
+    'b24gw_end_to_end_seconds',
+    'From receipt to done',
+    [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 36000],
+  );
+  readonly restCalls = this.counter(
+    'b24gw_rest_calls_total',
+    'Bitrix24 REST calls, by method and result (ok, a known error code, or other)',
+    ['method', 'result'],
+  );
+  readonly takeovers = this.counter(
+    'b24gw_lease_takeovers_total',
+    'Events claimed after their lease ran out unfinished: another gateway process died (or stalled) while running them',
+    ['queue'],
+  );
   private readonly methodLabel = methodLabels();
+
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** A histogram of seconds, by event code. */
+  private byEvent(name: string, help: string, buckets: number[]): Histogram<'event'> {
+    return new Histogram({ name, help, labelNames: ['event'], buckets, registers: [this.registry] });
+  }
 
   constructor(store: Store, options: MetricsOptions = {}) {
     const count = reusedFor(QUEUE_DEPTH_TTL_MS, () => store.countEvents(QUEUE_DEPTH_STATUSES), options.now);

@@ -6,11 +6,14 @@
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { afterEach } from 'vitest';
 import { startSandbox, type CallRecord, type Portal, type Sandbox, type TokenPair } from '@b24-im-gateway/sandbox';
 import { BitrixClients, type BitrixOptions } from '../src/effects/bitrix/client.js';
+import type { DeliveryStatus } from '../src/effects/bitrix/status-batcher.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import type { Store } from '../src/store/types.js';
 import { tempDir } from './helpers.js';
+import { newEvent, portalRecord } from './records.js';
 
 export const CLIENT_ID = 'local.app.1';
 export const CLIENT_SECRET = 'client-secret-0123456789';
@@ -34,38 +37,26 @@ export async function installPortal(
 ): Promise<void> {
   const now = Date.now();
   await store.append(
-    {
+    newEvent({
       dedupKey: `install-${portal.memberId}-${pair.access_token}`,
       memberId: portal.memberId,
-      code: 'ONAPPINSTALL',
-      known: true,
       status: 'invalid',
-      handlerId: null,
-      ts: null,
-      orderKey: null,
       receivedAt: now,
-      event: '{}',
-      rawBody: '',
-      contentType: 'form',
-      error: null,
-    },
+    }),
     {
       kind: 'install',
-      portal: {
+      portal: portalRecord({
         memberId: portal.memberId,
         domain: portal.domain,
-        applicationToken: 'app-token',
         accessToken: pair.access_token,
         refreshToken: pair.refresh_token,
         expiresAt: o.expiresAt ?? pair.expires * 1000,
         clientEndpoint: portal.clientEndpoint,
         serverEndpoint: o.serverEndpoint ?? portal.serverEndpoint,
         scope: portal.scope,
-        status: 'L',
         installedAt: now,
-        uninstalledAt: null,
         updatedAt: now,
-      },
+      }),
     },
   );
 }
@@ -99,6 +90,26 @@ export interface Rig {
   clients: (o?: Partial<BitrixOptions>) => BitrixClients;
   close: () => Promise<void>;
 }
+
+/** Makes rigs as `rig` does; each one made in a test is closed after it. */
+export function useRigs(): typeof rig {
+  const made: Rig[] = [];
+  afterEach(async () => {
+    for (const r of made.splice(0)) await r.close();
+  });
+  return async (o) => {
+    const r = await rig(o);
+    made.push(r);
+    return r;
+  };
+}
+
+/** The delivery status of message `i` of one chat, as the status batcher takes it. */
+export const deliveryStatus = (i: number): DeliveryStatus => ({
+  im: { chat_id: 323, message_id: 85_000 + i },
+  message: { id: [`ext-${i}`], date: 1738065600 },
+  chat: { id: 'channel-123' },
+});
 
 export async function rig(
   o: { expiresAt?: number; serverEndpoint?: string; saveDelayMs?: number; slowOAuthMs?: number } = {},

@@ -3,17 +3,7 @@ import { createServer } from 'node:net';
 
 export const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
 
-/** The application's OAuth client as serve, setup and doctor take it: the sandbox's client and its OAuth server. */
-export const oauthFlags = (sb: { clientId: string; clientSecret: string; url: string }): string[] =>
-  Object.entries({ '--client-id': sb.clientId, '--client-secret': sb.clientSecret, '--oauth-server': sb.url }).flat();
-
-/** Where serve delivers connector events, and the secret it signs them with. */
-export const channelFlags = (channel: { url: string; secret: string }): string[] => [
-  '--channel-url',
-  channel.url,
-  '--channel-secret',
-  channel.secret,
-];
+export { channelFlags, oauthFlags } from '../src/cli/commands/demo/flags.js';
 
 export async function freePort(): Promise<number> {
   const server = createServer();

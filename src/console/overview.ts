@@ -1,28 +1,5 @@
 import type { EventStatus, Store } from '../store/types.js';
-import type { PortalView } from './portals.js';
-
-export interface Percentiles {
-  count: number;
-  p50: number | null;
-  p95: number | null;
-  max: number | null;
-}
-
-export interface Overview {
-  now: number;
-  since: number;
-  /** Minute starts (Unix ms), oldest first, every minute of the window. */
-  minutes: number[];
-  /** Events per minute by outcome (status now), one value per minute. */
-  byStatus: Partial<Record<EventStatus, number[]>>;
-  /** Events per minute by code, the busiest codes first. */
-  byCode: { code: string; counts: number[]; total: number }[];
-  latency: { processed: Percentiles; confirmed: Percentiles };
-  queue: Record<EventStatus, number>;
-  statuses: { pending: number; sent: number; dead: number };
-  customerActions: { pending: number; sent: number; dead: number };
-  portals: PortalView[];
-}
+import type { Overview, Percentiles, PortalView } from './views.js';
 
 const MINUTE = 60_000;
 

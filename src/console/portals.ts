@@ -1,31 +1,7 @@
 import { planLimits, type Plan } from '../effects/bitrix/limiter.js';
 import { eventSchemas } from '../events/registry.js';
-import type { PortalActivity, Store } from '../store/types.js';
-
-/** A bot as its latest events show it: how its events came (posted, or fetched with Event.get). */
-export interface BotSeen {
-  id: number;
-  code: string | null;
-  /** `webhook` or `fetch`: what the bot reports, else how its events came (a form POST, or JSON). */
-  eventMode: string;
-  lastEventAt: number;
-  lastEventId: number;
-}
-
-/** A portal as the console shows it: never a token, only whether there is one and when it expires. */
-export interface PortalView extends PortalActivity {
-  domain: string;
-  status: string | null;
-  scope: string | null;
-  installedAt: number | null;
-  uninstalledAt: number | null;
-  hasApplicationToken: boolean;
-  hasOAuth: boolean;
-  tokenExpiresAt: number | null;
-  /** The REST leaky bucket: requests counted and not yet drained, of `burst`. */
-  rest: { level: number; burst: number; perSecond: number };
-  bots: BotSeen[];
-}
+import type { Store } from '../store/types.js';
+import type { BotSeen, PortalView } from './views.js';
 
 const botCodes = Object.keys(eventSchemas).filter((c) => c.startsWith('ONIMBOT'));
 /** Events read per bot code and portal to find its bots: the latest say how each bot is set up now. */

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
 import { CLIENT_ID, CLIENT_SECRET, installPortal } from '../../test/bitrix-sandbox.js';
 import { tempDir } from '../../test/helpers.js';
+import { newEvent } from '../../test/records.js';
 import { BitrixClients } from '../effects/bitrix/client.js';
 import { setupConnector } from '../setup/connector.js';
 import { SqliteStore } from '../store/sqlite/store.js';
@@ -48,21 +49,9 @@ describe('doctor', () => {
 
   it('tells a full REST bucket, and dead letters in the inbox and the outboxes, each with its fix', async () => {
     const memberId = await open();
-    await store.append({
-      dedupKey: 'dead-1',
-      memberId,
-      code: 'ONIMCONNECTORMESSAGEADD',
-      known: true,
-      status: 'pending',
-      handlerId: 1,
-      ts: 1,
-      orderKey: null,
-      receivedAt: 1,
-      event: '{}',
-      rawBody: '',
-      contentType: 'form',
-      error: null,
-    });
+    await store.append(
+      newEvent({ dedupKey: 'dead-1', memberId, code: 'ONIMCONNECTORMESSAGEADD', handlerId: 1, ts: 1 }),
+    );
     const [e] = await store.claim('w', 10, 1_000, 1, 1);
     await store.finish(e!.id, 'w', { ok: false, error: 'boom', retryAt: null }, 20);
     await store.appendCustomerAction({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { botV2, chatV2, commandV2, messageV2, userV2 } from './entities-v2.js';
+import { botV2, commandV2, inChatV2, messageV2 } from './entities-v2.js';
 import { envelope } from './envelope.js';
 import { formObject, int, str } from './scalars.js';
 
@@ -8,60 +8,20 @@ import { formObject, int, str } from './scalars.js';
  * webhook body and an `imbot.v2.Event.get` item's data (see fetched.ts).
  */
 export const botV2Data = {
-  ONIMBOTV2MESSAGEADD: z.looseObject({
-    bot: botV2,
-    message: messageV2,
-    chat: chatV2,
-    user: userV2,
-    language: str().optional(),
-  }),
+  ONIMBOTV2MESSAGEADD: z.looseObject({ bot: botV2, message: messageV2, ...inChatV2 }),
   // "The data format is identical to ONIMBOTV2MESSAGEADD."
-  ONIMBOTV2MESSAGEUPDATE: z.looseObject({
-    bot: botV2,
-    message: messageV2,
-    chat: chatV2,
-    user: userV2,
-    language: str().optional(),
-  }),
-  ONIMBOTV2MESSAGEDELETE: z.looseObject({
-    bot: botV2,
-    messageId: int(),
-    chat: chatV2,
-    user: userV2,
-    language: str().optional(),
-  }),
-  ONIMBOTV2JOINCHAT: z.looseObject({
-    bot: botV2,
-    dialogId: str(),
-    chat: chatV2,
-    user: userV2,
-    language: str().optional(),
-  }),
+  ONIMBOTV2MESSAGEUPDATE: z.looseObject({ bot: botV2, message: messageV2, ...inChatV2 }),
+  ONIMBOTV2MESSAGEDELETE: z.looseObject({ bot: botV2, messageId: int(), ...inChatV2 }),
+  ONIMBOTV2JOINCHAT: z.looseObject({ bot: botV2, dialogId: str(), ...inChatV2 }),
   ONIMBOTV2DELETE: z.looseObject({ bot: botV2 }),
-  ONIMBOTV2CONTEXTGET: z.looseObject({
-    bot: botV2,
-    dialogId: str(),
-    context: formObject(),
-    chat: chatV2,
-    user: userV2,
-    language: str().optional(),
-  }),
-  ONIMBOTV2COMMANDADD: z.looseObject({
-    bot: botV2,
-    command: commandV2,
-    message: messageV2,
-    chat: chatV2,
-    user: userV2,
-    language: str().optional(),
-  }),
+  ONIMBOTV2CONTEXTGET: z.looseObject({ bot: botV2, dialogId: str(), context: formObject(), ...inChatV2 }),
+  ONIMBOTV2COMMANDADD: z.looseObject({ bot: botV2, command: commandV2, message: messageV2, ...inChatV2 }),
   ONIMBOTV2REACTIONCHANGE: z.looseObject({
     bot: botV2,
     reaction: str(),
     action: str(),
     message: messageV2,
-    chat: chatV2,
-    user: userV2,
-    language: str().optional(),
+    ...inChatV2,
   }),
 } as const;
 

@@ -114,6 +114,9 @@ export const commandV2 = z.looseObject({
   context: str().optional(),
 });
 
+/** Where and by whom, as every Chatbots 2.0 chat event (bot and user events alike) says it. */
+export const inChatV2 = { chat: chatV2, user: userV2, language: str().optional() };
+
 export type UserV2 = z.output<typeof userV2>;
 export type ChatV2 = z.output<typeof chatV2>;
 export type MessageV2 = z.output<typeof messageV2>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { chatV2, messageV2, userV2 } from './entities-v2.js';
+import { inChatV2, messageV2 } from './entities-v2.js';
 import { envelope } from './envelope.js';
 import { int, str } from './scalars.js';
 
@@ -9,18 +9,11 @@ import { int, str } from './scalars.js';
  * as any other event.
  */
 export const imV2Data = {
-  ONIMV2MESSAGEADD: z.looseObject({ message: messageV2, chat: chatV2, user: userV2, language: str().optional() }),
-  ONIMV2MESSAGEUPDATE: z.looseObject({ message: messageV2, chat: chatV2, user: userV2, language: str().optional() }),
-  ONIMV2MESSAGEDELETE: z.looseObject({ messageId: int(), chat: chatV2, user: userV2, language: str().optional() }),
-  ONIMV2REACTIONCHANGE: z.looseObject({
-    reaction: str(),
-    action: str(),
-    message: messageV2,
-    chat: chatV2,
-    user: userV2,
-    language: str().optional(),
-  }),
-  ONIMV2JOINCHAT: z.looseObject({ dialogId: str(), chat: chatV2, user: userV2, language: str().optional() }),
+  ONIMV2MESSAGEADD: z.looseObject({ message: messageV2, ...inChatV2 }),
+  ONIMV2MESSAGEUPDATE: z.looseObject({ message: messageV2, ...inChatV2 }),
+  ONIMV2MESSAGEDELETE: z.looseObject({ messageId: int(), ...inChatV2 }),
+  ONIMV2REACTIONCHANGE: z.looseObject({ reaction: str(), action: str(), message: messageV2, ...inChatV2 }),
+  ONIMV2JOINCHAT: z.looseObject({ dialogId: str(), ...inChatV2 }),
 } as const;
 
 export const imV2Events = {

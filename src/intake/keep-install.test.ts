@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { tempDir } from '../../test/helpers.js';
+import { newEvent, portalRecord } from '../../test/records.js';
 import { silentLogger } from '../log.js';
 import { SqliteStore } from '../store/sqlite/store.js';
-import type { NewEvent, PortalChange } from '../store/types.js';
+import type { PortalChange } from '../store/types.js';
 import { keepInstall } from './keep-install.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -17,38 +18,10 @@ afterEach(async () => {
   tmp.cleanup();
 });
 
-const record: NewEvent = {
-  dedupKey: 'k1',
-  memberId: 'm1',
-  code: 'ONAPPINSTALL',
-  known: true,
-  status: 'pending',
-  handlerId: null,
-  ts: 1,
-  orderKey: null,
-  receivedAt: 1,
-  event: '{}',
-  rawBody: '',
-  contentType: 'form',
-  error: null,
-};
+const record = newEvent({ dedupKey: 'k1', ts: 1 });
 const change: PortalChange = {
   kind: 'install',
-  portal: {
-    memberId: 'm1',
-    domain: 'a.bitrix24.com',
-    applicationToken: 'sha256:00',
-    accessToken: 'a',
-    refreshToken: 'only-live-refresh-token',
-    expiresAt: 1,
-    clientEndpoint: null,
-    serverEndpoint: null,
-    scope: null,
-    status: null,
-    installedAt: 1,
-    uninstalledAt: null,
-    updatedAt: 1,
-  },
+  portal: portalRecord({ applicationToken: 'sha256:00', refreshToken: 'only-live-refresh-token', status: null }),
 };
 
 /** The store refuses the first `n` appends, as a database that hiccups. */

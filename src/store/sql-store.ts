@@ -4,6 +4,7 @@ import * as browse from './queries/browse.js';
 import * as customers from './queries/customers.js';
 import * as events from './queries/events.js';
 import * as leases from './queries/leases.js';
+import * as outbox from './queries/outbox.js';
 import { ownerIsDead } from './owner.js';
 import * as portals from './queries/portals.js';
 import * as pull from './queries/pull.js';
@@ -15,6 +16,7 @@ import type { Runner } from './sql/work.js';
 import type {
   Activity,
   AppendResult,
+  Claim,
   EventBrowse,
   EventPage,
   PortalActivity,
@@ -22,7 +24,6 @@ import type {
   Attempt,
   CustomerActionQuery,
   CustomerActionRecord,
-  Delivery,
   EventQuery,
   EventStatus,
   NewEvent,
@@ -67,13 +68,7 @@ export abstract class SqlStore implements Store {
   }
 
   abstract append(event: NewEvent, change?: PortalChange): Promise<AppendResult>;
-  abstract claim(
-    owner: string,
-    now: number,
-    leaseMs: number,
-    limit: number,
-    maxAttempts: number,
-  ): Promise<StoredEvent[]>;
+  abstract claim(...claim: Claim): Promise<StoredEvent[]>;
   abstract withPortalLock<T>(memberId: string, fn: () => Promise<T>): Promise<T>;
   abstract onNewEvents(wake: () => void): Promise<() => void>;
   abstract ping(): Promise<boolean>;
@@ -121,7 +116,7 @@ export abstract class SqlStore implements Store {
   }
 
   renewLeases(ids: readonly number[], owner: string, until: number): Promise<number[]> {
-    return this.work.once(events.renewLeases(this.dialect, ids, owner, until));
+    return this.work.once(leases.renewLeases(this.dialect, 'events', ids, owner, until));
   }
 
   finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
@@ -162,22 +157,16 @@ export abstract class SqlStore implements Store {
     return this.work.once(statuses.enqueueStatuses(list));
   }
 
-  claimStatuses(
-    owner: string,
-    now: number,
-    leaseMs: number,
-    limit: number,
-    maxAttempts: number,
-  ): Promise<PendingStatus[]> {
-    return this.work.write(statuses.claimStatuses(this.dialect, owner, now, leaseMs, limit, maxAttempts));
+  claimStatuses(...claim: Claim): Promise<PendingStatus[]> {
+    return this.work.write(statuses.claimStatuses(this.dialect, ...claim));
   }
 
   renewStatuses(ids: readonly number[], owner: string, until: number): Promise<number[]> {
-    return this.work.once(statuses.renewStatuses(this.dialect, ids, owner, until));
+    return this.work.once(leases.renewLeases(this.dialect, 'status_outbox', ids, owner, until));
   }
 
   finishStatuses(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void> {
-    return this.work.once(statuses.finishStatuses(this.dialect, ids, owner, outcome, now));
+    return this.work.once(outbox.finishSends(this.dialect, 'status_outbox', ids, owner, outcome, now));
   }
 
   countStatuses(): Promise<{ pending: number; sent: number; dead: number }> {
@@ -213,22 +202,16 @@ export abstract class SqlStore implements Store {
       await this.main.write(customers.appendCustomerActions([x.action])).then((r) => x.resolve(r[0]!), x.reject);
   }
 
-  claimCustomerActions(
-    owner: string,
-    now: number,
-    leaseMs: number,
-    limit: number,
-    maxAttempts: number,
-  ): Promise<PendingCustomerAction[]> {
-    return this.work.write(customers.claimCustomerActions(this.dialect, owner, now, leaseMs, limit, maxAttempts));
+  claimCustomerActions(...claim: Claim): Promise<PendingCustomerAction[]> {
+    return this.work.write(customers.claimCustomerActions(this.dialect, ...claim));
   }
 
   renewCustomerActions(ids: readonly number[], owner: string, until: number): Promise<number[]> {
-    return this.work.once(customers.renewCustomerActions(this.dialect, ids, owner, until));
+    return this.work.once(leases.renewLeases(this.dialect, 'customer_actions', ids, owner, until));
   }
 
   finishCustomerActions(ids: readonly number[], owner: string, outcome: Outcome, now: number): Promise<void> {
-    return this.work.once(customers.finishCustomerActions(this.dialect, ids, owner, outcome, now));
+    return this.work.once(outbox.finishSends(this.dialect, 'customer_actions', ids, owner, outcome, now));
   }
 
   releaseCustomerActions(ids: readonly number[], owner: string): Promise<void> {
@@ -280,28 +263,17 @@ export abstract class SqlStore implements Store {
     return this.main.once(pull.retirePullCursors(this.dialect, memberId, kind, keep, now));
   }
 
-  claimPullCursors(
-    owner: string,
-    now: number,
-    leaseMs: number,
-    limit: number,
-    maxAttempts: number,
-  ): Promise<PullCursor[]> {
-    return this.main.write(pull.claimPullCursors(this.dialect, owner, now, leaseMs, limit, maxAttempts));
+  claimPullCursors(...claim: Claim): Promise<PullCursor[]> {
+    return this.main.write(pull.claimPullCursors(this.dialect, ...claim));
   }
 
   renewPullCursors(ids: readonly number[], owner: string, until: number): Promise<number[]> {
-    return this.main.once(pull.renewPullCursors(this.dialect, ids, owner, until));
+    return this.main.once(leases.renewLeases(this.dialect, 'pull_cursors', ids, owner, until));
   }
 
   /** On the synced connection: a position is kept only with the events it confirms, on disk. */
   async appendPulled(
-    cursorId: number,
-    owner: string,
-    events: readonly NewEvent[],
-    delivery: Delivery,
-    advance: { position: string | null; dueAt?: number; since?: number },
-    now: number,
+    ...[cursorId, owner, events, delivery, advance, now]: Parameters<Store['appendPulled']>
   ): Promise<AppendResult[] | undefined> {
     const sealed = events.map((e) => sealedSecrets(e, this.box));
     let results: AppendResult[];

@@ -112,6 +112,12 @@ export interface Attempt {
   error: string | null;
 }
 
+/**
+ * What every claim of a leased queue takes: the owner to lease to, the time, how long a lease
+ * runs, how many rows at most, and the attempts after which a row whose lease ran out is not taken again.
+ */
+export type Claim = [owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number];
+
 /** How a claimed event's run ended: done, to be retried at a time, or dead (retryAt null). */
 export type Outcome = { ok: true } | { ok: false; error: string; retryAt: number | null };
 
@@ -343,7 +349,7 @@ export interface Store {
    * still spends the budget: an event whose lease ran out after `maxAttempts` attempts is made
    * `dead` instead of run again, and a lapsed attempt's log row is closed with the reason.
    */
-  claim(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]>;
+  claim(...claim: Claim): Promise<StoredEvent[]>;
   /**
    * Extends the leases `owner` still holds to `until` (a heartbeat while handlers run). Returns
    * the ids renewed: one missing was lost (taken by another worker, or made dead at a claim).
@@ -375,13 +381,7 @@ export interface Store {
    */
   enqueueStatuses(statuses: readonly NewStatus[]): Promise<void>;
   /** Leases due statuses; like `claim`, one whose lease ran out after `maxAttempts` attempts is made dead. */
-  claimStatuses(
-    owner: string,
-    now: number,
-    leaseMs: number,
-    limit: number,
-    maxAttempts: number,
-  ): Promise<PendingStatus[]>;
+  claimStatuses(...claim: Claim): Promise<PendingStatus[]>;
   /** Extends the leases `owner` still holds on these statuses to `until`; returns the ids renewed. */
   renewStatuses(ids: readonly number[], owner: string, until: number): Promise<number[]>;
   /** Marks claimed statuses sent, or failed: retried at `retryAt`, dead when it is null. */
@@ -399,13 +399,7 @@ export interface Store {
    * claim may take a chat's whole queue and send it in order. Like `claim`, one whose lease ran out
    * after `maxAttempts` attempts is made dead first. On PostgreSQL claims wait for each other.
    */
-  claimCustomerActions(
-    owner: string,
-    now: number,
-    leaseMs: number,
-    limit: number,
-    maxAttempts: number,
-  ): Promise<PendingCustomerAction[]>;
+  claimCustomerActions(...claim: Claim): Promise<PendingCustomerAction[]>;
   /** Extends the leases `owner` still holds; returns the ids renewed. */
   renewCustomerActions(ids: readonly number[], owner: string, until: number): Promise<number[]>;
   /** Marks claimed actions sent, or failed: retried at `retryAt`, dead when it is null. */
@@ -461,13 +455,7 @@ export interface Store {
    * until `now + leaseMs`, across portals; on PostgreSQL a cursor another instance holds is skipped.
    * Failures are counted here: one whose lease ran out after `maxAttempts` attempts is parked instead.
    */
-  claimPullCursors(
-    owner: string,
-    now: number,
-    leaseMs: number,
-    limit: number,
-    maxAttempts: number,
-  ): Promise<PullCursor[]>;
+  claimPullCursors(...claim: Claim): Promise<PullCursor[]>;
   /** Extends the leases `owner` still holds; returns the ids renewed. */
   renewPullCursors(ids: readonly number[], owner: string, until: number): Promise<number[]>;
   /**

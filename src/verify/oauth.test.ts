@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers.js';
+import { newEvent, portalRecord } from '../../test/records.js';
 import { SqliteStore } from '../store/sqlite/store.js';
 import { secretDigest } from './compare.js';
 import { DEFAULT_OAUTH_SERVER, exchangeRefreshToken, expiresAtOf, OAuthError, oauthServerFor } from './oauth.js';
@@ -223,41 +224,10 @@ describe('application tokens', () => {
       expect(book.cached('m1')?.equals(secretDigest('configured'))).toBe(true);
       expect(await book.load('nobody')).toBeNull();
       expect(book.cached('nobody')).toBeNull();
-      await store.append(
-        {
-          dedupKey: 'install',
-          memberId: 'm1',
-          code: 'ONAPPINSTALL',
-          known: true,
-          status: 'invalid',
-          handlerId: null,
-          ts: null,
-          orderKey: null,
-          receivedAt: 1,
-          event: '{}',
-          rawBody: '',
-          contentType: 'form',
-          error: null,
-        },
-        {
-          kind: 'install',
-          portal: {
-            memberId: 'm1',
-            domain: 'a.bitrix24.com',
-            applicationToken: storedTokenOf('installed'),
-            accessToken: 'a',
-            refreshToken: 'r',
-            expiresAt: 1,
-            clientEndpoint: null,
-            serverEndpoint: null,
-            scope: null,
-            status: 'L',
-            installedAt: 1,
-            uninstalledAt: null,
-            updatedAt: 1,
-          },
-        },
-      );
+      await store.append(newEvent({ dedupKey: 'install', status: 'invalid' }), {
+        kind: 'install',
+        portal: portalRecord({ applicationToken: storedTokenOf('installed') }),
+      });
       // Still the cached digest until it is forgotten.
       expect(book.cached('m1')?.equals(secretDigest('configured'))).toBe(true);
       book.forget('m1');

@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../../test/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { tempDirEach } from '../../test/helpers.js';
 import { newEvent } from '../../test/store/conformance.js';
 import { Gateway } from '../gateway.js';
 import { createLogger, silentLogger } from '../log.js';
@@ -18,11 +18,7 @@ const capture = () => {
 };
 
 describe('retention', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = tempDirEach();
 
   /** `n` events received at `receivedAt`, run to done. */
   const doneEvents = async (store: SqliteStore, n: number, receivedAt: number) => {

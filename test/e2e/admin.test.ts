@@ -1,17 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { tempDirEach } from '../helpers.js';
 import { cli, freePort, startGatewayProcess } from '../process.js';
 
 const TOKEN = 'e2e-admin-4b1f0c9d2a7e';
 
 describe('b24-im-gateway serve --admin-port', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = tempDirEach();
 
   it('refuses to start with an admin host beyond loopback and no token, before opening anything', async () => {
     const db = `${tmp.dir}/x.db`;

@@ -3,10 +3,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Gateway } from '../../src/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { storeWithDeadLetter } from '../dead-letters.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, tempDirEach } from '../helpers.js';
 import { freshDatabase, pgAvailable } from '../pg.js';
 import { cli, startGatewayProcess } from '../process.js';
 
@@ -149,11 +149,7 @@ describe('b24-im-gateway migrate', () => {
 });
 
 describe('b24-im-gateway events', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = tempDirEach();
 
   it('lists stored events as JSON while the server runs', async () => {
     const db = `${tmp.dir}/e.db`;
@@ -193,26 +189,11 @@ describe('b24-im-gateway events', () => {
 });
 
 describe('b24-im-gateway replay', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = tempDirEach();
 
   it('puts dead letters back to pending, and events shows their attempts and last error', async () => {
     const db = `${tmp.dir}/r.db`;
-    const gateway = new Gateway({
-      db,
-      appTokens: new Map([['bac1cd5c8940947a75e0d71b1a84e348', '831c76b092f9f135d9b6b36c3a720757']]),
-      worker: { schedule: [] },
-    });
-    gateway.on('ONIMCONNECTORMESSAGEUPDATE', () => {
-      throw new Error('channel unreachable');
-    });
-    await gateway.receive(formFixture('imconnector-message-update'), 'application/x-www-form-urlencoded');
-    await gateway.receive(formFixture('imconnector-message-delete'), 'application/x-www-form-urlencoded');
-    await gateway.worker.drain();
-    await gateway.close();
+    await storeWithDeadLetter(db, ['imconnector-message-update', 'imconnector-message-delete']);
 
     const before = JSON.parse(run(['events', '--db', db, '--json']).stdout) as {
       status: string;

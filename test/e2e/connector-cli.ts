@@ -24,6 +24,9 @@ export function runCli(args: string[]): Promise<CliRun> {
 /** --db and the application's OAuth client, as setup and doctor take them. */
 export const portalFlags = (rig: SandboxRig): string[] => ['--db', rig.db, ...oauthFlags(rig.sb)];
 
+/** The imconnector methods `connector setup` calls to register and set up a connector. */
+export const SETUP_METHODS = ['imconnector.register', 'imconnector.activate', 'imconnector.connector.data.set'];
+
 /** `connector setup` of a connector on the rig's portal, to the rig's events URL; more flags after it. */
 export const setupArgs = (rig: SandboxRig, connector: string): string[] => [
   'connector',

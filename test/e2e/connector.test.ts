@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { connectorEvents } from '../../src/setup/bindings.js';
-import { installed, portalFlags, rest, runCli, setupArgs } from './connector-cli.js';
+import { installed, portalFlags, rest, runCli, SETUP_METHODS, setupArgs } from './connector-cli.js';
 import { CONNECTOR, useSandboxRig } from './sandbox-rig.js';
 
 // `b24-im-gateway connector setup` and `teardown` through the built CLI against the sandbox: what
@@ -25,16 +25,7 @@ const handlersOf = (event: string) => rig.sb.portal.handlersFor(event).map((h) =
 const writes = () =>
   rig.sb.recorder
     .calls()
-    .filter((c) =>
-      [
-        'event.bind',
-        'event.unbind',
-        'imconnector.register',
-        'imconnector.activate',
-        'imconnector.connector.data.set',
-        'imconnector.unregister',
-      ].includes(c.method),
-    );
+    .filter((c) => ['event.bind', 'event.unbind', ...SETUP_METHODS, 'imconnector.unregister'].includes(c.method));
 
 describe('connector setup', () => {
   it('a dry run reads and prints the calls, changing nothing; then setup registers, binds, activates and sets the data, and a second run binds nothing again', async () => {

@@ -1,9 +1,8 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Gateway } from '../../src/gateway.js';
-import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { storeWithDeadLetter } from '../dead-letters.js';
+import { tempDirEach } from '../helpers.js';
 import { cli, freePort } from '../process.js';
 
 const TOKEN = 'console-cli-token-0f3b9e2a';
@@ -19,27 +18,15 @@ const run = async (args: string[]) => {
 };
 
 describe('b24-im-gateway console', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = tempDirEach();
 
   it('serves the page and its API for a database, and agrees with the CLI on events and replay', async () => {
     const db = `${tmp.dir}/c.db`;
-    const gateway = new Gateway({
+    await storeWithDeadLetter(
       db,
-      appTokens: new Map([['bac1cd5c8940947a75e0d71b1a84e348', '831c76b092f9f135d9b6b36c3a720757']]),
-      worker: { schedule: [] },
-      state: false,
-    });
-    gateway.on('ONIMCONNECTORMESSAGEUPDATE', () => {
-      throw new Error('channel unreachable');
-    });
-    for (const name of ['imconnector-message-update', 'imconnector-message-delete', 'imconnector-message-add'])
-      await gateway.receive(formFixture(name), 'application/x-www-form-urlencoded');
-    await gateway.worker.drain();
-    await gateway.close();
+      ['imconnector-message-update', 'imconnector-message-delete', 'imconnector-message-add'],
+      { state: false },
+    );
 
     // Port 0, the address read from its log: no other test can take the port in between.
     const child = spawn(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sign } from '../../src/effects/channel/sign.js';
-import { installed, runCli, setupArgs } from './connector-cli.js';
+import { installed, runCli, SETUP_METHODS, setupArgs } from './connector-cli.js';
 import { CONNECTOR, useSandboxRig } from './sandbox-rig.js';
 
 // A customer's side of a conversation through the built CLI (serve, its intake and worker each on
@@ -49,12 +49,7 @@ const imconnectorCalls = () =>
       (c) =>
         c.method.startsWith('imconnector.') &&
         c.method !== 'imconnector.send.status.delivery' &&
-        ![
-          'imconnector.register',
-          'imconnector.activate',
-          'imconnector.status',
-          'imconnector.connector.data.set',
-        ].includes(c.method),
+        ![...SETUP_METHODS, 'imconnector.status'].includes(c.method),
     );
 
 describe("a conversation, the customer's side through POST /channel/events", () => {

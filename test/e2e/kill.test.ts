@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
+import { tempDirEach } from '../helpers.js';
 import { startGatewayProcess } from '../process.js';
 
 const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
@@ -10,11 +10,7 @@ const seed = formFixture('imconnector-message-update');
 const bodyFor = (n: number) =>
   seed.replace('ext-msg-005', `ext-msg-kill-${n}`).replace('ts=1773760030', `ts=${1773760030 + n}`);
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(() => tmp.cleanup());
+const tmp = tempDirEach();
 
 it('every event answered 200 survives SIGKILL of the server mid-stream', async () => {
   const db = `${tmp.dir}/kill.db`;

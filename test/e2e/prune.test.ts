@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
+import { tempDirEach } from '../helpers.js';
 import { cli, startGatewayProcess } from '../process.js';
 import { newEvent } from '../store/conformance.js';
 
@@ -61,11 +61,7 @@ const left = (file: string) => {
 };
 
 describe('b24-im-gateway prune', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = tempDirEach();
 
   it('removes only finished events older than the age, with their attempts', async () => {
     const db = `${tmp.dir}/p.db`;
@@ -109,11 +105,7 @@ describe('b24-im-gateway prune', () => {
 });
 
 describe('b24-im-gateway serve --retain', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = tempDirEach();
 
   it('prunes finished events older than the retention while it runs, and nothing else', async () => {
     const db = `${tmp.dir}/r.db`;

@@ -1,51 +1,25 @@
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { callRest, startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
-import { Gateway, imbotV2, startServer, type GatewayOptions, type RunningServer } from '../../src/index.js';
-import { tempDir } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { callRest } from '@b24-im-gateway/sandbox';
+import { Gateway, imbotV2, type GatewayOptions } from '../../src/index.js';
+import { useGatewayRig } from '../gateway-rig.js';
+import { until } from '../helpers.js';
 
 // A local integration without an installed application: a bot registered through the portal's
 // incoming webhook with a botToken, in fetch mode. The gateway pulls it through that webhook
 // over real sockets, runs the handler, replies through the webhook, and keeps no secret of it.
 
-let sb: Sandbox;
-let tmp: ReturnType<typeof tempDir>;
-let running: { gateway: Gateway; server: RunningServer } | undefined;
+const rig = useGatewayRig({ clientId: 'local.hook.1', clientSecret: 'hook-secret-0123456789' });
 
-beforeEach(async () => {
-  tmp = tempDir();
-  sb = await startSandbox({ clientId: 'local.hook.1', clientSecret: 'hook-secret-0123456789' });
-  sb.faults.set({ rateLimit: false });
-});
-afterEach(async () => {
-  if (running) {
-    await running.server.close();
-    await running.gateway.close();
-    running = undefined;
-  }
-  await sb.stop();
-  tmp.cleanup();
-});
-
-async function startGateway(pull: GatewayOptions['pull']): Promise<Gateway> {
-  const gateway = new Gateway({ db: `${tmp.dir}/hook.db`, worker: { pollMs: 50, schedule: [50, 50] }, pull });
-  running = { gateway, server: await startServer(gateway, { port: 0 }) };
-  return gateway;
+function startGateway(pull: GatewayOptions['pull']): Promise<Gateway> {
+  return rig.start({ db: `${rig.dir}/hook.db`, worker: { pollMs: 50, schedule: [50, 50] }, pull });
 }
-
-const until = async (test: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 const fast = { offline: false, fetch: false, idleMs: 50, fetchGapMs: 10, discoverMs: 200, pollMs: 20 };
 
 /** A fetch-mode bot registered through a fresh incoming webhook with its own botToken. */
 async function webhookBot(botToken: string): Promise<{ url: string; code: string; botId: number }> {
-  const hook = sb.addWebhook(sb.portal);
+  const hook = rig.sb.addWebhook(rig.sb.portal);
   const r = await callRest(hook.url, 'imbot.v2.Bot.register', {
     botToken,
     fields: { code: 'local', properties: { name: 'Local' }, eventMode: 'fetch' },
@@ -68,39 +42,37 @@ describe('a bot pulled through an incoming webhook', () => {
     });
     gateway.start();
     const texts = ['one', 'two', 'three', 'four', 'five'];
-    for (const text of texts) await sb.act.chatbot(sb.portal, { kind: 'write', botId: bot.botId, text });
+    for (const text of texts) await rig.sb.act.chatbot(rig.sb.portal, { kind: 'write', botId: bot.botId, text });
     await until(() => seen.length >= texts.length);
     await gateway.drain();
 
     expect(seen).toEqual(texts);
-    const host = new URL(sb.url).host;
+    const host = new URL(rig.sb.url).host;
     // The key is the webhook's host and user: never its secret code.
-    expect([...members]).toEqual([`hook:${host}:${sb.portal.adminUserId} fetch`]);
+    expect([...members]).toEqual([`hook:${host}:${rig.sb.portal.adminUserId} fetch`]);
     const stored = await gateway.store.listEvents({ code: 'ONIMBOTV2MESSAGEADD' });
     expect(stored.map((e) => [e.status, e.delivery])).toEqual(Array(texts.length).fill(['done', 'fetch']));
     expect((stored[0]!.event as { auth: unknown }).auth).toMatchObject({
       domain: host,
-      member_id: `hook:${host}:${sb.portal.adminUserId}`,
+      member_id: `hook:${host}:${rig.sb.portal.adminUserId}`,
     });
-    const queue = sb.portal.chatbots.settings.get(bot.botId)!.queue;
+    const queue = rig.sb.portal.chatbots.settings.get(bot.botId)!.queue;
     await until(() => queue.size === 0);
     // Every call went through the webhook (no auth) with the bot's token: Event.get and the replies.
-    const gets = sb.recorder.calls({ method: 'imbot.v2.event.get' });
+    const gets = rig.sb.recorder.calls({ method: 'imbot.v2.event.get' });
     expect(gets.length).toBeGreaterThan(1);
     expect(gets.every((c) => c.params.botToken === botToken && c.params.auth === undefined)).toBe(true);
-    const replies = sb.recorder.calls({ method: 'imbot.v2.chat.message.send' });
+    const replies = rig.sb.recorder.calls({ method: 'imbot.v2.chat.message.send' });
     expect(replies.map((c) => (c.params.fields as { message: string }).message).sort()).toEqual(
       texts.map((t) => `Received: ${t}`).sort(),
     );
     const [cursor] = await gateway.store.listPullCursors({ kind: 'bot' });
-    expect(cursor).toMatchObject({ memberId: `hook:${host}:${sb.portal.adminUserId}`, target: String(bot.botId) });
+    expect(cursor).toMatchObject({ memberId: `hook:${host}:${rig.sb.portal.adminUserId}`, target: String(bot.botId) });
     expect(cursor!.pulled).toBe(texts.length);
 
     // Neither the webhook's code nor the botToken is kept anywhere in the database.
-    await running!.server.close();
-    await gateway.close();
-    running = undefined;
-    const db = readFileSync(`${tmp.dir}/hook.db`).toString('latin1');
+    await rig.stop();
+    const db = readFileSync(`${rig.dir}/hook.db`).toString('latin1');
     expect(db).toContain(`hook:${host}`);
     expect(db).not.toContain(bot.code);
     expect(db).not.toContain(botToken);
@@ -114,7 +86,11 @@ describe('a bot pulled through an incoming webhook', () => {
       schedule: [60_000],
       webhooks: [
         { url: bot.url, botToken: 'a-wrong-token-00000', botId: bot.botId },
-        { url: unknown.replace(`/rest/${sb.portal.adminUserId}/`, '/rest/999/'), botToken: 'whatever-token', botId: 7 },
+        {
+          url: unknown.replace(`/rest/${rig.sb.portal.adminUserId}/`, '/rest/999/'),
+          botToken: 'whatever-token',
+          botId: 7,
+        },
       ],
     });
     gateway.start();

@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { callRest, startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
-import { Gateway, imbotV2, startServer, type GatewayOptions, type RunningServer } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { callRest } from '@b24-im-gateway/sandbox';
+import { Gateway, imbotV2, startServer, type GatewayOptions } from '../../src/index.js';
 import type { Delivery } from '../../src/store/types.js';
-import { tempDir } from '../helpers.js';
+import { useGatewayRig } from '../gateway-rig.js';
+import { until } from '../helpers.js';
 import { createLogger } from '../../src/log.js';
 import { freshDatabase, pgAvailable } from '../pg.js';
 
@@ -10,51 +11,36 @@ import { freshDatabase, pgAvailable } from '../pg.js';
 // Event.get queue, the portal's offline queue), the gateway pulls them, stores each once and runs
 // its handlers, and confirms them to the sandbox only once they are stored.
 
-let sb: Sandbox;
-let tmp: ReturnType<typeof tempDir>;
-let running: { gateway: Gateway; server: RunningServer } | undefined;
+const rig = useGatewayRig({ clientId: 'local.pull.1', clientSecret: 'pull-secret-0123456789' });
 
-beforeEach(async () => {
-  tmp = tempDir();
-  sb = await startSandbox({ clientId: 'local.pull.1', clientSecret: 'pull-secret-0123456789' });
-  sb.faults.set({ rateLimit: false });
-});
-afterEach(async () => {
-  await stopGateway();
-  await sb.stop();
-  tmp.cleanup();
-});
-
-async function startGateway(pull: GatewayOptions['pull']): Promise<Gateway> {
-  const gateway = new Gateway({
-    db: `${tmp.dir}/pull.db`,
-    allowDomains: [new URL(sb.url).host],
-    bitrix: { clientId: sb.clientId, clientSecret: sb.clientSecret, oauthServer: sb.url },
+function startGateway(pull: GatewayOptions['pull']): Promise<Gateway> {
+  return rig.start({
+    db: `${rig.dir}/pull.db`,
+    allowDomains: [new URL(rig.sb.url).host],
+    bitrix: { clientId: rig.sb.clientId, clientSecret: rig.sb.clientSecret, oauthServer: rig.sb.url },
     worker: { pollMs: 50, schedule: [50, 50] },
     pull,
     ...(process.env.PULL_DEBUG ? { logger: createLogger({ level: 'debug' }) } : {}),
   });
-  const server = await startServer(gateway, { port: 0 });
-  running = { gateway, server };
-  return gateway;
 }
 
-async function stopGateway(): Promise<void> {
-  if (!running) return;
-  await running.server.close();
-  await running.gateway.close();
-  running = undefined;
+const eventsUrl = () => `${rig.url}/events`;
+
+/** Starts the gateway's loops and installs it on the portal; the portal's access token. */
+async function installed(gateway: Gateway): Promise<string> {
+  gateway.start();
+  await rig.sb.install(rig.sb.portal, eventsUrl());
+  return rig.sb.issueTokens(rig.sb.portal).access_token;
 }
 
-const until = async (test: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
-const eventsUrl = () => `${running!.server.url}/events`;
+/** Registers a Chatbots 2.0 bot in fetch mode; its id. */
+async function fetchBot(token: string, code: string, name: string): Promise<number> {
+  const r = await callRest(rig.sb.restUrl, 'imbot.v2.Bot.register', {
+    auth: token,
+    fields: { code, properties: { name }, eventMode: 'fetch' },
+  });
+  return r.body.result.bot.id as number;
+}
 
 describe('Chatbots 2.0 fetch mode', () => {
   it('a fetch-mode bot is found, its queue pulled page by page, each event handled once and answered', async () => {
@@ -66,16 +52,10 @@ describe('Chatbots 2.0 fetch mode', () => {
       how.add(ctx.delivery);
       await imbotV2(ctx).reply(event, `Received: ${event.data.message.text}`);
     });
-    gateway.start();
-    await sb.install(sb.portal, eventsUrl());
-    const token = sb.issueTokens(sb.portal).access_token;
-    const r = await callRest(sb.restUrl, 'imbot.v2.Bot.register', {
-      auth: token,
-      fields: { code: 'puller', properties: { name: 'Puller' }, eventMode: 'fetch' },
-    });
-    const botId = r.body.result.bot.id as number;
+    const token = await installed(gateway);
+    const botId = await fetchBot(token, 'puller', 'Puller');
     const texts = Array.from({ length: 12 }, (_, i) => `m${i}`);
-    for (const text of texts) await sb.act.chatbot(sb.portal, { kind: 'write', botId, text });
+    for (const text of texts) await rig.sb.act.chatbot(rig.sb.portal, { kind: 'write', botId, text });
     await until(() => seen.length >= texts.length);
     await gateway.drain();
     expect(seen).toEqual(texts);
@@ -83,11 +63,11 @@ describe('Chatbots 2.0 fetch mode', () => {
     const stored = (await gateway.store.listEvents({ code: 'ONIMBOTV2MESSAGEADD' })).filter((e) => e.status === 'done');
     expect(stored.map((e) => e.delivery)).toEqual(Array(texts.length).fill('fetch'));
     // Three pages of five: the last offset is confirmed by the next (empty) call.
-    const queue = sb.portal.chatbots.settings.get(botId)!.queue;
+    const queue = rig.sb.portal.chatbots.settings.get(botId)!.queue;
     await until(() => queue.size === 0);
-    const gets = sb.recorder.calls({ method: 'imbot.v2.event.get' });
+    const gets = rig.sb.recorder.calls({ method: 'imbot.v2.event.get' });
     expect(gets.every((c) => c.params.botId === botId && c.params.limit === 5)).toBe(true);
-    const replies = sb.recorder.calls({ method: 'imbot.v2.chat.message.send' });
+    const replies = rig.sb.recorder.calls({ method: 'imbot.v2.chat.message.send' });
     expect(replies.map((c) => (c.params.fields as { message: string }).message).sort()).toEqual(
       texts.map((t) => `Received: ${t}`).sort(),
     );
@@ -98,7 +78,7 @@ describe('Chatbots 2.0 fetch mode', () => {
     expect(cursor).toMatchObject({ target: String(botId), status: 'active', pulled: texts.length });
 
     // Unregistered: its ONIMBOTV2DELETE comes through the queue, and the bot is no longer pulled.
-    await callRest(sb.restUrl, 'imbot.v2.Bot.unregister', { auth: token, botId });
+    await callRest(rig.sb.restUrl, 'imbot.v2.Bot.unregister', { auth: token, botId });
     await until(async () => (await gateway.store.listPullCursors({ status: 'gone' })).length === 1);
   });
 });
@@ -112,16 +92,10 @@ describe('im.v2 user events', () => {
       fetchGapMs: 10,
       discoverMs: 100,
     });
-    gateway.start();
-    await sb.install(sb.portal, eventsUrl());
-    const token = sb.issueTokens(sb.portal).access_token;
-    expect((await callRest(sb.restUrl, 'im.v2.Event.subscribe', { auth: token })).body.result).toBe(true);
-    const r = await callRest(sb.restUrl, 'imbot.v2.Bot.register', {
-      auth: token,
-      fields: { code: 'peer', properties: { name: 'Peer' }, eventMode: 'fetch' },
-    });
-    const botId = r.body.result.bot.id as number;
-    await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: 'to the log', userId: 1 });
+    const token = await installed(gateway);
+    expect((await callRest(rig.sb.restUrl, 'im.v2.Event.subscribe', { auth: token })).body.result).toBe(true);
+    const botId = await fetchBot(token, 'peer', 'Peer');
+    await rig.sb.act.chatbot(rig.sb.portal, { kind: 'write', botId, text: 'to the log', userId: 1 });
     await until(async () => (await gateway.store.listEvents({ code: 'ONIMV2MESSAGEADD' })).length > 0);
     const [event] = await gateway.store.listEvents({ code: 'ONIMV2MESSAGEADD' });
     expect(event!.delivery).toBe('fetch');
@@ -139,28 +113,22 @@ describe('failures', () => {
       pollMs: 20,
       schedule: [50, 50],
     });
-    gateway.start();
-    await sb.install(sb.portal, eventsUrl());
-    const token = sb.issueTokens(sb.portal).access_token;
-    const r = await callRest(sb.restUrl, 'imbot.v2.Bot.register', {
-      auth: token,
-      fields: { code: 'flaky', properties: { name: 'Flaky' }, eventMode: 'fetch' },
-    });
-    const botId = r.body.result.bot.id as number;
+    const token = await installed(gateway);
+    const botId = await fetchBot(token, 'flaky', 'Flaky');
     const stored = async () => (await gateway.store.listEvents({ code: 'ONIMBOTV2MESSAGEADD' })).length;
     await until(async () => (await gateway.store.listPullCursors({ kind: 'bot' })).length === 1);
     // Two failures: within the budget (the first attempt and two retries), the pull goes on.
-    sb.faults.set({
+    rig.sb.faults.set({
       methodErrors: { 'imbot.v2.Event.get': { status: 500, error: 'INTERNAL_SERVER_ERROR', times: 2 } },
     });
-    await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: 'one' });
+    await rig.sb.act.chatbot(rig.sb.portal, { kind: 'write', botId, text: 'one' });
     await until(async () => (await stored()) === 1);
     expect((await gateway.store.listPullCursors())[0]).toMatchObject({ status: 'active', lastError: null });
     // Failing for good: parked after three attempts, nothing lost; requeued, it goes on.
-    sb.faults.set({
+    rig.sb.faults.set({
       methodErrors: { 'imbot.v2.Event.get': { status: 500, error: 'INTERNAL_SERVER_ERROR', times: 3 } },
     });
-    await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: 'two' });
+    await rig.sb.act.chatbot(rig.sb.portal, { kind: 'write', botId, text: 'two' });
     await until(async () => (await gateway.store.listPullCursors({ status: 'parked' })).length === 1);
     const [parked] = await gateway.store.listPullCursors({ status: 'parked' });
     expect(parked!.lastError).toMatch(/INTERNAL_SERVER_ERROR|Internal/i);
@@ -173,8 +141,8 @@ describe('failures', () => {
 describe('offline events', () => {
   const bindOffline = async (token: string) => {
     for (const event of ['ONIMCONNECTORMESSAGEADD', 'ONIMCONNECTORMESSAGEUPDATE', 'ONIMCONNECTORMESSAGEDELETE'])
-      await callRest(sb.restUrl, 'event.bind', { auth: token, event, event_type: 'offline' });
-    await callRest(sb.restUrl, 'event.bind', { auth: token, event: 'ONOFFLINEEVENT', handler: eventsUrl() });
+      await callRest(rig.sb.restUrl, 'event.bind', { auth: token, event, event_type: 'offline' });
+    await callRest(rig.sb.restUrl, 'event.bind', { auth: token, event: 'ONOFFLINEEVENT', handler: eventsUrl() });
   };
 
   it('ONOFFLINEEVENT wakes the puller; each record stored once, in order, then cleared; a bad one kept invalid and marked', async () => {
@@ -186,13 +154,11 @@ describe('offline events', () => {
       how.add(ctx.delivery);
       for (const m of event.data.MESSAGES ?? []) seen.push(m.message.text);
     });
-    gateway.start();
-    await sb.install(sb.portal, eventsUrl());
-    const token = sb.issueTokens(sb.portal).access_token;
+    const token = await installed(gateway);
     await bindOffline(token);
-    const result = await sb.scenario('conversation', { messages: 4, statusWaitMs: 0 });
+    const result = await rig.sb.scenario('conversation', { messages: 4, statusWaitMs: 0 });
     expect(result.ok).toBe(true);
-    await until(() => seen.length === 4 && sb.portal.offline.size === 0);
+    await until(() => seen.length === 4 && rig.sb.portal.offline.size === 0);
     await gateway.drain();
     expect(seen).toEqual([1, 2, 3, 4].map((i) => `[b]Sandbox Operator:[/b] [br]Operator message ${i}`));
     expect([...how]).toEqual(['offline']);
@@ -205,16 +171,16 @@ describe('offline events', () => {
     expect(pulled.every((e) => e.duplicates === 0)).toBe(true);
     // Every get reserved under the cursor's own process_id, and every clear named it.
     const [cursor] = await gateway.store.listPullCursors({ kind: 'offline' });
-    const gets = sb.recorder.calls({ method: 'event.offline.get' });
+    const gets = rig.sb.recorder.calls({ method: 'event.offline.get' });
     expect(gets.length).toBeGreaterThan(0);
     expect(gets.every((c) => c.params.clear === 0 && c.params.process_id === cursor!.position)).toBe(true);
     expect(
-      sb.recorder.calls({ method: 'event.offline.clear' }).every((c) => c.params.process_id === cursor!.position),
+      rig.sb.recorder.calls({ method: 'event.offline.clear' }).every((c) => c.params.process_id === cursor!.position),
     ).toBe(true);
 
     // A record that is no event: kept as invalid, marked with event.offline.error, the queue goes on.
-    sb.portal.offline.push('ONIMCONNECTORMESSAGEADD', { MESSAGES: 'nonsense' }, false, new Date().toISOString());
-    await sb.act.operatorWrites(sb.portal, {
+    rig.sb.portal.offline.push('ONIMCONNECTORMESSAGEADD', { MESSAGES: 'nonsense' }, false, new Date().toISOString());
+    await rig.sb.act.operatorWrites(rig.sb.portal, {
       connector: 'sandbox_connector',
       line: 1,
       externalChatId: 'x',
@@ -223,22 +189,27 @@ describe('offline events', () => {
     await until(() => seen.length === 5);
     const invalid = await gateway.store.listEvents({ status: 'invalid' });
     expect(invalid.map((e) => [e.code, e.delivery])).toEqual([['ONIMCONNECTORMESSAGEADD', 'offline']]);
-    await until(() => sb.portal.offline.records.every((r) => r.ERROR === 1));
-    expect(sb.portal.offline.records.map((r) => r.EVENT_DATA)).toEqual([{ MESSAGES: 'nonsense' }]);
+    await until(() => rig.sb.portal.offline.records.every((r) => r.ERROR === 1));
+    expect(rig.sb.portal.offline.records.map((r) => r.EVENT_DATA)).toEqual([{ MESSAGES: 'nonsense' }]);
   });
 
   it('what arrives while the gateway is down waits in the portal and is pulled when it starts again', async () => {
     let gateway = await startGateway({ fetch: false, idleMs: 60_000 });
     gateway.start();
-    await sb.install(sb.portal, eventsUrl());
-    await bindOffline(sb.issueTokens(sb.portal).access_token);
-    await stopGateway();
+    await rig.sb.install(rig.sb.portal, eventsUrl());
+    await bindOffline(rig.sb.issueTokens(rig.sb.portal).access_token);
+    await rig.stop();
     for (let i = 0; i < 3; i++)
-      await sb.act.operatorWrites(sb.portal, { connector: 'c', line: 1, externalChatId: 'down', text: `held ${i}` });
-    expect(sb.portal.offline.size).toBe(3);
+      await rig.sb.act.operatorWrites(rig.sb.portal, {
+        connector: 'c',
+        line: 1,
+        externalChatId: 'down',
+        text: `held ${i}`,
+      });
+    expect(rig.sb.portal.offline.size).toBe(3);
     gateway = await startGateway({ fetch: false, idleMs: 60_000 });
     gateway.start();
-    await until(() => sb.portal.offline.size === 0);
+    await until(() => rig.sb.portal.offline.size === 0);
     await gateway.drain();
     const stored = await gateway.store.listEvents({ code: 'ONIMCONNECTORMESSAGEADD' });
     expect(stored.map((e) => [e.delivery, e.status])).toEqual(Array(3).fill(['offline', 'done']));
@@ -250,8 +221,8 @@ describe.skipIf(!pgAvailable)('two instances on PostgreSQL', () => {
     const pgDb = await freshDatabase();
     const options = (name: string): GatewayOptions => ({
       db: pgDb.url,
-      allowDomains: [new URL(sb.url).host],
-      bitrix: { clientId: sb.clientId, clientSecret: sb.clientSecret, oauthServer: sb.url },
+      allowDomains: [new URL(rig.sb.url).host],
+      bitrix: { clientId: rig.sb.clientId, clientSecret: rig.sb.clientSecret, oauthServer: rig.sb.url },
       worker: { pollMs: 50, schedule: [50, 50], owner: name },
       pull: { offline: false, limit: 7, idleMs: 100, fetchGapMs: 10, discoverMs: 200, pollMs: 20 },
     });
@@ -261,15 +232,11 @@ describe.skipIf(!pgAvailable)('two instances on PostgreSQL', () => {
     try {
       a.start();
       b.start();
-      await sb.install(sb.portal, `${server.url}/events`);
-      const token = sb.issueTokens(sb.portal).access_token;
-      const r = await callRest(sb.restUrl, 'imbot.v2.Bot.register', {
-        auth: token,
-        fields: { code: 'shared', properties: { name: 'Shared' }, eventMode: 'fetch' },
-      });
-      const botId = r.body.result.bot.id as number;
-      const queue = sb.portal.chatbots.settings.get(botId)!.queue;
-      for (let i = 0; i < 60; i++) await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: `s${i}` });
+      await rig.sb.install(rig.sb.portal, `${server.url}/events`);
+      const token = rig.sb.issueTokens(rig.sb.portal).access_token;
+      const botId = await fetchBot(token, 'shared', 'Shared');
+      const queue = rig.sb.portal.chatbots.settings.get(botId)!.queue;
+      for (let i = 0; i < 60; i++) await rig.sb.act.chatbot(rig.sb.portal, { kind: 'write', botId, text: `s${i}` });
       await until(async () => (await a.store.listEvents({ code: 'ONIMBOTV2MESSAGEADD' })).length === 60);
       await until(() => queue.size === 0);
       const events = await a.store.listEvents({ code: 'ONIMBOTV2MESSAGEADD' });
@@ -281,7 +248,7 @@ describe.skipIf(!pgAvailable)('two instances on PostgreSQL', () => {
       // b takes over when a stops.
       await server.close();
       await a.close();
-      for (let i = 60; i < 70; i++) await sb.act.chatbot(sb.portal, { kind: 'write', botId, text: `s${i}` });
+      for (let i = 60; i < 70; i++) await rig.sb.act.chatbot(rig.sb.portal, { kind: 'write', botId, text: `s${i}` });
       await until(async () => (await b.store.listEvents({ code: 'ONIMBOTV2MESSAGEADD' })).length === 70, 30_000);
     } finally {
       await server.close().catch(() => undefined);

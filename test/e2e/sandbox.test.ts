@@ -300,6 +300,16 @@ describe('a conversation through every seed and sibling event', () => {
       () => 'the edit’s delivery status',
     );
     const statuses = rig.sb.recorder.statuses();
+    const delivered = (m: typeof m1, add: number | undefined) => ({
+      kind: 'delivery',
+      connector: CONNECTOR,
+      line: LINE,
+      chatId: chat.id,
+      messageId: m.message.id,
+      externalIds: [`ext-evt_${add}_0`],
+      externalChatId: 'ext-chat-7',
+      known: true,
+    });
     expect(
       statuses.map((s) => ({
         kind: s.kind,
@@ -311,38 +321,7 @@ describe('a conversation through every seed and sibling event', () => {
         externalChatId: s.externalChatId,
         known: s.known,
       })),
-    ).toEqual([
-      {
-        kind: 'delivery',
-        connector: CONNECTOR,
-        line: LINE,
-        chatId: chat.id,
-        messageId: m1.message.id,
-        externalIds: [`ext-evt_${ids.add1}_0`],
-        externalChatId: 'ext-chat-7',
-        known: true,
-      },
-      {
-        kind: 'delivery',
-        connector: CONNECTOR,
-        line: LINE,
-        chatId: chat.id,
-        messageId: m2.message.id,
-        externalIds: [`ext-evt_${ids.add2}_0`],
-        externalChatId: 'ext-chat-7',
-        known: true,
-      },
-      {
-        kind: 'delivery',
-        connector: CONNECTOR,
-        line: LINE,
-        chatId: chat.id,
-        messageId: m1.message.id,
-        externalIds: [`ext-evt_${ids.add1}_0`],
-        externalChatId: 'ext-chat-7',
-        known: true,
-      },
-    ]);
+    ).toEqual([delivered(m1, ids.add1), delivered(m2, ids.add2), delivered(m1, ids.add1)]);
     expect(first.externalIds).toEqual([`ext-evt_${ids.add1}_0`]);
     // The sandbox took them from a list: message.id went out as MESSAGES[n][message][id][0].
     const statusCalls = rig.sb.recorder.calls({ method: 'imconnector.send.status.delivery' });

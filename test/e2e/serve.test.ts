@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
+import { tempDirEach } from '../helpers.js';
 import { startGatewayProcess } from '../process.js';
 
 const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
@@ -10,11 +10,7 @@ const TOKEN = '831c76b092f9f135d9b6b36c3a720757';
 
 /** `serve` takes events on its main thread, alone (--role intake) or with the worker on a thread of its own (all). */
 describe.each(['intake', 'all'])('b24-im-gateway serve --role %s', (role) => {
-  let tmp: ReturnType<typeof tempDir>;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = tempDirEach();
 
   it('answers each request with its own outcome, codes and paths intact, and stores before a clean exit', async () => {
     const db = `${tmp.dir}/data/e.db`;

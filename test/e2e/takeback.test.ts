@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { fakeChannel } from '../channel.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
+import { tempDirEach } from '../helpers.js';
 import { startGatewayProcess, type GatewayProcess } from '../process.js';
 import { waitUntil } from '../reliability/lib.js';
 
@@ -17,14 +17,11 @@ const bodyFor = (n: number) =>
     .replace('ext-msg-005', `takeback-${n}`)
     .replace('ts=1773760030', `ts=${1773760030 + n}`);
 
-let tmp: ReturnType<typeof tempDir>;
+const tmp = tempDirEach();
 let gw: GatewayProcess | undefined;
-beforeEach(() => {
-  tmp = tempDir();
-});
 afterEach(async () => {
   await gw?.kill('SIGKILL');
-  tmp.cleanup();
+  gw = undefined;
 });
 
 it('a SQLite gateway restarted after SIGKILL takes back its own claims at once, not when their leases run out', async () => {

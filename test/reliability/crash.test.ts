@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { formFixture } from '../fixtures.js';
 import { startGatewayProcess } from '../process.js';
-import { figures, post, prng, seedFromEnv, sleep, waitUntil } from './lib.js';
+import { figures, post, prng, seedFromEnv, eventsSettle, sleep, waitUntil } from './lib.js';
 import { knownPortalFlags, useRig } from './rig.js';
 
 /**
@@ -75,14 +75,7 @@ it(`crash: ${KILLS} SIGKILLs under sustained load lose no acknowledged event, an
   const store = new SqliteStore(db);
   try {
     // Events a killed process had claimed come back once their 2 s lease runs out.
-    const settled = await waitUntil(
-      async () => {
-        const c = await store.countEvents();
-        return c.pending + c.retry + c.processing === 0;
-      },
-      60_000,
-      200,
-    );
+    const settled = await eventsSettle(store, 60_000, 200);
     const counts = await store.countEvents();
     const stored = await store.listEvents();
     const byId = new Map(stored.map((e) => [e.id, e]));

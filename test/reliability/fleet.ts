@@ -1,7 +1,14 @@
 import { startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
 import pg from 'pg';
 import { fakeChannel } from '../channel.js';
-import { startGatewayProcess, startNodeProcess, freePort, type GatewayProcess } from '../process.js';
+import {
+  channelFlags,
+  oauthFlags,
+  startGatewayProcess,
+  startNodeProcess,
+  freePort,
+  type GatewayProcess,
+} from '../process.js';
 import { startBalancer, type Balancer } from './balancer.js';
 import { afterEach, beforeEach } from 'vitest';
 import { freshDatabase, pgAvailable } from '../pg.js';
@@ -47,18 +54,10 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     o.db,
     '--allow-domain',
     '127.0.0.1:*',
-    '--client-id',
-    sb.clientId,
-    '--client-secret',
-    sb.clientSecret,
-    '--oauth-server',
-    sb.url,
+    ...oauthFlags(sb),
     '--plan',
     'enterprise',
-    '--channel-url',
-    channel.url,
-    '--channel-secret',
-    channel.secret,
+    ...channelFlags(channel),
     '--admin-port',
     String(adminPort),
     '--log-level',

@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { errorCodes } from '../../src/errors.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
+import { tempDirEach } from '../helpers.js';
 import { startGatewayProcess, type GatewayProcess } from '../process.js';
 import { PipelinedConnection, requestBytes, type Answer } from './http-client.js';
 import { figures, mb, PORTAL_A, PORTAL_B, post, prng, rssBytes, seedFromEnv, sleep, waitUntil } from './lib.js';
@@ -124,15 +124,11 @@ const parse = (a: Answer): unknown => {
   }
 };
 
-let tmp: ReturnType<typeof tempDir>;
+const tmp = tempDirEach();
 let gw: GatewayProcess | undefined;
-beforeEach(() => {
-  tmp = tempDir();
-});
 afterEach(async () => {
   await gw?.kill('SIGKILL');
   gw = undefined;
-  tmp.cleanup();
 });
 
 it(`hostile input over HTTP: ${HTTP_REQUESTS} mutated and random bodies to one gateway process`, async () => {

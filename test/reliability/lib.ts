@@ -16,6 +16,21 @@ export async function waitUntil(
   }
 }
 
+/** Waits until no event of `store` is pending, retrying or running; false if that did not come within `timeoutMs`. */
+export const eventsSettle = (
+  store: { countEvents(): Promise<Record<'pending' | 'retry' | 'processing', number>> },
+  timeoutMs: number,
+  stepMs: number,
+): Promise<boolean> =>
+  waitUntil(
+    async () => {
+      const c = await store.countEvents();
+      return c.pending + c.retry + c.processing === 0;
+    },
+    timeoutMs,
+    stepMs,
+  );
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** One line of figures per scenario, in one format, so a CI log can be read at a glance. */

@@ -3,7 +3,7 @@ import { startSandbox } from '@b24-im-gateway/sandbox';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { formFixture } from '../fixtures.js';
 import { startGatewayProcess } from '../process.js';
-import { figures, post, runCli, sleep, waitUntil } from './lib.js';
+import { figures, post, runCli, eventsSettle, sleep, waitUntil } from './lib.js';
 import { knownPortalFlags, sandboxFlags, useRig } from './rig.js';
 
 /**
@@ -184,14 +184,7 @@ it('outage with a tiny budget: events go dead only after budget+1 attempts, and 
     await sleep(Math.max(0, outageStart + 3_000 - Date.now()));
     rig.channel.fail(false);
     await send(80); // after it
-    const settled = await waitUntil(
-      async () => {
-        const c = await store.countEvents();
-        return c.pending + c.retry + c.processing === 0;
-      },
-      30_000,
-      100,
-    );
+    const settled = await eventsSettle(store, 30_000, 100);
     const before = await store.listEvents();
     const dead = before.filter((e) => e.status === 'dead');
     const deadAttempts = await Promise.all(dead.map((e) => store.attempts(e.id)));

@@ -125,8 +125,33 @@ async function expectKept(store: Store): Promise<void> {
   expect(await store.rateSlot('m1', { burst: 1, perSecond: 1 }, T, 'take')).toBe(0);
 }
 
+type Cleanups = (() => Promise<void> | void)[];
+
+/** Opens the store on an old SQLite file (closed by `cleanups`): every migration is then recorded as applied. */
+function upgradedSqlite(file: string, cleanups: Cleanups): SqliteStore {
+  const store = new SqliteStore(file);
+  cleanups.push(() => store.close());
+  expect(store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(
+    migrations.map((m) => m.version),
+  );
+  return store;
+}
+
+/** Opens the store on an old PostgreSQL database (closed by `cleanups`): every migration is then recorded as applied. */
+async function upgradedPg(url: string, cleanups: Cleanups): Promise<PgStore> {
+  const store = new PgStore(url);
+  cleanups.push(() => store.close());
+  await store.ready;
+  expect(
+    (await store.pool.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map(
+      (r: { version: number }) => r.version,
+    ),
+  ).toEqual(pgMigrations.map((m) => m.version));
+  return store;
+}
+
 describe('an upgrade in place, from the previous release', () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups: Cleanups = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
@@ -147,11 +172,7 @@ describe('an upgrade in place, from the previous release', () => {
     for (const [sql, params] of rows) old.prepare(sql).run(...params);
     old.close();
 
-    const store = new SqliteStore(file);
-    cleanups.push(() => store.close());
-    expect(store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(
-      migrations.map((m) => m.version),
-    );
+    const store = upgradedSqlite(file, cleanups);
     expect(store.db.prepare('SELECT version FROM state_migrations').pluck().all()).toEqual([1]);
     await expectKept(store);
   });
@@ -177,14 +198,7 @@ describe('an upgrade in place, from the previous release', () => {
       await old.end();
     }
 
-    const store = new PgStore(db.url);
-    cleanups.push(() => store.close());
-    await store.ready;
-    expect(
-      (await store.pool.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map(
-        (r: { version: number }) => r.version,
-      ),
-    ).toEqual(pgMigrations.map((m) => m.version));
+    const store = await upgradedPg(db.url, cleanups);
     expect((await store.pool.query('SELECT version FROM state_migrations')).rows).toEqual([{ version: 1 }]);
     await expectKept(store);
     // Migrating again changes nothing.
@@ -360,7 +374,7 @@ async function expectUpgraded(
 const earlier = (steps: readonly Migration[]) => steps.slice(0, -1).map((m) => m.version);
 
 describe('an upgrade from every earlier schema version, with a row of every kind', () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups: Cleanups = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
@@ -392,11 +406,7 @@ describe('an upgrade from every earlier schema version, with a row of every kind
       const kept = await fill(old);
       raw.close();
 
-      const store = new SqliteStore(file);
-      cleanups.push(() => store.close());
-      expect(store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(
-        migrations.map((m) => m.version),
-      );
+      const store = upgradedSqlite(file, cleanups);
       const now: Old = {
         ...old,
         rows: async (table, columns) =>
@@ -444,14 +454,7 @@ describe('an upgrade from every earlier schema version, with a row of every kind
         await client.query("SELECT setval('events_id_seq', 6), setval('state_messages_id_seq', 1)");
         if (kept.has('status_outbox')) await client.query("SELECT setval('status_outbox_id_seq', 4)");
 
-        const store = new PgStore(db.url);
-        cleanups.push(() => store.close());
-        await store.ready;
-        expect(
-          (await store.pool.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map(
-            (r: { version: number }) => r.version,
-          ),
-        ).toEqual(pgMigrations.map((m) => m.version));
+        const store = await upgradedPg(db.url, cleanups);
         await expectUpgraded(store, old, kept);
       },
     );

@@ -3,8 +3,13 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { EventStatus } from './types.js';
 
-export function Status({ status }: { status: string }) {
-  return <span class={`badge s-${status}`}>{status}</span>;
+/** A status as a badge in the status's colour (`--s-<status>`), worded as `label` if given. */
+export function Status({ status, label }: { status: string; label?: string }) {
+  return (
+    <span class="badge" style={{ color: `var(--s-${status})` }}>
+      {label ?? status}
+    </span>
+  );
 }
 
 export function Problem({ error }: { error: Error | undefined }) {
@@ -22,6 +27,37 @@ export function Section({ title, children, id }: { title: string; children: Comp
       <h2 id={id}>{title}</h2>
       {children}
     </section>
+  );
+}
+
+/** Rows under column headings, or what `empty` says when there are none. */
+export function Table<T>({
+  head,
+  rows,
+  cells,
+  empty,
+}: {
+  head: string[];
+  rows: T[];
+  cells: (row: T) => ComponentChildren;
+  empty: string;
+}) {
+  if (rows.length === 0) return <p class="muted">{empty}</p>;
+  return (
+    <table>
+      <thead>
+        <tr>
+          {head.map((h) => (
+            <th scope="col">{h}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr>{cells(r)}</tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 

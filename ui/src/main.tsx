@@ -37,12 +37,22 @@ function Page({ place }: { place: Place }) {
 
 type Theme = 'light' | 'dark' | 'auto';
 
+const systemDark = matchMedia('(prefers-color-scheme: dark)');
+
+/** The stylesheet's colours follow data-theme alone (one dark palette): `auto` sets it from the system's scheme. */
+function applyTheme(theme: Theme) {
+  document.documentElement.dataset.theme = theme === 'auto' ? (systemDark.matches ? 'dark' : 'light') : theme;
+}
+
 function ThemeSwitch() {
   const [theme, setTheme] = useState<Theme>(() => (localStorage.getItem('b24gw-theme') as Theme | null) ?? 'auto');
   useEffect(() => {
-    if (theme === 'auto') delete document.documentElement.dataset.theme;
-    else document.documentElement.dataset.theme = theme;
+    applyTheme(theme);
     localStorage.setItem('b24gw-theme', theme);
+    if (theme !== 'auto') return;
+    const follow = () => applyTheme('auto');
+    systemDark.addEventListener('change', follow);
+    return () => systemDark.removeEventListener('change', follow);
   }, [theme]);
   return (
     <label class="theme">

@@ -11,6 +11,17 @@ export interface BatchCall {
 
 export type BatchItem<T = unknown> = { ok: true; result: T } | { ok: false; error: BitrixApiError };
 
+/** What a command answers when `halt` is set and an earlier command failed: it was never sent. */
+export const haltedItem = (c: BatchCall): BatchItem => ({
+  ok: false,
+  error: new BitrixApiError({
+    method: c.method,
+    code: 'B24GW_BATCH_HALTED',
+    httpStatus: 0,
+    description: 'not run: an earlier command failed (halt)',
+  }),
+});
+
 export interface BatchResult {
   /** One per call, in the order given. */
   items: BatchItem[];

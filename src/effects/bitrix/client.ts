@@ -4,7 +4,14 @@ import type { Store } from '../../store/types.js';
 import { GatewayError, type ErrorCode } from '../../errors.js';
 import { portalRestBase } from '../../verify/domains.js';
 import type { InstallLiveness } from '../../verify/install.js';
-import { MAX_BATCH_COMMANDS, sendBatch, type BatchCall, type BatchItem, type BatchResult } from './batch.js';
+import {
+  haltedItem,
+  MAX_BATCH_COMMANDS,
+  sendBatch,
+  type BatchCall,
+  type BatchItem,
+  type BatchResult,
+} from './batch.js';
 import { BitrixApiError, LIMIT_CODES, toApiError } from './errors.js';
 import { LeakyBucket, planLimits, realSleep, type Plan, type Sleep } from './limiter.js';
 import { oauthServerFor, PortalAuth } from './oauth.js';
@@ -187,16 +194,7 @@ class PortalClientImpl implements PortalClient {
     for (let i = 0; i < calls.length; i += MAX_BATCH_COMMANDS) {
       const chunk = calls.slice(i, i + MAX_BATCH_COMMANDS);
       if (halt && items.some((it) => !it.ok)) {
-        for (const c of chunk)
-          items.push({
-            ok: false,
-            error: new BitrixApiError({
-              method: c.method,
-              code: 'B24GW_BATCH_HALTED',
-              httpStatus: 0,
-              description: 'not run: an earlier command failed (halt)',
-            }),
-          });
+        items.push(...chunk.map(haltedItem));
         continue;
       }
       requests += 1;

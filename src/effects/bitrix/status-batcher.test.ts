@@ -1,19 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { commandsOf, installPortal, requestsTo, rig, type Rig } from '../../../test/bitrix-sandbox.js';
+import { describe, expect, it } from 'vitest';
+import {
+  commandsOf,
+  deliveryStatus as status,
+  installPortal,
+  requestsTo,
+  useRigs,
+  type Rig,
+} from '../../../test/bitrix-sandbox.js';
 import { BitrixApiError } from './errors.js';
 import { DeliveryStatusBatcher, DELIVERY_METHOD, type DeliveryStatus } from './status-batcher.js';
 
+const openRig = useRigs();
 let r: Rig | undefined;
-afterEach(async () => {
-  await r?.close();
-  r = undefined;
-});
-
-const status = (i: number): DeliveryStatus => ({
-  im: { chat_id: 323, message_id: 85_000 + i },
-  message: { id: [`ext-${i}`], date: 1738065600 },
-  chat: { id: 'channel-123' },
-});
 type Cmd = { CONNECTOR: string; LINE: string | number; MESSAGES: DeliveryStatus[] };
 const sent = (rr: Rig) => commandsOf(rr.sb, DELIVERY_METHOD).map((c) => c.params as unknown as Cmd);
 const requests = (rr: Rig) => requestsTo(rr.sb);
@@ -21,7 +19,7 @@ const settleAll = (ps: Promise<void>[]) => Promise.allSettled(ps);
 
 describe('DeliveryStatusBatcher', () => {
   it('1,000 statuses on one line in one window: one HTTP request (a batch of 10 commands × 100)', async () => {
-    r = await rig();
+    r = await openRig();
     const batcher = new DeliveryStatusBatcher(r.clients());
     const results = await settleAll(
       Array.from({ length: 1000 }, (_, i) => batcher.enqueue(r!.memberId, 'myconnector', 107, status(i))),
@@ -41,7 +39,7 @@ describe('DeliveryStatusBatcher', () => {
   });
 
   it('statuses of one line within the window go in ONE imconnector.send.status.delivery call', async () => {
-    r = await rig();
+    r = await openRig();
     const batcher = new DeliveryStatusBatcher(r.clients());
     await Promise.all(
       Array.from({ length: 40 }, (_, i) => batcher.enqueue(r!.memberId, 'myconnector', 107, status(i))),
@@ -53,7 +51,7 @@ describe('DeliveryStatusBatcher', () => {
   });
 
   it('several connectors and lines of one portal: one batch with one command per line', async () => {
-    r = await rig();
+    r = await openRig();
     const batcher = new DeliveryStatusBatcher(r.clients());
     const lines: [string, number][] = [
       ['myconnector', 1],
@@ -72,7 +70,7 @@ describe('DeliveryStatusBatcher', () => {
   });
 
   it('60 lines: two batch requests (50 + 10 commands)', async () => {
-    r = await rig();
+    r = await openRig();
     const batcher = new DeliveryStatusBatcher(r.clients());
     await Promise.all(
       Array.from({ length: 120 }, (_, i) => batcher.enqueue(r!.memberId, 'myconnector', 1 + (i % 60), status(i))),
@@ -83,7 +81,7 @@ describe('DeliveryStatusBatcher', () => {
   });
 
   it('reports per item: a failed command rejects its own statuses only', async () => {
-    r = await rig();
+    r = await openRig();
     const batcher = new DeliveryStatusBatcher(r.clients());
     const bad = [0, 1].map((i) => batcher.enqueue(r!.memberId, 'unknown-connector', 5, status(i)));
     const good = [2, 3, 4].map((i) => batcher.enqueue(r!.memberId, 'myconnector', 5, status(i)));
@@ -103,7 +101,7 @@ describe('DeliveryStatusBatcher', () => {
   });
 
   it('a failed single call rejects its statuses with the Bitrix24 error', async () => {
-    r = await rig();
+    r = await openRig();
     const batcher = new DeliveryStatusBatcher(r.clients());
     await expect(batcher.enqueue(r.memberId, 'unknown-connector', 5, status(1))).rejects.toMatchObject({
       bitrixCode: 'IMCONNECTOR_NO_CORRECT_PROVIDER',
@@ -112,7 +110,7 @@ describe('DeliveryStatusBatcher', () => {
   });
 
   it('an answer without SUCCESS: true is not a confirmation', async () => {
-    r = await rig();
+    r = await openRig();
     r.sb.faults.set({ methodResults: { [DELIVERY_METHOD]: { result: { SUCCESS: false, DATA: [] } } } });
     const batcher = new DeliveryStatusBatcher(r.clients());
     await expect(batcher.enqueue(r.memberId, 'myconnector', 5, status(1))).rejects.toMatchObject({
@@ -121,7 +119,7 @@ describe('DeliveryStatusBatcher', () => {
   });
 
   it('a rate limit that outlasts the retries rejects every status with retryAfterMs', async () => {
-    r = await rig();
+    r = await openRig();
     r.sb.faults.set({
       methodErrors: { '*': { status: 503, error: 'QUERY_LIMIT_EXCEEDED', description: 'Too many requests' } },
     });
@@ -136,7 +134,7 @@ describe('DeliveryStatusBatcher', () => {
   });
 
   it('statuses that arrive while a send is in flight go together in the next one', async () => {
-    r = await rig();
+    r = await openRig();
     const later: Promise<void>[] = [];
     let first = true;
     // While the first request is on its way (the portal takes 100 ms to answer), 300 more statuses arrive over several ticks.
@@ -161,7 +159,7 @@ describe('DeliveryStatusBatcher', () => {
   });
 
   it('keeps portals apart: one request per portal', async () => {
-    r = await rig();
+    r = await openRig();
     const other = r.sb.addPortal({ memberId: 'member-2' });
     other.registerConnector('myconnector');
     await installPortal(r.store, other, r.sb.issueTokens(other));
@@ -175,7 +173,7 @@ describe('DeliveryStatusBatcher', () => {
   });
 
   it('sends message.id as a list even when a caller passed a string', async () => {
-    r = await rig();
+    r = await openRig();
     const batcher = new DeliveryStatusBatcher(r.clients());
     const loose = { ...status(1), message: { id: 'ext-1' } } as unknown as DeliveryStatus;
     await batcher.enqueue(r.memberId, 'myconnector', 1, loose);
@@ -183,7 +181,7 @@ describe('DeliveryStatusBatcher', () => {
   });
 
   it('flush() sends what is gathered without waiting for the window', async () => {
-    r = await rig();
+    r = await openRig();
     const batcher = new DeliveryStatusBatcher(r.clients(), { windowMs: 60_000 });
     const p = batcher.enqueue(r.memberId, 'myconnector', 1, status(1));
     await batcher.flush();

@@ -1,22 +1,13 @@
-import { afterEach, expect, it } from 'vitest';
-import { commandsOf, rig, type Rig } from '../../../test/bitrix-sandbox.js';
-import { DeliveryStatusBatcher, DELIVERY_METHOD, type DeliveryStatus } from './status-batcher.js';
+import { expect, it } from 'vitest';
+import { commandsOf, deliveryStatus as status, useRigs, type Rig } from '../../../test/bitrix-sandbox.js';
+import { DeliveryStatusBatcher, DELIVERY_METHOD } from './status-batcher.js';
 import { StatusSender } from './status-sender.js';
 
+const openRig = useRigs();
 let r: Rig | undefined;
-afterEach(async () => {
-  await r?.close();
-  r = undefined;
-});
-
-const status = (i: number): DeliveryStatus => ({
-  im: { chat_id: 323, message_id: 85_000 + i },
-  message: { id: [`ext-${i}`], date: 1738065600 },
-  chat: { id: 'channel-123' },
-});
 
 it('a status Bitrix24 keeps refusing is retried on the schedule, then dead; the others are sent once', async () => {
-  r = await rig();
+  r = await openRig();
   let now = 1_000_000;
   const sender = new StatusSender({
     store: r.store,

@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors.js';
 import type { Store } from '../../store/types.js';
-import type { BatchCall, BatchResult } from './batch.js';
+import { haltedItem, type BatchCall, type BatchResult } from './batch.js';
 import { BitrixApiError, scrub } from './errors.js';
 import { LeakyBucket, planLimits, realSleep, type Plan, type Sleep } from './limiter.js';
 import type { PortalClient, TimedResult } from './client.js';
@@ -141,15 +141,7 @@ export class WebhookClient implements PortalClient {
     const items: BatchResult['items'] = [];
     for (const c of calls) {
       if (halt && items.some((i) => !i.ok)) {
-        items.push({
-          ok: false,
-          error: new BitrixApiError({
-            method: c.method,
-            code: 'B24GW_BATCH_HALTED',
-            httpStatus: 0,
-            description: 'not run: an earlier command failed (halt)',
-          }),
-        });
+        items.push(haltedItem(c));
         continue;
       }
       try {

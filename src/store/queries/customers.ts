@@ -2,14 +2,14 @@ import type { Dialect } from '../sql/dialect.js';
 import { all, get, run, where, type Work } from '../sql/work.js';
 import type {
   AppendResult,
+  Claim,
   CustomerActionQuery,
   CustomerActionRecord,
   CustomerActionStatus,
   NewCustomerAction,
-  Outcome,
   PendingCustomerAction,
 } from '../types.js';
-import { ended, STATUS_ENDS } from './outcome.js';
+import { killLapsed } from './outbox.js';
 
 /** The customer outbox's queries, alike on both databases. */
 
@@ -59,21 +59,11 @@ const holding = `(p.status = 'pending' AND p.next_attempt_at > ?) OR (p.status =
 /** See Store.claimCustomerActions. */
 export function* claimCustomerActions(
   d: Dialect,
-  owner: string,
-  now: number,
-  leaseMs: number,
-  limit: number,
-  maxAttempts: number,
+  ...[owner, now, leaseMs, limit, maxAttempts]: Claim
 ): Work<PendingCustomerAction[]> {
   const serialize = d.serialize('customer_actions');
   if (serialize) yield* get(serialize);
-  yield* run(
-    `UPDATE customer_actions SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL
-     WHERE id IN (SELECT id FROM customer_actions WHERE status = 'sending' AND lease_until <= ? AND attempts >= ?${d.skipLocked})`,
-    customerSpentByLapse,
-    now,
-    maxAttempts,
-  );
+  yield* killLapsed(d, 'customer_actions', customerSpentByLapse, now, maxAttempts);
   // ORDER BY id with LIMIT: an action is in only if every earlier due one of its chat is too.
   const rows = yield* all<PendingCustomerAction>(
     `UPDATE customer_actions SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1
@@ -93,45 +83,6 @@ export function* claimCustomerActions(
     limit,
   );
   return rows.sort((a, b) => a.id - b.id);
-}
-
-export function* renewCustomerActions(
-  d: Dialect,
-  ids: readonly number[],
-  owner: string,
-  until: number,
-): Work<number[]> {
-  if (ids.length === 0) return [];
-  const rows = yield* all<{ id: number }>(
-    `UPDATE customer_actions SET lease_until = ? WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'sending' RETURNING id`,
-    until,
-    d.list(ids),
-    owner,
-  );
-  return rows.map((r) => r.id);
-}
-
-export function* finishCustomerActions(
-  d: Dialect,
-  ids: readonly number[],
-  owner: string,
-  outcome: Outcome,
-  now: number,
-): Work<void> {
-  if (ids.length === 0) return;
-  const { status, retryAt, error } = ended(outcome, STATUS_ENDS);
-  yield* run(
-    `UPDATE customer_actions SET status = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL,
-       sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
-     WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'sending'`,
-    status,
-    retryAt,
-    error,
-    status,
-    now,
-    d.list(ids),
-    owner,
-  );
 }
 
 export function* releaseCustomerActions(d: Dialect, ids: readonly number[], owner: string): Work<void> {

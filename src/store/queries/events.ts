@@ -59,17 +59,6 @@ export function* attempts(id: number): Work<Attempt[]> {
   );
 }
 
-export function* renewLeases(d: Dialect, ids: readonly number[], owner: string, until: number): Work<number[]> {
-  if (ids.length === 0) return [];
-  const rows = yield* all<{ id: number }>(
-    `UPDATE events SET lease_until = ? WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'processing' RETURNING id`,
-    until,
-    d.list(ids),
-    owner,
-  );
-  return rows.map((r) => r.id);
-}
-
 export function* requeue(d: Dialect, ids: readonly number[]): Work<number> {
   if (ids.length === 0) return 0;
   return yield* run(

@@ -37,3 +37,29 @@ export function* endLeases(d: Dialect, owners: readonly string[], now: number): 
     );
   return n;
 }
+
+/** Each queue's leased table, with the status its rows have while leased. */
+const HELD = {
+  events: 'processing',
+  status_outbox: 'sending',
+  customer_actions: 'sending',
+  pull_cursors: 'active',
+} as const;
+
+/** Extends the leases `owner` still holds on these rows of `table` to `until`; returns the ids renewed. */
+export function* renewLeases(
+  d: Dialect,
+  table: keyof typeof HELD,
+  ids: readonly number[],
+  owner: string,
+  until: number,
+): Work<number[]> {
+  if (ids.length === 0) return [];
+  const rows = yield* all<{ id: number }>(
+    `UPDATE ${table} SET lease_until = ? WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = '${HELD[table]}' RETURNING id`,
+    until,
+    d.list(ids),
+    owner,
+  );
+  return rows.map((r) => r.id);
+}

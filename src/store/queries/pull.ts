@@ -2,6 +2,7 @@ import type { Dialect } from '../sql/dialect.js';
 import { all, get, run, where, type Work } from '../sql/work.js';
 import type {
   AppendResult,
+  Claim,
   Delivery,
   NewEvent,
   PullCursor,
@@ -91,14 +92,7 @@ export function* retirePullCursors(
   );
 }
 
-export function* claimPullCursors(
-  d: Dialect,
-  owner: string,
-  now: number,
-  leaseMs: number,
-  limit: number,
-  maxAttempts: number,
-): Work<PullCursor[]> {
+export function* claimPullCursors(d: Dialect, ...[owner, now, leaseMs, limit, maxAttempts]: Claim): Work<PullCursor[]> {
   yield* run(
     `UPDATE pull_cursors SET status = 'parked', last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
      WHERE id IN (SELECT id FROM pull_cursors WHERE status = 'active' AND lease_until <= ? AND attempts >= ?${d.skipLocked})`,
@@ -122,17 +116,6 @@ export function* claimPullCursors(
     limit,
   );
   return rows.map(cursorFromRow).sort((a, b) => a.dueAt - b.dueAt);
-}
-
-export function* renewPullCursors(d: Dialect, ids: readonly number[], owner: string, until: number): Work<number[]> {
-  if (ids.length === 0) return [];
-  const rows = yield* all<{ id: number }>(
-    `UPDATE pull_cursors SET lease_until = ? WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'active' RETURNING id`,
-    until,
-    d.list(ids),
-    owner,
-  );
-  return rows.map((r) => r.id);
 }
 
 /** The next due time (the second parameter), unless a wake moved it since the claim (the first: the due time claimed). */

@@ -1,8 +1,8 @@
 import { statusSpentByLapse } from '../lapsed.js';
 import type { Dialect } from '../sql/dialect.js';
 import { all, run, type Work } from '../sql/work.js';
-import type { NewStatus, Outcome, PendingStatus } from '../types.js';
-import { ended, STATUS_ENDS } from './outcome.js';
+import type { Claim, NewStatus, PendingStatus } from '../types.js';
+import { killLapsed } from './outbox.js';
 
 /** The status outbox's queries, alike on both databases. */
 
@@ -16,21 +16,8 @@ export function* enqueueStatuses(statuses: readonly NewStatus[]): Work<void> {
 }
 
 /** Due statuses leased to `owner`; one whose lease ran out after `maxAttempts` attempts is made dead first. */
-export function* claimStatuses(
-  d: Dialect,
-  owner: string,
-  now: number,
-  leaseMs: number,
-  limit: number,
-  maxAttempts: number,
-): Work<PendingStatus[]> {
-  yield* run(
-    `UPDATE status_outbox SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL
-     WHERE id IN (SELECT id FROM status_outbox WHERE status = 'sending' AND lease_until <= ? AND attempts >= ?${d.skipLocked})`,
-    statusSpentByLapse,
-    now,
-    maxAttempts,
-  );
+export function* claimStatuses(d: Dialect, ...[owner, now, leaseMs, limit, maxAttempts]: Claim): Work<PendingStatus[]> {
+  yield* killLapsed(d, 'status_outbox', statusSpentByLapse, now, maxAttempts);
   const rows = yield* all<PendingStatus>(
     `UPDATE status_outbox SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1
      WHERE id IN (
@@ -48,29 +35,6 @@ export function* claimStatuses(
   return rows.sort((a, b) => a.id - b.id);
 }
 
-export function* finishStatuses(
-  d: Dialect,
-  ids: readonly number[],
-  owner: string,
-  outcome: Outcome,
-  now: number,
-): Work<void> {
-  if (ids.length === 0) return;
-  const { status, retryAt, error } = ended(outcome, STATUS_ENDS);
-  yield* run(
-    `UPDATE status_outbox SET status = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL,
-       sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
-     WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'sending'`,
-    status,
-    retryAt,
-    error,
-    status,
-    now,
-    d.list(ids),
-    owner,
-  );
-}
-
 export function* countStatuses(): Work<{ pending: number; sent: number; dead: number }> {
   const counts = { pending: 0, sent: 0, dead: 0 };
   for (const r of yield* all<{ status: keyof typeof counts; n: number }>(
@@ -78,16 +42,4 @@ export function* countStatuses(): Work<{ pending: number; sent: number; dead: nu
   ))
     counts[r.status] = r.n;
   return counts;
-}
-
-/** See Store.renewStatuses. */
-export function* renewStatuses(d: Dialect, ids: readonly number[], owner: string, until: number): Work<number[]> {
-  if (ids.length === 0) return [];
-  const rows = yield* all<{ id: number }>(
-    `UPDATE status_outbox SET lease_until = ? WHERE ${d.inList('id', 'int8')} AND lease_owner = ? AND status = 'sending' RETURNING id`,
-    until,
-    d.list(ids),
-    owner,
-  );
-  return rows.map((r) => r.id);
 }

@@ -135,39 +135,27 @@ export interface CustomerMessageView {
   updatedAt: number;
 }
 
+/** The customer's message a change is about: its line, chat, sender and the channel's id for it. */
+interface CustomerMessageRef {
+  line: number;
+  connector: string;
+  externalChatId: string;
+  externalUserId: string;
+  externalMessageId: string;
+}
+
 /** What Bitrix24 accepted of a customer's action, as the state keeps it. */
 export type CustomerChange =
-  | {
+  | (CustomerMessageRef & {
       kind: 'created';
-      line: number;
-      connector: string;
-      externalChatId: string;
-      externalUserId: string;
-      externalMessageId: string;
       text: string | null;
       files: CustomerFile[];
       imChatId: number | null;
       sessionId: number | null;
       imUserId: number | null;
-    }
-  | {
-      kind: 'updated';
-      line: number;
-      connector: string;
-      externalChatId: string;
-      externalUserId: string;
-      externalMessageId: string;
-      text: string | null;
-      files?: CustomerFile[] | undefined;
-    }
-  | {
-      kind: 'deleted';
-      line: number;
-      connector: string;
-      externalChatId: string;
-      externalUserId: string;
-      externalMessageId: string;
-    }
+    })
+  | (CustomerMessageRef & { kind: 'updated'; text: string | null; files?: CustomerFile[] | undefined })
+  | (CustomerMessageRef & { kind: 'deleted' })
   /** The customer read these operator messages. */
   | { kind: 'read'; line: number; imMessageIds: number[] }
   | { kind: 'renamed'; line: number; connector: string; externalChatId: string; name: string };

@@ -1,5 +1,5 @@
 import { get } from '../api.js';
-import { Problem, Section } from '../components.js';
+import { Problem, Section, Status } from '../components.js';
 import { ago, time } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { href, type Place } from '../router.js';
@@ -122,7 +122,7 @@ function ChatPane({ portal, line, chat }: { portal: string; line: string; chat: 
                 {data.dialogs.map((d) => (
                   <li>
                     Session <strong>{d.sessionId}</strong>{' '}
-                    <span class={`badge ${d.open ? 's-pending' : 's-done'}`}>{d.open ? 'open' : 'closed'}</span>
+                    <Status status={d.open ? 'pending' : 'done'} label={d.open ? 'open' : 'closed'} />
                     {d.parents.length > 0 && <span> · follows {d.parents.join(' ← ')}</span>}
                     <div class="muted">
                       started {time(d.startedAt)}

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get, post } from '../api.js';
-import { Confirm, Problem, Section, Status } from '../components.js';
+import { Confirm, Problem, Section, Status, Table } from '../components.js';
 import { pretty, time } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { href } from '../router.js';
@@ -98,34 +98,21 @@ export function EventPage({ id }: { id: number }) {
         </ol>
       </Section>
       <Section title="Attempts" id="attempts">
-        {data.attempts.length === 0 ? (
-          <p class="muted">Not run yet.</p>
-        ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">Worker</th>
-                <th scope="col">Started</th>
-                <th scope="col">Finished</th>
-                <th scope="col">Result</th>
-                <th scope="col">Error</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.attempts.map((a) => (
-                <tr>
-                  <td>{a.attempt}</td>
-                  <td class="mono">{a.owner}</td>
-                  <td>{time(a.startedAt)}</td>
-                  <td>{time(a.finishedAt)}</td>
-                  <td>{a.ok === null ? 'running or lost' : a.ok ? 'ok' : 'failed'}</td>
-                  <td class="error-cell">{a.error ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <Table
+          head={['#', 'Worker', 'Started', 'Finished', 'Result', 'Error']}
+          rows={data.attempts}
+          empty="Not run yet."
+          cells={(a) => (
+            <>
+              <td>{a.attempt}</td>
+              <td class="mono">{a.owner}</td>
+              <td>{time(a.startedAt)}</td>
+              <td>{time(a.finishedAt)}</td>
+              <td>{a.ok === null ? 'running or lost' : a.ok ? 'ok' : 'failed'}</td>
+              <td class="error-cell">{a.error ?? ''}</td>
+            </>
+          )}
+        />
       </Section>
       <Section title="What the channel was sent" id="channel">
         {data.channel.length === 0 ? (
@@ -143,34 +130,22 @@ export function EventPage({ id }: { id: number }) {
         )}
       </Section>
       <Section title="Statuses reported to Bitrix24" id="statuses">
-        {data.statuses.length === 0 ? (
-          <p class="muted">None.</p>
-        ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Status</th>
-                <th scope="col">Sent</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Item</th>
-                <th scope="col">Error</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.statuses.map((s) => (
-                <tr>
-                  <td>
-                    <Status status={s.status} />
-                  </td>
-                  <td>{time(s.sentAt)}</td>
-                  <td>{s.attempts}</td>
-                  <td class="mono">{s.item}</td>
-                  <td class="error-cell">{s.lastError ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <Table
+          head={['Status', 'Sent', 'Attempts', 'Item', 'Error']}
+          rows={data.statuses}
+          empty="None."
+          cells={(s) => (
+            <>
+              <td>
+                <Status status={s.status} />
+              </td>
+              <td>{time(s.sentAt)}</td>
+              <td>{s.attempts}</td>
+              <td class="mono">{s.item}</td>
+              <td class="error-cell">{s.lastError ?? ''}</td>
+            </>
+          )}
+        />
       </Section>
       <Section title="Typed data" id="typed">
         <pre>{pretty(e.event)}</pre>

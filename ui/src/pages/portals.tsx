@@ -1,5 +1,5 @@
 import { get } from '../api.js';
-import { Problem, Section } from '../components.js';
+import { Problem, Section, Table } from '../components.js';
 import { ago, time } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { href } from '../router.js';
@@ -58,58 +58,35 @@ export function PortalsPage() {
                 </dd>
               </dl>
               <h3>Bots</h3>
-              {p.bots.length === 0 ? (
-                <p class="muted">No bot event stored.</p>
-              ) : (
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Bot</th>
-                      <th scope="col">Code</th>
-                      <th scope="col">Event mode</th>
-                      <th scope="col">Last event</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {p.bots.map((b) => (
-                      <tr>
-                        <td>{b.id}</td>
-                        <td class="mono">{b.code ?? '—'}</td>
-                        <td>{b.eventMode}</td>
-                        <td>
-                          <a href={href(`/events/${b.lastEventId}`)}>{time(b.lastEventAt)}</a>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              )}
+              <Table
+                head={['Bot', 'Code', 'Event mode', 'Last event']}
+                rows={p.bots}
+                empty="No bot event stored."
+                cells={(b) => (
+                  <>
+                    <td>{b.id}</td>
+                    <td class="mono">{b.code ?? '—'}</td>
+                    <td>{b.eventMode}</td>
+                    <td>
+                      <a href={href(`/events/${b.lastEventId}`)}>{time(b.lastEventAt)}</a>
+                    </td>
+                  </>
+                )}
+              />
             </Section>
           ))}
           {data.pullCursors && (
             <Section title="Pull cursors" id="pull-cursors">
-              {data.pullCursors.length === 0 ? (
-                <p class="muted">Nothing is pulled yet (serve --pull).</p>
-              ) : (
-                <table>
-                  <thead>
-                    <tr>
-                      {Object.keys(data.pullCursors[0]!).map((k) => (
-                        <th scope="col">{k}</th>
-                      ))}
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.pullCursors.map((row) => (
-                      <tr>
-                        {Object.entries(row).map(([k, v]) => (
-                          <td class="mono">{/At$/.test(k) && typeof v === 'number' ? time(v) : String(v ?? '—')}</td>
-                        ))}
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              )}
+              <Table
+                head={Object.keys(data.pullCursors[0] ?? {})}
+                rows={data.pullCursors}
+                empty="Nothing is pulled yet (serve --pull)."
+                cells={(row) =>
+                  Object.entries(row).map(([k, v]) => (
+                    <td class="mono">{/At$/.test(k) && typeof v === 'number' ? time(v) : String(v ?? '—')}</td>
+                  ))
+                }
+              />
             </Section>
           )}
         </>

@@ -25,19 +25,10 @@ afterEach(async () => {
   await sb.stop();
 });
 
-const USER_AUTH_KEYS = [
-  'access_token',
-  'expires',
-  'expires_in',
-  'scope',
-  'domain',
-  'server_endpoint',
-  'status',
-  'client_endpoint',
-  'member_id',
-  'user_id',
-  'application_token',
-];
+/** The portal's keys of an auth block, in Bitrix24's order; with tokens, the token's keys come first. */
+const PORTAL_KEYS = ['scope', 'domain', 'server_endpoint', 'status', 'client_endpoint', 'member_id'];
+const AUTH_KEYS = ['access_token', 'expires', 'expires_in', ...PORTAL_KEYS];
+const USER_AUTH_KEYS = [...AUTH_KEYS, 'user_id', 'application_token'];
 
 describe('what a handler receives', () => {
   it('for every PHP fixture payload, a form POST byte-identical to PHP http_build_query', async () => {
@@ -105,15 +96,7 @@ describe('what a handler receives', () => {
     );
     const [req] = await cap.waitFor(1);
     const auth = (decodeForm(req!.text).params as Record<string, Record<string, unknown>>).auth!;
-    expect(Object.keys(auth)).toEqual([
-      'scope',
-      'domain',
-      'server_endpoint',
-      'status',
-      'client_endpoint',
-      'member_id',
-      'application_token',
-    ]);
+    expect(Object.keys(auth)).toEqual([...PORTAL_KEYS, 'application_token']);
   });
 
   it('ONIMCONNECTORLINEDELETE carries data as a bare number; eventId can replace event_handler_id', async () => {
@@ -156,15 +139,7 @@ describe('what a handler receives', () => {
     >;
     const bot = body.data!.BOT!['567']!;
     expect(Object.keys(bot)).toEqual([
-      'access_token',
-      'expires',
-      'expires_in',
-      'scope',
-      'domain',
-      'server_endpoint',
-      'status',
-      'client_endpoint',
-      'member_id',
+      ...AUTH_KEYS,
       'refresh_token',
       'user_id',
       'client_id',

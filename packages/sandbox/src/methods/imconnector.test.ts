@@ -7,6 +7,12 @@ let auth: string;
 const call = (method: string, params: Record<string, unknown>, format?: 'json' | 'form' | 'query') =>
   callRest(sb.restUrl, method, { auth, ...params }, format);
 
+/** A refusal as Bitrix24 answers it: 400, with exactly this error code and description. */
+const expectRefused = (r: { status: number; body: unknown }, error: string, description: string) => {
+  expect(r.status).toBe(400);
+  expect(r.body).toEqual({ error, error_description: description });
+};
+
 const ICON = { DATA_IMAGE: 'data:image/svg+xml;charset=US-ASCII,%3Csvg%3E%3C%2Fsvg%3E' };
 const registration = {
   ID: 'myconnector',
@@ -123,11 +129,7 @@ describe('imconnector.send.messages / update.messages / delete.messages', () => 
     expect((await call('imconnector.send.messages', params)).body.error).toBe('IMCONNECTOR_NO_CORRECT_PROVIDER');
     await call('imconnector.register', registration);
     const inactive = await call('imconnector.send.messages', params);
-    expect(inactive.status).toBe(400);
-    expect(inactive.body).toEqual({
-      error: 'NOT_ACTIVE_LINE',
-      error_description: 'The line with this ID is inactive or does not exist',
-    });
+    expectRefused(inactive, 'NOT_ACTIVE_LINE', 'The line with this ID is inactive or does not exist');
   });
 
   it('checks MESSAGES the documented way', async () => {
@@ -270,11 +272,7 @@ describe('imconnector.send.status.delivery / reading', () => {
         { CONNECTOR: 'myconnector', LINE: 107, MESSAGES: [status({ message: { id: 'ext-msg-1' } })] },
         format,
       );
-      expect(r.status).toBe(400);
-      expect(r.body).toEqual({
-        error: 'ERROR_ARGUMENT',
-        error_description: "The value of an argument 'MESSAGES[0][message][id]' must be of type array",
-      });
+      expectRefused(r, 'ERROR_ARGUMENT', "The value of an argument 'MESSAGES[0][message][id]' must be of type array");
     }
     const keyed = await call('imconnector.send.status.delivery', {
       CONNECTOR: 'myconnector',
@@ -375,11 +373,7 @@ describe('imconnector.chat.name.set', () => {
       CHAT_ID: 'c1',
       NAME: 'Support',
     });
-    expect(missing.status).toBe(400);
-    expect(missing.body).toMatchObject({
-      error: 'ERROR_ARGUMENT',
-      error_description: "Argument 'USER_ID' is null or empty",
-    });
+    expectRefused(missing, 'ERROR_ARGUMENT', "Argument 'USER_ID' is null or empty");
     const renamed = await call('imconnector.chat.name.set', {
       CONNECTOR: 'myconnector',
       LINE: 107,

@@ -6,6 +6,7 @@ import { startSandbox, type Portal, type Sandbox } from '@b24-im-gateway/sandbox
 import { SqliteStore } from '../../../store/sqlite/store.js';
 import { startChannel, type DemoChannel } from './channel.js';
 import type { Paint } from './format.js';
+import { channelFlags, oauthFlags } from './flags.js';
 import { startGateway, type GatewayChild } from './gateway.js';
 
 // Everything the demo starts (sandbox, channel, gateway process, its store, a temporary folder),
@@ -53,7 +54,6 @@ export async function startEnvironment(
   const channel = await startChannel();
   cleanups.push(() => channel.close());
   const dbFile = join(tmp, 'gateway.db');
-  const sandboxHost = new URL(sb.url).host;
   const gateway = await startGateway(
     [
       '--host',
@@ -67,17 +67,9 @@ export async function startEnvironment(
       '--db',
       dbFile,
       '--allow-domain',
-      sandboxHost,
-      '--client-id',
-      sb.clientId,
-      '--client-secret',
-      sb.clientSecret,
-      '--oauth-server',
-      sb.url,
-      '--channel-url',
-      channel.url,
-      '--channel-secret',
-      channel.secret,
+      new URL(sb.url).host,
+      ...oauthFlags(sb),
+      ...channelFlags(channel),
       '--channel-format',
       o.format,
       '--retry-schedule',

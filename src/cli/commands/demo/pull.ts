@@ -4,26 +4,28 @@ import type { Env } from './environment.js';
 import { CONNECTOR, LINE } from './setup.js';
 import { step, type Step } from './step.js';
 import type { DemoResult } from './types.js';
-import { Interrupted, until } from './wait.js';
 
 // The pull modes, after the conversation: Bitrix24 keeps the events and the gateway (`serve
 // --pull`) takes them: a Chatbots 2.0 bot in fetch mode, then the connector on offline events.
 
-/** Waits for what the gateway does within the step's timeout; a timeout is the step's failure. */
-async function waitFor<T>(s: Step, probe: () => Promise<T | undefined>, what: string): Promise<T | undefined> {
-  const { timeoutMs, signal, gateway } = s.env;
-  try {
-    return await until(probe, what, timeoutMs, signal, gateway.gone);
-  } catch (e) {
-    if (e instanceof Interrupted) throw e;
-    s.check(false, (e as Error).message);
-    return undefined;
-  }
+/**
+ * Tells where Bitrix24 kept the event (`kept`), waits for the gateway to pull it (the first event
+ * with this code stored since `known`) and tells how it was stored (`how`).
+ */
+async function pulled(
+  s: Step,
+  code: string,
+  known: Set<number>,
+  o: { kept: string; awaiting: string; how: (e: StoredEvent) => string },
+): Promise<StoredEvent | undefined> {
+  s.line('Bitrix24', `${s.env.paint.bold(code)} ${o.kept}`);
+  const event = await s.waitFor(
+    async () => (await s.env.store.listEvents({ code })).find((e) => !known.has(e.id)),
+    o.awaiting,
+  );
+  if (event) s.line('gateway -> Bitrix24', o.how(event));
+  return event;
 }
-
-/** The first event stored since `known` with this code, once it is finished. */
-const pulledEvent = (env: Env, code: string, known: Set<number>) => async (): Promise<StoredEvent | undefined> =>
-  (await env.store.listEvents({ code })).find((e) => !known.has(e.id));
 
 export async function playPull(env: Env, result: DemoResult): Promise<void> {
   const { sb, store, paint } = env;
@@ -49,26 +51,18 @@ export async function playPull(env: Env, result: DemoResult): Promise<void> {
       const before = await known();
       const sent = await sb.act.chatbot(portal, { kind: 'write', botId: botId!, text: 'Hello, fetch bot!' });
       s.sent = 'ONIMBOTV2MESSAGEADD (kept)';
-      s.line(
-        'Bitrix24',
-        `${paint.bold('ONIMBOTV2MESSAGEADD')} kept in the bot's queue (${sent.results.map((x) => (x.queued ?? []).map((q) => `event ${q.eventId}`).join(', ')).join(', ')}), nothing posted`,
-      );
-      const event = await waitFor(
-        s,
-        pulledEvent(env, 'ONIMBOTV2MESSAGEADD', before),
-        "the gateway to pull the bot's event",
-      );
+      const event = await pulled(s, 'ONIMBOTV2MESSAGEADD', before, {
+        kept: `kept in the bot's queue (${sent.results.map((x) => (x.queued ?? []).map((q) => `event ${q.eventId}`).join(', ')).join(', ')}), nothing posted`,
+        awaiting: "the gateway to pull the bot's event",
+        how: (e) =>
+          `${paint.bold('imbot.v2.Event.get')} botId ${botId}: stored as event #${e.id} (delivery ${e.delivery})`,
+      });
       if (!event) return;
-      s.line(
-        'gateway -> Bitrix24',
-        `${paint.bold('imbot.v2.Event.get')} botId ${botId}: stored as event #${event.id} (delivery ${event.delivery})`,
-      );
       s.ids.push(event.id);
       await s.done();
       s.check(event.delivery === 'fetch', `event #${event.id} arrived by ${event.delivery}, expected fetch`);
       const queue = portal.chatbots.settings.get(botId!)?.queue;
-      const confirmed = await waitFor(
-        s,
+      const confirmed = await s.waitFor(
         async () => (queue && queue.size === 0 ? true : undefined),
         "the bot's queue to be confirmed by the next Event.get (offset)",
       );
@@ -102,20 +96,13 @@ export async function playPull(env: Env, result: DemoResult): Promise<void> {
         text: 'This one waited in the portal.',
       });
       s.sent = 'ONIMCONNECTORMESSAGEADD (offline)';
-      s.line(
-        'Bitrix24',
-        `${paint.bold('ONIMCONNECTORMESSAGEADD')} kept in the offline queue (record ${(m.delivery.offline ?? []).join(', ')}); ONOFFLINEEVENT posted to the gateway`,
-      );
-      const event = await waitFor(
-        s,
-        pulledEvent(env, 'ONIMCONNECTORMESSAGEADD', before),
-        'the gateway to pull the offline record',
-      );
+      const event = await pulled(s, 'ONIMCONNECTORMESSAGEADD', before, {
+        kept: `kept in the offline queue (record ${(m.delivery.offline ?? []).join(', ')}); ONOFFLINEEVENT posted to the gateway`,
+        awaiting: 'the gateway to pull the offline record',
+        how: (e) =>
+          `${paint.bold('event.offline.get')} clear=0: stored as event #${e.id} (delivery ${e.delivery}), then ${paint.bold('event.offline.clear')}`,
+      });
       if (!event) return;
-      s.line(
-        'gateway -> Bitrix24',
-        `${paint.bold('event.offline.get')} clear=0: stored as event #${event.id} (delivery ${event.delivery}), then ${paint.bold('event.offline.clear')}`,
-      );
       const news = (await store.listEvents({ code: 'ONOFFLINEEVENT' }))
         .filter((e) => !before.has(e.id))
         .map((e) => e.id);
@@ -123,8 +110,7 @@ export async function playPull(env: Env, result: DemoResult): Promise<void> {
       await s.done();
       s.check(event.delivery === 'offline', `event #${event.id} arrived by ${event.delivery}, expected offline`);
       s.channelGot(event.id, ['message.created']);
-      const empty = await waitFor(
-        s,
+      const empty = await s.waitFor(
         async () => (portal.offline.size === 0 ? true : undefined),
         'the offline queue to be cleared',
       );

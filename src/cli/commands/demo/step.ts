@@ -203,6 +203,11 @@ export class Step {
     };
   }
 
+  /** Waits for what the gateway does within the step's timeout; a timeout is the step's failure, and answers undefined. */
+  waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T | undefined> {
+    return this.wait(probe, what, () => undefined);
+  }
+
   /** Waits for `probe` within the step's timeout; a timeout or a gone gateway is a failure of the step, and `fallback` answers instead. */
   private async wait<T, F>(
     probe: () => T | undefined | Promise<T | undefined>,
