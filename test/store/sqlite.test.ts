@@ -4,7 +4,7 @@ import { browseEvents } from '../../src/store/queries/browse.js';
 import type { EventBrowse } from '../../src/store/types.js';
 import { runnableFreeSql } from '../../src/store/sqlite/claim.js';
 import { sqlite } from '../../src/store/sqlite/dialect.js';
-import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { SqliteStore, WORKER_CHECKPOINT_PAGES } from '../../src/store/sqlite/store.js';
 import { tempDir } from '../helpers.js';
 import { storeConformance } from './conformance.js';
 
@@ -45,6 +45,24 @@ describe('SQLite connections', () => {
     try {
       for (const db of [store.db, store.workDb])
         expect(db.pragma('mmap_size', { simple: true })).toBe(256 * 1024 * 1024);
+    } finally {
+      await store.close();
+      tmp.cleanup();
+    }
+  });
+
+  it("leaves checkpoints to the other connections: the worker's commits checkpoint only a log ten times SQLite's default", async () => {
+    const tmp = tempDir();
+    const store = new SqliteStore(`${tmp.dir}/w.db`);
+    try {
+      const pages = (db: typeof store.db) => db.pragma('wal_autocheckpoint', { simple: true });
+      expect([pages(store.db), pages(store.workDb)]).toEqual([1_000, WORKER_CHECKPOINT_PAGES]);
+      // And a log past that bound is checkpointed by the worker's commits alone.
+      store.workDb.exec('CREATE TABLE filler (b BLOB)');
+      const insert = store.workDb.prepare('INSERT INTO filler VALUES (randomblob(4000))');
+      for (let i = 0; i < WORKER_CHECKPOINT_PAGES + 500; i++) insert.run();
+      const log = store.workDb.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+      expect(log[0]!.log).toBeLessThan(WORKER_CHECKPOINT_PAGES);
     } finally {
       await store.close();
       tmp.cleanup();

@@ -12,6 +12,9 @@ import { announceLocal, fileKey, listenLocal, withLocalLock } from './local.js';
 import { migrate, migrations } from './migrations.js';
 import { SqliteRunner } from './run.js';
 
+/** The write-ahead log's length, in pages, past which the worker's connection checkpoints it. */
+export const WORKER_CHECKPOINT_PAGES = 10_000;
+
 /** How much of the file the read connections map (address space, not memory). */
 const MMAP_BYTES = 256 * 1024 * 1024;
 
@@ -81,6 +84,10 @@ export class SqliteStore extends SqlStore {
       throw e;
     }
     const workDb = open(file, 'NORMAL');
+    // A checkpoint syncs the file and held the worker's commits for milliseconds each time it fell
+    // to them: the writer thread's and the main connection's commits checkpoint at SQLite's 1,000
+    // pages; the worker's only if the log grows ten times that (when nothing else writes).
+    workDb.pragma(`wal_autocheckpoint = ${WORKER_CHECKPOINT_PAGES}`);
     const runners = [new SqliteRunner(db), new SqliteRunner(workDb)] as const;
     super(sqlite, box, ...runners);
     this.runners = runners;
