@@ -42,6 +42,13 @@ const updated = (chat: string, id: string, text: string, user?: string) => ({
   ...(user === undefined ? {} : { user: { externalId: user } }),
   message: { externalId: id, text },
 });
+/** A deletion of message `id` in `chat`. */
+const deleted = (chat: string, id: string) => ({
+  ...target(),
+  type: 'message.deleted',
+  chat: { externalId: chat },
+  message: { externalId: id },
+});
 /** The messages customers wrote, as the sandbox holds them. */
 const inbound = () => [...portal.messages.values()].filter((m) => m.direction === 'in');
 
@@ -104,12 +111,7 @@ describe('a customer writes, edits, deletes, reads and renames', () => {
   it("one chat's create, edit and delete reach Bitrix24 in order; the edit finds its author in the state", async () => {
     await gateway.fromChannel(created('chat-1', 'm-1', 'Hello'));
     await gateway.fromChannel(updated('chat-1', 'm-1', 'Hello there'));
-    await gateway.fromChannel({
-      ...target(),
-      type: 'message.deleted',
-      chat: { externalId: 'chat-1' },
-      message: { externalId: 'm-1' },
-    });
+    await gateway.fromChannel(deleted('chat-1', 'm-1'));
     await gateway.drain();
 
     const methods = commandsOf(sb)
@@ -218,12 +220,7 @@ describe('when Bitrix24 refuses', () => {
     });
     await gateway.fromChannel(created('chat-1', 'm-1', 'one'));
     await gateway.fromChannel(updated('chat-1', 'm-1', 'one, edited'));
-    await gateway.fromChannel({
-      ...target(),
-      type: 'message.deleted',
-      chat: { externalId: 'chat-1' },
-      message: { externalId: 'm-1' },
-    });
+    await gateway.fromChannel(deleted('chat-1', 'm-1'));
     await gateway.fromChannel(created('chat-2', 'm-2', 'two'));
     await gateway.drain();
 
