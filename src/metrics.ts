@@ -52,6 +52,10 @@ export function reusedFor<T>(ttlMs: number, fn: () => Promise<T>, now: () => num
 
 const PREFIX = 'b24gw_';
 
+/** Seconds: a handler run (ms to half a minute), and receipt to done (retries included: up to 10 hours). */
+const RUN_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30];
+const END_TO_END_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 36000];
+
 /** Node's process metrics alone: what a thread that holds only the sockets reports, beside its gateway threads' metrics. */
 export function processMetrics(): Registry {
   const registry = new Registry();
@@ -77,16 +81,8 @@ export class Metrics {
     'Handler runs, by event code and outcome (done, retry, dead)',
     ['event', 'outcome'],
   );
-  readonly processing = this.byEvent(
-    'b24gw_processing_seconds',
-    'Time to run one event’s handlers',
-    [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-  );
-  readonly endToEnd = this.byEvent(
-    'b24gw_end_to_end_seconds',
-    'From receipt to done',
-    [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 36000],
-  );
+  readonly processing = this.byEvent('b24gw_processing_seconds', 'Time to run one event’s handlers', RUN_BUCKETS);
+  readonly endToEnd = this.byEvent('b24gw_end_to_end_seconds', 'From receipt to done', END_TO_END_BUCKETS);
   readonly restCalls = this.counter(
     'b24gw_rest_calls_total',
     'Bitrix24 REST calls, by method and result (ok, a known error code, or other)',

@@ -34,6 +34,21 @@ const created = (chat: string, id: string, text: string, user = `u-${chat}`) => 
   user: { externalId: user, name: 'Anna', email: 'anna@example.com' },
   message: { externalId: id, text },
 });
+/** An edit of message `id` in `chat`; `user` names its author (left out, the state finds it). */
+const updated = (chat: string, id: string, text: string, user?: string) => ({
+  ...target(),
+  type: 'message.updated',
+  chat: { externalId: chat },
+  ...(user === undefined ? {} : { user: { externalId: user } }),
+  message: { externalId: id, text },
+});
+/** A deletion of message `id` in `chat`. */
+const deleted = (chat: string, id: string) => ({
+  ...target(),
+  type: 'message.deleted',
+  chat: { externalId: chat },
+  message: { externalId: id },
+});
 /** The messages customers wrote, as the sandbox holds them. */
 const inbound = () => [...portal.messages.values()].filter((m) => m.direction === 'in');
 
@@ -95,18 +110,8 @@ describe('a customer writes, edits, deletes, reads and renames', () => {
 
   it("one chat's create, edit and delete reach Bitrix24 in order; the edit finds its author in the state", async () => {
     await gateway.fromChannel(created('chat-1', 'm-1', 'Hello'));
-    await gateway.fromChannel({
-      ...target(),
-      type: 'message.updated',
-      chat: { externalId: 'chat-1' },
-      message: { externalId: 'm-1', text: 'Hello there' },
-    });
-    await gateway.fromChannel({
-      ...target(),
-      type: 'message.deleted',
-      chat: { externalId: 'chat-1' },
-      message: { externalId: 'm-1' },
-    });
+    await gateway.fromChannel(updated('chat-1', 'm-1', 'Hello there'));
+    await gateway.fromChannel(deleted('chat-1', 'm-1'));
     await gateway.drain();
 
     const methods = commandsOf(sb)
@@ -214,18 +219,8 @@ describe('when Bitrix24 refuses', () => {
       },
     });
     await gateway.fromChannel(created('chat-1', 'm-1', 'one'));
-    await gateway.fromChannel({
-      ...target(),
-      type: 'message.updated',
-      chat: { externalId: 'chat-1' },
-      message: { externalId: 'm-1', text: 'one, edited' },
-    });
-    await gateway.fromChannel({
-      ...target(),
-      type: 'message.deleted',
-      chat: { externalId: 'chat-1' },
-      message: { externalId: 'm-1' },
-    });
+    await gateway.fromChannel(updated('chat-1', 'm-1', 'one, edited'));
+    await gateway.fromChannel(deleted('chat-1', 'm-1'));
     await gateway.fromChannel(created('chat-2', 'm-2', 'two'));
     await gateway.drain();
 
@@ -272,27 +267,9 @@ describe('when Bitrix24 refuses', () => {
   it('an item Bitrix24 refuses alone fails alone: an edit of a message it never had', async () => {
     await gateway.fromChannel(created('chat-1', 'm-1', 'one'));
     await gateway.drain();
-    await gateway.fromChannel({
-      ...target(),
-      type: 'message.updated',
-      chat: { externalId: 'chat-1' },
-      user: { externalId: 'u-chat-1' },
-      message: { externalId: 'nope', text: 'x' },
-    });
-    await gateway.fromChannel({
-      ...target(),
-      type: 'message.updated',
-      chat: { externalId: 'chat-2' },
-      user: { externalId: 'u-chat-2' },
-      message: { externalId: 'm-1', text: 'x' },
-    });
-    await gateway.fromChannel({
-      ...target(),
-      type: 'message.updated',
-      chat: { externalId: 'chat-1' },
-      user: { externalId: 'u-chat-1' },
-      message: { externalId: 'm-1', text: 'one, edited' },
-    });
+    await gateway.fromChannel(updated('chat-1', 'nope', 'x', 'u-chat-1'));
+    await gateway.fromChannel(updated('chat-2', 'm-1', 'x', 'u-chat-2'));
+    await gateway.fromChannel(updated('chat-1', 'm-1', 'one, edited', 'u-chat-1'));
     await gateway.drain();
     const [, wrongId, wrongChat, edit] = await gateway.store.listCustomerActions();
     expect(
