@@ -580,7 +580,7 @@ export async function runEndToEnd(
     for (const [name, m] of Object.entries(memoryLimitResult ?? {})) {
       if (m.oomKills)
         problems.push(
-          `${name} was OOM-killed in its ${m.limitMb} MB memory cgroup (${m.oomKills} OOM kill${m.oomKills === 1 ? '' : 's'}, limit hit ${m.failcnt ?? '?'} times)`,
+          `${name} was OOM-killed in its ${m.limitMb} MB memory cgroup (${m.oomKills} OOM kill${m.oomKills === 1 ? '' : 's'}, peak ${m.peakMb ?? '?'} MB)`,
         );
       else if (m.ended) problems.push(`${name} ended during the run (${m.ended}) in its ${m.limitMb} MB memory cgroup`);
     }

@@ -132,11 +132,12 @@ export function judgeGoals(r) {
       const killed = groups.filter((p) => p.g.oomKills || p.g.ended);
       const flagged = limitedRuns.filter((x) => x.problems.length || x.lost || x.missing);
       const figure = [
-        `${limit.mb} MB cgroup: ` +
+        `${limit.mb} MB cgroup` +
+          (groups.length ? ': ' : '') +
           groups
             .map(
               (p) =>
-                `${p.name} peak RSS ${p.rss ?? '—'} MB, cgroup peak ${p.g.peakMb ?? '—'} MB, limit hit ${p.g.failcnt ?? '—'}×`,
+                `${p.name} peak RSS ${p.rss ?? '—'} MB, cgroup peak ${p.g.peakMb ?? '—'} MB, failcnt ${p.g.failcnt ?? '—'}`,
             )
             .join('; '),
         ...(killed.length

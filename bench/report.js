@@ -460,7 +460,7 @@ export function e2eMemoryTable(r) {
       'change',
       `flat (±${E2E_FLAT_PCT}%)?`,
       'CPU s used',
-      ...(limited ? ['cgroup limit MB', 'cgroup peak MB', 'limit hit (failcnt)', 'OOM kills'] : []),
+      ...(limited ? ['cgroup limit MB', 'cgroup peak MB', 'failcnt', 'OOM kills'] : []),
     ],
     rows,
     limited ? 'lrrrrrlrrrrr' : 'lrrrrrlr',

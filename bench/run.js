@@ -241,7 +241,7 @@ const logEndToEnd = (/** @type {string} */ head, /** @type {import('./e2e.js').E
   );
   for (const [name, m] of Object.entries(r.memoryLimit ?? {}))
     log(
-      `${' '.repeat(head.length)} ${name} in ${m.limitMb} MB: peak RSS ${r.memory[name]?.peakMb ?? '—'} MB, cgroup peak ${m.peakMb ?? '—'} MB, limit hit ${m.failcnt ?? '—'} times, OOM kills ${m.oomKills ?? '—'}${m.ended ? `, ended during the run (${m.ended})` : ''}`,
+      `${' '.repeat(head.length)} ${name} in ${m.limitMb} MB: peak RSS ${r.memory[name]?.peakMb ?? '—'} MB, cgroup peak ${m.peakMb ?? '—'} MB, failcnt ${m.failcnt ?? '—'}, OOM kills ${m.oomKills ?? '—'}${m.ended ? `, ended during the run (${m.ended})` : ''}`,
     );
   for (const n of r.notes) log(`${' '.repeat(head.length)} note: ${n}`);
   if (r.problems.length && r.output)
