@@ -23,6 +23,7 @@ import { URL } from 'node:url';
 import process from 'node:process';
 import { connectorCodes } from '../dist/events/registry.js';
 import { callRest, httpBuildQuery, startSandbox } from '@b24-im-gateway/sandbox';
+import { limitedGroup } from './cgroup.js';
 import { procCpuSeconds, sampleMemory } from './memory.js';
 import { startNoiseMeter, startPgCpuMeter } from './noise.js';
 import { countPgRows, freshDatabase } from './pg.js';
@@ -144,11 +145,23 @@ export const soakSetup = {
  * @property {boolean} drained       every acknowledged event got its status
  * @property {import('./targets.js').StoredRows | null} stored
  * @property {Record<string, import('./memory.js').MemoryResult>} memory  per gateway process, sampled once a second through load and wait
+ * @property {Record<string, MemoryLimitResult> | null} memoryLimit  per gateway process, when each ran in a memory cgroup (`--memory-limit`)
  * @property {Record<string, number>} cpuSeconds  CPU used during load and wait: this process (sandbox, sender, recorder) and each gateway (or the relay); the channel is not counted
  * @property {import('./noise.js').NoiseResult | null} noise  how busy the machine was during load and wait, and how much of it was not the bench
  * @property {string[]} problems     failures: lost, unanswered, unconfirmed, repeated
  * @property {string[]} notes        worth knowing, not failures
  * @property {string} output         the gateways' last lines (warnings and errors)
+ */
+
+/**
+ * A gateway process run in a memory cgroup: what the group saw, and how the process ended if it
+ * ended before the bench stopped it.
+ * @typedef {import('./cgroup.js').CgroupUsage & { ended: string | null }} MemoryLimitResult
+ */
+
+/**
+ * Each gateway process in a memory cgroup of `mb` MB under `root` (see bench/cgroup.js).
+ * @typedef {{ mb: number, root: import('./cgroup.js').CgroupRoot }} MemoryLimit
  */
 
 /**
@@ -189,10 +202,14 @@ const stats = (xs) => {
  * One end-to-end run: start everything, install, bind, send, wait for the statuses, count, stop.
  * @param {EndToEndSetup} setup
  * @param {EndToEndLoad} load
- * @param {{ dir: string, progress?: (line: string) => void, onKill?: (kill: () => void) => void }} o
+ * @param {{ dir: string, progress?: (line: string) => void, onKill?: (kill: () => void) => void, memoryLimit?: MemoryLimit | null }} o
  * @returns {Promise<EndToEndResult>}
  */
-export async function runEndToEnd(setup, load, { dir, progress = () => undefined, onKill = () => undefined }) {
+export async function runEndToEnd(
+  setup,
+  load,
+  { dir, progress = () => undefined, onKill = () => undefined, memoryLimit = null },
+) {
   /** @type {(() => Promise<unknown> | unknown)[]} */
   const cleanups = [];
   const cleanup = async () => {
@@ -200,6 +217,8 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     cleanups.length = 0;
   };
   const relay = setup.relay === true;
+  /** @type {ReturnType<typeof limitedGroup>[]} */
+  const groups = [];
   try {
     const sb = await startSandbox({ recorderLimit: 2_000 });
     cleanups.push(() => sb.stop());
@@ -222,7 +241,13 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
     /** @type {import('./targets.js').ServerProcess[]} */
     const gateways = [];
     for (let i = 0; i < setup.instances; i++) {
-      const g = await startServer(`${setup.id} gateway`, argv);
+      // The relay is the yardstick, not the gateway: never limited.
+      const group = memoryLimit && !relay ? limitedGroup(memoryLimit.root, memoryLimit.mb) : null;
+      if (group) {
+        groups.push(group);
+        cleanups.push(() => group.remove());
+      }
+      const g = await startServer(`${setup.id} gateway`, argv, { cgroupProcs: group?.procs });
       gateways.push(g);
       cleanups.push(() => g.stop());
       onKill(() => g.kill());
@@ -496,7 +521,18 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
         }
       : null;
 
+    // A gateway that ended before the stop (the OOM killer's SIGKILL, V8 out of heap) failed the run.
+    const endedEarly = gateways.map((g) => g.exit());
     await Promise.all(gateways.map((g) => g.stop()));
+    /** @type {Record<string, MemoryLimitResult> | null} */
+    const memoryLimitResult = groups.length
+      ? Object.fromEntries(
+          groups.map((grp, i) => {
+            const e = endedEarly[i];
+            return [names[i], { ...grp.usage(), ended: e ? (e.signal ?? `exit code ${e.code}`) : null }];
+          }),
+        )
+      : null;
     const output = gateways
       .map((g, i) => (g.output().trim() ? `[${names[i]}] ${g.output().trim().split('\n').slice(-8).join('\n')}` : ''))
       .filter(Boolean)
@@ -541,6 +577,13 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
           10
         : null;
     const problems = [];
+    for (const [name, m] of Object.entries(memoryLimitResult ?? {})) {
+      if (m.oomKills)
+        problems.push(
+          `${name} was OOM-killed in its ${m.limitMb} MB memory cgroup (${m.oomKills} OOM kill${m.oomKills === 1 ? '' : 's'}, peak ${m.peakMb ?? '?'} MB)`,
+        );
+      else if (m.ended) problems.push(`${name} ended during the run (${m.ended}) in its ${m.limitMb} MB memory cgroup`);
+    }
     if (t.acknowledged < t.sent)
       problems.push(`${t.sent - t.acknowledged} of ${t.sent} events not answered 2xx: ${JSON.stringify(t.rejected)}`);
     if (warm.acknowledged < warm.sent)
@@ -656,12 +699,19 @@ export async function runEndToEnd(setup, load, { dir, progress = () => undefined
       drained: missing === 0,
       stored,
       memory,
+      memoryLimit: memoryLimitResult,
       cpuSeconds,
       noise,
       problems,
       notes,
       output,
     };
+  } catch (e) {
+    // Died while starting or installing: say when the memory limit was why.
+    const kills = groups.reduce((a, g) => a + (g.usage().oomKills ?? 0), 0);
+    if (kills > 0 && e instanceof Error)
+      e.message = `OOM-killed in its ${memoryLimit?.mb} MB memory cgroup (${kills} OOM kill${kills === 1 ? '' : 's'}): ${e.message}`;
+    throw e;
   } finally {
     await cleanup();
   }

@@ -17,6 +17,8 @@ export const GOALS = {
   cpuVsRelaySqlite: 1.3,
   cpuVsRelayPg: 1.6,
   servePeakMb: 160,
+  /** `--memory-limit` (256 in `--full`): the container `serve` must fit */
+  containerMb: 256,
   soakSeconds: 600,
   soakFlatPct: SOAK_FLAT_PCT,
   intakePeakMb: 100,
@@ -112,6 +114,42 @@ export function judgeGoals(r) {
         known.map((p) => `${p.name} ${p.mb}`).join(', ') + ' MB',
         known.every((p) => /** @type {number} */ (p.mb) <= GOALS.servePeakMb),
       );
+  }
+
+  {
+    const goal = `\`serve\` fits a ${GOALS.containerMb} MB container under the end-to-end load (no OOM, nothing lost)`;
+    const limit = r.settings.memoryLimit ?? null;
+    // Runs that could not run at all (an OOM kill while starting or installing) fail the goal too.
+    const failedToRun = (r.e2eErrors ?? []).filter((x) => x.id.startsWith('e2e-') && x.id !== 'e2e-relay');
+    const limitedRuns = judged.filter((x) => x.memoryLimit);
+    if (!limit) add(goal, '— (run with --memory-limit or --full)', null);
+    else if (limit.unavailable) add(goal, `no memory cgroup: ${limit.unavailable}`, null);
+    else if (!limitedRuns.length && !failedToRun.length) add(goal, '—', null);
+    else {
+      const groups = limitedRuns.flatMap((x) =>
+        Object.entries(x.memoryLimit ?? {}).map(([name, g]) => ({ name, g, rss: x.memory[name]?.peakMb ?? null })),
+      );
+      const killed = groups.filter((p) => p.g.oomKills || p.g.ended);
+      const flagged = limitedRuns.filter((x) => x.problems.length || x.lost || x.missing);
+      const figure = [
+        `${limit.mb} MB cgroup` +
+          (groups.length ? ': ' : '') +
+          groups
+            .map(
+              (p) =>
+                `${p.name} peak RSS ${p.rss ?? '—'} MB, cgroup peak ${p.g.peakMb ?? '—'} MB, failcnt ${p.g.failcnt ?? '—'}`,
+            )
+            .join('; '),
+        ...(killed.length
+          ? [`ended by it: ${killed.map((p) => `${p.name} (${p.g.oomKills ? 'OOM kill' : p.g.ended})`).join(', ')}`]
+          : []),
+        ...(failedToRun.length ? [`could not run: ${failedToRun.map((x) => x.id).join(', ')}`] : []),
+        ...(flagged.length ? [`flagged: ${flagged.map((x) => x.id).join(', ')}`] : []),
+      ].join('; ');
+      const ok = !killed.length && !failedToRun.length && !flagged.length;
+      if (limit.mb !== GOALS.containerMb) add(goal, `${figure}: not the goal's limit`, null);
+      else add(goal, figure, ok);
+    }
   }
 
   {

@@ -8,7 +8,7 @@ import { STEADY_SKIP_SECONDS } from './e2e.js';
  * @typedef {{ id: string, short: string, label: string, durability: string, color: string, instances: number }} TargetInfo
  * @typedef {object} Results
  * @property {'quick' | 'full'} mode
- * @property {{ concurrency: number[], seconds: number, warmupSeconds: number, decodeRounds: number, decodeRoundMs: number, chats: number, e2e: import('./e2e.js').EndToEndLoad, customers?: import('./customers.js').CustomerLoad, pull?: import('./pull.js').PullLoad }} settings
+ * @property {{ concurrency: number[], seconds: number, warmupSeconds: number, decodeRounds: number, decodeRoundMs: number, chats: number, e2e: import('./e2e.js').EndToEndLoad, customers?: import('./customers.js').CustomerLoad, pull?: import('./pull.js').PullLoad, memoryLimit?: MemoryLimitSetting | null }} settings
  * @property {ReturnType<typeof import('./machine.js').describeMachine> & { loadavg1AtStart: number | null, postgres: { url: string, version: string, settings: Record<string, string> } | null }} machine
  * @property {TargetInfo[]} targets
  * @property {IntakeCell[]} intake
@@ -29,6 +29,12 @@ import { STEADY_SKIP_SECONDS } from './e2e.js';
  * @property {string[]} flags
  * @property {string[]} notes   worth knowing, not failures (limits hit and retried, memory growth, a busy machine)
  * @property {string} verdict
+ */
+
+/**
+ * `--memory-limit`: each end-to-end gateway process in a memory cgroup of `mb` MB (`cgroup` says
+ * which), or, when none could be made, why not (`unavailable`; the runs went unlimited).
+ * @typedef {{ mb: number, cgroup: string | null, unavailable: string | null }} MemoryLimitSetting
  */
 
 export const fmt = {
@@ -413,8 +419,16 @@ export function e2eLatencyTable(r) {
  */
 export function e2eMemoryTable(r) {
   if (!r.e2e?.length) return '';
+  // With --memory-limit: each process's cgroup (page cache counts there, not in RSS).
+  const limited = r.e2e.some((x) => x.memoryLimit);
   const rows = r.e2e.flatMap((x) =>
     Object.entries(x.memory).map(([name, m]) => {
+      const g = x.memoryLimit?.[name];
+      const cgroup = !limited
+        ? []
+        : g
+          ? [g.limitMb, g.peakMb ?? '—', g.failcnt ?? '—', g.oomKills ? `**${g.oomKills}**` : (g.oomKills ?? '—')]
+          : ['none', '—', '—', '—'];
       const verdict =
         m.growthPct === null
           ? '—'
@@ -432,6 +446,7 @@ export function e2eMemoryTable(r) {
         fmt.pct(m.growthPct),
         verdict,
         x.cpuSeconds[name] ?? '—',
+        ...cgroup,
       ];
     }),
   );
@@ -445,9 +460,10 @@ export function e2eMemoryTable(r) {
       'change',
       `flat (±${E2E_FLAT_PCT}%)?`,
       'CPU s used',
+      ...(limited ? ['cgroup limit MB', 'cgroup peak MB', 'failcnt', 'OOM kills'] : []),
     ],
     rows,
-    'lrrrrrlr',
+    limited ? 'lrrrrrlrrrrr' : 'lrrrrrlr',
   );
 }
 

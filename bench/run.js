@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { findMemoryCgroup, removeAllGroups } from './cgroup.js';
 import { chartSvg, soakSvg } from './chart.js';
 import { benchDecode } from './decode.js';
 import { CONSOLE_GOAL_MS, consoleTable, runConsoleBench } from './console.js';
@@ -57,7 +58,8 @@ Intake throughput and latency (bare node:http, naive Express, the gateway), deco
 and memory, in one run. Writes bench/results/latest.{json,md,svg} and a dated copy of each.
 
 Options:
-  --full              longer cells, more concurrency levels (1, 10, 100, 256), 45 s end to end, a 600 s soak
+  --full              longer cells, more concurrency levels (1, 10, 100, 256), 45 s end to end, a 600 s soak,
+                      the end-to-end gateways in a 256 MB memory cgroup
   --only <ids>        run only these targets and end-to-end runs, comma-separated
   --seconds <n>       measured seconds per intake cell (quick 5, full 20)
   --chats <n>         spread intake events over n chats (default: the fixtures' own 5)
@@ -67,6 +69,8 @@ Options:
   --soak <n>          a soak of n seconds: one SQLite gateway under the end-to-end load, RSS each second
                       (quick: none; full: 600)
   --soak-rate <n>     events per second offered in the soak (500)
+  --memory-limit <n>  run each end-to-end gateway (and the soak's) in a memory cgroup of n MB, as in a
+                      container of that size (quick: none; full: 256; needs root and cgroup v1 or v2)
   --customer-rate <n> customer actions per second the channel offers (300)
   --console-rows <n>  events stored for the console's list (1000000)
   --pull-events <n>   the backlog each pull-mode run takes (quick 3,000, full 20,000)
@@ -90,6 +94,7 @@ const parse = () =>
       'kill-rate': { type: 'string' },
       soak: { type: 'string' },
       'soak-rate': { type: 'string', default: '500' },
+      'memory-limit': { type: 'string' },
     },
   }).values;
 /** @type {ReturnType<typeof parse>} */
@@ -194,6 +199,24 @@ const soakLoad = {
   stallSeconds: 20,
 };
 
+/** @type {import('./report.js').MemoryLimitSetting | null} */
+let memoryLimitSetting = null;
+/** @type {import('./e2e.js').MemoryLimit | null} */
+let memoryLimit = null;
+const memoryLimitMb = values['memory-limit'] ? Number(values['memory-limit']) : values.full ? 256 : 0;
+if (!Number.isFinite(memoryLimitMb) || memoryLimitMb < 0) {
+  process.stderr.write(`B24GW_BAD_CONFIG: --memory-limit takes megabytes; got ${values['memory-limit']}\n`);
+  process.exit(2);
+}
+if (memoryLimitMb > 0) {
+  const found = findMemoryCgroup();
+  if ('reason' in found) memoryLimitSetting = { mb: memoryLimitMb, cgroup: null, unavailable: found.reason };
+  else {
+    memoryLimit = { mb: memoryLimitMb, root: found };
+    memoryLimitSetting = { mb: memoryLimitMb, cgroup: `v${found.version} under ${found.parent}`, unavailable: null };
+  }
+}
+
 const root = new URL('..', import.meta.url).pathname;
 if (!existsSync(join(root, 'dist/cli/main.js')))
   throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
@@ -216,6 +239,10 @@ const logEndToEnd = (/** @type {string} */ head, /** @type {import('./e2e.js').E
   log(
     `${head} ${fmt.int(r.eventsPerSec).padStart(5)} events/s end to end (${fmt.int(r.steadyPerSec ?? 0)}/s steady)  sent ${r.sent} (${r.sendRate}/s), 2xx ${r.acknowledged}, channel ${r.channel?.unique ?? '?'}, ${r.relay ? 'done' : 'statuses'} ${r.confirmed}${latency}${cpu}  ${r.problems.length ? `FLAGGED: ${r.problems.join('; ')}` : 'ok'}`,
   );
+  for (const [name, m] of Object.entries(r.memoryLimit ?? {}))
+    log(
+      `${' '.repeat(head.length)} ${name} in ${m.limitMb} MB: peak RSS ${r.memory[name]?.peakMb ?? '—'} MB, cgroup peak ${m.peakMb ?? '—'} MB, failcnt ${m.failcnt ?? '—'}, OOM kills ${m.oomKills ?? '—'}${m.ended ? `, ended during the run (${m.ended})` : ''}`,
+    );
   for (const n of r.notes) log(`${' '.repeat(head.length)} note: ${n}`);
   if (r.problems.length && r.output)
     log(`  ${r.id} gateway printed (last lines):\n${r.output.split('\n').slice(-6).join('\n')}`);
@@ -229,6 +256,7 @@ const abort = () => {
   aborting = true;
   for (const k of killers) k();
   void dropAllDatabases().finally(() => {
+    removeAllGroups();
     rmSync(dir, { recursive: true, force: true });
     process.exit(130);
   });
@@ -320,6 +348,14 @@ log(
   `${cellCount} intake cells × (${settings.warmupSeconds} s warm-up + ${settings.seconds} s), decoding, ${e2eSetups.length} end-to-end runs (${e2eLoad.rate} events/s offered for ${e2eLoad.seconds} s each, then the wait for statuses), ${soakSeconds ? `a ${soakSeconds} s soak at ${soakLoad.rate} events/s, ` : ''}${customerRuns.length} customer-side runs (${customerLoad.rate} actions/s for ${customerLoad.seconds} s): about ${estimate} s`,
 );
 for (const s of skipped) log(`  ${s}`);
+if (memoryLimitSetting?.unavailable)
+  log(
+    `  --memory-limit ${memoryLimitSetting.mb}: NOT applied, ${memoryLimitSetting.unavailable}; the end-to-end gateways run unlimited`,
+  );
+else if (memoryLimitSetting)
+  log(
+    `  each end-to-end gateway in a memory cgroup of ${memoryLimitSetting.mb} MB (cgroup ${memoryLimitSetting.cgroup}), as in a container of that size`,
+  );
 
 // Is anything else busy on this machine? Other people's tests make every number here lower.
 const quiet = startNoiseMeter(() => []);
@@ -437,6 +473,7 @@ try {
         dir,
         progress: (line) => log(`${head} … ${line}`),
         onKill: (k) => killers.push(k),
+        memoryLimit,
       });
     } catch (e) {
       const error = /** @type {Error} */ (e).message || String(e);
@@ -459,6 +496,7 @@ try {
         dir,
         progress: (line) => log(`${head} … ${line}`),
         onKill: (k) => killers.push(k),
+        memoryLimit,
       });
       noise[soakSetup.id] = soak.noise;
       logEndToEnd(head, soak);
@@ -584,7 +622,14 @@ try {
   const runSeconds = Math.round((performance.now() - runStarted) / 100) / 10;
   const base = {
     mode,
-    settings: { ...settings, chats, e2e: e2eLoad, customers: customerLoad, pull: pullLoad },
+    settings: {
+      ...settings,
+      chats,
+      e2e: e2eLoad,
+      customers: customerLoad,
+      pull: pullLoad,
+      memoryLimit: memoryLimitSetting,
+    },
     machine: { ...machine, loadavg1AtStart: load.loadavg1, postgres },
     targets: intakeTargets.map((t) => ({
       id: t.id,
@@ -669,5 +714,6 @@ try {
 } finally {
   for (const k of killers) k();
   await dropAllDatabases();
+  removeAllGroups();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -190,6 +190,7 @@ export async function freePort() {
  * @property {() => string} output  the last 20 kB it printed
  * @property {() => Promise<void>} stop  SIGTERM, then SIGKILL after 10 s
  * @property {() => void} kill  SIGKILL at once (on failure)
+ * @property {() => { code: number | null, signal: string | null } | null} exit  how it ended, null while it runs
  */
 
 /**
@@ -197,15 +198,20 @@ export async function freePort() {
  * With WATCHDOG loaded, the server ends itself when the bench goes away.
  * @param {string} id   for error messages
  * @param {(port: number) => string[]} argv
+ * @param {{ cgroupProcs?: string }} [o]  a cgroup's `cgroup.procs`: the process joins that group before node starts
  * @returns {Promise<ServerProcess>}
  */
-export async function startServer(id, argv) {
+export async function startServer(id, argv, { cgroupProcs } = {}) {
   const port = await freePort();
   let out = '';
-  const child = spawn(process.execPath, ['--import', WATCHDOG, ...argv(port)], {
-    cwd: root,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const args = ['--import', WATCHDOG, ...argv(port)];
+  // Through sh so the group (and its memory limit, which V8 sizes its heap to) is in place before node starts; exec keeps the pid.
+  const child = cgroupProcs
+    ? spawn('/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, process.execPath, ...args], {
+        cwd: root,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
+    : spawn(process.execPath, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   const keep = (/** @type {Buffer} */ c) => (out = (out + c.toString()).slice(-20_000));
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
@@ -229,6 +235,7 @@ export async function startServer(id, argv) {
     url,
     pid: /** @type {number} */ (child.pid),
     output: () => out,
+    exit: () => (alive() ? null : { code: child.exitCode, signal: child.signalCode }),
     async stop() {
       if (alive()) {
         const exited = new Promise((r) => child.once('exit', r));
