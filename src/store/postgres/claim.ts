@@ -64,14 +64,6 @@ export const claimSql = `
   FROM runnable WHERE events.id = runnable.id
   RETURNING events.*, runnable.was, (SELECT data FROM event_secrets s WHERE s.event_id = events.id) AS secrets`;
 
-/**
- * The claim's transaction. Its statements may be planned once per connection for any values (the
- * pools plan each run for its values, run.ts openPool): planning the claim took 1-2 ms, more than
- * running it, and with 20,000 open events behind 100 held chats a plan for any values read as
- * many rows as one for the values (test/store/postgres.test.ts, PostgreSQL claims).
- */
-export const CLAIM_BEGIN = 'BEGIN; SET LOCAL plan_cache_mode = auto';
-
 /** See Store.claim. */
 export async function claimEvents(
   c: pg.PoolClient,
@@ -84,7 +76,8 @@ export async function claimEvents(
 ): Promise<StoredEvent[]> {
   // First, so that a chat held by a spent event is free for this very claim.
   await killSpent(c, now, maxAttempts);
-  // Planning it took about a millisecond, more than running it: named, each connection's plan is kept.
+  // Planning it took 1-2 ms, more than running it; the worker's pool keeps a plan for any values
+  // (run.ts openPool), which reads as few rows (test/store/postgres.test.ts, PostgreSQL claims).
   const rows = await c.query<EventRow & { was: string; secrets: string | null }>(
     named(claimSql, [now, limit, owner, now + leaseMs, maxAttempts, limit + CLAIM_WINDOW]),
   );
@@ -116,7 +109,7 @@ export async function claimEvents(
 
 /** Makes dead the events whose lease ran out on their last attempt (see Store.claim). */
 async function killSpent(c: pg.PoolClient, now: number, maxAttempts: number): Promise<void> {
-  // Planned once per connection (CLAIM_BEGIN): on every claim it costs a round trip, not a plan.
+  // Planned once per connection (see the claim's): on every claim it costs a round trip, not a plan.
   const spent = await c.query<{ id: number; attempts: number; lapsed: number }>(
     named(
       `SELECT e.id, e.attempts, (SELECT COUNT(*)::int FROM event_attempts a

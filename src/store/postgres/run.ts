@@ -43,22 +43,22 @@ export function named(text: string, values: unknown[]): pg.QueryConfig {
 }
 
 /**
- * A pool that reads BIGINT as numbers and survives connections dropped by the server. With
- * `asyncCommit` its commits return before the server has synced them (synchronous_commit off): a
- * crash of the server can undo the last few, never break one in half. Named statements are planned
- * for their values on every run (plan_cache_mode): a plan made once for any values may scan a whole
- * table (the prune's, for one), and planning most statements costs little; the claim, whose plan is
- * costly and alike for any values, sets it back to `auto` in its own transaction (claim.ts).
+ * A pool that reads BIGINT as numbers and survives connections dropped by the server. A `worker`
+ * pool's commits return before the server has synced them (synchronous_commit off): a crash of the
+ * server can undo the last few, never break one in half. The other pool (the intake, the API) plans
+ * its named statements for their values on every run (plan_cache_mode): its reads and prunes take
+ * ranges, and a plan made once for any values may scan the whole table (the prune's did). The
+ * worker's statements find their rows by key, lease or partial index, alike for any values: after
+ * five runs PostgreSQL may keep one plan for them (`auto`), which spares most of their cost.
  */
-export function openPool(url: string, max = 10, asyncCommit = false): pg.Pool {
+export function openPool(url: string, max = 10, worker = false): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
     types: pgTypes,
     connectionTimeoutMillis: 5_000,
-    options: `-c plan_cache_mode=force_custom_plan${asyncCommit ? ' -c synchronous_commit=off' : ''}`,
+    options: worker ? '-c synchronous_commit=off' : '-c plan_cache_mode=force_custom_plan',
   });
-  // An idle client lost its connection; the pool replaces it on next use.
   pool.on('error', () => undefined);
   // A client checked out but between queries (a transaction's caller awaiting, a portal lock held)
   // has no listener of the pool's: its error would be uncaught and end the thread. Its next query

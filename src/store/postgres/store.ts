@@ -4,7 +4,7 @@ import { checkSecretKey, sampleSecretSql, SecretBox, type SampleSecret } from '.
 import { SqlStore } from '../sql-store.js';
 import type { AppendResult, NewEvent, Outcome, PortalChange, StoredEvent } from '../types.js';
 import { CHANNEL, IN_ORDER, writeBatch, writeEach, type Pending } from './append.js';
-import { CLAIM_BEGIN, claimEvents, finishEvent } from './claim.js';
+import { claimEvents, finishEvent } from './claim.js';
 import { postgres } from './dialect.js';
 import { migratePg, pgMigrations } from './migrations.js';
 import { DEFAULT_STORE_WAIT_MS, inTransaction, migrateOnce, openPool, PgRunner, readyWithin, retrying } from './run.js';
@@ -79,9 +79,9 @@ export class PgStore extends SqlStore {
   }
 
   /** A transaction, run again from the start while the database is away (see run.ts `retrying`). */
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, pool = this.pool, begin = 'BEGIN'): Promise<T> {
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>, pool = this.pool): Promise<T> {
     await this.untilReady();
-    return retrying(this.waitMs, () => inTransaction(pool, begin, fn));
+    return retrying(this.waitMs, () => inTransaction(pool, 'BEGIN', fn));
   }
 
   append(event: NewEvent, change?: PortalChange): Promise<AppendResult> {
@@ -136,11 +136,7 @@ export class PgStore extends SqlStore {
   }
 
   async claim(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]> {
-    return this.tx(
-      (c) => claimEvents(c, this.box, owner, now, leaseMs, limit, maxAttempts),
-      this.workPool,
-      CLAIM_BEGIN,
-    );
+    return this.tx((c) => claimEvents(c, this.box, owner, now, leaseMs, limit, maxAttempts), this.workPool);
   }
 
   override async finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
