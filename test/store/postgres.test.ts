@@ -51,8 +51,10 @@ describe.skipIf(!pgAvailable)('PostgreSQL plans', () => {
         FROM generate_series(1, 30000) g`);
       await store.pool.query('ANALYZE events');
       pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-        if (typeof args[0] === 'string' && /^\s*SELECT/.test(args[0]))
-          sent.push({ text: args[0], values: (args[1] as unknown[]) ?? [] });
+        // Named statements come as a config object.
+        const q = typeof args[0] === 'string' ? { text: args[0], values: args[1] } : (args[0] as pg.QueryConfig);
+        if (typeof q?.text === 'string' && /^\s*SELECT/.test(q.text))
+          sent.push({ text: q.text, values: (q.values as unknown[]) ?? [] });
         return (query as (...a: unknown[]) => unknown).apply(this, args);
       } as typeof query;
       expect(await store.countEvents(['pending', 'processing', 'retry', 'dead', 'invalid'])).toMatchObject({
@@ -87,6 +89,11 @@ describe.skipIf(!pgAvailable)('PostgreSQL commits', () => {
       const setting = async (pool: pg.Pool) =>
         (await pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]?.synchronous_commit;
       expect([await setting(store.pool), await setting(store.workPool)]).toEqual(['on', 'off']);
+      // The intake's and the API's named statements are planned for their values each time (a plan
+      // for any values scanned every event to prune); the worker's may keep one (run.ts openPool).
+      const mode = async (pool: pg.Pool) =>
+        (await pool.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode')).rows[0]?.plan_cache_mode;
+      expect([await mode(store.pool), await mode(store.workPool)]).toEqual(['force_custom_plan', 'auto']);
     } finally {
       await store.close();
       await db.drop();
@@ -138,7 +145,9 @@ describe.skipIf(!pgAvailable)('PostgreSQL claims', () => {
             )
           ).rows[0]!.n,
         );
-      const claimOnce = async (limit: number) => {
+      // Its statements are named and planned once for any values after five claims on a connection (plan_cache_mode auto).
+      const claimOnce = async (limit: number, generic = false) => {
+        await c.query(`SET plan_cache_mode = ${generic ? 'force_generic_plan' : 'force_custom_plan'}`);
         await c.query('BEGIN');
         try {
           const before = await examined();
@@ -156,21 +165,51 @@ describe.skipIf(!pgAvailable)('PostgreSQL claims', () => {
       // 100 chats, each head held by a lease, 200 events queued behind each.
       await fill(20_100, "'c' || (g % 100)", "CASE WHEN g <= 100 THEN 'processing' ELSE 'pending' END");
       await store.pool.query('ANALYZE events');
-      for (const limit of [1, 8]) {
-        const held = await claimOnce(limit);
-        expect(held.claimed).toBe(0);
-        expect(held.examined).toBeLessThan(500);
-      }
+      for (const limit of [1, 8])
+        for (const generic of [false, true]) {
+          const held = await claimOnce(limit, generic);
+          expect(held.claimed).toBe(0);
+          expect(held.examined).toBeLessThan(500);
+        }
       // 5,000 chats, one pending event each: the oldest open events hold enough heads.
       await store.pool.query('TRUNCATE events CASCADE');
       await fill(5_000, "'c' || g", "'pending'");
       await store.pool.query('ANALYZE events');
-      const pending = await claimOnce(8);
-      expect(pending.claimed).toBe(8);
-      expect(pending.examined).toBeLessThan(500);
+      for (const generic of [false, true]) {
+        const pending = await claimOnce(8, generic);
+        expect(pending.claimed).toBe(8);
+        expect(pending.examined).toBeLessThan(500);
+      }
     } finally {
-      c.release();
+      c.release(true);
       await close();
+    }
+  });
+});
+
+describe.skipIf(!pgAvailable)('PostgreSQL named statements', () => {
+  it('prepares a statement anew on a fresh connection once another instance added a column', async () => {
+    const db = await freshDatabase();
+    // One connection in each pool: the calls after the change meet the statements prepared before it.
+    const store = new PgStore(db.url, { poolSize: 1 });
+    const other = new pg.Client({ connectionString: db.url });
+    try {
+      await other.connect();
+      const ids = [];
+      for (let i = 0; i < 3; i++) ids.push((await store.append(newEvent())).id);
+      // SELECT * and RETURNING events.*, each prepared on its pool's connection.
+      expect((await store.getEvent(ids[0]!))?.id).toBe(ids[0]);
+      expect((await store.claim('w', 10, 1_000, 1, 10)).map((e) => e.id)).toEqual([ids[0]]);
+      const prepared = async (pool: pg.Pool) =>
+        (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements')).rows[0]!.n;
+      expect(await prepared(store.pool)).toBeGreaterThan(0);
+      await other.query('ALTER TABLE events ADD COLUMN rolled_out TEXT');
+      expect((await store.getEvent(ids[1]!))?.id).toBe(ids[1]);
+      expect((await store.claim('w', 10, 1_000, 1, 10)).map((e) => e.id)).toEqual([ids[1]]);
+    } finally {
+      await other.end();
+      await store.close();
+      await db.drop();
     }
   });
 });

@@ -4,6 +4,7 @@ import { claimedFromRow, type EventRow } from '../queries/rows.js';
 import { lapsedAttempt, spentByLapses } from '../lapsed.js';
 import type { SecretBox } from '../secret-box.js';
 import type { Outcome, StoredEvent } from '../types.js';
+import { named } from './run.js';
 
 /*
  * The claim and the finish on PostgreSQL. They differ from SQLite's (sqlite/claim.ts,
@@ -75,12 +76,11 @@ export async function claimEvents(
 ): Promise<StoredEvent[]> {
   // First, so that a chat held by a spent event is free for this very claim.
   await killSpent(c, now, maxAttempts);
-  // Named, as the spent events' query: planning it took about a millisecond, more than running it.
-  const rows = await c.query<EventRow & { was: string; secrets: string | null }>({
-    name: 'b24gw-claim-events',
-    text: claimSql,
-    values: [now, limit, owner, now + leaseMs, maxAttempts, limit + CLAIM_WINDOW],
-  });
+  // Planning it took 1-2 ms, more than running it; the worker's pool keeps a plan for any values
+  // (run.ts openPool), which reads as few rows (test/store/postgres.test.ts, PostgreSQL claims).
+  const rows = await c.query<EventRow & { was: string; secrets: string | null }>(
+    named(claimSql, [now, limit, owner, now + leaseMs, maxAttempts, limit + CLAIM_WINDOW]),
+  );
   const lapsed = rows.rows.filter((r) => r.was === 'processing');
   if (lapsed.length > 0)
     await endAttempts(
@@ -90,14 +90,16 @@ export async function claimEvents(
     );
   if (rows.rows.length > 0) {
     await c.query(
-      `INSERT INTO event_attempts (event_id, attempt, owner, started_at) SELECT * FROM unnest($1::int8[], $2::int[], $3::text[], $4::int8[])
+      named(
+        `INSERT INTO event_attempts (event_id, attempt, owner, started_at) SELECT * FROM unnest($1::int8[], $2::int[], $3::text[], $4::int8[])
        ON CONFLICT (event_id, attempt) DO UPDATE SET owner = excluded.owner, started_at = excluded.started_at, finished_at = NULL, ok = NULL, error = NULL`,
-      [
-        rows.rows.map((r) => r.id),
-        rows.rows.map((r) => r.attempts),
-        rows.rows.map(() => owner),
-        rows.rows.map(() => now),
-      ],
+        [
+          rows.rows.map((r) => r.id),
+          rows.rows.map((r) => r.attempts),
+          rows.rows.map(() => owner),
+          rows.rows.map(() => now),
+        ],
+      ),
     );
   }
   return rows.rows
@@ -107,32 +109,37 @@ export async function claimEvents(
 
 /** Makes dead the events whose lease ran out on their last attempt (see Store.claim). */
 async function killSpent(c: pg.PoolClient, now: number, maxAttempts: number): Promise<void> {
-  // Named, so each connection plans it once: on every claim it costs a round trip, not a plan.
-  const spent = await c.query<{ id: number; attempts: number; lapsed: number }>({
-    name: 'b24gw-spent-events',
-    text: `SELECT e.id, e.attempts, (SELECT COUNT(*)::int FROM event_attempts a
+  // Planned once per connection (see the claim's): on every claim it costs a round trip, not a plan.
+  const spent = await c.query<{ id: number; attempts: number; lapsed: number }>(
+    named(
+      `SELECT e.id, e.attempts, (SELECT COUNT(*)::int FROM event_attempts a
              WHERE a.event_id = e.id AND a.attempt <= e.attempts AND (a.finished_at IS NULL OR a.error = $3)) AS lapsed
            FROM events e WHERE e.status = 'processing' AND e.lease_until <= $1 AND e.attempts >= $2 FOR UPDATE OF e SKIP LOCKED`,
-    values: [now, maxAttempts, lapsedAttempt],
-  });
+      [now, maxAttempts, lapsedAttempt],
+    ),
+  );
   if (spent.rows.length === 0) return;
   const ends = spent.rows.map((s): [number, number, string] => [s.id, s.attempts, spentByLapses(s.attempts, s.lapsed)]);
   await c.query(
-    `UPDATE events SET status = 'dead', last_error = u.error, lease_owner = NULL, lease_until = NULL
+    named(
+      `UPDATE events SET status = 'dead', last_error = u.error, lease_owner = NULL, lease_until = NULL
      FROM unnest($1::int8[], $2::text[]) AS u(id, error) WHERE events.id = u.id`,
-    [ends.map((e) => e[0]), ends.map((e) => e[2])],
+      [ends.map((e) => e[0]), ends.map((e) => e[2])],
+    ),
   );
   // Dead: its handlers need its secrets no more.
-  await c.query('DELETE FROM event_secrets WHERE event_id = ANY($1::int8[])', [ends.map((e) => e[0])]);
+  await c.query(named('DELETE FROM event_secrets WHERE event_id = ANY($1::int8[])', [ends.map((e) => e[0])]));
   await endAttempts(c, ends, now);
 }
 
 /** Closes attempt rows as failed: [event id, attempt, error]. */
 async function endAttempts(c: pg.PoolClient, ends: [number, number, string][], now: number): Promise<void> {
   await c.query(
-    `UPDATE event_attempts SET finished_at = $4, ok = false, error = u.error
+    named(
+      `UPDATE event_attempts SET finished_at = $4, ok = false, error = u.error
      FROM unnest($1::int8[], $2::int[], $3::text[]) AS u(id, attempt, error) WHERE event_id = u.id AND event_attempts.attempt = u.attempt`,
-    [ends.map((e) => e[0]), ends.map((e) => e[1]), ends.map((e) => e[2]), now],
+      [ends.map((e) => e[0]), ends.map((e) => e[1]), ends.map((e) => e[2]), now],
+    ),
   );
 }
 
@@ -146,7 +153,8 @@ export async function finishEvent(
 ): Promise<boolean> {
   const { status, retryAt, error } = ended(outcome, EVENT_ENDS);
   const r = await db.query<{ attempts: number }>(
-    `WITH ended AS (
+    named(
+      `WITH ended AS (
        UPDATE events SET status = $3, next_attempt_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL,
          processed_at = CASE WHEN $3 = 'done' THEN $6 ELSE processed_at END
        WHERE id = $1 AND lease_owner = $2 AND status = 'processing' RETURNING id, attempts),
@@ -155,7 +163,8 @@ export async function finishEvent(
        UPDATE event_attempts a SET finished_at = $6, ok = $7, error = $5
        FROM ended WHERE a.event_id = ended.id AND a.attempt = ended.attempts)
      SELECT attempts FROM ended`,
-    [id, owner, status, retryAt, error, now, outcome.ok],
+      [id, owner, status, retryAt, error, now, outcome.ok],
+    ),
   );
   return r.rows.length > 0;
 }

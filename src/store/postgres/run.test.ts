@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { retrying } from './run.js';
-import { isTransient } from './transient.js';
+import { MAX_NAMED, named, retrying } from './run.js';
+import { isStalePlan, isTransient } from './transient.js';
 
 const terminated = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
 
@@ -13,6 +13,7 @@ describe('work while the database is away', () => {
       Object.assign(new Error('the database system is starting up'), { code: '57P03' }),
       Object.assign(new Error('x'), { code: '08006' }),
       new Error('outer', { cause: terminated }),
+      Object.assign(new Error('cached plan must not change result type'), { code: '0A000' }),
     ])
       expect([e.message, isTransient(e)]).toEqual([e.message, true]);
     for (const e of [
@@ -21,6 +22,7 @@ describe('work while the database is away', () => {
       new Error('the batch is written again row by row'),
       'Connection terminated',
       null,
+      Object.assign(new Error('unsupported Unicode escape sequence'), { code: '0A000' }),
     ])
       expect(isTransient(e)).toBe(false);
   });
@@ -53,5 +55,28 @@ describe('work while the database is away', () => {
       ),
     ).rejects.toBe(terminated);
     expect(calls).toBe(1);
+  });
+});
+
+describe('named statements', () => {
+  it('names each text once, and past the bound sends new texts unnamed', () => {
+    expect(isStalePlan(Object.assign(new Error('cached plan must not change result type'), { code: '0A000' }))).toBe(
+      true,
+    );
+    const first = named('SELECT $1', [1]);
+    expect(first).toEqual({ name: expect.any(String), text: 'SELECT $1', values: [1] });
+    expect(named('SELECT $1', [2]).name).toBe(first.name);
+    // A text made for a list's length, as a multi-row VALUES is: one more text per length.
+    const texts = Array.from(
+      { length: MAX_NAMED + 50 },
+      (_, n) =>
+        `VALUES ${Array(n + 1)
+          .fill('($1)')
+          .join(', ')}`,
+    );
+    const names = new Set(texts.map((t) => named(t, []).name).filter((n) => n !== undefined));
+    expect(names.size).toBe(MAX_NAMED - 1);
+    expect(named(texts.at(-1)!, [])).toEqual({ text: texts.at(-1), values: [] });
+    expect(named('SELECT $1', [3]).name).toBe(first.name);
   });
 });

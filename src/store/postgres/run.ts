@@ -2,7 +2,7 @@ import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError } from '../../errors.js';
 import type { Query, Runner, Work } from '../sql/work.js';
-import { isTransient } from './transient.js';
+import { isStalePlan, isTransient } from './transient.js';
 
 /** BIGINT columns hold Unix milliseconds and ids, well inside a double's exact range: read them as numbers. */
 export const pgTypes = {
@@ -25,19 +25,40 @@ export function toPg(sql: string): string {
 }
 
 /**
- * A pool that reads BIGINT as numbers and survives connections dropped by the server. With
- * `asyncCommit` its commits return before the server has synced them (synchronous_commit off): a
- * crash of the server can undo the last few, never break one in half.
+ * How many texts are sent as named statements. The store's texts are constants or a few variants
+ * of one (optional filters); a text made for a list's length (a multi-row VALUES) is one more each
+ * time. Past the bound a text is sent unnamed, so no connection holds more than this many.
  */
-export function openPool(url: string, max = 10, asyncCommit = false): pg.Pool {
+export const MAX_NAMED = 200;
+const names = new Map<string, string>();
+
+/**
+ * A query as a named statement: each connection parses it once (node-pg keeps the statements per
+ * connection), not on every call. The name is the text's number in this process.
+ */
+export function named(text: string, values: unknown[]): pg.QueryConfig {
+  let name = names.get(text);
+  if (name === undefined && names.size < MAX_NAMED) names.set(text, (name = `b24gw-${names.size}`));
+  return name === undefined ? { text, values } : { name, text, values };
+}
+
+/**
+ * A pool that reads BIGINT as numbers and survives connections dropped by the server. A `worker`
+ * pool's commits return before the server has synced them (synchronous_commit off): a crash of the
+ * server can undo the last few, never break one in half. The other pool (the intake, the API) plans
+ * its named statements for their values on every run (plan_cache_mode): its reads and prunes take
+ * ranges, and a plan made once for any values may scan the whole table (the prune's did). The
+ * worker's statements find their rows by key, lease or partial index, alike for any values: after
+ * five runs PostgreSQL may keep one plan for them (`auto`), which spares most of their cost.
+ */
+export function openPool(url: string, max = 10, worker = false): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
     types: pgTypes,
     connectionTimeoutMillis: 5_000,
-    ...(asyncCommit ? { options: '-c synchronous_commit=off' } : {}),
+    options: worker ? '-c synchronous_commit=off' : '-c plan_cache_mode=force_custom_plan',
   });
-  // An idle client lost its connection; the pool replaces it on next use.
   pool.on('error', () => undefined);
   // A client checked out but between queries (a transaction's caller awaiting, a portal lock held)
   // has no listener of the pool's: its error would be uncaught and end the thread. Its next query
@@ -88,6 +109,8 @@ export async function inTransaction<T>(pool: pg.Pool, begin: string, fn: (c: pg.
     await client.query('ROLLBACK').catch((err: Error) => {
       broken = err;
     });
+    // Its named statements were prepared for the old columns: a fresh connection prepares them anew.
+    if (isStalePlan(e)) broken ??= e;
     throw e;
   } finally {
     client.release(broken);
@@ -95,7 +118,7 @@ export async function inTransaction<T>(pool: pg.Pool, begin: string, fn: (c: pg.
 }
 
 async function answer(client: pg.Pool | pg.PoolClient, q: Query): Promise<unknown> {
-  const result = await client.query(toPg(q.sql), q.params);
+  const result = await client.query(named(toPg(q.sql), q.params));
   return q.kind === 'run' ? (result.rowCount ?? 0) : q.kind === 'get' ? result.rows[0] : result.rows;
 }
 

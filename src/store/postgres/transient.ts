@@ -17,8 +17,21 @@ const transientCodes = new Set([
 const transientMessages =
   /Connection terminated|connection error|not queryable|Connection ended|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|timeout exceeded when trying to connect|the database system is/i;
 
+/**
+ * A named statement prepared before another instance changed the table (a rolling upgrade added a
+ * column): its `*` now names other columns. Tried again on a fresh connection, which prepares it anew.
+ */
+export function isStalePlan(e: unknown): e is Error {
+  return (
+    e instanceof Error &&
+    (e as { code?: unknown }).code === '0A000' &&
+    /cached plan must not change result type/.test(e.message)
+  );
+}
+
 export function isTransient(e: unknown): boolean {
   if (typeof e !== 'object' || e === null) return false;
+  if (isStalePlan(e)) return true;
   const { code, message } = e as { code?: unknown; message?: unknown };
   if (typeof code === 'string') {
     if (transientCodes.has(code) || code.startsWith('08')) return true;
