@@ -18,16 +18,23 @@ export interface PortalFlags {
 const plans = ['standard', 'enterprise'];
 
 export function portalOptions(command: Command): Command {
+  return oauthOptions(
+    command
+      .option('--db <location>', dbHelp, defaultDb())
+      .option(
+        '--portal <member_id>',
+        'the portal (member_id); may be left out when only one is installed (env B24GW_PORTAL)',
+        process.env.B24GW_PORTAL,
+      ),
+  );
+}
+
+/** The application's OAuth client, to refresh portals' tokens, and the portals' REST plan. */
+export function oauthOptions(command: Command): Command {
   return command
-    .option('--db <location>', dbHelp, defaultDb())
-    .option(
-      '--portal <member_id>',
-      'the portal (member_id); may be left out when only one is installed (env B24GW_PORTAL)',
-      process.env.B24GW_PORTAL,
-    )
     .option(
       '--client-id <id>',
-      "the application's OAuth client_id, to refresh the portal's token (env B24GW_CLIENT_ID)",
+      "the application's OAuth client_id, to refresh portal tokens (env B24GW_CLIENT_ID)",
       process.env.B24GW_CLIENT_ID,
     )
     .option('--client-secret <secret>', 'its client_secret (env B24GW_CLIENT_SECRET)', process.env.B24GW_CLIENT_SECRET)
@@ -38,7 +45,7 @@ export function portalOptions(command: Command): Command {
     )
     .option(
       '--plan <plan>',
-      'REST limits per portal: standard or enterprise (env B24GW_PLAN)',
+      'REST limits per portal: standard (50 burst, 2/s) or enterprise (250, 5/s) (env B24GW_PLAN)',
       process.env.B24GW_PLAN ?? 'standard',
     );
 }

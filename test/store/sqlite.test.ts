@@ -38,23 +38,28 @@ storeConformance('SQLite', {
   },
 });
 
+/** A store on a file of its own, closed and removed after `fn`. */
+async function withStore(fn: (store: SqliteStore) => Promise<void>): Promise<void> {
+  const tmp = tempDir();
+  const store = new SqliteStore(`${tmp.dir}/s.db`);
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+    tmp.cleanup();
+  }
+}
+
 describe('SQLite connections', () => {
   it('the read and worker connections map the file: a commit elsewhere empties their caches, and mapped pages are read without a system call', async () => {
-    const tmp = tempDir();
-    const store = new SqliteStore(`${tmp.dir}/m.db`);
-    try {
+    await withStore(async (store) => {
       for (const db of [store.db, store.workDb])
         expect(db.pragma('mmap_size', { simple: true })).toBe(256 * 1024 * 1024);
-    } finally {
-      await store.close();
-      tmp.cleanup();
-    }
+    });
   });
 
   it("leaves checkpoints to the other connections: the worker's commits checkpoint only a log ten times SQLite's default", async () => {
-    const tmp = tempDir();
-    const store = new SqliteStore(`${tmp.dir}/w.db`);
-    try {
+    await withStore(async (store) => {
       const pages = (db: typeof store.db) => db.pragma('wal_autocheckpoint', { simple: true });
       expect([pages(store.db), pages(store.workDb)]).toEqual([1_000, WORKER_CHECKPOINT_PAGES]);
       // And a log past that bound is checkpointed by the worker's commits alone.
@@ -63,16 +68,11 @@ describe('SQLite connections', () => {
       for (let i = 0; i < WORKER_CHECKPOINT_PAGES + 500; i++) insert.run();
       const log = store.workDb.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
       expect(log[0]!.log).toBeLessThan(WORKER_CHECKPOINT_PAGES);
-    } finally {
-      await store.close();
-      tmp.cleanup();
-    }
+    });
   });
 
   it('a claim finds the events of no chat through their own index, never by walking every unfinished event', async () => {
-    const tmp = tempDir();
-    const store = new SqliteStore(`${tmp.dir}/q.db`);
-    try {
+    await withStore(async (store) => {
       // Its plan is what matters: under a flood, a scan of the backlog per claim took 3/4 of the worker's CPU.
       const plan = store.workDb.prepare(`EXPLAIN QUERY PLAN ${runnableFreeSql}`).all(0, 0, 8) as { detail: string }[];
       expect(plan.map((p) => p.detail).join('; ')).toMatch(/USING INDEX events_open_free/);
@@ -82,16 +82,11 @@ describe('SQLite connections', () => {
         .all();
       expect(indexes).toContain('events_open_free');
       expect(indexes).not.toContain('events_open');
-    } finally {
-      await store.close();
-      tmp.cleanup();
-    }
+    });
   });
 
   it('counts the queue and finds what to prune through indexes, never by scanning the events', async () => {
-    const tmp = tempDir();
-    const store = new SqliteStore(`${tmp.dir}/p.db`);
-    try {
+    await withStore(async (store) => {
       await store.countEvents(['pending', 'dead']);
       await store.pruneEvents({ before: 1, statuses: ['done'], limit: 1 });
       // Their plans are what matters: a scan walks every event ever kept.
@@ -113,18 +108,13 @@ describe('SQLite connections', () => {
       expect(plans[3]).toMatch(/SEARCH event_attempts USING COVERING INDEX/);
       expect(plans[4]).toMatch(/SEARCH status_outbox USING COVERING INDEX status_outbox_event/);
       expect(plans[5]).toMatch(/SEARCH event_secrets USING INTEGER PRIMARY KEY/);
-    } finally {
-      await store.close();
-      tmp.cleanup();
-    }
+    });
   });
 });
 
 describe("SQLite: the console's events list", () => {
   it('walks an index of each filter in id order and stops at the page: no sort, no scan of other rows', async () => {
-    const tmp = tempDir();
-    const store = new SqliteStore(`${tmp.dir}/b.db`);
-    try {
+    await withStore(async (store) => {
       const sqlOf = (q: EventBrowse): { sql: string; params: unknown[] } => {
         const work = browseEvents(sqlite, q);
         const first = work.next();
@@ -153,9 +143,6 @@ describe("SQLite: the console's events list", () => {
       expect(planOf({ memberId: 'm1', line: 1, chat: 'c' })).toMatch(
         /SEARCH events USING INDEX events_chat_id \(order_key=\?\)/,
       );
-    } finally {
-      await store.close();
-      tmp.cleanup();
-    }
+    });
   });
 });

@@ -13,6 +13,7 @@ import { parseTokenPairs } from '../../verify/tokens.js';
 import { parseDuration, parseSchedule } from '../../queue/schedule.js';
 import { defaultLimits } from '../../wire/limits.js';
 import { action } from '../fail.js';
+import { oauthOptions } from '../portal.js';
 import { dbHelp, defaultDb } from '../open-db.js';
 import { collect, envList, positiveInt } from '../options.js';
 import { webhookBots } from '../pull-webhooks.js';
@@ -71,83 +72,69 @@ function positiveDuration(flag: string, text: string): number {
 }
 
 export function registerServeCommand(program: Command): void {
-  program
-    .command('serve')
-    .description('Receive Bitrix24 events on POST /events, verify them and store them durably')
-    .option('--host <host>', 'address to listen on (env HOST)', process.env.HOST ?? '127.0.0.1')
-    .option('--port <port>', 'port to listen on (env PORT)', positiveInt('--port'), Number(process.env.PORT ?? 3000))
-    .option('--db <location>', dbHelp, defaultDb())
-    .option(
-      '--role <role>',
-      'all: intake and worker; intake: only POST /events; worker: only processing (env B24GW_ROLE)',
-      process.env.B24GW_ROLE ?? 'all',
-    )
-    .option(
-      '--app-token <member=token>',
-      'known application_token of a portal, repeatable (env B24GW_APP_TOKENS=M=T,...)',
-      collect,
-    )
-    .option(
-      '--allow-domain <pattern>',
-      'domain an install may come from, repeatable; * is one label, e.g. *.bitrix24.com or crm.example.com (env B24GW_ALLOW_DOMAINS; default: the Bitrix24 cloud, *.bitrix24.<zone>)',
-      collect,
-    )
-    .option(
-      '--trust-first-install',
-      'development only: accept first installs that no OAuth client or --app-token proves; refused with NODE_ENV=production (env B24GW_TRUST_FIRST_INSTALL=1)',
-      process.env.B24GW_TRUST_FIRST_INSTALL === '1',
-    )
-    .option(
-      '--max-pending <n>',
-      'deliveries taken at once; more are answered 503 with Retry-After (env B24GW_MAX_PENDING)',
-      positiveInt('--max-pending'),
-      Number(process.env.B24GW_MAX_PENDING ?? 2048),
-    )
-    .option(
-      '--app-code <code>',
-      'application code app.info must report on install (env B24GW_APP_CODE)',
-      process.env.B24GW_APP_CODE,
-    )
-    .option(
-      '--max-body-bytes <n>',
-      'largest body accepted',
-      positiveInt('--max-body-bytes'),
-      defaultLimits.maxBodyBytes,
-    )
-    .option('--max-params <n>', 'most parameters in a body', positiveInt('--max-params'), defaultLimits.maxParams)
-    .option('--max-depth <n>', 'deepest nesting in a body', positiveInt('--max-depth'), defaultLimits.maxDepth)
-    .option('--max-index <n>', 'largest numeric key in a body', positiveInt('--max-index'), defaultLimits.maxIndex)
-    .option(
-      '--channel-url <url>',
-      'deliver connector events here as signed JSON (env B24GW_CHANNEL_URL)',
-      process.env.B24GW_CHANNEL_URL,
-    )
-    .option(
-      '--channel-secret <secret>',
-      'Standard Webhooks signing secret, whsec_ followed by base64 (env B24GW_CHANNEL_SECRET)',
-      process.env.B24GW_CHANNEL_SECRET,
-    )
-    .option(
-      '--channel-format <format>',
-      'message text for the channel: text, html or markdown (env B24GW_CHANNEL_FORMAT)',
-      process.env.B24GW_CHANNEL_FORMAT ?? 'text',
-    )
-    .option(
-      '--client-id <id>',
-      "the application's OAuth client_id, to refresh portal tokens (env B24GW_CLIENT_ID)",
-      process.env.B24GW_CLIENT_ID,
-    )
-    .option('--client-secret <secret>', 'its client_secret (env B24GW_CLIENT_SECRET)', process.env.B24GW_CLIENT_SECRET)
-    .option(
-      '--oauth-server <url>',
-      'OAuth server for token refresh (env B24GW_OAUTH_SERVER; default https://oauth.bitrix.info)',
-      process.env.B24GW_OAUTH_SERVER,
-    )
-    .option(
-      '--plan <plan>',
-      'REST limits per portal: standard (50 burst, 2/s) or enterprise (250, 5/s) (env B24GW_PLAN)',
-      process.env.B24GW_PLAN ?? 'standard',
-    )
+  oauthOptions(
+    program
+      .command('serve')
+      .description('Receive Bitrix24 events on POST /events, verify them and store them durably')
+      .option('--host <host>', 'address to listen on (env HOST)', process.env.HOST ?? '127.0.0.1')
+      .option('--port <port>', 'port to listen on (env PORT)', positiveInt('--port'), Number(process.env.PORT ?? 3000))
+      .option('--db <location>', dbHelp, defaultDb())
+      .option(
+        '--role <role>',
+        'all: intake and worker; intake: only POST /events; worker: only processing (env B24GW_ROLE)',
+        process.env.B24GW_ROLE ?? 'all',
+      )
+      .option(
+        '--app-token <member=token>',
+        'known application_token of a portal, repeatable (env B24GW_APP_TOKENS=M=T,...)',
+        collect,
+      )
+      .option(
+        '--allow-domain <pattern>',
+        'domain an install may come from, repeatable; * is one label, e.g. *.bitrix24.com or crm.example.com (env B24GW_ALLOW_DOMAINS; default: the Bitrix24 cloud, *.bitrix24.<zone>)',
+        collect,
+      )
+      .option(
+        '--trust-first-install',
+        'development only: accept first installs that no OAuth client or --app-token proves; refused with NODE_ENV=production (env B24GW_TRUST_FIRST_INSTALL=1)',
+        process.env.B24GW_TRUST_FIRST_INSTALL === '1',
+      )
+      .option(
+        '--max-pending <n>',
+        'deliveries taken at once; more are answered 503 with Retry-After (env B24GW_MAX_PENDING)',
+        positiveInt('--max-pending'),
+        Number(process.env.B24GW_MAX_PENDING ?? 2048),
+      )
+      .option(
+        '--app-code <code>',
+        'application code app.info must report on install (env B24GW_APP_CODE)',
+        process.env.B24GW_APP_CODE,
+      )
+      .option(
+        '--max-body-bytes <n>',
+        'largest body accepted',
+        positiveInt('--max-body-bytes'),
+        defaultLimits.maxBodyBytes,
+      )
+      .option('--max-params <n>', 'most parameters in a body', positiveInt('--max-params'), defaultLimits.maxParams)
+      .option('--max-depth <n>', 'deepest nesting in a body', positiveInt('--max-depth'), defaultLimits.maxDepth)
+      .option('--max-index <n>', 'largest numeric key in a body', positiveInt('--max-index'), defaultLimits.maxIndex)
+      .option(
+        '--channel-url <url>',
+        'deliver connector events here as signed JSON (env B24GW_CHANNEL_URL)',
+        process.env.B24GW_CHANNEL_URL,
+      )
+      .option(
+        '--channel-secret <secret>',
+        'Standard Webhooks signing secret, whsec_ followed by base64 (env B24GW_CHANNEL_SECRET)',
+        process.env.B24GW_CHANNEL_SECRET,
+      )
+      .option(
+        '--channel-format <format>',
+        'message text for the channel: text, html or markdown (env B24GW_CHANNEL_FORMAT)',
+        process.env.B24GW_CHANNEL_FORMAT ?? 'text',
+      ),
+  )
     .option(
       '--concurrency <n>',
       'events processed at once (env B24GW_CONCURRENCY)',
