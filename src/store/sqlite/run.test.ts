@@ -63,12 +63,17 @@ describe('the SQLite runner', () => {
     expect(values()).toEqual([{ id: 1, v: 'after the lock' }]);
   });
 
-  it('answers a read with what was written before it was asked', async () => {
+  it('answers a read at once from the last commit while its writes wait for the lock', async () => {
     const runner = new SqliteRunner(a);
-    const written = runner.write(insert(1, 'first'));
-    const read = runner.once(get<{ v: string }>('SELECT v FROM t WHERE id = ?', 1));
-    expect(await read).toEqual({ v: 'first' });
+    await runner.write(insert(1, 'committed'));
+    b.exec('BEGIN IMMEDIATE');
+    const written = runner.write(run('UPDATE t SET v = ? WHERE id = ?', 'queued', 1));
+    const read = (id: number) => get<{ v: string }>('SELECT v FROM t WHERE id = ?', id);
+    // Were reads queued behind the write, these could not be answered until the lock is free.
+    expect([await runner.once(read(1)), await runner.read(read(1))]).toEqual([{ v: 'committed' }, { v: 'committed' }]);
+    b.exec('COMMIT');
     await written;
+    expect(await runner.once(read(1))).toEqual({ v: 'queued' });
   });
 
   it('fails every queued write when a commit cannot be made, and takes the next ones', async () => {

@@ -15,9 +15,8 @@ interface Queued {
  * transaction (each in a savepoint of its own, so one that throws undoes only itself) and one
  * commit: a commit costs far more than the statements of a finish or a claim. The write lock is
  * tried without waiting and tried again on the next millisecond, so the thread keeps serving while
- * another connection (the writer thread's sync) holds it. Reads run at once, or behind the writes
- * queued before them, so they see what was written before they were asked. Each statement is
- * prepared once.
+ * another connection (the writer thread's sync) holds it. Reads never wait for the lock: they see
+ * the last commit, as a read on another PostgreSQL connection would. Each statement is prepared once.
  */
 export class SqliteRunner implements Runner {
   private readonly statements = new Map<string, Database.Statement>();
@@ -57,11 +56,10 @@ export class SqliteRunner implements Runner {
   }
 
   async read<T>(work: Work<T>): Promise<T> {
-    return this.queue.length > 0 ? this.write(work) : (this.tx.deferred(work) as T);
+    return this.tx.deferred(work) as T;
   }
 
   async once<T>(work: Work<T>): Promise<T> {
-    if (this.queue.length > 0) return this.write(work);
     // Reads run now; from the first statement that writes, the rest joins the queued writes.
     let step = work.next();
     while (!step.done) {
