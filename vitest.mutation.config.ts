@@ -6,8 +6,10 @@ const tests: Record<string, string[]> = {
   events: ['src/events/**/*.test.ts'],
   verify: ['src/verify/**/*.test.ts', 'src/intake/intake.test.ts'],
   // The conformance suite on SQLite runs every shared query; `store/postgres` has PostgreSQL's run of it.
+  // Retention's tests drive the pruning loop (prune.ts).
   store: [
     'src/store/**/*.test.ts',
+    'src/worker/retention.test.ts',
     'test/store/sqlite.test.ts',
     'test/store/complete.test.ts',
     'test/store/faults.test.ts',

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers.js';
 import { GatewayError } from '../errors.js';
 import { openStore } from './open.js';
-import { parseSecretKey, SecretBox } from './secret-box.js';
+import { newEvent } from '../../test/store/conformance.js';
+import { checkSecretKey, parseSecretKey, sealChange, sealedSecrets, SecretBox } from './secret-box.js';
+import type { PortalChange, PortalRecord } from './types.js';
 import type { SqliteStore } from './sqlite/store.js';
 
 const key = Buffer.alloc(32, 1);
@@ -68,6 +70,78 @@ describe('SecretBox', () => {
       expect(codeOf(t)).toBe('B24GW_SECRET_UNREADABLE');
       expect(() => t()).toThrow(/B24GW_SECRET_KEY/);
     }
+  });
+});
+
+describe('what is sealed, and why a value is refused', () => {
+  const portal: PortalRecord = {
+    memberId: 'm1',
+    domain: 'a.bitrix24.com',
+    applicationToken: 'app',
+    accessToken: 'acc-token',
+    refreshToken: 'ref-token',
+    expiresAt: 1,
+    clientEndpoint: null,
+    serverEndpoint: null,
+    scope: 'imconnector',
+    status: 'L',
+    installedAt: 1,
+    uninstalledAt: null,
+    updatedAt: 1,
+  };
+
+  it('says why: no key, cut short, or another key', () => {
+    const sealed = new SecretBox(key).seal('token-1', 'portals.access_token', 'm1');
+    const why = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as Error).message.replace(/.*: /, '');
+      }
+      return 'opened';
+    };
+    expect(why(() => new SecretBox().open(sealed, 'portals.access_token', 'm1'))).toBe(
+      'it is encrypted, and no key is set',
+    );
+    expect(why(() => new SecretBox(key).open('enc:v1:AAAA', 'portals.access_token', 'm1'))).toBe('it is cut short');
+    expect(why(() => new SecretBox(Buffer.alloc(32, 2)).open(sealed, 'portals.access_token', 'm1'))).toBe(
+      'it was encrypted with another key, or changed since',
+    );
+    expect(new SecretBox().encrypts).toBe(false);
+    expect(new SecretBox(key).encrypts).toBe(true);
+  });
+
+  it('checkSecretKey opens the sample it is given, and passes when there is none', () => {
+    const sample = {
+      memberId: 'm1',
+      what: 'portals.access_token' as const,
+      value: new SecretBox(key).seal('t', 'portals.access_token', 'm1'),
+    };
+    expect(() => checkSecretKey(new SecretBox(key), sample)).not.toThrow();
+    expect(codeOf(() => checkSecretKey(new SecretBox(Buffer.alloc(32, 2)), sample))).toBe('B24GW_SECRET_UNREADABLE');
+    expect(() => checkSecretKey(new SecretBox(), undefined)).not.toThrow();
+  });
+
+  it("an install's tokens are sealed with a key; other changes, and any change without a key, are kept as they are", () => {
+    const box = new SecretBox(key);
+    const sealed = sealChange({ kind: 'install', portal }, box);
+    expect(sealed?.kind === 'install' && box.open(sealed.portal.accessToken, 'portals.access_token', 'm1')).toBe(
+      'acc-token',
+    );
+    expect(sealed?.kind === 'install' && sealed.portal.refreshToken).toMatch(/^enc:v1:/);
+    const other = { kind: 'uninstall', memberId: 'm1' } as unknown as PortalChange;
+    expect(sealChange(other, box)).toBe(other);
+    const install = { kind: 'install' as const, portal };
+    expect(sealChange(install, new SecretBox())).toBe(install);
+  });
+
+  it("an event's secrets are kept sealed only while it will run", () => {
+    const box = new SecretBox(key);
+    const e = newEvent({ memberId: 'm1', secrets: '{"bots":{}}' });
+    expect(box.open(sealedSecrets(e, box), 'event_secrets.data', 'm1')).toBe('{"bots":{}}');
+    expect(sealedSecrets({ ...e, status: 'invalid' }, box)).toBeNull();
+    expect(sealedSecrets({ ...e, secrets: null }, box)).toBeNull();
+    expect(sealedSecrets({ ...e, secrets: undefined }, box)).toBeNull();
   });
 });
 

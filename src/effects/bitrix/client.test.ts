@@ -262,3 +262,15 @@ describe('batch', () => {
     expect(count(r, 'batch')).toBe(2);
   });
 });
+
+describe('one client per portal', () => {
+  it('forPortal gives the same client each time, and none once the clients are closed', async () => {
+    r = await rig();
+    const clients = r.clients();
+    const c = clients.forPortal(r.memberId);
+    expect(clients.forPortal(r.memberId)).toBe(c);
+    expect(await c.call('app.info')).toBeTruthy();
+    clients.close();
+    expect(() => clients.forPortal(r!.memberId)).toThrow(expect.objectContaining({ code: 'B24GW_SHUTTING_DOWN' }));
+  });
+});
