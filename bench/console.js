@@ -84,7 +84,7 @@ const lists = (rows, start) => {
     ['one code', 'code=ONIMCONNECTORDIALOGSTART'],
     ['one portal', 'portal=member7'],
     ['one chat', 'portal=member7&line=1&chat=chat-7'],
-    ['one portal, JSON bodies', 'portal=member7&mode=json'],
+    ['one portal, posted', 'portal=member7&mode=webhook'],
     ['one day', `since=${day}&until=${day + 86_400_000}`],
     ['search by id', `q=${Math.floor(rows * 0.77)}`],
   ];
