@@ -214,7 +214,8 @@ async function fromSpec(
   return {
     served: {
       ...own,
-      // What is stored wakes the worker thread: its store on the same file or database hears nothing of this one's.
+      // What is stored wakes the worker thread: its store on the same file or database hears nothing of
+      // this one's. Here, not through onStored, which a setup module may set for itself.
       receiver: {
         limits: intake.intake.limits,
         receive: (body, type) => intake.receive(body, type ?? undefined).then((r) => woke(r, () => worker.wake())),

@@ -2,11 +2,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isGatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
-import type { FromThread, ThreadData, ToThread } from './gateway-thread.js';
+import type { FromThread, ThreadData, ToThread } from './worker-thread.js';
 import { buildGateway } from './setup.js';
 
 /**
- * The body of a GatewayThread: builds its Gateway (through the setup module, when there is one),
+ * The body of the WorkerThread: builds its Gateway (through the setup module, when there is one),
  * says so, and processes once told to start, woken by the thread that receives.
  */
 const data = workerData as ThreadData;
@@ -18,7 +18,7 @@ try {
   gateway = await buildGateway(
     data.setup,
     { ...data.gateway, logger: createLogger({ level: data.logLevel }), defaultMetrics: false },
-    data.role,
+    'worker',
   );
 } catch (e) {
   send({
@@ -29,7 +29,7 @@ try {
   });
   process.exit(1);
 }
-port.on('message', (m: ToThread | 'wake' | 'wake-customers') => {
+port.on('message', (m: ToThread) => {
   if (m === 'wake') return gateway.worker.wake();
   if (m === 'wake-customers') return gateway.customerSender?.wake();
   if (m === 'start') return void gateway.start();

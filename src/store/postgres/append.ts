@@ -3,7 +3,7 @@ import { EVENT_COLUMNS, appendSql, eventValues, type ChatHead } from '../queries
 import { portalChangeQuery } from '../queries/portals.js';
 import { sealChange, sealedSecrets, type SecretBox } from '../secret-box.js';
 import type { AppendResult, NewEvent, PortalChange } from '../types.js';
-import { named, toPg } from './run.js';
+import { named, runSql } from './run.js';
 
 /*
  * The append on PostgreSQL. It differs from SQLite's writer thread (sqlite/appender.ts) in how a
@@ -57,7 +57,7 @@ export const IN_ORDER = new Error('the batch is written again row by row');
 
 async function applyChange(c: pg.PoolClient, change: PortalChange | undefined, box: SecretBox): Promise<void> {
   const q = portalChangeQuery(sealChange(change, box));
-  if (q) await c.query(named(toPg(q.sql), q.params));
+  if (q) await runSql(c, q.sql, q.params);
 }
 
 export async function writeBatch(c: pg.PoolClient, batch: Pending[], box: SecretBox): Promise<AppendResult[]> {
@@ -112,7 +112,7 @@ export async function writeEach(c: pg.PoolClient, batch: Pending[], box: SecretB
 }
 
 const one = async (c: pg.PoolClient, sql: string, params: unknown[]) =>
-  (await c.query<{ id: number }>(named(toPg(sql), params))).rows[0]?.id;
+  (await runSql<{ id: number }>(c, sql, params)).rows[0]?.id;
 
 /**
  * One event. A repeat of a stored key is a re-delivery, counted on the stored event, unless a
@@ -132,7 +132,7 @@ async function writeOne(c: pg.PoolClient, p: Pending, box: SecretBox): Promise<A
     const head =
       e.orderKey === null
         ? undefined
-        : (await c.query<ChatHead>(named(toPg(`${appendSql.head} FOR UPDATE`), [e.orderKey]))).rows[0];
+        : (await runSql<ChatHead>(c, `${appendSql.head} FOR UPDATE`, [e.orderKey])).rows[0];
     // The stored key when the head's own row is gone (archived).
     if (head && head.last_key === e.dedupKey)
       return (
@@ -143,9 +143,9 @@ async function writeOne(c: pg.PoolClient, p: Pending, box: SecretBox): Promise<A
     id = await one(c, appendSql.insert, [repeat, ...values.slice(1)]);
     if (id === undefined) return (await duplicate(appendSql.duplicate, repeat))!;
   }
-  if (e.orderKey !== null) await c.query(named(toPg(appendSql.setHead), [e.orderKey, e.dedupKey, id, e.ts]));
+  if (e.orderKey !== null) await runSql(c, appendSql.setHead, [e.orderKey, e.dedupKey, id, e.ts]);
   const secrets = sealedSecrets(e, box);
-  if (secrets !== null) await c.query(named(toPg(appendSql.secret), [id, secrets]));
+  if (secrets !== null) await runSql(c, appendSql.secret, [id, secrets]);
   await applyChange(c, p.change, box);
   return { id, duplicate: false };
 }

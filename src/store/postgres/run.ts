@@ -117,8 +117,17 @@ export async function inTransaction<T>(pool: pg.Pool, begin: string, fn: (c: pg.
   }
 }
 
+/** A query written with `?` placeholders (as the shared queries are), sent as a named statement. */
+export function runSql<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  client: pg.Pool | pg.PoolClient,
+  sql: string,
+  params: unknown[],
+): Promise<pg.QueryResult<R>> {
+  return client.query<R>(named(toPg(sql), params));
+}
+
 async function answer(client: pg.Pool | pg.PoolClient, q: Query): Promise<unknown> {
-  const result = await client.query(named(toPg(q.sql), q.params));
+  const result = await runSql(client, q.sql, q.params);
   return q.kind === 'run' ? (result.rowCount ?? 0) : q.kind === 'get' ? result.rows[0] : result.rows;
 }
 
