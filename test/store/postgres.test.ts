@@ -79,6 +79,40 @@ describe.skipIf(!pgAvailable)('PostgreSQL plans', () => {
       await db.drop();
     }
   });
+  it('finds a message by its Bitrix24 id, not by walking its line, before the server has statistics', async () => {
+    const db = await freshDatabase();
+    const store = new PgStore(db.url);
+    const sent: { text: string; values: unknown[] }[] = [];
+    const query = pg.Client.prototype.query;
+    try {
+      await store.ready;
+      // A fresh install: one line's messages, never analyzed (autovacuum's first ANALYZE comes within a minute).
+      await store.pool.query(`
+        INSERT INTO state_messages (member_id, line, connector, im_chat_id, im_message_id, external_chat_id, created_at, updated_at)
+        SELECT 'm', 1, 'c', g % 200, g, 'chat' || (g % 200), 0, 0 FROM generate_series(1, 3000) g`);
+      pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+        const q = typeof args[0] === 'string' ? { text: args[0], values: args[1] } : (args[0] as pg.QueryConfig);
+        if (typeof q?.text === 'string' && /state_message_ids|read_at/.test(q.text))
+          sent.push({ text: q.text, values: (q.values as unknown[]) ?? [] });
+        return (query as (...a: unknown[]) => unknown).apply(this, args);
+      } as typeof query;
+      await store.state.recordDelivered('m', [{ line: 1, imMessageId: 1500, externalIds: ['x-1500'] }]);
+      await store.state.recordCustomer('m', [{ kind: 'read', line: 1, imMessageIds: [1501] }], 1);
+      pg.Client.prototype.query = query;
+      expect(sent.map((s) => s.text.trim().split(' ')[0])).toEqual(['INSERT', 'UPDATE']);
+      for (const { text, values } of sent) {
+        const plan = (await store.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows
+          .map((r) => r['QUERY PLAN'])
+          .join('\n');
+        expect(plan).toMatch(/Index Cond: .*im_message_id = /);
+      }
+      expect((await store.state.message('m', { line: 1, externalId: 'x-1500' }))?.imMessageId).toBe(1500);
+    } finally {
+      pg.Client.prototype.query = query;
+      await store.close();
+      await db.drop();
+    }
+  });
 });
 
 describe.skipIf(!pgAvailable)('PostgreSQL commits', () => {

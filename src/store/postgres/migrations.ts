@@ -312,6 +312,16 @@ export const pgMigrations: readonly { version: number; sql: string }[] = [
       CREATE INDEX events_open_free ON events (id) WHERE order_key IS NULL AND status IN ('pending', 'retry', 'processing');
     `,
   },
+  {
+    // A chat's messages are found by (member, line, chat) in any column order; led by line, the index
+    // matched a message looked up by (member, line, Bitrix24 id) as well as the unique key did, and a
+    // planner without statistics yet (PostgreSQL before its first ANALYZE) walked a whole line for each.
+    version: 14,
+    sql: `
+      DROP INDEX state_messages_chat;
+      CREATE INDEX state_messages_chat ON state_messages (member_id, external_chat_id, line);
+    `,
+  },
 ];
 
 /** Any number constant to name the lock; instances starting together migrate one at a time. */

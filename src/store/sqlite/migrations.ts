@@ -345,6 +345,16 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS events_open_free ON events (id) WHERE order_key IS NULL AND status IN ('pending', 'retry', 'processing');
     `,
   },
+  {
+    // A chat's messages are found by (member, line, chat) in any column order; led by line, the index
+    // matched a message looked up by (member, line, Bitrix24 id) as well as the unique key did, and a
+    // planner without statistics yet (PostgreSQL before its first ANALYZE) walked a whole line for each.
+    version: 14,
+    sql: `
+      DROP INDEX state_messages_chat;
+      CREATE INDEX state_messages_chat ON state_messages (member_id, external_chat_id, line);
+    `,
+  },
 ];
 
 /** Applies what is missing under a write lock, so processes starting together do it once. */
