@@ -530,7 +530,7 @@ describe('convertBbcode', () => {
   });
 });
 
-// Mutation runs (vitest.mutation.config.ts) use 64 KB: 1 SIZE ran each bbcode mutant for 5 s.
+// Mutation runs (vitest.mutation.config.ts) use 64 KB: 1 MB ran each bbcode mutant for 5 s.
 const SIZE = Number(process.env.B24GW_HOSTILE_BYTES ?? 1 << 20);
 
 describe(`hostile ${SIZE >> 10} KB inputs`, () => {
