@@ -1,5 +1,6 @@
 import { applyEvent, stateCodeOf } from './apply/index.js';
 import { recordCustomer, recordDelivered } from './apply/customers.js';
+import { SeenLines, type ApplyMeta } from './apply/lines.js';
 import {
   readApplied,
   readChat,
@@ -38,12 +39,25 @@ export type * from './types.js';
  * a read on one consistent view. Its tables are the store's (its migrations create them).
  */
 export class ConnectorState implements ConnectorStateStore {
+  private readonly seenLines = new SeenLines();
+
   constructor(private readonly db: Runner) {}
 
   async apply(event: StateEvent, meta: EventMeta): Promise<boolean> {
     const code = stateCodeOf(event);
     if (code === undefined) return false;
-    return this.db.write(applyEvent(code, event.data, meta));
+    return this.touching((seen) => this.db.write(applyEvent(code, event.data, { ...meta, seen })));
+  }
+
+  /** A write given the lines seen lately; the lines it touched are forgotten if it fails (nothing of it was stored). */
+  private async touching<T>(write: (seen: NonNullable<ApplyMeta['seen']>) => Promise<T>): Promise<T> {
+    const seen = { lines: this.seenLines, touched: [] as string[] };
+    try {
+      return await write(seen);
+    } catch (e) {
+      this.seenLines.forget(seen.touched);
+      throw e;
+    }
   }
 
   async applied(eventId: number): Promise<boolean> {
@@ -79,11 +93,12 @@ export class ConnectorState implements ConnectorStateStore {
   }
 
   async recordCustomer(memberId: string, changes: readonly CustomerChange[], at: number): Promise<void> {
-    if (changes.length > 0) await this.db.write(recordCustomer(memberId, changes, at));
+    if (changes.length > 0) await this.touching((seen) => this.db.write(recordCustomer(memberId, changes, at, seen)));
   }
 
   async recordDelivered(memberId: string, delivered: readonly DeliveredIds[]): Promise<void> {
-    if (delivered.length > 0) await this.db.write(recordDelivered(memberId, delivered));
+    // Each id on its own: inserts that need not hold together, without a transaction's two round trips.
+    if (delivered.length > 0) await this.db.once(recordDelivered(memberId, delivered));
   }
 
   async customerMessage(

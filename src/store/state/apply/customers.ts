@@ -1,6 +1,6 @@
 import { run, type Work } from '../../sql/work.js';
 import type { CustomerChange, DeliveredIds } from '../types.js';
-import { touchChat, touchLine } from './lines.js';
+import { touchChat, touchLine, type ApplyMeta } from './lines.js';
 
 /*
  * The other direction: what Bitrix24 accepted of the customers' actions. Bitrix24 sends no event
@@ -31,8 +31,8 @@ function* upsertCustomerMessage(
 
 const whereMessage = 'member_id = ? AND line = ? AND external_chat_id = ? AND external_message_id = ?';
 
-function* applyChange(memberId: string, c: CustomerChange, at: number): Work<void> {
-  const meta = { eventId: 0, memberId, receivedAt: at };
+function* applyChange(meta: ApplyMeta, c: CustomerChange): Work<void> {
+  const { memberId, receivedAt: at } = meta;
   switch (c.kind) {
     case 'created':
       yield* touchLine(meta, c.line, c.connector);
@@ -102,8 +102,14 @@ function* applyChange(memberId: string, c: CustomerChange, at: number): Work<voi
   }
 }
 
-export function* recordCustomer(memberId: string, changes: readonly CustomerChange[], at: number): Work<void> {
-  for (const c of changes) yield* applyChange(memberId, c, at);
+export function* recordCustomer(
+  memberId: string,
+  changes: readonly CustomerChange[],
+  at: number,
+  seen?: ApplyMeta['seen'],
+): Work<void> {
+  const meta: ApplyMeta = { eventId: 0, memberId, receivedAt: at, ...(seen ? { seen } : {}) };
+  for (const c of changes) yield* applyChange(meta, c);
 }
 
 /** The channel's ids for operator messages it took, beside the ones update and delete events name. */

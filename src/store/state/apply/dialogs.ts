@@ -3,8 +3,7 @@ import type { dialogItem } from '../../../events/connector.js';
 import { itemsOf } from '../../../events/lists.js';
 import type { EventMap } from '../../../events/registry.js';
 import { greatest, run, type Work } from '../../sql/work.js';
-import type { EventMeta } from '../types.js';
-import { touchChat, touchLine } from './lines.js';
+import { touchChat, touchLine, type ApplyMeta } from './lines.js';
 
 type DialogData = EventMap['ONIMCONNECTORDIALOGSTART']['data'];
 type DialogItem = z.output<typeof dialogItem>;
@@ -12,7 +11,7 @@ type DialogItem = z.output<typeof dialogItem>;
 const isClosed = (flag: string | undefined): boolean => flag?.trim().toUpperCase() === 'Y';
 
 /** The session row, created or refreshed; `close` says whether this event closes it. */
-function* upsertDialog(meta: EventMeta, item: DialogItem, close: boolean, starts: boolean): Work<void> {
+function* upsertDialog(meta: ApplyMeta, item: DialogItem, close: boolean, starts: boolean): Work<void> {
   const { memberId, receivedAt: at } = meta;
   const line = item.connector.line_id;
   const connector = item.connector.connector_id;
@@ -50,12 +49,12 @@ function* upsertDialog(meta: EventMeta, item: DialogItem, close: boolean, starts
   );
 }
 
-export function* applyDialogStart(meta: EventMeta, data: DialogData): Work<void> {
+export function* applyDialogStart(meta: ApplyMeta, data: DialogData): Work<void> {
   yield* touchLine(meta, data.LINE, data.CONNECTOR);
   for (const item of itemsOf(data)) yield* upsertDialog(meta, item, isClosed(item.session.closed), true);
 }
 
-export function* applyDialogFinish(meta: EventMeta, data: EventMap['ONIMCONNECTORDIALOGFINISH']['data']): Work<void> {
+export function* applyDialogFinish(meta: ApplyMeta, data: EventMap['ONIMCONNECTORDIALOGFINISH']['data']): Work<void> {
   yield* touchLine(meta, data.LINE, data.CONNECTOR);
   for (const item of itemsOf(data)) yield* upsertDialog(meta, item, true, false);
 }

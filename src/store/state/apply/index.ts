@@ -2,9 +2,9 @@ import { GatewayError } from '../../../errors.js';
 import { eventSchemas, normalizeCode, type EventMap } from '../../../events/registry.js';
 import { bracketPath } from '../../../events/scalars.js';
 import { run, type Work } from '../../sql/work.js';
-import type { EventMeta, StateEvent } from '../types.js';
+import type { StateEvent } from '../types.js';
 import { applyDialogFinish, applyDialogStart } from './dialogs.js';
-import { applyLineDelete, applyStatusDelete } from './lines.js';
+import { applyLineDelete, applyStatusDelete, type ApplyMeta } from './lines.js';
 import { applyMessageAdd, applyMessageDelete, applyMessageUpdate } from './messages.js';
 
 /*
@@ -14,7 +14,7 @@ import { applyMessageAdd, applyMessageDelete, applyMessageUpdate } from './messa
  * - ONSESSIONSTART/FINISH describe the same sessions as the connector dialog events, from the open line side;
  * - bot and app events are not about a connector.
  */
-const appliers: { [C in keyof EventMap]?: (meta: EventMeta, data: EventMap[C]['data']) => Work<void> } = {
+const appliers: { [C in keyof EventMap]?: (meta: ApplyMeta, data: EventMap[C]['data']) => Work<void> } = {
   ONIMCONNECTORMESSAGEADD: applyMessageAdd,
   ONIMCONNECTORMESSAGEUPDATE: applyMessageUpdate,
   ONIMCONNECTORMESSAGEDELETE: applyMessageDelete,
@@ -38,7 +38,7 @@ export function stateCodeOf(event: StateEvent): StateCode | undefined {
  * Applies one event's data. It is parsed again with the event's own schema: the worker hands over
  * stored JSON, and re-parsing a typed event gives the same value, while a raw one gets its ints converted.
  */
-export function* applyData(meta: EventMeta, code: StateCode, data: unknown): Work<void> {
+export function* applyData(meta: ApplyMeta, code: StateCode, data: unknown): Work<void> {
   const result = eventSchemas[code].shape.data.safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -52,7 +52,7 @@ export function* applyData(meta: EventMeta, code: StateCode, data: unknown): Wor
     );
   }
   // The mapped type pairs each code with its data; TypeScript cannot follow that through a variable code.
-  yield* (appliers[code] as (meta: EventMeta, data: unknown) => Work<void>)(meta, result.data);
+  yield* (appliers[code] as (meta: ApplyMeta, data: unknown) => Work<void>)(meta, result.data);
 }
 
 /**
@@ -60,7 +60,7 @@ export function* applyData(meta: EventMeta, code: StateCode, data: unknown): Wor
  * already there. On PostgreSQL the insert waits for another instance applying the same event, and
  * then finds its mark: the event is applied once. Throws (the caller rolls back) on invalid data.
  */
-export function* applyEvent(code: StateCode, data: unknown, meta: EventMeta): Work<boolean> {
+export function* applyEvent(code: StateCode, data: unknown, meta: ApplyMeta): Work<boolean> {
   const fresh = yield* run(
     'INSERT INTO state_applied (event_id, member_id, code, applied_at) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
     meta.eventId,

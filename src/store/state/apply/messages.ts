@@ -2,8 +2,7 @@ import { GatewayError } from '../../../errors.js';
 import { itemsOf } from '../../../events/lists.js';
 import type { EventMap } from '../../../events/registry.js';
 import { get, run, type Work } from '../../sql/work.js';
-import type { EventMeta } from '../types.js';
-import { touchChat, touchLine } from './lines.js';
+import { touchChat, touchLine, type ApplyMeta } from './lines.js';
 
 type AddData = EventMap['ONIMCONNECTORMESSAGEADD']['data'];
 type UpdateData = EventMap['ONIMCONNECTORMESSAGEUPDATE']['data'];
@@ -18,7 +17,7 @@ interface Item {
  * The message row for one item, created if unseen (an update or delete may be the first we hear of it).
  * A message is one Bitrix24 message on one line; the chat ids follow the latest event.
  */
-function* upsertMessage(meta: EventMeta, line: number, connector: string, item: Item): Work<number> {
+function* upsertMessage(meta: ApplyMeta, line: number, connector: string, item: Item): Work<number> {
   const { memberId, receivedAt: at } = meta;
   yield* touchChat(meta, line, connector, item.chat.id, item.im.chat_id);
   // Operator messages are activity: they push back when close_term closes the open dialog.
@@ -60,7 +59,7 @@ function* addExternalIds(messageId: number, ids: string | readonly string[]): Wo
   }
 }
 
-export function* applyMessageAdd(meta: EventMeta, data: AddData): Work<void> {
+export function* applyMessageAdd(meta: ApplyMeta, data: AddData): Work<void> {
   yield* touchLine(meta, data.LINE, data.CONNECTOR);
   for (const item of itemsOf(data)) {
     const id = yield* upsertMessage(meta, data.LINE, data.CONNECTOR, item);
@@ -76,7 +75,7 @@ export function* applyMessageAdd(meta: EventMeta, data: AddData): Work<void> {
   }
 }
 
-export function* applyMessageUpdate(meta: EventMeta, data: UpdateData): Work<void> {
+export function* applyMessageUpdate(meta: ApplyMeta, data: UpdateData): Work<void> {
   yield* touchLine(meta, data.LINE, data.CONNECTOR);
   for (const item of itemsOf(data)) {
     const id = yield* upsertMessage(meta, data.LINE, data.CONNECTOR, item);
@@ -96,7 +95,7 @@ export function* applyMessageUpdate(meta: EventMeta, data: UpdateData): Work<voi
 }
 
 /** A tombstone: the row, its text and history stay readable. */
-export function* applyMessageDelete(meta: EventMeta, data: DeleteData): Work<void> {
+export function* applyMessageDelete(meta: ApplyMeta, data: DeleteData): Work<void> {
   yield* touchLine(meta, data.LINE, data.CONNECTOR);
   for (const item of itemsOf(data)) {
     const id = yield* upsertMessage(meta, data.LINE, data.CONNECTOR, item);
