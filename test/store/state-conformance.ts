@@ -228,6 +228,17 @@ export function stateConformance(factory: StoreFactory): void {
         });
       });
 
+      it("an add that comes after its update keeps the update's text and fills in the author and original text", async () => {
+        await state.apply(connectorEvent('ONIMCONNECTORMESSAGEUPDATE', [upd(9, ['e-9'], 'edited')]), meta(T0));
+        await state.apply(connectorEvent('ONIMCONNECTORMESSAGEADD', [add(9, 'first')]), meta(T0 + 1));
+        expect(await state.message(M, { externalId: 'e-9' })).toMatchObject({
+          text: 'edited',
+          originalText: 'first',
+          userId: 27,
+          history: [{ text: 'edited', at: T0 }],
+        });
+      });
+
       it('a delete for a message never seen leaves a tombstone without text', async () => {
         await state.apply(connectorEvent('ONIMCONNECTORMESSAGEDELETE', [del(8, 'e-8')]), meta(T0));
         expect(await state.message(M, { externalId: 'e-8' })).toMatchObject({

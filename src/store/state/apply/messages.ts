@@ -15,9 +15,16 @@ interface Item {
 
 /**
  * The message row for one item, created if unseen (an update or delete may be the first we hear of it).
- * A message is one Bitrix24 message on one line; the chat ids follow the latest event.
+ * A message is one Bitrix24 message on one line; the chat ids follow the latest event. An add gives
+ * its author and text, kept unless an update got here first: its text is newer than the add's.
  */
-function* upsertMessage(meta: ApplyMeta, line: number, connector: string, item: Item): Work<number> {
+function* upsertMessage(
+  meta: ApplyMeta,
+  line: number,
+  connector: string,
+  item: Item,
+  added?: { userId: number | null; text: string },
+): Work<number> {
   const { memberId, receivedAt: at } = meta;
   yield* touchChat(meta, line, connector, item.chat.id, item.im.chat_id);
   // Operator messages are activity: they push back when close_term closes the open dialog.
@@ -31,10 +38,14 @@ function* upsertMessage(meta: ApplyMeta, line: number, connector: string, item: 
     at,
   );
   const row = yield* get<{ id: number }>(
-    `INSERT INTO state_messages (member_id, line, connector, im_chat_id, im_message_id, external_chat_id, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO state_messages (member_id, line, connector, im_chat_id, im_message_id, external_chat_id, created_at, updated_at,
+       user_id, original_text, text)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (member_id, line, im_message_id) DO UPDATE SET connector = excluded.connector,
-       im_chat_id = excluded.im_chat_id, external_chat_id = excluded.external_chat_id, updated_at = excluded.updated_at
+       im_chat_id = excluded.im_chat_id, external_chat_id = excluded.external_chat_id, updated_at = excluded.updated_at,
+       user_id = COALESCE(excluded.user_id, state_messages.user_id),
+       original_text = COALESCE(state_messages.original_text, excluded.original_text),
+       text = COALESCE(state_messages.text, excluded.text)
      RETURNING id`,
     memberId,
     line,
@@ -44,6 +55,9 @@ function* upsertMessage(meta: ApplyMeta, line: number, connector: string, item: 
     item.chat.id,
     at,
     at,
+    added?.userId ?? null,
+    added?.text ?? null,
+    added?.text ?? null,
   );
   if (!row) throw new GatewayError('B24GW_STORE_FAILED', 'The connector state kept no row for a message it upserted');
   return row.id;
@@ -62,16 +76,10 @@ function* addExternalIds(messageId: number, ids: string | readonly string[]): Wo
 export function* applyMessageAdd(meta: ApplyMeta, data: AddData): Work<void> {
   yield* touchLine(meta, data.LINE, data.CONNECTOR);
   for (const item of itemsOf(data)) {
-    const id = yield* upsertMessage(meta, data.LINE, data.CONNECTOR, item);
-    // COALESCE: if an update got here first, its text is newer than the add's.
-    yield* run(
-      `UPDATE state_messages SET user_id = COALESCE(?, user_id), original_text = COALESCE(original_text, ?), text = COALESCE(text, ?)
-       WHERE id = ?`,
-      item.message.user_id ?? null,
-      item.message.text,
-      item.message.text,
-      id,
-    );
+    yield* upsertMessage(meta, data.LINE, data.CONNECTOR, item, {
+      userId: item.message.user_id ?? null,
+      text: item.message.text,
+    });
   }
 }
 
