@@ -287,6 +287,32 @@ describe('retries and dead letters', () => {
     expect((await gateway.store.getEvent(id))?.status).toBe('done');
   });
 
+  it('reads a portal once for the events a claim starts together, each handler getting its own copy of it', async () => {
+    make({ concurrency: 8 });
+    (gateway.store as SqliteStore).db
+      .prepare(`INSERT INTO portals (member_id, domain, updated_at) VALUES ('${MEMBER}', 'a.bitrix24.com', 1)`)
+      .run();
+    let reads = 0;
+    const getPortal = gateway.store.getPortal.bind(gateway.store);
+    gateway.store.getPortal = async (memberId) => {
+      reads++;
+      await new Promise((r) => setTimeout(r, 20));
+      return getPortal(memberId);
+    };
+    const portals: unknown[] = [];
+    gateway.on('ONIMCONNECTORMESSAGEUPDATE', (_e, ctx) => {
+      portals.push(ctx.portal);
+      (ctx.portal as { domain: string }).domain = 'changed.example';
+    });
+    for (let n = 0; n < 8; n++) await receive(updateIn(`chat-${n}`, n));
+    await gateway.worker.drain();
+    expect(portals).toHaveLength(8);
+    expect(reads).toBeLessThan(8);
+    expect(new Set(portals).size).toBe(8);
+    expect(portals[0]).toMatchObject({ domain: 'changed.example' });
+    expect(await getPortal(MEMBER)).toMatchObject({ domain: 'a.bitrix24.com' });
+  });
+
   it('computes jittered delays and ends the budget', () => {
     expect(nextAttemptAt(1, 0, [1000], 0, () => 0)).toBe(800);
     expect(nextAttemptAt(1, 0, [1000], 0, () => 1)).toBe(1200);

@@ -4,7 +4,7 @@ import { GatewayError } from '../errors.js';
 import { MAX_TIMER_MS, QueueLoop, type Lease } from '../queue/loop.js';
 import { defaultSchedule, failedOutcome, retryBudget } from '../queue/schedule.js';
 import { newOwner } from '../store/owner.js';
-import type { Outcome, Store, StoredEvent } from '../store/types.js';
+import type { Outcome, PortalRecord, Store, StoredEvent } from '../store/types.js';
 import { botsOf, type HandlerContext, type RestClient } from './context.js';
 import type { AnyEvent, HandlerRegistry } from './handlers.js';
 
@@ -134,6 +134,23 @@ export class Worker {
     return this.loop.drain();
   }
 
+  private readonly portalReads = new Map<string, Promise<PortalRecord | undefined>>();
+
+  /**
+   * The portal's record, one read shared by the events that ask while it is under way: a claim
+   * starts several events of one portal at once, and each read was a round trip on PostgreSQL.
+   * Each event gets its own copy.
+   */
+  private async portal(memberId: string): Promise<PortalRecord | undefined> {
+    let read = this.portalReads.get(memberId);
+    if (!read) {
+      read = this.o.store.getPortal(memberId).finally(() => this.portalReads.delete(memberId));
+      this.portalReads.set(memberId, read);
+    }
+    const portal = await read;
+    return portal && { ...portal };
+  }
+
   private async run(stored: StoredEvent, lease: Lease): Promise<void> {
     const started = this.o.now();
     if (stored.takenOver) this.o.onTakenOver?.(stored);
@@ -147,7 +164,7 @@ export class Worker {
         attempt: stored.attempts,
         delivery: stored.delivery ?? 'webhook',
         memberId: stored.memberId,
-        portal: await this.o.store.getPortal(stored.memberId),
+        portal: await this.portal(stored.memberId),
         rest: this.o.rest(stored.memberId),
         bots,
         bot: bots[0],
