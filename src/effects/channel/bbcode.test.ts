@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { convertBbcode, type TextFormat } from './bbcode.js';
+import { safeHref } from './bbcode-tags.js';
 
 interface Case {
   name: string;
@@ -647,5 +648,60 @@ describe('properties', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('safeHref: which link targets are emitted', () => {
+  it.each([
+    ['https://a.example/x?y=1', 'https://a.example/x?y=1'],
+    ['  HTTPS://A.example  ', 'HTTPS://A.example'],
+    ['http://a.example', 'http://a.example'],
+    ['mailto:a@b.example', 'mailto:a@b.example'],
+    ['tel:+4930123', 'tel:+4930123'],
+  ])('keeps %j', (raw, href) => {
+    expect(safeHref(raw)).toBe(href);
+  });
+  it.each([
+    '',
+    '   ',
+    'https://a.example/x y',
+    'https://a\u0000.example',
+    'https://a.example\u007f',
+    'javascript:alert(1)',
+    'data:text/html,x',
+    '1https://a.example',
+    '//a.example',
+    'http:/a.example',
+    'https:///a.example',
+    'mailto:',
+    'tel:',
+  ])('refuses %j', (raw) => {
+    expect(safeHref(raw)).toBeNull();
+  });
+});
+
+describe('tag values are checked whole', () => {
+  it.each([
+    ['[color=#ff0000]a[/color]', 'a'],
+    ['[color=#f00]a[/color]', 'a'],
+    ['[size=12pt]a[/size]', 'a'],
+    ['[rating=5]', '[rating 5]'],
+    ['[disk=12]', '[file]'],
+  ])('%j is a tag', (input, text) => {
+    expect(convertBbcode(input, 'text')).toBe(text);
+  });
+  it.each([
+    '[color=#ff0000x]a[/color]',
+    '[color=x#ff0000]a[/color]',
+    '[color=#ff00]a[/color]',
+    '[color=#gg0000]a[/color]',
+    '[size=12ptx]a[/size]',
+    '[size=x12]a[/size]',
+    '[rating=55]',
+    '[rating=x5]',
+    '[disk=12x]',
+    '[disk=x12]',
+  ])('%j stays text', (input) => {
+    expect(convertBbcode(input, 'text')).toBe(input);
   });
 });
