@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { generateSecret, secretKey, sign, verifySignature } from './sign.js';
 
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -45,6 +45,8 @@ describe('sign', () => {
     expect(() => sign(secret, 'evt.1', 1, 'b')).toThrow(/dots/);
     expect(() => sign(secret, '', 1, 'b')).toThrow();
     expect(() => sign(secret, 'a', 1.5, 'b')).toThrow(/unix seconds/);
+    expect(() => sign(secret, 'a', -1, 'b')).toThrow(/unix seconds/);
+    expect(sign(secret, 'a', 0, 'b')).toBe(expectedSignature(secret, 'a', 0, 'b'));
   });
 });
 
@@ -93,5 +95,38 @@ describe('verifySignature', () => {
     expect(verifySignature(secret, headersFor(secret, 'evt_7_0', now() - 290), body)).toBe(true);
     expect(verifySignature(secret, headersFor(secret, 'evt_7_0', now() - 3600), body, 7200)).toBe(true);
     expect(verifySignature(secret, { ...headersFor(secret), 'webhook-timestamp': 'soon' }, body)).toBe(false);
+  });
+
+  it('refuses a timestamp with anything but digits, even signed as sent', () => {
+    for (const ts of [`${now()}x`, `x${now()}`, ` ${now()}`, `${now()}.0`]) {
+      const sig = 'v1,' + createHmac('sha256', secretKey(secret)).update(`evt_7_0.${ts}.${body}`).digest('base64');
+      const h = { 'webhook-id': 'evt_7_0', 'webhook-timestamp': ts, 'webhook-signature': sig };
+      expect(verifySignature(secret, h, body), ts).toBe(false);
+    }
+  });
+
+  it('accepts a timestamp exactly at the tolerance', () => {
+    const at = now();
+    vi.spyOn(Date, 'now').mockReturnValue(at * 1000);
+    try {
+      expect(verifySignature(secret, headersFor(secret, 'evt_7_0', at - 300), body)).toBe(true);
+      expect(verifySignature(secret, headersFor(secret, 'evt_7_0', at - 301), body)).toBe(false);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('checks only v1 signatures: a valid HMAC under another scheme does not count', () => {
+    const h = headersFor(secret);
+    const mac = h['webhook-signature'].slice(3);
+    for (const scheme of ['v2', 'v1a', 'x1']) {
+      expect(verifySignature(secret, { ...h, 'webhook-signature': `${scheme},${mac}` }, body), scheme).toBe(false);
+    }
+  });
+
+  it('reads a header given as a list (as node:http gives repeated headers), joined by spaces', () => {
+    const h = headersFor(secret);
+    const listed = { ...h, 'webhook-signature': ['v1,AAAA', h['webhook-signature']] };
+    expect(verifySignature(secret, listed, body)).toBe(true);
   });
 });
