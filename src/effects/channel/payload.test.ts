@@ -107,6 +107,7 @@ describe('channelPayloads: message events', () => {
     expect(payloads('imconnector-message-delete')).toEqual([
       expect.objectContaining({
         type: 'message.deleted',
+        connector: { id: 'myconnector', line: 107 },
         chat: { externalId: 'channel-123', bitrixChatId: 1807 },
         message: { externalIds: ['ext-msg-005'], bitrixMessageId: 86501 },
         source: { event: 'ONIMCONNECTORMESSAGEDELETE', eventId: 42 },
@@ -170,6 +171,28 @@ describe('channelPayloads: dialog and line events', () => {
       }),
     ]);
     expect(payloads('imconnector-dialog-start-event-handler-id')).toEqual(payloads('imconnector-dialog-start'));
+  });
+
+  it("a dialog's user is data.user.id, else the connector's user_id, else null", () => {
+    const user = 'data%5BDATA%5D%5B0%5D%5Buser%5D%5Bid%5D=0';
+    const connectorUser = 'data%5BDATA%5D%5B0%5D%5Bconnector%5D%5Buser_id%5D=0';
+    const userOf = (edit: (s: string) => string) =>
+      (
+        channelPayloads(
+          parseEvent(decodeBody(edit(formFixture('imconnector-dialog-start')), 'form')).event,
+          meta,
+          'text',
+        )[0] as {
+          user: unknown;
+        }
+      ).user;
+    expect(userOf((s) => s.replace(user, user.replace('=0', '=77')))).toEqual({ externalId: '77' });
+    expect(userOf((s) => s.replace(`&${user}`, '').replace(connectorUser, connectorUser.replace('=0', '=55')))).toEqual(
+      {
+        externalId: '55',
+      },
+    );
+    expect(userOf((s) => s.replace(`&${user}`, '').replace(`&${connectorUser}`, ''))).toBeNull();
   });
 
   it('connector.deleted and line.deleted', () => {
