@@ -7,6 +7,8 @@ const folder = process.env.B24GW_MUTATE ?? 'wire';
 const name = folder.replaceAll('/', '-').replaceAll('*', 'top');
 const files = folder.endsWith('.ts') ? `src/${folder}` : `src/${folder}/**/*.ts`;
 
+const coverage = process.env.B24GW_MUTATE_COVERAGE ?? 'perTest';
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
@@ -16,7 +18,7 @@ export default {
   mutate: [files, '!src/**/*.test.ts', '!src/store/*/migrations.ts'],
   // perTest runs a mutant against the tests that reached it; some async paths are not credited to
   // their test (deliver.ts's failures), and B24GW_MUTATE_COVERAGE=all runs the folder's every test.
-  coverageAnalysis: process.env.B24GW_MUTATE_COVERAGE ?? 'perTest',
+  coverageAnalysis: coverage,
   concurrency: Number(process.env.B24GW_MUTATE_CONCURRENCY ?? 2),
   timeoutMS: 20_000,
   // The first run of a folder's whole suite, on a busy machine.
@@ -27,6 +29,6 @@ export default {
   // Runs of other folders may be under way: their sandboxes are not copied into this one.
   ignorePatterns: ['/.stryker-tmp', '/reports', '/bench/results', '/coverage'],
   cleanTempDir: 'always',
-  ignoreStatic: true,
+  ignoreStatic: coverage === 'perTest',
   incremental: false,
 };
