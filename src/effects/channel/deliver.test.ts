@@ -157,6 +157,28 @@ describe('deliverToChannel: delivered', () => {
       status: 201,
       externalIds: ['a  b'],
     });
+    // Numbers are ids too; an empty list, a list with anything else, or no JSON names none.
+    for (const [body, ids] of [
+      ['{"externalMessageIds": [7, "b"]}', ['7', 'b']],
+      ['{"externalMessageId": 8}', ['8']],
+      ['{"externalMessageIds": []}', undefined],
+      ['{"externalMessageIds": ["a", {}]}', undefined],
+      ['{"externalMessageIds": "a"}', undefined],
+      ['not json', undefined],
+    ] as const) {
+      const ch2 = await channel((res) => res.writeHead(200).end(body));
+      expect((await deliverToChannel({ url: ch2.url, secret }, payload)).externalIds, body).toEqual(ids);
+    }
+  });
+
+  it('an answer cut short after its status is no delivery, and is retried', async () => {
+    const ch = await channel((res) => {
+      res.writeHead(200, { 'content-length': '1000' }).write('{"externalMessageIds"');
+      setTimeout(() => res.destroy(), 20);
+    });
+    const e = await failure(deliverToChannel({ url: ch.url, secret }, payload));
+    expect(e).toMatchObject({ kind: 'answer', httpStatus: 200, retryable: true });
+    expect(e.message).toMatch(/answered 200, but its answer was cut short/);
   });
 
   it('refuses a 2xx answer larger than 64 KiB, declared or streamed: not counted as delivered, with a clear error', async () => {
@@ -240,6 +262,7 @@ describe('deliverToChannel: failures', () => {
     for (const [status, retryable] of Object.entries(expected)) {
       const ch = await channel((res) => res.writeHead(Number(status)).end());
       expect(await failure(deliverToChannel({ url: ch.url, secret }, payload))).toMatchObject({
+        kind: 'http',
         httpStatus: Number(status),
         retryable,
       });
@@ -266,6 +289,14 @@ describe('deliverToChannel: failures', () => {
     expect(e).toMatchObject({ kind: 'redirect', httpStatus: 301, retryable: false });
     expect(e.message).toContain('https://elsewhere.example/in');
     expect(ch.received).toHaveLength(1);
+    // Every 3xx, from 300 on: none counts as delivered.
+    for (const status of [300, 308, 399]) {
+      const other = await channel((res) => res.writeHead(status).end());
+      expect(await failure(deliverToChannel({ url: other.url, secret }, payload))).toMatchObject({
+        kind: 'redirect',
+        httpStatus: status,
+      });
+    }
   });
 
   it('a channel that does not answer in time: timeout, retryable', async () => {
@@ -310,6 +341,8 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Sun, 22 Nov 2026 09:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter('-5', now)).toBeUndefined();
+    expect(parseRetryAfter('7x', now)).toBeUndefined();
+    expect(parseRetryAfter('22 Nov 2026 10:01:30 GMT', now)).toBeUndefined();
     expect(parseRetryAfter(null, now)).toBeUndefined();
   });
 });
