@@ -46,11 +46,11 @@ export class ConnectorState implements ConnectorStateStore {
   async apply(event: StateEvent, meta: EventMeta): Promise<boolean> {
     const code = stateCodeOf(event);
     if (code === undefined) return false;
-    return this.touching((seen) => this.db.write(applyEvent(code, event.data, { ...meta, seen })));
+    return this.withSeenLines((seen) => this.db.write(applyEvent(code, event.data, { ...meta, seen })));
   }
 
   /** A write given the lines seen lately; the lines it touched are forgotten if it fails (nothing of it was stored). */
-  private async touching<T>(write: (seen: NonNullable<ApplyMeta['seen']>) => Promise<T>): Promise<T> {
+  private async withSeenLines<T>(write: (seen: NonNullable<ApplyMeta['seen']>) => Promise<T>): Promise<T> {
     const seen = { lines: this.seenLines, touched: [] as string[] };
     try {
       return await write(seen);
@@ -93,7 +93,7 @@ export class ConnectorState implements ConnectorStateStore {
   }
 
   async recordCustomer(memberId: string, changes: readonly CustomerChange[], at: number): Promise<void> {
-    if (changes.length > 0) await this.touching((seen) => this.db.write(recordCustomer(memberId, changes, at, seen)));
+    if (changes.length > 0) await this.withSeenLines((seen) => this.db.write(recordCustomer(memberId, changes, at, seen)));
   }
 
   async recordDelivered(memberId: string, delivered: readonly DeliveredIds[]): Promise<void> {
