@@ -93,7 +93,8 @@ export class ConnectorState implements ConnectorStateStore {
   }
 
   async recordCustomer(memberId: string, changes: readonly CustomerChange[], at: number): Promise<void> {
-    if (changes.length > 0) await this.withSeenLines((seen) => this.db.write(recordCustomer(memberId, changes, at, seen)));
+    if (changes.length > 0)
+      await this.withSeenLines((seen) => this.db.write(recordCustomer(memberId, changes, at, seen)));
   }
 
   async recordDelivered(memberId: string, delivered: readonly DeliveredIds[]): Promise<void> {
