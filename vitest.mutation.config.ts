@@ -14,12 +14,16 @@ const tests: Record<string, string[]> = {
     'test/store/complete.test.ts',
     'test/store/faults.test.ts',
   ],
-  'store/postgres': ['test/store/postgres.test.ts'],
+  'store/postgres': ['test/store/postgres.test.ts', 'src/store/postgres/**/*.test.ts'],
   worker: ['src/worker/**/*.test.ts', 'src/queue/**/*.test.ts'],
   effects: ['src/effects/**/*.test.ts'],
 };
 const mutated = process.env.B24GW_MUTATE ?? 'wire';
-const folder = mutated in tests ? mutated : mutated.split('/')[0]!;
+// The most specific entry: `store/postgres/run.ts` is tested as `store/postgres` is.
+const folder =
+  Object.keys(tests)
+    .filter((k) => mutated === k || mutated.startsWith(`${k}/`))
+    .sort((a, b) => b.length - a.length)[0] ?? mutated.split('/')[0]!;
 
 export default defineConfig({
   test: {
