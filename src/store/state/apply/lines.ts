@@ -1,33 +1,34 @@
 import type { EventMap } from '../../../events/registry.js';
-import { greatest, run, type Work } from '../../sql/work.js';
+import { get, greatest, run, type Work } from '../../sql/work.js';
 import type { EventMeta } from '../types.js';
 
-/** last_seen_at of lines and connectors is exact to this: a line is touched at most once per this long per process. */
+/** last_seen_at of lines and connectors moves only once it is this old: it is exact to the minute. */
 const SEEN_RESOLUTION_MS = 60_000;
 
 /**
- * The lines (and connectors on them) this process touched lately, so that most events touch none:
- * every event of a line touching its row cost two statements, and on PostgreSQL a row updated in
- * every transaction made them all wait for each other. A touch is noted when it is sent, and
- * forgotten if its transaction fails, so a line is never taken as seen that was not stored.
+ * The last_seen_at of the lines (and connectors on them) this process touched lately, so that
+ * most events touch none: each event touching its line cost statements, and on PostgreSQL a row
+ * updated in every transaction made them all wait for each other. A touch that would change
+ * nothing is skipped, so the rows end alike whatever the number of processes. Forgotten if the
+ * touch's transaction fails, so a line is never taken as seen that was not stored.
  */
 export class SeenLines {
-  private readonly touchedAt = new Map<string, number>();
+  private readonly lastSeenAt = new Map<string, number>();
 
-  /** Whether a touch at `at` would change nothing: this process touched the key within the resolution. */
+  /** Whether a touch at `at` would change nothing: the row's last_seen_at is within the resolution of it. */
   fresh(key: string, at: number): boolean {
-    const t = this.touchedAt.get(key);
-    return t !== undefined && t >= at - SEEN_RESOLUTION_MS;
+    const seen = this.lastSeenAt.get(key);
+    return seen !== undefined && seen >= at - SEEN_RESOLUTION_MS;
   }
 
-  note(key: string, at: number): void {
+  note(key: string, lastSeenAt: number): void {
     // A bound on memory for a gateway with very many lines: forgetting only costs a touch.
-    if (this.touchedAt.size >= 10_000) this.touchedAt.clear();
-    this.touchedAt.set(key, Math.max(at, this.touchedAt.get(key) ?? at));
+    if (this.lastSeenAt.size >= 10_000) this.lastSeenAt.clear();
+    this.lastSeenAt.set(key, Math.max(lastSeenAt, this.lastSeenAt.get(key) ?? lastSeenAt));
   }
 
   forget(keys: readonly string[]): void {
-    for (const k of keys) this.touchedAt.delete(k);
+    for (const k of keys) this.lastSeenAt.delete(k);
   }
 }
 
@@ -36,39 +37,40 @@ export interface ApplyMeta extends EventMeta {
   seen?: { lines: SeenLines; touched: string[] };
 }
 
+/** last_seen_at moved to the event's time once it is a minute old; the row's value returned. */
+const touched = (table: string) =>
+  `DO UPDATE SET last_seen_at = CASE WHEN ${table}.last_seen_at < excluded.last_seen_at - ${SEEN_RESOLUTION_MS}
+     THEN excluded.last_seen_at ELSE ${table}.last_seen_at END
+   RETURNING last_seen_at`;
+
 /** Records that a line (and the connector on it) was seen, so lines() lists every line events mention. */
 export function* touchLine(meta: ApplyMeta, line: number, connector?: string): Work<void> {
   const { memberId, receivedAt: at } = meta;
-  if (touching(meta, `${memberId}\n${line}`))
-    yield* run(
-      `INSERT INTO state_lines (member_id, line, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (member_id, line) DO UPDATE SET last_seen_at = ${greatest('state_lines.last_seen_at', 'excluded.last_seen_at')}`,
-      memberId,
-      line,
-      at,
-      at,
-    );
-  if (connector !== undefined && touching(meta, `${memberId}\n${line}\n${connector}`))
-    yield* run(
-      `INSERT INTO state_line_connectors (member_id, line, connector, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (member_id, line, connector) DO UPDATE SET
-         last_seen_at = ${greatest('state_line_connectors.last_seen_at', 'excluded.last_seen_at')}`,
-      memberId,
-      line,
-      connector,
-      at,
-      at,
-    );
+  yield* touch(
+    meta,
+    `${memberId}\n${line}`,
+    `INSERT INTO state_lines (member_id, line, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (member_id, line) ${touched('state_lines')}`,
+    [memberId, line, at, at],
+  );
+  if (connector === undefined) return;
+  yield* touch(
+    meta,
+    `${memberId}\n${line}\n${connector}`,
+    `INSERT INTO state_line_connectors (member_id, line, connector, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (member_id, line, connector) ${touched('state_line_connectors')}`,
+    [memberId, line, connector, at, at],
+  );
 }
 
-/** Whether a line's row is to be touched by this apply; if so, it is noted as touched. */
-function touching(meta: ApplyMeta, key: string): boolean {
+/** One row touched, unless this process knows the touch would change nothing. */
+function* touch(meta: ApplyMeta, key: string, sql: string, params: unknown[]): Work<void> {
   const { seen, receivedAt: at } = meta;
-  if (!seen) return true;
-  if (seen.lines.fresh(key, at)) return false;
-  seen.lines.note(key, at);
+  if (seen?.lines.fresh(key, at)) return;
+  const row = yield* get<{ last_seen_at: number }>(sql, ...params);
+  if (!seen || !row) return;
+  seen.lines.note(key, row.last_seen_at);
   seen.touched.push(key);
-  return true;
 }
 
 /** The Bitrix24 chat behind an external chat. Dialog events carry no Bitrix24 chat id, so a null keeps the known one. */
