@@ -27,6 +27,24 @@ describe('work while the database is away', () => {
       expect(isTransient(e)).toBe(false);
   });
 
+  it('reads a socket error by its code, follows causes without looping, and knows a stale plan only by code and message together', () => {
+    expect(isTransient(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(isTransient(Object.assign(new Error('permission denied'), { code: 'EACCES' }))).toBe(false);
+    expect(isTransient(Object.assign(new Error('x'), { code: 'XECONNRESET' }))).toBe(false);
+    expect(isTransient(Object.assign(new Error('x'), { code: 'ECONNRESETX1' }))).toBe(false);
+    expect(isTransient({ message: 42 })).toBe(false);
+    const selfCaused = new Error('loop');
+    Object.assign(selfCaused, { cause: selfCaused });
+    expect(isTransient(selfCaused)).toBe(false);
+    expect(isTransient(new Error('outer', { cause: new Error('syntax error') }))).toBe(false);
+    expect(isTransient(new Error('outer', { cause: 'Connection terminated' }))).toBe(false);
+    const stale = 'cached plan must not change result type';
+    expect(isStalePlan(Object.assign(new Error(stale), { code: '0A000' }))).toBe(true);
+    expect(isStalePlan(Object.assign(new Error(stale), { code: 'XX000' }))).toBe(false);
+    expect(isStalePlan({ code: '0A000', message: stale })).toBe(false);
+    expect(isTransient(Object.assign(new Error(stale), { code: 'XX000' }))).toBe(false);
+  });
+
   it('tries again while the failure is transient, and fails at once when it is not', async () => {
     let calls = 0;
     expect(await retrying(5_000, async () => (++calls < 3 ? Promise.reject(terminated) : 'done'))).toBe('done');
