@@ -13,6 +13,7 @@ const tests: Record<string, string[]> = {
     'test/store/sqlite.test.ts',
     'test/store/complete.test.ts',
     'test/store/faults.test.ts',
+    'test/store/durability.test.ts',
   ],
   'store/postgres': ['test/store/postgres.test.ts', 'src/store/postgres/**/*.test.ts'],
   worker: ['src/worker/**/*.test.ts', 'src/queue/**/*.test.ts'],
