@@ -59,3 +59,13 @@ describe('the SQLite database file', () => {
     expect(lines).toEqual([]);
   });
 });
+
+describe('the SQLite store path', () => {
+  it('refuses an in-memory or empty path: three connections must see one database', () => {
+    for (const file of [':memory:', '']) {
+      expect(() => new SqliteStore(file)).toThrow(
+        expect.objectContaining({ code: 'B24GW_BAD_CONFIG', message: expect.stringMatching(/file path/) as string }),
+      );
+    }
+  });
+});
