@@ -35,13 +35,34 @@ storeConformance(
   pgAvailable,
 );
 
+/** The queries the store sends while `fn` runs whose text matches, to be explained with the same parameters. */
+async function sentDuring(pattern: RegExp, fn: () => Promise<unknown>): Promise<{ text: string; values: unknown[] }[]> {
+  const sent: { text: string; values: unknown[] }[] = [];
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    // Named statements come as a config object.
+    const q = typeof args[0] === 'string' ? { text: args[0], values: args[1] } : (args[0] as pg.QueryConfig);
+    if (typeof q?.text === 'string' && pattern.test(q.text))
+      sent.push({ text: q.text, values: (q.values as unknown[]) ?? [] });
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  try {
+    await fn();
+  } finally {
+    pg.Client.prototype.query = query;
+  }
+  return sent;
+}
+
+const planOf = async (store: PgStore, { text, values }: { text: string; values: unknown[] }) =>
+  (await store.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows
+    .map((r) => r['QUERY PLAN'])
+    .join('\n');
+
 describe.skipIf(!pgAvailable)('PostgreSQL plans', () => {
   it('counts the queue and finds what to prune through indexes, never by scanning the events', async () => {
     const db = await freshDatabase();
     const store = new PgStore(db.url);
-    // What the store sends, to be explained with the same parameters.
-    const sent: { text: string; values: unknown[] }[] = [];
-    const query = pg.Client.prototype.query;
     try {
       await store.ready;
       // A month of finished events and a few open ones, as a gateway keeps them; one day is older than the cutoff.
@@ -50,65 +71,44 @@ describe.skipIf(!pgAvailable)('PostgreSQL plans', () => {
         SELECT 'k' || g, 'm', 'X', true, CASE WHEN g % 500 = 0 THEN 'pending' WHEN g % 701 = 0 THEN 'dead' ELSE 'done' END, g, '{}', '', 'form'
         FROM generate_series(1, 30000) g`);
       await store.pool.query('ANALYZE events');
-      pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-        // Named statements come as a config object.
-        const q = typeof args[0] === 'string' ? { text: args[0], values: args[1] } : (args[0] as pg.QueryConfig);
-        if (typeof q?.text === 'string' && /^\s*SELECT/.test(q.text))
-          sent.push({ text: q.text, values: (q.values as unknown[]) ?? [] });
-        return (query as (...a: unknown[]) => unknown).apply(this, args);
-      } as typeof query;
-      expect(await store.countEvents(['pending', 'processing', 'retry', 'dead', 'invalid'])).toMatchObject({
-        pending: 60,
+      const sent = await sentDuring(/^\s*SELECT/, async () => {
+        expect(await store.countEvents(['pending', 'processing', 'retry', 'dead', 'invalid'])).toMatchObject({
+          pending: 60,
+        });
+        expect(
+          await store.pruneEvents({ before: 1_000, statuses: ['done', 'invalid', 'dead'], limit: 100, dryRun: true }),
+        ).toBe(998);
+        expect(await store.pruneEvents({ before: 1_000, statuses: ['done', 'invalid', 'dead'], limit: 100 })).toBe(100);
       });
-      expect(
-        await store.pruneEvents({ before: 1_000, statuses: ['done', 'invalid', 'dead'], limit: 100, dryRun: true }),
-      ).toBe(998);
-      expect(await store.pruneEvents({ before: 1_000, statuses: ['done', 'invalid', 'dead'], limit: 100 })).toBe(100);
-      pg.Client.prototype.query = query;
       expect(sent).toHaveLength(3);
-      for (const { text, values } of sent) {
-        const plan = (await store.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows
-          .map((r) => r['QUERY PLAN'])
-          .join('\n');
+      for (const q of sent) {
+        const plan = await planOf(store, q);
         expect(plan).not.toMatch(/Seq Scan on (events|status_outbox)/);
         expect(plan).toMatch(/Index (Only )?Scan using events_\w+ on events|Bitmap Index Scan on events_\w+/);
       }
     } finally {
-      pg.Client.prototype.query = query;
       await store.close();
       await db.drop();
     }
   });
+
   it('finds a message by its Bitrix24 id, not by walking its line, before the server has statistics', async () => {
     const db = await freshDatabase();
     const store = new PgStore(db.url);
-    const sent: { text: string; values: unknown[] }[] = [];
-    const query = pg.Client.prototype.query;
     try {
       await store.ready;
       // A fresh install: one line's messages, never analyzed (autovacuum's first ANALYZE comes within a minute).
       await store.pool.query(`
         INSERT INTO state_messages (member_id, line, connector, im_chat_id, im_message_id, external_chat_id, created_at, updated_at)
         SELECT 'm', 1, 'c', g % 200, g, 'chat' || (g % 200), 0, 0 FROM generate_series(1, 3000) g`);
-      pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-        const q = typeof args[0] === 'string' ? { text: args[0], values: args[1] } : (args[0] as pg.QueryConfig);
-        if (typeof q?.text === 'string' && /state_message_ids|read_at/.test(q.text))
-          sent.push({ text: q.text, values: (q.values as unknown[]) ?? [] });
-        return (query as (...a: unknown[]) => unknown).apply(this, args);
-      } as typeof query;
-      await store.state.recordDelivered('m', [{ line: 1, imMessageId: 1500, externalIds: ['x-1500'] }]);
-      await store.state.recordCustomer('m', [{ kind: 'read', line: 1, imMessageIds: [1501] }], 1);
-      pg.Client.prototype.query = query;
+      const sent = await sentDuring(/state_message_ids|read_at/, async () => {
+        await store.state.recordDelivered('m', [{ line: 1, imMessageId: 1500, externalIds: ['x-1500'] }]);
+        await store.state.recordCustomer('m', [{ kind: 'read', line: 1, imMessageIds: [1501] }], 1);
+      });
       expect(sent.map((s) => s.text.trim().split(' ')[0])).toEqual(['INSERT', 'UPDATE']);
-      for (const { text, values } of sent) {
-        const plan = (await store.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows
-          .map((r) => r['QUERY PLAN'])
-          .join('\n');
-        expect(plan).toMatch(/Index Cond: .*im_message_id = /);
-      }
+      for (const q of sent) expect(await planOf(store, q)).toMatch(/Index Cond: .*im_message_id = /);
       expect((await store.state.message('m', { line: 1, externalId: 'x-1500' }))?.imMessageId).toBe(1500);
     } finally {
-      pg.Client.prototype.query = query;
       await store.close();
       await db.drop();
     }
