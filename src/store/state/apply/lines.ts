@@ -38,7 +38,7 @@ export interface ApplyMeta extends EventMeta {
 }
 
 /** last_seen_at moved to the event's time once it is a minute old; the row's value returned. */
-const touched = (table: string) =>
+const onConflictTouch = (table: string) =>
   `DO UPDATE SET last_seen_at = CASE WHEN ${table}.last_seen_at < excluded.last_seen_at - ${SEEN_RESOLUTION_MS}
      THEN excluded.last_seen_at ELSE ${table}.last_seen_at END
    RETURNING last_seen_at`;
@@ -50,7 +50,7 @@ export function* touchLine(meta: ApplyMeta, line: number, connector?: string): W
     meta,
     `${memberId}\n${line}`,
     `INSERT INTO state_lines (member_id, line, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
-     ON CONFLICT (member_id, line) ${touched('state_lines')}`,
+     ON CONFLICT (member_id, line) ${onConflictTouch('state_lines')}`,
     [memberId, line, at, at],
   );
   if (connector === undefined) return;
@@ -58,7 +58,7 @@ export function* touchLine(meta: ApplyMeta, line: number, connector?: string): W
     meta,
     `${memberId}\n${line}\n${connector}`,
     `INSERT INTO state_line_connectors (member_id, line, connector, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (member_id, line, connector) ${touched('state_line_connectors')}`,
+     ON CONFLICT (member_id, line, connector) ${onConflictTouch('state_line_connectors')}`,
     [memberId, line, connector, at, at],
   );
 }
