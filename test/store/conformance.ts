@@ -251,7 +251,7 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
     });
 
     it('makes an event dead at claim when its lease ran out on its last attempt, and frees its chat', async () => {
-      const a1 = await store.append(newEvent({ orderKey: 'A' }));
+      const a1 = await store.append(newEvent({ orderKey: 'A', secrets: '{"x":"spent-secret"}' }));
       const a2 = await store.append(newEvent({ orderKey: 'A' }));
       // Two processes die during the event (budget 2): the second takes it after the first's lease.
       expect((await store.claim('p1', 10, 100, 10, 2)).map((e) => [e.id, e.attempts])).toEqual([[a1.id, 1]]);
@@ -261,6 +261,8 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       const dead = await store.getEvent(a1.id);
       expect(dead).toMatchObject({ status: 'dead', attempts: 2 });
       expect(dead?.lastError).toMatch(/^the gateway stopped during each of its 2 attempts \(a crash loop\?\)/);
+      // Dead, it never runs again: its secrets go with it.
+      expect(await sql('SELECT event_id FROM event_secrets')).toEqual([]);
       expect((await store.attempts(a1.id)).map((a) => [a.attempt, a.owner, a.ok, a.error, a.finishedAt])).toEqual([
         [1, 'p1', false, lapsedAttempt, 200],
         [2, 'p2', false, dead?.lastError, 400],
@@ -642,10 +644,77 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       });
     });
 
-    it('refuses an append once closed, with a coded error', async () => {
+    it('refuses an append once closed, with a coded error, and answers a ping false', async () => {
       const closed = other();
+      expect(await closed.ping()).toBe(true);
       await closed.close();
       await expect(closed.append(newEvent())).rejects.toMatchObject({ code: 'B24GW_STORE_CLOSED', status: 503 });
+      expect(await closed.ping()).toBe(false);
+      // A second close is no error.
+      await closed.close();
+    });
+
+    it('a close waits for the appends already made, and each is stored and answered', async () => {
+      const closing = other();
+      const appends = Array.from({ length: 40 }, (_, i) => closing.append(newEvent({ dedupKey: `closing-${i}` })));
+      await closing.close();
+      const results = await Promise.all(appends);
+      expect(results.filter((r) => r.duplicate)).toEqual([]);
+      const stored = await store.listEvents({ limit: 100 });
+      expect(stored.map((e) => e.id).sort((a, b) => a - b)).toEqual(results.map((r) => r.id).sort((a, b) => a - b));
+    });
+
+    it('one commit mixing events with and without secrets, portal changes and repeats keeps each as sent', async () => {
+      const twin = newEvent();
+      const chatTwin = newEvent({ orderKey: 'T' });
+      // The first append is committed at once; those made meanwhile share the next commit.
+      const lead = store.append(newEvent());
+      const made = [
+        store.append(newEvent({ code: 'ONAPPINSTALL', secrets: '{"x":"with-change"}' }), {
+          kind: 'install',
+          portal: portal(),
+        }),
+        store.append(newEvent()),
+        store.append(newEvent({ secrets: '{"x":"alone"}' })),
+        store.append(newEvent({ code: 'ONAPPINSTALL', memberId: 'm2' }), {
+          kind: 'install',
+          portal: portal({ memberId: 'm2', domain: 'b.bitrix24.com' }),
+        }),
+        store.append(twin),
+        store.append({ ...twin }),
+      ];
+      await lead;
+      const [withChange, plain, alone, changeOnly, t1, t2] = await Promise.all(made);
+      // Copies of a chat's event in one commit: PostgreSQL writes that commit row by row.
+      const [c1, c2, inOrder] = await Promise.all([
+        store.append(chatTwin),
+        store.append({ ...chatTwin }),
+        store.append(newEvent({ orderKey: 'U', secrets: '{"x":"in order"}' })),
+      ]);
+      expect([t1!.duplicate, t2!.duplicate, t2!.id, c1!.duplicate, c2!.duplicate, c2!.id]).toEqual([
+        false,
+        true,
+        t1!.id,
+        false,
+        true,
+        c1!.id,
+      ]);
+      expect(new Set([withChange, plain, alone, changeOnly, t1, c1].map((r) => r!.id)).size).toBe(6);
+      expect(
+        (await sql('SELECT event_id, data FROM event_secrets ORDER BY event_id')).map((r) => [
+          Number(r.event_id),
+          r.data,
+        ]),
+      ).toEqual([
+        [withChange!.id, '{"x":"with-change"}'],
+        [alone!.id, '{"x":"alone"}'],
+        [inOrder!.id, '{"x":"in order"}'],
+      ]);
+      expect((await store.listPortals()).map((p) => [p.memberId, p.domain])).toEqual([
+        ['m1', 'a.bitrix24.com'],
+        ['m2', 'b.bitrix24.com'],
+      ]);
+      expect([(await store.getEvent(t1!.id))?.duplicates, (await store.getEvent(c1!.id))?.duplicates]).toEqual([1, 1]);
     });
 
     describe('the status outbox', () => {

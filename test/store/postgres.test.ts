@@ -1,9 +1,12 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { claimEvents } from '../../src/store/postgres/claim.js';
-import { toPg } from '../../src/store/postgres/run.js';
+import { pgMigrations } from '../../src/store/postgres/migrations.js';
+import { openPool, PgRunner, toPg } from '../../src/store/postgres/run.js';
+import { get, run, type Work } from '../../src/store/sql/work.js';
 import { PgStore } from '../../src/store/postgres/store.js';
 import { SecretBox } from '../../src/store/secret-box.js';
+import { until } from '../helpers.js';
 import { freshDatabase, pgAvailable } from '../pg.js';
 import { newEvent, storeConformance } from './conformance.js';
 
@@ -246,4 +249,157 @@ describe.skipIf(!pgAvailable)('PostgreSQL named statements', () => {
       await db.drop();
     }
   });
+});
+
+describe.skipIf(!pgAvailable)('PostgreSQL announcements and faults', () => {
+  /** A store on a fresh database, closed and dropped after `fn`. */
+  async function withStore(fn: (store: PgStore) => Promise<void>, options = {}): Promise<void> {
+    const db = await freshDatabase();
+    const store = new PgStore(db.url, options);
+    try {
+      await store.ready;
+      await fn(store);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  }
+
+  it('announces new events only: no NOTIFY for a commit of duplicates, nor for a requeue that found nothing', () =>
+    withStore(async (store) => {
+      const notifies = async (fn: () => Promise<unknown>) => (await sentDuring(/NOTIFY/, fn)).length;
+      const plain = newEvent();
+      const chat = newEvent({ orderKey: 'C' });
+      expect(await notifies(() => store.append(plain))).toBe(1);
+      expect(await notifies(() => store.append(chat))).toBe(1);
+      expect(await notifies(() => store.append({ ...plain }))).toBe(0);
+      // The first append commits alone; the copies made meanwhile share one commit: one statement,
+      // or row by row for a chat's.
+      expect(await notifies(() => Promise.all([store.append(newEvent()), store.append({ ...plain })]))).toBe(1);
+      expect(await notifies(() => Promise.all([store.append(newEvent()), store.append({ ...chat })]))).toBe(1);
+      expect(
+        await notifies(async () => {
+          await Promise.all([store.append({ ...plain }), store.append({ ...plain }), store.append({ ...plain })]);
+          await Promise.all([store.append({ ...chat }), store.append({ ...chat }), store.append({ ...chat })]);
+        }),
+      ).toBe(0);
+      expect(await notifies(() => store.requeue([987_654]))).toBe(0);
+      expect((await store.getEvent((await store.append({ ...plain })).id))?.duplicates).toBe(6);
+    }));
+
+  it('listens again once its connection is cut, wakes its subscribers when back, and hears new events after', () =>
+    withStore(async (store) => {
+      let woken = 0;
+      const off = await store.onNewEvents(() => woken++);
+      await store.append(newEvent());
+      await until(() => woken > 0);
+      const cut = await store.pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN b24gw_events'`,
+      );
+      expect(cut.rowCount).toBe(1);
+      // Nothing was stored meanwhile: this wake is the one for what may have been announced while away.
+      const before = woken;
+      await until(() => woken > before);
+      const back = woken;
+      await store.append(newEvent());
+      await until(() => woken > back);
+      off();
+      const after = woken;
+      await store.append(newEvent());
+      expect(await sentDuring(/NOTIFY/, () => store.append(newEvent()))).toHaveLength(1);
+      expect(woken).toBe(after);
+    }));
+
+  it("keeps a portal lock's outcome when its session is cut while held, and the lock can be taken again", () =>
+    withStore(async (store) => {
+      const outcome = await store.withPortalLock('m1', async () => {
+        await store.pool.query(
+          `SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+           WHERE l.locktype = 'advisory' AND d.datname = current_database()`,
+        );
+        return 'done while held';
+      });
+      expect(outcome).toBe('done while held');
+      // The dead session's lock went with it: the next holder does not wait.
+      expect(await store.withPortalLock('m1', async () => 'again')).toBe('again');
+    }));
+
+  it('tells how many migrations opening a database applied: all on a new one, none on one already current', async () => {
+    const db = await freshDatabase();
+    try {
+      const fresh = new PgStore(db.url);
+      expect(await fresh.migrated).toEqual({ applied: pgMigrations.length, total: pgMigrations.length });
+      await fresh.close();
+      const again = new PgStore(db.url);
+      expect(await again.migrated).toEqual({ applied: 0, total: pgMigrations.length });
+      await again.close();
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('answers a ping false, and refuses work with B24GW_STORE_UNAVAILABLE, while the database is away', async () => {
+    const away = new PgStore('postgres://postgres@127.0.0.1:1/none', { waitMs: 200 });
+    try {
+      expect(await away.ping()).toBe(false);
+      await expect(away.getEvent(1)).rejects.toMatchObject({ code: 'B24GW_STORE_UNAVAILABLE', status: 503 });
+      await expect(away.append(newEvent())).rejects.toMatchObject({ code: 'B24GW_STORE_UNAVAILABLE' });
+    } finally {
+      await away.close();
+    }
+  });
+});
+
+describe.skipIf(!pgAvailable)('PostgreSQL runner', () => {
+  /** A runner on a fresh database's pool of one connection, with a table `t` and a sequence `s`. */
+  async function withRunner(fn: (runner: PgRunner, pool: pg.Pool) => Promise<void>, waitMs = 2_000): Promise<void> {
+    const db = await freshDatabase();
+    const pool = openPool(db.url, 1);
+    try {
+      await pool.query('CREATE TABLE t (id int PRIMARY KEY); CREATE SEQUENCE s');
+      await fn(new PgRunner(pool, Promise.resolve(), waitMs), pool);
+    } finally {
+      await pool.end();
+      await db.drop();
+    }
+  }
+  // Cuts its own connection the first time only (a sequence is not rolled back).
+  const cutOnce = 'SELECT CASE WHEN nextval(?) = 1 THEN pg_terminate_backend(pg_backend_pid()) END AS cut';
+
+  it('runs a transaction again when the connection is cut before the work saw an answer', () =>
+    withRunner(async (runner, pool) => {
+      function* work(): Work<number> {
+        yield* get(cutOnce, 's');
+        return yield* run('INSERT INTO t (id) VALUES (1)');
+      }
+      await expect(runner.write(work())).resolves.toBe(1);
+      expect((await pool.query('SELECT id FROM t')).rows).toEqual([{ id: 1 }]);
+    }));
+
+  it('fails, and never runs again, a transaction cut after the work saw an answer', () =>
+    withRunner(async (runner, pool) => {
+      let runs = 0;
+      function* work(): Work<number> {
+        runs++;
+        yield* run('INSERT INTO t (id) VALUES (1)');
+        yield* get(cutOnce, 's');
+        return yield* run('INSERT INTO t (id) VALUES (2)');
+      }
+      await expect(runner.write(work())).rejects.toMatchObject({ code: '57P01' });
+      expect(runs).toBe(1);
+      expect((await pool.query('SELECT id FROM t')).rows).toEqual([]);
+      // The cut connection was dropped: the next work gets a live one.
+      await expect(runner.write(run('INSERT INTO t (id) VALUES (3)'))).resolves.toBe(1);
+    }));
+
+  it('reads on a read-only snapshot', () =>
+    withRunner(async (runner, pool) => {
+      // A write there is refused as on a replica during a failover: tried again until the wait is over.
+      await expect(runner.read(run('INSERT INTO t (id) VALUES (1)'))).rejects.toMatchObject({
+        code: 'B24GW_STORE_UNAVAILABLE',
+        cause: { code: '25006' },
+      });
+      expect((await pool.query('SELECT id FROM t')).rows).toEqual([]);
+      expect(await runner.read(get<{ n: number }>('SELECT count(*)::int AS n FROM t'))).toEqual({ n: 0 });
+    }, 300));
 });

@@ -4,9 +4,10 @@ import { browseEvents } from '../../src/store/queries/browse.js';
 import type { EventBrowse } from '../../src/store/types.js';
 import { runnableFreeSql } from '../../src/store/sqlite/claim.js';
 import { sqlite } from '../../src/store/sqlite/dialect.js';
+import { migrations } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore, WORKER_CHECKPOINT_PAGES } from '../../src/store/sqlite/store.js';
 import { tempDir } from '../helpers.js';
-import { storeConformance } from './conformance.js';
+import { newEvent, storeConformance } from './conformance.js';
 
 storeConformance('SQLite', {
   // TEXT holds any string, NUL included: a NOT NULL column left empty is what the database refuses.
@@ -144,5 +145,45 @@ describe("SQLite: the console's events list", () => {
         /SEARCH events USING INDEX events_chat_id \(order_key=\?\)/,
       );
     });
+  });
+});
+
+describe('SQLite wake-ups', () => {
+  it('wakes its subscribers for new events only: not for duplicates, nor for a requeue that found nothing', async () => {
+    await withStore(async (store) => {
+      let woken = 0;
+      const off = await store.onNewEvents(() => woken++);
+      const e = newEvent();
+      const { id } = await store.append(e);
+      // The writer thread's answer wakes them before the append's caller runs.
+      expect(woken).toBe(1);
+      await store.append({ ...e });
+      expect(await store.requeue([id + 1_000])).toBe(0);
+      expect(woken).toBe(1);
+      await store.claim('w', 10, 1_000, 10, 8);
+      await store.finish(id, 'w', { ok: false, error: 'x', retryAt: null }, 20);
+      expect(await store.requeue([id])).toBe(1);
+      expect(woken).toBe(2);
+      off();
+      await store.append(newEvent());
+      expect(woken).toBe(2);
+    });
+  });
+});
+
+describe('SQLite migrations', () => {
+  it('tells how many migrations opening a file applied: all on a new file, none on one already current', async () => {
+    const tmp = tempDir();
+    try {
+      const file = `${tmp.dir}/m.db`;
+      const fresh = new SqliteStore(file);
+      expect(await fresh.migrated).toEqual({ applied: migrations.length, total: migrations.length });
+      await fresh.close();
+      const again = new SqliteStore(file);
+      expect(await again.migrated).toEqual({ applied: 0, total: migrations.length });
+      await again.close();
+    } finally {
+      tmp.cleanup();
+    }
   });
 });

@@ -63,6 +63,18 @@ describe('the SQLite runner', () => {
     expect(values()).toEqual([{ id: 1, v: 'after the lock' }]);
   });
 
+  it('fails the writes queued behind a lock held past its wait with SQLITE_BUSY, and takes the next ones once it is free', async () => {
+    const runner = new SqliteRunner(a, 100);
+    b.exec('BEGIN IMMEDIATE');
+    const waited = await Promise.allSettled([runner.write(insert(1, 'locked out')), runner.write(insert(2, 'too'))]);
+    expect(waited.map((r) => (r as PromiseRejectedResult).reason?.code)).toEqual(['SQLITE_BUSY', 'SQLITE_BUSY']);
+    b.exec('COMMIT');
+    await expect(runner.write(insert(3, 'after'))).resolves.toBe(1);
+    expect(values()).toEqual([{ id: 3, v: 'after' }]);
+    // The connection's own wait is its bound again once the write lock was tried.
+    expect(a.pragma('busy_timeout', { simple: true })).toBe(100);
+  });
+
   it('answers a read at once from the last commit while its writes wait for the lock', async () => {
     const runner = new SqliteRunner(a);
     await runner.write(insert(1, 'committed'));

@@ -26,7 +26,11 @@ export class SqliteRunner implements Runner {
   private queue: Queued[] = [];
   private flushing: Promise<void> | undefined;
 
-  constructor(readonly db: Database.Database) {
+  /** `busyMs`: how long writes wait for another connection's write lock before they fail with SQLITE_BUSY. */
+  constructor(
+    readonly db: Database.Database,
+    private readonly busyMs = BUSY_MS,
+  ) {
     this.tx = db.transaction((work: Work<unknown>) => this.drive(work));
   }
 
@@ -81,7 +85,7 @@ export class SqliteRunner implements Runner {
     let batch: Queued[] = [];
     try {
       if (!this.begin()) {
-        if (Date.now() - since < BUSY_MS) {
+        if (Date.now() - since < this.busyMs) {
           setTimeout(() => this.flush(since, done), 1);
           return;
         }
@@ -135,7 +139,7 @@ export class SqliteRunner implements Runner {
       if ((e as { code?: string }).code === 'SQLITE_BUSY') return false;
       throw e;
     } finally {
-      this.statement(`PRAGMA busy_timeout = ${BUSY_MS}`).get();
+      this.statement(`PRAGMA busy_timeout = ${this.busyMs}`).get();
     }
   }
 }
