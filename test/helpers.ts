@@ -29,11 +29,18 @@ export function tempDirEach(): { readonly dir: string } {
   };
 }
 
-/** Resolves once `test` holds, checking every 20 ms; throws after `ms`. */
-export const until = async (test: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Polls `check` every 5 ms until it holds: false after `ms` (a wait, not an assertion). */
+export const holdsWithin = async (check: () => boolean | Promise<boolean>, ms = 5_000): Promise<boolean> => {
+  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 5)))
+    if (Date.now() > end) return false;
+  return true;
+};
+
+/** Resolves once `test` holds; throws after `ms`, naming `what` that never happened. */
+export const until = async (
+  test: () => boolean | Promise<boolean>,
+  ms = 15_000,
+  what = 'the condition',
+): Promise<void> => {
+  if (!(await holdsWithin(test, ms))) throw new Error(`timed out waiting for ${what}`);
 };

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../log.js';
 import { QueueLoop, type Lease, type QueueLoopOptions } from './loop.js';
+import { holdsWithin as until } from '../../test/helpers.js';
 
 /** Units in memory: the loop does not care what a unit is or where it waits. */
 function memoryQueue() {
@@ -23,13 +24,6 @@ const capture = () => {
 /** Real turns of the event loop: what the loop does between rounds. */
 const turns = async (n = 5) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
-};
-
-/** Polls until `check` holds; false after `ms` (a wait, not an assertion). */
-const until = async (check: () => boolean, ms = 5_000) => {
-  for (const end = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 2)))
-    if (Date.now() > end) return false;
-  return true;
 };
 
 let loop: QueueLoop<number> | undefined;

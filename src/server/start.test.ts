@@ -1,18 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formFixture } from '../../test/fixtures.js';
-import { tempDir } from '../../test/helpers.js';
+import { tempDir, holdsWithin as until } from '../../test/helpers.js';
 import { Gateway } from '../gateway.js';
 import { startServer, type RunningServer } from './start.js';
 
 const MEMBER = 'bac1cd5c8940947a75e0d71b1a84e348';
 const TOKEN = '831c76b092f9f135d9b6b36c3a720757';
-
-/** Polls until `check` holds; false after `ms` (a wait, not an assertion). */
-const until = async (check: () => boolean | Promise<boolean>, ms = 5_000) => {
-  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 10)))
-    if (Date.now() > end) return false;
-  return true;
-};
 
 describe('startServer with a Gateway: everything on this thread', () => {
   let tmp: ReturnType<typeof tempDir>;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formFixture } from '../../test/fixtures.js';
-import { tempDir } from '../../test/helpers.js';
+import { tempDir, holdsWithin as until } from '../../test/helpers.js';
 import type { EventMap } from '../events/registry.js';
 import { Gateway } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
@@ -31,12 +31,6 @@ const make = (worker: NonNullable<ConstructorParameters<typeof Gateway>[0]>['wor
     worker: { now: () => clock, pollMs: 10, ...worker },
   });
   return gateway;
-};
-/** Polls until `check` holds; false after `ms` (a wait, not an assertion). */
-const until = async (check: () => boolean | Promise<boolean>, ms = 5_000) => {
-  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 5)))
-    if (Date.now() > end) return false;
-  return true;
 };
 const capture = () => {
   const lines: { msg: string; eventId?: number }[] = [];

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { callRest, startSandbox, type Sandbox } from '@b24-im-gateway/sandbox';
 import { Gateway, imbotV2, parseFetched, startServer, type EventMap, type RunningServer } from '../../src/index.js';
 import { asStored } from '../../src/events/testing/parse.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, until } from '../helpers.js';
 
 // A Chatbots 2.0 bot in webhook mode, end to end over real sockets: the sandbox installs the
 // application into an in-process gateway, the application registers its bot with
@@ -51,14 +51,6 @@ async function installWithBot(eventMode: 'webhook' | 'fetch'): Promise<{ botId: 
   expect(r.status).toBe(200);
   return { botId: r.body.result.bot.id as number, token };
 }
-
-const until = async (test: () => boolean, ms = 10_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe('Chatbots 2.0 in webhook mode, through the gateway', () => {
   it('a conversation: each event verified, stored, handled, and answered through imbot.v2', async () => {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formFixture } from '../fixtures.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, holdsWithin as until } from '../helpers.js';
 
 // The built package (dist/): its threads run the built thread code, as a user's would.
 type Library = typeof import('../../src/index.js');
@@ -40,13 +40,6 @@ async function startSink() {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   return { told, url, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
-
-/** Polls until `check` holds; false after `ms` (a wait, not an assertion). */
-const until = async (check: () => boolean | Promise<boolean>, ms = 10_000) => {
-  for (const end = Date.now() + ms; !(await check()); await new Promise((r) => setTimeout(r, 20)))
-    if (Date.now() > end) return false;
-  return true;
-};
 
 const post = async (url: string, body: string) => {
   const res = await fetch(`${url}/events`, { method: 'POST', headers: { 'content-type': FORM }, body });

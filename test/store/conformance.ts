@@ -6,6 +6,7 @@ import { lapsedAttempt } from '../../src/store/lapsed.js';
 import { newOwner, ownerIsDead } from '../../src/store/owner.js';
 import type { SqlStore } from '../../src/store/sql-store.js';
 import type { NewCustomerAction, NewEvent, NewStatus, PortalRecord, Store } from '../../src/store/types.js';
+import { until } from '../helpers.js';
 import { stateConformance } from './state-conformance.js';
 
 export interface StoreOptions {
@@ -64,12 +65,6 @@ const portal = (over: Partial<PortalRecord> = {}): PortalRecord => ({
   updatedAt: 1,
   ...over,
 });
-
-/** Resolves once `check` holds, looking every few milliseconds (a notification crosses a connection). */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!check()) throw new Error(`never happened: ${what}`);
-}
 
 /** One contract, run against every Store implementation: the inbox, the outbox, the portals, what instances share, and the connector state. */
 export function storeConformance(name: string, factory: StoreFactory, enabled = true): void {
@@ -1004,12 +999,12 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
         let woken = 0;
         const off = await second.onNewEvents(() => woken++);
         const e = await store.append(newEvent());
-        await eventually(() => woken > 0, 'a wake after an append');
+        await until(() => woken > 0, 5_000, 'a wake after an append');
         await store.claim('w', 10, 1_000, 10, 8);
         await store.finish(e.id, 'w', { ok: false, error: 'x', retryAt: null }, 20);
         const before = woken;
         expect(await store.requeue([e.id])).toBe(1);
-        await eventually(() => woken > before, 'a wake after a requeue');
+        await until(() => woken > before, 5_000, 'a wake after a requeue');
         off();
         const after = woken;
         await store.append(newEvent());
@@ -1017,7 +1012,7 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
         let third = 0;
         const offThird = await second.onNewEvents(() => third++);
         await store.append(newEvent());
-        await eventually(() => third > 0, 'a wake for the subscriber still listening');
+        await until(() => third > 0, 5_000, 'a wake for the subscriber still listening');
         offThird();
         expect(woken).toBe(after);
       });
