@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
-import { request } from 'undici';
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
 import { GatewayError } from '../../errors.js';
 import type { RetryHint } from '../../queue/schedule.js';
 import { sign } from './sign.js';
@@ -264,6 +265,10 @@ interface Answer {
   discard(): Promise<void>;
 }
 
+/** Loaded by the first delivery: a thread that only receives never pays for its code (about 5 MB). */
+let undiciModule: typeof Undici | undefined;
+const undici = (): typeof Undici => (undiciModule ??= createRequire(import.meta.url)('undici') as typeof Undici);
+
 const noBody: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: async function* () {} };
 
 /**
@@ -287,7 +292,7 @@ async function post(
       discard: async () => void (await res.body?.cancel().catch(() => undefined)),
     };
   }
-  const res = await request(url, { method: 'POST', headers, body, signal, maxRedirections: 0 });
+  const res = await undici().request(url, { method: 'POST', headers, body, signal, maxRedirections: 0 });
   return {
     status: res.statusCode,
     statusText: STATUS_CODES[res.statusCode] ?? '',

@@ -1,13 +1,20 @@
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError } from '../../errors.js';
 import type { Query, Runner, Work } from '../sql/work.js';
 import { isStalePlan, isTransient } from './transient.js';
 
+/** node-postgres, loaded by the first PostgreSQL store: a gateway on SQLite never pays for its code (about 6 MB a thread). */
+let pgModule: typeof pg | undefined;
+export const pgDriver = (): typeof pg => (pgModule ??= createRequire(import.meta.url)('pg') as typeof pg);
+
 /** BIGINT columns hold Unix milliseconds and ids, well inside a double's exact range: read them as numbers. */
 export const pgTypes = {
   getTypeParser: (oid: number, format?: string) =>
-    oid === 20 ? (v: string) => Number(v) : (pg.types.getTypeParser(oid, format as 'text') as (v: string) => unknown),
+    oid === 20
+      ? (v: string) => Number(v)
+      : (pgDriver().types.getTypeParser(oid, format as 'text') as (v: string) => unknown),
 };
 
 const numbered = new Map<string, string>();
@@ -52,7 +59,7 @@ export function named(text: string, values: unknown[]): pg.QueryConfig {
  * five runs PostgreSQL may keep one plan for them (`auto`), which spares most of their cost.
  */
 export function openPool(url: string, max = 10, worker = false): pg.Pool {
-  const pool = new pg.Pool({
+  const pool = new (pgDriver().Pool)({
     connectionString: url,
     max,
     types: pgTypes,

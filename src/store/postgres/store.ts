@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import { checkSecretKey, sampleSecretSql, SecretBox, type SampleSecret } from '../secret-box.js';
 import { SqlStore } from '../sql-store.js';
@@ -7,7 +7,16 @@ import { CHANNEL, IN_ORDER, writeBatch, writeEach, type Pending } from './append
 import { claimEvents, finishEvent } from './claim.js';
 import { postgres } from './dialect.js';
 import { migratePg, pgMigrations } from './migrations.js';
-import { DEFAULT_STORE_WAIT_MS, inTransaction, migrateOnce, openPool, PgRunner, readyWithin, retrying } from './run.js';
+import {
+  DEFAULT_STORE_WAIT_MS,
+  inTransaction,
+  migrateOnce,
+  openPool,
+  pgDriver,
+  PgRunner,
+  readyWithin,
+  retrying,
+} from './run.js';
 
 export interface PgStoreOptions {
   /** Connections in the pool. Default 10. */
@@ -194,7 +203,7 @@ export class PgStore extends SqlStore {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 5_000 });
+    const client = new (pgDriver().Client)({ connectionString: this.url, connectionTimeoutMillis: 5_000 });
     const lost = () => {
       if (this.listener !== client && this.listener !== undefined) return;
       this.listener = undefined;
