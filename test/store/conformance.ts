@@ -961,8 +961,11 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
             await new Promise((r) => setTimeout(r, 10));
             inside--;
           });
-        const held = a.withPortalLock('m1', () => new Promise<string>((r) => setTimeout(() => r('first'), 50)));
+        // m1 is held until m2 was taken: were the two one lock, this would never end.
+        let release!: (v: string) => void;
+        const held = a.withPortalLock('m1', () => new Promise<string>((r) => (release = r)));
         expect(await b.withPortalLock('m2', async () => 'free')).toBe('free');
+        release('first');
         await Promise.all(Array.from({ length: 10 }, (_, i) => work(i % 2 ? a : b)));
         expect(await held).toBe('first');
         expect(overlap).toBe(0);
@@ -1209,17 +1212,21 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
       });
 
       it('stores pulled events and moves the cursor in one transaction, each event once, only for the owner', async () => {
+        let woken = 0;
+        await other().onNewEvents(() => woken++);
         await store.keepPullCursors([bot('1')], 100);
         const [c] = await store.claimPullCursors('a', 100, 1_000, 10, 8);
         const first = await store.appendPulled(
           c!.id,
           'a',
-          [pulled('f1'), pulled('f2')],
+          [pulled('f1', { secrets: '{"x":"pulled-secret"}' }), pulled('f2')],
           'fetch',
           { position: '3' },
           110,
         );
         expect(first!.map((r) => r.duplicate)).toEqual([false, false]);
+        // Stored pulled events wake the workers of every instance, as posted ones do.
+        await until(() => woken > 0, 5_000, 'a wake after a pull');
         // Fetched again (the confirming call never went): the same keys are kept once, counted as duplicates.
         const again = await store.appendPulled(
           c!.id,
@@ -1254,6 +1261,7 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
         const claimed = await store.claim('w', 200, 1_000, 10, 8);
         expect(claimed.map((e) => e.id)).toEqual([first![0]!.id, (await store.listEvents()).at(-1)!.id]);
         expect(claimed[0]!.delivery).toBe('fetch');
+        expect(claimed[0]!.secrets).toBe('{"x":"pulled-secret"}');
       });
 
       it('a wake while a cursor is pulled keeps it due when the pull ends', async () => {

@@ -69,6 +69,12 @@ describe('the SQLite appender', () => {
       'SQLITE_CONSTRAINT_TRIGGER',
     ]);
     expect(keys()).toEqual(['kept-1', 'kept-2']);
+    // A commit whose only row was refused stored nothing new: no wake-up.
+    const before = stored;
+    await expect(appender.append(newEvent({ dedupKey: 'refused' }))).rejects.toMatchObject({
+      code: 'B24GW_STORE_FAILED',
+    });
+    expect(stored).toBe(before);
   });
 
   it('once its thread died, rejects what it held and refuses at once whatever comes after, naming the exit', async () => {

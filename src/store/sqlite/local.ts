@@ -37,6 +37,9 @@ export function listenLocal(file: string, wake: () => void): () => void {
   };
 }
 
+/** How many keys this thread holds locks for and files it has listeners on: none once all are released. */
+export const localHeld = (): { locks: number; listened: number } => ({ locks: locks.size, listened: wakers.size });
+
 export function announceLocal(file: string): void {
   const set = wakers.get(file);
   if (set) for (const wake of set) wake();

@@ -96,11 +96,33 @@ describe('the SQLite runner', () => {
     const batch = await Promise.allSettled([
       runner.write(insert(1, 'lost with the commit')),
       runner.write(run('INSERT INTO c (id, t_id) VALUES (1, 99)')),
+      // A write through `once` joins the queued ones, and is lost with them.
+      runner.once(insert(3, 'lost too')),
     ]);
-    expect(batch.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(batch.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
     expect(values()).toEqual([]);
     await expect(runner.write(insert(2, 'next'))).resolves.toBe(1);
     await runner.close();
     expect(values()).toEqual([{ id: 2, v: 'next' }]);
+  });
+
+  it('a close waits for the writes already queued', async () => {
+    const runner = new SqliteRunner(a);
+    const queued = [runner.write(insert(1, 'queued')), runner.once(insert(2, 'queued too'))];
+    await runner.close();
+    expect(values()).toEqual([
+      { id: 1, v: 'queued' },
+      { id: 2, v: 'queued too' },
+    ]);
+    await Promise.all(queued);
+  });
+
+  it('fails at once, with its own error, a write whose transaction cannot begin for another reason than the lock', async () => {
+    const runner = new SqliteRunner(a, 60_000);
+    // A transaction left open on the runner's connection: BEGIN IMMEDIATE is refused, and waiting would not help.
+    a.exec('BEGIN');
+    await expect(runner.write(insert(1, 'never'))).rejects.toThrow(/within a transaction/);
+    a.exec('ROLLBACK');
+    await expect(runner.write(insert(2, 'next'))).resolves.toBe(1);
   });
 });
