@@ -6,7 +6,10 @@ import { openPool, PgRunner, toPg } from '../../src/store/postgres/run.js';
 import { get, run, type Work } from '../../src/store/sql/work.js';
 import { PgStore } from '../../src/store/postgres/store.js';
 import { SecretBox } from '../../src/store/secret-box.js';
-import { until } from '../helpers.js';
+import { spawnSync } from 'node:child_process';
+import { newOwner } from '../../src/store/owner.js';
+import type { StoredEvent } from '../../src/store/types.js';
+import { holdsWithin, until } from '../helpers.js';
 import { freshDatabase, pgAvailable } from '../pg.js';
 import { newEvent, storeConformance } from './conformance.js';
 
@@ -277,6 +280,12 @@ describe.skipIf(!pgAvailable)('PostgreSQL announcements and faults', () => {
       // or row by row for a chat's.
       expect(await notifies(() => Promise.all([store.append(newEvent()), store.append({ ...plain })]))).toBe(1);
       expect(await notifies(() => Promise.all([store.append(newEvent()), store.append({ ...chat })]))).toBe(1);
+      // A commit written row by row (a chat's copy in it) that stores a new event announces it.
+      expect(
+        await notifies(() =>
+          Promise.all([store.append(newEvent()), store.append({ ...chat }), store.append(newEvent())]),
+        ),
+      ).toBe(2);
       expect(
         await notifies(async () => {
           await Promise.all([store.append({ ...plain }), store.append({ ...plain }), store.append({ ...plain })]);
@@ -285,6 +294,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL announcements and faults', () => {
       ).toBe(0);
       expect(await notifies(() => store.requeue([987_654]))).toBe(0);
       expect((await store.getEvent((await store.append({ ...plain })).id))?.duplicates).toBe(6);
+      expect((await store.getEvent((await store.append({ ...chat })).id))?.duplicates).toBe(6);
     }));
 
   it('listens again once its connection is cut, wakes its subscribers when back, and hears new events after', () =>
@@ -333,6 +343,38 @@ describe.skipIf(!pgAvailable)('PostgreSQL announcements and faults', () => {
       const again = new PgStore(db.url);
       expect(await again.migrated).toEqual({ applied: 0, total: pgMigrations.length });
       await again.close();
+      // Closed, it holds no connection.
+      expect([fresh.pool.ended, fresh.workPool.ended, again.pool.ended, again.workPool.ended]).toEqual([
+        true,
+        true,
+        true,
+        true,
+      ]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('takes back, once open, what a dead process of this machine held', async () => {
+    const [host, , , proc] = newOwner().split(':');
+    const dead = `${host}:${spawnSync(process.execPath, ['-e', '0']).pid}:dead00:${proc}`;
+    const db = await freshDatabase();
+    try {
+      const before = new PgStore(db.url);
+      const { id } = await before.append(newEvent());
+      expect((await before.claim(dead, Date.now(), 600_000, 10, 8)).map((e) => e.id)).toEqual([id]);
+      await before.close();
+      const after = new PgStore(db.url);
+      try {
+        // Its lease runs for ten minutes: only the sweep at open lets another owner take it now.
+        let taken: StoredEvent[] = [];
+        expect(
+          await holdsWithin(async () => (taken = await after.claim('next', Date.now(), 600_000, 10, 8)).length > 0),
+        ).toBe(true);
+        expect(taken.map((e) => [e.id, e.takenOver])).toEqual([[id, true]]);
+      } finally {
+        await after.close();
+      }
     } finally {
       await db.drop();
     }

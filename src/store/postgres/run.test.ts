@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_NAMED, named, retrying } from './run.js';
+import { MAX_NAMED, named, readyWithin, retrying } from './run.js';
 import { isStalePlan, isTransient } from './transient.js';
 
 const terminated = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
@@ -55,12 +55,18 @@ describe('work while the database is away', () => {
     expect(calls).toBe(1);
   });
 
-  it('past the bound fails with B24GW_STORE_UNAVAILABLE, a 503 with Retry-After', async () => {
+  it('past the bound fails with B24GW_STORE_UNAVAILABLE, a 503 with Retry-After in whole seconds, at least 1', async () => {
     await expect(retrying(200, () => Promise.reject(terminated))).rejects.toMatchObject({
       code: 'B24GW_STORE_UNAVAILABLE',
       status: 503,
       retryAfter: 1,
     });
+    // The schema never ready within 1.5 s, and work failing as long: Retry-After 2, for both.
+    const away = { code: 'B24GW_STORE_UNAVAILABLE', status: 503, retryAfter: 2 };
+    await Promise.all([
+      expect(readyWithin(new Promise(() => undefined), 1_500)).rejects.toMatchObject(away),
+      expect(retrying(1_500, () => Promise.reject(terminated))).rejects.toMatchObject(away),
+    ]);
   });
 
   it('does not try again once the work may have seen an answer', async () => {
