@@ -49,7 +49,13 @@ export const newEvent = (over: Partial<NewEvent> = {}): NewEvent => ({
   ...over,
 });
 
-const portal = (over: Partial<PortalRecord> = {}): PortalRecord => ({
+/** The owner name of a process of this machine that has ended. */
+export function deadOwner(): string {
+  const [host, , , proc] = newOwner().split(':');
+  return `${host}:${spawnSync(process.execPath, ['-e', '0']).pid}:dead00:${proc}`;
+}
+
+export const portal = (over: Partial<PortalRecord> = {}): PortalRecord => ({
   memberId: 'm1',
   domain: 'a.bitrix24.com',
   applicationToken: 'app',
@@ -305,9 +311,7 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
     });
 
     it('takes back at once, in every queue, what a dead process of this machine held, and leaves a live one its leases', async () => {
-      const [host, , , proc] = newOwner().split(':');
-      const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
-      const dead = `${host}:${deadPid}:dead00:${proc}`;
+      const dead = deadOwner();
       const alive = newOwner();
       expect([ownerIsDead(dead), ownerIsDead(alive), ownerIsDead('elsewhere:1:ab:1.1'), ownerIsDead('p1')]).toEqual([
         true,

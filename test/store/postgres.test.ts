@@ -6,12 +6,10 @@ import { openPool, PgRunner, toPg } from '../../src/store/postgres/run.js';
 import { get, run, type Work } from '../../src/store/sql/work.js';
 import { PgStore } from '../../src/store/postgres/store.js';
 import { SecretBox } from '../../src/store/secret-box.js';
-import { spawnSync } from 'node:child_process';
-import { newOwner } from '../../src/store/owner.js';
 import type { StoredEvent } from '../../src/store/types.js';
 import { holdsWithin, until } from '../helpers.js';
 import { freshDatabase, pgAvailable } from '../pg.js';
-import { newEvent, storeConformance } from './conformance.js';
+import { deadOwner, newEvent, storeConformance } from './conformance.js';
 
 storeConformance(
   'PostgreSQL',
@@ -356,8 +354,7 @@ describe.skipIf(!pgAvailable)('PostgreSQL announcements and faults', () => {
   });
 
   it('takes back, once open, what a dead process of this machine held', async () => {
-    const [host, , , proc] = newOwner().split(':');
-    const dead = `${host}:${spawnSync(process.execPath, ['-e', '0']).pid}:dead00:${proc}`;
+    const dead = deadOwner();
     const db = await freshDatabase();
     try {
       const before = new PgStore(db.url);

@@ -1,11 +1,9 @@
 import Database from 'better-sqlite3';
-import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { holdsWithin, tempDir } from '../../../test/helpers.js';
-import { newEvent } from '../../../test/store/conformance.js';
+import { deadOwner, newEvent, portal } from '../../../test/store/conformance.js';
 import { createLogger } from '../../log.js';
-import { newOwner } from '../owner.js';
 import { SqliteStore } from './store.js';
 
 describe('opening a SQLite store', () => {
@@ -25,8 +23,7 @@ describe('opening a SQLite store', () => {
   afterEach(() => tmp.cleanup());
 
   it('takes back at once what a dead process of this machine held, and says whose', async () => {
-    const [host, , , proc] = newOwner().split(':');
-    const dead = `${host}:${spawnSync(process.execPath, ['-e', '0']).pid}:dead00:${proc}`;
+    const dead = deadOwner();
     const before = new SqliteStore(file);
     const { id } = await before.append(newEvent());
     expect((await before.claim(dead, Date.now(), 600_000, 10, 8)).map((e) => e.id)).toEqual([id]);
@@ -55,21 +52,7 @@ describe('opening a SQLite store', () => {
     const sealed = new SqliteStore(file, { secretKey: Buffer.alloc(32, 1) });
     await sealed.append(newEvent(), {
       kind: 'install',
-      portal: {
-        memberId: 'm1',
-        domain: 'a.bitrix24.com',
-        applicationToken: 'app',
-        accessToken: 'acc',
-        refreshToken: 'ref',
-        expiresAt: 1,
-        clientEndpoint: null,
-        serverEndpoint: null,
-        scope: null,
-        status: null,
-        installedAt: 1,
-        uninstalledAt: null,
-        updatedAt: 1,
-      },
+      portal: portal(),
     });
     await sealed.close();
     expect(() => new SqliteStore(file, { secretKey: Buffer.alloc(32, 2) })).toThrow(
