@@ -966,10 +966,11 @@ export function storeConformance(name: string, factory: StoreFactory, enabled = 
             inside--;
           });
         // m1 is held until m2 was taken: were the two one lock, this would never end.
-        let release!: (v: string) => void;
+        let release: ((v: string) => void) | undefined;
         const held = a.withPortalLock('m1', () => new Promise<string>((r) => (release = r)));
+        await until(() => release !== undefined, 5_000, 'the holder of m1 inside');
         expect(await b.withPortalLock('m2', async () => 'free')).toBe('free');
-        release('first');
+        release!('first');
         await Promise.all(Array.from({ length: 10 }, (_, i) => work(i % 2 ? a : b)));
         expect(await held).toBe('first');
         expect(overlap).toBe(0);
