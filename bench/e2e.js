@@ -27,14 +27,12 @@ import { limitedGroup } from './cgroup.js';
 import { procCpuSeconds, sampleMemory } from './memory.js';
 import { startNoiseMeter, startPgCpuMeter } from './noise.js';
 import { countPgRows, freshDatabase } from './pg.js';
-import { countRows, startServer } from './targets.js';
+import { countRows, nodeArgs, startServer } from './targets.js';
 
 const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const channelServer = new URL('./servers/channel.js', import.meta.url).pathname;
 const relayServer = new URL('./servers/relay.js', import.meta.url).pathname;
 
-/** Extra node options for the gateway processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them). */
-const nodeArgs = (process.env.B24GW_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const CONNECTOR = 'bench_channel';
 const LINE = 1;

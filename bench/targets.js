@@ -41,6 +41,9 @@ const root = new URL('..', import.meta.url).pathname;
  * @typedef {{ rows: number, unprocessed: number | null, byStatus: Record<string, number>, outbox: { rows: number, unsent: number, dead: number } | null }} StoredRows
  */
 
+/** Extra node options for the gateway processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them). */
+export const nodeArgs = (process.env.B24GW_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 /** @param {string[]} tokens */
 const tokenArgs = (tokens) => tokens.flatMap((t) => ['--app-token', t]);
 
@@ -52,6 +55,7 @@ const tokenArgs = (tokens) => tokens.flatMap((t) => ['--app-token', t]);
 const serveArgv =
   (extra = []) =>
   ({ port, db, tokens }) => [
+    ...nodeArgs,
     join(root, 'dist/cli/main.js'),
     'serve',
     ...extra,

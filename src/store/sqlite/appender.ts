@@ -155,6 +155,7 @@ export class Appender {
     this.worker = new Worker(writerSource, {
       eval: true,
       workerData: { file, synchronous, driver, sql: appendSql, at: AT },
+      resourceLimits: { maxYoungGenerationSizeMb: 2 },
     });
     this.worker.unref();
     this.worker.on('message', (m: Reply) => this.done(m));
