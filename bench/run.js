@@ -350,11 +350,11 @@ log(
 for (const s of skipped) log(`  ${s}`);
 if (memoryLimitSetting?.unavailable)
   log(
-    `  --memory-limit ${memoryLimitSetting.mb}: NOT applied, ${memoryLimitSetting.unavailable}; the end-to-end gateways run unlimited`,
+    `  --memory-limit ${memoryLimitSetting.mb}: NOT applied, ${memoryLimitSetting.unavailable}; the gateways run unlimited`,
   );
 else if (memoryLimitSetting)
   log(
-    `  each end-to-end gateway in a memory cgroup of ${memoryLimitSetting.mb} MB (cgroup ${memoryLimitSetting.cgroup}), as in a container of that size`,
+    `  each gateway process (intake cells, end to end, soak) in a memory cgroup of ${memoryLimitSetting.mb} MB (cgroup ${memoryLimitSetting.cgroup}), as in a container of that size`,
   );
 
 // Is anything else busy on this machine? Other people's tests make every number here lower.
@@ -397,7 +397,7 @@ try {
   const noise = { before };
   let done = 0;
   for (const target of intakeTargets) {
-    const server = await startTarget(target, { dir, tokens });
+    const server = await startTarget(target, { dir, tokens, memoryLimit });
     killers.push(() => server.kill());
     const meter = startNoiseMeter(
       () => server.pids,

@@ -16,6 +16,7 @@ import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { URL } from 'node:url';
 import Database from 'better-sqlite3';
+import { limitedGroup } from './cgroup.js';
 import { sampleMemory } from './memory.js';
 import { WATCHDOG } from '../dist/cli/commands/demo/gateway.js';
 import { countPgRows, freshDatabase } from './pg.js';
@@ -33,6 +34,7 @@ const root = new URL('..', import.meta.url).pathname;
  * @property {'sqlite' | 'postgres'} [db]  where (default sqlite: a file in the run's folder)
  * @property {number} [instances]  processes on the one database (default 1); load is split evenly over them
  * @property {(o: { port: number, db: string, tokens: string[] }) => string[]} argv  after `node`
+ * @property {boolean} [gateway]  the product: with `--memory-limit` each of its processes runs in a memory cgroup
  */
 
 /**
@@ -126,6 +128,7 @@ export const targets = [
   },
   {
     id: 'gateway',
+    gateway: true,
     short: 'gateway serve, sync=FULL',
     label: 'b24-im-gateway serve (intake + worker)',
     durability: 'verified + validated, WAL, synchronous=FULL, group commit',
@@ -135,6 +138,7 @@ export const targets = [
   },
   {
     id: 'gateway-intake',
+    gateway: true,
     short: 'gateway --role intake (no worker)',
     label: 'b24-im-gateway serve --role intake',
     durability: 'same as gateway; worker not running in this process',
@@ -144,6 +148,7 @@ export const targets = [
   },
   {
     id: 'gateway-pg',
+    gateway: true,
     short: 'gateway serve, PostgreSQL, 1 instance',
     label: 'b24-im-gateway serve --db postgres://… (intake + worker)',
     durability: 'verified + validated, PostgreSQL commit (server defaults)',
@@ -154,6 +159,7 @@ export const targets = [
   },
   {
     id: 'gateway-pg2',
+    gateway: true,
     short: 'gateway serve, PostgreSQL, 2 instances',
     label: 'two b24-im-gateway serve --db postgres://… (both intake + worker), one database',
     durability: 'same as gateway-pg; load split over both, summed',
@@ -258,23 +264,32 @@ export async function startServer(id, argv, { cgroupProcs } = {}) {
  * Starts a target's process (or processes, on one database) and waits until each answers
  * GET /healthz. A PostgreSQL target gets a fresh database, dropped by stop().
  * @param {Target} target
- * @param {{ dir: string, tokens: string[] }} o
+ * @param {{ dir: string, tokens: string[], memoryLimit?: import('./e2e.js').MemoryLimit | null }} o  with memoryLimit, each gateway process in a cgroup of its own
  */
-export async function startTarget(target, { dir, tokens }) {
+export async function startTarget(target, { dir, tokens, memoryLimit = null }) {
   const pgDb = target.db === 'postgres' ? await freshDatabase() : null;
   const db = pgDb ? pgDb.url : join(dir, `${target.id}.db`);
   const count = instancesOf(target);
   /** @type {ServerProcess[]} */
   const servers = [];
+  /** @type {ReturnType<typeof limitedGroup>[]} */
+  const groups = [];
   const killAll = () => {
     for (const s of servers) s.kill();
   };
+  const removeGroups = () => Promise.all(groups.map((g) => g.remove()));
   try {
     // One after another: the first one migrates the database.
-    for (let i = 0; i < count; i++)
-      servers.push(await startServer(target.id, (port) => target.argv({ port, db, tokens })));
+    for (let i = 0; i < count; i++) {
+      const group = memoryLimit && target.gateway ? limitedGroup(memoryLimit.root, memoryLimit.mb) : null;
+      if (group) groups.push(group);
+      servers.push(
+        await startServer(target.id, (port) => target.argv({ port, db, tokens }), { cgroupProcs: group?.procs }),
+      );
+    }
   } catch (e) {
     killAll();
+    await removeGroups();
     await pgDb?.drop().catch(() => undefined);
     throw e;
   }
@@ -300,6 +315,7 @@ export async function startTarget(target, { dir, tokens }) {
     async stop() {
       const memory = Object.fromEntries(samplers.map((m, i) => [names[i], m.stop()]));
       await Promise.all(servers.map((s) => s.stop()));
+      await removeGroups();
       /** @type {StoredRows | null} */
       let stored = null;
       try {
@@ -309,7 +325,7 @@ export async function startTarget(target, { dir, tokens }) {
       }
       return { memory, stored };
     },
-    /** Ends the processes at once (on failure); the database is dropped by the run's cleanup. */
+    /** Ends the processes at once (on failure); the database is dropped by the run's cleanup, the groups by removeAllGroups. */
     kill: killAll,
     /** Drops the PostgreSQL database, if any (after kill). */
     drop: async () => pgDb?.drop().catch(() => undefined),

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { ended, EVENT_ENDS } from '../queries/outcome.js';
 import { claimedFromRow, type EventRow } from '../queries/rows.js';
-import { lapsedAttempt, spentByLapses } from '../lapsed.js';
+import { lapsedAttempt, spentTexts } from '../lapsed.js';
 import type { SecretBox } from '../secret-box.js';
 import type { Outcome, StoredEvent } from '../types.js';
 import { named } from './run.js';
@@ -11,7 +11,8 @@ import { named } from './run.js';
  * queries/events.ts finishEvent) as a whole: several instances claim at once, so rows are locked and
  * another instance's are skipped (FOR UPDATE SKIP LOCKED); and each statement is a round trip, so
  * the work of many rows is one statement over arrays (unnest), and a finish is one statement
- * (data-modifying CTEs, which SQLite has not).
+ * (data-modifying CTEs, which SQLite has not). Each is one statement, so neither needs a transaction
+ * of its own: a claim is two round trips, the spent events' and its own.
  */
 
 const OPEN = "status IN ('pending', 'retry', 'processing')";
@@ -59,14 +60,45 @@ export const claimSql = `
     WHERE (SELECT needed FROM walk) AND e.order_key IS NULL AND ${claimable('e')}
     ORDER BY e.id LIMIT $2 FOR UPDATE OF e SKIP LOCKED),
   -- A row both parts locked is one row: UNION keeps it once.
-  runnable AS (SELECT * FROM quick UNION SELECT * FROM listed UNION SELECT * FROM free ORDER BY id LIMIT $2)
-  UPDATE events SET status = 'processing', lease_owner = $3, lease_until = $4, attempts = events.attempts + 1
-  FROM runnable WHERE events.id = runnable.id
-  RETURNING events.*, runnable.was, (SELECT data FROM event_secrets s WHERE s.event_id = events.id) AS secrets`;
+  runnable AS (SELECT * FROM quick UNION SELECT * FROM listed UNION SELECT * FROM free ORDER BY id LIMIT $2),
+  claimed AS (
+    UPDATE events SET status = 'processing', lease_owner = $3, lease_until = $4, attempts = events.attempts + 1
+    FROM runnable WHERE events.id = runnable.id
+    RETURNING events.*, runnable.was, (SELECT data FROM event_secrets s WHERE s.event_id = events.id) AS secrets),
+  -- The attempt starts in the log; a lapsed one (its holder gone) ends there as failed.
+  started AS (
+    INSERT INTO event_attempts (event_id, attempt, owner, started_at) SELECT id, attempts, $3, $1 FROM claimed
+    ON CONFLICT (event_id, attempt) DO UPDATE SET owner = excluded.owner, started_at = excluded.started_at, finished_at = NULL, ok = NULL, error = NULL),
+  lapsed AS (
+    UPDATE event_attempts a SET finished_at = $1, ok = false, error = $7
+    FROM claimed WHERE claimed.was = 'processing' AND a.event_id = claimed.id AND a.attempt = claimed.attempts - 1)
+  SELECT * FROM claimed`;
+
+/**
+ * The events whose lease ran out on their last attempt are made dead (see Store.claim), their
+ * secrets erased and their attempt closed. $1 now, $2 attempt budget, $3 the lapsed attempt's
+ * error, $4 and $5 spentTexts.each and .last.
+ */
+export const killSpentSql = `
+  WITH spent AS (
+    SELECT e.id, e.attempts, (SELECT COUNT(*)::int FROM event_attempts a
+      WHERE a.event_id = e.id AND a.attempt <= e.attempts AND (a.finished_at IS NULL OR a.error = $3)) AS lapsed
+    FROM events e WHERE e.status = 'processing' AND e.lease_until <= $1 AND e.attempts >= $2 FOR UPDATE OF e SKIP LOCKED),
+  ends AS (
+    SELECT id, attempts, replace(CASE WHEN lapsed >= attempts THEN $4 ELSE $5 END, '{n}', attempts::text) AS error FROM spent),
+  dead AS (
+    UPDATE events SET status = 'dead', last_error = ends.error, lease_owner = NULL, lease_until = NULL
+    FROM ends WHERE events.id = ends.id),
+  -- Dead: its handlers need its secrets no more.
+  erased AS (DELETE FROM event_secrets WHERE event_id IN (SELECT id FROM ends)),
+  closed AS (
+    UPDATE event_attempts a SET finished_at = $1, ok = false, error = ends.error
+    FROM ends WHERE a.event_id = ends.id AND a.attempt = ends.attempts)
+  SELECT count(*)::int AS n FROM ends`;
 
 /** See Store.claim. */
 export async function claimEvents(
-  c: pg.PoolClient,
+  db: pg.Pool | pg.PoolClient,
   box: SecretBox,
   owner: string,
   now: number,
@@ -74,73 +106,16 @@ export async function claimEvents(
   limit: number,
   maxAttempts: number,
 ): Promise<StoredEvent[]> {
-  // First, so that a chat held by a spent event is free for this very claim.
-  await killSpent(c, now, maxAttempts);
-  // Planning it took 1-2 ms, more than running it; the worker's pool keeps a plan for any values
-  // (run.ts openPool), which reads as few rows (test/store/postgres.test.ts, PostgreSQL claims).
-  const rows = await c.query<EventRow & { was: string; secrets: string | null }>(
-    named(claimSql, [now, limit, owner, now + leaseMs, maxAttempts, limit + CLAIM_WINDOW]),
+  // First, so that a chat held by a spent event is free for this very claim. Both statements are
+  // named: planning the claim took 1-2 ms, more than running it; the worker's pool keeps a plan
+  // for any values (run.ts openPool), which reads as few rows (test/store/postgres.test.ts, PostgreSQL claims).
+  await db.query(named(killSpentSql, [now, maxAttempts, lapsedAttempt, spentTexts.each, spentTexts.last]));
+  const rows = await db.query<EventRow & { was: string; secrets: string | null }>(
+    named(claimSql, [now, limit, owner, now + leaseMs, maxAttempts, limit + CLAIM_WINDOW, lapsedAttempt]),
   );
-  const lapsed = rows.rows.filter((r) => r.was === 'processing');
-  if (lapsed.length > 0)
-    await endAttempts(
-      c,
-      lapsed.map((r) => [r.id, r.attempts - 1, lapsedAttempt]),
-      now,
-    );
-  if (rows.rows.length > 0) {
-    await c.query(
-      named(
-        `INSERT INTO event_attempts (event_id, attempt, owner, started_at) SELECT * FROM unnest($1::int8[], $2::int[], $3::text[], $4::int8[])
-       ON CONFLICT (event_id, attempt) DO UPDATE SET owner = excluded.owner, started_at = excluded.started_at, finished_at = NULL, ok = NULL, error = NULL`,
-        [
-          rows.rows.map((r) => r.id),
-          rows.rows.map((r) => r.attempts),
-          rows.rows.map(() => owner),
-          rows.rows.map(() => now),
-        ],
-      ),
-    );
-  }
   return rows.rows
     .sort((a, b) => a.id - b.id)
     .map((r) => ({ ...claimedFromRow(r, box), ...(r.was === 'processing' ? { takenOver: true } : {}) }));
-}
-
-/** Makes dead the events whose lease ran out on their last attempt (see Store.claim). */
-async function killSpent(c: pg.PoolClient, now: number, maxAttempts: number): Promise<void> {
-  // Planned once per connection (see the claim's): on every claim it costs a round trip, not a plan.
-  const spent = await c.query<{ id: number; attempts: number; lapsed: number }>(
-    named(
-      `SELECT e.id, e.attempts, (SELECT COUNT(*)::int FROM event_attempts a
-             WHERE a.event_id = e.id AND a.attempt <= e.attempts AND (a.finished_at IS NULL OR a.error = $3)) AS lapsed
-           FROM events e WHERE e.status = 'processing' AND e.lease_until <= $1 AND e.attempts >= $2 FOR UPDATE OF e SKIP LOCKED`,
-      [now, maxAttempts, lapsedAttempt],
-    ),
-  );
-  if (spent.rows.length === 0) return;
-  const ends = spent.rows.map((s): [number, number, string] => [s.id, s.attempts, spentByLapses(s.attempts, s.lapsed)]);
-  await c.query(
-    named(
-      `UPDATE events SET status = 'dead', last_error = u.error, lease_owner = NULL, lease_until = NULL
-     FROM unnest($1::int8[], $2::text[]) AS u(id, error) WHERE events.id = u.id`,
-      [ends.map((e) => e[0]), ends.map((e) => e[2])],
-    ),
-  );
-  // Dead: its handlers need its secrets no more.
-  await c.query(named('DELETE FROM event_secrets WHERE event_id = ANY($1::int8[])', [ends.map((e) => e[0])]));
-  await endAttempts(c, ends, now);
-}
-
-/** Closes attempt rows as failed: [event id, attempt, error]. */
-async function endAttempts(c: pg.PoolClient, ends: [number, number, string][], now: number): Promise<void> {
-  await c.query(
-    named(
-      `UPDATE event_attempts SET finished_at = $4, ok = false, error = u.error
-     FROM unnest($1::int8[], $2::int[], $3::text[]) AS u(id, attempt, error) WHERE event_id = u.id AND event_attempts.attempt = u.attempt`,
-      [ends.map((e) => e[0]), ends.map((e) => e[1]), ends.map((e) => e[2]), now],
-    ),
-  );
 }
 
 /** See Store.finish: the event, its attempt's log row and its secrets, in one statement. */

@@ -145,7 +145,8 @@ export class PgStore extends SqlStore {
   }
 
   async claim(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]> {
-    return this.tx((c) => claimEvents(c, this.box, owner, now, leaseMs, limit, maxAttempts), this.workPool);
+    await this.untilReady();
+    return retrying(this.waitMs, () => claimEvents(this.workPool, this.box, owner, now, leaseMs, limit, maxAttempts));
   }
 
   override async finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
