@@ -147,6 +147,28 @@ describe.skipIf(!pgAvailable)('PostgreSQL claims', () => {
     return { db, store, close: async () => (await store.close(), await db.drop()) };
   };
 
+  it('looks for spent events at most once a second of claims, and still makes one dead within that second', async () => {
+    const { store, close } = await open();
+    try {
+      const spent = (await store.append(newEvent({ orderKey: 'A' }))).id;
+      const next = (await store.append(newEvent({ orderKey: 'A' }))).id;
+      expect((await store.claim('p1', 0, 10_000, 10, 1)).map((e) => e.id)).toEqual([spent]);
+      // Claims every 100 ms from half a second before its lease runs out: it is dead, and its chat
+      // free, within a second after, never before.
+      let freed: number | undefined;
+      for (let now = 9_500; now <= 11_000 && freed === undefined; now += 100) {
+        const claimed = await store.claim('p2', now, 10_000, 10, 1);
+        if (claimed.length > 0) freed = now;
+        expect(claimed.map((e) => e.id)).toEqual(freed === undefined ? [] : [next]);
+      }
+      expect(freed).toBeGreaterThanOrEqual(10_000);
+      expect(freed).toBeLessThanOrEqual(11_000);
+      expect(await store.getEvent(spent)).toMatchObject({ status: 'dead' });
+    } finally {
+      await close();
+    }
+  });
+
   it("skips a chat whose head another instance's claim has locked, and never takes the event behind it", async () => {
     const { store, close } = await open();
     const lock = await store.pool.connect();

@@ -36,6 +36,9 @@ export interface PgStoreOptions {
  * group-committed (append.ts); claims use FOR UPDATE SKIP LOCKED (claim.ts); new events are
  * announced with NOTIFY; a portal's lock is an advisory lock.
  */
+/** How often a claim also looks for events whose lease ran out on their last attempt. */
+const SPENT_LOOK_MS = 1_000;
+
 export class PgStore extends SqlStore {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
@@ -144,9 +147,20 @@ export class PgStore extends SqlStore {
     }
   }
 
+  /** When this store last looked for spent events (see claim). */
+  private spentLookedAt = -Infinity;
+
   async claim(owner: string, now: number, leaseMs: number, limit: number, maxAttempts: number): Promise<StoredEvent[]> {
     await this.untilReady();
-    return retrying(this.waitMs, () => claimEvents(this.workPool, this.box, owner, now, leaseMs, limit, maxAttempts));
+    // Spent events are found through the index of statuses, which the queue's churn fills with dead
+    // entries between vacuums: a look cost about as much as the claim itself. A lease runs out no
+    // sooner than leaseMs after it was taken, so a look per lease (at most a second apart, and when
+    // the clock went back) finds a spent event soon after its lease ran out.
+    const lookForSpent = now - this.spentLookedAt >= Math.min(SPENT_LOOK_MS, leaseMs) || now < this.spentLookedAt;
+    if (lookForSpent) this.spentLookedAt = now;
+    return retrying(this.waitMs, () =>
+      claimEvents(this.workPool, this.box, owner, now, leaseMs, limit, maxAttempts, lookForSpent),
+    );
   }
 
   override async finish(id: number, owner: string, outcome: Outcome, now: number): Promise<boolean> {
