@@ -33,7 +33,6 @@ const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const channelServer = new URL('./servers/channel.js', import.meta.url).pathname;
 const relayServer = new URL('./servers/relay.js', import.meta.url).pathname;
 
-
 const CONNECTOR = 'bench_channel';
 const LINE = 1;
 /** What an Open Lines connector application binds (as `b24-im-gateway demo` does). */

@@ -170,7 +170,9 @@ export function judgeGoals(r) {
     else
       add(
         goal,
-        `${m.peakMb} MB (intake cells, up to c=${Math.max(...r.settings.concurrency)})`,
+        `${m.peakMb} MB (intake cells, up to c=${Math.max(...r.settings.concurrency)}; ${
+          r.settings.memoryLimit?.cgroup ? `in a ${r.settings.memoryLimit.mb} MB memory cgroup` : 'no memory limit'
+        })`,
         m.peakMb <= GOALS.intakePeakMb,
       );
   }
