@@ -59,7 +59,7 @@ and memory, in one run. Writes bench/results/latest.{json,md,svg} and a dated co
 
 Options:
   --full              longer cells, more concurrency levels (1, 10, 100, 256), 45 s end to end, a 600 s soak,
-                      the gateways in a 256 MB memory cgroup
+                      the servers in 256 MB memory cgroups
   --only <ids>        run only these targets and end-to-end runs, comma-separated
   --seconds <n>       measured seconds per intake cell (quick 5, full 20)
   --chats <n>         spread intake events over n chats (default: the fixtures' own 5)
@@ -69,8 +69,9 @@ Options:
   --soak <n>          a soak of n seconds: one SQLite gateway under the end-to-end load, RSS each second
                       (quick: none; full: 600)
   --soak-rate <n>     events per second offered in the soak (500)
-  --memory-limit <n>  run each gateway process (intake cells, end to end, soak) in a memory cgroup of n MB,
-                      as in a container of that size (quick: none; full: 256; needs root and cgroup v1 or v2)
+  --memory-limit <n>  run each server of the intake cells, and each gateway end to end and in the soak, in a
+                      memory cgroup of n MB, as in a container of that size (quick: none; full: 256;
+                      needs root and cgroup v1 or v2)
   --customer-rate <n> customer actions per second the channel offers (300)
   --console-rows <n>  events stored for the console's list (1000000)
   --pull-events <n>   the backlog each pull-mode run takes (quick 3,000, full 20,000)
@@ -354,7 +355,7 @@ if (memoryLimitSetting?.unavailable)
   );
 else if (memoryLimitSetting)
   log(
-    `  each gateway process (intake cells, end to end, soak) in a memory cgroup of ${memoryLimitSetting.mb} MB (cgroup ${memoryLimitSetting.cgroup}), as in a container of that size`,
+    `  each server of the intake cells, each gateway end to end and in the soak in a memory cgroup of ${memoryLimitSetting.mb} MB (cgroup ${memoryLimitSetting.cgroup}), as in a container of that size`,
   );
 
 // Is anything else busy on this machine? Other people's tests make every number here lower.

@@ -34,7 +34,6 @@ const root = new URL('..', import.meta.url).pathname;
  * @property {'sqlite' | 'postgres'} [db]  where (default sqlite: a file in the run's folder)
  * @property {number} [instances]  processes on the one database (default 1); load is split evenly over them
  * @property {(o: { port: number, db: string, tokens: string[] }) => string[]} argv  after `node`
- * @property {boolean} [gateway]  the product: with `--memory-limit` each of its processes runs in a memory cgroup
  */
 
 /**
@@ -128,7 +127,6 @@ export const targets = [
   },
   {
     id: 'gateway',
-    gateway: true,
     short: 'gateway serve, sync=FULL',
     label: 'b24-im-gateway serve (intake + worker)',
     durability: 'verified + validated, WAL, synchronous=FULL, group commit',
@@ -138,7 +136,6 @@ export const targets = [
   },
   {
     id: 'gateway-intake',
-    gateway: true,
     short: 'gateway --role intake (no worker)',
     label: 'b24-im-gateway serve --role intake',
     durability: 'same as gateway; worker not running in this process',
@@ -148,7 +145,6 @@ export const targets = [
   },
   {
     id: 'gateway-pg',
-    gateway: true,
     short: 'gateway serve, PostgreSQL, 1 instance',
     label: 'b24-im-gateway serve --db postgres://… (intake + worker)',
     durability: 'verified + validated, PostgreSQL commit (server defaults)',
@@ -159,7 +155,6 @@ export const targets = [
   },
   {
     id: 'gateway-pg2',
-    gateway: true,
     short: 'gateway serve, PostgreSQL, 2 instances',
     label: 'two b24-im-gateway serve --db postgres://… (both intake + worker), one database',
     durability: 'same as gateway-pg; load split over both, summed',
@@ -264,7 +259,7 @@ export async function startServer(id, argv, { cgroupProcs } = {}) {
  * Starts a target's process (or processes, on one database) and waits until each answers
  * GET /healthz. A PostgreSQL target gets a fresh database, dropped by stop().
  * @param {Target} target
- * @param {{ dir: string, tokens: string[], memoryLimit?: import('./e2e.js').MemoryLimit | null }} o  with memoryLimit, each gateway process in a cgroup of its own
+ * @param {{ dir: string, tokens: string[], memoryLimit?: import('./e2e.js').MemoryLimit | null }} o  with memoryLimit, each process in a memory cgroup of its own
  */
 export async function startTarget(target, { dir, tokens, memoryLimit = null }) {
   const pgDb = target.db === 'postgres' ? await freshDatabase() : null;
@@ -281,7 +276,7 @@ export async function startTarget(target, { dir, tokens, memoryLimit = null }) {
   try {
     // One after another: the first one migrates the database.
     for (let i = 0; i < count; i++) {
-      const group = memoryLimit && target.gateway ? limitedGroup(memoryLimit.root, memoryLimit.mb) : null;
+      const group = memoryLimit ? limitedGroup(memoryLimit.root, memoryLimit.mb) : null;
       if (group) groups.push(group);
       servers.push(
         await startServer(target.id, (port) => target.argv({ port, db, tokens }), { cgroupProcs: group?.procs }),
