@@ -31,14 +31,14 @@ export interface PgStoreOptions {
   waitMs?: number;
 }
 
+/** How often a claim also looks for events whose lease ran out on their last attempt. */
+const SPENT_LOOK_MS = 1_000;
+
 /**
  * The store on PostgreSQL, for several gateway instances on one database. Appends are
  * group-committed (append.ts); claims use FOR UPDATE SKIP LOCKED (claim.ts); new events are
  * announced with NOTIFY; a portal's lock is an advisory lock.
  */
-/** How often a claim also looks for events whose lease ran out on their last attempt. */
-const SPENT_LOOK_MS = 1_000;
-
 export class PgStore extends SqlStore {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
