@@ -11,7 +11,7 @@ import type { AnyEvent, HandlerRegistry } from './handlers.js';
 export interface WorkerOptions {
   store: Store;
   handlers: HandlerRegistry;
-  /** Events run at once; events of one chat never run at once. Default 16. */
+  /** Events run at once; events of one chat never run at once. Default 32. */
   concurrency?: number;
   /**
    * How long a claimed event is this worker's. Renewed every third of it while the event's
@@ -60,7 +60,7 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.owner = options.owner ?? newOwner();
     const defaults = {
-      concurrency: 16,
+      concurrency: 32,
       leaseMs: 10_000,
       handlerTimeoutMs: 240_000,
       stopGraceMs: 10_000,

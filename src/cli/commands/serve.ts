@@ -139,7 +139,7 @@ export function registerServeCommand(program: Command): void {
       '--concurrency <n>',
       'events processed at once (env B24GW_CONCURRENCY)',
       positiveInt('--concurrency'),
-      Number(process.env.B24GW_CONCURRENCY ?? 16),
+      Number(process.env.B24GW_CONCURRENCY ?? 32),
     )
     .option(
       '--retry-schedule <list>',
