@@ -8,10 +8,13 @@ import type { Outcome, PortalRecord, Store, StoredEvent } from '../store/types.j
 import { botsOf, type HandlerContext, type RestClient } from './context.js';
 import type { AnyEvent, HandlerRegistry } from './handlers.js';
 
+/** Events a worker runs at once unless told otherwise. */
+export const DEFAULT_CONCURRENCY = 32;
+
 export interface WorkerOptions {
   store: Store;
   handlers: HandlerRegistry;
-  /** Events run at once; events of one chat never run at once. Default 32. */
+  /** Events run at once; events of one chat never run at once. Default DEFAULT_CONCURRENCY (32). */
   concurrency?: number;
   /**
    * How long a claimed event is this worker's. Renewed every third of it while the event's
@@ -60,7 +63,7 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.owner = options.owner ?? newOwner();
     const defaults = {
-      concurrency: 32,
+      concurrency: DEFAULT_CONCURRENCY,
       leaseMs: 10_000,
       handlerTimeoutMs: 240_000,
       stopGraceMs: 10_000,

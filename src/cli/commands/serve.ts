@@ -12,6 +12,7 @@ import { defaultAllowedDomains, validPattern } from '../../verify/domains.js';
 import { parseTokenPairs } from '../../verify/tokens.js';
 import { parseDuration, parseSchedule } from '../../queue/schedule.js';
 import { defaultLimits } from '../../wire/limits.js';
+import { DEFAULT_CONCURRENCY } from '../../worker/worker.js';
 import { action } from '../fail.js';
 import { oauthOptions } from '../portal.js';
 import { dbHelp, defaultDb } from '../open-db.js';
@@ -139,7 +140,7 @@ export function registerServeCommand(program: Command): void {
       '--concurrency <n>',
       'events processed at once (env B24GW_CONCURRENCY)',
       positiveInt('--concurrency'),
-      Number(process.env.B24GW_CONCURRENCY ?? 32),
+      Number(process.env.B24GW_CONCURRENCY ?? DEFAULT_CONCURRENCY),
     )
     .option(
       '--retry-schedule <list>',
