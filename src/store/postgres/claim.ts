@@ -96,7 +96,7 @@ export const killSpentSql = `
     FROM ends WHERE a.event_id = ends.id AND a.attempt = ends.attempts)
   SELECT count(*)::int AS n FROM ends`;
 
-/** See Store.claim; `killSpent` false leaves the spent events for a later claim. */
+/** See Store.claim; `lookForSpent` false leaves the spent events for a later claim. */
 export async function claimEvents(
   db: pg.Pool | pg.PoolClient,
   box: SecretBox,
@@ -105,12 +105,12 @@ export async function claimEvents(
   leaseMs: number,
   limit: number,
   maxAttempts: number,
-  killSpent = true,
+  lookForSpent = true,
 ): Promise<StoredEvent[]> {
   // First, so that a chat held by a spent event is free for this very claim. Both statements are
   // named: planning the claim took 1-2 ms, more than running it; the worker's pool keeps a plan
   // for any values (run.ts openPool), which reads as few rows (test/store/postgres.test.ts, PostgreSQL claims).
-  if (killSpent)
+  if (lookForSpent)
     await db.query(named(killSpentSql, [now, maxAttempts, lapsedAttempt, spentTexts.each, spentTexts.last]));
   const rows = await db.query<EventRow & { was: string; secrets: string | null }>(
     named(claimSql, [now, limit, owner, now + leaseMs, maxAttempts, limit + CLAIM_WINDOW, lapsedAttempt]),
